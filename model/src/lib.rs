@@ -1,0 +1,29 @@
+//! twsim-model: the sans-IO core of twsim.
+//!
+//! Address tables with each profile's bind/listen/connect rules, processes and handles,
+//! TIME-WAIT records and their segment policies, and virtual time. No I/O, no clock, no
+//! randomness: every time-dependent call takes `now`, randomness comes in as `hint`
+//! arguments drawn by the caller, results come back as values.
+//!
+//! Read first: RFC 9293 §3.3.2 (states), §3.6.1 (TIME-WAIT), RFC 1337, and
+//! `shared/spec/bind-rules.md` for the per-OS sources.
+#![warn(missing_docs)]
+
+pub mod addr;
+pub mod errno;
+pub mod process;
+pub mod profile;
+pub mod table;
+pub mod time;
+pub mod time_wait;
+
+pub use addr::FourTuple;
+pub use errno::{Errno, ErrnoStyle};
+pub use process::Processes;
+pub use profile::{Profile, ProfileConfig};
+pub use table::{AddressTable, SockOptions, SocketId, TableState};
+pub use time::{Duration, Instant};
+pub use time_wait::{EndReason, SegmentInfo, TimeWaitRecord, TwAction, TwDecision};
+
+#[cfg(test)]
+mod tests;

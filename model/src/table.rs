@@ -1,0 +1,539 @@
+//! The address table: which socket holds which local address, port and 4-tuple.
+//!
+//! This is the part of a TCP stack that decides `bind()`, `listen()` and the local port of
+//! `connect()`, and that demultiplexes inbound segments to a connection, a TIME-WAIT record or
+//! a listener. Rules per profile are in [`BindRules`]; sources are cited on each function.
+//!
+//! Everything on a port counts: bound sockets, listeners, connections (including accepted
+//! children, which inherit the listener's SO_REUSEADDR and SO_REUSEPORT — Linux
+//! `inet_csk_clone_lock`), and TIME-WAIT records (which keep the closing socket's flags —
+//! Linux `inet_twsk_alloc`). A socket leaves the table when its TCP state machine ends, not when
+//! its last handle closes.
+
+use crate::addr::{overlaps, FourTuple};
+use crate::errno::Errno;
+use crate::profile::{BindRules, ProfileConfig};
+use crate::time::Instant;
+use crate::time_wait::{EndReason, SegmentInfo, TimeWaitRecord, TwDecision};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, SocketAddr};
+
+/// Identifies a socket of one host's table. Ids are never reused within a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SocketId(pub u32);
+
+/// Socket options that matter to the address table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SockOptions {
+    /// SO_REUSEADDR.
+    pub reuseaddr: bool,
+    /// SO_REUSEPORT.
+    pub reuseport: bool,
+    /// IPV6_V6ONLY.
+    pub v6only: bool,
+    /// SO_LINGER: `Some(secs)` when on. `Some(0)` makes close() send RST and skip TIME-WAIT.
+    pub linger_secs: Option<u32>,
+}
+
+/// Where a socket is in its life, as the address table sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TableState {
+    /// Created, no local address.
+    Unbound,
+    /// Holds a local address:port, not listening, not connected.
+    Bound,
+    /// Listening for connections.
+    Listen,
+    /// Connected to `remote` (SYN-SENT through LAST-ACK, CLOSING, FIN-WAIT-2).
+    Connected {
+        /// The remote endpoint.
+        remote: SocketAddr,
+    },
+    /// TIME-WAIT: only the record remains.
+    TimeWait(Box<TimeWaitRecord>),
+}
+
+impl TableState {
+    /// RFC-style name of the state.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TableState::Unbound => "UNBOUND",
+            TableState::Bound => "BOUND",
+            TableState::Listen => "LISTEN",
+            TableState::Connected { .. } => "CONNECTED",
+            TableState::TimeWait(_) => "TIME-WAIT",
+        }
+    }
+}
+
+/// One socket in the table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Local address and port, once bound.
+    pub local: Option<SocketAddr>,
+    /// State.
+    pub state: TableState,
+    /// Options.
+    pub opts: SockOptions,
+    /// Owner's user id.
+    pub uid: u32,
+    /// Whether the port was taken by `connect()` rather than `bind()`/`listen()`. Linux lets
+    /// connections share such ports as long as 4-tuples differ (`__inet_hash_connect`).
+    pub port_by_connect: bool,
+}
+
+/// The address table of one host.
+#[derive(Clone, Debug)]
+pub struct AddressTable {
+    cfg: ProfileConfig,
+    local_addrs: Vec<IpAddr>,
+    next_id: u32,
+    entries: BTreeMap<SocketId, Entry>,
+    by_port: BTreeMap<u16, BTreeSet<SocketId>>,
+    by_tuple: BTreeMap<FourTuple, SocketId>,
+    expiries: BTreeSet<(Instant, SocketId)>,
+    /// Linux `table_perturb`: per-destination offset advanced after every automatic connect.
+    perturb: BTreeMap<(IpAddr, u16), u32>,
+}
+
+impl AddressTable {
+    /// An empty table for a host owning `local_addrs`, following `cfg`.
+    pub fn new(cfg: ProfileConfig, local_addrs: Vec<IpAddr>) -> Self {
+        AddressTable {
+            cfg,
+            local_addrs,
+            next_id: 1,
+            entries: BTreeMap::new(),
+            by_port: BTreeMap::new(),
+            by_tuple: BTreeMap::new(),
+            expiries: BTreeSet::new(),
+            perturb: BTreeMap::new(),
+        }
+    }
+
+    /// The profile rules in force.
+    pub fn config(&self) -> &ProfileConfig {
+        &self.cfg
+    }
+
+    /// `socket()`: a new unbound socket owned by `uid`.
+    pub fn socket(&mut self, uid: u32) -> SocketId {
+        let id = SocketId(self.next_id);
+        self.next_id += 1;
+        self.entries.insert(
+            id,
+            Entry {
+                local: None,
+                state: TableState::Unbound,
+                opts: SockOptions::default(),
+                uid,
+                port_by_connect: false,
+            },
+        );
+        id
+    }
+
+    /// A socket's entry, if it is still in the table.
+    pub fn get(&self, id: SocketId) -> Option<&Entry> {
+        self.entries.get(&id)
+    }
+
+    /// Number of sockets in the table (TIME-WAIT records included).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// `setsockopt()`: replaces the socket's options. Errors: EBADF if unknown.
+    pub fn set_options(&mut self, id: SocketId, opts: SockOptions) -> Result<(), Errno> {
+        self.entries.get_mut(&id).ok_or(Errno::EBADF)?.opts = opts;
+        Ok(())
+    }
+
+    /// Whether `new` (with `opts`, `uid`, in `new_state`) may hold `addr` beside `other`.
+    /// Linux: `inet_bind_conflict` (net/ipv4/inet_connection_sock.c) with relax = true.
+    /// BSD: `in_pcbbind_setup` (sys/netinet/in_pcb.c).
+    fn conflicts(&self, addr: SocketAddr, opts: SockOptions, uid: u32, other: &Entry) -> bool {
+        let Some(olocal) = other.local else {
+            return false;
+        };
+        if !overlaps(addr.ip(), opts.v6only, olocal.ip(), other.opts.v6only) {
+            return false;
+        }
+        let other_tw = matches!(other.state, TableState::TimeWait(_));
+        let reuseport_ok =
+            opts.reuseport && other.opts.reuseport && (other_tw || other.uid == uid);
+        match self.cfg.bind {
+            BindRules::Linux => {
+                let reuseaddr_ok = opts.reuseaddr
+                    && other.opts.reuseaddr
+                    && other.state != TableState::Listen;
+                !(reuseaddr_ok || reuseport_ok)
+            }
+            BindRules::Bsd => {
+                if reuseport_ok {
+                    return false;
+                }
+                if !opts.reuseaddr {
+                    return true;
+                }
+                let unconnected = matches!(other.state, TableState::Bound | TableState::Listen);
+                unconnected && olocal.ip() == addr.ip()
+            }
+        }
+    }
+
+    fn first_conflict(&self, id: SocketId, addr: SocketAddr, as_state: &TableState) -> bool {
+        let Some(me) = self.entries.get(&id) else {
+            return false;
+        };
+        let ids = self.by_port.get(&addr.port());
+        ids.into_iter().flatten().filter(|o| **o != id).any(|o| {
+            let other = &self.entries[o];
+            // Linux re-runs the check from listen(): the new socket's state matters only
+            // through the other socket's LISTEN test, so `as_state` is informational.
+            let _ = as_state;
+            self.conflicts(addr, me.opts, me.uid, other)
+        })
+    }
+
+    /// Whether a socket with `opts` and `uid` could bind `addr` now (no side effects).
+    /// Used to wait until a port becomes free. Errors as [`AddressTable::bind`].
+    pub fn check_bind(&self, addr: SocketAddr, opts: SockOptions, uid: u32) -> Result<(), Errno> {
+        if !self.is_local(addr.ip()) {
+            return Err(Errno::EADDRNOTAVAIL);
+        }
+        let ids = self.by_port.get(&addr.port());
+        let clash = ids
+            .into_iter()
+            .flatten()
+            .any(|o| self.conflicts(addr, opts, uid, &self.entries[o]));
+        if clash {
+            Err(Errno::EADDRINUSE)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn is_local(&self, ip: IpAddr) -> bool {
+        ip.is_unspecified() || self.local_addrs.contains(&ip)
+    }
+
+    /// `bind()`. Port 0 picks a free ephemeral port starting at `hint` (Linux
+    /// `inet_csk_find_open_port`: random start, odd ports first; BSD: random start).
+    /// Returns the bound address.
+    /// Errors: EINVAL if already bound; EADDRNOTAVAIL for an address the host does not own;
+    /// EADDRINUSE on conflict or when no ephemeral port is free.
+    pub fn bind(&mut self, id: SocketId, addr: SocketAddr, hint: u32) -> Result<SocketAddr, Errno> {
+        let me = self.entries.get(&id).ok_or(Errno::EBADF)?;
+        if me.local.is_some() {
+            return Err(Errno::EINVAL);
+        }
+        if !self.is_local(addr.ip()) {
+            return Err(Errno::EADDRNOTAVAIL);
+        }
+        let addr = if addr.port() == 0 {
+            let port = self.find_open_port(id, addr.ip(), hint).ok_or(Errno::EADDRINUSE)?;
+            SocketAddr::new(addr.ip(), port)
+        } else {
+            if self.first_conflict(id, addr, &TableState::Bound) {
+                return Err(Errno::EADDRINUSE);
+            }
+            addr
+        };
+        self.place(id, addr, false);
+        self.entries.get_mut(&id).expect("checked above").state = TableState::Bound;
+        Ok(addr)
+    }
+
+    fn find_open_port(&self, id: SocketId, ip: IpAddr, hint: u32) -> Option<u16> {
+        let range = self.cfg.ephemeral;
+        let n = range.len();
+        let me = &self.entries[&id];
+        let free = |port: u16| {
+            let addr = SocketAddr::new(ip, port);
+            self.by_port.get(&port).into_iter().flatten().all(|o| {
+                let other = &self.entries[o];
+                // relax = false: anything overlapping on the port blocks an automatic choice.
+                other.local.is_none_or(|l| !overlaps(addr.ip(), me.opts.v6only, l.ip(), other.opts.v6only))
+            })
+        };
+        let odd_first = matches!(self.cfg.bind, BindRules::Linux);
+        let offset = hint % n;
+        let order: Vec<u32> = if odd_first {
+            // odd ports first, then even ones (inet_csk_find_open_port)
+            (0..n)
+                .map(|i| (offset + i) % n)
+                .filter(|i| (u32::from(range.first) + i) % 2 == 1)
+                .chain((0..n).map(|i| (offset + i) % n).filter(|i| (u32::from(range.first) + i) % 2 == 0))
+                .collect()
+        } else {
+            (0..n).map(|i| (offset + i) % n).collect()
+        };
+        order
+            .into_iter()
+            .map(|i| (u32::from(range.first) + i) as u16)
+            .find(|p| free(*p))
+    }
+
+    fn place(&mut self, id: SocketId, addr: SocketAddr, by_connect: bool) {
+        let e = self.entries.get_mut(&id).expect("caller checked the id");
+        e.local = Some(addr);
+        e.port_by_connect = by_connect;
+        self.by_port.entry(addr.port()).or_default().insert(id);
+    }
+
+    /// `listen()`. An unbound socket gets an ephemeral port first (Linux `inet_autobind`).
+    /// Linux re-runs the conflict check with the socket listening (`inet_csk_listen_start`),
+    /// so of two SO_REUSEADDR sockets bound to one port only the first may listen.
+    /// Errors: EINVAL if connected; EADDRINUSE on conflict.
+    pub fn listen(&mut self, id: SocketId, hint: u32) -> Result<SocketAddr, Errno> {
+        let me = self.entries.get(&id).ok_or(Errno::EBADF)?;
+        match me.state {
+            TableState::Listen => return Ok(me.local.expect("listening sockets are bound")),
+            TableState::Connected { .. } | TableState::TimeWait(_) => return Err(Errno::EINVAL),
+            TableState::Unbound => {
+                let any = SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
+                self.bind(id, any, hint)?;
+            }
+            TableState::Bound => {}
+        }
+        let addr = self.entries[&id].local.expect("bound above");
+        if self.cfg.bind == BindRules::Linux && self.first_conflict(id, addr, &TableState::Listen) {
+            return Err(Errno::EADDRINUSE);
+        }
+        self.entries.get_mut(&id).expect("checked").state = TableState::Listen;
+        Ok(addr)
+    }
+
+    /// `connect()`: picks the local endpoint and claims the 4-tuple. `src` is the source
+    /// address routing would use; `hint` seeds the port search (Linux: the secure hash of
+    /// (src, dst, dport), `__inet_hash_connect`: even ports first, then odd, from
+    /// `hint + table_perturb[dst]`; ports held by `bind()` are skipped; ports taken by other
+    /// connects are shared while the 4-tuple is unique). BSD: only free ports.
+    /// Errors: EISCONN if connected, EINVAL if listening, EADDRNOTAVAIL if the 4-tuple is in
+    /// use (TIME-WAIT included) or no ephemeral port is free.
+    pub fn connect(
+        &mut self,
+        id: SocketId,
+        src: IpAddr,
+        remote: SocketAddr,
+        hint: u32,
+    ) -> Result<SocketAddr, Errno> {
+        let me = self.entries.get(&id).ok_or(Errno::EBADF)?;
+        match me.state {
+            TableState::Connected { .. } | TableState::TimeWait(_) => return Err(Errno::EISCONN),
+            TableState::Listen => return Err(Errno::EINVAL),
+            TableState::Unbound | TableState::Bound => {}
+        }
+        let local = match me.local {
+            Some(l) => {
+                let l = if l.ip().is_unspecified() { SocketAddr::new(src, l.port()) } else { l };
+                if self.by_tuple.contains_key(&FourTuple::new(l, remote)) {
+                    return Err(Errno::EADDRNOTAVAIL);
+                }
+                l
+            }
+            None => {
+                let port = self.connect_port(src, remote, hint).ok_or(Errno::EADDRNOTAVAIL)?;
+                let l = SocketAddr::new(src, port);
+                self.place(id, l, true);
+                l
+            }
+        };
+        let e = self.entries.get_mut(&id).expect("checked");
+        if e.local != Some(local) {
+            // bound to a wildcard address: the connection now has a concrete source
+            e.local = Some(local);
+        }
+        e.state = TableState::Connected { remote };
+        self.by_tuple.insert(FourTuple::new(local, remote), id);
+        Ok(local)
+    }
+
+    fn connect_port(&mut self, src: IpAddr, remote: SocketAddr, hint: u32) -> Option<u16> {
+        let range = self.cfg.ephemeral;
+        let n = range.len();
+        let key = (remote.ip(), remote.port());
+        let perturb = self.perturb.get(&key).copied().unwrap_or(0);
+        let usable = |port: u16| {
+            let tuple = FourTuple::new(SocketAddr::new(src, port), remote);
+            if self.by_tuple.contains_key(&tuple) {
+                return false;
+            }
+            let mut on_port = self.by_port.get(&port).into_iter().flatten().map(|o| &self.entries[o]);
+            match self.cfg.bind {
+                BindRules::Linux => on_port.all(|e| e.port_by_connect),
+                BindRules::Bsd => on_port.all(|e| {
+                    e.local.is_none_or(|l| !overlaps(l.ip(), e.opts.v6only, src, false))
+                }),
+            }
+        };
+        let (offset, step) = match self.cfg.bind {
+            BindRules::Linux => (hint.wrapping_add(perturb) & !1, 2),
+            BindRules::Bsd => (hint, 1),
+        };
+        let passes: &[u32] = if step == 2 { &[0, 1] } else { &[0] };
+        for &parity in passes {
+            let mut i = 0;
+            while i < n {
+                let idx = (offset.wrapping_add(i).wrapping_add(parity)) % n;
+                let port = (u32::from(range.first) + idx) as u16;
+                if usable(port) {
+                    self.perturb.insert(key, perturb.wrapping_add(i + 2));
+                    return Some(port);
+                }
+                i += step;
+            }
+        }
+        None
+    }
+
+    /// A connection accepted by `listener` for `tuple` (its local side): a child entry that
+    /// inherits the listener's options (Linux `inet_csk_clone_lock`, `__inet_inherit_port`).
+    /// Errors: EADDRNOTAVAIL if the 4-tuple is taken.
+    pub fn accept_child(&mut self, listener: SocketId, tuple: FourTuple) -> Result<SocketId, Errno> {
+        let parent = self.entries.get(&listener).ok_or(Errno::EBADF)?;
+        if self.by_tuple.contains_key(&tuple) {
+            return Err(Errno::EADDRNOTAVAIL);
+        }
+        let (opts, uid) = (parent.opts, parent.uid);
+        let id = self.socket(uid);
+        self.entries.get_mut(&id).expect("just made").opts = opts;
+        self.place(id, tuple.local, false);
+        self.entries.get_mut(&id).expect("just made").state =
+            TableState::Connected { remote: tuple.remote };
+        self.by_tuple.insert(tuple, id);
+        Ok(id)
+    }
+
+    /// The socket that owns a live connection or TIME-WAIT record for `tuple`.
+    pub fn lookup_tuple(&self, tuple: &FourTuple) -> Option<SocketId> {
+        self.by_tuple.get(tuple).copied()
+    }
+
+    /// The listeners that could take a SYN to `local`, best first: listeners on exactly
+    /// `local`'s address before wildcard ones (Linux `inet_lhash2_lookup` scoring), then by id.
+    pub fn listeners_for(&self, local: SocketAddr) -> Vec<SocketId> {
+        let mut found: Vec<(bool, SocketId)> = self
+            .by_port
+            .get(&local.port())
+            .into_iter()
+            .flatten()
+            .filter_map(|id| {
+                let e = &self.entries[id];
+                let l = e.local?;
+                let ok = e.state == TableState::Listen && overlaps(l.ip(), e.opts.v6only, local.ip(), false);
+                ok.then_some((l.ip().is_unspecified(), *id))
+            })
+            .collect();
+        found.sort();
+        found.into_iter().map(|(_, id)| id).collect()
+    }
+
+    /// Moves a connected socket into TIME-WAIT with `record` (its expiry is taken from it).
+    /// Errors: EINVAL if the socket is not connected on `record.tuple`.
+    pub fn enter_time_wait(&mut self, id: SocketId, record: TimeWaitRecord) -> Result<(), Errno> {
+        let e = self.entries.get_mut(&id).ok_or(Errno::EBADF)?;
+        let connected = matches!(e.state, TableState::Connected { remote } if remote == record.tuple.remote);
+        if !connected || e.local != Some(record.tuple.local) {
+            return Err(Errno::EINVAL);
+        }
+        self.expiries.insert((record.expires_at, id));
+        e.state = TableState::TimeWait(Box::new(record));
+        Ok(())
+    }
+
+    /// The TIME-WAIT record of `id`, if it is in TIME-WAIT.
+    pub fn time_wait(&self, id: SocketId) -> Option<&TimeWaitRecord> {
+        match &self.entries.get(&id)?.state {
+            TableState::TimeWait(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Feeds a segment to the TIME-WAIT record of `id` ([`TimeWaitRecord::on_segment`]) under
+    /// the profile's policy, keeping the expiry index in step. Returns `None` if `id` is not in
+    /// TIME-WAIT.
+    pub fn time_wait_segment(
+        &mut self,
+        id: SocketId,
+        seg: &SegmentInfo,
+        now: Instant,
+        listener_exists: bool,
+    ) -> Option<TwDecision> {
+        let policy = self.cfg.time_wait;
+        let TableState::TimeWait(r) = &mut self.entries.get_mut(&id)?.state else {
+            return None;
+        };
+        let before = r.expires_at;
+        let d = r.on_segment(seg, now, &policy, listener_exists);
+        if r.expires_at != before {
+            self.expiries.remove(&(before, id));
+            self.expiries.insert((r.expires_at, id));
+        }
+        Some(d)
+    }
+
+    /// Removes a socket from the table (its TCP life ended, or an unconnected socket closed).
+    /// Returns its TIME-WAIT record if it had one. Unknown ids are ignored (extra calls are
+    /// harmless).
+    pub fn remove(&mut self, id: SocketId) -> Option<TimeWaitRecord> {
+        let e = self.entries.remove(&id)?;
+        if let Some(l) = e.local {
+            if let Some(set) = self.by_port.get_mut(&l.port()) {
+                set.remove(&id);
+                if set.is_empty() {
+                    self.by_port.remove(&l.port());
+                }
+            }
+        }
+        match e.state {
+            TableState::Connected { remote } => {
+                if let Some(l) = e.local {
+                    self.by_tuple.remove(&FourTuple::new(l, remote));
+                }
+                None
+            }
+            TableState::TimeWait(r) => {
+                self.by_tuple.remove(&r.tuple);
+                self.expiries.remove(&(r.expires_at, id));
+                Some(*r)
+            }
+            _ => None,
+        }
+    }
+
+    /// The earliest TIME-WAIT expiry, if any (quinn-style `poll_timeout`).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.expiries.first().map(|(t, _)| *t)
+    }
+
+    /// Ends every TIME-WAIT record whose deadline is at or before `now`; returns them with
+    /// their socket ids, earliest first. Calling it early is harmless.
+    pub fn handle_timeout(&mut self, now: Instant) -> Vec<(SocketId, TimeWaitRecord, EndReason)> {
+        let mut out = Vec::new();
+        while let Some(&(t, id)) = self.expiries.first() {
+            if t > now {
+                break;
+            }
+            self.expiries.pop_first();
+            if let Some(r) = self.remove(id) {
+                out.push((id, r, EndReason::Expired));
+            }
+        }
+        out
+    }
+
+    /// Every TIME-WAIT record, by socket id.
+    pub fn time_wait_records(&self) -> impl Iterator<Item = (SocketId, &TimeWaitRecord)> {
+        self.entries.iter().filter_map(|(id, e)| match &e.state {
+            TableState::TimeWait(r) => Some((*id, &**r)),
+            _ => None,
+        })
+    }
+}

@@ -1,0 +1,441 @@
+//! TIME-WAIT records and how they answer segments.
+//!
+//! Read first: RFC 793 p.22 (the 2·MSL wait), p.69–75 (segment arrival in TIME-WAIT);
+//! RFC 9293 §3.6.1 and §3.10.7.4; RFC 1122 §4.2.2.13 (reopening from TIME-WAIT);
+//! RFC 1337 (TIME-WAIT assassination); RFC 5961 §3.2 (RST challenge ACK);
+//! Linux `tcp_timewait_state_process` (net/ipv4/tcp_minisocks.c).
+//!
+//! A [`TimeWaitRecord`] is what stays of a connection after its active close, like Linux's
+//! `inet_timewait_sock`: the 4-tuple, RCV.NXT, SND.NXT, the window and the deadline. The
+//! simulator feeds it every segment of its 4-tuple through [`TimeWaitRecord::on_segment`]
+//! and carries out the returned [`TwDecision`]; the decision names the rule it applied.
+
+use crate::addr::FourTuple;
+use crate::time::{Duration, Instant};
+
+/// `a < b` in sequence space (RFC 9293 §3.4, modulo 2³²).
+pub fn seq_lt(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
+}
+/// `a ≤ b` in sequence space.
+pub fn seq_le(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) <= 0
+}
+
+/// When a segment restarts the TIME-WAIT timer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimerRestart {
+    /// A retransmitted FIN or acceptable in-window data restarts it (what real stacks do with
+    /// RFC 793 p.73 / RFC 9293 §3.10.7.4 "restart the 2 MSL timeout").
+    DuplicateFin,
+    /// Every non-RST segment with ACK, in window or not, restarts it (Linux
+    /// `inet_twsk_reschedule` in `tcp_timewait_state_process`).
+    AnySegment,
+    /// The literal RFC 793 reading: only acceptable segments restart it; a retransmitted FIN
+    /// (SEQ = RCV.NXT − 1) fails the acceptability test and is ACKed without restart.
+    Literal,
+}
+
+/// What an RST does to a TIME-WAIT record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RstInTimeWait {
+    /// Any in-window RST kills it (RFC 793 p.70 "second check the RST bit").
+    KillInWindow,
+    /// Only an RST with SEQ = RCV.NXT kills it; others are ignored (Linux, tcp_rfc1337 = 0).
+    KillExact,
+    /// SEQ = RCV.NXT kills; other in-window RSTs get a challenge ACK (RFC 5961 §3.2).
+    ChallengeAck,
+    /// RSTs are ignored (RFC 1337 §3 fix "TW1"; Linux tcp_rfc1337 = 1; FreeBSD).
+    Ignore,
+}
+
+/// What a SYN does to a TIME-WAIT record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SynInTimeWait {
+    /// RFC 793 p.69–71: an unacceptable SYN gets an ACK; an in-window SYN is an error
+    /// answered with RST, and the record dies.
+    Rfc793,
+    /// Linux: a SYN with SEQ > RCV.NXT (or a newer timestamp) reopens the 4-tuple if a listener
+    /// exists, with ISS = SND.NXT + 65537; any other SYN gets an ACK
+    /// (`tcp_timewait_state_process` → `TCP_TW_SYN`).
+    Linux,
+    /// RFC 1122 §4.2.2.13: a SYN with SEQ > RCV.NXT may reopen the connection; others stay.
+    Rfc1122,
+}
+
+/// A profile's TIME-WAIT segment policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeWaitPolicy {
+    /// Timer restart rule.
+    pub restart: TimerRestart,
+    /// RST rule.
+    pub rst: RstInTimeWait,
+    /// SYN rule.
+    pub syn: SynInTimeWait,
+    /// Minimum spacing between ACKs answering segments that occupy no sequence space, or SYNs
+    /// (Linux `tcp_invalid_ratelimit` = 500 ms, `tcp_oow_rate_limited`); `None` = no limit.
+    pub ack_rate_limit: Option<Duration>,
+}
+
+/// The fields of an incoming segment that TIME-WAIT processing reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentInfo {
+    /// SEG.SEQ.
+    pub seq: u32,
+    /// SEG.ACK, if the ACK flag is set.
+    pub ack: Option<u32>,
+    /// SYN flag.
+    pub syn: bool,
+    /// FIN flag.
+    pub fin: bool,
+    /// RST flag.
+    pub rst: bool,
+    /// Payload length in bytes (SYN and FIN not counted).
+    pub payload_len: u32,
+}
+
+impl SegmentInfo {
+    /// SEG.LEN: payload plus one for SYN and one for FIN (RFC 9293 §3.4).
+    pub fn seg_len(&self) -> u32 {
+        self.payload_len + u32::from(self.syn) + u32::from(self.fin)
+    }
+}
+
+/// Why a TIME-WAIT record ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// Its timer ran out.
+    Expired,
+    /// An RST killed it early (RFC 1337 TIME-WAIT assassination).
+    Assassinated,
+    /// A new SYN reopened the 4-tuple (RFC 1122 §4.2.2.13).
+    ReusedBySyn,
+    /// A local connect() recycled it (Linux `tcp_twsk_unique`).
+    RecycledByConnect,
+}
+
+impl EndReason {
+    /// Lower-case name used in traces.
+    pub fn name(self) -> &'static str {
+        match self {
+            EndReason::Expired => "expired",
+            EndReason::Assassinated => "assassinated",
+            EndReason::ReusedBySyn => "reused_by_syn",
+            EndReason::RecycledByConnect => "recycled_by_connect",
+        }
+    }
+}
+
+/// The state kept for a connection in TIME-WAIT.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimeWaitRecord {
+    /// Local and remote endpoints.
+    pub tuple: FourTuple,
+    /// Which incarnation of this 4-tuple the record belongs to (1 = first).
+    pub incarnation: u32,
+    /// SND.NXT on the wire: the sequence number the final ACK carried.
+    pub snd_nxt: u32,
+    /// RCV.NXT on the wire: one past the peer's FIN.
+    pub rcv_nxt: u32,
+    /// RCV.WND last advertised, in bytes (scaled).
+    pub rcv_wnd: u32,
+    /// When TIME-WAIT began (the final ACK was sent).
+    pub entered_at: Instant,
+    /// When the record expires unless restarted.
+    pub expires_at: Instant,
+    /// The TIME-WAIT length this record restarts with.
+    pub length: Duration,
+    /// How many times the timer was restarted.
+    pub restarts: u32,
+    /// When the record last sent an ACK limited by the rate limit.
+    pub last_limited_ack_at: Option<Instant>,
+}
+
+/// What the record does with one segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TwAction {
+    /// Send `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>` and drop the segment.
+    Ack,
+    /// Drop silently (RST ignored, or ACK suppressed by the rate limit).
+    Drop,
+    /// Send `<SEQ=SEG.ACK or 0><CTL=RST>` and delete the record (RFC 793 in-window SYN).
+    RstAndKill,
+    /// Delete the record: an RST killed it (assassination).
+    Kill,
+    /// Delete the record and hand the SYN to a listener; `iss` is the ISS the new incarnation
+    /// should use, if the rule fixes one (Linux: SND.NXT + 65537).
+    AcceptSyn {
+        /// Initial send sequence number for the new incarnation.
+        iss: Option<u32>,
+    },
+}
+
+/// A decision with the rule it came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TwDecision {
+    /// What to do.
+    pub action: TwAction,
+    /// Whether the timer was restarted (`expires_at` already moved).
+    pub restarted: bool,
+    /// The rule applied (RFC section or kernel function).
+    pub rule: &'static str,
+}
+
+impl TimeWaitRecord {
+    /// RFC 9293 §3.10.7.4 Table 6 acceptability test against RCV.NXT and RCV.WND.
+    pub fn acceptable(&self, seg: &SegmentInfo) -> bool {
+        let len = seg.seg_len();
+        let wnd = self.rcv_wnd;
+        let in_wnd = |s: u32| seq_le(self.rcv_nxt, s) && seq_lt(s, self.rcv_nxt.wrapping_add(wnd));
+        match (len, wnd) {
+            (0, 0) => seg.seq == self.rcv_nxt,
+            (0, _) => in_wnd(seg.seq),
+            (_, 0) => false,
+            (_, _) => in_wnd(seg.seq) || in_wnd(seg.seq.wrapping_add(len - 1)),
+        }
+    }
+
+    /// Processes one segment of this 4-tuple at `now` under `policy`. `listener_exists` says
+    /// whether a listener would take a SYN for the local endpoint (Linux reopens only then).
+    /// May move `expires_at` (timer restart) and `last_limited_ack_at`.
+    pub fn on_segment(
+        &mut self,
+        seg: &SegmentInfo,
+        now: Instant,
+        policy: &TimeWaitPolicy,
+        listener_exists: bool,
+    ) -> TwDecision {
+        let acceptable = self.acceptable(seg);
+        if seg.rst {
+            return self.on_rst(seg, acceptable, policy);
+        }
+        if seg.syn && seg.ack.is_none() {
+            if let Some(d) = self.on_syn(seg, acceptable, policy, listener_exists) {
+                return self.limit(d, seg, now, policy);
+            }
+        }
+        let retransmitted_fin = seg.fin && seg.seq.wrapping_add(seg.seg_len()) == self.rcv_nxt;
+        let restart = match policy.restart {
+            TimerRestart::DuplicateFin => retransmitted_fin || (acceptable && seg.seg_len() > 0),
+            TimerRestart::AnySegment => seg.ack.is_some(),
+            TimerRestart::Literal => acceptable,
+        };
+        if restart {
+            self.restart(now);
+        }
+        let rule = match (retransmitted_fin, acceptable, policy.restart) {
+            (true, _, TimerRestart::Literal) => "RFC 793 p.69: unacceptable segment, ACK and drop (literal: no restart)",
+            (true, _, TimerRestart::AnySegment) => "tcp_timewait_state_process: ACK, inet_twsk_reschedule",
+            (true, _, _) => "RFC 9293 §3.10.7.4: retransmitted FIN, ACK and restart the 2 MSL timeout",
+            (false, true, _) => "RFC 793 p.73: TIME-WAIT, acknowledge and restart the 2 MSL timeout",
+            (false, false, _) => "RFC 793 p.69: unacceptable segment, send ACK and drop",
+        };
+        let d = TwDecision {
+            action: TwAction::Ack,
+            restarted: restart,
+            rule,
+        };
+        self.limit(d, seg, now, policy)
+    }
+
+    fn restart(&mut self, now: Instant) {
+        self.expires_at = now + self.length;
+        self.restarts += 1;
+    }
+
+    fn on_rst(&mut self, seg: &SegmentInfo, acceptable: bool, policy: &TimeWaitPolicy) -> TwDecision {
+        let exact = seg.seq == self.rcv_nxt;
+        let (action, rule) = match policy.rst {
+            RstInTimeWait::Ignore => (TwAction::Drop, "RFC 1337 §3 (TW1): ignore RST in TIME-WAIT"),
+            _ if !acceptable => (TwAction::Drop, "RFC 793 p.70: RST out of window, ignore"),
+            RstInTimeWait::KillInWindow => (TwAction::Kill, "RFC 793 p.70: RST in window, enter CLOSED"),
+            RstInTimeWait::KillExact if exact => {
+                (TwAction::Kill, "tcp_timewait_state_process: RST with SEQ = RCV.NXT kills (tcp_rfc1337 = 0)")
+            }
+            RstInTimeWait::KillExact => {
+                (TwAction::Drop, "tcp_timewait_state_process: RST with SEQ != RCV.NXT ignored")
+            }
+            RstInTimeWait::ChallengeAck if exact => (TwAction::Kill, "RFC 5961 §3.2: RST with SEQ = RCV.NXT, reset"),
+            RstInTimeWait::ChallengeAck => (TwAction::Ack, "RFC 5961 §3.2: in-window RST, challenge ACK"),
+        };
+        TwDecision {
+            action,
+            restarted: false,
+            rule,
+        }
+    }
+
+    fn on_syn(
+        &mut self,
+        seg: &SegmentInfo,
+        acceptable: bool,
+        policy: &TimeWaitPolicy,
+        listener_exists: bool,
+    ) -> Option<TwDecision> {
+        let newer = seq_lt(self.rcv_nxt, seg.seq);
+        let d = |action, rule| TwDecision {
+            action,
+            restarted: false,
+            rule,
+        };
+        match policy.syn {
+            SynInTimeWait::Rfc793 if acceptable => Some(d(
+                TwAction::RstAndKill,
+                "RFC 793 p.71: SYN in window is an error, send reset, enter CLOSED",
+            )),
+            SynInTimeWait::Rfc793 => None,
+            SynInTimeWait::Linux if newer && listener_exists => {
+                let mut iss = self.snd_nxt.wrapping_add(65537);
+                if iss == 0 {
+                    iss = 1;
+                }
+                Some(d(
+                    TwAction::AcceptSyn { iss: Some(iss) },
+                    "tcp_timewait_state_process: SYN with SEQ > RCV.NXT reopens (TCP_TW_SYN), ISS = SND.NXT + 65537",
+                ))
+            }
+            SynInTimeWait::Linux => Some(d(
+                TwAction::Ack,
+                "tcp_timewait_state_process: SYN not newer or no listener, ACK (TCP_TW_ACK)",
+            )),
+            SynInTimeWait::Rfc1122 if newer => Some(d(
+                TwAction::AcceptSyn { iss: None },
+                "RFC 1122 §4.2.2.13: new SYN with SEQ > RCV.NXT reopens the connection",
+            )),
+            SynInTimeWait::Rfc1122 => Some(d(TwAction::Ack, "RFC 1122 §4.2.2.13: old SYN, stay in TIME-WAIT")),
+        }
+    }
+
+    /// Applies the ACK rate limit to segments that occupy no sequence space, and to SYNs
+    /// (`tcp_oow_rate_limited`: data and FIN segments are never limited).
+    fn limit(&mut self, mut d: TwDecision, seg: &SegmentInfo, now: Instant, policy: &TimeWaitPolicy) -> TwDecision {
+        if d.action != TwAction::Ack {
+            return d;
+        }
+        let limited_kind = seg.syn || (seg.payload_len == 0 && !seg.fin);
+        if let (true, Some(gap)) = (limited_kind, policy.ack_rate_limit) {
+            if let Some(last) = self.last_limited_ack_at {
+                if now < last + gap {
+                    d.action = TwAction::Drop;
+                    d.rule = "tcp_oow_rate_limited: ACK suppressed (tcp_invalid_ratelimit)";
+                    return d;
+                }
+            }
+            self.last_limited_ack_at = Some(now);
+        }
+        d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Profile;
+
+    fn record() -> TimeWaitRecord {
+        TimeWaitRecord {
+            tuple: FourTuple::new("10.0.0.1:40000".parse().unwrap(), "10.0.0.2:80".parse().unwrap()),
+            incarnation: 1,
+            snd_nxt: 1000,
+            rcv_nxt: 5000,
+            rcv_wnd: 4096,
+            entered_at: Instant::from_micros(0),
+            expires_at: Instant::from_micros(60_000_000),
+            length: Duration::from_secs(60),
+            restarts: 0,
+            last_limited_ack_at: None,
+        }
+    }
+
+    fn seg(seq: u32) -> SegmentInfo {
+        SegmentInfo {
+            seq,
+            ack: Some(1000),
+            syn: false,
+            fin: false,
+            rst: false,
+            payload_len: 0,
+        }
+    }
+
+    #[test]
+    fn retransmitted_fin_is_acked_and_restarts_under_default_policies() {
+        for p in [Profile::Linux, Profile::Rfc793] {
+            let mut r = record();
+            let fin = SegmentInfo { fin: true, ..seg(4999) };
+            let now = Instant::from_micros(10_000_000);
+            let d = r.on_segment(&fin, now, &p.config().time_wait, false);
+            assert_eq!(d.action, TwAction::Ack, "{p:?}");
+            assert!(d.restarted);
+            assert_eq!(r.expires_at, now + Duration::from_secs(60));
+            assert_eq!(r.restarts, 1);
+        }
+    }
+
+    #[test]
+    fn literal_reading_acks_retransmitted_fin_without_restart() {
+        let mut r = record();
+        let mut policy = Profile::Rfc793.config().time_wait;
+        policy.restart = TimerRestart::Literal;
+        let fin = SegmentInfo { fin: true, ..seg(4999) };
+        let d = r.on_segment(&fin, Instant::from_micros(1), &policy, false);
+        assert_eq!(d.action, TwAction::Ack);
+        assert!(!d.restarted);
+        assert_eq!(r.expires_at, Instant::from_micros(60_000_000));
+    }
+
+    #[test]
+    fn rst_rules_differ_per_policy() {
+        let rst = |s| SegmentInfo { rst: true, ack: None, ..seg(s) };
+        let now = Instant::from_micros(1);
+        let linux = Profile::Linux.config().time_wait;
+        let rfc793 = Profile::Rfc793.config().time_wait;
+        assert_eq!(record().on_segment(&rst(5000), now, &linux, false).action, TwAction::Kill);
+        assert_eq!(record().on_segment(&rst(5001), now, &linux, false).action, TwAction::Drop);
+        assert_eq!(record().on_segment(&rst(5001), now, &rfc793, false).action, TwAction::Kill);
+        assert_eq!(record().on_segment(&rst(4000), now, &rfc793, false).action, TwAction::Drop);
+        let rfc1337 = TimeWaitPolicy { rst: RstInTimeWait::Ignore, ..rfc793 };
+        assert_eq!(record().on_segment(&rst(5000), now, &rfc1337, false).action, TwAction::Drop);
+    }
+
+    #[test]
+    fn linux_syn_reopens_only_with_listener_and_newer_seq() {
+        let syn = |s| SegmentInfo { syn: true, ack: None, ..seg(s) };
+        let now = Instant::from_micros(1);
+        let linux = Profile::Linux.config().time_wait;
+        assert_eq!(
+            record().on_segment(&syn(6000), now, &linux, true).action,
+            TwAction::AcceptSyn { iss: Some(1000 + 65537) }
+        );
+        assert_eq!(record().on_segment(&syn(6000), now, &linux, false).action, TwAction::Ack);
+        assert_eq!(record().on_segment(&syn(10), now, &linux, true).action, TwAction::Ack);
+    }
+
+    #[test]
+    fn rfc793_in_window_syn_is_answered_with_reset() {
+        let syn = |s| SegmentInfo { syn: true, ack: None, ..seg(s) };
+        let rfc793 = Profile::Rfc793.config().time_wait;
+        let now = Instant::from_micros(1);
+        assert_eq!(record().on_segment(&syn(5100), now, &rfc793, true).action, TwAction::RstAndKill);
+        assert_eq!(record().on_segment(&syn(10), now, &rfc793, true).action, TwAction::Ack);
+    }
+
+    #[test]
+    fn linux_rate_limits_pure_acks_but_not_fins() {
+        let linux = Profile::Linux.config().time_wait;
+        let mut r = record();
+        let t0 = Instant::from_micros(1_000);
+        assert_eq!(r.on_segment(&seg(1), t0, &linux, false).action, TwAction::Ack);
+        assert_eq!(r.on_segment(&seg(1), t0 + Duration::from_millis(100), &linux, false).action, TwAction::Drop);
+        let fin = SegmentInfo { fin: true, ..seg(4999) };
+        assert_eq!(r.on_segment(&fin, t0 + Duration::from_millis(200), &linux, false).action, TwAction::Ack);
+        assert_eq!(r.on_segment(&seg(1), t0 + Duration::from_millis(600), &linux, false).action, TwAction::Ack);
+    }
+
+    #[test]
+    fn sequence_comparisons_wrap() {
+        assert!(seq_lt(u32::MAX - 1, 3));
+        assert!(!seq_lt(3, u32::MAX - 1));
+        assert!(seq_le(7, 7));
+    }
+}
