@@ -1,1 +1,195 @@
-fn main(){}
+//! `twsim`: the command-line front end.
+//!
+//! Parses and validates the command line first, then builds the run configuration
+//! (ripgrep style). Exit status: 0 when every run met its expectations, 1 when a run did not,
+//! 2 for bad input (command line or scenario file).
+
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use twsim::{demos, output};
+use twsim_model::Profile;
+use twsim_sim::engine::{run, RunOptions, RunReport};
+use twsim_sim::report;
+use twsim_sim::scenario::{self, parse_duration, Overrides};
+
+#[derive(Parser)]
+#[command(name = "twsim", version, about = "Deterministic userspace TCP simulator for TIME-WAIT and port reuse")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(clap::Args, Clone, Default)]
+struct Out {
+    /// Seed for every random draw (overrides the scenario's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Profile for every host (linux, rfc793), overriding the scenario and its variants.
+    #[arg(long)]
+    os: Option<String>,
+    /// MSL the endpoints assume, e.g. 30s or 2min.
+    #[arg(long)]
+    msl: Option<String>,
+    /// Run only this variant.
+    #[arg(long)]
+    variant: Option<String>,
+    /// Write the JSON Lines trace here (FILE.VARIANT.EXT when several variants run).
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
+    /// Write a pcap (LINKTYPE_RAW) here (FILE.VARIANT.EXT when several variants run).
+    #[arg(long, value_name = "FILE")]
+    pcap: Option<PathBuf>,
+    /// Print a machine-readable JSON summary instead of the timeline.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Simulate a scenario file.
+    Run {
+        /// Scenario JSON file.
+        file: PathBuf,
+        #[command(flatten)]
+        out: Out,
+    },
+    /// Run a scenario embedded in the binary (default: restart-time-wait).
+    Demo {
+        /// Demo name (see --list).
+        name: Option<String>,
+        /// List the demos.
+        #[arg(long)]
+        list: bool,
+        #[command(flatten)]
+        out: Out,
+    },
+    /// Measure connection lifecycles per wall-clock second: the simulator beside a bare
+    /// two-interface smoltcp harness.
+    Bench {
+        /// Lifecycles per measurement.
+        #[arg(long, default_value_t = 20_000)]
+        lifecycles: u64,
+    },
+}
+
+/// A user error: printed, exit status 2.
+struct Bad(String);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let r = match cli.cmd {
+        Cmd::Run { file, out } => {
+            let name = file.display().to_string();
+            match std::fs::read_to_string(&file) {
+                Ok(src) => run_sources(&[(name, src)], &out),
+                Err(e) => Err(Bad(format!("{name}: cannot read: {e}"))),
+            }
+        }
+        Cmd::Demo { list: true, .. } => {
+            for d in demos::DEMOS {
+                println!("{:<34} {}", d.name, d.summary);
+            }
+            Ok(true)
+        }
+        Cmd::Demo { name, out, .. } => {
+            let name = name.unwrap_or_else(|| demos::DEFAULT.to_string());
+            match demos::find(&name) {
+                Some(d) => {
+                    let srcs: Vec<(String, String)> =
+                        d.files.iter().map(|(f, src)| (format!("<embedded {f}>"), src.to_string())).collect();
+                    run_sources(&srcs, &out)
+                }
+                None => Err(Bad(format!("unknown demo {name:?}; `twsim demo --list` shows them"))),
+            }
+        }
+        Cmd::Bench { lifecycles } => {
+            twsim::bench::run(lifecycles);
+            Ok(true)
+        }
+    };
+    match r {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(Bad(msg)) => {
+            eprintln!("twsim: error: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Loads and validates every scenario and variant before running any, runs them, then writes
+/// the output files (all or none). Returns whether every run was OK.
+fn run_sources(srcs: &[(String, String)], out: &Out) -> Result<bool, Bad> {
+    let ov = Overrides {
+        seed: out.seed,
+        os: out
+            .os
+            .as_deref()
+            .map(|n| Profile::from_name(n).ok_or_else(|| Bad(format!("--os: unknown profile {n:?} (known: {})", Profile::known_names()))))
+            .transpose()?,
+        msl: out.msl.as_deref().map(|m| parse_duration(m).map_err(|e| Bad(format!("--msl: {e}")))).transpose()?,
+    };
+    let mut runs = Vec::new();
+    for (file, src) in srcs {
+        let sc = scenario::parse(file, src).map_err(|e| Bad(e.to_string()))?;
+        let variants: Vec<Option<usize>> = if sc.variants.is_empty() || ov.os.is_some() {
+            vec![None]
+        } else {
+            (0..sc.variants.len()).map(Some).collect()
+        };
+        for v in variants {
+            if let (Some(want), Some(i)) = (&out.variant, v) {
+                if &sc.variants[i].name != want {
+                    continue;
+                }
+            }
+            runs.push(sc.resolve(file, src, v, &ov).map_err(|e| Bad(e.to_string()))?);
+        }
+    }
+    if runs.is_empty() {
+        return Err(Bad(format!("no variant named {:?}", out.variant.clone().unwrap_or_default())));
+    }
+    let opts = RunOptions { trace: out.trace.is_some(), pcap: out.pcap.is_some() };
+    let several = runs.len() > 1;
+    let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    let mut all_ok = true;
+    let mut summaries = Vec::new();
+    for sc in &runs {
+        let mut rep: RunReport = run(sc, opts);
+        all_ok &= rep.ok();
+        if out.json {
+            summaries.push(report::json(&rep));
+        } else {
+            print!("{}", report::text(&rep));
+            println!();
+        }
+        let tag = if several { Some(tag_of(sc)) } else { None };
+        if let (Some(p), Some(bytes)) = (&out.trace, rep.recorder.take_trace()) {
+            files.push((output::with_tag(p, tag.as_deref()), bytes));
+        }
+        if let (Some(p), Some(bytes)) = (&out.pcap, rep.recorder.take_pcap()) {
+            files.push((output::with_tag(p, tag.as_deref()), bytes));
+        }
+    }
+    if out.json {
+        let v = if summaries.len() == 1 { summaries.pop().expect("one") } else { serde_json::Value::Array(summaries) };
+        println!("{}", serde_json::to_string_pretty(&v).expect("values serialise"));
+    }
+    output::write_all(&files).map_err(|e| Bad(e.to_string()))?;
+    for (p, _) in &files {
+        if !out.json {
+            eprintln!("wrote {}", p.display());
+        }
+    }
+    Ok(all_ok)
+}
+
+fn tag_of(sc: &scenario::Resolved) -> String {
+    let base = sc.variant.clone().unwrap_or_else(|| "base".into());
+    if Path::new(&sc.name).file_name().is_some() && sc.name != base {
+        format!("{}.{base}", sc.name)
+    } else {
+        base
+    }
+}

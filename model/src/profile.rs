@@ -86,6 +86,9 @@ pub struct ProfileConfig {
     pub rst_on_close_with_unread: bool,
     /// Default MSL when the scenario gives none (RFC 793: 2 min).
     pub default_msl: Duration,
+    /// How long `connect()` waits for the handshake before ETIMEDOUT (Linux: 127 s with
+    /// `tcp_syn_retries` = 6; RFC 1122 §4.2.3.5: at least 3 min for a SYN).
+    pub connect_timeout: Duration,
 }
 
 impl Profile {
@@ -132,6 +135,7 @@ impl Profile {
                 errno_style: ErrnoStyle::Posix,
                 rst_on_close_with_unread: true,
                 default_msl: Duration::from_secs(60),
+                connect_timeout: Duration::from_secs(127),
             },
             Profile::Rfc793 => ProfileConfig {
                 profile: self,
@@ -151,6 +155,7 @@ impl Profile {
                 errno_style: ErrnoStyle::Posix,
                 rst_on_close_with_unread: false,
                 default_msl: Duration::from_secs(120),
+                connect_timeout: Duration::from_secs(180),
             },
         }
     }

@@ -1,0 +1,2232 @@
+//! Data-driven tests of the address table, and property tests of the table and of processes.
+//!
+//! Most table tests are scripts run by [`check`]: one command per line; the expected text is
+//! the transcript of every command that returns something, `command -> result`. Case names
+//! (A, B, C1, …) follow the table "Observed on a real Linux 6.18 kernel" in
+//! `shared/spec/bind-rules.md`; the BSD cases follow its BSD section (the rfc793 profile).
+//!
+//! Script commands (`S`, `L`, `C` are socket names given by `name = ...`):
+//!
+//! | command | result printed |
+//! | --- | --- |
+//! | `profile NAME`, `ephemeral FIRST LAST`, `host IP...` (header lines) | — |
+//! | `S = socket [ra] [rp] [v6only] [uid=N]` | — |
+//! | `opt S [ra] [rp] [v6only]` | only errors |
+//! | `bind S ADDR [hint=N]` | `ok`, the chosen address for port 0, or the error |
+//! | `listen S [hint=N]` | `ok`, the automatic address if unbound, or the error |
+//! | `connect S REMOTE [src=IP] [hint=N]` | the local address, or the error |
+//! | `C = accept L LOCAL REMOTE` | `ok` or the error (`accept_child`) |
+//! | `tw S [len=DUR]` | `expires T` or the error (`enter_time_wait`) |
+//! | `close S` | — (`remove`) |
+//! | `time T` | expired sockets (`handle_timeout`) |
+//! | `checkbind ADDR [ra] [rp] [uid=N]` | `ok` or the error |
+//! | `listeners ADDR`, `lookup LOCAL REMOTE`, `state S`, `poll` | what the table says |
+
+use crate::addr::{overlaps, FourTuple};
+use crate::errno::Errno;
+use crate::process::Processes;
+use crate::profile::{BindRules, PortRange, Profile, ProfileConfig};
+use crate::table::{AddressTable, Entry, SockOptions, SocketId, TableState};
+use crate::time::{Duration, Instant};
+use crate::time_wait::{EndReason, SegmentInfo, TimeWaitRecord};
+use proptest::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, SocketAddr};
+
+// ------------------------------------------------------------------------------------------
+// Script runner
+// ------------------------------------------------------------------------------------------
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap_or_else(|_| panic!("bad IP address {s:?}"))
+}
+
+fn sa(s: &str) -> SocketAddr {
+    s.parse()
+        .unwrap_or_else(|_| panic!("bad socket address {s:?}"))
+}
+
+/// Removes the common indentation and the blank lines around `text`.
+fn trim_indent(text: &str) -> String {
+    let indent = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    let lines: Vec<&str> = text
+        .lines()
+        .map(|l| if l.trim().is_empty() { "" } else { l[indent..].trim_end() })
+        .collect();
+    lines.join("\n").trim_matches('\n').to_string()
+}
+
+fn parse_duration(s: &str) -> Duration {
+    if let Some(ms) = s.strip_suffix("ms") {
+        Duration::from_millis(ms.parse().expect("milliseconds"))
+    } else if let Some(secs) = s.strip_suffix('s') {
+        Duration::from_secs(secs.parse().expect("seconds"))
+    } else {
+        panic!("duration needs a unit (s or ms): {s:?}")
+    }
+}
+
+/// The words of a command after its name: positional words, flags and `key=value` pairs.
+#[derive(Default)]
+struct Args<'a> {
+    pos: Vec<&'a str>,
+    opts: SockOptions,
+    uid: u32,
+    hint: u32,
+    src: Option<IpAddr>,
+    len: Option<Duration>,
+}
+
+impl<'a> Args<'a> {
+    fn parse(words: &[&'a str]) -> Self {
+        let mut a = Args::default();
+        for &w in words {
+            match w {
+                "ra" => a.opts.reuseaddr = true,
+                "rp" => a.opts.reuseport = true,
+                "v6only" => a.opts.v6only = true,
+                _ => match w.split_once('=') {
+                    Some(("uid", v)) => a.uid = v.parse().expect("uid"),
+                    Some(("hint", v)) => a.hint = v.parse().expect("hint"),
+                    Some(("src", v)) => a.src = Some(ip(v)),
+                    Some(("len", v)) => a.len = Some(parse_duration(v)),
+                    Some((k, _)) => panic!("unknown key {k:?}"),
+                    None => a.pos.push(w),
+                },
+            }
+        }
+        a
+    }
+
+    fn addr(&self, i: usize) -> SocketAddr {
+        sa(self.pos.get(i).expect("missing address"))
+    }
+}
+
+fn show<T>(r: Result<T, Errno>, ok: impl FnOnce(T) -> String) -> String {
+    match r {
+        Ok(v) => ok(v),
+        Err(e) => e.name().to_string(),
+    }
+}
+
+fn flags(opts: SockOptions, uid: u32) -> String {
+    let mut s = String::new();
+    for (on, name) in [
+        (opts.reuseaddr, " ra"),
+        (opts.reuseport, " rp"),
+        (opts.v6only, " v6only"),
+    ] {
+        if on {
+            s.push_str(name);
+        }
+    }
+    if uid != 0 {
+        s.push_str(&format!(" uid={uid}"));
+    }
+    s
+}
+
+struct Runner {
+    table: AddressTable,
+    now: Instant,
+    names: BTreeMap<String, SocketId>,
+    out: Vec<String>,
+}
+
+impl Runner {
+    fn id(&self, name: &str) -> SocketId {
+        *self
+            .names
+            .get(name)
+            .unwrap_or_else(|| panic!("unknown socket {name:?}"))
+    }
+
+    fn name(&self, id: SocketId) -> String {
+        self.names
+            .iter()
+            .find(|(_, v)| **v == id)
+            .map_or_else(|| format!("#{}", id.0), |(k, _)| k.clone())
+    }
+
+    fn names(&self, ids: impl IntoIterator<Item = SocketId>) -> String {
+        let v: Vec<String> = ids.into_iter().map(|id| self.name(id)).collect();
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(" ")
+        }
+    }
+
+    fn define(&mut self, assign: Option<&str>, id: SocketId) {
+        let name = assign.expect("this command needs `name = ...`");
+        assert!(
+            self.names.insert(name.to_string(), id).is_none(),
+            "socket name {name:?} used twice"
+        );
+    }
+
+    fn describe(&self, id: SocketId) -> String {
+        let Some(e) = self.table.get(id) else {
+            return "gone".to_string();
+        };
+        let place = match &e.state {
+            TableState::Connected { remote } => {
+                format!(" {}", FourTuple::new(e.local.expect("connected"), *remote))
+            }
+            TableState::TimeWait(r) => format!(" {} until {}", r.tuple, r.expires_at),
+            _ => e.local.map(|l| format!(" {l}")).unwrap_or_default(),
+        };
+        format!("{}{place}{}", e.state.name(), flags(e.opts, e.uid))
+    }
+
+    fn exec(&mut self, line: &str) {
+        let (assign, rest) = match line.split_once(" = ") {
+            Some((name, rest)) => (Some(name.trim()), rest),
+            None => (None, line),
+        };
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        let a = Args::parse(&words[1..]);
+        let result = match words[0] {
+            "socket" => {
+                let id = self.table.socket(a.uid);
+                if a.opts != SockOptions::default() {
+                    self.table.set_options(id, a.opts).expect("fresh socket");
+                }
+                self.define(assign, id);
+                None
+            }
+            "opt" => {
+                let r = self.table.set_options(self.id(a.pos[0]), a.opts);
+                r.err().map(|e| e.name().to_string())
+            }
+            "bind" => {
+                let want = a.addr(1);
+                let r = self.table.bind(self.id(a.pos[0]), want, a.hint);
+                Some(show(r, |got| {
+                    if got == want {
+                        "ok".to_string()
+                    } else {
+                        got.to_string()
+                    }
+                }))
+            }
+            "listen" => {
+                let id = self.id(a.pos[0]);
+                let was_bound = self.table.get(id).and_then(|e| e.local).is_some();
+                let r = self.table.listen(id, a.hint);
+                Some(show(r, |got| {
+                    if was_bound {
+                        "ok".to_string()
+                    } else {
+                        got.to_string()
+                    }
+                }))
+            }
+            "connect" => {
+                let src = a.src.unwrap_or_else(|| ip("127.0.0.1"));
+                let r = self
+                    .table
+                    .connect(self.id(a.pos[0]), src, a.addr(1), a.hint);
+                Some(show(r, |l| l.to_string()))
+            }
+            "accept" => {
+                let tuple = FourTuple::new(a.addr(1), a.addr(2));
+                match self.table.accept_child(self.id(a.pos[0]), tuple) {
+                    Ok(id) => {
+                        self.define(assign, id);
+                        Some("ok".to_string())
+                    }
+                    Err(e) => Some(e.name().to_string()),
+                }
+            }
+            "tw" => {
+                let id = self.id(a.pos[0]);
+                let cfg = *self.table.config();
+                let len = a
+                    .len
+                    .unwrap_or_else(|| cfg.time_wait_duration(cfg.default_msl));
+                let Some(tuple) = connection_tuple(&self.table, id) else {
+                    panic!("tw: {} is not connected", a.pos[0]);
+                };
+                let r = self
+                    .table
+                    .enter_time_wait(id, tw_record(tuple, self.now, len));
+                Some(show(r, |()| format!("expires {}", self.now + len)))
+            }
+            "close" => {
+                self.table.remove(self.id(a.pos[0]));
+                None
+            }
+            "time" => {
+                let t = Instant::ZERO + parse_duration(a.pos[0]);
+                assert!(t >= self.now, "time goes forward");
+                self.now = t;
+                let ended = self.table.handle_timeout(t);
+                assert!(ended.iter().all(|(_, _, why)| *why == EndReason::Expired));
+                let ended: Vec<SocketId> = ended.into_iter().map(|(id, _, _)| id).collect();
+                Some(if ended.is_empty() {
+                    "nothing expired".to_string()
+                } else {
+                    format!("expired {}", self.names(ended))
+                })
+            }
+            "checkbind" => {
+                let r = self.table.check_bind(a.addr(0), a.opts, a.uid);
+                Some(show(r, |()| "ok".to_string()))
+            }
+            "listeners" => Some(self.names(self.table.listeners_for(a.addr(0)))),
+            "lookup" => {
+                let t = FourTuple::new(a.addr(0), a.addr(1));
+                Some(self.names(self.table.lookup_tuple(&t)))
+            }
+            "state" => Some(self.describe(self.id(a.pos[0]))),
+            "poll" => Some(
+                self.table
+                    .poll_timeout()
+                    .map_or_else(|| "none".to_string(), |t| t.to_string()),
+            ),
+            other => panic!("unknown command {other:?}"),
+        };
+        if let Some(r) = result {
+            self.out.push(format!("{line} -> {r}"));
+        }
+    }
+}
+
+/// Runs `script` and returns its transcript.
+fn run_script(script: &str) -> String {
+    let script = trim_indent(script);
+    let mut lines = script
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .peekable();
+    let mut cfg = Profile::Linux.config();
+    let mut host = vec![ip("127.0.0.1"), ip("10.0.0.1")];
+    while let Some(line) = lines.peek() {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        match w[0] {
+            "profile" => {
+                let ephemeral = cfg.ephemeral;
+                let custom = ephemeral != Profile::Linux.config().ephemeral;
+                cfg = Profile::from_name(w[1]).expect("profile").config();
+                if custom {
+                    cfg.ephemeral = ephemeral;
+                }
+            }
+            "ephemeral" => {
+                cfg.ephemeral = PortRange {
+                    first: w[1].parse().expect("port"),
+                    last: w[2].parse().expect("port"),
+                }
+            }
+            "host" => host = w[1..].iter().map(|s| ip(s)).collect(),
+            _ => break,
+        }
+        lines.next();
+    }
+    let mut r = Runner {
+        table: AddressTable::new(cfg, host),
+        now: Instant::ZERO,
+        names: BTreeMap::new(),
+        out: Vec::new(),
+    };
+    for line in lines {
+        r.exec(line);
+    }
+    r.out.join("\n")
+}
+
+/// Runs `script` and compares its transcript with `expected` (indentation ignored).
+#[track_caller]
+fn check(script: &str, expected: &str) {
+    let actual = run_script(script);
+    let expected = trim_indent(expected);
+    assert!(
+        actual == expected,
+        "\n--- script ---\n{}\n--- expected ---\n{expected}\n--- actual ---\n{actual}\n",
+        trim_indent(script)
+    );
+}
+
+fn tw_record(tuple: FourTuple, now: Instant, length: Duration) -> TimeWaitRecord {
+    TimeWaitRecord {
+        tuple,
+        incarnation: 1,
+        snd_nxt: 5000,
+        rcv_nxt: 1000,
+        rcv_wnd: 65535,
+        entered_at: now,
+        expires_at: now + length,
+        length,
+        restarts: 0,
+        last_limited_ack_at: None,
+    }
+}
+
+/// The 4-tuple a connected or TIME-WAIT socket holds.
+fn connection_tuple(table: &AddressTable, id: SocketId) -> Option<FourTuple> {
+    let e = table.get(id)?;
+    match &e.state {
+        TableState::Connected { remote } => Some(FourTuple::new(e.local?, *remote)),
+        TableState::TimeWait(r) => Some(r.tuple),
+        _ => None,
+    }
+}
+
+/// `" ra"` when `on`: the script flag.
+fn ra(on: bool) -> &'static str {
+    if on {
+        " ra"
+    } else {
+        ""
+    }
+}
+
+fn outcome(ok: bool) -> &'static str {
+    if ok {
+        "ok"
+    } else {
+        "EADDRINUSE"
+    }
+}
+
+const RA_COMBOS: [(bool, bool); 4] = [(false, false), (false, true), (true, false), (true, true)];
+
+// ------------------------------------------------------------------------------------------
+// The runner itself
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn runner_reports_mismatches() {
+    let r = std::panic::catch_unwind(|| {
+        check(
+            "
+            a = socket
+            bind a 127.0.0.1:80
+            ",
+            "bind a 127.0.0.1:80 -> EADDRINUSE",
+        )
+    });
+    assert!(r.is_err(), "a wrong expectation must fail the check");
+    assert_eq!(trim_indent("\n    x\n      y\n\n"), "x\n  y");
+}
+
+// ------------------------------------------------------------------------------------------
+// Linux: the observed cases
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn linux_a11_listener_closed_child_established_both_ra() {
+    check(
+        "
+        l = socket ra
+        bind l 127.0.0.1:8080
+        listen l
+        c = accept l 127.0.0.1:8080 127.0.0.1:40000
+        state c                         # the child inherits the listener's SO_REUSEADDR
+        close l
+        n = socket ra
+        bind n 127.0.0.1:8080
+        listen n
+        listeners 127.0.0.1:8080
+        c2 = accept n 127.0.0.1:8080 127.0.0.1:40001
+        state c2
+        ",
+        "
+        bind l 127.0.0.1:8080 -> ok
+        listen l -> ok
+        c = accept l 127.0.0.1:8080 127.0.0.1:40000 -> ok
+        state c -> CONNECTED 127.0.0.1:8080<->127.0.0.1:40000 ra
+        bind n 127.0.0.1:8080 -> ok
+        listen n -> ok
+        listeners 127.0.0.1:8080 -> n
+        c2 = accept n 127.0.0.1:8080 127.0.0.1:40001 -> ok
+        state c2 -> CONNECTED 127.0.0.1:8080<->127.0.0.1:40001 ra
+        ",
+    );
+}
+
+#[test]
+fn linux_a_listener_closed_child_established_ra_combos() {
+    for (l, n) in RA_COMBOS {
+        let script = format!(
+            "
+            l = socket{}
+            bind l 127.0.0.1:8080
+            listen l
+            c = accept l 127.0.0.1:8080 127.0.0.1:40000
+            close l
+            n = socket{}
+            bind n 127.0.0.1:8080
+            ",
+            ra(l),
+            ra(n)
+        );
+        let expected = format!(
+            "
+            bind l 127.0.0.1:8080 -> ok
+            listen l -> ok
+            c = accept l 127.0.0.1:8080 127.0.0.1:40000 -> ok
+            bind n 127.0.0.1:8080 -> {}
+            ",
+            outcome(l && n)
+        );
+        check(&script, &expected);
+    }
+}
+
+#[test]
+fn linux_afl_worker_still_holds_the_listener() {
+    // The listener is not closed (a forked worker inherited it): RA does not help.
+    check(
+        "
+        l = socket ra
+        bind l 127.0.0.1:8080
+        listen l
+        c = accept l 127.0.0.1:8080 127.0.0.1:40000
+        n = socket ra
+        bind n 127.0.0.1:8080
+        ",
+        "
+        bind l 127.0.0.1:8080 -> ok
+        listen l -> ok
+        c = accept l 127.0.0.1:8080 127.0.0.1:40000 -> ok
+        bind n 127.0.0.1:8080 -> EADDRINUSE
+        ",
+    );
+}
+
+#[test]
+fn linux_b_server_side_time_wait_ra_combos() {
+    for (l, n) in RA_COMBOS {
+        let script = format!(
+            "
+            l = socket{}
+            bind l 127.0.0.1:8080
+            listen l
+            c = accept l 127.0.0.1:8080 127.0.0.1:40000
+            tw c
+            close l
+            state c
+            n = socket{}
+            bind n 127.0.0.1:8080
+            ",
+            ra(l),
+            ra(n)
+        );
+        let mut expected = format!(
+            "
+            bind l 127.0.0.1:8080 -> ok
+            listen l -> ok
+            c = accept l 127.0.0.1:8080 127.0.0.1:40000 -> ok
+            tw c -> expires 60.000s
+            state c -> TIME-WAIT 127.0.0.1:8080<->127.0.0.1:40000 until 60.000s{}
+            bind n 127.0.0.1:8080 -> {}
+            ",
+            ra(l),
+            outcome(l && n)
+        );
+        check(&script, &expected);
+        if l && n {
+            continue;
+        }
+        // The port frees exactly when the TIME-WAIT record expires.
+        let script = format!(
+            "{script}
+            time 59999ms
+            bind n 127.0.0.1:8080
+            poll
+            time 60s
+            state c
+            bind n 127.0.0.1:8080
+            "
+        );
+        expected.push_str(
+            "
+            time 59999ms -> nothing expired
+            bind n 127.0.0.1:8080 -> EADDRINUSE
+            poll -> 60.000s
+            time 60s -> expired c
+            state c -> gone
+            bind n 127.0.0.1:8080 -> ok
+            ",
+        );
+        check(&script, &expected);
+    }
+}
+
+#[test]
+fn linux_b_time_wait_without_ra_frees_the_port_for_a_plain_bind() {
+    check(
+        "
+        l = socket
+        bind l 127.0.0.1:8080
+        listen l
+        c = accept l 127.0.0.1:8080 127.0.0.1:40000
+        tw c
+        close l
+        checkbind 127.0.0.1:8080
+        checkbind 0.0.0.0:8080 ra
+        time 60s
+        checkbind 127.0.0.1:8080
+        checkbind 0.0.0.0:8080
+        poll
+        ",
+        "
+        bind l 127.0.0.1:8080 -> ok
+        listen l -> ok
+        c = accept l 127.0.0.1:8080 127.0.0.1:40000 -> ok
+        tw c -> expires 60.000s
+        checkbind 127.0.0.1:8080 -> EADDRINUSE
+        checkbind 0.0.0.0:8080 ra -> EADDRINUSE
+        time 60s -> expired c
+        checkbind 127.0.0.1:8080 -> ok
+        checkbind 0.0.0.0:8080 -> ok
+        poll -> none
+        ",
+    );
+}
+
+#[test]
+fn linux_b_lis_time_wait_with_the_listener_still_listening() {
+    check(
+        "
+        l = socket ra
+        bind l 127.0.0.1:8080
+        listen l
+        c = accept l 127.0.0.1:8080 127.0.0.1:40000
+        tw c
+        n = socket ra
+        bind n 127.0.0.1:8080
+        time 60s
+        bind n 127.0.0.1:8080          # the listener alone still blocks
+        close l
+        bind n 127.0.0.1:8080
+        ",
+        "
+        bind l 127.0.0.1:8080 -> ok
+        listen l -> ok
+        c = accept l 127.0.0.1:8080 127.0.0.1:40000 -> ok
+        tw c -> expires 60.000s
+        bind n 127.0.0.1:8080 -> EADDRINUSE
+        time 60s -> expired c
+        bind n 127.0.0.1:8080 -> EADDRINUSE
+        bind n 127.0.0.1:8080 -> ok
+        ",
+    );
+}
+
+#[test]
+fn linux_c1_two_ra_sockets_bound_only_the_first_may_listen() {
+    check(
+        "
+        s1 = socket ra
+        s2 = socket ra
+        bind s1 127.0.0.1:8080
+        bind s2 127.0.0.1:8080
+        listen s1
+        listen s2
+        state s2
+        listeners 127.0.0.1:8080
+        ",
+        "
+        bind s1 127.0.0.1:8080 -> ok
+        bind s2 127.0.0.1:8080 -> ok
+        listen s1 -> ok
+        listen s2 -> EADDRINUSE
+        state s2 -> BOUND 127.0.0.1:8080 ra
+        listeners 127.0.0.1:8080 -> s1
+        ",
+    );
+}
+
+#[test]
+fn linux_c2_listener_blocks_every_ra_combination() {
+    for (r1, r2) in RA_COMBOS {
+        check(
+            &format!(
+                "
+                s1 = socket{}
+                bind s1 127.0.0.1:8080
+                listen s1
+                s2 = socket{}
+                bind s2 127.0.0.1:8080
+                ",
+                ra(r1),
+                ra(r2)
+            ),
+            "
+            bind s1 127.0.0.1:8080 -> ok
+            listen s1 -> ok
+            bind s2 127.0.0.1:8080 -> EADDRINUSE
+            ",
+        );
+    }
+}
+
+#[test]
+fn linux_c3_bound_socket_needs_ra_on_both() {
+    for (r1, r2) in RA_COMBOS {
+        check(
+            &format!(
+                "
+                s1 = socket{}
+                bind s1 127.0.0.1:8080
+                s2 = socket{}
+                bind s2 127.0.0.1:8080
+                ",
+                ra(r1),
+                ra(r2)
+            ),
+            &format!(
+                "
+                bind s1 127.0.0.1:8080 -> ok
+                bind s2 127.0.0.1:8080 -> {}
+                ",
+                outcome(r1 && r2)
+            ),
+        );
+    }
+}
+
+#[test]
+fn linux_d_wildcard_and_loopback_every_order() {
+    let orders = [("0.0.0.0", "127.0.0.1"), ("127.0.0.1", "0.0.0.0")];
+    for (a1, a2) in orders {
+        for (r1, r2) in RA_COMBOS {
+            for s1_listens_first in [false, true] {
+                for s2_listens_first in [false, true] {
+                    let mut script = format!("s1 = socket{}\ns2 = socket{}\n", ra(r1), ra(r2));
+                    let mut expected = String::new();
+                    let mut step = |cmd: String, result: &str| {
+                        script.push_str(&cmd);
+                        script.push('\n');
+                        expected.push_str(&format!("{cmd} -> {result}\n"));
+                    };
+                    step(format!("bind s1 {a1}:8080"), "ok");
+                    if s1_listens_first {
+                        step("listen s1".into(), "ok");
+                    }
+                    let both = r1 && r2 && !s1_listens_first;
+                    step(format!("bind s2 {a2}:8080"), outcome(both));
+                    if both {
+                        // Both bound, neither listening: whichever listens second fails.
+                        let (first, second) = if s2_listens_first {
+                            ("s2", "s1")
+                        } else {
+                            ("s1", "s2")
+                        };
+                        step(format!("listen {first}"), "ok");
+                        step(format!("listen {second}"), "EADDRINUSE");
+                    }
+                    check(&script, &expected);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn linux_d_unrelated_addresses_do_not_overlap() {
+    check(
+        "
+        s1 = socket
+        s2 = socket
+        bind s1 127.0.0.1:8080
+        bind s2 10.0.0.1:8080
+        listen s1
+        listen s2
+        listeners 10.0.0.1:8080
+        ",
+        "
+        bind s1 127.0.0.1:8080 -> ok
+        bind s2 10.0.0.1:8080 -> ok
+        listen s1 -> ok
+        listen s2 -> ok
+        listeners 10.0.0.1:8080 -> s2
+        ",
+    );
+}
+
+#[test]
+fn linux_e1_reuseport_listeners_same_uid() {
+    check(
+        "
+        s1 = socket rp uid=1000
+        s2 = socket rp uid=1000
+        bind s1 127.0.0.1:8080
+        listen s1
+        bind s2 127.0.0.1:8080
+        listen s2
+        listeners 127.0.0.1:8080
+        ",
+        "
+        bind s1 127.0.0.1:8080 -> ok
+        listen s1 -> ok
+        bind s2 127.0.0.1:8080 -> ok
+        listen s2 -> ok
+        listeners 127.0.0.1:8080 -> s1 s2
+        ",
+    );
+}
+
+#[test]
+fn linux_e2_reuseport_needs_both_sockets_and_the_same_uid() {
+    for (o1, o2) in [("rp", ""), ("", "rp"), ("rp ra", "ra")] {
+        check(
+            &format!(
+                "
+                s1 = socket {o1}
+                bind s1 127.0.0.1:8080
+                listen s1
+                s2 = socket {o2}
+                bind s2 127.0.0.1:8080
+                "
+            ),
+            "
+            bind s1 127.0.0.1:8080 -> ok
+            listen s1 -> ok
+            bind s2 127.0.0.1:8080 -> EADDRINUSE
+            ",
+        );
+    }
+    // Different uid, the other socket not in TIME-WAIT: EADDRINUSE, listening or not.
+    check(
+        "
+        s1 = socket rp uid=1000
+        s2 = socket rp uid=1001
+        s3 = socket rp uid=1000
+        bind s1 127.0.0.1:8080
+        bind s2 127.0.0.1:8080
+        checkbind 127.0.0.1:8080 rp uid=1001
+        bind s3 127.0.0.1:8080
+        ",
+        "
+        bind s1 127.0.0.1:8080 -> ok
+        bind s2 127.0.0.1:8080 -> EADDRINUSE
+        checkbind 127.0.0.1:8080 rp uid=1001 -> EADDRINUSE
+        bind s3 127.0.0.1:8080 -> ok
+        ",
+    );
+    // Different uid but the other socket is in TIME-WAIT: allowed.
+    check(
+        "
+        l = socket rp uid=1000
+        bind l 127.0.0.1:8080
+        listen l
+        c = accept l 127.0.0.1:8080 127.0.0.1:40000
+        tw c
+        close l
+        checkbind 127.0.0.1:8080 rp uid=1001
+        checkbind 127.0.0.1:8080 uid=1001
+        ",
+        "
+        bind l 127.0.0.1:8080 -> ok
+        listen l -> ok
+        c = accept l 127.0.0.1:8080 127.0.0.1:40000 -> ok
+        tw c -> expires 60.000s
+        checkbind 127.0.0.1:8080 rp uid=1001 -> ok
+        checkbind 127.0.0.1:8080 uid=1001 -> EADDRINUSE
+        ",
+    );
+}
+
+#[test]
+fn linux_f1_client_side_time_wait_port() {
+    for (old, new) in RA_COMBOS {
+        let script = format!(
+            "
+            host 127.0.0.1
+            c = socket{}
+            connect c 127.0.0.1:80
+            tw c
+            n = socket{}
+            bind n 127.0.0.1:32768
+            ",
+            ra(old),
+            ra(new)
+        );
+        let expected = format!(
+            "
+            connect c 127.0.0.1:80 -> 127.0.0.1:32768
+            tw c -> expires 60.000s
+            bind n 127.0.0.1:32768 -> {}
+            ",
+            outcome(old && new)
+        );
+        check(&script, &expected);
+    }
+}
+
+#[test]
+fn linux_f11_bind_over_client_time_wait_then_recycle() {
+    // The table refuses the busy 4-tuple; recycling the TIME-WAIT (tcp_twsk_unique) is the
+    // caller's decision: it removes the record and connects again.
+    check(
+        "
+        host 127.0.0.1
+        c = socket ra
+        connect c 127.0.0.1:80
+        tw c
+        n = socket ra
+        bind n 127.0.0.1:32768
+        connect n 127.0.0.1:80
+        lookup 127.0.0.1:32768 127.0.0.1:80
+        close c
+        connect n 127.0.0.1:80
+        lookup 127.0.0.1:32768 127.0.0.1:80
+        poll
+        ",
+        "
+        connect c 127.0.0.1:80 -> 127.0.0.1:32768
+        tw c -> expires 60.000s
+        bind n 127.0.0.1:32768 -> ok
+        connect n 127.0.0.1:80 -> EADDRNOTAVAIL
+        lookup 127.0.0.1:32768 127.0.0.1:80 -> c
+        connect n 127.0.0.1:80 -> 127.0.0.1:32768
+        lookup 127.0.0.1:32768 127.0.0.1:80 -> n
+        poll -> none
+        ",
+    );
+}
+
+#[test]
+fn linux_f4_two_ra_sockets_on_one_address_connect_to_one_server() {
+    check(
+        "
+        a = socket ra
+        b = socket ra
+        bind a 127.0.0.1:40000
+        bind b 127.0.0.1:40000
+        connect a 127.0.0.1:80
+        connect b 127.0.0.1:80
+        state b
+        connect b 127.0.0.1:81
+        ",
+        "
+        bind a 127.0.0.1:40000 -> ok
+        bind b 127.0.0.1:40000 -> ok
+        connect a 127.0.0.1:80 -> 127.0.0.1:40000
+        connect b 127.0.0.1:80 -> EADDRNOTAVAIL
+        state b -> BOUND 127.0.0.1:40000 ra
+        connect b 127.0.0.1:81 -> 127.0.0.1:40000
+        ",
+    );
+}
+
+#[test]
+fn linux_wildcard_bound_socket_connects_from_the_source_address() {
+    check(
+        "
+        a = socket
+        bind a 0.0.0.0:40000
+        connect a 10.0.0.2:80 src=10.0.0.1
+        state a
+        lookup 10.0.0.1:40000 10.0.0.2:80
+        ",
+        "
+        bind a 0.0.0.0:40000 -> ok
+        connect a 10.0.0.2:80 src=10.0.0.1 -> 10.0.0.1:40000
+        state a -> CONNECTED 10.0.0.1:40000<->10.0.0.2:80
+        lookup 10.0.0.1:40000 10.0.0.2:80 -> a
+        ",
+    );
+}
+
+#[test]
+fn m2_bind_twice_and_other_state_errors() {
+    for profile in ["linux", "rfc793"] {
+        check(
+            &format!(
+                "
+                profile {profile}
+                a = socket
+                bind a 127.0.0.1:8080
+                bind a 127.0.0.1:8081
+                listen a
+                listen a
+                connect a 127.0.0.1:80
+                b = socket
+                connect b 127.0.0.1:80 hint=7
+                listen b
+                bind b 127.0.0.1:9000
+                connect b 127.0.0.1:81
+                "
+            ),
+            &format!(
+                "
+                bind a 127.0.0.1:8080 -> ok
+                bind a 127.0.0.1:8081 -> EINVAL
+                listen a -> ok
+                listen a -> ok
+                connect a 127.0.0.1:80 -> EINVAL
+                connect b 127.0.0.1:80 hint=7 -> 127.0.0.1:{}
+                listen b -> EINVAL
+                bind b 127.0.0.1:9000 -> EINVAL
+                connect b 127.0.0.1:81 -> EISCONN
+                ",
+                if profile == "linux" { 32774 } else { 49159 }
+            ),
+        );
+    }
+}
+
+#[test]
+fn m3_listen_without_bind_picks_an_ephemeral_port() {
+    check(
+        "
+        l = socket
+        listen l
+        m = socket
+        listen m hint=1
+        state m
+        ",
+        "
+        listen l -> 0.0.0.0:32769
+        listen m hint=1 -> 0.0.0.0:32771
+        state m -> LISTEN 0.0.0.0:32771
+        ",
+    );
+    check(
+        "
+        profile rfc793
+        l = socket
+        listen l
+        ",
+        "
+        listen l -> 0.0.0.0:49152
+        ",
+    );
+    for hint in [0, 1, 2, 28_231, 28_232, 1 << 31, u32::MAX - 1, u32::MAX] {
+        let mut t = AddressTable::new(Profile::Linux.config(), vec![ip("127.0.0.1")]);
+        let s = t.socket(0);
+        let a = t.listen(s, hint).unwrap();
+        assert!((32768..=60999).contains(&a.port()), "hint {hint}: {a}");
+        assert_eq!(a.port() % 2, 1, "linux bind(port 0) tries odd ports first");
+        assert!(a.ip().is_unspecified());
+        assert_eq!(t.listeners_for(sa("127.0.0.1:1").to_string().replace(":1", &format!(":{}", a.port())).parse().unwrap()), vec![s]);
+    }
+}
+
+#[test]
+fn non_local_address_is_not_available() {
+    for profile in ["linux", "rfc793"] {
+        check(
+            &format!(
+                "
+                profile {profile}
+                a = socket ra
+                bind a 10.9.9.9:8080
+                checkbind 10.9.9.9:8080
+                bind a [::1]:8080
+                state a
+                bind a 10.0.0.1:8080
+                "
+            ),
+            "
+            bind a 10.9.9.9:8080 -> EADDRNOTAVAIL
+            checkbind 10.9.9.9:8080 -> EADDRNOTAVAIL
+            bind a [::1]:8080 -> EADDRNOTAVAIL
+            state a -> UNBOUND ra
+            bind a 10.0.0.1:8080 -> ok
+            ",
+        );
+    }
+}
+
+#[test]
+fn ipv6_wildcard_overlaps_ipv4_unless_v6only() {
+    check(
+        "
+        host 127.0.0.1 ::1
+        a = socket
+        bind a 0.0.0.0:8080
+        b = socket
+        bind b [::]:8080
+        c = socket v6only
+        bind c [::]:8080
+        d = socket
+        bind d [::1]:8080
+        ",
+        "
+        bind a 0.0.0.0:8080 -> ok
+        bind b [::]:8080 -> EADDRINUSE
+        bind c [::]:8080 -> ok
+        bind d [::1]:8080 -> EADDRINUSE
+        ",
+    );
+}
+
+#[test]
+fn listeners_for_prefers_the_exact_address() {
+    // Linux: only SO_REUSEPORT lets a wildcard and a specific listener coexist.
+    check(
+        "
+        w = socket rp
+        bind w 0.0.0.0:8080
+        listen w
+        s = socket rp
+        bind s 127.0.0.1:8080
+        listen s
+        listeners 127.0.0.1:8080
+        listeners 10.0.0.1:8080
+        listeners 127.0.0.1:8081
+        close s
+        listeners 127.0.0.1:8080
+        ",
+        "
+        bind w 0.0.0.0:8080 -> ok
+        listen w -> ok
+        bind s 127.0.0.1:8080 -> ok
+        listen s -> ok
+        listeners 127.0.0.1:8080 -> s w
+        listeners 10.0.0.1:8080 -> w
+        listeners 127.0.0.1:8081 -> none
+        listeners 127.0.0.1:8080 -> w
+        ",
+    );
+    // BSD: a wildcard and a specific listener may coexist with SO_REUSEADDR.
+    check(
+        "
+        profile rfc793
+        w = socket
+        bind w 0.0.0.0:8080
+        listen w
+        s = socket ra
+        bind s 127.0.0.1:8080
+        listen s
+        listeners 127.0.0.1:8080
+        listeners 10.0.0.1:8080
+        ",
+        "
+        bind w 0.0.0.0:8080 -> ok
+        listen w -> ok
+        bind s 127.0.0.1:8080 -> ok
+        listen s -> ok
+        listeners 127.0.0.1:8080 -> s w
+        listeners 10.0.0.1:8080 -> w
+        ",
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// BSD rule (rfc793 profile)
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn bsd_ra_binds_over_established_and_time_wait_whatever_the_other_flag() {
+    for (l, n) in RA_COMBOS {
+        check(
+            &format!(
+                "
+                profile rfc793
+                l = socket{}
+                bind l 127.0.0.1:8080
+                listen l
+                c = accept l 127.0.0.1:8080 127.0.0.1:40000
+                d = accept l 127.0.0.1:8080 127.0.0.1:40001
+                tw d
+                close l
+                n = socket{}
+                bind n 127.0.0.1:8080
+                ",
+                ra(l),
+                ra(n)
+            ),
+            &format!(
+                "
+                bind l 127.0.0.1:8080 -> ok
+                listen l -> ok
+                c = accept l 127.0.0.1:8080 127.0.0.1:40000 -> ok
+                d = accept l 127.0.0.1:8080 127.0.0.1:40001 -> ok
+                tw d -> expires 240.000s
+                bind n 127.0.0.1:8080 -> {}
+                ",
+                // only the new socket's flag matters
+                outcome(n)
+            ),
+        );
+    }
+}
+
+#[test]
+fn bsd_without_ra_any_overlap_fails() {
+    check(
+        "
+        profile rfc793
+        a = socket ra
+        bind a 0.0.0.0:8080
+        b = socket
+        bind b 127.0.0.1:8080
+        c = socket
+        connect c 10.0.0.2:80 src=10.0.0.1 hint=3
+        tw c
+        checkbind 10.0.0.1:49155
+        checkbind 0.0.0.0:49155
+        checkbind 127.0.0.1:49155
+        checkbind 0.0.0.0:49155 ra
+        time 240s
+        checkbind 0.0.0.0:49155
+        ",
+        "
+        bind a 0.0.0.0:8080 -> ok
+        bind b 127.0.0.1:8080 -> EADDRINUSE
+        connect c 10.0.0.2:80 src=10.0.0.1 hint=3 -> 10.0.0.1:49155
+        tw c -> expires 240.000s
+        checkbind 10.0.0.1:49155 -> EADDRINUSE
+        checkbind 0.0.0.0:49155 -> EADDRINUSE
+        checkbind 127.0.0.1:49155 -> ok
+        checkbind 0.0.0.0:49155 ra -> ok
+        time 240s -> expired c
+        checkbind 0.0.0.0:49155 -> ok
+        ",
+    );
+}
+
+#[test]
+fn bsd_ra_against_unconnected_sockets_only_exact_address_conflicts() {
+    check(
+        "
+        profile rfc793
+        l = socket ra
+        bind l 127.0.0.1:8080
+        listen l
+        checkbind 127.0.0.1:8080 ra
+        checkbind 0.0.0.0:8080 ra
+        checkbind 0.0.0.0:8080
+        w = socket ra
+        bind w 0.0.0.0:9090
+        listen w
+        checkbind 0.0.0.0:9090 ra
+        checkbind 10.0.0.1:9090 ra
+        b = socket
+        bind b 10.0.0.1:7070
+        checkbind 10.0.0.1:7070 ra   # bound, not listening: still unconnected
+        checkbind 127.0.0.1:7070 ra
+        ",
+        "
+        bind l 127.0.0.1:8080 -> ok
+        listen l -> ok
+        checkbind 127.0.0.1:8080 ra -> EADDRINUSE
+        checkbind 0.0.0.0:8080 ra -> ok
+        checkbind 0.0.0.0:8080 -> EADDRINUSE
+        bind w 0.0.0.0:9090 -> ok
+        listen w -> ok
+        checkbind 0.0.0.0:9090 ra -> EADDRINUSE
+        checkbind 10.0.0.1:9090 ra -> ok
+        bind b 10.0.0.1:7070 -> ok
+        checkbind 10.0.0.1:7070 ra -> EADDRINUSE
+        checkbind 127.0.0.1:7070 ra -> ok
+        ",
+    );
+}
+
+#[test]
+fn bsd_listen_does_not_recheck() {
+    // Linux C1 / D contrast: BSD refuses the second bind of C1 already, and lets a wildcard
+    // and a specific socket both listen.
+    check(
+        "
+        profile rfc793
+        s1 = socket ra
+        s2 = socket ra
+        bind s1 127.0.0.1:8080
+        bind s2 127.0.0.1:8080
+        w = socket ra
+        bind w 0.0.0.0:8080
+        listen w
+        listen s1
+        listeners 127.0.0.1:8080
+        ",
+        "
+        bind s1 127.0.0.1:8080 -> ok
+        bind s2 127.0.0.1:8080 -> EADDRINUSE
+        bind w 0.0.0.0:8080 -> ok
+        listen w -> ok
+        listen s1 -> ok
+        listeners 127.0.0.1:8080 -> s1 w
+        ",
+    );
+}
+
+#[test]
+fn bsd_reuseport_alone_is_an_exact_lookup() {
+    // bind-rules.md: only a socket "without RA/RP" does the wildcard lookup
+    // (FreeBSD in_pcbbind_setup sets INPLOOKUP_WILDCARD only without both options).
+    check(
+        "
+        profile rfc793
+        l = socket
+        bind l 127.0.0.1:8080
+        listen l
+        c = accept l 127.0.0.1:8080 127.0.0.1:40000
+        close l
+        checkbind 127.0.0.1:8080
+        checkbind 127.0.0.1:8080 rp
+        b = socket
+        bind b 10.0.0.1:9090
+        checkbind 0.0.0.0:9090 rp
+        checkbind 10.0.0.1:9090 rp
+        p = socket rp
+        bind p 10.0.0.1:7070
+        checkbind 10.0.0.1:7070 rp
+        checkbind 10.0.0.1:7070 rp uid=5
+        ",
+        "
+        bind l 127.0.0.1:8080 -> ok
+        listen l -> ok
+        c = accept l 127.0.0.1:8080 127.0.0.1:40000 -> ok
+        checkbind 127.0.0.1:8080 -> EADDRINUSE
+        checkbind 127.0.0.1:8080 rp -> ok
+        bind b 10.0.0.1:9090 -> ok
+        checkbind 0.0.0.0:9090 rp -> ok
+        checkbind 10.0.0.1:9090 rp -> EADDRINUSE
+        bind p 10.0.0.1:7070 -> ok
+        checkbind 10.0.0.1:7070 rp -> ok
+        checkbind 10.0.0.1:7070 rp uid=5 -> EADDRINUSE
+        ",
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// Ports picked by connect() and bind(port 0)
+// ------------------------------------------------------------------------------------------
+
+fn host() -> Vec<IpAddr> {
+    vec![ip("127.0.0.1"), ip("10.0.0.1")]
+}
+
+fn tiny(profile: Profile, first: u16, last: u16) -> AddressTable {
+    let mut cfg: ProfileConfig = profile.config();
+    cfg.ephemeral = PortRange { first, last };
+    AddressTable::new(cfg, host())
+}
+
+/// A fixed pseudo-random sequence of hints (a 32-bit LCG).
+fn hints(n: usize) -> impl Iterator<Item = u32> {
+    let mut x: u32 = 12345;
+    (0..n).map(move |_| {
+        x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        x
+    })
+}
+
+#[test]
+fn automatic_connect_ports_are_in_range_and_even_first_on_linux() {
+    let server = sa("10.0.0.2:80");
+    for hint in [0, 1, 2, 3, 28_231, 28_232, 1 << 31, u32::MAX - 1, u32::MAX]
+        .into_iter()
+        .chain(hints(50))
+    {
+        let mut t = AddressTable::new(Profile::Linux.config(), host());
+        let s = t.socket(0);
+        let l = t.connect(s, ip("10.0.0.1"), server, hint).unwrap();
+        assert_eq!(l.ip(), ip("10.0.0.1"));
+        assert!((32768..=60999).contains(&l.port()), "hint {hint}: {l}");
+        assert_eq!(l.port() % 2, 0, "hint {hint}: linux connect tries even ports first");
+        assert_eq!(t.get(s).unwrap().state, TableState::Connected { remote: server });
+        assert_eq!(t.lookup_tuple(&FourTuple::new(l, server)), Some(s));
+
+        let mut t = AddressTable::new(Profile::Rfc793.config(), host());
+        let s = t.socket(0);
+        let l = t.connect(s, ip("10.0.0.1"), server, hint).unwrap();
+        assert!((49152..=65535).contains(&l.port()), "hint {hint}: {l}");
+        assert_eq!(u32::from(l.port()), 49152 + hint % 16384);
+    }
+}
+
+#[test]
+fn connects_to_one_remote_get_distinct_ports() {
+    for profile in Profile::ALL {
+        let mut t = AddressTable::new(profile.config(), host());
+        let range = profile.config().ephemeral;
+        let server = sa("10.0.0.2:80");
+        let mut seen = BTreeSet::new();
+        for (i, hint) in hints(500).enumerate() {
+            // Linux: the same hash for every connect to one destination, as the kernel does.
+            let hint = if profile == Profile::Linux { 777 } else { hint };
+            let s = t.socket(0);
+            let l = t.connect(s, ip("10.0.0.1"), server, hint).unwrap();
+            assert!(range.contains(l.port()), "{profile:?}: {l}");
+            assert!(seen.insert(l.port()), "{profile:?}: connect {i} reused {l}");
+        }
+        assert_eq!(t.len(), 500);
+    }
+}
+
+#[test]
+fn connects_to_different_remotes_may_share_a_port_on_linux_only() {
+    for profile in Profile::ALL {
+        let mut t = AddressTable::new(profile.config(), host());
+        let (a, b) = (t.socket(0), t.socket(0));
+        let la = t.connect(a, ip("10.0.0.1"), sa("10.0.0.2:80"), 100).unwrap();
+        let lb = t.connect(b, ip("10.0.0.1"), sa("10.0.0.3:80"), 100).unwrap();
+        assert_eq!(la == lb, profile == Profile::Linux, "{profile:?}: {la} {lb}");
+        assert_eq!(t.lookup_tuple(&FourTuple::new(la, sa("10.0.0.2:80"))), Some(a));
+        assert_eq!(t.lookup_tuple(&FourTuple::new(lb, sa("10.0.0.3:80"))), Some(b));
+    }
+}
+
+#[test]
+fn linux_connect_skips_explicitly_bound_ports() {
+    let mut t = tiny(Profile::Linux, 40000, 40009);
+    let b = t.socket(0);
+    t.bind(b, sa("10.0.0.1:40000"), 0).unwrap();
+    let c = t.socket(0);
+    let l = t.connect(c, ip("127.0.0.1"), sa("10.0.0.2:80"), 0).unwrap();
+    assert_eq!(l, sa("127.0.0.1:40002"));
+    // A port used only by connects is shared with a connect to another destination.
+    let d = t.socket(0);
+    let l = t.connect(d, ip("127.0.0.1"), sa("10.0.0.3:80"), 2).unwrap();
+    assert_eq!(l, sa("127.0.0.1:40002"));
+}
+
+#[test]
+fn connect_port_exhaustion() {
+    for profile in Profile::ALL {
+        let mut t = tiny(profile, 40000, 40009);
+        let server = sa("10.0.0.2:80");
+        let src = ip("10.0.0.1");
+        let mut socks = Vec::new();
+        let mut ports = BTreeSet::new();
+        for hint in hints(10) {
+            let s = t.socket(0);
+            let l = t.connect(s, src, server, hint).unwrap();
+            ports.insert(l.port());
+            socks.push(s);
+        }
+        assert_eq!(ports, (40000..=40009).collect(), "{profile:?}");
+        let s = t.socket(0);
+        assert_eq!(t.connect(s, src, server, 3), Err(Errno::EADDRNOTAVAIL), "{profile:?}");
+        assert_eq!(t.get(s).unwrap().state, TableState::Unbound);
+
+        // Another destination: Linux shares the ports, BSD has none left.
+        let other = t.connect(s, src, sa("10.0.0.3:80"), 3);
+        match profile {
+            Profile::Linux => assert!(other.is_ok(), "{other:?}"),
+            Profile::Rfc793 => assert_eq!(other, Err(Errno::EADDRNOTAVAIL)),
+        }
+
+        // TIME-WAIT still holds the 4-tuple; removing the connection frees it.
+        let victim = socks[4];
+        let tuple = connection_tuple(&t, victim).unwrap();
+        t.enter_time_wait(victim, tw_record(tuple, Instant::ZERO, Duration::from_secs(60)))
+            .unwrap();
+        let n = t.socket(0);
+        assert_eq!(t.connect(n, src, server, 0), Err(Errno::EADDRNOTAVAIL));
+        assert_eq!(t.handle_timeout(Instant::ZERO + Duration::from_secs(60)).len(), 1);
+        assert_eq!(t.connect(n, src, server, 0), Ok(tuple.local), "{profile:?}");
+        assert_eq!(t.connect(t.socket(0).max(n), src, server, 0), Err(Errno::EISCONN));
+        let m = t.socket(0);
+        assert_eq!(t.connect(m, src, server, 0), Err(Errno::EADDRNOTAVAIL));
+        let freed = connection_tuple(&t, socks[7]).unwrap();
+        t.remove(socks[7]);
+        assert_eq!(t.connect(m, src, server, 9), Ok(freed.local), "{profile:?}");
+    }
+}
+
+#[test]
+fn connect_finds_the_last_free_port_whatever_the_hint() {
+    for profile in Profile::ALL {
+        for free in 40000..=40009u16 {
+            for hint in [0, 1, 5, 9, 1 << 31, u32::MAX - 2, u32::MAX - 1, u32::MAX] {
+                let mut t = tiny(profile, 40000, 40009);
+                for p in (40000..=40009).filter(|p| *p != free) {
+                    let s = t.socket(0);
+                    t.bind(s, SocketAddr::new(ip("0.0.0.0"), p), 0).unwrap();
+                }
+                let c = t.socket(0);
+                let got = t.connect(c, ip("10.0.0.1"), sa("10.0.0.2:80"), hint);
+                assert_eq!(got.map(|l| l.port()), Ok(free), "{profile:?} hint {hint}");
+                let b = t.socket(0);
+                let got = t.bind(b, sa("127.0.0.1:0"), hint);
+                assert_eq!(got, Err(Errno::EADDRINUSE), "{profile:?} hint {hint}");
+            }
+        }
+    }
+}
+
+#[test]
+fn bind_port_zero_exhaustion() {
+    for profile in Profile::ALL {
+        let mut t = tiny(profile, 40000, 40009);
+        let mut bound = Vec::new();
+        for hint in hints(10) {
+            let s = t.socket(0);
+            let a = t.bind(s, sa("0.0.0.0:0"), hint).unwrap();
+            assert!(a.ip().is_unspecified());
+            bound.push((s, a));
+        }
+        let ports: BTreeSet<u16> = bound.iter().map(|(_, a)| a.port()).collect();
+        assert_eq!(ports, (40000..=40009).collect(), "{profile:?}");
+        let s = t.socket(0);
+        assert_eq!(t.bind(s, sa("0.0.0.0:0"), 1), Err(Errno::EADDRINUSE));
+        assert_eq!(t.bind(s, sa("127.0.0.1:0"), 1), Err(Errno::EADDRINUSE));
+        assert_eq!(t.listen(s, 1), Err(Errno::EADDRINUSE));
+        assert_eq!(t.get(s).unwrap().local, None);
+        let c = t.socket(0);
+        assert_eq!(
+            t.connect(c, ip("10.0.0.1"), sa("10.0.0.2:80"), 0),
+            Err(Errno::EADDRNOTAVAIL)
+        );
+        t.remove(bound[3].0);
+        assert_eq!(t.bind(s, sa("0.0.0.0:0"), 0), Ok(bound[3].1), "{profile:?}");
+    }
+}
+
+#[test]
+fn bind_port_zero_tries_odd_ports_first_on_linux() {
+    let mut t = tiny(Profile::Linux, 40000, 40009);
+    let mut ports = Vec::new();
+    for _ in 0..10 {
+        let s = t.socket(0);
+        ports.push(t.bind(s, sa("0.0.0.0:0"), 0).unwrap().port());
+    }
+    assert_eq!(
+        ports,
+        [40001, 40003, 40005, 40007, 40009, 40000, 40002, 40004, 40006, 40008]
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// Property tests: the address table
+// ------------------------------------------------------------------------------------------
+
+const BIND_ADDRS: [&str; 6] = ["0.0.0.0", "127.0.0.1", "10.0.0.1", "::", "::1", "10.9.9.9"];
+const SRC_ADDRS: [&str; 2] = ["127.0.0.1", "10.0.0.1"];
+const REMOTES: [&str; 4] = ["127.0.0.1:80", "10.0.0.2:80", "10.0.0.2:443", "10.0.0.3:80"];
+const CHILD_LOCALS: [&str; 3] = ["127.0.0.1", "10.0.0.1", "::1"];
+const PEERS: [&str; 5] = [
+    "10.0.0.2:50000",
+    "10.0.0.3:50000",
+    "127.0.0.1:40001",
+    "[::1]:50000",
+    "[::1]:50001",
+];
+const TW_LENGTHS_MS: [u64; 4] = [0, 1_000, 60_000, 240_000];
+
+#[derive(Clone, Debug)]
+enum Op {
+    Socket { uid: u32 },
+    SetOpts { sock: usize, ra: bool, rp: bool, v6only: bool },
+    Bind { sock: usize, addr: usize, port: usize, hint: u32 },
+    Listen { sock: usize, hint: u32 },
+    Connect { sock: usize, src: usize, remote: usize, hint: u32 },
+    Accept { sock: usize, local: usize, peer: usize },
+    EnterTimeWait { sock: usize, len: usize },
+    RetransmitFin { sock: usize },
+    Remove { sock: usize },
+    Advance { ms: u64 },
+}
+
+fn hint_strategy() -> impl Strategy<Value = u32> {
+    prop_oneof![0..64u32, any::<u32>(), (u32::MAX - 64)..=u32::MAX]
+}
+
+fn op_strategy() -> impl Strategy<Value = Op> {
+    let s = any::<usize>();
+    prop_oneof![
+        2 => (0..2u32).prop_map(|uid| Op::Socket { uid }),
+        1 => (s.clone(), any::<bool>(), any::<bool>(), any::<bool>())
+            .prop_map(|(sock, ra, rp, v6only)| Op::SetOpts { sock, ra, rp, v6only }),
+        3 => (s.clone(), 0..BIND_ADDRS.len(), 0..5usize, hint_strategy())
+            .prop_map(|(sock, addr, port, hint)| Op::Bind { sock, addr, port, hint }),
+        2 => (s.clone(), hint_strategy()).prop_map(|(sock, hint)| Op::Listen { sock, hint }),
+        3 => (s.clone(), 0..SRC_ADDRS.len(), 0..REMOTES.len(), hint_strategy())
+            .prop_map(|(sock, src, remote, hint)| Op::Connect { sock, src, remote, hint }),
+        2 => (s.clone(), any::<usize>(), any::<usize>())
+            .prop_map(|(sock, local, peer)| Op::Accept { sock, local, peer }),
+        2 => (s.clone(), 0..TW_LENGTHS_MS.len())
+            .prop_map(|(sock, len)| Op::EnterTimeWait { sock, len }),
+        1 => s.clone().prop_map(|sock| Op::RetransmitFin { sock }),
+        1 => s.prop_map(|sock| Op::Remove { sock }),
+        2 => prop_oneof![0..2_000u64, 0..300_000u64].prop_map(|ms| Op::Advance { ms }),
+    ]
+}
+
+/// Drives one table through a sequence of operations, checking every result.
+struct TableHarness {
+    table: AddressTable,
+    ids: Vec<SocketId>,
+    now: Instant,
+}
+
+impl TableHarness {
+    fn new(profile: Profile, tiny_range: bool) -> Self {
+        let mut cfg = profile.config();
+        if tiny_range {
+            cfg.ephemeral = PortRange {
+                first: 40000,
+                last: 40007,
+            };
+        }
+        let host = vec![ip("127.0.0.1"), ip("10.0.0.1"), ip("::1")];
+        TableHarness {
+            table: AddressTable::new(cfg, host),
+            ids: Vec::new(),
+            now: Instant::ZERO,
+        }
+    }
+
+    fn pick(&self, sock: usize) -> Option<SocketId> {
+        (!self.ids.is_empty()).then(|| self.ids[sock % self.ids.len()])
+    }
+
+    fn range(&self) -> PortRange {
+        self.table.config().ephemeral
+    }
+
+    fn linux(&self) -> bool {
+        self.table.config().bind == BindRules::Linux
+    }
+
+    fn live(&self) -> Vec<(SocketId, &Entry)> {
+        self.ids
+            .iter()
+            .filter_map(|id| self.table.get(*id).map(|e| (*id, e)))
+            .collect()
+    }
+
+    /// Whether `bind(port 0)` may pick `port` for a socket with `v6only` on `ip`: nothing
+    /// overlapping is on it (Linux `inet_csk_find_open_port` with relax = false).
+    fn port_free(&self, ip: IpAddr, v6only: bool, port: u16) -> bool {
+        self.live().iter().all(|(_, e)| {
+            e.local
+                .is_none_or(|l| l.port() != port || !overlaps(ip, v6only, l.ip(), e.opts.v6only))
+        })
+    }
+
+    /// Whether an automatic connect from `src` to `remote` may use `port` (Linux
+    /// `__inet_hash_connect`: no bind owner and a free 4-tuple; BSD: nothing overlapping).
+    fn connect_port_usable(&self, src: IpAddr, remote: SocketAddr, port: u16) -> bool {
+        let local = SocketAddr::new(src, port);
+        if self.table.lookup_tuple(&FourTuple::new(local, remote)).is_some() {
+            return false;
+        }
+        self.live().iter().all(|(_, e)| match e.local {
+            Some(l) if l.port() == port => {
+                if self.linux() {
+                    e.port_by_connect
+                } else {
+                    !overlaps(l.ip(), e.opts.v6only, src, false)
+                }
+            }
+            _ => true,
+        })
+    }
+
+    fn apply(&mut self, op: &Op) -> Result<(), TestCaseError> {
+        match *op {
+            Op::Socket { uid } => {
+                let id = self.table.socket(uid);
+                prop_assert!(self.ids.iter().all(|i| *i < id), "ids are never reused");
+                self.ids.push(id);
+                prop_assert_eq!(self.table.get(id).map(|e| &e.state), Some(&TableState::Unbound));
+            }
+            Op::SetOpts {
+                sock,
+                ra,
+                rp,
+                v6only,
+            } => {
+                let Some(id) = self.pick(sock) else {
+                    return Ok(());
+                };
+                // Options are set before bind, as programs do: the invariants compare
+                // options as they were when the address was checked.
+                if self.table.get(id).is_some_and(|e| e.state == TableState::Unbound) {
+                    let opts = SockOptions {
+                        reuseaddr: ra,
+                        reuseport: rp,
+                        v6only,
+                        linger_secs: None,
+                    };
+                    prop_assert_eq!(self.table.set_options(id, opts), Ok(()));
+                    prop_assert_eq!(self.table.get(id).unwrap().opts, opts);
+                }
+            }
+            Op::Bind {
+                sock,
+                addr,
+                port,
+                hint,
+            } => self.bind(sock, addr, port, hint)?,
+            Op::Listen { sock, hint } => self.listen(sock, hint)?,
+            Op::Connect {
+                sock,
+                src,
+                remote,
+                hint,
+            } => self.connect(sock, src, remote, hint)?,
+            Op::Accept { sock, local, peer } => self.accept(sock, local, peer)?,
+            Op::EnterTimeWait { sock, len } => self.enter_time_wait(sock, len)?,
+            Op::RetransmitFin { sock } => {
+                let Some(id) = self.pick(sock) else {
+                    return Ok(());
+                };
+                let before = self.table.time_wait(id).cloned();
+                let fin = SegmentInfo {
+                    seq: 999,
+                    ack: Some(5000),
+                    syn: false,
+                    fin: true,
+                    rst: false,
+                    payload_len: 0,
+                };
+                let d = self.table.time_wait_segment(id, &fin, self.now, false);
+                match before {
+                    None => prop_assert!(d.is_none()),
+                    Some(r) => {
+                        // Both profiles restart the timer on a retransmitted FIN.
+                        prop_assert!(d.is_some_and(|d| d.restarted));
+                        let after = self.table.time_wait(id).unwrap();
+                        prop_assert_eq!(after.expires_at, self.now + r.length);
+                        prop_assert_eq!(after.restarts, r.restarts + 1);
+                    }
+                }
+            }
+            Op::Remove { sock } => {
+                let Some(id) = self.pick(sock) else {
+                    return Ok(());
+                };
+                let was_tw = self.table.time_wait(id).cloned();
+                let tuple = connection_tuple(&self.table, id);
+                let len = self.table.len();
+                let existed = self.table.get(id).is_some();
+                let r = self.table.remove(id);
+                prop_assert_eq!(r, was_tw);
+                prop_assert!(self.table.get(id).is_none());
+                prop_assert_eq!(self.table.len(), len - usize::from(existed));
+                if let Some(t) = tuple {
+                    prop_assert_eq!(self.table.lookup_tuple(&t), None);
+                }
+            }
+            Op::Advance { ms } => self.advance(ms)?,
+        }
+        Ok(())
+    }
+
+    fn bind(&mut self, sock: usize, addr: usize, port: usize, hint: u32) -> Result<(), TestCaseError> {
+        let Some(id) = self.pick(sock) else {
+            return Ok(());
+        };
+        let range = self.range();
+        let port = [0, 80, 8080, range.first, range.first + 1][port];
+        let addr = SocketAddr::new(ip(BIND_ADDRS[addr]), port);
+        let before = self.table.get(id).cloned();
+        let is_local = BIND_ADDRS[5] != addr.ip().to_string();
+        let predicted = before
+            .as_ref()
+            .map(|e| self.table.check_bind(addr, e.opts, e.uid));
+        let odd_free = before.as_ref().is_some_and(|e| {
+            (range.first..=range.last)
+                .any(|p| p % 2 == 1 && self.port_free(addr.ip(), e.opts.v6only, p))
+        });
+        let r = self.table.bind(id, addr, hint);
+        match &before {
+            None => prop_assert_eq!(r, Err(Errno::EBADF)),
+            Some(e) if e.local.is_some() => prop_assert_eq!(r, Err(Errno::EINVAL)),
+            Some(_) if !is_local => prop_assert_eq!(r, Err(Errno::EADDRNOTAVAIL)),
+            Some(e) if port != 0 => {
+                // check_bind answers exactly what bind then does.
+                prop_assert_eq!(r.map(|_| ()), predicted.unwrap());
+                if let Ok(a) = r {
+                    prop_assert_eq!(a, addr);
+                }
+                let _ = e;
+            }
+            Some(e) => match r {
+                Ok(a) => {
+                    prop_assert_eq!(a.ip(), addr.ip());
+                    prop_assert!(range.contains(a.port()), "{} outside the range", a);
+                    if self.linux() && odd_free {
+                        prop_assert_eq!(a.port() % 2, 1, "odd ports first");
+                    }
+                    let _ = e;
+                }
+                Err(err) => {
+                    prop_assert_eq!(err, Errno::EADDRINUSE);
+                    for p in range.first..=range.last {
+                        prop_assert!(!self.port_free(addr.ip(), e.opts.v6only, p), "port {} was free", p);
+                    }
+                }
+            },
+        }
+        if let Ok(a) = r {
+            let e = self.table.get(id).unwrap();
+            prop_assert_eq!(e.local, Some(a));
+            prop_assert_eq!(&e.state, &TableState::Bound);
+        }
+        Ok(())
+    }
+
+    fn listen(&mut self, sock: usize, hint: u32) -> Result<(), TestCaseError> {
+        let Some(id) = self.pick(sock) else {
+            return Ok(());
+        };
+        let before = self.table.get(id).cloned();
+        let r = self.table.listen(id, hint);
+        match before.as_ref().map(|e| &e.state) {
+            None => prop_assert_eq!(r, Err(Errno::EBADF)),
+            Some(TableState::Connected { .. } | TableState::TimeWait(_)) => {
+                prop_assert_eq!(r, Err(Errno::EINVAL))
+            }
+            Some(TableState::Listen) => prop_assert_eq!(r, Ok(before.unwrap().local.unwrap())),
+            Some(TableState::Unbound) => {
+                if let Ok(a) = r {
+                    prop_assert!(self.range().contains(a.port()));
+                    prop_assert!(a.ip().is_unspecified());
+                } else {
+                    prop_assert_eq!(r, Err(Errno::EADDRINUSE));
+                }
+            }
+            Some(TableState::Bound) => {
+                if r.is_err() {
+                    prop_assert_eq!(r, Err(Errno::EADDRINUSE));
+                    prop_assert!(self.linux(), "BSD listen() does not re-check");
+                    prop_assert_eq!(&self.table.get(id).unwrap().state, &TableState::Bound);
+                }
+            }
+        }
+        if let Ok(a) = r {
+            let e = self.table.get(id).unwrap();
+            prop_assert_eq!(e.local, Some(a));
+            prop_assert_eq!(&e.state, &TableState::Listen);
+        }
+        Ok(())
+    }
+
+    fn connect(&mut self, sock: usize, src: usize, remote: usize, hint: u32) -> Result<(), TestCaseError> {
+        let Some(id) = self.pick(sock) else {
+            return Ok(());
+        };
+        let src = ip(SRC_ADDRS[src]);
+        let remote = sa(REMOTES[remote]);
+        let before = self.table.get(id).cloned();
+        if let Some(l) = before.as_ref().and_then(|e| e.local) {
+            // A socket bound to a specific IPv6 address does not connect to IPv4 peers.
+            if l.is_ipv6() && !l.ip().is_unspecified() {
+                return Ok(());
+            }
+        }
+        let range = self.range();
+        let usable: Vec<u16> = (range.first..=range.last)
+            .filter(|p| self.connect_port_usable(src, remote, *p))
+            .collect();
+        let r = self.table.connect(id, src, remote, hint);
+        match before.as_ref().map(|e| &e.state) {
+            None => prop_assert_eq!(r, Err(Errno::EBADF)),
+            Some(TableState::Connected { .. } | TableState::TimeWait(_)) => {
+                prop_assert_eq!(r, Err(Errno::EISCONN))
+            }
+            Some(TableState::Listen) => prop_assert_eq!(r, Err(Errno::EINVAL)),
+            Some(TableState::Bound) => {
+                let l = before.unwrap().local.unwrap();
+                let want = if l.ip().is_unspecified() {
+                    SocketAddr::new(src, l.port())
+                } else {
+                    l
+                };
+                match r {
+                    Ok(got) => prop_assert_eq!(got, want),
+                    Err(e) => {
+                        prop_assert_eq!(e, Errno::EADDRNOTAVAIL);
+                        prop_assert!(self.table.lookup_tuple(&FourTuple::new(want, remote)).is_some());
+                    }
+                }
+            }
+            Some(TableState::Unbound) => match r {
+                Ok(got) => {
+                    prop_assert_eq!(got.ip(), src);
+                    prop_assert!(usable.contains(&got.port()), "{} was not usable", got);
+                    let even_usable = usable.iter().any(|p| p % 2 == 0);
+                    if self.linux() && even_usable {
+                        prop_assert_eq!(got.port() % 2, 0, "even ports first");
+                    }
+                    prop_assert!(self.table.get(id).unwrap().port_by_connect);
+                }
+                Err(e) => {
+                    prop_assert_eq!(e, Errno::EADDRNOTAVAIL);
+                    prop_assert!(usable.is_empty(), "ports {:?} were usable", usable);
+                }
+            },
+        }
+        if let Ok(l) = r {
+            let e = self.table.get(id).unwrap();
+            prop_assert_eq!(e.local, Some(l));
+            prop_assert_eq!(&e.state, &TableState::Connected { remote });
+            prop_assert_eq!(self.table.lookup_tuple(&FourTuple::new(l, remote)), Some(id));
+        }
+        Ok(())
+    }
+
+    fn accept(&mut self, sock: usize, local: usize, peer: usize) -> Result<(), TestCaseError> {
+        let Some(id) = self.pick(sock) else {
+            return Ok(());
+        };
+        let Some(parent) = self.table.get(id).cloned() else {
+            return Ok(());
+        };
+        if parent.state != TableState::Listen {
+            return Ok(());
+        }
+        let l = parent.local.unwrap();
+        let locals: Vec<IpAddr> = if l.ip().is_unspecified() {
+            CHILD_LOCALS
+                .iter()
+                .map(|s| ip(s))
+                .filter(|c| overlaps(l.ip(), parent.opts.v6only, *c, false))
+                .collect()
+        } else {
+            vec![l.ip()]
+        };
+        if locals.is_empty() {
+            return Ok(());
+        }
+        let local = SocketAddr::new(locals[local % locals.len()], l.port());
+        let peers: Vec<SocketAddr> = PEERS
+            .iter()
+            .map(|s| sa(s))
+            .filter(|p| p.is_ipv4() == local.is_ipv4())
+            .collect();
+        let tuple = FourTuple::new(local, peers[peer % peers.len()]);
+        let taken = self.table.lookup_tuple(&tuple).is_some();
+        match self.table.accept_child(id, tuple) {
+            Ok(child) => {
+                prop_assert!(!taken);
+                self.ids.push(child);
+                let e = self.table.get(child).unwrap();
+                prop_assert_eq!(e.opts, parent.opts, "the child inherits the options");
+                prop_assert_eq!(e.uid, parent.uid);
+                prop_assert_eq!(e.local, Some(local));
+                prop_assert_eq!(self.table.lookup_tuple(&tuple), Some(child));
+            }
+            Err(e) => {
+                prop_assert!(taken);
+                prop_assert_eq!(e, Errno::EADDRNOTAVAIL);
+            }
+        }
+        Ok(())
+    }
+
+    fn enter_time_wait(&mut self, sock: usize, len: usize) -> Result<(), TestCaseError> {
+        let Some(id) = self.pick(sock) else {
+            return Ok(());
+        };
+        let length = Duration::from_millis(TW_LENGTHS_MS[len]);
+        let connected = self
+            .table
+            .get(id)
+            .is_some_and(|e| matches!(e.state, TableState::Connected { .. }));
+        let Some(tuple) = connection_tuple(&self.table, id).filter(|_| connected) else {
+            let r = self.table.enter_time_wait(
+                id,
+                tw_record(
+                    FourTuple::new(sa("127.0.0.1:1"), sa("127.0.0.1:2")),
+                    self.now,
+                    length,
+                ),
+            );
+            let want = if self.table.get(id).is_some() {
+                Errno::EINVAL
+            } else {
+                Errno::EBADF
+            };
+            prop_assert_eq!(r, Err(want));
+            return Ok(());
+        };
+        let mut wrong = tuple;
+        wrong.remote.set_port(wrong.remote.port() ^ 1);
+        let r = self
+            .table
+            .enter_time_wait(id, tw_record(wrong, self.now, length));
+        prop_assert_eq!(r, Err(Errno::EINVAL));
+        let r = self
+            .table
+            .enter_time_wait(id, tw_record(tuple, self.now, length));
+        prop_assert_eq!(r, Ok(()));
+        let rec = self.table.time_wait(id).unwrap();
+        prop_assert_eq!(rec.expires_at, self.now + length);
+        prop_assert_eq!(self.table.lookup_tuple(&tuple), Some(id));
+        Ok(())
+    }
+
+    fn advance(&mut self, ms: u64) -> Result<(), TestCaseError> {
+        let t = self.now + Duration::from_millis(ms);
+        self.now = t;
+        let live = self.live();
+        let due: BTreeSet<SocketId> = self
+            .table
+            .time_wait_records()
+            .filter(|(_, r)| r.expires_at <= t)
+            .map(|(id, _)| id)
+            .collect();
+        // Ports whose only holders are TIME-WAIT records about to expire.
+        let mut holders: BTreeMap<u16, Vec<SocketId>> = BTreeMap::new();
+        for (id, e) in &live {
+            if let Some(l) = e.local {
+                holders.entry(l.port()).or_default().push(*id);
+            }
+        }
+        let freed: Vec<u16> = holders
+            .iter()
+            .filter(|(_, ids)| ids.iter().all(|id| due.contains(id)))
+            .map(|(p, _)| *p)
+            .collect();
+        let ended = self.table.handle_timeout(t);
+        let ended_ids: BTreeSet<SocketId> = ended.iter().map(|(id, _, _)| *id).collect();
+        prop_assert_eq!(&ended_ids, &due);
+        prop_assert_eq!(ended.len(), due.len());
+        prop_assert!(ended.windows(2).all(|w| w[0].1.expires_at <= w[1].1.expires_at));
+        for (id, r, why) in &ended {
+            prop_assert_eq!(*why, EndReason::Expired);
+            prop_assert!(r.expires_at <= t);
+            prop_assert!(self.table.get(*id).is_none());
+            prop_assert_eq!(self.table.lookup_tuple(&r.tuple), None);
+        }
+        // (3) nothing due remains, and freed ports are bindable without SO_REUSEADDR.
+        prop_assert!(self.table.time_wait_records().all(|(_, r)| r.expires_at > t));
+        for p in freed {
+            for any in ["0.0.0.0", "::"] {
+                let a = SocketAddr::new(ip(any), p);
+                prop_assert_eq!(self.table.check_bind(a, SockOptions::default(), 7), Ok(()), "{}", a);
+            }
+        }
+        // Calling again at the same time is harmless.
+        prop_assert!(self.table.handle_timeout(t).is_empty());
+        Ok(())
+    }
+
+    fn check_invariants(&self) -> Result<(), TestCaseError> {
+        let live = self.live();
+        prop_assert_eq!(live.len(), self.table.len());
+        // (1) listeners on one port overlap only within a SO_REUSEPORT group of one uid
+        // (BSD: a wildcard and a specific listener may coexist; only equal addresses count).
+        let listeners: Vec<&(SocketId, &Entry)> = live
+            .iter()
+            .filter(|(_, e)| e.state == TableState::Listen)
+            .collect();
+        for (i, (a, ea)) in listeners.iter().enumerate() {
+            for (b, eb) in &listeners[i + 1..] {
+                let (la, lb) = (ea.local.unwrap(), eb.local.unwrap());
+                if la.port() != lb.port() {
+                    continue;
+                }
+                let clash = if self.linux() {
+                    overlaps(la.ip(), ea.opts.v6only, lb.ip(), eb.opts.v6only)
+                } else {
+                    la.ip() == lb.ip()
+                };
+                let group = ea.opts.reuseport && eb.opts.reuseport && ea.uid == eb.uid;
+                prop_assert!(!clash || group, "{:?} {} and {:?} {} both listen", a, la, b, lb);
+            }
+        }
+        // (2) every 4-tuple has one owner, and the index agrees.
+        let mut tuples: BTreeMap<FourTuple, SocketId> = BTreeMap::new();
+        for (id, e) in &live {
+            let t = match &e.state {
+                TableState::Connected { remote } => FourTuple::new(e.local.unwrap(), *remote),
+                TableState::TimeWait(r) => {
+                    prop_assert_eq!(Some(r.tuple.local), e.local);
+                    r.tuple
+                }
+                _ => continue,
+            };
+            if let Some(prev) = tuples.insert(t, *id) {
+                prop_assert!(false, "{} held by {:?} and {:?}", t, prev, id);
+            }
+            prop_assert_eq!(self.table.lookup_tuple(&t), Some(*id));
+        }
+        // (4) poll_timeout is the earliest TIME-WAIT deadline.
+        let earliest = self.table.time_wait_records().map(|(_, r)| r.expires_at).min();
+        prop_assert_eq!(self.table.poll_timeout(), earliest);
+        Ok(())
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn table_operations_keep_the_invariants(
+        linux in any::<bool>(),
+        tiny_range in any::<bool>(),
+        ops in proptest::collection::vec(op_strategy(), 1..80),
+    ) {
+        let profile = if linux { Profile::Linux } else { Profile::Rfc793 };
+        let mut h = TableHarness::new(profile, tiny_range);
+        for op in &ops {
+            h.apply(op)?;
+            h.check_invariants()?;
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Property tests: processes and handles
+// ------------------------------------------------------------------------------------------
+
+const PROCS: [&str; 4] = ["main", "w1", "w2", "w3"];
+
+#[derive(Clone, Debug)]
+enum ProcOp {
+    /// socket()/accept(): a fresh socket in `proc`.
+    Open { proc: usize },
+    /// Another handle to an open socket (as SCM_RIGHTS would give).
+    Share { sock: usize, proc: usize },
+    Fork { parent: usize, child: usize },
+    Close { proc: usize, sock: usize },
+    Exit { proc: usize },
+}
+
+fn proc_op_strategy() -> impl Strategy<Value = ProcOp> {
+    let p = 0..PROCS.len();
+    prop_oneof![
+        3 => p.clone().prop_map(|proc| ProcOp::Open { proc }),
+        1 => (any::<usize>(), p.clone()).prop_map(|(sock, proc)| ProcOp::Share { sock, proc }),
+        2 => (p.clone(), p.clone()).prop_map(|(parent, child)| ProcOp::Fork { parent, child }),
+        3 => (p.clone(), any::<usize>()).prop_map(|(proc, sock)| ProcOp::Close { proc, sock }),
+        1 => p.prop_map(|proc| ProcOp::Exit { proc }),
+    ]
+}
+
+/// The naive reference: which process holds which sockets.
+#[derive(Default)]
+struct ProcRef {
+    procs: BTreeMap<&'static str, BTreeSet<SocketId>>,
+}
+
+impl ProcRef {
+    fn count(&self, id: SocketId) -> u32 {
+        self.procs.values().filter(|h| h.contains(&id)).count() as u32
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn processes_match_a_reference_model(ops in proptest::collection::vec(proc_op_strategy(), 1..60)) {
+        let mut p = Processes::new();
+        let mut r = ProcRef::default();
+        r.procs.insert("main", BTreeSet::new());
+        let mut opened: Vec<SocketId> = Vec::new();
+        let mut last_closed: BTreeMap<SocketId, u32> = BTreeMap::new();
+        let mut report = |ids: &[SocketId], last_closed: &mut BTreeMap<SocketId, u32>| {
+            for id in ids {
+                *last_closed.entry(*id).or_insert(0) += 1;
+            }
+        };
+        for op in &ops {
+            match *op {
+                ProcOp::Open { proc } => {
+                    let name = PROCS[proc];
+                    let id = SocketId(opened.len() as u32 + 1);
+                    let res = p.open(name, id);
+                    if let Some(h) = r.procs.get_mut(name) {
+                        prop_assert_eq!(res, Ok(()));
+                        h.insert(id);
+                        opened.push(id);
+                    } else {
+                        prop_assert_eq!(res, Err(Errno::EBADF));
+                    }
+                }
+                ProcOp::Share { sock, proc } => {
+                    if opened.is_empty() {
+                        continue;
+                    }
+                    let id = opened[sock % opened.len()];
+                    if r.count(id) == 0 {
+                        continue; // closed sockets are never reopened
+                    }
+                    let name = PROCS[proc];
+                    let res = p.open(name, id);
+                    match r.procs.get_mut(name) {
+                        Some(h) => {
+                            prop_assert_eq!(res, Ok(()));
+                            h.insert(id);
+                        }
+                        None => prop_assert_eq!(res, Err(Errno::EBADF)),
+                    }
+                }
+                ProcOp::Fork { parent, child } => {
+                    let (parent, child) = (PROCS[parent], PROCS[child]);
+                    let res = p.fork(parent, child);
+                    match r.procs.get(parent).cloned() {
+                        None => prop_assert_eq!(res, Err(Errno::EBADF)),
+                        Some(_) if r.procs.contains_key(child) => {
+                            prop_assert_eq!(res, Err(Errno::EINVAL))
+                        }
+                        Some(h) => {
+                            prop_assert_eq!(res, Ok(()));
+                            r.procs.insert(child, h);
+                        }
+                    }
+                }
+                ProcOp::Close { proc, sock } => {
+                    if opened.is_empty() {
+                        continue;
+                    }
+                    let id = opened[sock % opened.len()];
+                    let name = PROCS[proc];
+                    let res = p.close(name, id);
+                    let held = r.procs.get_mut(name).is_some_and(|h| h.remove(&id));
+                    if held {
+                        let last = r.count(id) == 0;
+                        prop_assert_eq!(res, Ok(last));
+                        if last {
+                            report(&[id], &mut last_closed);
+                        }
+                    } else {
+                        prop_assert_eq!(res, Err(Errno::EBADF));
+                    }
+                }
+                ProcOp::Exit { proc } => {
+                    let name = PROCS[proc];
+                    let res = p.exit(name);
+                    match r.procs.remove(name) {
+                        None => prop_assert_eq!(res, Err(Errno::EBADF)),
+                        Some(h) => {
+                            let want: Vec<SocketId> =
+                                h.into_iter().filter(|id| r.count(*id) == 0).collect();
+                            prop_assert_eq!(&res, &Ok(want.clone()));
+                            report(&want, &mut last_closed);
+                        }
+                    }
+                }
+            }
+            for name in PROCS {
+                prop_assert_eq!(p.is_alive(name), r.procs.contains_key(name));
+                for id in &opened {
+                    let held = r.procs.get(name).is_some_and(|h| h.contains(id));
+                    prop_assert_eq!(p.holds(name, *id), held);
+                }
+            }
+            for id in &opened {
+                prop_assert_eq!(p.handle_count(*id), r.count(*id));
+                let closed = last_closed.get(id).copied().unwrap_or(0);
+                prop_assert_eq!(closed, u32::from(r.count(*id) == 0));
+            }
+        }
+        // Every process exits: each socket has been reported last-closed exactly once.
+        let alive: Vec<&str> = r.procs.keys().copied().collect();
+        for name in alive {
+            let h = r.procs.remove(name).unwrap();
+            let want: Vec<SocketId> = h.into_iter().filter(|id| r.count(*id) == 0).collect();
+            let got = p.exit(name);
+            prop_assert_eq!(&got, &Ok(want.clone()));
+            report(&want, &mut last_closed);
+        }
+        for id in &opened {
+            prop_assert_eq!(p.handle_count(*id), 0);
+            prop_assert_eq!(last_closed.get(id).copied(), Some(1), "{:?}", id);
+        }
+    }
+}

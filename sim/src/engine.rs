@@ -1,0 +1,640 @@
+//! The discrete-event loop: virtual time, hosts, the network and the script.
+//!
+//! One queue of deliveries keyed by `(deliver_at, seq)` keeps emission order on ties. The next
+//! instant is the earliest of: the next delivery, every host's `poll_at` (smoltcp timers and
+//! TIME-WAIT expiries), the next scripted step and the deadline of a blocked call. Time never
+//! goes backwards, and a spin guard stops a run that makes no progress at one instant.
+//! A run is a pure function of (scenario, seed).
+
+use crate::host::Host;
+use crate::net::{Network, Verdict};
+use crate::rng::stream;
+use crate::scenario::{At, Call, Resolved, SockOpt, Step, WaitFor};
+use crate::trace::Recorder;
+use crate::wire::SegMeta;
+use serde_json::json;
+use twsim_model::{Duration, Errno, Instant, ProfileConfig};
+
+/// What a run should record besides the summary.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunOptions {
+    /// Keep the JSON Lines trace.
+    pub trace: bool,
+    /// Keep the pcap capture.
+    pub pcap: bool,
+}
+
+/// Deadline of `accept`, `recv` and `wait until` when the step gives none.
+pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(600);
+/// Most loop iterations allowed at one virtual instant before the run is stopped.
+const SPIN_LIMIT: u32 = 100_000;
+
+/// The outcome of one step.
+#[derive(Debug, Clone)]
+pub struct StepResult {
+    /// Index in the scenario.
+    pub index: usize,
+    /// Host name.
+    pub host: String,
+    /// Process.
+    pub proc: String,
+    /// The call, e.g. `bind(L2, 0.0.0.0:9099)`.
+    pub call: String,
+    /// When it started.
+    pub started_at: Instant,
+    /// When it completed.
+    pub done_at: Instant,
+    /// Success detail or errno.
+    pub result: Result<String, Errno>,
+    /// Expected outcome (`Some(None)` = ok).
+    pub expect: Option<Option<Errno>>,
+    /// Whether the expectations held (`None` = nothing expected).
+    pub met: Option<bool>,
+    /// Teaching note.
+    pub note: Option<String>,
+}
+
+/// A TIME-WAIT record's life, for the summary.
+#[derive(Debug, Clone)]
+pub struct TimeWaitSummary {
+    /// Host name.
+    pub host: String,
+    /// 4-tuple as text.
+    pub tuple: String,
+    /// Local port.
+    pub port: u16,
+    /// Incarnation of the 4-tuple.
+    pub incarnation: u32,
+    /// When it began.
+    pub entered_at: Instant,
+    /// When it ended (`None`: still alive when the run stopped).
+    pub ended_at: Option<Instant>,
+    /// End reason name.
+    pub reason: &'static str,
+    /// Timer restarts.
+    pub restarts: u32,
+}
+
+/// A check's outcome.
+#[derive(Debug, Clone)]
+pub struct CheckResult {
+    /// What was checked.
+    pub what: String,
+    /// Whether it held.
+    pub ok: bool,
+}
+
+/// Everything a run produced.
+pub struct RunReport {
+    /// Scenario name.
+    pub name: String,
+    /// Variant name.
+    pub variant: Option<String>,
+    /// Seed.
+    pub seed: u64,
+    /// (name, address, profile name, TIME-WAIT length) per host.
+    pub hosts: Vec<(String, String, &'static str, Duration)>,
+    /// Step outcomes, in order.
+    pub steps: Vec<StepResult>,
+    /// Steps never reached (the run stopped first).
+    pub unreached: usize,
+    /// TIME-WAIT records.
+    pub time_wait: Vec<TimeWaitSummary>,
+    /// Checks.
+    pub checks: Vec<CheckResult>,
+    /// When the run stopped.
+    pub ended_at: Instant,
+    /// Segments put on the wire, counting copies.
+    pub segments: u64,
+    /// Recorded trace and capture.
+    pub recorder: Recorder,
+    /// Why the run stopped early, if it did.
+    pub aborted: Option<String>,
+}
+
+impl RunReport {
+    /// Whether every expectation and check held and the script ran to its end.
+    pub fn ok(&self) -> bool {
+        self.unreached == 0
+            && self.aborted.is_none()
+            && self.steps.iter().all(|s| s.met != Some(false))
+            && self.checks.iter().all(|c| c.ok)
+    }
+}
+
+enum Outcome {
+    Done(Result<String, Errno>),
+    Pending,
+}
+
+struct Pending {
+    step: usize,
+    started_at: Instant,
+    deadline: Instant,
+}
+
+struct Sim<'a> {
+    sc: &'a Resolved,
+    now: Instant,
+    hosts: Vec<Host>,
+    net: Network,
+    rec: Recorder,
+    segments: u64,
+}
+
+fn describe(call: &Call) -> String {
+    match call {
+        Call::Socket(s) => format!("socket({s})"),
+        Call::SetSockOpt(s, o) => match o {
+            SockOpt::ReuseAddr(v) => format!("setsockopt({s}, SO_REUSEADDR, {})", u8::from(*v)),
+            SockOpt::ReusePort(v) => format!("setsockopt({s}, SO_REUSEPORT, {})", u8::from(*v)),
+            SockOpt::Linger(None) => format!("setsockopt({s}, SO_LINGER, {{0,0}})"),
+            SockOpt::Linger(Some(n)) => format!("setsockopt({s}, SO_LINGER, {{1,{n}}})"),
+        },
+        Call::Bind(s, a) => format!("bind({s}, {a})"),
+        Call::Listen(s, b) => format!("listen({s}, {b})"),
+        Call::Connect(s, a) => format!("connect({s}, {a})"),
+        Call::Accept(s, a) => format!("accept({s}) -> {a}"),
+        Call::Send(s, d) => format!("send({s}, {} bytes)", d.len()),
+        Call::Recv(s, _) => format!("recv({s})"),
+        Call::Shutdown(s, r, w) => format!("shutdown({s}, {})", match (r, w) { (true, true) => "SHUT_RDWR", (true, false) => "SHUT_RD", _ => "SHUT_WR" }),
+        Call::Close(s) => format!("close({s})"),
+        Call::Fork(c) => format!("fork() -> {c}"),
+        Call::Exit => "exit()".into(),
+        Call::Wait(WaitFor::Time(d)) => format!("wait({d})"),
+        Call::Wait(WaitFor::State(s, st)) => format!("wait until {s} is {st}"),
+        Call::Wait(WaitFor::Bindable(s, a)) => format!("wait until {s} can bind {a}"),
+    }
+}
+
+impl<'a> Sim<'a> {
+    fn new(sc: &'a Resolved, opts: RunOptions) -> Self {
+        let hosts = sc
+            .hosts
+            .iter()
+            .map(|h| {
+                let cfg: ProfileConfig = h.profile.config();
+                let msl = sc.msl.unwrap_or(cfg.default_msl);
+                let tw = cfg.time_wait_duration(msl);
+                Host::new(h.name.clone(), h.addr, cfg, tw, stream(sc.seed, &format!("host/{}", h.name)))
+            })
+            .collect();
+        let net = Network::new(sc.seed, sc.routes.clone(), sc.faults.clone(), sc.max_lifetime);
+        Sim { sc, now: Instant::ZERO, hosts, net, rec: Recorder::new(opts.trace, opts.pcap), segments: 0 }
+    }
+
+    fn host_of(&self, ip: std::net::Ipv4Addr) -> Option<usize> {
+        self.hosts.iter().position(|h| h.addr == ip)
+    }
+
+    /// Moves host `i`'s events into the trace and its packets onto the network.
+    fn flush(&mut self, i: usize) {
+        let now = self.now;
+        for e in std::mem::take(&mut self.hosts[i].events) {
+            let name = self.hosts[i].name.clone();
+            self.rec.record(now, e.kind, Some(&name), &e.data);
+            self.rec.say(now, &name, e.text);
+        }
+        for bytes in self.hosts[i].take_tx() {
+            let Some(seg) = SegMeta::parse(&bytes) else { continue };
+            let to = self.host_of(*seg.dst.ip());
+            self.segments += 1;
+            let verdicts = self.net.send(now, i, to, &seg, bytes);
+            let from = self.hosts[i].name.clone();
+            let to_name = to.map_or("?".to_string(), |t| self.hosts[t].name.clone());
+            for v in verdicts {
+                self.trace_verdict(&from, &to_name, &seg, &v);
+            }
+        }
+    }
+
+    fn seg_json(seg: &SegMeta) -> serde_json::Value {
+        json!({"src": seg.src.to_string(), "dst": seg.dst.to_string(), "flags": seg.flag_letters(), "seq": seg.seq,
+               "ack": if seg.flags & crate::scenario::F_ACK != 0 { Some(seg.ack) } else { None }, "len": seg.payload_len, "win": seg.window})
+    }
+
+    fn trace_verdict(&mut self, from: &str, to: &str, seg: &SegMeta, v: &Verdict) {
+        let now = self.now;
+        let mut data = Self::seg_json(seg);
+        let m = data.as_object_mut().expect("object literal");
+        m.insert("from".into(), json!(from));
+        m.insert("to".into(), json!(to));
+        let ack = if seg.flags & crate::scenario::F_ACK != 0 { format!(" ack={}", seg.ack) } else { String::new() };
+        let base = format!("{from} > {to} [{}] seq={}{ack} len={}", seg.flag_letters(), seg.seq, seg.payload_len);
+        match v {
+            Verdict::Scheduled { id, dup_of, route, deliver_at, fault } => {
+                m.insert("event".into(), json!("sent"));
+                m.insert("id".into(), json!(id));
+                m.insert("dup_of".into(), json!(dup_of));
+                m.insert("route".into(), json!(route));
+                m.insert("deliver_at_us".into(), json!(deliver_at.micros()));
+                m.insert("fault".into(), json!(fault));
+                self.rec.record(now, "segment", Some(from), &data);
+                if self.rec.segments_in_timeline {
+                    let extra = match (dup_of, fault) {
+                        (Some(o), Some(f)) => format!(" (copy of #{o} by fault #{f}, via {route}, arrives t={deliver_at})"),
+                        (None, Some(f)) => format!(" (fault #{f}: via {route}, arrives t={deliver_at})"),
+                        _ => String::new(),
+                    };
+                    self.rec.say(now, from, format!("#{id} {base}{extra}"));
+                }
+            }
+            Verdict::Dropped { id, reason, route, fault } => {
+                m.insert("event".into(), json!("dropped"));
+                m.insert("id".into(), json!(id));
+                m.insert("reason".into(), json!(reason));
+                m.insert("route".into(), json!(route));
+                m.insert("fault".into(), json!(fault));
+                self.rec.record(now, "segment", Some(from), &data);
+                let why = match fault {
+                    Some(f) => format!("{reason}, fault #{f}"),
+                    None => reason.to_string(),
+                };
+                self.rec.say(now, from, format!("#{id} {base} DROPPED ({why})"));
+            }
+        }
+    }
+
+    /// Delivers everything due now and runs every host timer due now.
+    fn process_due(&mut self) -> Result<(), String> {
+        let now = self.now;
+        for _ in 0..SPIN_LIMIT {
+            let mut busy = false;
+            while let Some(seg) = self.net.pop_due(now) {
+                busy = true;
+                self.rec.capture(now, &seg.bytes);
+                if let Some(meta) = SegMeta::parse(&seg.bytes) {
+                    let mut d = Self::seg_json(&meta);
+                    let m = d.as_object_mut().expect("object literal");
+                    m.insert("event".into(), json!("delivered"));
+                    m.insert("id".into(), json!(seg.id));
+                    m.insert("dup_of".into(), json!(seg.dup_of));
+                    m.insert("route".into(), json!(self.net.route_name(seg.route)));
+                    m.insert("age_us".into(), json!((now - seg.sent_at).micros()));
+                    let to = self.hosts[seg.to].name.clone();
+                    self.rec.record(now, "segment", Some(&to), &d);
+                    if seg.dup_of.is_some() {
+                        let age = now - seg.sent_at;
+                        self.rec.say(now, &to, format!("#{} arrives: copy of #{} sent {age} ago [{}] seq={}", seg.id, seg.dup_of.unwrap_or(0), meta.flag_letters(), meta.seq));
+                    }
+                }
+                self.hosts[seg.to].deliver(now, seg.bytes);
+                self.flush(seg.to);
+            }
+            for i in 0..self.hosts.len() {
+                if self.hosts[i].poll_at(now).is_some_and(|t| t <= now) {
+                    busy = true;
+                    self.hosts[i].poll(now);
+                    self.flush(i);
+                }
+            }
+            if !busy {
+                return Ok(());
+            }
+        }
+        Err(format!("no progress at t={now}: stopped after {SPIN_LIMIT} iterations"))
+    }
+
+    fn step_time(step: &Step, prev_done: Instant) -> Instant {
+        match step.at {
+            None => prev_done,
+            Some(At::Absolute(t)) => Instant::from_micros(t.micros()).max(prev_done),
+            Some(At::Relative(d)) => prev_done + d,
+        }
+    }
+
+    fn start(&mut self, step: &Step) -> Outcome {
+        let now = self.now;
+        let h = &mut self.hosts[step.host];
+        let p = step.proc.as_str();
+        let ok = |s: String| Outcome::Done(Ok(s));
+        if !h.procs.is_alive(p) {
+            return Outcome::Done(Err(Errno::EBADF));
+        }
+        let r = match &step.call {
+            Call::Socket(s) => h.socket(p, s).map(|_| String::new()),
+            Call::SetSockOpt(s, o) => {
+                let o = *o;
+                h.setsockopt(p, s, |opts| match o {
+                    SockOpt::ReuseAddr(v) => opts.reuseaddr = v,
+                    SockOpt::ReusePort(v) => opts.reuseport = v,
+                    SockOpt::Linger(v) => opts.linger_secs = v,
+                })
+                .map(|_| String::new())
+            }
+            Call::Bind(s, a) => h.bind(p, s, *a).map(|a| format!("bound {a}")),
+            Call::Listen(s, b) => h.listen(p, s, *b).map(|a| format!("listening on {a}")),
+            Call::Connect(s, a) => match h.connect(now, p, s, *a) {
+                Ok(_) => return Outcome::Pending,
+                Err(e) => Err(e),
+            },
+            Call::Accept(..) | Call::Recv(..) | Call::Wait(..) => return Outcome::Pending,
+            Call::Send(s, d) => h.send(now, p, s, d).map(|n| format!("{n} bytes queued")),
+            Call::Shutdown(s, _, w) => h.shutdown(now, p, s, *w).map(|_| String::new()),
+            Call::Close(s) => h.close(now, p, s).map(|_| String::new()),
+            Call::Fork(c) => h.fork(p, c).map(|_| String::new()),
+            Call::Exit => h.exit(now, p).map(|_| String::new()),
+        };
+        if let Err(e) = &r {
+            let _ = e;
+        }
+        let _ = ok;
+        Outcome::Done(r)
+    }
+
+    /// Whether the blocked step has completed now; times out at the deadline.
+    fn poll_pending(&mut self, step: &Step, pend: &Pending) -> Option<Result<String, Errno>> {
+        let now = self.now;
+        let h = &mut self.hosts[step.host];
+        let p = step.proc.as_str();
+        let expired = now >= pend.deadline;
+        match &step.call {
+            Call::Connect(s, _) => match h.connect_result(s) {
+                Some(r) => Some(r.map(|_| format!("connected after {}", now - pend.started_at))),
+                None if expired => {
+                    h.connect_timeout(now, s);
+                    Some(Err(Errno::ETIMEDOUT))
+                }
+                None => None,
+            },
+            Call::Accept(s, a) => match h.accept(p, s, a) {
+                Ok(Some(t)) => Some(Ok(format!("accepted {t}"))),
+                Ok(None) if expired => Some(Err(Errno::EAGAIN)),
+                Ok(None) => None,
+                Err(e) => Some(Err(e)),
+            },
+            Call::Recv(s, max) => match h.recv(now, p, s, *max) {
+                Ok(Some(d)) if d.is_empty() => Some(Ok("end of stream".into())),
+                Ok(Some(d)) => Some(Ok(format!("{:?}", String::from_utf8_lossy(&d)))),
+                Ok(None) if expired => Some(Err(Errno::EAGAIN)),
+                Ok(None) => None,
+                Err(e) => Some(Err(e)),
+            },
+            Call::Wait(WaitFor::Time(d)) => (now >= pend.started_at + *d).then(|| Ok(String::new())),
+            Call::Wait(WaitFor::State(s, st)) => {
+                if h.state_of(s) == st {
+                    Some(Ok(format!("{s} is {st} after {}", now - pend.started_at)))
+                } else if expired {
+                    Some(Err(Errno::ETIMEDOUT))
+                } else {
+                    None
+                }
+            }
+            Call::Wait(WaitFor::Bindable(s, a)) => {
+                if h.bindable(s, *a).is_ok() {
+                    Some(Ok(format!("{a} bindable after {}", now - pend.started_at)))
+                } else if expired {
+                    Some(Err(Errno::ETIMEDOUT))
+                } else {
+                    None
+                }
+            }
+            _ => Some(Ok(String::new())),
+        }
+    }
+
+    fn deadline(&self, step: &Step) -> Instant {
+        let d = match &step.call {
+            Call::Connect(..) => step.timeout.unwrap_or(self.hosts[step.host].cfg.connect_timeout),
+            Call::Wait(WaitFor::Time(d)) => *d,
+            _ => step.timeout.unwrap_or(DEFAULT_WAIT_TIMEOUT),
+        };
+        self.now + d
+    }
+
+    fn finish_step(&mut self, step: &Step, started_at: Instant, result: Result<String, Errno>, out: &mut Vec<StepResult>) {
+        let h = &self.hosts[step.host];
+        let style = h.cfg.errno_style;
+        let data_ok = match (&step.expect_data, &result) {
+            (Some(want), Ok(got)) => Some(*got == format!("{want:?}")),
+            (Some(_), Err(_)) => Some(false),
+            _ => None,
+        };
+        let errno_ok = step.expect.map(|e| e == result.as_ref().err().copied());
+        let met = match (errno_ok, data_ok) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(true) && b.unwrap_or(true)),
+        };
+        let call = describe(&step.call);
+        let shown = match &result {
+            Ok(s) if s.is_empty() => "ok".to_string(),
+            Ok(s) => format!("ok: {s}"),
+            Err(e) => e.display_for(style),
+        };
+        let expect_txt = match step.expect {
+            None => String::new(),
+            Some(None) => " (expected ok)".into(),
+            Some(Some(e)) => format!(" (expected {})", e.display_for(style)),
+        };
+        let mark = match met {
+            Some(true) => " ✓",
+            Some(false) => " ✗ UNEXPECTED",
+            None => "",
+        };
+        let host = h.name.clone();
+        self.rec.record(
+            self.now,
+            "call",
+            Some(&host),
+            &json!({"step": step.index, "proc": step.proc, "call": call, "started_at_us": started_at.micros(),
+                    "result": match &result { Ok(_) => "ok".to_string(), Err(e) => e.name().to_string() },
+                    "detail": result.as_ref().ok(), "shown": shown,
+                    "expect": step.expect.map(|e| e.map_or("ok", |e| e.name())), "met": met}),
+        );
+        if let Some(n) = &step.note {
+            self.rec.say(self.now, &host, format!("-- {n}"));
+        }
+        let proc = if step.proc == "main" { String::new() } else { format!("[{}] ", step.proc) };
+        self.rec.say(self.now, &host, format!("{proc}{call} = {shown}{expect_txt}{mark}"));
+        out.push(StepResult {
+            index: step.index,
+            host,
+            proc: step.proc.clone(),
+            call,
+            started_at,
+            done_at: self.now,
+            result,
+            expect: step.expect,
+            met,
+            note: step.note.clone(),
+        });
+    }
+
+    fn run(mut self) -> RunReport {
+        let sc = self.sc;
+        self.rec.record(
+            Instant::ZERO,
+            "run",
+            None,
+            &json!({"scenario": sc.name, "variant": sc.variant, "seed": sc.seed, "version": env!("CARGO_PKG_VERSION"),
+                    "max_lifetime_us": sc.max_lifetime.micros(),
+                    "hosts": sc.hosts.iter().zip(&self.hosts).map(|(h, hh)| json!({"name": h.name, "addr": h.addr.to_string(), "os": h.profile.name(), "time_wait_us": hh.tw_len.micros()})).collect::<Vec<_>>(),
+                    "routes": sc.routes.iter().map(|r| json!({"name": r.name, "delay_us": r.delay.micros(), "loss": r.loss})).collect::<Vec<_>>()}),
+        );
+        let mut results = Vec::new();
+        let mut next = 0usize;
+        let mut prev_done = Instant::ZERO;
+        let mut pending: Option<Pending> = None;
+        let mut aborted = None;
+        let mut same_instant = 0u32;
+        loop {
+            if let Err(e) = self.process_due() {
+                aborted = Some(e);
+                break;
+            }
+            // the script
+            loop {
+                if let Some(p) = pending.take() {
+                    let step = &sc.steps[p.step];
+                    match self.poll_pending(step, &p) {
+                        Some(r) => {
+                            self.finish_step(step, p.started_at, r, &mut results);
+                            self.flush(step.host);
+                            prev_done = self.now;
+                            next += 1;
+                        }
+                        None => {
+                            pending = Some(p);
+                            break;
+                        }
+                    }
+                }
+                let Some(step) = sc.steps.get(next) else { break };
+                if Self::step_time(step, prev_done) > self.now {
+                    break;
+                }
+                match self.start(step) {
+                    Outcome::Done(r) => {
+                        self.finish_step(step, self.now, r, &mut results);
+                        self.flush(step.host);
+                        prev_done = self.now;
+                        next += 1;
+                    }
+                    Outcome::Pending => {
+                        self.flush(step.host);
+                        pending = Some(Pending { step: next, started_at: self.now, deadline: self.deadline(step) });
+                    }
+                }
+            }
+            for i in 0..self.hosts.len() {
+                self.flush(i);
+            }
+            if pending.is_none() && next < sc.steps.len() {
+                // a step is due now only if its time has come; loop again to run it
+                if Self::step_time(&sc.steps[next], prev_done) <= self.now {
+                    continue;
+                }
+            }
+            // the next instant
+            let now = self.now;
+            let mut cands: Vec<Instant> = Vec::new();
+            cands.extend(self.net.next_delivery());
+            for h in &mut self.hosts {
+                cands.extend(h.poll_at(now));
+            }
+            match &pending {
+                Some(p) => {
+                    cands.push(p.deadline);
+                }
+                None => {
+                    if let Some(step) = sc.steps.get(next) {
+                        cands.push(Self::step_time(step, prev_done));
+                    }
+                }
+            }
+            let Some(t) = cands.into_iter().min() else { break };
+            let t = t.max(now);
+            if next >= sc.steps.len() && t > prev_done + sc.linger_after_steps {
+                break;
+            }
+            if t == now {
+                same_instant += 1;
+                if same_instant > SPIN_LIMIT {
+                    aborted = Some(format!("no progress at t={now}"));
+                    break;
+                }
+            } else {
+                same_instant = 0;
+            }
+            self.now = t;
+        }
+        let unreached = sc.steps.len() - next;
+        if let Some(p) = &pending {
+            let step = &sc.steps[p.step];
+            self.rec.say(self.now, &self.hosts[step.host].name.clone(), format!("run stopped while {} was blocked", describe(&step.call)));
+        }
+        self.report(results, unreached, aborted)
+    }
+
+    fn report(mut self, steps: Vec<StepResult>, unreached: usize, aborted: Option<String>) -> RunReport {
+        let mut tw = Vec::new();
+        for h in &self.hosts {
+            for l in &h.tw_log {
+                tw.push(TimeWaitSummary {
+                    host: h.name.clone(),
+                    tuple: l.record.tuple.to_string(),
+                    port: l.record.tuple.local.port(),
+                    incarnation: l.record.incarnation,
+                    entered_at: l.record.entered_at,
+                    ended_at: Some(l.ended_at),
+                    reason: l.reason.name(),
+                    restarts: l.record.restarts,
+                });
+            }
+            for r in h.live_time_wait() {
+                tw.push(TimeWaitSummary {
+                    host: h.name.clone(),
+                    tuple: r.tuple.to_string(),
+                    port: r.tuple.local.port(),
+                    incarnation: r.incarnation,
+                    entered_at: r.entered_at,
+                    ended_at: None,
+                    reason: "alive",
+                    restarts: r.restarts,
+                });
+            }
+        }
+        let mut checks = Vec::new();
+        for c in &self.sc.checks {
+            let h = &self.hosts[c.host];
+            let mine: Vec<&TimeWaitSummary> = tw.iter().filter(|t| t.host == h.name && t.port == c.port).collect();
+            let count_ok = c.count.map_or(!mine.is_empty(), |n| mine.len() == n);
+            checks.push(CheckResult {
+                what: format!("{}: TIME-WAIT records on port {}: {} (expected {})", h.name, c.port, mine.len(), c.count.map_or("at least 1".into(), |n| n.to_string())),
+                ok: count_ok,
+            });
+            if let Some(d) = c.duration {
+                let want = d.unwrap_or(h.tw_len);
+                for t in &mine {
+                    let lived = t.ended_at.map(|e| e - t.entered_at);
+                    checks.push(CheckResult {
+                        what: format!("{}: TIME-WAIT {} lived {} (expected {want})", h.name, t.tuple, lived.map_or("(still alive)".into(), |l| l.to_string())),
+                        ok: lived == Some(want),
+                    });
+                }
+            }
+        }
+        let hosts = self.sc.hosts.iter().zip(&self.hosts).map(|(s, h)| (s.name.clone(), s.addr.to_string(), s.profile.name(), h.tw_len)).collect();
+        let summary = json!({"steps": steps.len(), "unreached": unreached, "segments": self.segments, "aborted": aborted});
+        self.rec.record(self.now, "end", None, &summary);
+        RunReport {
+            name: self.sc.name.clone(),
+            variant: self.sc.variant.clone(),
+            seed: self.sc.seed,
+            hosts,
+            steps,
+            unreached,
+            time_wait: tw,
+            checks,
+            ended_at: self.now,
+            segments: self.segments,
+            recorder: self.rec,
+            aborted,
+        }
+    }
+}
+
+/// Runs a resolved scenario to completion.
+pub fn run(sc: &Resolved, opts: RunOptions) -> RunReport {
+    Sim::new(sc, opts).run()
+}

@@ -1,0 +1,917 @@
+//! A simulated host: one smoltcp `Interface` behind the host layer.
+//!
+//! The host layer owns what smoltcp lacks (design.md "Host layer"): the address table with the
+//! profile's bind rules, processes and handles, the listen queue, demultiplexing of every
+//! inbound segment, TIME-WAIT records, and answers for segments that match nothing.
+//!
+//! Inbound segment → [`Host::deliver`]:
+//! 1. a live connection's exact 4-tuple → its smoltcp socket (the segment goes into the
+//!    device queue and the interface is polled);
+//! 2. a TIME-WAIT record → the profile's TIME-WAIT policy; replies are crafted here;
+//! 3. a SYN for a listener with room in its backlog → a fresh smoltcp socket listening on
+//!    exactly that local endpoint takes it (smoltcp has no listen queue: each listening socket
+//!    becomes the connection, so the host layer creates one per SYN and never leaves a
+//!    listening smoltcp socket around — smoltcp's slot-order demux then never decides);
+//! 4. anything else → RST per RFC 9293 §3.10.7.1, crafted here.
+//!
+//! TIME-WAIT takeover (like Linux's `inet_timewait_sock`): once a smoltcp socket is in
+//! TIME-WAIT and its final ACK has left the host, the host records SND.NXT, RCV.NXT and the
+//! window from the wire in a [`TimeWaitRecord`] and removes the smoltcp socket silently.
+
+use crate::scenario::{F_FIN, F_RST, F_SYN};
+use crate::wire::{craft, reset_for, Ctl, SegMeta};
+use rand::RngCore;
+use rand_chacha::ChaCha8Rng;
+use serde_json::json;
+use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+use smoltcp::phy::{self, DeviceCapabilities, Medium};
+use smoltcp::socket::tcp::{self, State};
+use smoltcp::time::Instant as SInstant;
+use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpListenEndpoint};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use twsim_model::{
+    AddressTable, Duration, EndReason, Errno, FourTuple, Instant, Processes, ProfileConfig,
+    SockOptions, SocketId, TableState, TimeWaitRecord, TwAction,
+};
+
+/// Socket buffer size in bytes, each direction (no window scaling below 64 KiB).
+const BUF: usize = 16 * 1024;
+
+/// An in-memory `phy::Device` (Medium::Ip): the host layer fills `rx` and drains `tx`.
+#[derive(Default)]
+pub struct Dev {
+    rx: VecDeque<Vec<u8>>,
+    tx: Vec<Vec<u8>>,
+}
+
+/// Receive token of [`Dev`].
+pub struct RxTok(Vec<u8>);
+/// Transmit token of [`Dev`].
+pub struct TxTok<'a>(&'a mut Vec<Vec<u8>>);
+
+impl phy::RxToken for RxTok {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        f(&self.0)
+    }
+}
+impl phy::TxToken for TxTok<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let mut buf = vec![0u8; len];
+        let r = f(&mut buf);
+        self.0.push(buf);
+        r
+    }
+}
+impl phy::Device for Dev {
+    type RxToken<'a> = RxTok;
+    type TxToken<'a> = TxTok<'a>;
+    fn receive(&mut self, _t: SInstant) -> Option<(RxTok, TxTok<'_>)> {
+        let p = self.rx.pop_front()?;
+        Some((RxTok(p), TxTok(&mut self.tx)))
+    }
+    fn transmit(&mut self, _t: SInstant) -> Option<TxTok<'_>> {
+        Some(TxTok(&mut self.tx))
+    }
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut c = DeviceCapabilities::default();
+        c.medium = Medium::Ip;
+        c.max_transmission_unit = 1500;
+        c
+    }
+}
+
+/// How a connection ended, as the application sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnEnd {
+    /// Orderly close (or TIME-WAIT reached).
+    Normal,
+    /// Reset by the peer.
+    Reset,
+    /// Refused: RST in answer to our SYN.
+    Refused,
+    /// Aborted locally (connect deadline, linger 0, close with unread data).
+    Aborted,
+}
+
+#[derive(Debug)]
+enum Kind {
+    Plain,
+    Listener {
+        backlog: u32,
+        pending: BTreeSet<FourTuple>,
+        ready: VecDeque<FourTuple>,
+    },
+    Conn(FourTuple),
+}
+
+#[derive(Debug)]
+struct Sock {
+    name: Option<String>,
+    opts: SockOptions,
+    kind: Kind,
+    end: Option<ConnEnd>,
+    /// The user closed its last handle.
+    closed: bool,
+}
+
+#[derive(Debug)]
+struct Conn {
+    id: SocketId,
+    handle: SocketHandle,
+    state: State,
+    incarnation: u32,
+    /// Listener that spawned it, until accept() takes it.
+    listener: Option<SocketId>,
+    /// (SEQ + SEG.LEN, ACK, window) of the last segment this end sent.
+    last_tx: Option<(u32, u32, u16)>,
+    /// RCV.NXT after the peer's FIN.
+    peer_fin_end: Option<u32>,
+    rst_in: bool,
+    shut_wr: bool,
+}
+
+/// A trace event produced by a host: type, JSON data and a human-readable line.
+#[derive(Debug, Clone)]
+pub struct HostEvent {
+    /// Trace record type.
+    pub kind: &'static str,
+    /// Trace record data (without host and time, which the simulator adds).
+    pub data: serde_json::Value,
+    /// Timeline text.
+    pub text: String,
+}
+
+/// A finished TIME-WAIT record, for the summary.
+#[derive(Debug, Clone)]
+pub struct TimeWaitLog {
+    /// The record as it ended.
+    pub record: TimeWaitRecord,
+    /// When it ended.
+    pub ended_at: Instant,
+    /// Why.
+    pub reason: EndReason,
+}
+
+/// One simulated host.
+pub struct Host {
+    /// Name from the scenario.
+    pub name: String,
+    /// Its IPv4 address.
+    pub addr: Ipv4Addr,
+    /// Profile rules.
+    pub cfg: ProfileConfig,
+    /// TIME-WAIT length this host uses (profile and MSL applied).
+    pub tw_len: Duration,
+    iface: Interface,
+    dev: Dev,
+    sockets: SocketSet<'static>,
+    /// Address table.
+    pub table: AddressTable,
+    /// Processes and handles.
+    pub procs: Processes,
+    socks: BTreeMap<SocketId, Sock>,
+    names: BTreeMap<String, SocketId>,
+    conns: BTreeMap<FourTuple, Conn>,
+    incarnations: BTreeMap<FourTuple, u32>,
+    rng: ChaCha8Rng,
+    crafted: Vec<Vec<u8>>,
+    /// Events since the simulator last drained them.
+    pub events: Vec<HostEvent>,
+    /// Finished TIME-WAIT records.
+    pub tw_log: Vec<TimeWaitLog>,
+}
+
+fn sinstant(t: Instant) -> SInstant {
+    SInstant::from_micros(t.micros() as i64)
+}
+
+fn v4(a: SocketAddr) -> SocketAddrV4 {
+    match a {
+        SocketAddr::V4(a) => a,
+        SocketAddr::V6(_) => unreachable!("the simulator only creates IPv4 endpoints"),
+    }
+}
+
+/// RFC 9293 §3.3.2 spelling of a smoltcp state.
+pub fn state_name(s: State) -> &'static str {
+    match s {
+        State::Closed => "CLOSED",
+        State::Listen => "LISTEN",
+        State::SynSent => "SYN-SENT",
+        State::SynReceived => "SYN-RECEIVED",
+        State::Established => "ESTABLISHED",
+        State::FinWait1 => "FIN-WAIT-1",
+        State::FinWait2 => "FIN-WAIT-2",
+        State::CloseWait => "CLOSE-WAIT",
+        State::Closing => "CLOSING",
+        State::LastAck => "LAST-ACK",
+        State::TimeWait => "TIME-WAIT",
+    }
+}
+
+impl Host {
+    /// A host with address `addr` following `cfg`, TIME-WAIT length `tw_len`, randomness
+    /// from `rng` (the host's own sub-stream; it also seeds smoltcp's ISN generator).
+    pub fn new(name: String, addr: Ipv4Addr, cfg: ProfileConfig, tw_len: Duration, mut rng: ChaCha8Rng) -> Host {
+        let mut dev = Dev::default();
+        let mut config = Config::new(HardwareAddress::Ip);
+        config.random_seed = rng.next_u64();
+        let mut iface = Interface::new(config, &mut dev, SInstant::from_micros(0));
+        iface.update_ip_addrs(|a| {
+            a.push(IpCidr::new(IpAddress::Ipv4(addr), 0))
+                .expect("a fresh interface has room for one address");
+        });
+        Host {
+            name,
+            addr,
+            cfg,
+            tw_len,
+            iface,
+            dev,
+            sockets: SocketSet::new(Vec::new()),
+            table: AddressTable::new(cfg, vec![IpAddr::V4(addr)]),
+            procs: Processes::new(),
+            socks: BTreeMap::new(),
+            names: BTreeMap::new(),
+            conns: BTreeMap::new(),
+            incarnations: BTreeMap::new(),
+            rng,
+            crafted: Vec::new(),
+            events: Vec::new(),
+            tw_log: Vec::new(),
+        }
+    }
+
+    fn ev(&mut self, kind: &'static str, data: serde_json::Value, text: String) {
+        self.events.push(HostEvent { kind, data, text });
+    }
+
+    /// The socket id behind a script name.
+    pub fn sock_id(&self, name: &str) -> Option<SocketId> {
+        self.names.get(name).copied()
+    }
+
+    // ----- socket calls -------------------------------------------------------------------
+
+    /// `socket()` in `proc`, named `name`.
+    pub fn socket(&mut self, proc: &str, name: &str) -> Result<(), Errno> {
+        let id = self.table.socket(0);
+        self.procs.open(proc, id)?;
+        self.names.insert(name.to_string(), id);
+        self.socks.insert(
+            id,
+            Sock {
+                name: Some(name.to_string()),
+                opts: SockOptions::default(),
+                kind: Kind::Plain,
+                end: None,
+                closed: false,
+            },
+        );
+        Ok(())
+    }
+
+    fn held(&self, proc: &str, name: &str) -> Result<SocketId, Errno> {
+        let id = self.sock_id(name).ok_or(Errno::EBADF)?;
+        if !self.procs.holds(proc, id) {
+            return Err(Errno::EBADF);
+        }
+        Ok(id)
+    }
+
+    /// `setsockopt()`.
+    pub fn setsockopt(&mut self, proc: &str, name: &str, f: impl FnOnce(&mut SockOptions)) -> Result<(), Errno> {
+        let id = self.held(proc, name)?;
+        let s = self.socks.get_mut(&id).ok_or(Errno::EBADF)?;
+        f(&mut s.opts);
+        let opts = s.opts;
+        // The table may already have dropped a finished socket; options then no longer matter.
+        let _ = self.table.set_options(id, opts);
+        Ok(())
+    }
+
+    /// `bind()`.
+    pub fn bind(&mut self, proc: &str, name: &str, addr: SocketAddrV4) -> Result<SocketAddrV4, Errno> {
+        let id = self.held(proc, name)?;
+        let hint = self.rng.next_u32();
+        self.table.bind(id, SocketAddr::V4(addr), hint).map(v4)
+    }
+
+    /// Whether the socket `name` could bind `addr` now (for `wait until bindable`).
+    pub fn bindable(&self, name: &str, addr: SocketAddrV4) -> Result<(), Errno> {
+        let id = self.sock_id(name).ok_or(Errno::EBADF)?;
+        let s = self.socks.get(&id).ok_or(Errno::EBADF)?;
+        self.table.check_bind(SocketAddr::V4(addr), s.opts, 0)
+    }
+
+    /// `listen()`.
+    pub fn listen(&mut self, proc: &str, name: &str, backlog: u32) -> Result<SocketAddrV4, Errno> {
+        let id = self.held(proc, name)?;
+        let hint = self.rng.next_u32();
+        let local = self.table.listen(id, hint).map(v4)?;
+        let s = self.socks.get_mut(&id).ok_or(Errno::EBADF)?;
+        if let Kind::Listener { backlog: b, .. } = &mut s.kind {
+            *b = backlog.max(1);
+        } else {
+            s.kind = Kind::Listener {
+                backlog: backlog.max(1),
+                pending: BTreeSet::new(),
+                ready: VecDeque::new(),
+            };
+        }
+        Ok(local)
+    }
+
+    fn new_tcp_socket() -> tcp::Socket<'static> {
+        tcp::Socket::new(tcp::SocketBuffer::new(vec![0; BUF]), tcp::SocketBuffer::new(vec![0; BUF]))
+    }
+
+    fn next_incarnation(&mut self, t: FourTuple) -> u32 {
+        let n = self.incarnations.entry(t).or_insert(0);
+        *n += 1;
+        *n
+    }
+
+    /// `connect()`: claims the 4-tuple and sends the SYN. Completion is read with
+    /// [`Host::connect_result`].
+    pub fn connect(&mut self, now: Instant, proc: &str, name: &str, remote: SocketAddrV4) -> Result<SocketAddrV4, Errno> {
+        let id = self.held(proc, name)?;
+        if !matches!(self.socks[&id].kind, Kind::Plain) {
+            return Err(if matches!(self.socks[&id].kind, Kind::Listener { .. }) { Errno::EINVAL } else { Errno::EISCONN });
+        }
+        let hint = self.rng.next_u32();
+        let local = v4(self.table.connect(id, IpAddr::V4(self.addr), SocketAddr::V4(remote), hint)?);
+        let tuple = FourTuple::new(SocketAddr::V4(local), SocketAddr::V4(remote));
+        let mut sock = Self::new_tcp_socket();
+        let r: IpEndpoint = (IpAddress::Ipv4(*remote.ip()), remote.port()).into();
+        let l: IpListenEndpoint = IpListenEndpoint { addr: Some(IpAddress::Ipv4(*local.ip())), port: local.port() };
+        if sock.connect(self.iface.context(), r, l).is_err() {
+            self.table.remove(id);
+            return Err(Errno::EINVAL);
+        }
+        let handle = self.sockets.add(sock);
+        let incarnation = self.next_incarnation(tuple);
+        self.conns.insert(
+            tuple,
+            Conn {
+                id,
+                handle,
+                state: State::SynSent,
+                incarnation,
+                listener: None,
+                last_tx: None,
+                peer_fin_end: None,
+                rst_in: false,
+                shut_wr: false,
+            },
+        );
+        self.socks.get_mut(&id).expect("held").kind = Kind::Conn(tuple);
+        self.ev(
+            "state",
+            json!({"sock": name, "tuple": tuple.to_string(), "from": "CLOSED", "to": "SYN-SENT", "incarnation": incarnation}),
+            format!("{name} {tuple}: CLOSED -> SYN-SENT (incarnation {incarnation})"),
+        );
+        self.poll(now);
+        Ok(local)
+    }
+
+    /// `None` while connecting; then the result of the connect on `name`.
+    pub fn connect_result(&self, name: &str) -> Option<Result<(), Errno>> {
+        let id = self.sock_id(name)?;
+        let s = self.socks.get(&id)?;
+        if let Some(end) = s.end {
+            return Some(Err(match end {
+                ConnEnd::Refused => Errno::ECONNREFUSED,
+                ConnEnd::Reset => Errno::ECONNRESET,
+                ConnEnd::Aborted => Errno::ETIMEDOUT,
+                ConnEnd::Normal => return Some(Ok(())),
+            }));
+        }
+        let Kind::Conn(t) = &s.kind else { return Some(Err(Errno::ENOTCONN)) };
+        match self.conns.get(t).map(|c| c.state) {
+            Some(State::SynSent) | Some(State::SynReceived) => None,
+            _ => Some(Ok(())),
+        }
+    }
+
+    /// Gives up a connect at its deadline: aborts the socket (ETIMEDOUT).
+    pub fn connect_timeout(&mut self, now: Instant, name: &str) {
+        if let Some(id) = self.sock_id(name) {
+            if let Some(Kind::Conn(t)) = self.socks.get(&id).map(|s| &s.kind) {
+                let t = *t;
+                self.abort_conn(now, t, ConnEnd::Aborted);
+            }
+        }
+    }
+
+    /// `accept()`: takes the first ready connection of listener `name` into `proc` as
+    /// `new_name`. `Ok(None)` while none is ready.
+    pub fn accept(&mut self, proc: &str, name: &str, new_name: &str) -> Result<Option<FourTuple>, Errno> {
+        let id = self.held(proc, name)?;
+        let Kind::Listener { ready, .. } = &mut self.socks.get_mut(&id).ok_or(Errno::EBADF)?.kind else {
+            return Err(Errno::EINVAL);
+        };
+        let Some(tuple) = ready.pop_front() else { return Ok(None) };
+        let child = self.conns.get_mut(&tuple).map(|c| {
+            c.listener = None;
+            c.id
+        });
+        // A connection that already ended while queued is still accepted (its end is reported
+        // by the next recv), like a real stack.
+        let cid = match child {
+            Some(c) => c,
+            None => self
+                .socks
+                .iter()
+                .find(|(_, s)| matches!(s.kind, Kind::Conn(t) if t == tuple) && s.name.is_none())
+                .map(|(i, _)| *i)
+                .ok_or(Errno::ECONNRESET)?,
+        };
+        self.procs.open(proc, cid)?;
+        self.names.insert(new_name.to_string(), cid);
+        if let Some(s) = self.socks.get_mut(&cid) {
+            s.name = Some(new_name.to_string());
+        }
+        Ok(Some(tuple))
+    }
+
+    /// `send()`: queues `data`. Returns bytes queued.
+    pub fn send(&mut self, now: Instant, proc: &str, name: &str, data: &[u8]) -> Result<usize, Errno> {
+        let id = self.held(proc, name)?;
+        let s = &self.socks[&id];
+        if s.end == Some(ConnEnd::Reset) {
+            return Err(Errno::ECONNRESET);
+        }
+        let Kind::Conn(t) = s.kind else { return Err(Errno::ENOTCONN) };
+        let Some(c) = self.conns.get(&t) else { return Err(Errno::EPIPE) };
+        if c.shut_wr {
+            return Err(Errno::EPIPE);
+        }
+        let sock = self.sockets.get_mut::<tcp::Socket>(c.handle);
+        if !sock.may_send() {
+            return Err(if sock.state() == State::SynSent { Errno::ENOTCONN } else { Errno::EPIPE });
+        }
+        let n = sock.send_slice(data).map_err(|_| Errno::EPIPE)?;
+        self.poll(now);
+        Ok(n)
+    }
+
+    /// `recv()`: `Ok(None)` while nothing is available; `Ok(Some(vec![]))` is end of stream.
+    pub fn recv(&mut self, now: Instant, proc: &str, name: &str, max: Option<u32>) -> Result<Option<Vec<u8>>, Errno> {
+        let id = self.held(proc, name)?;
+        let s = &self.socks[&id];
+        let Kind::Conn(t) = s.kind else { return Err(Errno::ENOTCONN) };
+        let end = s.end;
+        let Some(c) = self.conns.get(&t) else {
+            return match end {
+                Some(ConnEnd::Reset) | Some(ConnEnd::Refused) => Err(Errno::ECONNRESET),
+                _ => Ok(Some(Vec::new())),
+            };
+        };
+        let sock = self.sockets.get_mut::<tcp::Socket>(c.handle);
+        if sock.can_recv() {
+            let mut buf = vec![0u8; max.map_or(BUF, |m| m as usize).min(BUF)];
+            let n = sock.recv_slice(&mut buf).map_err(|_| Errno::ECONNRESET)?;
+            buf.truncate(n);
+            self.poll(now); // window update
+            return Ok(Some(buf));
+        }
+        if !sock.may_recv() && sock.state() != State::SynSent && sock.state() != State::SynReceived {
+            return Ok(Some(Vec::new()));
+        }
+        Ok(None)
+    }
+
+    /// `shutdown()`: `write` sends FIN (smoltcp `close()` half-closes).
+    pub fn shutdown(&mut self, now: Instant, proc: &str, name: &str, write: bool) -> Result<(), Errno> {
+        let id = self.held(proc, name)?;
+        let Kind::Conn(t) = self.socks[&id].kind else { return Err(Errno::ENOTCONN) };
+        if write {
+            if let Some(c) = self.conns.get_mut(&t) {
+                c.shut_wr = true;
+                self.sockets.get_mut::<tcp::Socket>(c.handle).close();
+            }
+            self.poll(now);
+        }
+        Ok(())
+    }
+
+    /// `close()` of `proc`'s handle; the socket closes when that was its last handle.
+    pub fn close(&mut self, now: Instant, proc: &str, name: &str) -> Result<(), Errno> {
+        let id = self.sock_id(name).ok_or(Errno::EBADF)?;
+        if self.procs.close(proc, id)? {
+            self.last_close(now, id);
+        }
+        Ok(())
+    }
+
+    /// `fork()`.
+    pub fn fork(&mut self, proc: &str, child: &str) -> Result<(), Errno> {
+        self.procs.fork(proc, child)
+    }
+
+    /// `exit()`: closes all of `proc`'s handles.
+    pub fn exit(&mut self, now: Instant, proc: &str) -> Result<(), Errno> {
+        for id in self.procs.exit(proc)? {
+            self.last_close(now, id);
+        }
+        Ok(())
+    }
+
+    fn last_close(&mut self, now: Instant, id: SocketId) {
+        let Some(s) = self.socks.get_mut(&id) else { return };
+        s.closed = true;
+        let name = s.name.clone().unwrap_or_default();
+        let opts = s.opts;
+        match std::mem::replace(&mut s.kind, Kind::Plain) {
+            Kind::Plain => {
+                self.table.remove(id);
+                self.socks.remove(&id);
+            }
+            Kind::Listener { pending, ready, .. } => {
+                self.table.remove(id);
+                self.socks.remove(&id);
+                // Linux inet_csk_listen_stop: connections not yet accepted are reset.
+                for t in pending.into_iter().chain(ready) {
+                    self.abort_conn(now, t, ConnEnd::Aborted);
+                }
+                self.ev("close", json!({"sock": name, "what": "listener"}), format!("{name}: listener closed"));
+            }
+            Kind::Conn(t) => {
+                self.socks.get_mut(&id).expect("present").kind = Kind::Conn(t);
+                let Some(c) = self.conns.get(&t) else {
+                    self.socks.remove(&id);
+                    return;
+                };
+                let sock = self.sockets.get_mut::<tcp::Socket>(c.handle);
+                let unread = sock.recv_queue() > 0;
+                if opts.linger_secs == Some(0) {
+                    self.ev("close", json!({"sock": name, "tuple": t.to_string(), "rule": "SO_LINGER {1,0}: abortive close, RST"}), format!("{name}: SO_LINGER {{1,0}}: RST, no TIME-WAIT"));
+                    self.abort_conn(now, t, ConnEnd::Aborted);
+                } else if unread && self.cfg.rst_on_close_with_unread {
+                    self.ev("close", json!({"sock": name, "tuple": t.to_string(), "rule": "RFC 1122 §4.2.2.13: close with unread data sends RST"}), format!("{name}: closed with unread data: RST"));
+                    self.abort_conn(now, t, ConnEnd::Aborted);
+                } else {
+                    sock.close();
+                    self.ev("close", json!({"sock": name, "tuple": t.to_string()}), format!("{name}: close -> FIN"));
+                    self.poll(now);
+                }
+            }
+        }
+    }
+
+    fn abort_conn(&mut self, now: Instant, t: FourTuple, end: ConnEnd) {
+        if let Some(c) = self.conns.get(&t) {
+            let id = c.id;
+            self.sockets.get_mut::<tcp::Socket>(c.handle).abort();
+            if let Some(s) = self.socks.get_mut(&id) {
+                s.end.get_or_insert(end);
+            }
+            self.poll(now);
+        }
+    }
+
+    /// RFC 9293 state name of socket `name`: its connection's state, `TIME-WAIT` while its
+    /// record lives, `LISTEN`, or `CLOSED`.
+    pub fn state_of(&self, name: &str) -> &'static str {
+        let Some(id) = self.sock_id(name) else { return "CLOSED" };
+        if self.table.time_wait(id).is_some() {
+            return "TIME-WAIT";
+        }
+        match self.socks.get(&id).map(|s| &s.kind) {
+            Some(Kind::Listener { .. }) => "LISTEN",
+            Some(Kind::Conn(t)) => self.conns.get(t).map_or("CLOSED", |c| state_name(c.state)),
+            _ => "CLOSED",
+        }
+    }
+
+    // ----- the wire -----------------------------------------------------------------------
+
+    /// The next instant this host needs attention: smoltcp timers or a TIME-WAIT expiry.
+    pub fn poll_at(&mut self, now: Instant) -> Option<Instant> {
+        let s = self
+            .iface
+            .poll_at(sinstant(now), &self.sockets)
+            .map(|t| Instant::from_micros(t.total_micros().max(0) as u64).max(now));
+        let tw = self.table.poll_timeout();
+        match (s, tw) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Runs smoltcp and the host layer's timers at `now`.
+    pub fn poll(&mut self, now: Instant) {
+        for (id, record, reason) in self.table.handle_timeout(now) {
+            self.log_tw_end(now, id, record, reason);
+        }
+        for _ in 0..64 {
+            self.iface.poll(sinstant(now), &mut self.dev, &mut self.sockets);
+            self.after_poll(now);
+            let again = self
+                .iface
+                .poll_at(sinstant(now), &self.sockets)
+                .is_some_and(|t| t.total_micros() <= now.micros() as i64);
+            if !again {
+                break;
+            }
+        }
+    }
+
+    /// Packets this host has sent since the last call, in order.
+    pub fn take_tx(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.crafted)
+    }
+
+    /// Accepts one packet from the wire at `now`: demultiplexes it (module docs).
+    pub fn deliver(&mut self, now: Instant, bytes: Vec<u8>) {
+        let Some(seg) = SegMeta::parse(&bytes) else {
+            self.ev("drop", json!({"reason": "not TCP/IPv4"}), "dropped a non-TCP packet".into());
+            return;
+        };
+        if *seg.dst.ip() != self.addr {
+            return;
+        }
+        let tuple = FourTuple::new(SocketAddr::V4(seg.dst), SocketAddr::V4(seg.src));
+        if let Some(c) = self.conns.get_mut(&tuple) {
+            if seg.has(F_FIN) {
+                c.peer_fin_end = Some(seg.seq.wrapping_add(seg.seg_len()));
+            }
+            if seg.has(F_RST) {
+                c.rst_in = true;
+            }
+            self.dev.rx.push_back(bytes);
+            self.poll(now);
+            return;
+        }
+        if let Some(id) = self.table.lookup_tuple(&tuple) {
+            if self.table.time_wait(id).is_some() {
+                self.time_wait_segment(now, id, tuple, &seg, bytes);
+                return;
+            }
+        }
+        if seg.flags == F_SYN && self.syn_to_listener(now, tuple, bytes) {
+            return;
+        }
+        self.no_socket(&seg, "no connection, TIME-WAIT record or listener");
+    }
+
+    fn no_socket(&mut self, seg: &SegMeta, why: &str) {
+        let reply = reset_for(seg);
+        let rule = if reply.is_some() {
+            "RFC 9293 §3.10.7.1: segment to CLOSED, send RST"
+        } else {
+            "RFC 9293 §3.10.7.1: RST to CLOSED, discard"
+        };
+        self.ev(
+            "no_socket",
+            json!({"tuple": format!("{}<->{}", seg.dst, seg.src), "flags": seg.flag_letters(), "why": why, "rule": rule}),
+            format!("{}:{} <- [{}] matches nothing: {}", seg.dst.ip(), seg.dst.port(), seg.flag_letters(), rule),
+        );
+        if let Some(r) = reply {
+            self.crafted.push(r);
+        }
+    }
+
+    fn listener_for(&self, local: SocketAddr) -> Option<SocketId> {
+        self.table.listeners_for(local).into_iter().next()
+    }
+
+    fn syn_to_listener(&mut self, now: Instant, tuple: FourTuple, bytes: Vec<u8>) -> bool {
+        let Some(lid) = self.listener_for(tuple.local) else { return false };
+        let Some(Sock { kind: Kind::Listener { backlog, pending, ready }, .. }) = self.socks.get(&lid) else {
+            return false;
+        };
+        if (pending.len() + ready.len()) as u32 >= *backlog {
+            self.ev("drop", json!({"reason": "listen queue full", "tuple": tuple.to_string()}), format!("SYN for {tuple} dropped: listen queue full"));
+            return true;
+        }
+        let Ok(cid) = self.table.accept_child(lid, tuple) else { return false };
+        let mut sock = Self::new_tcp_socket();
+        let local = v4(tuple.local);
+        let ep = IpListenEndpoint { addr: Some(IpAddress::Ipv4(*local.ip())), port: local.port() };
+        sock.listen(ep).expect("port is non-zero: it came from a segment");
+        let handle = self.sockets.add(sock);
+        let incarnation = self.next_incarnation(tuple);
+        let opts = self.socks[&lid].opts;
+        self.socks.insert(cid, Sock { name: None, opts, kind: Kind::Conn(tuple), end: None, closed: false });
+        self.conns.insert(
+            tuple,
+            Conn {
+                id: cid,
+                handle,
+                state: State::Listen,
+                incarnation,
+                listener: Some(lid),
+                last_tx: None,
+                peer_fin_end: None,
+                rst_in: false,
+                shut_wr: false,
+            },
+        );
+        if let Some(Sock { kind: Kind::Listener { pending, .. }, .. }) = self.socks.get_mut(&lid) {
+            pending.insert(tuple);
+        }
+        self.dev.rx.push_back(bytes);
+        self.poll(now);
+        true
+    }
+
+    fn time_wait_segment(&mut self, now: Instant, id: SocketId, tuple: FourTuple, seg: &SegMeta, bytes: Vec<u8>) {
+        let listener = self.listener_for(tuple.local).is_some();
+        let Some(d) = self.table.time_wait_segment(id, &seg.info(), now, listener) else { return };
+        let r = self.table.time_wait(id).cloned();
+        let action = match d.action {
+            TwAction::Ack => "ack",
+            TwAction::Drop => "drop",
+            TwAction::Kill => "kill",
+            TwAction::RstAndKill => "rst_and_kill",
+            TwAction::AcceptSyn { .. } => "accept_syn",
+        };
+        self.ev(
+            "time_wait",
+            json!({"event": "segment", "tuple": tuple.to_string(), "flags": seg.flag_letters(), "seq": seg.seq,
+                   "action": action, "restarted": d.restarted, "expires_at_us": r.as_ref().map(|r| r.expires_at.micros()), "rule": d.rule}),
+            format!("TIME-WAIT {tuple} <- [{}] seq={}: {action}{} ({})", seg.flag_letters(), seg.seq,
+                if d.restarted { ", timer restarted" } else { "" }, d.rule),
+        );
+        match d.action {
+            TwAction::Ack => {
+                if let Some(r) = r {
+                    let w = r.rcv_wnd.min(u32::from(u16::MAX)) as u16;
+                    self.crafted.push(craft(v4(tuple.local), v4(tuple.remote), r.snd_nxt, Some(r.rcv_nxt), Ctl::Ack, w));
+                }
+            }
+            TwAction::Drop => {}
+            TwAction::Kill => {
+                if let Some(r) = self.table.remove(id) {
+                    self.log_tw_end(now, id, r, EndReason::Assassinated);
+                }
+            }
+            TwAction::RstAndKill => {
+                if let Some(r) = reset_for(seg) {
+                    self.crafted.push(r);
+                }
+                if let Some(r) = self.table.remove(id) {
+                    self.log_tw_end(now, id, r, EndReason::Assassinated);
+                }
+            }
+            TwAction::AcceptSyn { .. } => {
+                if let Some(r) = self.table.remove(id) {
+                    self.log_tw_end(now, id, r, EndReason::ReusedBySyn);
+                }
+                if !self.syn_to_listener(now, tuple, bytes) {
+                    self.no_socket(seg, "TIME-WAIT reopened but no listener took the SYN");
+                }
+            }
+        }
+    }
+
+    fn log_tw_end(&mut self, now: Instant, id: SocketId, record: TimeWaitRecord, reason: EndReason) {
+        let lived = now - record.entered_at;
+        let name = self.socks.get(&id).and_then(|s| s.name.clone()).unwrap_or_default();
+        self.ev(
+            "time_wait",
+            json!({"event": reason.name(), "sock": name, "tuple": record.tuple.to_string(), "incarnation": record.incarnation,
+                   "entered_at_us": record.entered_at.micros(), "lived_us": lived.micros(), "restarts": record.restarts}),
+            format!("TIME-WAIT {} ended: {} after {lived} ({} restart(s)); port {} is free of it", record.tuple, reason.name(), record.restarts, record.tuple.local.port()),
+        );
+        if let Some(s) = self.socks.get(&id) {
+            if s.closed {
+                self.socks.remove(&id);
+            }
+        }
+        self.tw_log.push(TimeWaitLog { record, ended_at: now, reason });
+    }
+
+    fn after_poll(&mut self, now: Instant) {
+        // 1. what left the host
+        for bytes in std::mem::take(&mut self.dev.tx) {
+            if let Some(seg) = SegMeta::parse(&bytes) {
+                let t = FourTuple::new(SocketAddr::V4(seg.src), SocketAddr::V4(seg.dst));
+                if let Some(c) = self.conns.get_mut(&t) {
+                    c.last_tx = Some((seg.seq.wrapping_add(seg.seg_len()), seg.ack, seg.window));
+                }
+            }
+            self.crafted.push(bytes);
+        }
+        // 2. state changes, in 4-tuple order
+        let tuples: Vec<FourTuple> = self.conns.keys().copied().collect();
+        for t in tuples {
+            let c = &self.conns[&t];
+            let new = self.sockets.get::<tcp::Socket>(c.handle).state();
+            let old = c.state;
+            if new != old {
+                self.on_state_change(now, t, old, new);
+            }
+            if new == State::TimeWait {
+                self.try_takeover(now, t);
+            }
+        }
+    }
+
+    fn on_state_change(&mut self, now: Instant, t: FourTuple, old: State, new: State) {
+        let c = self.conns.get_mut(&t).expect("caller iterates live conns");
+        c.state = new;
+        let (id, inc, listener, rst_in) = (c.id, c.incarnation, c.listener, c.rst_in);
+        let name = self.socks.get(&id).and_then(|s| s.name.clone()).unwrap_or_else(|| "(embryonic)".into());
+        self.ev(
+            "state",
+            json!({"sock": name, "tuple": t.to_string(), "from": state_name(old), "to": state_name(new), "incarnation": inc}),
+            format!("{name} {t}: {} -> {}", state_name(old), state_name(new)),
+        );
+        if let (Some(lid), State::Established) = (listener, new) {
+            if let Some(Sock { kind: Kind::Listener { pending, ready, .. }, .. }) = self.socks.get_mut(&lid) {
+                if pending.remove(&t) {
+                    ready.push_back(t);
+                }
+            }
+        }
+        if new == State::Closed || (new == State::Listen && old != State::Listen) {
+            // Closed, or an embryonic connection reset back to LISTEN (RFC 793 p.70): either
+            // way the connection is over. Remove the smoltcp socket and free the 4-tuple.
+            let end = match (old, rst_in) {
+                (State::SynSent, true) => ConnEnd::Refused,
+                (_, true) => ConnEnd::Reset,
+                (State::SynSent, false) => ConnEnd::Aborted,
+                _ => ConnEnd::Normal,
+            };
+            let c = self.conns.remove(&t).expect("present");
+            self.sockets.remove(c.handle);
+            self.table.remove(c.id);
+            if let Some(lid) = listener {
+                if let Some(Sock { kind: Kind::Listener { pending, ready, .. }, .. }) = self.socks.get_mut(&lid) {
+                    pending.remove(&t);
+                    if new == State::Listen {
+                        ready.retain(|x| *x != t);
+                    }
+                }
+            }
+            let drop_sock = match self.socks.get_mut(&c.id) {
+                Some(s) => {
+                    s.end.get_or_insert(end);
+                    s.closed || (listener.is_some() && s.name.is_none() && new == State::Listen)
+                }
+                None => false,
+            };
+            if drop_sock {
+                self.socks.remove(&c.id);
+            }
+            let _ = now;
+        }
+    }
+
+    fn try_takeover(&mut self, now: Instant, t: FourTuple) {
+        let c = &self.conns[&t];
+        let (Some((snd_nxt, ack, win)), Some(fin_end)) = (c.last_tx, c.peer_fin_end) else { return };
+        if ack != fin_end {
+            return; // the final ACK has not left yet (delayed ACK): wait for the next poll
+        }
+        let c = self.conns.remove(&t).expect("present");
+        self.sockets.remove(c.handle);
+        let record = TimeWaitRecord {
+            tuple: t,
+            incarnation: c.incarnation,
+            snd_nxt,
+            rcv_nxt: fin_end,
+            rcv_wnd: u32::from(win),
+            entered_at: now,
+            expires_at: now + self.tw_len,
+            length: self.tw_len,
+            restarts: 0,
+            last_limited_ack_at: None,
+        };
+        let name = self.socks.get(&c.id).and_then(|s| s.name.clone()).unwrap_or_default();
+        self.ev(
+            "time_wait",
+            json!({"event": "created", "sock": name, "tuple": t.to_string(), "incarnation": c.incarnation, "snd_nxt": snd_nxt,
+                   "rcv_nxt": fin_end, "rcv_wnd": win, "expires_at_us": record.expires_at.micros(), "length_us": self.tw_len.micros()}),
+            format!("TIME-WAIT {t} begins: SND.NXT={snd_nxt} RCV.NXT={fin_end}, lasts {} (until t={})", self.tw_len, record.expires_at),
+        );
+        if let Some(s) = self.socks.get_mut(&c.id) {
+            s.end.get_or_insert(ConnEnd::Normal);
+        }
+        if self.table.enter_time_wait(c.id, record).is_err() {
+            // The table lost the connection: an internal invariant broke. Keep running without
+            // a record rather than panicking on user input.
+            self.ev("error", json!({"what": "TIME-WAIT takeover found no table entry", "tuple": t.to_string()}), format!("internal: no table entry for {t}"));
+        }
+    }
+
+    /// Whether the host has no live connection and no TIME-WAIT record.
+    pub fn is_idle(&self) -> bool {
+        self.conns.is_empty() && self.table.poll_timeout().is_none()
+    }
+
+    /// TIME-WAIT records alive now.
+    pub fn live_time_wait(&self) -> Vec<TimeWaitRecord> {
+        self.table.time_wait_records().map(|(_, r)| r.clone()).collect()
+    }
+
+    /// Whether the 4-tuple's table entry is a live connection (for tests).
+    pub fn has_connection(&self, t: &FourTuple) -> bool {
+        self.table.lookup_tuple(t).and_then(|id| self.table.get(id)).is_some_and(|e| matches!(e.state, TableState::Connected { .. }))
+    }
+}
+

@@ -1,0 +1,183 @@
+//! Finds the line and column of a value in JSON text from its path (`steps[3].addr`).
+//!
+//! Serde reports positions only for syntax and type errors; validation errors found after
+//! deserialisation (an unknown host, a duplicate socket name) are located here by walking the
+//! text. The walker is tolerant: on text it cannot follow it returns `None`.
+
+enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn segments(path: &str) -> Option<Vec<Seg<'_>>> {
+    let mut out = Vec::new();
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        let (key, mut rest) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if !key.is_empty() {
+            out.push(Seg::Key(key));
+        }
+        while let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']')?;
+            out.push(Seg::Index(r[..end].parse().ok()?));
+            rest = &r[end + 1..];
+        }
+    }
+    Some(out)
+}
+
+struct Walker<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Walker<'_> {
+    fn ws(&mut self) {
+        while self.i < self.b.len() && self.b[self.i].is_ascii_whitespace() {
+            self.i += 1;
+        }
+    }
+    fn string(&mut self) -> Option<(usize, usize)> {
+        if self.b.get(self.i) != Some(&b'"') {
+            return None;
+        }
+        let start = self.i + 1;
+        self.i += 1;
+        while self.i < self.b.len() {
+            match self.b[self.i] {
+                b'\\' => self.i += 2,
+                b'"' => {
+                    self.i += 1;
+                    return Some((start, self.i - 1));
+                }
+                _ => self.i += 1,
+            }
+        }
+        None
+    }
+    /// Skips one value; returns false on malformed text.
+    fn skip(&mut self) -> bool {
+        self.ws();
+        match self.b.get(self.i) {
+            Some(b'"') => self.string().is_some(),
+            Some(b'{') | Some(b'[') => {
+                let mut depth = 0usize;
+                while self.i < self.b.len() {
+                    match self.b[self.i] {
+                        b'"' => {
+                            if self.string().is_none() {
+                                return false;
+                            }
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                self.i += 1;
+                                return true;
+                            }
+                        }
+                        _ => {}
+                    }
+                    self.i += 1;
+                }
+                false
+            }
+            Some(_) => {
+                while self.i < self.b.len() && !matches!(self.b[self.i], b',' | b'}' | b']') {
+                    self.i += 1;
+                }
+                true
+            }
+            None => false,
+        }
+    }
+    fn find_key(&mut self, key: &str) -> Option<()> {
+        self.ws();
+        if self.b.get(self.i) != Some(&b'{') {
+            return None;
+        }
+        self.i += 1;
+        loop {
+            self.ws();
+            let (s, e) = self.string()?;
+            self.ws();
+            if self.b.get(self.i) != Some(&b':') {
+                return None;
+            }
+            self.i += 1;
+            self.ws();
+            if &self.b[s..e] == key.as_bytes() {
+                return Some(());
+            }
+            if !self.skip() {
+                return None;
+            }
+            self.ws();
+            if self.b.get(self.i) != Some(&b',') {
+                return None;
+            }
+            self.i += 1;
+        }
+    }
+    fn find_index(&mut self, n: usize) -> Option<()> {
+        self.ws();
+        if self.b.get(self.i) != Some(&b'[') {
+            return None;
+        }
+        self.i += 1;
+        for _ in 0..n {
+            if !self.skip() {
+                return None;
+            }
+            self.ws();
+            if self.b.get(self.i) != Some(&b',') {
+                return None;
+            }
+            self.i += 1;
+        }
+        self.ws();
+        Some(())
+    }
+}
+
+/// The 1-based (line, column) where the value at `path` starts in `src`, or `None`.
+/// Columns count characters, as editors do.
+pub fn locate(src: &str, path: &str) -> Option<(usize, usize)> {
+    let mut w = Walker { b: src.as_bytes(), i: 0 };
+    for seg in segments(path)? {
+        match seg {
+            Seg::Key(k) => w.find_key(k)?,
+            Seg::Index(n) => w.find_index(n)?,
+        }
+    }
+    w.ws();
+    let before = &src[..w.i.min(src.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    Some((line, col))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::locate;
+
+    #[test]
+    fn finds_nested_values() {
+        let src = "{\n  \"a\": 1,\n  \"steps\": [\n    {\"x\": [1, {\"y\": 2}]},\n    {\"addr\": \"q\"}\n  ]\n}";
+        assert_eq!(locate(src, "a"), Some((2, 8)));
+        assert_eq!(locate(src, "steps[1].addr"), Some((5, 14)));
+        assert_eq!(locate(src, "steps[0].x[1].y"), Some((4, 22)));
+        assert_eq!(locate(src, "steps[2]"), None);
+        assert_eq!(locate(src, ""), Some((1, 1)));
+    }
+
+    #[test]
+    fn skips_strings_with_brackets_and_escapes() {
+        let src = r#"{"n": "a]\"}", "k": [ "[", 5 ]}"#;
+        assert_eq!(locate(src, "k[1]"), Some((1, 27)));
+    }
+}

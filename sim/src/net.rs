@@ -1,0 +1,266 @@
+//! The simulated network: routes with delay and loss, fault rules, the maximum segment
+//! lifetime, and the queue of segments in flight.
+//!
+//! Fault rules are a chain returning a verdict (turmoil-net style): every rule whose selector
+//! matches counts the segment; the first rule that then applies (its `nth` and `probability`
+//! allow it) decides. Every decision is returned for the trace.
+
+use crate::rng::{stream, unit};
+use crate::scenario::{Action, Fault, Route, F_ACK, F_FIN, F_RST, F_SYN};
+use crate::wire::SegMeta;
+use rand_chacha::ChaCha8Rng;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddrV4;
+use twsim_model::{Duration, Instant};
+
+/// A segment in flight.
+#[derive(Debug, Clone)]
+pub struct InFlight {
+    /// Segment id (copies have their own id and `dup_of`).
+    pub id: u64,
+    /// Copy of which segment.
+    pub dup_of: Option<u64>,
+    /// Sender host index.
+    pub from: usize,
+    /// Receiver host index.
+    pub to: usize,
+    /// Route index.
+    pub route: usize,
+    /// When it left the sender.
+    pub sent_at: Instant,
+    /// The IP packet.
+    pub bytes: Vec<u8>,
+}
+
+/// What happened to a segment handed to the network.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Scheduled for delivery.
+    Scheduled {
+        /// Segment id.
+        id: u64,
+        /// Copy of.
+        dup_of: Option<u64>,
+        /// Route name.
+        route: String,
+        /// When it will arrive.
+        deliver_at: Instant,
+        /// Fault rule that changed its path or time, if any.
+        fault: Option<usize>,
+    },
+    /// Dropped.
+    Dropped {
+        /// Segment id.
+        id: u64,
+        /// Why: `"fault"`, `"loss"`, `"max_lifetime"`, `"no_route"`.
+        reason: &'static str,
+        /// Route name.
+        route: String,
+        /// Fault rule index.
+        fault: Option<usize>,
+    },
+}
+
+struct FaultState {
+    matches: u32,
+    seen: BTreeSet<(SocketAddrV4, SocketAddrV4)>,
+    rng: ChaCha8Rng,
+}
+
+/// The network between hosts.
+pub struct Network {
+    routes: Vec<Route>,
+    route_rng: Vec<ChaCha8Rng>,
+    faults: Vec<Fault>,
+    fault_state: Vec<FaultState>,
+    max_lifetime: Duration,
+    queue: BTreeMap<(Instant, u64), InFlight>,
+    next_seq: u64,
+    next_id: u64,
+    /// Every connection (unordered endpoint pair) and the flags seen on it so far.
+    seen_flags: BTreeMap<(SocketAddrV4, SocketAddrV4), u8>,
+}
+
+fn conn_key(a: SocketAddrV4, b: SocketAddrV4) -> (SocketAddrV4, SocketAddrV4) {
+    if a <= b {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+impl Network {
+    /// A network with `routes` (at least one), `faults`, dropping segments older than
+    /// `max_lifetime`; random streams derived from `seed`.
+    pub fn new(seed: u64, routes: Vec<Route>, faults: Vec<Fault>, max_lifetime: Duration) -> Self {
+        let route_rng = routes.iter().map(|r| stream(seed, &format!("route/{}", r.name))).collect();
+        let fault_state = (0..faults.len())
+            .map(|i| FaultState { matches: 0, seen: BTreeSet::new(), rng: stream(seed, &format!("fault/{i}")) })
+            .collect();
+        Network {
+            routes,
+            route_rng,
+            faults,
+            fault_state,
+            max_lifetime,
+            queue: BTreeMap::new(),
+            next_seq: 0,
+            next_id: 1,
+            seen_flags: BTreeMap::new(),
+        }
+    }
+
+    /// The route a segment from `from` to `to` takes by default.
+    fn default_route(&self, from: usize, to: usize) -> usize {
+        self.routes
+            .iter()
+            .position(|r| r.from.is_none_or(|f| f == from) && r.to.is_none_or(|t| t == to))
+            .unwrap_or(0)
+    }
+
+    fn fault_matches(&self, i: usize, from: usize, to: usize, route: usize, seg: &SegMeta, now: Instant) -> bool {
+        let f = &self.faults[i];
+        let flags = seg.flags & (F_SYN | F_FIN | F_RST | F_ACK);
+        let key = conn_key(seg.src, seg.dst);
+        f.from.is_none_or(|h| h == from)
+            && f.to.is_none_or(|h| h == to)
+            && f.route.is_none_or(|r| r == route)
+            && f.flags.is_none_or(|fl| fl == flags)
+            && f.has_payload.is_none_or(|p| p == (seg.payload_len > 0))
+            && f.from_time.is_none_or(|t| now.micros() >= t.micros())
+            && f.until_time.is_none_or(|t| now.micros() < t.micros())
+            && (f.after.is_none() || self.fault_state[i].seen.contains(&key))
+    }
+
+    fn schedule(&mut self, mut seg: InFlight, delay: Duration, fault: Option<usize>) -> Verdict {
+        let route = self.routes[seg.route].name.clone();
+        if delay > self.max_lifetime {
+            return Verdict::Dropped { id: seg.id, reason: "max_lifetime", route, fault };
+        }
+        let at = seg.sent_at + delay;
+        let (id, dup_of) = (seg.id, seg.dup_of);
+        self.next_seq += 1;
+        seg.bytes.shrink_to_fit();
+        self.queue.insert((at, self.next_seq), seg);
+        Verdict::Scheduled { id, dup_of, route, deliver_at: at, fault }
+    }
+
+    /// Hands a segment from host `from` to host `to` (None: no host has that address) at
+    /// `now`. Returns one verdict per copy.
+    pub fn send(&mut self, now: Instant, from: usize, to: Option<usize>, seg: &SegMeta, bytes: Vec<u8>) -> Vec<Verdict> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let Some(to) = to else {
+            return vec![Verdict::Dropped { id, reason: "no_route", route: String::new(), fault: None }];
+        };
+        let mut route = self.default_route(from, to);
+        // Fault chain.
+        let mut applied: Option<(usize, Action)> = None;
+        for i in 0..self.faults.len() {
+            if !self.fault_matches(i, from, to, route, seg, now) {
+                continue;
+            }
+            let st = &mut self.fault_state[i];
+            st.matches += 1;
+            let f = &self.faults[i];
+            if f.nth.is_some_and(|n| n != st.matches) {
+                continue;
+            }
+            if let Some(p) = f.probability {
+                if unit(&mut st.rng) >= p {
+                    continue;
+                }
+            }
+            applied = Some((i, f.action.clone()));
+            break;
+        }
+        // Remember control flags per connection for later `after` selectors.
+        let key = conn_key(seg.src, seg.dst);
+        let seen = self.seen_flags.entry(key).or_insert(0);
+        *seen |= seg.flags;
+        let seen = *seen;
+        for (i, f) in self.faults.iter().enumerate() {
+            if let Some(a) = f.after {
+                if seen & a == a {
+                    self.fault_state[i].seen.insert(key);
+                }
+            }
+        }
+        let mut inflight = InFlight { id, dup_of: None, from, to, route, sent_at: now, bytes };
+        let lossy = |net: &mut Network, r: usize| {
+            let p = net.routes[r].loss;
+            p > 0.0 && unit(&mut net.route_rng[r]) < p
+        };
+        match applied {
+            Some((i, Action::Drop)) => {
+                vec![Verdict::Dropped { id, reason: "fault", route: self.routes[route].name.clone(), fault: Some(i) }]
+            }
+            Some((i, Action::Delay(d))) => {
+                if lossy(self, route) {
+                    return vec![Verdict::Dropped { id, reason: "loss", route: self.routes[route].name.clone(), fault: Some(i) }];
+                }
+                let delay = self.routes[route].delay + d;
+                vec![self.schedule(inflight, delay, Some(i))]
+            }
+            Some((i, Action::Via(r))) => {
+                route = r;
+                inflight.route = r;
+                if lossy(self, route) {
+                    return vec![Verdict::Dropped { id, reason: "loss", route: self.routes[route].name.clone(), fault: Some(i) }];
+                }
+                let delay = self.routes[route].delay;
+                vec![self.schedule(inflight, delay, Some(i))]
+            }
+            Some((i, Action::DuplicateVia(r))) => {
+                let mut out = Vec::new();
+                let copy_id = self.next_id;
+                self.next_id += 1;
+                let copy = InFlight { id: copy_id, dup_of: Some(id), route: r, ..inflight.clone() };
+                if lossy(self, route) {
+                    out.push(Verdict::Dropped { id, reason: "loss", route: self.routes[route].name.clone(), fault: None });
+                } else {
+                    let d = self.routes[route].delay;
+                    out.push(self.schedule(inflight, d, None));
+                }
+                if lossy(self, r) {
+                    out.push(Verdict::Dropped { id: copy_id, reason: "loss", route: self.routes[r].name.clone(), fault: Some(i) });
+                } else {
+                    let d = self.routes[r].delay;
+                    out.push(self.schedule(copy, d, Some(i)));
+                }
+                out
+            }
+            None => {
+                if lossy(self, route) {
+                    return vec![Verdict::Dropped { id, reason: "loss", route: self.routes[route].name.clone(), fault: None }];
+                }
+                let d = self.routes[route].delay;
+                vec![self.schedule(inflight, d, None)]
+            }
+        }
+    }
+
+    /// When the next segment arrives.
+    pub fn next_delivery(&self) -> Option<Instant> {
+        self.queue.first_key_value().map(|((t, _), _)| *t)
+    }
+
+    /// Takes the next segment due at or before `now`.
+    pub fn pop_due(&mut self, now: Instant) -> Option<InFlight> {
+        let (&(t, s), _) = self.queue.first_key_value()?;
+        if t > now {
+            return None;
+        }
+        self.queue.remove(&(t, s))
+    }
+
+    /// Whether nothing is in flight.
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// Route name by index.
+    pub fn route_name(&self, i: usize) -> &str {
+        &self.routes[i].name
+    }
+}

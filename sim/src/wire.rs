@@ -1,0 +1,192 @@
+//! Segment summaries and crafted segments, on top of `smoltcp::wire`.
+//!
+//! The host layer reads every segment through [`SegMeta`] and writes its own replies
+//! (TIME-WAIT ACKs, RSTs for segments that match no socket) with [`craft`]; both use smoltcp's
+//! checked `Packet` views and `Repr` emitters, so checksums are always computed.
+
+use crate::scenario::{FlagSet, F_ACK, F_FIN, F_RST, F_SYN};
+use smoltcp::phy::ChecksumCapabilities;
+use smoltcp::wire::{
+    IpAddress, IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr, TcpControl, TcpPacket, TcpRepr,
+    TcpSeqNumber,
+};
+use std::net::SocketAddrV4;
+use twsim_model::SegmentInfo;
+
+/// What the simulator reads of a TCP/IPv4 segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegMeta {
+    /// Source endpoint.
+    pub src: SocketAddrV4,
+    /// Destination endpoint.
+    pub dst: SocketAddrV4,
+    /// SYN/FIN/RST/ACK flags.
+    pub flags: FlagSet,
+    /// PSH flag.
+    pub psh: bool,
+    /// SEG.SEQ.
+    pub seq: u32,
+    /// SEG.ACK (meaningful when ACK is set).
+    pub ack: u32,
+    /// Payload bytes.
+    pub payload_len: u32,
+    /// Window field (unscaled).
+    pub window: u16,
+}
+
+impl SegMeta {
+    /// Parses an IPv4 packet carrying TCP; `None` for anything else or a malformed packet.
+    pub fn parse(bytes: &[u8]) -> Option<SegMeta> {
+        let ip = Ipv4Packet::new_checked(bytes).ok()?;
+        if ip.next_header() != IpProtocol::Tcp {
+            return None;
+        }
+        let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
+        let mut flags = 0;
+        for (on, bit) in [(tcp.syn(), F_SYN), (tcp.fin(), F_FIN), (tcp.rst(), F_RST), (tcp.ack(), F_ACK)] {
+            if on {
+                flags |= bit;
+            }
+        }
+        let payload_len = tcp.payload().len() as u32;
+        Some(SegMeta {
+            src: SocketAddrV4::new(ip.src_addr(), tcp.src_port()),
+            dst: SocketAddrV4::new(ip.dst_addr(), tcp.dst_port()),
+            flags,
+            psh: tcp.psh(),
+            seq: tcp.seq_number().0 as u32,
+            ack: tcp.ack_number().0 as u32,
+            payload_len,
+            window: tcp.window_len(),
+        })
+    }
+
+    /// Whether all flags in `f` are set.
+    pub fn has(&self, f: FlagSet) -> bool {
+        self.flags & f == f
+    }
+
+    /// SEG.LEN: payload plus SYN and FIN (RFC 9293 §3.4).
+    pub fn seg_len(&self) -> u32 {
+        self.payload_len + u32::from(self.has(F_SYN)) + u32::from(self.has(F_FIN))
+    }
+
+    /// The view TIME-WAIT processing needs.
+    pub fn info(&self) -> SegmentInfo {
+        SegmentInfo {
+            seq: self.seq,
+            ack: self.has(F_ACK).then_some(self.ack),
+            syn: self.has(F_SYN),
+            fin: self.has(F_FIN),
+            rst: self.has(F_RST),
+            payload_len: self.payload_len,
+        }
+    }
+
+    /// tcpdump-like flag letters: `S`, `S.`, `F.`, `R`, `.`, `P.`.
+    pub fn flag_letters(&self) -> String {
+        let mut s = String::new();
+        for (bit, c) in [(F_SYN, 'S'), (F_FIN, 'F'), (F_RST, 'R')] {
+            if self.has(bit) {
+                s.push(c);
+            }
+        }
+        if self.psh {
+            s.push('P');
+        }
+        if self.has(F_ACK) {
+            s.push('.');
+        }
+        s
+    }
+}
+
+/// The control of a crafted segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ctl {
+    /// Plain ACK.
+    Ack,
+    /// RST (with ACK if `ack` is given).
+    Rst,
+}
+
+/// Emits a TCP/IPv4 segment with no payload and no options, checksums filled in.
+pub fn craft(src: SocketAddrV4, dst: SocketAddrV4, seq: u32, ack: Option<u32>, ctl: Ctl, window: u16) -> Vec<u8> {
+    let tcp = TcpRepr {
+        src_port: src.port(),
+        dst_port: dst.port(),
+        control: match ctl {
+            Ctl::Ack => TcpControl::None,
+            Ctl::Rst => TcpControl::Rst,
+        },
+        seq_number: TcpSeqNumber(seq as i32),
+        ack_number: ack.map(|a| TcpSeqNumber(a as i32)),
+        window_len: window,
+        window_scale: None,
+        max_seg_size: None,
+        sack_permitted: false,
+        sack_ranges: [None, None, None],
+        timestamp: None,
+        payload: &[],
+    };
+    let ip = Ipv4Repr {
+        src_addr: *src.ip(),
+        dst_addr: *dst.ip(),
+        next_header: IpProtocol::Tcp,
+        payload_len: tcp.buffer_len(),
+        hop_limit: 64,
+    };
+    let caps = ChecksumCapabilities::default();
+    let mut buf = vec![0u8; ip.buffer_len() + tcp.buffer_len()];
+    let mut ipp = Ipv4Packet::new_unchecked(&mut buf[..]);
+    ip.emit(&mut ipp, &caps);
+    let mut tcpp = TcpPacket::new_unchecked(ipp.payload_mut());
+    let (s, d): (Ipv4Address, Ipv4Address) = (*src.ip(), *dst.ip());
+    tcp.emit(&mut tcpp, &IpAddress::Ipv4(s), &IpAddress::Ipv4(d), &caps);
+    buf
+}
+
+/// The RST that answers a segment which matches no connection, TIME-WAIT record or listener
+/// (RFC 9293 §3.10.7.1, "If the state is CLOSED"): `<SEQ=SEG.ACK><CTL=RST>` if the segment
+/// had ACK, else `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`. An incoming RST is never answered.
+pub fn reset_for(seg: &SegMeta) -> Option<Vec<u8>> {
+    if seg.has(F_RST) {
+        return None;
+    }
+    Some(if seg.has(F_ACK) {
+        craft(seg.dst, seg.src, seg.ack, None, Ctl::Rst, 0)
+    } else {
+        craft(seg.dst, seg.src, 0, Some(seg.seq.wrapping_add(seg.seg_len())), Ctl::Rst, 0)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crafted_segments_parse_back_with_valid_checksums() {
+        let a: SocketAddrV4 = "10.0.0.1:40000".parse().unwrap();
+        let b: SocketAddrV4 = "10.0.0.2:80".parse().unwrap();
+        let bytes = craft(a, b, 7, Some(9), Ctl::Ack, 512);
+        let ip = Ipv4Packet::new_checked(&bytes[..]).unwrap();
+        assert!(ip.verify_checksum());
+        let tcp = TcpPacket::new_checked(ip.payload()).unwrap();
+        assert!(tcp.verify_checksum(&IpAddress::Ipv4(*a.ip()), &IpAddress::Ipv4(*b.ip())));
+        let m = SegMeta::parse(&bytes).unwrap();
+        assert_eq!((m.src, m.dst, m.seq, m.ack, m.flags, m.window), (a, b, 7, 9, F_ACK, 512));
+    }
+
+    #[test]
+    fn reset_follows_rfc9293_closed_state_rule() {
+        let a: SocketAddrV4 = "10.0.0.1:40000".parse().unwrap();
+        let b: SocketAddrV4 = "10.0.0.2:80".parse().unwrap();
+        let syn = SegMeta { src: a, dst: b, flags: F_SYN, psh: false, seq: 100, ack: 0, payload_len: 0, window: 100 };
+        let r = SegMeta::parse(&reset_for(&syn).unwrap()).unwrap();
+        assert_eq!((r.src, r.dst, r.seq, r.ack, r.flags), (b, a, 0, 101, F_RST | F_ACK));
+        let ack = SegMeta { flags: F_ACK | F_FIN, ack: 555, ..syn };
+        let r = SegMeta::parse(&reset_for(&ack).unwrap()).unwrap();
+        assert_eq!((r.seq, r.flags), (555, F_RST));
+        assert!(reset_for(&SegMeta { flags: F_RST, ..syn }).is_none());
+    }
+}
