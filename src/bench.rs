@@ -1,7 +1,104 @@
 //! `twsim bench`: connection lifecycles per wall-clock second, the simulator beside the bare
-//! two-interface smoltcp harness doing the same exchange, in the same process.
+//! two-interface smoltcp harness ([`twsim_sim::bare`]) doing the same exchange, in the same
+//! process. A lifecycle is: handshake, a 16-byte request, a 64-byte response, close by the
+//! client first, and the client's TIME-WAIT expiry. Wall time is read here only, never inside
+//! the simulation.
+
+use std::fmt::Write;
+use std::time::Instant as Wall;
+use twsim_sim::bare::run_bare_lifecycles;
+use twsim_sim::engine::{run as simulate, RunOptions};
+use twsim_sim::scenario::{parse, Overrides};
+
+/// The lifecycle scenario for the simulator: `n` sequential lifecycles between a client and
+/// a server 1 ms apart, each waiting for the client's TIME-WAIT to end.
+pub fn lifecycle_scenario(n: u64) -> String {
+    let mut steps = String::new();
+    let step = |s: &mut String, body: &str| {
+        if !s.is_empty() {
+            s.push_str(",\n");
+        }
+        s.push_str(body);
+    };
+    step(&mut steps, r#"{"host":"server","call":"socket","sock":"L"}"#);
+    step(&mut steps, r#"{"host":"server","call":"bind","sock":"L","addr":"0.0.0.0:80","expect":"ok"}"#);
+    step(&mut steps, r#"{"host":"server","call":"listen","sock":"L","expect":"ok"}"#);
+    for i in 0..n {
+        for body in [
+            format!(r#"{{"host":"client","call":"socket","sock":"C{i}"}}"#),
+            format!(r#"{{"host":"client","call":"connect","sock":"C{i}","addr":"10.0.0.2:80","expect":"ok"}}"#),
+            format!(r#"{{"host":"server","call":"accept","sock":"L","as":"A{i}","expect":"ok"}}"#),
+            format!(r#"{{"host":"client","call":"send","sock":"C{i}","data":"GET / HTTP/1.0\r\n","expect":"ok"}}"#),
+            format!(r#"{{"host":"server","call":"recv","sock":"A{i}","bytes":16,"expect":"ok"}}"#),
+            format!(r#"{{"host":"server","call":"send","sock":"A{i}","data":"{}","expect":"ok"}}"#, "x".repeat(64)),
+            format!(r#"{{"host":"client","call":"recv","sock":"C{i}","bytes":64,"expect":"ok"}}"#),
+            format!(r#"{{"host":"client","call":"close","sock":"C{i}","expect":"ok"}}"#),
+            format!(r#"{{"host":"server","call":"recv","sock":"A{i}","expect":"ok"}}"#),
+            format!(r#"{{"host":"server","call":"close","sock":"A{i}","expect":"ok"}}"#),
+            format!(r#"{{"host":"client","call":"wait","until":"state","sock":"C{i}","state":"CLOSED","expect":"ok"}}"#),
+        ] {
+            step(&mut steps, &body);
+        }
+    }
+    format!(
+        r#"{{"name":"bench-lifecycles","os":"linux","hosts":[{{"name":"server","addr":"10.0.0.2"}},{{"name":"client","addr":"10.0.0.1"}}],
+"network":{{"routes":[{{"name":"lan","delay":"1ms"}}]}},"steps":[
+{steps}]}}"#
+    )
+}
+
+/// One measurement.
+pub struct Figures {
+    /// Lifecycles completed.
+    pub lifecycles: u64,
+    /// Segments put on the wire.
+    pub segments: u64,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+impl Figures {
+    /// Lifecycles per wall-clock second.
+    pub fn rate(&self) -> f64 {
+        self.lifecycles as f64 / self.seconds
+    }
+}
+
+/// Runs `n` lifecycles through the simulator. Panics if the run does not complete: the
+/// scenario is generated here, so a failure is a bug.
+pub fn measure_sim(n: u64) -> Figures {
+    let src = lifecycle_scenario(n);
+    let sc = parse("<bench>", &src).expect("generated scenario parses");
+    let r = sc.resolve("<bench>", &src, None, &Overrides::default()).expect("generated scenario is valid");
+    let t0 = Wall::now();
+    let rep = simulate(&r, RunOptions { quiet: true, ..RunOptions::default() });
+    let seconds = t0.elapsed().as_secs_f64();
+    assert!(rep.ok(), "benchmark scenario failed:\n{}", twsim_sim::report::text(&rep));
+    Figures { lifecycles: n, segments: rep.segments, seconds }
+}
+
+/// Runs `n` lifecycles through the bare harness.
+pub fn measure_bare(n: u64) -> Figures {
+    let t0 = Wall::now();
+    let r = run_bare_lifecycles(n, 1);
+    Figures { lifecycles: r.lifecycles, segments: r.segments, seconds: t0.elapsed().as_secs_f64() }
+}
 
 /// Runs both measurements and prints them.
 pub fn run(n: u64) {
-    let _ = n;
+    let bare = measure_bare(n);
+    let sim = measure_sim(n);
+    let mut s = String::new();
+    let _ = writeln!(s, "connection lifecycles (handshake, 16 B request, 64 B response, client close, TIME-WAIT expiry), n = {n}");
+    for (name, f) in [("bare smoltcp harness", &bare), ("twsim simulator", &sim)] {
+        let _ = writeln!(
+            s,
+            "  {name:<22} {:>10.0} lifecycles/s  {:>7.3} s  {:>5.2} segments/lifecycle",
+            f.rate(),
+            f.seconds,
+            f.segments as f64 / f.lifecycles as f64
+        );
+    }
+    let _ = writeln!(s, "  simulator / bare = {:.1}%", 100.0 * sim.rate() / bare.rate());
+    print!("{s}");
 }

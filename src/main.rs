@@ -150,7 +150,7 @@ fn run_sources(srcs: &[(String, String)], out: &Out) -> Result<bool, Bad> {
     if runs.is_empty() {
         return Err(Bad(format!("no variant named {:?}", out.variant.clone().unwrap_or_default())));
     }
-    let opts = RunOptions { trace: out.trace.is_some(), pcap: out.pcap.is_some() };
+    let opts = RunOptions { trace: out.trace.is_some(), pcap: out.pcap.is_some(), quiet: out.json };
     let several = runs.len() > 1;
     let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     let mut all_ok = true;

@@ -178,7 +178,9 @@ impl AddressTable {
                 if reuseport_ok {
                     return false;
                 }
-                if !opts.reuseaddr {
+                // Only a socket with neither option does the wildcard lookup
+                // (`in_pcbbind_setup`: INPLOOKUP_WILDCARD unless SO_REUSEADDR|SO_REUSEPORT).
+                if !opts.reuseaddr && !opts.reuseport {
                     return true;
                 }
                 let unconnected = matches!(other.state, TableState::Bound | TableState::Listen);
@@ -373,15 +375,17 @@ impl AddressTable {
                 }),
             }
         };
+        // Reduce the start modulo the range first (as the kernel does), so the scan below
+        // never wraps around u32: a wrapped sum would skip ports and report exhaustion early.
         let (offset, step) = match self.cfg.bind {
-            BindRules::Linux => (hint.wrapping_add(perturb) & !1, 2),
-            BindRules::Bsd => (hint, 1),
+            BindRules::Linux => ((hint.wrapping_add(perturb) % n) & !1, 2),
+            BindRules::Bsd => (hint % n, 1),
         };
         let passes: &[u32] = if step == 2 { &[0, 1] } else { &[0] };
         for &parity in passes {
             let mut i = 0;
             while i < n {
-                let idx = (offset.wrapping_add(i).wrapping_add(parity)) % n;
+                let idx = (offset + i + parity) % n;
                 let port = (u32::from(range.first) + idx) as u16;
                 if usable(port) {
                     self.perturb.insert(key, perturb.wrapping_add(i + 2));

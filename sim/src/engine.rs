@@ -22,12 +22,54 @@ pub struct RunOptions {
     pub trace: bool,
     /// Keep the pcap capture.
     pub pcap: bool,
+    /// Skip the human timeline and host events (benchmarks, sweeps): the summary, step
+    /// results and TIME-WAIT records are still kept.
+    pub quiet: bool,
 }
 
 /// Deadline of `accept`, `recv` and `wait until` when the step gives none.
 pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(600);
 /// Most loop iterations allowed at one virtual instant before the run is stopped.
 const SPIN_LIMIT: u32 = 100_000;
+
+/// What a successful call returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Detail {
+    /// Nothing to report.
+    None,
+    /// bind() chose this address.
+    Bound(std::net::SocketAddrV4),
+    /// listen() listens here.
+    Listening(std::net::SocketAddrV4),
+    /// connect() completed after this long.
+    Connected(Duration),
+    /// accept() returned this connection.
+    Accepted(twsim_model::FourTuple),
+    /// send() queued this many bytes.
+    Queued(usize),
+    /// recv() returned these bytes.
+    Data(Vec<u8>),
+    /// recv() saw the end of the stream.
+    Eof,
+    /// A wait ended after this long.
+    Waited(Duration),
+}
+
+impl std::fmt::Display for Detail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Detail::None => Ok(()),
+            Detail::Bound(a) => write!(f, "bound {a}"),
+            Detail::Listening(a) => write!(f, "listening on {a}"),
+            Detail::Connected(d) => write!(f, "connected after {d}"),
+            Detail::Accepted(t) => write!(f, "accepted {t}"),
+            Detail::Queued(n) => write!(f, "{n} bytes queued"),
+            Detail::Data(d) => write!(f, "{:?}", String::from_utf8_lossy(d)),
+            Detail::Eof => f.write_str("end of stream"),
+            Detail::Waited(d) => write!(f, "condition met after {d}"),
+        }
+    }
+}
 
 /// The outcome of one step.
 #[derive(Debug, Clone)]
@@ -38,14 +80,14 @@ pub struct StepResult {
     pub host: String,
     /// Process.
     pub proc: String,
-    /// The call, e.g. `bind(L2, 0.0.0.0:9099)`.
+    /// The call, e.g. `bind(L2, 0.0.0.0:9099)` (empty in quiet runs).
     pub call: String,
     /// When it started.
     pub started_at: Instant,
     /// When it completed.
     pub done_at: Instant,
     /// Success detail or errno.
-    pub result: Result<String, Errno>,
+    pub result: Result<Detail, Errno>,
     /// Expected outcome (`Some(None)` = ok).
     pub expect: Option<Option<Errno>>,
     /// Whether the expectations held (`None` = nothing expected).
@@ -123,7 +165,7 @@ impl RunReport {
 }
 
 enum Outcome {
-    Done(Result<String, Errno>),
+    Done(Result<Detail, Errno>),
     Pending,
 }
 
@@ -180,7 +222,13 @@ impl<'a> Sim<'a> {
             })
             .collect();
         let net = Network::new(sc.seed, sc.routes.clone(), sc.faults.clone(), sc.max_lifetime);
-        Sim { sc, now: Instant::ZERO, hosts, net, rec: Recorder::new(opts.trace, opts.pcap), segments: 0 }
+        let mut rec = Recorder::new(opts.trace, opts.pcap);
+        rec.timeline_on = !opts.quiet;
+        let mut hosts: Vec<Host> = hosts;
+        for h in &mut hosts {
+            h.record = rec.wants_events();
+        }
+        Sim { sc, now: Instant::ZERO, hosts, net, rec, segments: 0 }
     }
 
     fn host_of(&self, ip: std::net::Ipv4Addr) -> Option<usize> {
@@ -200,6 +248,9 @@ impl<'a> Sim<'a> {
             let to = self.host_of(*seg.dst.ip());
             self.segments += 1;
             let verdicts = self.net.send(now, i, to, &seg, bytes);
+            if !self.rec.wants_events() {
+                continue;
+            }
             let from = self.hosts[i].name.clone();
             let to_name = to.map_or("?".to_string(), |t| self.hosts[t].name.clone());
             for v in verdicts {
@@ -263,7 +314,8 @@ impl<'a> Sim<'a> {
             while let Some(seg) = self.net.pop_due(now) {
                 busy = true;
                 self.rec.capture(now, &seg.bytes);
-                if let Some(meta) = SegMeta::parse(&seg.bytes) {
+                if !self.rec.wants_events() {
+                } else if let Some(meta) = SegMeta::parse(&seg.bytes) {
                     let mut d = Self::seg_json(&meta);
                     let m = d.as_object_mut().expect("object literal");
                     m.insert("event".into(), json!("delivered"));
@@ -307,12 +359,11 @@ impl<'a> Sim<'a> {
         let now = self.now;
         let h = &mut self.hosts[step.host];
         let p = step.proc.as_str();
-        let ok = |s: String| Outcome::Done(Ok(s));
         if !h.procs.is_alive(p) {
             return Outcome::Done(Err(Errno::EBADF));
         }
         let r = match &step.call {
-            Call::Socket(s) => h.socket(p, s).map(|_| String::new()),
+            Call::Socket(s) => h.socket(p, s).map(|_| Detail::None),
             Call::SetSockOpt(s, o) => {
                 let o = *o;
                 h.setsockopt(p, s, |opts| match o {
@@ -320,37 +371,33 @@ impl<'a> Sim<'a> {
                     SockOpt::ReusePort(v) => opts.reuseport = v,
                     SockOpt::Linger(v) => opts.linger_secs = v,
                 })
-                .map(|_| String::new())
+                .map(|_| Detail::None)
             }
-            Call::Bind(s, a) => h.bind(p, s, *a).map(|a| format!("bound {a}")),
-            Call::Listen(s, b) => h.listen(p, s, *b).map(|a| format!("listening on {a}")),
+            Call::Bind(s, a) => h.bind(p, s, *a).map(Detail::Bound),
+            Call::Listen(s, b) => h.listen(p, s, *b).map(Detail::Listening),
             Call::Connect(s, a) => match h.connect(now, p, s, *a) {
                 Ok(_) => return Outcome::Pending,
                 Err(e) => Err(e),
             },
             Call::Accept(..) | Call::Recv(..) | Call::Wait(..) => return Outcome::Pending,
-            Call::Send(s, d) => h.send(now, p, s, d).map(|n| format!("{n} bytes queued")),
-            Call::Shutdown(s, _, w) => h.shutdown(now, p, s, *w).map(|_| String::new()),
-            Call::Close(s) => h.close(now, p, s).map(|_| String::new()),
-            Call::Fork(c) => h.fork(p, c).map(|_| String::new()),
-            Call::Exit => h.exit(now, p).map(|_| String::new()),
+            Call::Send(s, d) => h.send(now, p, s, d).map(Detail::Queued),
+            Call::Shutdown(s, _, w) => h.shutdown(now, p, s, *w).map(|_| Detail::None),
+            Call::Close(s) => h.close(now, p, s).map(|_| Detail::None),
+            Call::Fork(c) => h.fork(p, c).map(|_| Detail::None),
+            Call::Exit => h.exit(now, p).map(|_| Detail::None),
         };
-        if let Err(e) = &r {
-            let _ = e;
-        }
-        let _ = ok;
         Outcome::Done(r)
     }
 
     /// Whether the blocked step has completed now; times out at the deadline.
-    fn poll_pending(&mut self, step: &Step, pend: &Pending) -> Option<Result<String, Errno>> {
+    fn poll_pending(&mut self, step: &Step, pend: &Pending) -> Option<Result<Detail, Errno>> {
         let now = self.now;
         let h = &mut self.hosts[step.host];
         let p = step.proc.as_str();
         let expired = now >= pend.deadline;
         match &step.call {
             Call::Connect(s, _) => match h.connect_result(s) {
-                Some(r) => Some(r.map(|_| format!("connected after {}", now - pend.started_at))),
+                Some(r) => Some(r.map(|_| Detail::Connected(now - pend.started_at))),
                 None if expired => {
                     h.connect_timeout(now, s);
                     Some(Err(Errno::ETIMEDOUT))
@@ -358,22 +405,22 @@ impl<'a> Sim<'a> {
                 None => None,
             },
             Call::Accept(s, a) => match h.accept(p, s, a) {
-                Ok(Some(t)) => Some(Ok(format!("accepted {t}"))),
+                Ok(Some(t)) => Some(Ok(Detail::Accepted(t))),
                 Ok(None) if expired => Some(Err(Errno::EAGAIN)),
                 Ok(None) => None,
                 Err(e) => Some(Err(e)),
             },
             Call::Recv(s, max) => match h.recv(now, p, s, *max) {
-                Ok(Some(d)) if d.is_empty() => Some(Ok("end of stream".into())),
-                Ok(Some(d)) => Some(Ok(format!("{:?}", String::from_utf8_lossy(&d)))),
+                Ok(Some(d)) if d.is_empty() => Some(Ok(Detail::Eof)),
+                Ok(Some(d)) => Some(Ok(Detail::Data(d))),
                 Ok(None) if expired => Some(Err(Errno::EAGAIN)),
                 Ok(None) => None,
                 Err(e) => Some(Err(e)),
             },
-            Call::Wait(WaitFor::Time(d)) => (now >= pend.started_at + *d).then(|| Ok(String::new())),
+            Call::Wait(WaitFor::Time(d)) => (now >= pend.started_at + *d).then_some(Ok(Detail::None)),
             Call::Wait(WaitFor::State(s, st)) => {
                 if h.state_of(s) == st {
-                    Some(Ok(format!("{s} is {st} after {}", now - pend.started_at)))
+                    Some(Ok(Detail::Waited(now - pend.started_at)))
                 } else if expired {
                     Some(Err(Errno::ETIMEDOUT))
                 } else {
@@ -382,14 +429,14 @@ impl<'a> Sim<'a> {
             }
             Call::Wait(WaitFor::Bindable(s, a)) => {
                 if h.bindable(s, *a).is_ok() {
-                    Some(Ok(format!("{a} bindable after {}", now - pend.started_at)))
+                    Some(Ok(Detail::Waited(now - pend.started_at)))
                 } else if expired {
                     Some(Err(Errno::ETIMEDOUT))
                 } else {
                     None
                 }
             }
-            _ => Some(Ok(String::new())),
+            _ => Some(Ok(Detail::None)),
         }
     }
 
@@ -402,12 +449,10 @@ impl<'a> Sim<'a> {
         self.now + d
     }
 
-    fn finish_step(&mut self, step: &Step, started_at: Instant, result: Result<String, Errno>, out: &mut Vec<StepResult>) {
-        let h = &self.hosts[step.host];
-        let style = h.cfg.errno_style;
+    fn finish_step(&mut self, step: &Step, started_at: Instant, result: Result<Detail, Errno>, out: &mut Vec<StepResult>) {
         let data_ok = match (&step.expect_data, &result) {
-            (Some(want), Ok(got)) => Some(*got == format!("{want:?}")),
-            (Some(_), Err(_)) => Some(false),
+            (Some(want), Ok(Detail::Data(got))) => Some(want.as_bytes() == got.as_slice()),
+            (Some(_), _) => Some(false),
             _ => None,
         };
         let errno_ok = step.expect.map(|e| e == result.as_ref().err().copied());
@@ -415,37 +460,41 @@ impl<'a> Sim<'a> {
             (None, None) => None,
             (a, b) => Some(a.unwrap_or(true) && b.unwrap_or(true)),
         };
-        let call = describe(&step.call);
-        let shown = match &result {
-            Ok(s) if s.is_empty() => "ok".to_string(),
-            Ok(s) => format!("ok: {s}"),
-            Err(e) => e.display_for(style),
-        };
-        let expect_txt = match step.expect {
-            None => String::new(),
-            Some(None) => " (expected ok)".into(),
-            Some(Some(e)) => format!(" (expected {})", e.display_for(style)),
-        };
-        let mark = match met {
-            Some(true) => " ✓",
-            Some(false) => " ✗ UNEXPECTED",
-            None => "",
-        };
+        let h = &self.hosts[step.host];
         let host = h.name.clone();
-        self.rec.record(
-            self.now,
-            "call",
-            Some(&host),
-            &json!({"step": step.index, "proc": step.proc, "call": call, "started_at_us": started_at.micros(),
-                    "result": match &result { Ok(_) => "ok".to_string(), Err(e) => e.name().to_string() },
-                    "detail": result.as_ref().ok(), "shown": shown,
-                    "expect": step.expect.map(|e| e.map_or("ok", |e| e.name())), "met": met}),
-        );
-        if let Some(n) = &step.note {
-            self.rec.say(self.now, &host, format!("-- {n}"));
+        let call = if self.rec.wants_events() || met == Some(false) { describe(&step.call) } else { String::new() };
+        if self.rec.wants_events() {
+            let style = h.cfg.errno_style;
+            let shown = match &result {
+                Ok(Detail::None) => "ok".to_string(),
+                Ok(d) => format!("ok: {d}"),
+                Err(e) => e.display_for(style),
+            };
+            let expect_txt = match step.expect {
+                None => String::new(),
+                Some(None) => " (expected ok)".into(),
+                Some(Some(e)) => format!(" (expected {})", e.display_for(style)),
+            };
+            let mark = match met {
+                Some(true) => " \u{2713}",
+                Some(false) => " \u{2717} UNEXPECTED",
+                None => "",
+            };
+            self.rec.record(
+                self.now,
+                "call",
+                Some(&host),
+                &json!({"step": step.index, "proc": step.proc, "call": call, "started_at_us": started_at.micros(),
+                        "result": match &result { Ok(_) => "ok".to_string(), Err(e) => e.name().to_string() },
+                        "detail": result.as_ref().ok().map(|d| d.to_string()), "shown": shown,
+                        "expect": step.expect.map(|e| e.map_or("ok", |e| e.name())), "met": met}),
+            );
+            if let Some(n) = &step.note {
+                self.rec.say(self.now, &host, format!("-- {n}"));
+            }
+            let proc = if step.proc == "main" { String::new() } else { format!("[{}] ", step.proc) };
+            self.rec.say(self.now, &host, format!("{proc}{call} = {shown}{expect_txt}{mark}"));
         }
-        let proc = if step.proc == "main" { String::new() } else { format!("[{}] ", step.proc) };
-        self.rec.say(self.now, &host, format!("{proc}{call} = {shown}{expect_txt}{mark}"));
         out.push(StepResult {
             index: step.index,
             host,

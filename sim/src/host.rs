@@ -180,6 +180,19 @@ pub struct Host {
     pub events: Vec<HostEvent>,
     /// Finished TIME-WAIT records.
     pub tw_log: Vec<TimeWaitLog>,
+    /// Whether to record [`HostEvent`]s (off for benchmarks and sweeps).
+    pub record: bool,
+    pool: Vec<tcp::Socket<'static>>,
+}
+
+/// Records a host event only when the run keeps events: building the JSON and the text costs
+/// more than simulating the segment.
+macro_rules! ev {
+    ($s:expr, $kind:expr, $data:expr, $text:expr $(,)?) => {
+        if $s.record {
+            $s.events.push(HostEvent { kind: $kind, data: $data, text: $text });
+        }
+    };
 }
 
 fn sinstant(t: Instant) -> SInstant {
@@ -240,11 +253,9 @@ impl Host {
             crafted: Vec::new(),
             events: Vec::new(),
             tw_log: Vec::new(),
+            record: true,
+            pool: Vec::new(),
         }
-    }
-
-    fn ev(&mut self, kind: &'static str, data: serde_json::Value, text: String) {
-        self.events.push(HostEvent { kind, data, text });
     }
 
     /// The socket id behind a script name.
@@ -323,8 +334,23 @@ impl Host {
         Ok(local)
     }
 
-    fn new_tcp_socket() -> tcp::Socket<'static> {
-        tcp::Socket::new(tcp::SocketBuffer::new(vec![0; BUF]), tcp::SocketBuffer::new(vec![0; BUF]))
+    /// A closed smoltcp socket: recycled from a finished connection when possible (its
+    /// buffers are reused; `connect`/`listen` reset all connection state), else new.
+    fn new_tcp_socket(&mut self) -> tcp::Socket<'static> {
+        self.pool
+            .pop()
+            .unwrap_or_else(|| tcp::Socket::new(tcp::SocketBuffer::new(vec![0; BUF]), tcp::SocketBuffer::new(vec![0; BUF])))
+    }
+
+    /// Removes a smoltcp socket from the interface without sending anything and keeps it for
+    /// reuse.
+    fn retire(&mut self, handle: SocketHandle) {
+        let smoltcp::socket::Socket::Tcp(mut s) = self.sockets.remove(handle);
+        // Closed locally only: the socket is out of the set, so nothing is sent.
+        s.abort();
+        if self.pool.len() < 64 {
+            self.pool.push(s);
+        }
     }
 
     fn next_incarnation(&mut self, t: FourTuple) -> u32 {
@@ -343,7 +369,7 @@ impl Host {
         let hint = self.rng.next_u32();
         let local = v4(self.table.connect(id, IpAddr::V4(self.addr), SocketAddr::V4(remote), hint)?);
         let tuple = FourTuple::new(SocketAddr::V4(local), SocketAddr::V4(remote));
-        let mut sock = Self::new_tcp_socket();
+        let mut sock = self.new_tcp_socket();
         let r: IpEndpoint = (IpAddress::Ipv4(*remote.ip()), remote.port()).into();
         let l: IpListenEndpoint = IpListenEndpoint { addr: Some(IpAddress::Ipv4(*local.ip())), port: local.port() };
         if sock.connect(self.iface.context(), r, l).is_err() {
@@ -367,7 +393,8 @@ impl Host {
             },
         );
         self.socks.get_mut(&id).expect("held").kind = Kind::Conn(tuple);
-        self.ev(
+        ev!(
+                self,
             "state",
             json!({"sock": name, "tuple": tuple.to_string(), "from": "CLOSED", "to": "SYN-SENT", "incarnation": incarnation}),
             format!("{name} {tuple}: CLOSED -> SYN-SENT (incarnation {incarnation})"),
@@ -536,7 +563,7 @@ impl Host {
                 for t in pending.into_iter().chain(ready) {
                     self.abort_conn(now, t, ConnEnd::Aborted);
                 }
-                self.ev("close", json!({"sock": name, "what": "listener"}), format!("{name}: listener closed"));
+                ev!(self, "close", json!({"sock": name, "what": "listener"}), format!("{name}: listener closed"));
             }
             Kind::Conn(t) => {
                 self.socks.get_mut(&id).expect("present").kind = Kind::Conn(t);
@@ -547,14 +574,14 @@ impl Host {
                 let sock = self.sockets.get_mut::<tcp::Socket>(c.handle);
                 let unread = sock.recv_queue() > 0;
                 if opts.linger_secs == Some(0) {
-                    self.ev("close", json!({"sock": name, "tuple": t.to_string(), "rule": "SO_LINGER {1,0}: abortive close, RST"}), format!("{name}: SO_LINGER {{1,0}}: RST, no TIME-WAIT"));
+                    ev!(self, "close", json!({"sock": name, "tuple": t.to_string(), "rule": "SO_LINGER {1,0}: abortive close, RST"}), format!("{name}: SO_LINGER {{1,0}}: RST, no TIME-WAIT"));
                     self.abort_conn(now, t, ConnEnd::Aborted);
                 } else if unread && self.cfg.rst_on_close_with_unread {
-                    self.ev("close", json!({"sock": name, "tuple": t.to_string(), "rule": "RFC 1122 §4.2.2.13: close with unread data sends RST"}), format!("{name}: closed with unread data: RST"));
+                    ev!(self, "close", json!({"sock": name, "tuple": t.to_string(), "rule": "RFC 1122 §4.2.2.13: close with unread data sends RST"}), format!("{name}: closed with unread data: RST"));
                     self.abort_conn(now, t, ConnEnd::Aborted);
                 } else {
                     sock.close();
-                    self.ev("close", json!({"sock": name, "tuple": t.to_string()}), format!("{name}: close -> FIN"));
+                    ev!(self, "close", json!({"sock": name, "tuple": t.to_string()}), format!("{name}: close -> FIN"));
                     self.poll(now);
                 }
             }
@@ -606,14 +633,12 @@ impl Host {
         for (id, record, reason) in self.table.handle_timeout(now) {
             self.log_tw_end(now, id, record, reason);
         }
+        // smoltcp sends at most one segment per socket per poll; poll again while it reports
+        // progress. Anything left for this instant shows in poll_at, which the event loop reads.
         for _ in 0..64 {
-            self.iface.poll(sinstant(now), &mut self.dev, &mut self.sockets);
+            let r = self.iface.poll(sinstant(now), &mut self.dev, &mut self.sockets);
             self.after_poll(now);
-            let again = self
-                .iface
-                .poll_at(sinstant(now), &self.sockets)
-                .is_some_and(|t| t.total_micros() <= now.micros() as i64);
-            if !again {
+            if r == smoltcp::iface::PollResult::None {
                 break;
             }
         }
@@ -627,7 +652,7 @@ impl Host {
     /// Accepts one packet from the wire at `now`: demultiplexes it (module docs).
     pub fn deliver(&mut self, now: Instant, bytes: Vec<u8>) {
         let Some(seg) = SegMeta::parse(&bytes) else {
-            self.ev("drop", json!({"reason": "not TCP/IPv4"}), "dropped a non-TCP packet".into());
+            ev!(self, "drop", json!({"reason": "not TCP/IPv4"}), "dropped a non-TCP packet".into());
             return;
         };
         if *seg.dst.ip() != self.addr {
@@ -664,7 +689,8 @@ impl Host {
         } else {
             "RFC 9293 §3.10.7.1: RST to CLOSED, discard"
         };
-        self.ev(
+        ev!(
+                self,
             "no_socket",
             json!({"tuple": format!("{}<->{}", seg.dst, seg.src), "flags": seg.flag_letters(), "why": why, "rule": rule}),
             format!("{}:{} <- [{}] matches nothing: {}", seg.dst.ip(), seg.dst.port(), seg.flag_letters(), rule),
@@ -684,11 +710,11 @@ impl Host {
             return false;
         };
         if (pending.len() + ready.len()) as u32 >= *backlog {
-            self.ev("drop", json!({"reason": "listen queue full", "tuple": tuple.to_string()}), format!("SYN for {tuple} dropped: listen queue full"));
+            ev!(self, "drop", json!({"reason": "listen queue full", "tuple": tuple.to_string()}), format!("SYN for {tuple} dropped: listen queue full"));
             return true;
         }
         let Ok(cid) = self.table.accept_child(lid, tuple) else { return false };
-        let mut sock = Self::new_tcp_socket();
+        let mut sock = self.new_tcp_socket();
         let local = v4(tuple.local);
         let ep = IpListenEndpoint { addr: Some(IpAddress::Ipv4(*local.ip())), port: local.port() };
         sock.listen(ep).expect("port is non-zero: it came from a segment");
@@ -729,7 +755,8 @@ impl Host {
             TwAction::RstAndKill => "rst_and_kill",
             TwAction::AcceptSyn { .. } => "accept_syn",
         };
-        self.ev(
+        ev!(
+                self,
             "time_wait",
             json!({"event": "segment", "tuple": tuple.to_string(), "flags": seg.flag_letters(), "seq": seg.seq,
                    "action": action, "restarted": d.restarted, "expires_at_us": r.as_ref().map(|r| r.expires_at.micros()), "rule": d.rule}),
@@ -771,7 +798,8 @@ impl Host {
     fn log_tw_end(&mut self, now: Instant, id: SocketId, record: TimeWaitRecord, reason: EndReason) {
         let lived = now - record.entered_at;
         let name = self.socks.get(&id).and_then(|s| s.name.clone()).unwrap_or_default();
-        self.ev(
+        ev!(
+                self,
             "time_wait",
             json!({"event": reason.name(), "sock": name, "tuple": record.tuple.to_string(), "incarnation": record.incarnation,
                    "entered_at_us": record.entered_at.micros(), "lived_us": lived.micros(), "restarts": record.restarts}),
@@ -816,7 +844,8 @@ impl Host {
         c.state = new;
         let (id, inc, listener, rst_in) = (c.id, c.incarnation, c.listener, c.rst_in);
         let name = self.socks.get(&id).and_then(|s| s.name.clone()).unwrap_or_else(|| "(embryonic)".into());
-        self.ev(
+        ev!(
+                self,
             "state",
             json!({"sock": name, "tuple": t.to_string(), "from": state_name(old), "to": state_name(new), "incarnation": inc}),
             format!("{name} {t}: {} -> {}", state_name(old), state_name(new)),
@@ -838,7 +867,7 @@ impl Host {
                 _ => ConnEnd::Normal,
             };
             let c = self.conns.remove(&t).expect("present");
-            self.sockets.remove(c.handle);
+            self.retire(c.handle);
             self.table.remove(c.id);
             if let Some(lid) = listener {
                 if let Some(Sock { kind: Kind::Listener { pending, ready, .. }, .. }) = self.socks.get_mut(&lid) {
@@ -869,7 +898,7 @@ impl Host {
             return; // the final ACK has not left yet (delayed ACK): wait for the next poll
         }
         let c = self.conns.remove(&t).expect("present");
-        self.sockets.remove(c.handle);
+        self.retire(c.handle);
         let record = TimeWaitRecord {
             tuple: t,
             incarnation: c.incarnation,
@@ -883,7 +912,8 @@ impl Host {
             last_limited_ack_at: None,
         };
         let name = self.socks.get(&c.id).and_then(|s| s.name.clone()).unwrap_or_default();
-        self.ev(
+        ev!(
+                self,
             "time_wait",
             json!({"event": "created", "sock": name, "tuple": t.to_string(), "incarnation": c.incarnation, "snd_nxt": snd_nxt,
                    "rcv_nxt": fin_end, "rcv_wnd": win, "expires_at_us": record.expires_at.micros(), "length_us": self.tw_len.micros()}),
@@ -895,7 +925,7 @@ impl Host {
         if self.table.enter_time_wait(c.id, record).is_err() {
             // The table lost the connection: an internal invariant broke. Keep running without
             // a record rather than panicking on user input.
-            self.ev("error", json!({"what": "TIME-WAIT takeover found no table entry", "tuple": t.to_string()}), format!("internal: no table entry for {t}"));
+            ev!(self, "error", json!({"what": "TIME-WAIT takeover found no table entry", "tuple": t.to_string()}), format!("internal: no table entry for {t}"));
         }
     }
 

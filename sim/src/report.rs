@@ -70,7 +70,7 @@ pub fn json(r: &RunReport) -> serde_json::Value {
             "index": x.index, "host": x.host, "proc": x.proc, "call": x.call,
             "started_at_us": x.started_at.micros(), "done_at_us": x.done_at.micros(),
             "result": match &x.result { Ok(_) => "ok".to_string(), Err(e) => e.name().to_string() },
-            "detail": x.result.as_ref().ok(),
+            "detail": x.result.as_ref().ok().map(|d| d.to_string()),
             "expect": x.expect.map(|e| e.map_or("ok", |e| e.name())),
             "met": x.met,
         })).collect::<Vec<_>>(),

@@ -48,6 +48,8 @@ pub struct Recorder {
     pub timeline: Vec<(Instant, String, String)>,
     /// Whether to keep per-segment lines in the timeline.
     pub segments_in_timeline: bool,
+    /// Whether to keep the timeline at all.
+    pub timeline_on: bool,
 }
 
 impl Recorder {
@@ -58,7 +60,7 @@ impl Recorder {
             p.global_header(PcapLinkType::Ip);
             p
         });
-        Recorder { jsonl: trace.then(Vec::new), pcap, timeline: Vec::new(), segments_in_timeline: true }
+        Recorder { jsonl: trace.then(Vec::new), pcap, timeline: Vec::new(), segments_in_timeline: true, timeline_on: true }
     }
 
     /// Appends a trace record.
@@ -72,7 +74,14 @@ impl Recorder {
 
     /// Appends a timeline line.
     pub fn say(&mut self, t: Instant, host: &str, text: String) {
-        self.timeline.push((t, host.to_string(), text));
+        if self.timeline_on {
+            self.timeline.push((t, host.to_string(), text));
+        }
+    }
+
+    /// Whether anything keeps per-event records (trace or timeline).
+    pub fn wants_events(&self) -> bool {
+        self.jsonl.is_some() || self.timeline_on
     }
 
     /// Captures a packet at `t`.
