@@ -20,22 +20,40 @@ pub fn lifecycle_scenario(n: u64) -> String {
         }
         s.push_str(body);
     };
-    step(&mut steps, r#"{"host":"server","call":"socket","sock":"L"}"#);
-    step(&mut steps, r#"{"host":"server","call":"bind","sock":"L","addr":"0.0.0.0:80","expect":"ok"}"#);
-    step(&mut steps, r#"{"host":"server","call":"listen","sock":"L","expect":"ok"}"#);
+    step(
+        &mut steps,
+        r#"{"host":"server","call":"socket","sock":"L"}"#,
+    );
+    step(
+        &mut steps,
+        r#"{"host":"server","call":"bind","sock":"L","addr":"0.0.0.0:80","expect":"ok"}"#,
+    );
+    step(
+        &mut steps,
+        r#"{"host":"server","call":"listen","sock":"L","expect":"ok"}"#,
+    );
     for i in 0..n {
         for body in [
             format!(r#"{{"host":"client","call":"socket","sock":"C{i}"}}"#),
-            format!(r#"{{"host":"client","call":"connect","sock":"C{i}","addr":"10.0.0.2:80","expect":"ok"}}"#),
+            format!(
+                r#"{{"host":"client","call":"connect","sock":"C{i}","addr":"10.0.0.2:80","expect":"ok"}}"#
+            ),
             format!(r#"{{"host":"server","call":"accept","sock":"L","as":"A{i}","expect":"ok"}}"#),
-            format!(r#"{{"host":"client","call":"send","sock":"C{i}","data":"GET / HTTP/1.0\r\n","expect":"ok"}}"#),
+            format!(
+                r#"{{"host":"client","call":"send","sock":"C{i}","data":"GET / HTTP/1.0\r\n","expect":"ok"}}"#
+            ),
             format!(r#"{{"host":"server","call":"recv","sock":"A{i}","bytes":16,"expect":"ok"}}"#),
-            format!(r#"{{"host":"server","call":"send","sock":"A{i}","data":"{}","expect":"ok"}}"#, "x".repeat(64)),
+            format!(
+                r#"{{"host":"server","call":"send","sock":"A{i}","data":"{}","expect":"ok"}}"#,
+                "x".repeat(64)
+            ),
             format!(r#"{{"host":"client","call":"recv","sock":"C{i}","bytes":64,"expect":"ok"}}"#),
             format!(r#"{{"host":"client","call":"close","sock":"C{i}","expect":"ok"}}"#),
             format!(r#"{{"host":"server","call":"recv","sock":"A{i}","expect":"ok"}}"#),
             format!(r#"{{"host":"server","call":"close","sock":"A{i}","expect":"ok"}}"#),
-            format!(r#"{{"host":"client","call":"wait","until":"state","sock":"C{i}","state":"CLOSED","expect":"ok"}}"#),
+            format!(
+                r#"{{"host":"client","call":"wait","until":"state","sock":"C{i}","state":"CLOSED","expect":"ok"}}"#
+            ),
         ] {
             step(&mut steps, &body);
         }
@@ -69,19 +87,41 @@ impl Figures {
 pub fn measure_sim(n: u64) -> Figures {
     let src = lifecycle_scenario(n);
     let sc = parse("<bench>", &src).expect("generated scenario parses");
-    let r = sc.resolve("<bench>", &src, None, &Overrides::default()).expect("generated scenario is valid");
+    let r = sc
+        .resolve("<bench>", &src, None, &Overrides::default())
+        .expect("generated scenario is valid");
+    #[allow(clippy::disallowed_methods)] // wall time is what a benchmark measures
     let t0 = Wall::now();
-    let rep = simulate(&r, RunOptions { quiet: true, ..RunOptions::default() });
+    let rep = simulate(
+        &r,
+        RunOptions {
+            quiet: true,
+            ..RunOptions::default()
+        },
+    );
     let seconds = t0.elapsed().as_secs_f64();
-    assert!(rep.ok(), "benchmark scenario failed:\n{}", twsim_sim::report::text(&rep));
-    Figures { lifecycles: n, segments: rep.segments, seconds }
+    assert!(
+        rep.ok(),
+        "benchmark scenario failed:\n{}",
+        twsim_sim::report::text(&rep)
+    );
+    Figures {
+        lifecycles: n,
+        segments: rep.segments,
+        seconds,
+    }
 }
 
 /// Runs `n` lifecycles through the bare harness.
 pub fn measure_bare(n: u64) -> Figures {
+    #[allow(clippy::disallowed_methods)] // wall time is what a benchmark measures
     let t0 = Wall::now();
     let r = run_bare_lifecycles(n, 1);
-    Figures { lifecycles: r.lifecycles, segments: r.segments, seconds: t0.elapsed().as_secs_f64() }
+    Figures {
+        lifecycles: r.lifecycles,
+        segments: r.segments,
+        seconds: t0.elapsed().as_secs_f64(),
+    }
 }
 
 /// Runs both measurements and prints them.
@@ -99,6 +139,10 @@ pub fn run(n: u64) {
             f.segments as f64 / f.lifecycles as f64
         );
     }
-    let _ = writeln!(s, "  simulator / bare = {:.1}%", 100.0 * sim.rate() / bare.rate());
+    let _ = writeln!(
+        s,
+        "  simulator / bare = {:.1}%",
+        100.0 * sim.rate() / bare.rate()
+    );
     print!("{s}");
 }

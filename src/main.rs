@@ -14,7 +14,11 @@ use twsim_sim::report;
 use twsim_sim::scenario::{self, parse_duration, Overrides};
 
 #[derive(Parser)]
-#[command(name = "twsim", version, about = "Deterministic userspace TCP simulator for TIME-WAIT and port reuse")]
+#[command(
+    name = "twsim",
+    version,
+    about = "Deterministic userspace TCP simulator for TIME-WAIT and port reuse"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -96,11 +100,16 @@ fn main() -> ExitCode {
             let name = name.unwrap_or_else(|| demos::DEFAULT.to_string());
             match demos::find(&name) {
                 Some(d) => {
-                    let srcs: Vec<(String, String)> =
-                        d.files.iter().map(|(f, src)| (format!("<embedded {f}>"), src.to_string())).collect();
+                    let srcs: Vec<(String, String)> = d
+                        .files
+                        .iter()
+                        .map(|(f, src)| (format!("<embedded {f}>"), src.to_string()))
+                        .collect();
                     run_sources(&srcs, &out)
                 }
-                None => Err(Bad(format!("unknown demo {name:?}; `twsim demo --list` shows them"))),
+                None => Err(Bad(format!(
+                    "unknown demo {name:?}; `twsim demo --list` shows them"
+                ))),
             }
         }
         Cmd::Bench { lifecycles } => {
@@ -126,9 +135,20 @@ fn run_sources(srcs: &[(String, String)], out: &Out) -> Result<bool, Bad> {
         os: out
             .os
             .as_deref()
-            .map(|n| Profile::from_name(n).ok_or_else(|| Bad(format!("--os: unknown profile {n:?} (known: {})", Profile::known_names()))))
+            .map(|n| {
+                Profile::from_name(n).ok_or_else(|| {
+                    Bad(format!(
+                        "--os: unknown profile {n:?} (known: {})",
+                        Profile::known_names()
+                    ))
+                })
+            })
             .transpose()?,
-        msl: out.msl.as_deref().map(|m| parse_duration(m).map_err(|e| Bad(format!("--msl: {e}")))).transpose()?,
+        msl: out
+            .msl
+            .as_deref()
+            .map(|m| parse_duration(m).map_err(|e| Bad(format!("--msl: {e}"))))
+            .transpose()?,
     };
     let mut runs = Vec::new();
     for (file, src) in srcs {
@@ -144,13 +164,23 @@ fn run_sources(srcs: &[(String, String)], out: &Out) -> Result<bool, Bad> {
                     continue;
                 }
             }
-            runs.push(sc.resolve(file, src, v, &ov).map_err(|e| Bad(e.to_string()))?);
+            runs.push(
+                sc.resolve(file, src, v, &ov)
+                    .map_err(|e| Bad(e.to_string()))?,
+            );
         }
     }
     if runs.is_empty() {
-        return Err(Bad(format!("no variant named {:?}", out.variant.clone().unwrap_or_default())));
+        return Err(Bad(format!(
+            "no variant named {:?}",
+            out.variant.clone().unwrap_or_default()
+        )));
     }
-    let opts = RunOptions { trace: out.trace.is_some(), pcap: out.pcap.is_some(), quiet: out.json };
+    let opts = RunOptions {
+        trace: out.trace.is_some(),
+        pcap: out.pcap.is_some(),
+        quiet: out.json,
+    };
     let several = runs.len() > 1;
     let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     let mut all_ok = true;
@@ -173,8 +203,15 @@ fn run_sources(srcs: &[(String, String)], out: &Out) -> Result<bool, Bad> {
         }
     }
     if out.json {
-        let v = if summaries.len() == 1 { summaries.pop().expect("one") } else { serde_json::Value::Array(summaries) };
-        println!("{}", serde_json::to_string_pretty(&v).expect("values serialise"));
+        let v = if summaries.len() == 1 {
+            summaries.pop().expect("one")
+        } else {
+            serde_json::Value::Array(summaries)
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v).expect("values serialise")
+        );
     }
     output::write_all(&files).map_err(|e| Bad(e.to_string()))?;
     for (p, _) in &files {

@@ -6,8 +6,13 @@ use std::path::{Path, PathBuf};
 
 /// `dir/stem.TAG.ext` for `dir/stem.ext` (unchanged without a tag).
 pub fn with_tag(p: &Path, tag: Option<&str>) -> PathBuf {
-    let Some(tag) = tag else { return p.to_path_buf() };
-    let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let Some(tag) = tag else {
+        return p.to_path_buf();
+    };
+    let stem = p
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let name = match p.extension() {
         Some(ext) => format!("{stem}.{tag}.{}", ext.to_string_lossy()),
         None => format!("{stem}.{tag}"),
@@ -61,9 +66,15 @@ mod tests {
 
     #[test]
     fn tags_go_before_the_extension() {
-        assert_eq!(with_tag(Path::new("out/t.pcap"), Some("linux")), PathBuf::from("out/t.linux.pcap"));
+        assert_eq!(
+            with_tag(Path::new("out/t.pcap"), Some("linux")),
+            PathBuf::from("out/t.linux.pcap")
+        );
         assert_eq!(with_tag(Path::new("t"), Some("x")), PathBuf::from("t.x"));
-        assert_eq!(with_tag(Path::new("t.jsonl"), None), PathBuf::from("t.jsonl"));
+        assert_eq!(
+            with_tag(Path::new("t.jsonl"), None),
+            PathBuf::from("t.jsonl")
+        );
     }
 
     #[test]

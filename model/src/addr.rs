@@ -73,7 +73,12 @@ mod tests {
         assert!(!overlaps(ip("10.0.0.1"), false, ip("10.0.0.2"), false));
         assert!(overlaps(ip("::"), false, ip("10.0.0.1"), false));
         assert!(!overlaps(ip("::"), true, ip("10.0.0.1"), false));
-        assert!(overlaps(ip("::ffff:10.0.0.1"), false, ip("10.0.0.1"), false));
+        assert!(overlaps(
+            ip("::ffff:10.0.0.1"),
+            false,
+            ip("10.0.0.1"),
+            false
+        ));
         assert!(!overlaps(ip("::1"), false, ip("127.0.0.1"), false));
         assert!(overlaps(ip("::"), true, ip("::1"), false));
     }

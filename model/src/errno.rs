@@ -101,7 +101,11 @@ impl Errno {
     /// Parses a POSIX name (`"EADDRINUSE"`) or its Winsock spelling (`"WSAEADDRINUSE"`).
     pub fn from_name(s: &str) -> Option<Errno> {
         let posix = s.strip_prefix("WSA").unwrap_or(s);
-        let posix = if posix == "EWOULDBLOCK" { "EAGAIN" } else { posix };
+        let posix = if posix == "EWOULDBLOCK" {
+            "EAGAIN"
+        } else {
+            posix
+        };
         Errno::ALL.into_iter().find(|e| e.name() == posix)
     }
 

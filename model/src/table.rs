@@ -165,13 +165,11 @@ impl AddressTable {
             return false;
         }
         let other_tw = matches!(other.state, TableState::TimeWait(_));
-        let reuseport_ok =
-            opts.reuseport && other.opts.reuseport && (other_tw || other.uid == uid);
+        let reuseport_ok = opts.reuseport && other.opts.reuseport && (other_tw || other.uid == uid);
         match self.cfg.bind {
             BindRules::Linux => {
-                let reuseaddr_ok = opts.reuseaddr
-                    && other.opts.reuseaddr
-                    && other.state != TableState::Listen;
+                let reuseaddr_ok =
+                    opts.reuseaddr && other.opts.reuseaddr && other.state != TableState::Listen;
                 !(reuseaddr_ok || reuseport_ok)
             }
             BindRules::Bsd => {
@@ -239,7 +237,9 @@ impl AddressTable {
             return Err(Errno::EADDRNOTAVAIL);
         }
         let addr = if addr.port() == 0 {
-            let port = self.find_open_port(id, addr.ip(), hint).ok_or(Errno::EADDRINUSE)?;
+            let port = self
+                .find_open_port(id, addr.ip(), hint)
+                .ok_or(Errno::EADDRINUSE)?;
             SocketAddr::new(addr.ip(), port)
         } else {
             if self.first_conflict(id, addr, &TableState::Bound) {
@@ -261,7 +261,9 @@ impl AddressTable {
             self.by_port.get(&port).into_iter().flatten().all(|o| {
                 let other = &self.entries[o];
                 // relax = false: anything overlapping on the port blocks an automatic choice.
-                other.local.is_none_or(|l| !overlaps(addr.ip(), me.opts.v6only, l.ip(), other.opts.v6only))
+                other
+                    .local
+                    .is_none_or(|l| !overlaps(addr.ip(), me.opts.v6only, l.ip(), other.opts.v6only))
             })
         };
         let odd_first = matches!(self.cfg.bind, BindRules::Linux);
@@ -271,7 +273,11 @@ impl AddressTable {
             (0..n)
                 .map(|i| (offset + i) % n)
                 .filter(|i| (u32::from(range.first) + i) % 2 == 1)
-                .chain((0..n).map(|i| (offset + i) % n).filter(|i| (u32::from(range.first) + i) % 2 == 0))
+                .chain(
+                    (0..n)
+                        .map(|i| (offset + i) % n)
+                        .filter(|i| (u32::from(range.first) + i) % 2 == 0),
+                )
                 .collect()
         } else {
             (0..n).map(|i| (offset + i) % n).collect()
@@ -334,14 +340,20 @@ impl AddressTable {
         }
         let local = match me.local {
             Some(l) => {
-                let l = if l.ip().is_unspecified() { SocketAddr::new(src, l.port()) } else { l };
+                let l = if l.ip().is_unspecified() {
+                    SocketAddr::new(src, l.port())
+                } else {
+                    l
+                };
                 if self.by_tuple.contains_key(&FourTuple::new(l, remote)) {
                     return Err(Errno::EADDRNOTAVAIL);
                 }
                 l
             }
             None => {
-                let port = self.connect_port(src, remote, hint).ok_or(Errno::EADDRNOTAVAIL)?;
+                let port = self
+                    .connect_port(src, remote, hint)
+                    .ok_or(Errno::EADDRNOTAVAIL)?;
                 let l = SocketAddr::new(src, port);
                 self.place(id, l, true);
                 l
@@ -367,11 +379,17 @@ impl AddressTable {
             if self.by_tuple.contains_key(&tuple) {
                 return false;
             }
-            let mut on_port = self.by_port.get(&port).into_iter().flatten().map(|o| &self.entries[o]);
+            let mut on_port = self
+                .by_port
+                .get(&port)
+                .into_iter()
+                .flatten()
+                .map(|o| &self.entries[o]);
             match self.cfg.bind {
                 BindRules::Linux => on_port.all(|e| e.port_by_connect),
                 BindRules::Bsd => on_port.all(|e| {
-                    e.local.is_none_or(|l| !overlaps(l.ip(), e.opts.v6only, src, false))
+                    e.local
+                        .is_none_or(|l| !overlaps(l.ip(), e.opts.v6only, src, false))
                 }),
             }
         };
@@ -400,7 +418,11 @@ impl AddressTable {
     /// A connection accepted by `listener` for `tuple` (its local side): a child entry that
     /// inherits the listener's options (Linux `inet_csk_clone_lock`, `__inet_inherit_port`).
     /// Errors: EADDRNOTAVAIL if the 4-tuple is taken.
-    pub fn accept_child(&mut self, listener: SocketId, tuple: FourTuple) -> Result<SocketId, Errno> {
+    pub fn accept_child(
+        &mut self,
+        listener: SocketId,
+        tuple: FourTuple,
+    ) -> Result<SocketId, Errno> {
         let parent = self.entries.get(&listener).ok_or(Errno::EBADF)?;
         if self.by_tuple.contains_key(&tuple) {
             return Err(Errno::EADDRNOTAVAIL);
@@ -409,8 +431,9 @@ impl AddressTable {
         let id = self.socket(uid);
         self.entries.get_mut(&id).expect("just made").opts = opts;
         self.place(id, tuple.local, false);
-        self.entries.get_mut(&id).expect("just made").state =
-            TableState::Connected { remote: tuple.remote };
+        self.entries.get_mut(&id).expect("just made").state = TableState::Connected {
+            remote: tuple.remote,
+        };
         self.by_tuple.insert(tuple, id);
         Ok(id)
     }
@@ -431,7 +454,8 @@ impl AddressTable {
             .filter_map(|id| {
                 let e = &self.entries[id];
                 let l = e.local?;
-                let ok = e.state == TableState::Listen && overlaps(l.ip(), e.opts.v6only, local.ip(), false);
+                let ok = e.state == TableState::Listen
+                    && overlaps(l.ip(), e.opts.v6only, local.ip(), false);
                 ok.then_some((l.ip().is_unspecified(), *id))
             })
             .collect();
@@ -443,7 +467,8 @@ impl AddressTable {
     /// Errors: EINVAL if the socket is not connected on `record.tuple`.
     pub fn enter_time_wait(&mut self, id: SocketId, record: TimeWaitRecord) -> Result<(), Errno> {
         let e = self.entries.get_mut(&id).ok_or(Errno::EBADF)?;
-        let connected = matches!(e.state, TableState::Connected { remote } if remote == record.tuple.remote);
+        let connected =
+            matches!(e.state, TableState::Connected { remote } if remote == record.tuple.remote);
         if !connected || e.local != Some(record.tuple.local) {
             return Err(Errno::EINVAL);
         }

@@ -224,10 +224,18 @@ impl TimeWaitRecord {
             self.restart(now);
         }
         let rule = match (retransmitted_fin, acceptable, policy.restart) {
-            (true, _, TimerRestart::Literal) => "RFC 793 p.69: unacceptable segment, ACK and drop (literal: no restart)",
-            (true, _, TimerRestart::AnySegment) => "tcp_timewait_state_process: ACK, inet_twsk_reschedule",
-            (true, _, _) => "RFC 9293 §3.10.7.4: retransmitted FIN, ACK and restart the 2 MSL timeout",
-            (false, true, _) => "RFC 793 p.73: TIME-WAIT, acknowledge and restart the 2 MSL timeout",
+            (true, _, TimerRestart::Literal) => {
+                "RFC 793 p.69: unacceptable segment, ACK and drop (literal: no restart)"
+            }
+            (true, _, TimerRestart::AnySegment) => {
+                "tcp_timewait_state_process: ACK, inet_twsk_reschedule"
+            }
+            (true, _, _) => {
+                "RFC 9293 §3.10.7.4: retransmitted FIN, ACK and restart the 2 MSL timeout"
+            }
+            (false, true, _) => {
+                "RFC 793 p.73: TIME-WAIT, acknowledge and restart the 2 MSL timeout"
+            }
             (false, false, _) => "RFC 793 p.69: unacceptable segment, send ACK and drop",
         };
         let d = TwDecision {
@@ -243,20 +251,34 @@ impl TimeWaitRecord {
         self.restarts += 1;
     }
 
-    fn on_rst(&mut self, seg: &SegmentInfo, acceptable: bool, policy: &TimeWaitPolicy) -> TwDecision {
+    fn on_rst(
+        &mut self,
+        seg: &SegmentInfo,
+        acceptable: bool,
+        policy: &TimeWaitPolicy,
+    ) -> TwDecision {
         let exact = seg.seq == self.rcv_nxt;
         let (action, rule) = match policy.rst {
             RstInTimeWait::Ignore => (TwAction::Drop, "RFC 1337 §3 (TW1): ignore RST in TIME-WAIT"),
             _ if !acceptable => (TwAction::Drop, "RFC 793 p.70: RST out of window, ignore"),
-            RstInTimeWait::KillInWindow => (TwAction::Kill, "RFC 793 p.70: RST in window, enter CLOSED"),
-            RstInTimeWait::KillExact if exact => {
-                (TwAction::Kill, "tcp_timewait_state_process: RST with SEQ = RCV.NXT kills (tcp_rfc1337 = 0)")
+            RstInTimeWait::KillInWindow => {
+                (TwAction::Kill, "RFC 793 p.70: RST in window, enter CLOSED")
             }
-            RstInTimeWait::KillExact => {
-                (TwAction::Drop, "tcp_timewait_state_process: RST with SEQ != RCV.NXT ignored")
+            RstInTimeWait::KillExact if exact => (
+                TwAction::Kill,
+                "tcp_timewait_state_process: RST with SEQ = RCV.NXT kills (tcp_rfc1337 = 0)",
+            ),
+            RstInTimeWait::KillExact => (
+                TwAction::Drop,
+                "tcp_timewait_state_process: RST with SEQ != RCV.NXT ignored",
+            ),
+            RstInTimeWait::ChallengeAck if exact => (
+                TwAction::Kill,
+                "RFC 5961 §3.2: RST with SEQ = RCV.NXT, reset",
+            ),
+            RstInTimeWait::ChallengeAck => {
+                (TwAction::Ack, "RFC 5961 §3.2: in-window RST, challenge ACK")
             }
-            RstInTimeWait::ChallengeAck if exact => (TwAction::Kill, "RFC 5961 §3.2: RST with SEQ = RCV.NXT, reset"),
-            RstInTimeWait::ChallengeAck => (TwAction::Ack, "RFC 5961 §3.2: in-window RST, challenge ACK"),
         };
         TwDecision {
             action,
@@ -302,13 +324,22 @@ impl TimeWaitRecord {
                 TwAction::AcceptSyn { iss: None },
                 "RFC 1122 §4.2.2.13: new SYN with SEQ > RCV.NXT reopens the connection",
             )),
-            SynInTimeWait::Rfc1122 => Some(d(TwAction::Ack, "RFC 1122 §4.2.2.13: old SYN, stay in TIME-WAIT")),
+            SynInTimeWait::Rfc1122 => Some(d(
+                TwAction::Ack,
+                "RFC 1122 §4.2.2.13: old SYN, stay in TIME-WAIT",
+            )),
         }
     }
 
     /// Applies the ACK rate limit to segments that occupy no sequence space, and to SYNs
     /// (`tcp_oow_rate_limited`: data and FIN segments are never limited).
-    fn limit(&mut self, mut d: TwDecision, seg: &SegmentInfo, now: Instant, policy: &TimeWaitPolicy) -> TwDecision {
+    fn limit(
+        &mut self,
+        mut d: TwDecision,
+        seg: &SegmentInfo,
+        now: Instant,
+        policy: &TimeWaitPolicy,
+    ) -> TwDecision {
         if d.action != TwAction::Ack {
             return d;
         }
@@ -334,7 +365,10 @@ mod tests {
 
     fn record() -> TimeWaitRecord {
         TimeWaitRecord {
-            tuple: FourTuple::new("10.0.0.1:40000".parse().unwrap(), "10.0.0.2:80".parse().unwrap()),
+            tuple: FourTuple::new(
+                "10.0.0.1:40000".parse().unwrap(),
+                "10.0.0.2:80".parse().unwrap(),
+            ),
             incarnation: 1,
             snd_nxt: 1000,
             rcv_nxt: 5000,
@@ -362,7 +396,10 @@ mod tests {
     fn retransmitted_fin_is_acked_and_restarts_under_default_policies() {
         for p in [Profile::Linux, Profile::Rfc793] {
             let mut r = record();
-            let fin = SegmentInfo { fin: true, ..seg(4999) };
+            let fin = SegmentInfo {
+                fin: true,
+                ..seg(4999)
+            };
             let now = Instant::from_micros(10_000_000);
             let d = r.on_segment(&fin, now, &p.config().time_wait, false);
             assert_eq!(d.action, TwAction::Ack, "{p:?}");
@@ -377,7 +414,10 @@ mod tests {
         let mut r = record();
         let mut policy = Profile::Rfc793.config().time_wait;
         policy.restart = TimerRestart::Literal;
-        let fin = SegmentInfo { fin: true, ..seg(4999) };
+        let fin = SegmentInfo {
+            fin: true,
+            ..seg(4999)
+        };
         let d = r.on_segment(&fin, Instant::from_micros(1), &policy, false);
         assert_eq!(d.action, TwAction::Ack);
         assert!(!d.restarted);
@@ -386,38 +426,82 @@ mod tests {
 
     #[test]
     fn rst_rules_differ_per_policy() {
-        let rst = |s| SegmentInfo { rst: true, ack: None, ..seg(s) };
+        let rst = |s| SegmentInfo {
+            rst: true,
+            ack: None,
+            ..seg(s)
+        };
         let now = Instant::from_micros(1);
         let linux = Profile::Linux.config().time_wait;
         let rfc793 = Profile::Rfc793.config().time_wait;
-        assert_eq!(record().on_segment(&rst(5000), now, &linux, false).action, TwAction::Kill);
-        assert_eq!(record().on_segment(&rst(5001), now, &linux, false).action, TwAction::Drop);
-        assert_eq!(record().on_segment(&rst(5001), now, &rfc793, false).action, TwAction::Kill);
-        assert_eq!(record().on_segment(&rst(4000), now, &rfc793, false).action, TwAction::Drop);
-        let rfc1337 = TimeWaitPolicy { rst: RstInTimeWait::Ignore, ..rfc793 };
-        assert_eq!(record().on_segment(&rst(5000), now, &rfc1337, false).action, TwAction::Drop);
+        assert_eq!(
+            record().on_segment(&rst(5000), now, &linux, false).action,
+            TwAction::Kill
+        );
+        assert_eq!(
+            record().on_segment(&rst(5001), now, &linux, false).action,
+            TwAction::Drop
+        );
+        assert_eq!(
+            record().on_segment(&rst(5001), now, &rfc793, false).action,
+            TwAction::Kill
+        );
+        assert_eq!(
+            record().on_segment(&rst(4000), now, &rfc793, false).action,
+            TwAction::Drop
+        );
+        let rfc1337 = TimeWaitPolicy {
+            rst: RstInTimeWait::Ignore,
+            ..rfc793
+        };
+        assert_eq!(
+            record().on_segment(&rst(5000), now, &rfc1337, false).action,
+            TwAction::Drop
+        );
     }
 
     #[test]
     fn linux_syn_reopens_only_with_listener_and_newer_seq() {
-        let syn = |s| SegmentInfo { syn: true, ack: None, ..seg(s) };
+        let syn = |s| SegmentInfo {
+            syn: true,
+            ack: None,
+            ..seg(s)
+        };
         let now = Instant::from_micros(1);
         let linux = Profile::Linux.config().time_wait;
         assert_eq!(
             record().on_segment(&syn(6000), now, &linux, true).action,
-            TwAction::AcceptSyn { iss: Some(1000 + 65537) }
+            TwAction::AcceptSyn {
+                iss: Some(1000 + 65537)
+            }
         );
-        assert_eq!(record().on_segment(&syn(6000), now, &linux, false).action, TwAction::Ack);
-        assert_eq!(record().on_segment(&syn(10), now, &linux, true).action, TwAction::Ack);
+        assert_eq!(
+            record().on_segment(&syn(6000), now, &linux, false).action,
+            TwAction::Ack
+        );
+        assert_eq!(
+            record().on_segment(&syn(10), now, &linux, true).action,
+            TwAction::Ack
+        );
     }
 
     #[test]
     fn rfc793_in_window_syn_is_answered_with_reset() {
-        let syn = |s| SegmentInfo { syn: true, ack: None, ..seg(s) };
+        let syn = |s| SegmentInfo {
+            syn: true,
+            ack: None,
+            ..seg(s)
+        };
         let rfc793 = Profile::Rfc793.config().time_wait;
         let now = Instant::from_micros(1);
-        assert_eq!(record().on_segment(&syn(5100), now, &rfc793, true).action, TwAction::RstAndKill);
-        assert_eq!(record().on_segment(&syn(10), now, &rfc793, true).action, TwAction::Ack);
+        assert_eq!(
+            record().on_segment(&syn(5100), now, &rfc793, true).action,
+            TwAction::RstAndKill
+        );
+        assert_eq!(
+            record().on_segment(&syn(10), now, &rfc793, true).action,
+            TwAction::Ack
+        );
     }
 
     #[test]
@@ -425,11 +509,29 @@ mod tests {
         let linux = Profile::Linux.config().time_wait;
         let mut r = record();
         let t0 = Instant::from_micros(1_000);
-        assert_eq!(r.on_segment(&seg(1), t0, &linux, false).action, TwAction::Ack);
-        assert_eq!(r.on_segment(&seg(1), t0 + Duration::from_millis(100), &linux, false).action, TwAction::Drop);
-        let fin = SegmentInfo { fin: true, ..seg(4999) };
-        assert_eq!(r.on_segment(&fin, t0 + Duration::from_millis(200), &linux, false).action, TwAction::Ack);
-        assert_eq!(r.on_segment(&seg(1), t0 + Duration::from_millis(600), &linux, false).action, TwAction::Ack);
+        assert_eq!(
+            r.on_segment(&seg(1), t0, &linux, false).action,
+            TwAction::Ack
+        );
+        assert_eq!(
+            r.on_segment(&seg(1), t0 + Duration::from_millis(100), &linux, false)
+                .action,
+            TwAction::Drop
+        );
+        let fin = SegmentInfo {
+            fin: true,
+            ..seg(4999)
+        };
+        assert_eq!(
+            r.on_segment(&fin, t0 + Duration::from_millis(200), &linux, false)
+                .action,
+            TwAction::Ack
+        );
+        assert_eq!(
+            r.on_segment(&seg(1), t0 + Duration::from_millis(600), &linux, false)
+                .action,
+            TwAction::Ack
+        );
     }
 
     #[test]

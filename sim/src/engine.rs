@@ -199,7 +199,14 @@ fn describe(call: &Call) -> String {
         Call::Accept(s, a) => format!("accept({s}) -> {a}"),
         Call::Send(s, d) => format!("send({s}, {} bytes)", d.len()),
         Call::Recv(s, _) => format!("recv({s})"),
-        Call::Shutdown(s, r, w) => format!("shutdown({s}, {})", match (r, w) { (true, true) => "SHUT_RDWR", (true, false) => "SHUT_RD", _ => "SHUT_WR" }),
+        Call::Shutdown(s, r, w) => format!(
+            "shutdown({s}, {})",
+            match (r, w) {
+                (true, true) => "SHUT_RDWR",
+                (true, false) => "SHUT_RD",
+                _ => "SHUT_WR",
+            }
+        ),
         Call::Close(s) => format!("close({s})"),
         Call::Fork(c) => format!("fork() -> {c}"),
         Call::Exit => "exit()".into(),
@@ -218,17 +225,35 @@ impl<'a> Sim<'a> {
                 let cfg: ProfileConfig = h.profile.config();
                 let msl = sc.msl.unwrap_or(cfg.default_msl);
                 let tw = cfg.time_wait_duration(msl);
-                Host::new(h.name.clone(), h.addr, cfg, tw, stream(sc.seed, &format!("host/{}", h.name)))
+                Host::new(
+                    h.name.clone(),
+                    h.addr,
+                    cfg,
+                    tw,
+                    stream(sc.seed, &format!("host/{}", h.name)),
+                )
             })
             .collect();
-        let net = Network::new(sc.seed, sc.routes.clone(), sc.faults.clone(), sc.max_lifetime);
+        let net = Network::new(
+            sc.seed,
+            sc.routes.clone(),
+            sc.faults.clone(),
+            sc.max_lifetime,
+        );
         let mut rec = Recorder::new(opts.trace, opts.pcap);
         rec.timeline_on = !opts.quiet;
         let mut hosts: Vec<Host> = hosts;
         for h in &mut hosts {
             h.record = rec.wants_events();
         }
-        Sim { sc, now: Instant::ZERO, hosts, net, rec, segments: 0 }
+        Sim {
+            sc,
+            now: Instant::ZERO,
+            hosts,
+            net,
+            rec,
+            segments: 0,
+        }
     }
 
     fn host_of(&self, ip: std::net::Ipv4Addr) -> Option<usize> {
@@ -244,7 +269,9 @@ impl<'a> Sim<'a> {
             self.rec.say(now, &name, e.text);
         }
         for bytes in self.hosts[i].take_tx() {
-            let Some(seg) = SegMeta::parse(&bytes) else { continue };
+            let Some(seg) = SegMeta::parse(&bytes) else {
+                continue;
+            };
             let to = self.host_of(*seg.dst.ip());
             self.segments += 1;
             let verdicts = self.net.send(now, i, to, &seg, bytes);
@@ -270,10 +297,25 @@ impl<'a> Sim<'a> {
         let m = data.as_object_mut().expect("object literal");
         m.insert("from".into(), json!(from));
         m.insert("to".into(), json!(to));
-        let ack = if seg.flags & crate::scenario::F_ACK != 0 { format!(" ack={}", seg.ack) } else { String::new() };
-        let base = format!("{from} > {to} [{}] seq={}{ack} len={}", seg.flag_letters(), seg.seq, seg.payload_len);
+        let ack = if seg.flags & crate::scenario::F_ACK != 0 {
+            format!(" ack={}", seg.ack)
+        } else {
+            String::new()
+        };
+        let base = format!(
+            "{from} > {to} [{}] seq={}{ack} len={}",
+            seg.flag_letters(),
+            seg.seq,
+            seg.payload_len
+        );
         match v {
-            Verdict::Scheduled { id, dup_of, route, deliver_at, fault } => {
+            Verdict::Scheduled {
+                id,
+                dup_of,
+                route,
+                deliver_at,
+                fault,
+            } => {
                 m.insert("event".into(), json!("sent"));
                 m.insert("id".into(), json!(id));
                 m.insert("dup_of".into(), json!(dup_of));
@@ -283,14 +325,23 @@ impl<'a> Sim<'a> {
                 self.rec.record(now, "segment", Some(from), &data);
                 if self.rec.segments_in_timeline {
                     let extra = match (dup_of, fault) {
-                        (Some(o), Some(f)) => format!(" (copy of #{o} by fault #{f}, via {route}, arrives t={deliver_at})"),
-                        (None, Some(f)) => format!(" (fault #{f}: via {route}, arrives t={deliver_at})"),
+                        (Some(o), Some(f)) => format!(
+                            " (copy of #{o} by fault #{f}, via {route}, arrives t={deliver_at})"
+                        ),
+                        (None, Some(f)) => {
+                            format!(" (fault #{f}: via {route}, arrives t={deliver_at})")
+                        }
                         _ => String::new(),
                     };
                     self.rec.say(now, from, format!("#{id} {base}{extra}"));
                 }
             }
-            Verdict::Dropped { id, reason, route, fault } => {
+            Verdict::Dropped {
+                id,
+                reason,
+                route,
+                fault,
+            } => {
                 m.insert("event".into(), json!("dropped"));
                 m.insert("id".into(), json!(id));
                 m.insert("reason".into(), json!(reason));
@@ -301,7 +352,8 @@ impl<'a> Sim<'a> {
                     Some(f) => format!("{reason}, fault #{f}"),
                     None => reason.to_string(),
                 };
-                self.rec.say(now, from, format!("#{id} {base} DROPPED ({why})"));
+                self.rec
+                    .say(now, from, format!("#{id} {base} DROPPED ({why})"));
             }
         }
     }
@@ -327,7 +379,17 @@ impl<'a> Sim<'a> {
                     self.rec.record(now, "segment", Some(&to), &d);
                     if seg.dup_of.is_some() {
                         let age = now - seg.sent_at;
-                        self.rec.say(now, &to, format!("#{} arrives: copy of #{} sent {age} ago [{}] seq={}", seg.id, seg.dup_of.unwrap_or(0), meta.flag_letters(), meta.seq));
+                        self.rec.say(
+                            now,
+                            &to,
+                            format!(
+                                "#{} arrives: copy of #{} sent {age} ago [{}] seq={}",
+                                seg.id,
+                                seg.dup_of.unwrap_or(0),
+                                meta.flag_letters(),
+                                meta.seq
+                            ),
+                        );
                     }
                 }
                 self.hosts[seg.to].deliver(now, seg.bytes);
@@ -344,7 +406,9 @@ impl<'a> Sim<'a> {
                 return Ok(());
             }
         }
-        Err(format!("no progress at t={now}: stopped after {SPIN_LIMIT} iterations"))
+        Err(format!(
+            "no progress at t={now}: stopped after {SPIN_LIMIT} iterations"
+        ))
     }
 
     fn step_time(step: &Step, prev_done: Instant) -> Instant {
@@ -417,7 +481,9 @@ impl<'a> Sim<'a> {
                 Ok(None) => None,
                 Err(e) => Some(Err(e)),
             },
-            Call::Wait(WaitFor::Time(d)) => (now >= pend.started_at + *d).then_some(Ok(Detail::None)),
+            Call::Wait(WaitFor::Time(d)) => {
+                (now >= pend.started_at + *d).then_some(Ok(Detail::None))
+            }
             Call::Wait(WaitFor::State(s, st)) => {
                 if h.state_of(s) == st {
                     Some(Ok(Detail::Waited(now - pend.started_at)))
@@ -442,14 +508,22 @@ impl<'a> Sim<'a> {
 
     fn deadline(&self, step: &Step) -> Instant {
         let d = match &step.call {
-            Call::Connect(..) => step.timeout.unwrap_or(self.hosts[step.host].cfg.connect_timeout),
+            Call::Connect(..) => step
+                .timeout
+                .unwrap_or(self.hosts[step.host].cfg.connect_timeout),
             Call::Wait(WaitFor::Time(d)) => *d,
             _ => step.timeout.unwrap_or(DEFAULT_WAIT_TIMEOUT),
         };
         self.now + d
     }
 
-    fn finish_step(&mut self, step: &Step, started_at: Instant, result: Result<Detail, Errno>, out: &mut Vec<StepResult>) {
+    fn finish_step(
+        &mut self,
+        step: &Step,
+        started_at: Instant,
+        result: Result<Detail, Errno>,
+        out: &mut Vec<StepResult>,
+    ) {
         let data_ok = match (&step.expect_data, &result) {
             (Some(want), Ok(Detail::Data(got))) => Some(want.as_bytes() == got.as_slice()),
             (Some(_), _) => Some(false),
@@ -462,7 +536,11 @@ impl<'a> Sim<'a> {
         };
         let h = &self.hosts[step.host];
         let host = h.name.clone();
-        let call = if self.rec.wants_events() || met == Some(false) { describe(&step.call) } else { String::new() };
+        let call = if self.rec.wants_events() || met == Some(false) {
+            describe(&step.call)
+        } else {
+            String::new()
+        };
         if self.rec.wants_events() {
             let style = h.cfg.errno_style;
             let shown = match &result {
@@ -492,8 +570,16 @@ impl<'a> Sim<'a> {
             if let Some(n) = &step.note {
                 self.rec.say(self.now, &host, format!("-- {n}"));
             }
-            let proc = if step.proc == "main" { String::new() } else { format!("[{}] ", step.proc) };
-            self.rec.say(self.now, &host, format!("{proc}{call} = {shown}{expect_txt}{mark}"));
+            let proc = if step.proc == "main" {
+                String::new()
+            } else {
+                format!("[{}] ", step.proc)
+            };
+            self.rec.say(
+                self.now,
+                &host,
+                format!("{proc}{call} = {shown}{expect_txt}{mark}"),
+            );
         }
         out.push(StepResult {
             index: step.index,
@@ -548,7 +634,9 @@ impl<'a> Sim<'a> {
                         }
                     }
                 }
-                let Some(step) = sc.steps.get(next) else { break };
+                let Some(step) = sc.steps.get(next) else {
+                    break;
+                };
                 if Self::step_time(step, prev_done) > self.now {
                     break;
                 }
@@ -561,7 +649,11 @@ impl<'a> Sim<'a> {
                     }
                     Outcome::Pending => {
                         self.flush(step.host);
-                        pending = Some(Pending { step: next, started_at: self.now, deadline: self.deadline(step) });
+                        pending = Some(Pending {
+                            step: next,
+                            started_at: self.now,
+                            deadline: self.deadline(step),
+                        });
                     }
                 }
             }
@@ -591,7 +683,9 @@ impl<'a> Sim<'a> {
                     }
                 }
             }
-            let Some(t) = cands.into_iter().min() else { break };
+            let Some(t) = cands.into_iter().min() else {
+                break;
+            };
             let t = t.max(now);
             if next >= sc.steps.len() && t > prev_done + sc.linger_after_steps {
                 break;
@@ -610,12 +704,21 @@ impl<'a> Sim<'a> {
         let unreached = sc.steps.len() - next;
         if let Some(p) = &pending {
             let step = &sc.steps[p.step];
-            self.rec.say(self.now, &self.hosts[step.host].name.clone(), format!("run stopped while {} was blocked", describe(&step.call)));
+            self.rec.say(
+                self.now,
+                &self.hosts[step.host].name.clone(),
+                format!("run stopped while {} was blocked", describe(&step.call)),
+            );
         }
         self.report(results, unreached, aborted)
     }
 
-    fn report(mut self, steps: Vec<StepResult>, unreached: usize, aborted: Option<String>) -> RunReport {
+    fn report(
+        mut self,
+        steps: Vec<StepResult>,
+        unreached: usize,
+        aborted: Option<String>,
+    ) -> RunReport {
         let mut tw = Vec::new();
         for h in &self.hosts {
             for l in &h.tw_log {
@@ -646,24 +749,62 @@ impl<'a> Sim<'a> {
         let mut checks = Vec::new();
         for c in &self.sc.checks {
             let h = &self.hosts[c.host];
-            let mine: Vec<&TimeWaitSummary> = tw.iter().filter(|t| t.host == h.name && t.port == c.port).collect();
+            let mine: Vec<&TimeWaitSummary> = tw
+                .iter()
+                .filter(|t| t.host == h.name && c.port.is_none_or(|p| t.port == p))
+                .collect();
+            let port = c
+                .port
+                .map_or("any port".to_string(), |p| format!("port {p}"));
             let count_ok = c.count.map_or(!mine.is_empty(), |n| mine.len() == n);
             checks.push(CheckResult {
-                what: format!("{}: TIME-WAIT records on port {}: {} (expected {})", h.name, c.port, mine.len(), c.count.map_or("at least 1".into(), |n| n.to_string())),
+                what: format!(
+                    "{}: TIME-WAIT records on {port}: {} (expected {})",
+                    h.name,
+                    mine.len(),
+                    c.count.map_or("at least 1".into(), |n| n.to_string())
+                ),
                 ok: count_ok,
             });
-            if let Some(d) = c.duration {
-                let want = d.unwrap_or(h.tw_len);
-                for t in &mine {
+            for t in &mine {
+                if let Some(d) = c.duration {
+                    let want = d.unwrap_or(h.tw_len);
                     let lived = t.ended_at.map(|e| e - t.entered_at);
                     checks.push(CheckResult {
-                        what: format!("{}: TIME-WAIT {} lived {} (expected {want})", h.name, t.tuple, lived.map_or("(still alive)".into(), |l| l.to_string())),
+                        what: format!(
+                            "{}: TIME-WAIT {} lived {} (expected {want})",
+                            h.name,
+                            t.tuple,
+                            lived.map_or("(still alive)".into(), |l| l.to_string())
+                        ),
                         ok: lived == Some(want),
+                    });
+                }
+                if let Some(n) = c.restarts {
+                    checks.push(CheckResult {
+                        what: format!(
+                            "{}: TIME-WAIT {} restarted {} time(s) (expected {n})",
+                            h.name, t.tuple, t.restarts
+                        ),
+                        ok: t.restarts == n,
                     });
                 }
             }
         }
-        let hosts = self.sc.hosts.iter().zip(&self.hosts).map(|(s, h)| (s.name.clone(), s.addr.to_string(), s.profile.name(), h.tw_len)).collect();
+        let hosts = self
+            .sc
+            .hosts
+            .iter()
+            .zip(&self.hosts)
+            .map(|(s, h)| {
+                (
+                    s.name.clone(),
+                    s.addr.to_string(),
+                    s.profile.name(),
+                    h.tw_len,
+                )
+            })
+            .collect();
         let summary = json!({"steps": steps.len(), "unreached": unreached, "segments": self.segments, "aborted": aborted});
         self.rec.record(self.now, "end", None, &summary);
         RunReport {

@@ -190,7 +190,11 @@ pub struct Host {
 macro_rules! ev {
     ($s:expr, $kind:expr, $data:expr, $text:expr $(,)?) => {
         if $s.record {
-            $s.events.push(HostEvent { kind: $kind, data: $data, text: $text });
+            $s.events.push(HostEvent {
+                kind: $kind,
+                data: $data,
+                text: $text,
+            });
         }
     };
 }
@@ -226,7 +230,13 @@ pub fn state_name(s: State) -> &'static str {
 impl Host {
     /// A host with address `addr` following `cfg`, TIME-WAIT length `tw_len`, randomness
     /// from `rng` (the host's own sub-stream; it also seeds smoltcp's ISN generator).
-    pub fn new(name: String, addr: Ipv4Addr, cfg: ProfileConfig, tw_len: Duration, mut rng: ChaCha8Rng) -> Host {
+    pub fn new(
+        name: String,
+        addr: Ipv4Addr,
+        cfg: ProfileConfig,
+        tw_len: Duration,
+        mut rng: ChaCha8Rng,
+    ) -> Host {
         let mut dev = Dev::default();
         let mut config = Config::new(HardwareAddress::Ip);
         config.random_seed = rng.next_u64();
@@ -292,7 +302,12 @@ impl Host {
     }
 
     /// `setsockopt()`.
-    pub fn setsockopt(&mut self, proc: &str, name: &str, f: impl FnOnce(&mut SockOptions)) -> Result<(), Errno> {
+    pub fn setsockopt(
+        &mut self,
+        proc: &str,
+        name: &str,
+        f: impl FnOnce(&mut SockOptions),
+    ) -> Result<(), Errno> {
         let id = self.held(proc, name)?;
         let s = self.socks.get_mut(&id).ok_or(Errno::EBADF)?;
         f(&mut s.opts);
@@ -303,7 +318,12 @@ impl Host {
     }
 
     /// `bind()`.
-    pub fn bind(&mut self, proc: &str, name: &str, addr: SocketAddrV4) -> Result<SocketAddrV4, Errno> {
+    pub fn bind(
+        &mut self,
+        proc: &str,
+        name: &str,
+        addr: SocketAddrV4,
+    ) -> Result<SocketAddrV4, Errno> {
         let id = self.held(proc, name)?;
         let hint = self.rng.next_u32();
         self.table.bind(id, SocketAddr::V4(addr), hint).map(v4)
@@ -337,9 +357,12 @@ impl Host {
     /// A closed smoltcp socket: recycled from a finished connection when possible (its
     /// buffers are reused; `connect`/`listen` reset all connection state), else new.
     fn new_tcp_socket(&mut self) -> tcp::Socket<'static> {
-        self.pool
-            .pop()
-            .unwrap_or_else(|| tcp::Socket::new(tcp::SocketBuffer::new(vec![0; BUF]), tcp::SocketBuffer::new(vec![0; BUF])))
+        self.pool.pop().unwrap_or_else(|| {
+            tcp::Socket::new(
+                tcp::SocketBuffer::new(vec![0; BUF]),
+                tcp::SocketBuffer::new(vec![0; BUF]),
+            )
+        })
     }
 
     /// Removes a smoltcp socket from the interface without sending anything and keeps it for
@@ -361,17 +384,33 @@ impl Host {
 
     /// `connect()`: claims the 4-tuple and sends the SYN. Completion is read with
     /// [`Host::connect_result`].
-    pub fn connect(&mut self, now: Instant, proc: &str, name: &str, remote: SocketAddrV4) -> Result<SocketAddrV4, Errno> {
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        proc: &str,
+        name: &str,
+        remote: SocketAddrV4,
+    ) -> Result<SocketAddrV4, Errno> {
         let id = self.held(proc, name)?;
         if !matches!(self.socks[&id].kind, Kind::Plain) {
-            return Err(if matches!(self.socks[&id].kind, Kind::Listener { .. }) { Errno::EINVAL } else { Errno::EISCONN });
+            return Err(if matches!(self.socks[&id].kind, Kind::Listener { .. }) {
+                Errno::EINVAL
+            } else {
+                Errno::EISCONN
+            });
         }
         let hint = self.rng.next_u32();
-        let local = v4(self.table.connect(id, IpAddr::V4(self.addr), SocketAddr::V4(remote), hint)?);
+        let local =
+            v4(self
+                .table
+                .connect(id, IpAddr::V4(self.addr), SocketAddr::V4(remote), hint)?);
         let tuple = FourTuple::new(SocketAddr::V4(local), SocketAddr::V4(remote));
         let mut sock = self.new_tcp_socket();
         let r: IpEndpoint = (IpAddress::Ipv4(*remote.ip()), remote.port()).into();
-        let l: IpListenEndpoint = IpListenEndpoint { addr: Some(IpAddress::Ipv4(*local.ip())), port: local.port() };
+        let l: IpListenEndpoint = IpListenEndpoint {
+            addr: Some(IpAddress::Ipv4(*local.ip())),
+            port: local.port(),
+        };
         if sock.connect(self.iface.context(), r, l).is_err() {
             self.table.remove(id);
             return Err(Errno::EINVAL);
@@ -394,7 +433,7 @@ impl Host {
         );
         self.socks.get_mut(&id).expect("held").kind = Kind::Conn(tuple);
         ev!(
-                self,
+            self,
             "state",
             json!({"sock": name, "tuple": tuple.to_string(), "from": "CLOSED", "to": "SYN-SENT", "incarnation": incarnation}),
             format!("{name} {tuple}: CLOSED -> SYN-SENT (incarnation {incarnation})"),
@@ -415,7 +454,9 @@ impl Host {
                 ConnEnd::Normal => return Some(Ok(())),
             }));
         }
-        let Kind::Conn(t) = &s.kind else { return Some(Err(Errno::ENOTCONN)) };
+        let Kind::Conn(t) = &s.kind else {
+            return Some(Err(Errno::ENOTCONN));
+        };
         match self.conns.get(t).map(|c| c.state) {
             Some(State::SynSent) | Some(State::SynReceived) => None,
             _ => Some(Ok(())),
@@ -434,12 +475,20 @@ impl Host {
 
     /// `accept()`: takes the first ready connection of listener `name` into `proc` as
     /// `new_name`. `Ok(None)` while none is ready.
-    pub fn accept(&mut self, proc: &str, name: &str, new_name: &str) -> Result<Option<FourTuple>, Errno> {
+    pub fn accept(
+        &mut self,
+        proc: &str,
+        name: &str,
+        new_name: &str,
+    ) -> Result<Option<FourTuple>, Errno> {
         let id = self.held(proc, name)?;
-        let Kind::Listener { ready, .. } = &mut self.socks.get_mut(&id).ok_or(Errno::EBADF)?.kind else {
+        let Kind::Listener { ready, .. } = &mut self.socks.get_mut(&id).ok_or(Errno::EBADF)?.kind
+        else {
             return Err(Errno::EINVAL);
         };
-        let Some(tuple) = ready.pop_front() else { return Ok(None) };
+        let Some(tuple) = ready.pop_front() else {
+            return Ok(None);
+        };
         let child = self.conns.get_mut(&tuple).map(|c| {
             c.listener = None;
             c.id
@@ -464,20 +513,34 @@ impl Host {
     }
 
     /// `send()`: queues `data`. Returns bytes queued.
-    pub fn send(&mut self, now: Instant, proc: &str, name: &str, data: &[u8]) -> Result<usize, Errno> {
+    pub fn send(
+        &mut self,
+        now: Instant,
+        proc: &str,
+        name: &str,
+        data: &[u8],
+    ) -> Result<usize, Errno> {
         let id = self.held(proc, name)?;
         let s = &self.socks[&id];
         if s.end == Some(ConnEnd::Reset) {
             return Err(Errno::ECONNRESET);
         }
-        let Kind::Conn(t) = s.kind else { return Err(Errno::ENOTCONN) };
-        let Some(c) = self.conns.get(&t) else { return Err(Errno::EPIPE) };
+        let Kind::Conn(t) = s.kind else {
+            return Err(Errno::ENOTCONN);
+        };
+        let Some(c) = self.conns.get(&t) else {
+            return Err(Errno::EPIPE);
+        };
         if c.shut_wr {
             return Err(Errno::EPIPE);
         }
         let sock = self.sockets.get_mut::<tcp::Socket>(c.handle);
         if !sock.may_send() {
-            return Err(if sock.state() == State::SynSent { Errno::ENOTCONN } else { Errno::EPIPE });
+            return Err(if sock.state() == State::SynSent {
+                Errno::ENOTCONN
+            } else {
+                Errno::EPIPE
+            });
         }
         let n = sock.send_slice(data).map_err(|_| Errno::EPIPE)?;
         self.poll(now);
@@ -485,10 +548,18 @@ impl Host {
     }
 
     /// `recv()`: `Ok(None)` while nothing is available; `Ok(Some(vec![]))` is end of stream.
-    pub fn recv(&mut self, now: Instant, proc: &str, name: &str, max: Option<u32>) -> Result<Option<Vec<u8>>, Errno> {
+    pub fn recv(
+        &mut self,
+        now: Instant,
+        proc: &str,
+        name: &str,
+        max: Option<u32>,
+    ) -> Result<Option<Vec<u8>>, Errno> {
         let id = self.held(proc, name)?;
         let s = &self.socks[&id];
-        let Kind::Conn(t) = s.kind else { return Err(Errno::ENOTCONN) };
+        let Kind::Conn(t) = s.kind else {
+            return Err(Errno::ENOTCONN);
+        };
         let end = s.end;
         let Some(c) = self.conns.get(&t) else {
             return match end {
@@ -504,16 +575,25 @@ impl Host {
             self.poll(now); // window update
             return Ok(Some(buf));
         }
-        if !sock.may_recv() && sock.state() != State::SynSent && sock.state() != State::SynReceived {
+        if !sock.may_recv() && sock.state() != State::SynSent && sock.state() != State::SynReceived
+        {
             return Ok(Some(Vec::new()));
         }
         Ok(None)
     }
 
     /// `shutdown()`: `write` sends FIN (smoltcp `close()` half-closes).
-    pub fn shutdown(&mut self, now: Instant, proc: &str, name: &str, write: bool) -> Result<(), Errno> {
+    pub fn shutdown(
+        &mut self,
+        now: Instant,
+        proc: &str,
+        name: &str,
+        write: bool,
+    ) -> Result<(), Errno> {
         let id = self.held(proc, name)?;
-        let Kind::Conn(t) = self.socks[&id].kind else { return Err(Errno::ENOTCONN) };
+        let Kind::Conn(t) = self.socks[&id].kind else {
+            return Err(Errno::ENOTCONN);
+        };
         if write {
             if let Some(c) = self.conns.get_mut(&t) {
                 c.shut_wr = true;
@@ -547,7 +627,9 @@ impl Host {
     }
 
     fn last_close(&mut self, now: Instant, id: SocketId) {
-        let Some(s) = self.socks.get_mut(&id) else { return };
+        let Some(s) = self.socks.get_mut(&id) else {
+            return;
+        };
         s.closed = true;
         let name = s.name.clone().unwrap_or_default();
         let opts = s.opts;
@@ -563,7 +645,12 @@ impl Host {
                 for t in pending.into_iter().chain(ready) {
                     self.abort_conn(now, t, ConnEnd::Aborted);
                 }
-                ev!(self, "close", json!({"sock": name, "what": "listener"}), format!("{name}: listener closed"));
+                ev!(
+                    self,
+                    "close",
+                    json!({"sock": name, "what": "listener"}),
+                    format!("{name}: listener closed")
+                );
             }
             Kind::Conn(t) => {
                 self.socks.get_mut(&id).expect("present").kind = Kind::Conn(t);
@@ -574,14 +661,29 @@ impl Host {
                 let sock = self.sockets.get_mut::<tcp::Socket>(c.handle);
                 let unread = sock.recv_queue() > 0;
                 if opts.linger_secs == Some(0) {
-                    ev!(self, "close", json!({"sock": name, "tuple": t.to_string(), "rule": "SO_LINGER {1,0}: abortive close, RST"}), format!("{name}: SO_LINGER {{1,0}}: RST, no TIME-WAIT"));
+                    ev!(
+                        self,
+                        "close",
+                        json!({"sock": name, "tuple": t.to_string(), "rule": "SO_LINGER {1,0}: abortive close, RST"}),
+                        format!("{name}: SO_LINGER {{1,0}}: RST, no TIME-WAIT")
+                    );
                     self.abort_conn(now, t, ConnEnd::Aborted);
                 } else if unread && self.cfg.rst_on_close_with_unread {
-                    ev!(self, "close", json!({"sock": name, "tuple": t.to_string(), "rule": "RFC 1122 §4.2.2.13: close with unread data sends RST"}), format!("{name}: closed with unread data: RST"));
+                    ev!(
+                        self,
+                        "close",
+                        json!({"sock": name, "tuple": t.to_string(), "rule": "RFC 1122 §4.2.2.13: close with unread data sends RST"}),
+                        format!("{name}: closed with unread data: RST")
+                    );
                     self.abort_conn(now, t, ConnEnd::Aborted);
                 } else {
                     sock.close();
-                    ev!(self, "close", json!({"sock": name, "tuple": t.to_string()}), format!("{name}: close -> FIN"));
+                    ev!(
+                        self,
+                        "close",
+                        json!({"sock": name, "tuple": t.to_string()}),
+                        format!("{name}: close -> FIN")
+                    );
                     self.poll(now);
                 }
             }
@@ -602,7 +704,9 @@ impl Host {
     /// RFC 9293 state name of socket `name`: its connection's state, `TIME-WAIT` while its
     /// record lives, `LISTEN`, or `CLOSED`.
     pub fn state_of(&self, name: &str) -> &'static str {
-        let Some(id) = self.sock_id(name) else { return "CLOSED" };
+        let Some(id) = self.sock_id(name) else {
+            return "CLOSED";
+        };
         if self.table.time_wait(id).is_some() {
             return "TIME-WAIT";
         }
@@ -636,7 +740,9 @@ impl Host {
         // smoltcp sends at most one segment per socket per poll; poll again while it reports
         // progress. Anything left for this instant shows in poll_at, which the event loop reads.
         for _ in 0..64 {
-            let r = self.iface.poll(sinstant(now), &mut self.dev, &mut self.sockets);
+            let r = self
+                .iface
+                .poll(sinstant(now), &mut self.dev, &mut self.sockets);
             self.after_poll(now);
             if r == smoltcp::iface::PollResult::None {
                 break;
@@ -652,7 +758,12 @@ impl Host {
     /// Accepts one packet from the wire at `now`: demultiplexes it (module docs).
     pub fn deliver(&mut self, now: Instant, bytes: Vec<u8>) {
         let Some(seg) = SegMeta::parse(&bytes) else {
-            ev!(self, "drop", json!({"reason": "not TCP/IPv4"}), "dropped a non-TCP packet".into());
+            ev!(
+                self,
+                "drop",
+                json!({"reason": "not TCP/IPv4"}),
+                "dropped a non-TCP packet".into()
+            );
             return;
         };
         if *seg.dst.ip() != self.addr {
@@ -690,10 +801,16 @@ impl Host {
             "RFC 9293 §3.10.7.1: RST to CLOSED, discard"
         };
         ev!(
-                self,
+            self,
             "no_socket",
             json!({"tuple": format!("{}<->{}", seg.dst, seg.src), "flags": seg.flag_letters(), "why": why, "rule": rule}),
-            format!("{}:{} <- [{}] matches nothing: {}", seg.dst.ip(), seg.dst.port(), seg.flag_letters(), rule),
+            format!(
+                "{}:{} <- [{}] matches nothing: {}",
+                seg.dst.ip(),
+                seg.dst.port(),
+                seg.flag_letters(),
+                rule
+            ),
         );
         if let Some(r) = reply {
             self.crafted.push(r);
@@ -705,23 +822,54 @@ impl Host {
     }
 
     fn syn_to_listener(&mut self, now: Instant, tuple: FourTuple, bytes: Vec<u8>) -> bool {
-        let Some(lid) = self.listener_for(tuple.local) else { return false };
-        let Some(Sock { kind: Kind::Listener { backlog, pending, ready }, .. }) = self.socks.get(&lid) else {
+        let Some(lid) = self.listener_for(tuple.local) else {
+            return false;
+        };
+        let Some(Sock {
+            kind:
+                Kind::Listener {
+                    backlog,
+                    pending,
+                    ready,
+                },
+            ..
+        }) = self.socks.get(&lid)
+        else {
             return false;
         };
         if (pending.len() + ready.len()) as u32 >= *backlog {
-            ev!(self, "drop", json!({"reason": "listen queue full", "tuple": tuple.to_string()}), format!("SYN for {tuple} dropped: listen queue full"));
+            ev!(
+                self,
+                "drop",
+                json!({"reason": "listen queue full", "tuple": tuple.to_string()}),
+                format!("SYN for {tuple} dropped: listen queue full")
+            );
             return true;
         }
-        let Ok(cid) = self.table.accept_child(lid, tuple) else { return false };
+        let Ok(cid) = self.table.accept_child(lid, tuple) else {
+            return false;
+        };
         let mut sock = self.new_tcp_socket();
         let local = v4(tuple.local);
-        let ep = IpListenEndpoint { addr: Some(IpAddress::Ipv4(*local.ip())), port: local.port() };
-        sock.listen(ep).expect("port is non-zero: it came from a segment");
+        let ep = IpListenEndpoint {
+            addr: Some(IpAddress::Ipv4(*local.ip())),
+            port: local.port(),
+        };
+        sock.listen(ep)
+            .expect("port is non-zero: it came from a segment");
         let handle = self.sockets.add(sock);
         let incarnation = self.next_incarnation(tuple);
         let opts = self.socks[&lid].opts;
-        self.socks.insert(cid, Sock { name: None, opts, kind: Kind::Conn(tuple), end: None, closed: false });
+        self.socks.insert(
+            cid,
+            Sock {
+                name: None,
+                opts,
+                kind: Kind::Conn(tuple),
+                end: None,
+                closed: false,
+            },
+        );
         self.conns.insert(
             tuple,
             Conn {
@@ -736,7 +884,11 @@ impl Host {
                 shut_wr: false,
             },
         );
-        if let Some(Sock { kind: Kind::Listener { pending, .. }, .. }) = self.socks.get_mut(&lid) {
+        if let Some(Sock {
+            kind: Kind::Listener { pending, .. },
+            ..
+        }) = self.socks.get_mut(&lid)
+        {
             pending.insert(tuple);
         }
         self.dev.rx.push_back(bytes);
@@ -744,9 +896,18 @@ impl Host {
         true
     }
 
-    fn time_wait_segment(&mut self, now: Instant, id: SocketId, tuple: FourTuple, seg: &SegMeta, bytes: Vec<u8>) {
+    fn time_wait_segment(
+        &mut self,
+        now: Instant,
+        id: SocketId,
+        tuple: FourTuple,
+        seg: &SegMeta,
+        bytes: Vec<u8>,
+    ) {
         let listener = self.listener_for(tuple.local).is_some();
-        let Some(d) = self.table.time_wait_segment(id, &seg.info(), now, listener) else { return };
+        let Some(d) = self.table.time_wait_segment(id, &seg.info(), now, listener) else {
+            return;
+        };
         let r = self.table.time_wait(id).cloned();
         let action = match d.action {
             TwAction::Ack => "ack",
@@ -756,18 +917,30 @@ impl Host {
             TwAction::AcceptSyn { .. } => "accept_syn",
         };
         ev!(
-                self,
+            self,
             "time_wait",
             json!({"event": "segment", "tuple": tuple.to_string(), "flags": seg.flag_letters(), "seq": seg.seq,
                    "action": action, "restarted": d.restarted, "expires_at_us": r.as_ref().map(|r| r.expires_at.micros()), "rule": d.rule}),
-            format!("TIME-WAIT {tuple} <- [{}] seq={}: {action}{} ({})", seg.flag_letters(), seg.seq,
-                if d.restarted { ", timer restarted" } else { "" }, d.rule),
+            format!(
+                "TIME-WAIT {tuple} <- [{}] seq={}: {action}{} ({})",
+                seg.flag_letters(),
+                seg.seq,
+                if d.restarted { ", timer restarted" } else { "" },
+                d.rule
+            ),
         );
         match d.action {
             TwAction::Ack => {
                 if let Some(r) = r {
                     let w = r.rcv_wnd.min(u32::from(u16::MAX)) as u16;
-                    self.crafted.push(craft(v4(tuple.local), v4(tuple.remote), r.snd_nxt, Some(r.rcv_nxt), Ctl::Ack, w));
+                    self.crafted.push(craft(
+                        v4(tuple.local),
+                        v4(tuple.remote),
+                        r.snd_nxt,
+                        Some(r.rcv_nxt),
+                        Ctl::Ack,
+                        w,
+                    ));
                 }
             }
             TwAction::Drop => {}
@@ -795,22 +968,42 @@ impl Host {
         }
     }
 
-    fn log_tw_end(&mut self, now: Instant, id: SocketId, record: TimeWaitRecord, reason: EndReason) {
+    fn log_tw_end(
+        &mut self,
+        now: Instant,
+        id: SocketId,
+        record: TimeWaitRecord,
+        reason: EndReason,
+    ) {
         let lived = now - record.entered_at;
-        let name = self.socks.get(&id).and_then(|s| s.name.clone()).unwrap_or_default();
+        let name = self
+            .socks
+            .get(&id)
+            .and_then(|s| s.name.clone())
+            .unwrap_or_default();
         ev!(
-                self,
+            self,
             "time_wait",
             json!({"event": reason.name(), "sock": name, "tuple": record.tuple.to_string(), "incarnation": record.incarnation,
                    "entered_at_us": record.entered_at.micros(), "lived_us": lived.micros(), "restarts": record.restarts}),
-            format!("TIME-WAIT {} ended: {} after {lived} ({} restart(s)); port {} is free of it", record.tuple, reason.name(), record.restarts, record.tuple.local.port()),
+            format!(
+                "TIME-WAIT {} ended: {} after {lived} ({} restart(s)); port {} is free of it",
+                record.tuple,
+                reason.name(),
+                record.restarts,
+                record.tuple.local.port()
+            ),
         );
         if let Some(s) = self.socks.get(&id) {
             if s.closed {
                 self.socks.remove(&id);
             }
         }
-        self.tw_log.push(TimeWaitLog { record, ended_at: now, reason });
+        self.tw_log.push(TimeWaitLog {
+            record,
+            ended_at: now,
+            reason,
+        });
     }
 
     fn after_poll(&mut self, now: Instant) {
@@ -843,15 +1036,23 @@ impl Host {
         let c = self.conns.get_mut(&t).expect("caller iterates live conns");
         c.state = new;
         let (id, inc, listener, rst_in) = (c.id, c.incarnation, c.listener, c.rst_in);
-        let name = self.socks.get(&id).and_then(|s| s.name.clone()).unwrap_or_else(|| "(embryonic)".into());
+        let name = self
+            .socks
+            .get(&id)
+            .and_then(|s| s.name.clone())
+            .unwrap_or_else(|| "(embryonic)".into());
         ev!(
-                self,
+            self,
             "state",
             json!({"sock": name, "tuple": t.to_string(), "from": state_name(old), "to": state_name(new), "incarnation": inc}),
             format!("{name} {t}: {} -> {}", state_name(old), state_name(new)),
         );
         if let (Some(lid), State::Established) = (listener, new) {
-            if let Some(Sock { kind: Kind::Listener { pending, ready, .. }, .. }) = self.socks.get_mut(&lid) {
+            if let Some(Sock {
+                kind: Kind::Listener { pending, ready, .. },
+                ..
+            }) = self.socks.get_mut(&lid)
+            {
                 if pending.remove(&t) {
                     ready.push_back(t);
                 }
@@ -870,7 +1071,11 @@ impl Host {
             self.retire(c.handle);
             self.table.remove(c.id);
             if let Some(lid) = listener {
-                if let Some(Sock { kind: Kind::Listener { pending, ready, .. }, .. }) = self.socks.get_mut(&lid) {
+                if let Some(Sock {
+                    kind: Kind::Listener { pending, ready, .. },
+                    ..
+                }) = self.socks.get_mut(&lid)
+                {
                     pending.remove(&t);
                     if new == State::Listen {
                         ready.retain(|x| *x != t);
@@ -893,7 +1098,9 @@ impl Host {
 
     fn try_takeover(&mut self, now: Instant, t: FourTuple) {
         let c = &self.conns[&t];
-        let (Some((snd_nxt, ack, win)), Some(fin_end)) = (c.last_tx, c.peer_fin_end) else { return };
+        let (Some((snd_nxt, ack, win)), Some(fin_end)) = (c.last_tx, c.peer_fin_end) else {
+            return;
+        };
         if ack != fin_end {
             return; // the final ACK has not left yet (delayed ACK): wait for the next poll
         }
@@ -911,13 +1118,20 @@ impl Host {
             restarts: 0,
             last_limited_ack_at: None,
         };
-        let name = self.socks.get(&c.id).and_then(|s| s.name.clone()).unwrap_or_default();
+        let name = self
+            .socks
+            .get(&c.id)
+            .and_then(|s| s.name.clone())
+            .unwrap_or_default();
         ev!(
-                self,
+            self,
             "time_wait",
             json!({"event": "created", "sock": name, "tuple": t.to_string(), "incarnation": c.incarnation, "snd_nxt": snd_nxt,
                    "rcv_nxt": fin_end, "rcv_wnd": win, "expires_at_us": record.expires_at.micros(), "length_us": self.tw_len.micros()}),
-            format!("TIME-WAIT {t} begins: SND.NXT={snd_nxt} RCV.NXT={fin_end}, lasts {} (until t={})", self.tw_len, record.expires_at),
+            format!(
+                "TIME-WAIT {t} begins: SND.NXT={snd_nxt} RCV.NXT={fin_end}, lasts {} (until t={})",
+                self.tw_len, record.expires_at
+            ),
         );
         if let Some(s) = self.socks.get_mut(&c.id) {
             s.end.get_or_insert(ConnEnd::Normal);
@@ -925,7 +1139,12 @@ impl Host {
         if self.table.enter_time_wait(c.id, record).is_err() {
             // The table lost the connection: an internal invariant broke. Keep running without
             // a record rather than panicking on user input.
-            ev!(self, "error", json!({"what": "TIME-WAIT takeover found no table entry", "tuple": t.to_string()}), format!("internal: no table entry for {t}"));
+            ev!(
+                self,
+                "error",
+                json!({"what": "TIME-WAIT takeover found no table entry", "tuple": t.to_string()}),
+                format!("internal: no table entry for {t}")
+            );
         }
     }
 
@@ -936,12 +1155,17 @@ impl Host {
 
     /// TIME-WAIT records alive now.
     pub fn live_time_wait(&self) -> Vec<TimeWaitRecord> {
-        self.table.time_wait_records().map(|(_, r)| r.clone()).collect()
+        self.table
+            .time_wait_records()
+            .map(|(_, r)| r.clone())
+            .collect()
     }
 
     /// Whether the 4-tuple's table entry is a live connection (for tests).
     pub fn has_connection(&self, t: &FourTuple) -> bool {
-        self.table.lookup_tuple(t).and_then(|id| self.table.get(id)).is_some_and(|e| matches!(e.state, TableState::Connected { .. }))
+        self.table
+            .lookup_tuple(t)
+            .and_then(|id| self.table.get(id))
+            .is_some_and(|e| matches!(e.state, TableState::Connected { .. }))
     }
 }
-

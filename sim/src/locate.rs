@@ -147,7 +147,10 @@ impl Walker<'_> {
 /// The 1-based (line, column) where the value at `path` starts in `src`, or `None`.
 /// Columns count characters, as editors do.
 pub fn locate(src: &str, path: &str) -> Option<(usize, usize)> {
-    let mut w = Walker { b: src.as_bytes(), i: 0 };
+    let mut w = Walker {
+        b: src.as_bytes(),
+        i: 0,
+    };
     for seg in segments(path)? {
         match seg {
             Seg::Key(k) => w.find_key(k)?,

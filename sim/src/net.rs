@@ -93,9 +93,16 @@ impl Network {
     /// A network with `routes` (at least one), `faults`, dropping segments older than
     /// `max_lifetime`; random streams derived from `seed`.
     pub fn new(seed: u64, routes: Vec<Route>, faults: Vec<Fault>, max_lifetime: Duration) -> Self {
-        let route_rng = routes.iter().map(|r| stream(seed, &format!("route/{}", r.name))).collect();
+        let route_rng = routes
+            .iter()
+            .map(|r| stream(seed, &format!("route/{}", r.name)))
+            .collect();
         let fault_state = (0..faults.len())
-            .map(|i| FaultState { matches: 0, seen: BTreeSet::new(), rng: stream(seed, &format!("fault/{i}")) })
+            .map(|i| FaultState {
+                matches: 0,
+                seen: BTreeSet::new(),
+                rng: stream(seed, &format!("fault/{i}")),
+            })
             .collect();
         Network {
             routes,
@@ -118,7 +125,15 @@ impl Network {
             .unwrap_or(0)
     }
 
-    fn fault_matches(&self, i: usize, from: usize, to: usize, route: usize, seg: &SegMeta, now: Instant) -> bool {
+    fn fault_matches(
+        &self,
+        i: usize,
+        from: usize,
+        to: usize,
+        route: usize,
+        seg: &SegMeta,
+        now: Instant,
+    ) -> bool {
         let f = &self.faults[i];
         let flags = seg.flags & (F_SYN | F_FIN | F_RST | F_ACK);
         let key = conn_key(seg.src, seg.dst);
@@ -135,23 +150,46 @@ impl Network {
     fn schedule(&mut self, mut seg: InFlight, delay: Duration, fault: Option<usize>) -> Verdict {
         let route = self.routes[seg.route].name.clone();
         if delay > self.max_lifetime {
-            return Verdict::Dropped { id: seg.id, reason: "max_lifetime", route, fault };
+            return Verdict::Dropped {
+                id: seg.id,
+                reason: "max_lifetime",
+                route,
+                fault,
+            };
         }
         let at = seg.sent_at + delay;
         let (id, dup_of) = (seg.id, seg.dup_of);
         self.next_seq += 1;
         seg.bytes.shrink_to_fit();
         self.queue.insert((at, self.next_seq), seg);
-        Verdict::Scheduled { id, dup_of, route, deliver_at: at, fault }
+        Verdict::Scheduled {
+            id,
+            dup_of,
+            route,
+            deliver_at: at,
+            fault,
+        }
     }
 
     /// Hands a segment from host `from` to host `to` (None: no host has that address) at
     /// `now`. Returns one verdict per copy.
-    pub fn send(&mut self, now: Instant, from: usize, to: Option<usize>, seg: &SegMeta, bytes: Vec<u8>) -> Vec<Verdict> {
+    pub fn send(
+        &mut self,
+        now: Instant,
+        from: usize,
+        to: Option<usize>,
+        seg: &SegMeta,
+        bytes: Vec<u8>,
+    ) -> Vec<Verdict> {
         let id = self.next_id;
         self.next_id += 1;
         let Some(to) = to else {
-            return vec![Verdict::Dropped { id, reason: "no_route", route: String::new(), fault: None }];
+            return vec![Verdict::Dropped {
+                id,
+                reason: "no_route",
+                route: String::new(),
+                fault: None,
+            }];
         };
         let mut route = self.default_route(from, to);
         // Fault chain.
@@ -186,18 +224,36 @@ impl Network {
                 }
             }
         }
-        let mut inflight = InFlight { id, dup_of: None, from, to, route, sent_at: now, bytes };
+        let mut inflight = InFlight {
+            id,
+            dup_of: None,
+            from,
+            to,
+            route,
+            sent_at: now,
+            bytes,
+        };
         let lossy = |net: &mut Network, r: usize| {
             let p = net.routes[r].loss;
             p > 0.0 && unit(&mut net.route_rng[r]) < p
         };
         match applied {
             Some((i, Action::Drop)) => {
-                vec![Verdict::Dropped { id, reason: "fault", route: self.routes[route].name.clone(), fault: Some(i) }]
+                vec![Verdict::Dropped {
+                    id,
+                    reason: "fault",
+                    route: self.routes[route].name.clone(),
+                    fault: Some(i),
+                }]
             }
             Some((i, Action::Delay(d))) => {
                 if lossy(self, route) {
-                    return vec![Verdict::Dropped { id, reason: "loss", route: self.routes[route].name.clone(), fault: Some(i) }];
+                    return vec![Verdict::Dropped {
+                        id,
+                        reason: "loss",
+                        route: self.routes[route].name.clone(),
+                        fault: Some(i),
+                    }];
                 }
                 let delay = self.routes[route].delay + d;
                 vec![self.schedule(inflight, delay, Some(i))]
@@ -206,7 +262,12 @@ impl Network {
                 route = r;
                 inflight.route = r;
                 if lossy(self, route) {
-                    return vec![Verdict::Dropped { id, reason: "loss", route: self.routes[route].name.clone(), fault: Some(i) }];
+                    return vec![Verdict::Dropped {
+                        id,
+                        reason: "loss",
+                        route: self.routes[route].name.clone(),
+                        fault: Some(i),
+                    }];
                 }
                 let delay = self.routes[route].delay;
                 vec![self.schedule(inflight, delay, Some(i))]
@@ -215,15 +276,30 @@ impl Network {
                 let mut out = Vec::new();
                 let copy_id = self.next_id;
                 self.next_id += 1;
-                let copy = InFlight { id: copy_id, dup_of: Some(id), route: r, ..inflight.clone() };
+                let copy = InFlight {
+                    id: copy_id,
+                    dup_of: Some(id),
+                    route: r,
+                    ..inflight.clone()
+                };
                 if lossy(self, route) {
-                    out.push(Verdict::Dropped { id, reason: "loss", route: self.routes[route].name.clone(), fault: None });
+                    out.push(Verdict::Dropped {
+                        id,
+                        reason: "loss",
+                        route: self.routes[route].name.clone(),
+                        fault: None,
+                    });
                 } else {
                     let d = self.routes[route].delay;
                     out.push(self.schedule(inflight, d, None));
                 }
                 if lossy(self, r) {
-                    out.push(Verdict::Dropped { id: copy_id, reason: "loss", route: self.routes[r].name.clone(), fault: Some(i) });
+                    out.push(Verdict::Dropped {
+                        id: copy_id,
+                        reason: "loss",
+                        route: self.routes[r].name.clone(),
+                        fault: Some(i),
+                    });
                 } else {
                     let d = self.routes[r].delay;
                     out.push(self.schedule(copy, d, Some(i)));
@@ -232,7 +308,12 @@ impl Network {
             }
             None => {
                 if lossy(self, route) {
-                    return vec![Verdict::Dropped { id, reason: "loss", route: self.routes[route].name.clone(), fault: None }];
+                    return vec![Verdict::Dropped {
+                        id,
+                        reason: "loss",
+                        route: self.routes[route].name.clone(),
+                        fault: None,
+                    }];
                 }
                 let d = self.routes[route].delay;
                 vec![self.schedule(inflight, d, None)]

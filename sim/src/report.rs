@@ -24,14 +24,23 @@ pub fn text(r: &RunReport) -> String {
             Some(e) => format!("ended t={e} ({}, lived {})", t.reason, e - t.entered_at),
             None => "still alive at the end".into(),
         };
-        let _ = writeln!(s, "   TIME-WAIT {} {}: began t={}, {end}, {} restart(s)", t.host, t.tuple, t.entered_at, t.restarts);
+        let _ = writeln!(
+            s,
+            "   TIME-WAIT {} {}: began t={}, {end}, {} restart(s)",
+            t.host, t.tuple, t.entered_at, t.restarts
+        );
     }
     let unmet: Vec<_> = r.steps.iter().filter(|x| x.met == Some(false)).collect();
     for x in &unmet {
         let _ = writeln!(s, "   UNMET step {} on {}: {}", x.index, x.host, x.call);
     }
     for c in &r.checks {
-        let _ = writeln!(s, "   check {}: {}", if c.ok { "ok" } else { "FAILED" }, c.what);
+        let _ = writeln!(
+            s,
+            "   check {}: {}",
+            if c.ok { "ok" } else { "FAILED" },
+            c.what
+        );
     }
     if r.unreached > 0 {
         let _ = writeln!(s, "   {} step(s) never ran", r.unreached);

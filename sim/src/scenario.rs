@@ -47,7 +47,9 @@ pub struct Dur(pub Duration);
 impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        parse_duration(&s).map(Dur).map_err(serde::de::Error::custom)
+        parse_duration(&s)
+            .map(Dur)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -62,7 +64,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     })?;
     let us = u64::try_from(d.as_micros()).map_err(|_| format!("duration {s:?} is too long"))?;
     if us > 365 * 24 * 3_600_000_000 {
-        return Err(format!("duration {s:?} is longer than a year of virtual time"));
+        return Err(format!(
+            "duration {s:?} is longer than a year of virtual time"
+        ));
     }
     Ok(Duration::from_micros(us))
 }
@@ -337,14 +341,18 @@ pub struct VariantSpec {
 pub struct CheckSpec {
     /// Host whose TIME-WAIT records are checked.
     pub host: String,
-    /// Local port of the records.
-    pub port: u16,
+    /// Local port of the records (default: any port).
+    #[serde(default)]
+    pub port: Option<u16>,
     /// Expected number of TIME-WAIT records on that port (default: at least one).
     #[serde(default)]
     pub time_wait_count: Option<usize>,
     /// Expected lifetime of each: a duration, or `"profile"` for the profile's T_TW.
     #[serde(default)]
     pub time_wait_duration: Option<String>,
+    /// Expected number of timer restarts of each.
+    #[serde(default)]
+    pub time_wait_restarts: Option<u32>,
 }
 
 /// Parses a scenario document. `file` is only used in error messages.
@@ -427,7 +435,11 @@ pub fn parse_flags(s: &str) -> Result<FlagSet, String> {
             "FIN" => F_FIN,
             "RST" => F_RST,
             "ACK" => F_ACK,
-            _ => return Err(format!("unknown TCP flag {part:?} (use SYN, FIN, RST, ACK joined by |)")),
+            _ => {
+                return Err(format!(
+                    "unknown TCP flag {part:?} (use SYN, FIN, RST, ACK joined by |)"
+                ))
+            }
         };
     }
     Ok(f)
@@ -435,8 +447,17 @@ pub fn parse_flags(s: &str) -> Result<FlagSet, String> {
 
 /// Formats a flag set as `FIN|ACK`.
 pub fn flags_name(f: FlagSet) -> String {
-    let names = [(F_SYN, "SYN"), (F_FIN, "FIN"), (F_RST, "RST"), (F_ACK, "ACK")];
-    let v: Vec<&str> = names.iter().filter(|(b, _)| f & b != 0).map(|(_, n)| *n).collect();
+    let names = [
+        (F_SYN, "SYN"),
+        (F_FIN, "FIN"),
+        (F_RST, "RST"),
+        (F_ACK, "ACK"),
+    ];
+    let v: Vec<&str> = names
+        .iter()
+        .filter(|(b, _)| f & b != 0)
+        .map(|(_, n)| *n)
+        .collect();
     if v.is_empty() {
         "none".into()
     } else {
@@ -565,12 +586,14 @@ pub struct Step {
 pub struct Check {
     /// Host index.
     pub host: usize,
-    /// Port.
-    pub port: u16,
+    /// Port (None = any).
+    pub port: Option<u16>,
     /// Expected count.
     pub count: Option<usize>,
     /// Expected duration; `None` inside = the profile's.
     pub duration: Option<Option<Duration>>,
+    /// Expected restarts.
+    pub restarts: Option<u32>,
 }
 
 /// A validated, runnable scenario (one variant).
@@ -624,7 +647,13 @@ impl Ctx<'_> {
 
 fn profile(ctx: &Ctx, path: &str, name: &str) -> Result<Profile, ScenarioError> {
     Profile::from_name(name).ok_or_else(|| {
-        ctx.err(path, format!("unknown profile {name:?} (known: {})", Profile::known_names()))
+        ctx.err(
+            path,
+            format!(
+                "unknown profile {name:?} (known: {})",
+                Profile::known_names()
+            ),
+        )
     })
 }
 
@@ -663,7 +692,10 @@ impl Scenario {
         let mut names = BTreeSet::new();
         for (i, v) in self.variants.iter().enumerate() {
             if !names.insert(v.name.as_str()) {
-                return Err(ctx.err(&format!("variants[{i}].name"), format!("duplicate variant name {:?}", v.name)));
+                return Err(ctx.err(
+                    &format!("variants[{i}].name"),
+                    format!("duplicate variant name {:?}", v.name),
+                ));
             }
         }
         let variant_name = match variant {
@@ -698,16 +730,28 @@ impl Scenario {
         for (i, h) in self.hosts.iter().enumerate() {
             let p = format!("hosts[{i}]");
             if host_ix.insert(h.name.clone(), i).is_some() {
-                return Err(ctx.err(&format!("{p}.name"), format!("duplicate host name {:?}", h.name)));
+                return Err(ctx.err(
+                    &format!("{p}.name"),
+                    format!("duplicate host name {:?}", h.name),
+                ));
             }
             let addr: Ipv4Addr = h.addr.parse().map_err(|_| {
-                ctx.err(&format!("{p}.addr"), format!("{:?} is not an IPv4 address", h.addr))
+                ctx.err(
+                    &format!("{p}.addr"),
+                    format!("{:?} is not an IPv4 address", h.addr),
+                )
             })?;
             if addr.is_unspecified() || addr.is_broadcast() || addr.is_multicast() {
-                return Err(ctx.err(&format!("{p}.addr"), format!("{addr} cannot be a host address")));
+                return Err(ctx.err(
+                    &format!("{p}.addr"),
+                    format!("{addr} cannot be a host address"),
+                ));
             }
             if let Some(other) = hosts.iter().find(|o| o.addr == addr) {
-                return Err(ctx.err(&format!("{p}.addr"), format!("address {addr} is already host {:?}'s", other.name)));
+                return Err(ctx.err(
+                    &format!("{p}.addr"),
+                    format!("address {addr} is already host {:?}'s", other.name),
+                ));
             }
             let prof = match (&h.os, host_os_forced) {
                 (Some(n), false) => profile(&ctx, &format!("{p}.os"), n)?,
@@ -735,14 +779,25 @@ impl Scenario {
         for (i, r) in self.network.routes.iter().enumerate() {
             let p = format!("network.routes[{i}]");
             if routes.iter().any(|o: &Route| o.name == r.name) {
-                return Err(ctx.err(&format!("{p}.name"), format!("duplicate route name {:?}", r.name)));
+                return Err(ctx.err(
+                    &format!("{p}.name"),
+                    format!("duplicate route name {:?}", r.name),
+                ));
             }
             routes.push(Route {
                 name: r.name.clone(),
                 delay: r.delay.0,
                 loss: prob(&ctx, &format!("{p}.loss"), r.loss)?.unwrap_or(0.0),
-                from: r.from.as_deref().map(|n| host(&format!("{p}.from"), n)).transpose()?,
-                to: r.to.as_deref().map(|n| host(&format!("{p}.to"), n)).transpose()?,
+                from: r
+                    .from
+                    .as_deref()
+                    .map(|n| host(&format!("{p}.from"), n))
+                    .transpose()?,
+                to: r
+                    .to
+                    .as_deref()
+                    .map(|n| host(&format!("{p}.to"), n))
+                    .transpose()?,
             });
         }
         if routes.is_empty() {
@@ -788,9 +843,21 @@ impl Scenario {
                 return Err(ctx.err(&format!("{mp}.nth"), "nth counts from 1"));
             }
             faults.push(Fault {
-                from: m.from.as_deref().map(|n| host(&format!("{mp}.from"), n)).transpose()?,
-                to: m.to.as_deref().map(|n| host(&format!("{mp}.to"), n)).transpose()?,
-                route: m.route.as_deref().map(|n| route(&format!("{mp}.route"), n)).transpose()?,
+                from: m
+                    .from
+                    .as_deref()
+                    .map(|n| host(&format!("{mp}.from"), n))
+                    .transpose()?,
+                to: m
+                    .to
+                    .as_deref()
+                    .map(|n| host(&format!("{mp}.to"), n))
+                    .transpose()?,
+                route: m
+                    .route
+                    .as_deref()
+                    .map(|n| route(&format!("{mp}.route"), n))
+                    .transpose()?,
                 flags: flags("flags", &m.flags)?,
                 has_payload: m.has_payload,
                 after: flags("after", &m.after)?,
@@ -807,7 +874,8 @@ impl Scenario {
             return Err(ctx.err("steps", "a scenario needs at least one step"));
         }
         let mut socks: Vec<BTreeSet<String>> = vec![BTreeSet::new(); hosts.len()];
-        let mut procs: Vec<BTreeSet<String>> = vec![BTreeSet::from(["main".to_string()]); hosts.len()];
+        let mut procs: Vec<BTreeSet<String>> =
+            vec![BTreeSet::from(["main".to_string()]); hosts.len()];
         let mut steps = Vec::new();
         let mut last_abs = Duration::ZERO;
         for (i, s) in self.steps.iter().enumerate() {
@@ -815,16 +883,26 @@ impl Scenario {
             let h = host(&format!("{p}.host"), &s.host)?;
             let proc = s.proc.clone().unwrap_or_else(|| "main".into());
             if !procs[h].contains(&proc) {
-                return Err(ctx.err(&format!("{p}.proc"), format!("unknown process {proc:?} on host {:?} (processes come from fork)", s.host)));
+                return Err(ctx.err(
+                    &format!("{p}.proc"),
+                    format!(
+                        "unknown process {proc:?} on host {:?} (processes come from fork)",
+                        s.host
+                    ),
+                ));
             }
             if let Some(At::Absolute(t)) = s.at {
                 if t < last_abs {
-                    return Err(ctx.err(&format!("{p}.at"), format!("absolute time {t} is before an earlier step's {last_abs}")));
+                    return Err(ctx.err(
+                        &format!("{p}.at"),
+                        format!("absolute time {t} is before an earlier step's {last_abs}"),
+                    ));
                 }
                 last_abs = t;
             }
             let need = |field: &str, v: &Option<String>| {
-                v.clone().ok_or_else(|| ctx.err(&p, format!("call {:?} needs field {field:?}", s.call)))
+                v.clone()
+                    .ok_or_else(|| ctx.err(&p, format!("call {:?} needs field {field:?}", s.call)))
             };
             let sock = |socks: &BTreeSet<String>| -> Result<String, ScenarioError> {
                 let n = need("sock", &s.sock)?;
@@ -835,7 +913,10 @@ impl Scenario {
             };
             let new_name = |socks: &mut BTreeSet<String>, field: &str, n: String| {
                 if !socks.insert(n.clone()) {
-                    return Err(ctx.err(&format!("{p}.{field}"), format!("duplicate socket name {n:?} on host {:?}", s.host)));
+                    return Err(ctx.err(
+                        &format!("{p}.{field}"),
+                        format!("duplicate socket name {n:?} on host {:?}", s.host),
+                    ));
                 }
                 Ok(n)
             };
@@ -843,7 +924,10 @@ impl Scenario {
                 let a = need(field, &s.addr)?;
                 match a.parse::<SocketAddr>() {
                     Ok(SocketAddr::V4(v4)) => Ok(v4),
-                    _ => Err(ctx.err(&format!("{p}.addr"), format!("{a:?} is not an IPv4 address:port"))),
+                    _ => Err(ctx.err(
+                        &format!("{p}.addr"),
+                        format!("{a:?} is not an IPv4 address:port"),
+                    )),
                 }
             };
             let call = match s.call.as_str() {
@@ -940,13 +1024,18 @@ impl Scenario {
             let duration = match c.time_wait_duration.as_deref() {
                 None => None,
                 Some("profile") => Some(None),
-                Some(d) => Some(Some(parse_duration(d).map_err(|e| ctx.err(&format!("{p}.time_wait_duration"), e))?)),
+                Some(d) => {
+                    Some(Some(parse_duration(d).map_err(|e| {
+                        ctx.err(&format!("{p}.time_wait_duration"), e)
+                    })?))
+                }
             };
             checks.push(Check {
                 host: host(&format!("{p}.host"), &c.host)?,
                 port: c.port,
                 count: c.time_wait_count,
                 duration,
+                restarts: c.time_wait_restarts,
             });
         }
 
@@ -966,25 +1055,47 @@ impl Scenario {
             faults,
             steps,
             checks,
-            linger_after_steps: self.linger_after_steps.map_or(Duration::from_secs(3600), |d| d.0),
+            linger_after_steps: self
+                .linger_after_steps
+                .map_or(Duration::from_secs(3600), |d| d.0),
         })
     }
 }
 
 /// RFC 9293 §3.3.2 state names accepted by `wait until state`.
 pub const STATE_NAMES: [&str; 11] = [
-    "CLOSED", "LISTEN", "SYN-SENT", "SYN-RECEIVED", "ESTABLISHED", "FIN-WAIT-1", "FIN-WAIT-2",
-    "CLOSE-WAIT", "CLOSING", "LAST-ACK", "TIME-WAIT",
+    "CLOSED",
+    "LISTEN",
+    "SYN-SENT",
+    "SYN-RECEIVED",
+    "ESTABLISHED",
+    "FIN-WAIT-1",
+    "FIN-WAIT-2",
+    "CLOSE-WAIT",
+    "CLOSING",
+    "LAST-ACK",
+    "TIME-WAIT",
 ];
 
-fn linger(ctx: &Ctx, path: &str, v: &Option<serde_json::Value>) -> Result<Option<u32>, ScenarioError> {
+fn linger(
+    ctx: &Ctx,
+    path: &str,
+    v: &Option<serde_json::Value>,
+) -> Result<Option<u32>, ScenarioError> {
     let bad = || ctx.err(path, "SO_LINGER takes {\"on\": 0|1, \"secs\": N}");
     let obj = v.as_ref().and_then(|v| v.as_object()).ok_or_else(bad)?;
     if obj.keys().any(|k| k != "on" && k != "secs") {
         return Err(bad());
     }
-    let on = obj.get("on").and_then(|v| v.as_u64().or(v.as_bool().map(u64::from))).ok_or_else(bad)?;
-    let secs = obj.get("secs").map(|v| v.as_u64().ok_or_else(bad)).transpose()?.unwrap_or(0);
+    let on = obj
+        .get("on")
+        .and_then(|v| v.as_u64().or(v.as_bool().map(u64::from)))
+        .ok_or_else(bad)?;
+    let secs = obj
+        .get("secs")
+        .map(|v| v.as_u64().ok_or_else(bad))
+        .transpose()?
+        .unwrap_or(0);
     match on {
         0 => Ok(None),
         1 => Ok(Some(u32::try_from(secs).map_err(|_| bad())?)),

@@ -60,13 +60,24 @@ impl Recorder {
             p.global_header(PcapLinkType::Ip);
             p
         });
-        Recorder { jsonl: trace.then(Vec::new), pcap, timeline: Vec::new(), segments_in_timeline: true, timeline_on: true }
+        Recorder {
+            jsonl: trace.then(Vec::new),
+            pcap,
+            timeline: Vec::new(),
+            segments_in_timeline: true,
+            timeline_on: true,
+        }
     }
 
     /// Appends a trace record.
     pub fn record(&mut self, t: Instant, kind: &str, host: Option<&str>, data: &serde_json::Value) {
         if let Some(buf) = &mut self.jsonl {
-            let line = Line { t_us: t.micros(), kind, host, data };
+            let line = Line {
+                t_us: t.micros(),
+                kind,
+                host,
+                data,
+            };
             serde_json::to_writer(&mut *buf, &line).expect("serialising to a Vec cannot fail");
             buf.push(b'\n');
         }

@@ -43,7 +43,12 @@ impl SegMeta {
         }
         let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
         let mut flags = 0;
-        for (on, bit) in [(tcp.syn(), F_SYN), (tcp.fin(), F_FIN), (tcp.rst(), F_RST), (tcp.ack(), F_ACK)] {
+        for (on, bit) in [
+            (tcp.syn(), F_SYN),
+            (tcp.fin(), F_FIN),
+            (tcp.rst(), F_RST),
+            (tcp.ack(), F_ACK),
+        ] {
             if on {
                 flags |= bit;
             }
@@ -111,7 +116,14 @@ pub enum Ctl {
 }
 
 /// Emits a TCP/IPv4 segment with no payload and no options, checksums filled in.
-pub fn craft(src: SocketAddrV4, dst: SocketAddrV4, seq: u32, ack: Option<u32>, ctl: Ctl, window: u16) -> Vec<u8> {
+pub fn craft(
+    src: SocketAddrV4,
+    dst: SocketAddrV4,
+    seq: u32,
+    ack: Option<u32>,
+    ctl: Ctl,
+    window: u16,
+) -> Vec<u8> {
     let tcp = TcpRepr {
         src_port: src.port(),
         dst_port: dst.port(),
@@ -156,7 +168,14 @@ pub fn reset_for(seg: &SegMeta) -> Option<Vec<u8>> {
     Some(if seg.has(F_ACK) {
         craft(seg.dst, seg.src, seg.ack, None, Ctl::Rst, 0)
     } else {
-        craft(seg.dst, seg.src, 0, Some(seg.seq.wrapping_add(seg.seg_len())), Ctl::Rst, 0)
+        craft(
+            seg.dst,
+            seg.src,
+            0,
+            Some(seg.seq.wrapping_add(seg.seg_len())),
+            Ctl::Rst,
+            0,
+        )
     })
 }
 
@@ -174,19 +193,42 @@ mod tests {
         let tcp = TcpPacket::new_checked(ip.payload()).unwrap();
         assert!(tcp.verify_checksum(&IpAddress::Ipv4(*a.ip()), &IpAddress::Ipv4(*b.ip())));
         let m = SegMeta::parse(&bytes).unwrap();
-        assert_eq!((m.src, m.dst, m.seq, m.ack, m.flags, m.window), (a, b, 7, 9, F_ACK, 512));
+        assert_eq!(
+            (m.src, m.dst, m.seq, m.ack, m.flags, m.window),
+            (a, b, 7, 9, F_ACK, 512)
+        );
     }
 
     #[test]
     fn reset_follows_rfc9293_closed_state_rule() {
         let a: SocketAddrV4 = "10.0.0.1:40000".parse().unwrap();
         let b: SocketAddrV4 = "10.0.0.2:80".parse().unwrap();
-        let syn = SegMeta { src: a, dst: b, flags: F_SYN, psh: false, seq: 100, ack: 0, payload_len: 0, window: 100 };
+        let syn = SegMeta {
+            src: a,
+            dst: b,
+            flags: F_SYN,
+            psh: false,
+            seq: 100,
+            ack: 0,
+            payload_len: 0,
+            window: 100,
+        };
         let r = SegMeta::parse(&reset_for(&syn).unwrap()).unwrap();
-        assert_eq!((r.src, r.dst, r.seq, r.ack, r.flags), (b, a, 0, 101, F_RST | F_ACK));
-        let ack = SegMeta { flags: F_ACK | F_FIN, ack: 555, ..syn };
+        assert_eq!(
+            (r.src, r.dst, r.seq, r.ack, r.flags),
+            (b, a, 0, 101, F_RST | F_ACK)
+        );
+        let ack = SegMeta {
+            flags: F_ACK | F_FIN,
+            ack: 555,
+            ..syn
+        };
         let r = SegMeta::parse(&reset_for(&ack).unwrap()).unwrap();
         assert_eq!((r.seq, r.flags), (555, F_RST));
-        assert!(reset_for(&SegMeta { flags: F_RST, ..syn }).is_none());
+        assert!(reset_for(&SegMeta {
+            flags: F_RST,
+            ..syn
+        })
+        .is_none());
     }
 }
