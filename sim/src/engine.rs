@@ -668,22 +668,20 @@ impl<'a> Sim<'a> {
             }
             // the next instant
             let now = self.now;
-            let mut cands: Vec<Instant> = Vec::new();
-            cands.extend(self.net.next_delivery());
+            let mut earliest: Option<Instant> = self.net.next_delivery();
+            let mut consider = |t: Option<Instant>| {
+                if let Some(t) = t {
+                    earliest = Some(earliest.map_or(t, |e| e.min(t)));
+                }
+            };
             for h in &mut self.hosts {
-                cands.extend(h.poll_at(now));
+                consider(h.poll_at(now));
             }
             match &pending {
-                Some(p) => {
-                    cands.push(p.deadline);
-                }
-                None => {
-                    if let Some(step) = sc.steps.get(next) {
-                        cands.push(Self::step_time(step, prev_done));
-                    }
-                }
+                Some(p) => consider(Some(p.deadline)),
+                None => consider(sc.steps.get(next).map(|step| Self::step_time(step, prev_done))),
             }
-            let Some(t) = cands.into_iter().min() else {
+            let Some(t) = earliest else {
                 break;
             };
             let t = t.max(now);

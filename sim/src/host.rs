@@ -464,13 +464,26 @@ impl Host {
     }
 
     /// Gives up a connect at its deadline: aborts the socket (ETIMEDOUT).
+    /// The connection is dropped without a segment (Linux `tcp_write_err` after
+    /// `tcp_syn_retries`: no RST is sent) and its 4-tuple freed.
     pub fn connect_timeout(&mut self, now: Instant, name: &str) {
-        if let Some(id) = self.sock_id(name) {
-            if let Some(Kind::Conn(t)) = self.socks.get(&id).map(|s| &s.kind) {
-                let t = *t;
-                self.abort_conn(now, t, ConnEnd::Aborted);
-            }
+        let Some(id) = self.sock_id(name) else { return };
+        let Some(Kind::Conn(t)) = self.socks.get(&id).map(|s| &s.kind) else { return };
+        let t = *t;
+        if let Some(c) = self.conns.remove(&t) {
+            self.retire(c.handle);
+            self.table.remove(c.id);
+            ev!(
+                self,
+                "state",
+                json!({"sock": name, "tuple": t.to_string(), "from": state_name(c.state), "to": "CLOSED", "incarnation": c.incarnation}),
+                format!("{name} {t}: {} -> CLOSED (connect timed out)", state_name(c.state)),
+            );
         }
+        if let Some(s) = self.socks.get_mut(&id) {
+            s.end.get_or_insert(ConnEnd::Aborted);
+        }
+        let _ = now;
     }
 
     /// `accept()`: takes the first ready connection of listener `name` into `proc` as

@@ -212,15 +212,18 @@ impl Network {
             applied = Some((i, f.action.clone()));
             break;
         }
-        // Remember control flags per connection for later `after` selectors.
-        let key = conn_key(seg.src, seg.dst);
-        let seen = self.seen_flags.entry(key).or_insert(0);
-        *seen |= seg.flags;
-        let seen = *seen;
-        for (i, f) in self.faults.iter().enumerate() {
-            if let Some(a) = f.after {
-                if seen & a == a {
-                    self.fault_state[i].seen.insert(key);
+        // Remember control flags per connection for later `after` selectors (only kept when a
+        // rule needs them: the map grows with every connection).
+        if self.faults.iter().any(|f| f.after.is_some()) {
+            let key = conn_key(seg.src, seg.dst);
+            let seen = self.seen_flags.entry(key).or_insert(0);
+            *seen |= seg.flags;
+            let seen = *seen;
+            for (i, f) in self.faults.iter().enumerate() {
+                if let Some(a) = f.after {
+                    if seen & a == a {
+                        self.fault_state[i].seen.insert(key);
+                    }
                 }
             }
         }

@@ -1,0 +1,249 @@
+//! End-to-end behaviour of the simulator: scenarios written inline, run through smoltcp and
+//! the host layer, checked against what the RFCs and the Linux kernel do.
+
+use twsim_model::{Duration, Errno, Instant};
+use twsim_sim::engine::{run, Detail, RunOptions, RunReport};
+use twsim_sim::scenario::{parse, Overrides};
+
+/// Two hosts 10 ms apart, `os` profile, and the given steps (JSON array body) and network.
+fn scenario(os: &str, network: &str, steps: &str) -> String {
+    format!(
+        r#"{{"name":"t","os":"{os}","msl":"30s",
+            "hosts":[{{"name":"server","addr":"10.0.0.2"}},{{"name":"client","addr":"10.0.0.1"}}],
+            "network":{network},
+            "steps":[{steps}]}}"#
+    )
+}
+
+const LAN: &str = r#"{"routes":[{"name":"lan","delay":"10ms"}]}"#;
+
+fn run_src(src: &str) -> RunReport {
+    let sc = parse("test.json", src).unwrap_or_else(|e| panic!("{e}"));
+    let r = sc.resolve("test.json", src, None, &Overrides::default()).unwrap_or_else(|e| panic!("{e}"));
+    run(&r, RunOptions { trace: true, pcap: true, quiet: false })
+}
+
+/// The result of the first step whose call text starts with `prefix`.
+fn result_of<'a>(r: &'a RunReport, prefix: &str) -> &'a twsim_sim::engine::StepResult {
+    r.steps.iter().find(|s| s.call.starts_with(prefix)).unwrap_or_else(|| panic!("no step {prefix}"))
+}
+
+fn errno(r: &RunReport, prefix: &str) -> Option<Errno> {
+    result_of(r, prefix).result.as_ref().err().copied()
+}
+
+const SERVER_UP: &str = r#"
+    {"host":"server","call":"socket","sock":"L"},
+    {"host":"server","call":"bind","sock":"L","addr":"0.0.0.0:80"},
+    {"host":"server","call":"listen","sock":"L"},
+    {"host":"client","call":"socket","sock":"C"},
+    {"host":"client","call":"connect","sock":"C","addr":"10.0.0.2:80"},
+    {"host":"server","call":"accept","sock":"L","as":"A"}"#;
+
+#[test]
+fn handshake_takes_one_rtt_and_accept_one_more_half() {
+    let r = run_src(&scenario("linux", LAN, SERVER_UP));
+    assert!(r.ok(), "{}", twsim_sim::report::text(&r));
+    let c = result_of(&r, "connect(C");
+    assert_eq!(c.result, Ok(Detail::Connected(Duration::from_millis(20))));
+    // the server learns of the third segment of the handshake 10 ms later
+    assert_eq!(result_of(&r, "accept(L)").done_at, Instant::from_micros(30_000));
+}
+
+#[test]
+fn connect_to_a_closed_port_is_refused_by_rst() {
+    let steps = r#"{"host":"client","call":"socket","sock":"C"},
+                   {"host":"client","call":"connect","sock":"C","addr":"10.0.0.2:81"}"#;
+    let r = run_src(&scenario("linux", LAN, steps));
+    assert_eq!(errno(&r, "connect(C"), Some(Errno::ECONNREFUSED));
+    assert_eq!(result_of(&r, "connect(C").done_at, Instant::from_micros(20_000));
+}
+
+#[test]
+fn connect_times_out_when_every_syn_is_lost() {
+    let net = r#"{"routes":[{"name":"lan","delay":"10ms"}],
+                  "faults":[{"match":{"from":"client","flags":"SYN"},"action":"drop"}]}"#;
+    let steps = r#"{"host":"client","call":"socket","sock":"C"},
+                   {"host":"client","call":"connect","sock":"C","addr":"10.0.0.2:80","timeout":"5s"}"#;
+    let r = run_src(&scenario("linux", net, steps));
+    assert_eq!(errno(&r, "connect(C"), Some(Errno::ETIMEDOUT));
+    assert_eq!(result_of(&r, "connect(C").done_at, Instant::from_micros(5_000_000));
+}
+
+#[test]
+fn active_closer_holds_time_wait_for_the_profile_length() {
+    for (os, tw) in [("linux", 60), ("rfc793", 60)] {
+        let steps = format!(
+            r#"{SERVER_UP},
+            {{"at":"+1s","host":"client","call":"close","sock":"C"}},
+            {{"host":"server","call":"recv","sock":"A"}},
+            {{"host":"server","call":"close","sock":"A"}}"#
+        );
+        let r = run_src(&scenario(os, LAN, &steps));
+        assert!(r.ok(), "{}", twsim_sim::report::text(&r));
+        assert_eq!(r.time_wait.len(), 1, "{os}");
+        let t = &r.time_wait[0];
+        assert_eq!(t.host, "client", "{os}: the active closer holds TIME-WAIT");
+        assert_eq!(t.reason, "expired");
+        assert_eq!(t.ended_at.unwrap() - t.entered_at, Duration::from_secs(tw), "{os}");
+    }
+}
+
+#[test]
+fn rebind_over_time_wait_fails_until_the_exact_expiry() {
+    let steps = format!(
+        r#"{SERVER_UP},
+        {{"at":"+1s","host":"server","call":"close","sock":"A"}},
+        {{"host":"server","call":"close","sock":"L"}},
+        {{"host":"client","call":"recv","sock":"C"}},
+        {{"host":"client","call":"close","sock":"C"}},
+        {{"at":"+1s","host":"server","call":"socket","sock":"L2"}},
+        {{"host":"server","call":"wait","until":"bindable","sock":"L2","addr":"0.0.0.0:80"}},
+        {{"host":"server","call":"bind","sock":"L2","addr":"0.0.0.0:80"}}"#
+    );
+    let r = run_src(&scenario("linux", LAN, &steps));
+    let tw = &r.time_wait[0];
+    let wait = result_of(&r, "wait until L2");
+    assert_eq!(wait.done_at, tw.ended_at.unwrap());
+    assert_eq!(wait.done_at - tw.entered_at, Duration::from_secs(60));
+    assert_eq!(errno(&r, "bind(L2"), None);
+}
+
+#[test]
+fn linger_zero_resets_the_peer_and_skips_time_wait() {
+    let steps = format!(
+        r#"{SERVER_UP},
+        {{"host":"client","call":"setsockopt","sock":"C","opt":"SO_LINGER","value":{{"on":1,"secs":0}}}},
+        {{"at":"+1s","host":"client","call":"close","sock":"C"}},
+        {{"host":"server","call":"recv","sock":"A"}}"#
+    );
+    let r = run_src(&scenario("linux", LAN, &steps));
+    assert_eq!(errno(&r, "recv(A"), Some(Errno::ECONNRESET));
+    assert!(r.time_wait.is_empty());
+}
+
+#[test]
+fn linux_close_with_unread_data_sends_rst_but_rfc793_sends_fin() {
+    for (os, peer) in [("linux", Some(Errno::ECONNRESET)), ("rfc793", None)] {
+        let steps = format!(
+            r#"{SERVER_UP},
+            {{"host":"client","call":"send","sock":"C","data":"unread"}},
+            {{"at":"+1s","host":"server","call":"close","sock":"A"}},
+            {{"at":"+1s","host":"client","call":"recv","sock":"C"}}"#
+        );
+        let r = run_src(&scenario(os, LAN, &steps));
+        assert_eq!(errno(&r, "recv(C"), peer, "{os}");
+        if peer.is_none() {
+            assert_eq!(result_of(&r, "recv(C").result, Ok(Detail::Eof), "{os}: an orderly FIN");
+        }
+    }
+}
+
+#[test]
+fn fork_keeps_the_connection_open_until_the_last_handle_closes() {
+    let steps = format!(
+        r#"{SERVER_UP},
+        {{"host":"server","call":"fork","child":"worker"}},
+        {{"host":"server","call":"close","sock":"A"}},
+        {{"at":"+1s","host":"client","call":"send","sock":"C","data":"ping"}},
+        {{"host":"server","proc":"worker","call":"recv","sock":"A","expect_data":"ping"}},
+        {{"host":"server","proc":"worker","call":"exit"}},
+        {{"host":"client","call":"recv","sock":"C"}}"#
+    );
+    let r = run_src(&scenario("linux", LAN, &steps));
+    assert!(r.ok(), "{}", twsim_sim::report::text(&r));
+    // the FIN only leaves when the worker exits: the client sees end of stream after that
+    let exit = result_of(&r, "exit()").done_at;
+    let eof = result_of(&r, "recv(C)");
+    assert_eq!(eof.result, Ok(Detail::Eof));
+    assert_eq!(eof.done_at - exit, Duration::from_millis(10));
+}
+
+#[test]
+fn listen_without_bind_takes_an_ephemeral_port_and_bind_after_is_einval() {
+    let steps = r#"
+        {"host":"server","call":"socket","sock":"L"},
+        {"host":"server","call":"listen","sock":"L","backlog":1},
+        {"host":"server","call":"bind","sock":"L","addr":"0.0.0.0:80","expect":"EINVAL"},
+        {"host":"client","call":"socket","sock":"C1"}"#;
+    // listen() without bind auto-binds an ephemeral port; a later bind is EINVAL (bind-rules M2/M3)
+    let r = run_src(&scenario("linux", LAN, steps));
+    assert!(r.ok(), "{}", twsim_sim::report::text(&r));
+    let Ok(Detail::Listening(a)) = result_of(&r, "listen(L").result else { panic!("listen failed") };
+    assert!((32768..=60999).contains(&a.port()), "{a}");
+}
+
+#[test]
+fn duplicate_via_a_slow_route_delivers_a_late_copy() {
+    let net = r#"{"max_lifetime":"2min","routes":[{"name":"lan","delay":"10ms"},{"name":"slow","delay":"45s"}],
+                  "faults":[{"match":{"from":"client","has_payload":true,"nth":1},"action":{"duplicate_via":"slow"}}]}"#;
+    let steps = format!(
+        r#"{SERVER_UP},
+        {{"host":"client","call":"send","sock":"C","data":"req"}},
+        {{"host":"server","call":"recv","sock":"A","expect_data":"req"}},
+        {{"at":"+50s","host":"server","call":"socket","sock":"X"}}"#
+    );
+    let mut r = run_src(&scenario("linux", net, &steps));
+    let trace = String::from_utf8(r.recorder.take_trace().unwrap()).unwrap();
+    let copies: Vec<&str> = trace.lines().filter(|l| l.contains("\"delivered\"") && !l.contains("\"dup_of\":null")).collect();
+    assert_eq!(copies.len(), 1, "{trace}");
+    assert!(copies[0].contains("\"age_us\":45000000"), "{}", copies[0]);
+    assert!(copies[0].contains("\"route\":\"slow\""));
+}
+
+#[test]
+fn max_lifetime_drops_segments_slower_than_msl_net() {
+    let net = r#"{"max_lifetime":"30s","routes":[{"name":"lan","delay":"10ms"},{"name":"slow","delay":"45s"}],
+                  "faults":[{"match":{"from":"client","has_payload":true},"action":{"via":"slow"}}]}"#;
+    let steps = format!(
+        r#"{SERVER_UP},
+        {{"host":"client","call":"send","sock":"C","data":"req"}},
+        {{"host":"server","call":"recv","sock":"A","timeout":"3s"}}"#
+    );
+    let mut r = run_src(&scenario("linux", net, &steps));
+    assert_eq!(errno(&r, "recv(A"), Some(Errno::EAGAIN));
+    let trace = String::from_utf8(r.recorder.take_trace().unwrap()).unwrap();
+    assert!(trace.contains("\"reason\":\"max_lifetime\""));
+}
+
+#[test]
+fn random_loss_is_reproducible_per_seed_and_differs_across_seeds() {
+    let net = r#"{"routes":[{"name":"lan","delay":"10ms","loss":0.3}]}"#;
+    let steps = format!(
+        r#"{SERVER_UP},
+        {{"host":"client","call":"send","sock":"C","data":"0123456789"}},
+        {{"host":"server","call":"recv","sock":"A","bytes":10,"timeout":"2min"}}"#
+    );
+    let src = scenario("linux", net, &steps);
+    let drops = |seed: u64| {
+        let sc = parse("t", &src).unwrap();
+        let ov = Overrides { seed: Some(seed), ..Overrides::default() };
+        let r = sc.resolve("t", &src, None, &ov).unwrap();
+        let mut rep = run(&r, RunOptions { trace: true, pcap: false, quiet: false });
+        let t = String::from_utf8(rep.recorder.take_trace().unwrap()).unwrap();
+        t.lines().filter(|l| l.contains("\"reason\":\"loss\"")).map(String::from).collect::<Vec<_>>()
+    };
+    assert_eq!(drops(3), drops(3));
+    let differs = (4..12).any(|s| drops(s) != drops(3));
+    assert!(differs, "loss pattern should depend on the seed");
+}
+
+#[test]
+fn a_full_listen_queue_drops_syns_until_accept_makes_room() {
+    let steps = r#"
+        {"host":"server","call":"socket","sock":"L"},
+        {"host":"server","call":"bind","sock":"L","addr":"0.0.0.0:80"},
+        {"host":"server","call":"listen","sock":"L","backlog":1},
+        {"host":"client","call":"socket","sock":"C1"},
+        {"host":"client","call":"connect","sock":"C1","addr":"10.0.0.2:80","expect":"ok"},
+        {"host":"client","call":"socket","sock":"C2"},
+        {"host":"client","call":"connect","sock":"C2","addr":"10.0.0.2:80","timeout":"2s","expect":"ETIMEDOUT"},
+        {"host":"server","call":"accept","sock":"L","as":"A1","expect":"ok"},
+        {"host":"client","call":"socket","sock":"C3"},
+        {"host":"client","call":"connect","sock":"C3","addr":"10.0.0.2:80","expect":"ok"},
+        {"host":"server","call":"accept","sock":"L","as":"A3","expect":"ok"}"#;
+    let mut r = run_src(&scenario("linux", LAN, steps));
+    assert!(r.ok(), "{}", twsim_sim::report::text(&r));
+    let trace = String::from_utf8(r.recorder.take_trace().unwrap()).unwrap();
+    assert!(trace.contains("listen queue full"));
+}
