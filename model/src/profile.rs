@@ -27,8 +27,8 @@ pub enum BindRules {
     /// Linux `inet_bind_conflict`: SO_REUSEADDR helps only if both sockets set it and the
     /// other is not listening; `listen()` re-checks (`inet_csk_listen_start`).
     Linux,
-    /// 4.4BSD / FreeBSD `in_pcbbind_setup`: without SO_REUSEADDR any overlapping socket on the
-    /// port conflicts; with it, only an unconnected socket on exactly the same address does.
+    /// 4.4BSD / FreeBSD `in_pcbbind_setup`: without SO_REUSEADDR or SO_REUSEPORT any
+    /// overlapping socket on the port conflicts; with it, only an unconnected socket on exactly the same address does.
     /// Only the new socket's flag matters; `listen()` does not re-check.
     Bsd,
 }

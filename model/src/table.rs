@@ -230,11 +230,12 @@ impl AddressTable {
     /// EADDRINUSE on conflict or when no ephemeral port is free.
     pub fn bind(&mut self, id: SocketId, addr: SocketAddr, hint: u32) -> Result<SocketAddr, Errno> {
         let me = self.entries.get(&id).ok_or(Errno::EBADF)?;
-        if me.local.is_some() {
-            return Err(Errno::EINVAL);
-        }
+        // Linux `__inet_bind` checks the address before the socket's state.
         if !self.is_local(addr.ip()) {
             return Err(Errno::EADDRNOTAVAIL);
+        }
+        if me.local.is_some() {
+            return Err(Errno::EINVAL);
         }
         let addr = if addr.port() == 0 {
             let port = self
