@@ -80,6 +80,9 @@ pub struct Entry {
     /// Whether the port was taken by `connect()` rather than `bind()`/`listen()`. Linux lets
     /// connections share such ports as long as 4-tuples differ (`__inet_hash_connect`).
     pub port_by_connect: bool,
+    /// Linux `SOCK_BINDPORT_LOCK`: the port was given explicitly to `bind()` (or inherited
+    /// from such a listener), so it stays held after the connection ends, until close.
+    pub port_locked: bool,
 }
 
 /// The address table of one host.
@@ -94,6 +97,9 @@ pub struct AddressTable {
     expiries: BTreeSet<(Instant, SocketId)>,
     /// Linux `table_perturb`: per-destination offset advanced after every automatic connect.
     perturb: BTreeMap<(IpAddr, u16), u32>,
+    /// The local address each connecting socket had before `connect()`, for
+    /// [`AddressTable::connect_failed`].
+    pre_connect: BTreeMap<SocketId, Option<SocketAddr>>,
 }
 
 impl AddressTable {
@@ -108,6 +114,7 @@ impl AddressTable {
             by_tuple: BTreeMap::new(),
             expiries: BTreeSet::new(),
             perturb: BTreeMap::new(),
+            pre_connect: BTreeMap::new(),
         }
     }
 
@@ -128,6 +135,7 @@ impl AddressTable {
                 opts: SockOptions::default(),
                 uid,
                 port_by_connect: false,
+                port_locked: false,
             },
         );
         id
@@ -237,6 +245,7 @@ impl AddressTable {
         if me.local.is_some() {
             return Err(Errno::EINVAL);
         }
+        let explicit_port = addr.port() != 0;
         let addr = if addr.port() == 0 {
             let port = self
                 .find_open_port(id, addr.ip(), hint)
@@ -249,7 +258,9 @@ impl AddressTable {
             addr
         };
         self.place(id, addr, false);
-        self.entries.get_mut(&id).expect("checked above").state = TableState::Bound;
+        let e = self.entries.get_mut(&id).expect("checked above");
+        e.state = TableState::Bound;
+        e.port_locked = explicit_port;
         Ok(addr)
     }
 
@@ -339,6 +350,7 @@ impl AddressTable {
             TableState::Listen => return Err(Errno::EINVAL),
             TableState::Unbound | TableState::Bound => {}
         }
+        let before = me.local;
         let local = match me.local {
             Some(l) => {
                 let l = if l.ip().is_unspecified() {
@@ -367,7 +379,37 @@ impl AddressTable {
         }
         e.state = TableState::Connected { remote };
         self.by_tuple.insert(FourTuple::new(local, remote), id);
+        self.pre_connect.insert(id, before);
         Ok(local)
+    }
+
+    /// The connection of `id` ended (refused, timed out, reset, closed) while the socket is
+    /// still open: the 4-tuple is freed. Linux (`tcp_set_state(TCP_CLOSE)`): the port stays
+    /// held only if it was locked by an explicit bind (`SOCK_BINDPORT_LOCK`), otherwise it is
+    /// released (`inet_put_port`); a connecting socket gets back the address it had before
+    /// `connect()`. BSD keeps the pcb and its port until close. Unknown or unconnected ids are
+    /// ignored.
+    pub fn disconnected(&mut self, id: SocketId) {
+        let Some(e) = self.entries.get(&id) else { return };
+        let (TableState::Connected { remote }, Some(local)) = (e.state.clone(), e.local) else { return };
+        let keep_port = e.port_locked || self.cfg.bind == BindRules::Bsd;
+        self.by_tuple.remove(&FourTuple::new(local, remote));
+        let before = self.pre_connect.remove(&id).flatten();
+        let e = self.entries.get_mut(&id).expect("checked");
+        if keep_port {
+            e.local = Some(before.unwrap_or(local));
+            e.state = TableState::Bound;
+            return;
+        }
+        e.local = None;
+        e.state = TableState::Unbound;
+        e.port_by_connect = false;
+        if let Some(set) = self.by_port.get_mut(&local.port()) {
+            set.remove(&id);
+            if set.is_empty() {
+                self.by_port.remove(&local.port());
+            }
+        }
     }
 
     fn connect_port(&mut self, src: IpAddr, remote: SocketAddr, hint: u32) -> Option<u16> {
@@ -428,9 +470,11 @@ impl AddressTable {
         if self.by_tuple.contains_key(&tuple) {
             return Err(Errno::EADDRNOTAVAIL);
         }
-        let (opts, uid) = (parent.opts, parent.uid);
+        let (opts, uid, locked) = (parent.opts, parent.uid, parent.port_locked);
         let id = self.socket(uid);
-        self.entries.get_mut(&id).expect("just made").opts = opts;
+        let e = self.entries.get_mut(&id).expect("just made");
+        e.opts = opts;
+        e.port_locked = locked;
         self.place(id, tuple.local, false);
         self.entries.get_mut(&id).expect("just made").state = TableState::Connected {
             remote: tuple.remote,
@@ -514,6 +558,7 @@ impl AddressTable {
     /// harmless).
     pub fn remove(&mut self, id: SocketId) -> Option<TimeWaitRecord> {
         let e = self.entries.remove(&id)?;
+        self.pre_connect.remove(&id);
         if let Some(l) = e.local {
             if let Some(set) = self.by_port.get_mut(&l.port()) {
                 set.remove(&id);

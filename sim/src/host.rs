@@ -392,6 +392,15 @@ impl Host {
         remote: SocketAddrV4,
     ) -> Result<SocketAddrV4, Errno> {
         let id = self.held(proc, name)?;
+        if let Kind::Conn(t) = self.socks[&id].kind {
+            if !self.conns.contains_key(&t) && self.table.time_wait(id).is_none() {
+                // The previous connection ended (refused, timed out, reset): connect() may be
+                // called again on the same socket, as on Linux after ECONNREFUSED.
+                let s = self.socks.get_mut(&id).expect("held");
+                s.kind = Kind::Plain;
+                s.end = None;
+            }
+        }
         if !matches!(self.socks[&id].kind, Kind::Plain) {
             return Err(if matches!(self.socks[&id].kind, Kind::Listener { .. }) {
                 Errno::EINVAL
@@ -472,7 +481,7 @@ impl Host {
         let t = *t;
         if let Some(c) = self.conns.remove(&t) {
             self.retire(c.handle);
-            self.table.remove(c.id);
+            self.table.disconnected(c.id);
             ev!(
                 self,
                 "state",
@@ -668,7 +677,11 @@ impl Host {
             Kind::Conn(t) => {
                 self.socks.get_mut(&id).expect("present").kind = Kind::Conn(t);
                 let Some(c) = self.conns.get(&t) else {
+                    // The connection already ended; a TIME-WAIT record outlives the socket.
                     self.socks.remove(&id);
+                    if self.table.time_wait(id).is_none() {
+                        self.table.remove(id);
+                    }
                     return;
                 };
                 let sock = self.sockets.get_mut::<tcp::Socket>(c.handle);
@@ -1082,7 +1095,6 @@ impl Host {
             };
             let c = self.conns.remove(&t).expect("present");
             self.retire(c.handle);
-            self.table.remove(c.id);
             if let Some(lid) = listener {
                 if let Some(Sock {
                     kind: Kind::Listener { pending, ready, .. },
@@ -1102,8 +1114,12 @@ impl Host {
                 }
                 None => false,
             };
-            if drop_sock {
+            if drop_sock || !self.socks.contains_key(&c.id) {
                 self.socks.remove(&c.id);
+                self.table.remove(c.id);
+            } else {
+                // The application still holds the socket: it keeps an explicitly bound port.
+                self.table.disconnected(c.id);
             }
             let _ = now;
         }

@@ -173,7 +173,7 @@ mod tests {
         let src = "{\n  \"a\": 1,\n  \"steps\": [\n    {\"x\": [1, {\"y\": 2}]},\n    {\"addr\": \"q\"}\n  ]\n}";
         assert_eq!(locate(src, "a"), Some((2, 8)));
         assert_eq!(locate(src, "steps[1].addr"), Some((5, 14)));
-        assert_eq!(locate(src, "steps[0].x[1].y"), Some((4, 22)));
+        assert_eq!(locate(src, "steps[0].x[1].y"), Some((4, 21)));
         assert_eq!(locate(src, "steps[2]"), None);
         assert_eq!(locate(src, ""), Some((1, 1)));
     }
@@ -181,6 +181,6 @@ mod tests {
     #[test]
     fn skips_strings_with_brackets_and_escapes() {
         let src = r#"{"n": "a]\"}", "k": [ "[", 5 ]}"#;
-        assert_eq!(locate(src, "k[1]"), Some((1, 27)));
+        assert_eq!(locate(src, "k[1]"), Some((1, 28)));
     }
 }
