@@ -153,6 +153,24 @@ fn run_sources(srcs: &[(String, String)], out: &Out) -> Result<bool, Bad> {
     let mut runs = Vec::new();
     for (file, src) in srcs {
         let sc = scenario::parse(file, src).map_err(|e| Bad(e.to_string()))?;
+        if let Some(want) = &out.variant {
+            if !sc.variants.iter().any(|v| &v.name == want) {
+                let known = sc.variant_names();
+                return Err(Bad(format!(
+                    "{file}: --variant: no variant named {want:?} (the scenario has {})",
+                    if known.is_empty() {
+                        "no variants".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                )));
+            }
+            if ov.os.is_some() {
+                return Err(Bad(
+                    "--variant and --os exclude each other: a variant sets the profile".into(),
+                ));
+            }
+        }
         let variants: Vec<Option<usize>> = if sc.variants.is_empty() || ov.os.is_some() {
             vec![None]
         } else {

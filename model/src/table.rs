@@ -390,8 +390,12 @@ impl AddressTable {
     /// `connect()`. BSD keeps the pcb and its port until close. Unknown or unconnected ids are
     /// ignored.
     pub fn disconnected(&mut self, id: SocketId) {
-        let Some(e) = self.entries.get(&id) else { return };
-        let (TableState::Connected { remote }, Some(local)) = (e.state.clone(), e.local) else { return };
+        let Some(e) = self.entries.get(&id) else {
+            return;
+        };
+        let (TableState::Connected { remote }, Some(local)) = (e.state.clone(), e.local) else {
+            return;
+        };
         let keep_port = e.port_locked || self.cfg.bind == BindRules::Bsd;
         self.by_tuple.remove(&FourTuple::new(local, remote));
         let before = self.pre_connect.remove(&id).flatten();

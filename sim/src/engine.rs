@@ -679,7 +679,11 @@ impl<'a> Sim<'a> {
             }
             match &pending {
                 Some(p) => consider(Some(p.deadline)),
-                None => consider(sc.steps.get(next).map(|step| Self::step_time(step, prev_done))),
+                None => consider(
+                    sc.steps
+                        .get(next)
+                        .map(|step| Self::step_time(step, prev_done)),
+                ),
             }
             let Some(t) = earliest else {
                 break;

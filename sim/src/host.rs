@@ -111,8 +111,26 @@ struct Sock {
     opts: SockOptions,
     kind: Kind,
     end: Option<ConnEnd>,
+    /// Pending socket error (Linux `sk_err`): reported once, by the next call that looks.
+    err: Option<Errno>,
+    /// A connection of this socket reached ESTABLISHED at least once.
+    established: bool,
     /// The user closed its last handle.
     closed: bool,
+}
+
+impl Sock {
+    /// Records how the connection ended, once, and the error the application will see.
+    fn set_end(&mut self, end: ConnEnd) {
+        if self.end.is_none() {
+            self.end = Some(end);
+            self.err = match end {
+                ConnEnd::Refused => Some(Errno::ECONNREFUSED),
+                ConnEnd::Reset => Some(Errno::ECONNRESET),
+                ConnEnd::Normal | ConnEnd::Aborted => None,
+            };
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -287,6 +305,8 @@ impl Host {
                 opts: SockOptions::default(),
                 kind: Kind::Plain,
                 end: None,
+                err: None,
+                established: false,
                 closed: false,
             },
         );
@@ -393,7 +413,11 @@ impl Host {
     ) -> Result<SocketAddrV4, Errno> {
         let id = self.held(proc, name)?;
         if let Kind::Conn(t) = self.socks[&id].kind {
-            if !self.conns.contains_key(&t) && self.table.time_wait(id).is_none() {
+            // Linux inet_stream_connect: a socket that was once connected stays SS_CONNECTED
+            // (EISCONN); only a failed attempt (refused, timed out) may connect again.
+            let failed_attempt = !self.socks[&id].established;
+            if failed_attempt && !self.conns.contains_key(&t) && self.table.time_wait(id).is_none()
+            {
                 // The previous connection ended (refused, timed out, reset): connect() may be
                 // called again on the same socket, as on Linux after ECONNREFUSED.
                 let s = self.socks.get_mut(&id).expect("held");
@@ -451,25 +475,25 @@ impl Host {
         Ok(local)
     }
 
-    /// `None` while connecting; then the result of the connect on `name`.
-    pub fn connect_result(&self, name: &str) -> Option<Result<(), Errno>> {
+    /// `None` while connecting; then the result of the connect on `name` (a refusal is
+    /// reported here and consumed, as `inet_stream_connect` consumes `sk_err`).
+    pub fn connect_result(&mut self, name: &str) -> Option<Result<(), Errno>> {
         let id = self.sock_id(name)?;
         let s = self.socks.get(&id)?;
-        if let Some(end) = s.end {
-            return Some(Err(match end {
-                ConnEnd::Refused => Errno::ECONNREFUSED,
-                ConnEnd::Reset => Errno::ECONNRESET,
-                ConnEnd::Aborted => Errno::ETIMEDOUT,
-                ConnEnd::Normal => return Some(Ok(())),
-            }));
-        }
-        let Kind::Conn(t) = &s.kind else {
+        let Kind::Conn(t) = s.kind else {
             return Some(Err(Errno::ENOTCONN));
         };
-        match self.conns.get(t).map(|c| c.state) {
-            Some(State::SynSent) | Some(State::SynReceived) => None,
-            _ => Some(Ok(())),
+        if let Some(c) = self.conns.get(&t) {
+            return match c.state {
+                State::SynSent | State::SynReceived => None,
+                _ => Some(Ok(())),
+            };
         }
+        let s = self.socks.get_mut(&id)?;
+        if s.end == Some(ConnEnd::Normal) || self.table.time_wait(id).is_some() {
+            return Some(Ok(()));
+        }
+        Some(Err(s.err.take().unwrap_or(Errno::ECONNREFUSED)))
     }
 
     /// Gives up a connect at its deadline: aborts the socket (ETIMEDOUT).
@@ -477,7 +501,9 @@ impl Host {
     /// `tcp_syn_retries`: no RST is sent) and its 4-tuple freed.
     pub fn connect_timeout(&mut self, now: Instant, name: &str) {
         let Some(id) = self.sock_id(name) else { return };
-        let Some(Kind::Conn(t)) = self.socks.get(&id).map(|s| &s.kind) else { return };
+        let Some(Kind::Conn(t)) = self.socks.get(&id).map(|s| &s.kind) else {
+            return;
+        };
         let t = *t;
         if let Some(c) = self.conns.remove(&t) {
             self.retire(c.handle);
@@ -486,11 +512,14 @@ impl Host {
                 self,
                 "state",
                 json!({"sock": name, "tuple": t.to_string(), "from": state_name(c.state), "to": "CLOSED", "incarnation": c.incarnation}),
-                format!("{name} {t}: {} -> CLOSED (connect timed out)", state_name(c.state)),
+                format!(
+                    "{name} {t}: {} -> CLOSED (connect timed out)",
+                    state_name(c.state)
+                ),
             );
         }
         if let Some(s) = self.socks.get_mut(&id) {
-            s.end.get_or_insert(ConnEnd::Aborted);
+            s.set_end(ConnEnd::Aborted);
         }
         let _ = now;
     }
@@ -543,15 +572,14 @@ impl Host {
         data: &[u8],
     ) -> Result<usize, Errno> {
         let id = self.held(proc, name)?;
-        let s = &self.socks[&id];
-        if s.end == Some(ConnEnd::Reset) {
-            return Err(Errno::ECONNRESET);
-        }
+        // Linux tcp_sendmsg → sk_stream_wait_connect: a pending error first, then EPIPE for
+        // any socket that is not (or no longer) connected.
+        let s = self.socks.get_mut(&id).ok_or(Errno::EBADF)?;
         let Kind::Conn(t) = s.kind else {
-            return Err(Errno::ENOTCONN);
+            return Err(Errno::EPIPE);
         };
         let Some(c) = self.conns.get(&t) else {
-            return Err(Errno::EPIPE);
+            return Err(s.err.take().unwrap_or(Errno::EPIPE));
         };
         if c.shut_wr {
             return Err(Errno::EPIPE);
@@ -578,15 +606,16 @@ impl Host {
         max: Option<u32>,
     ) -> Result<Option<Vec<u8>>, Errno> {
         let id = self.held(proc, name)?;
-        let s = &self.socks[&id];
+        // Linux tcp_recvmsg: a never-connected socket is ENOTCONN; once a connection ended
+        // (tcp_done set RCV_SHUTDOWN) a pending error is reported once, then end of stream.
+        let s = self.socks.get_mut(&id).ok_or(Errno::EBADF)?;
         let Kind::Conn(t) = s.kind else {
             return Err(Errno::ENOTCONN);
         };
-        let end = s.end;
         let Some(c) = self.conns.get(&t) else {
-            return match end {
-                Some(ConnEnd::Reset) | Some(ConnEnd::Refused) => Err(Errno::ECONNRESET),
-                _ => Ok(Some(Vec::new())),
+            return match s.err.take() {
+                Some(e) => Err(e),
+                None => Ok(Some(Vec::new())),
             };
         };
         let sock = self.sockets.get_mut::<tcp::Socket>(c.handle);
@@ -613,14 +642,19 @@ impl Host {
         write: bool,
     ) -> Result<(), Errno> {
         let id = self.held(proc, name)?;
-        let Kind::Conn(t) = self.socks[&id].kind else {
+        // Linux inet_shutdown: a socket in CLOSE (never connected, or its connection over,
+        // TIME-WAIT included) is ENOTCONN; a listener accepts SHUT_WR as a no-op.
+        let t = match self.socks[&id].kind {
+            Kind::Listener { .. } => return Ok(()),
+            Kind::Plain => return Err(Errno::ENOTCONN),
+            Kind::Conn(t) => t,
+        };
+        let Some(c) = self.conns.get_mut(&t) else {
             return Err(Errno::ENOTCONN);
         };
         if write {
-            if let Some(c) = self.conns.get_mut(&t) {
-                c.shut_wr = true;
-                self.sockets.get_mut::<tcp::Socket>(c.handle).close();
-            }
+            c.shut_wr = true;
+            self.sockets.get_mut::<tcp::Socket>(c.handle).close();
             self.poll(now);
         }
         Ok(())
@@ -664,7 +698,13 @@ impl Host {
                 self.table.remove(id);
                 self.socks.remove(&id);
                 // Linux inet_csk_listen_stop: connections not yet accepted are reset.
+                // Nobody can accept them any more: they are orphans, dropped once reset.
                 for t in pending.into_iter().chain(ready) {
+                    if let Some(cid) = self.conns.get(&t).map(|c| c.id) {
+                        if let Some(cs) = self.socks.get_mut(&cid) {
+                            cs.closed = true;
+                        }
+                    }
                     self.abort_conn(now, t, ConnEnd::Aborted);
                 }
                 ev!(
@@ -721,7 +761,7 @@ impl Host {
             let id = c.id;
             self.sockets.get_mut::<tcp::Socket>(c.handle).abort();
             if let Some(s) = self.socks.get_mut(&id) {
-                s.end.get_or_insert(end);
+                s.set_end(end);
             }
             self.poll(now);
         }
@@ -796,6 +836,25 @@ impl Host {
             return;
         }
         let tuple = FourTuple::new(SocketAddr::V4(seg.dst), SocketAddr::V4(seg.src));
+        let orphan_data = self.cfg.rst_on_close_with_unread
+            && seg.payload_len > 0
+            && self
+                .conns
+                .get(&tuple)
+                .is_some_and(|c| self.socks.get(&c.id).is_none_or(|s| s.closed));
+        if orphan_data {
+            // RFC 1122 §4.2.2.13 / Linux tcp_rcv_state_process (FIN-WAIT, RCV_SHUTDOWN): new
+            // data for a socket the application closed is answered with RST, and the
+            // connection dies (LINUX_MIB_TCPABORTONDATA).
+            ev!(
+                self,
+                "close",
+                json!({"tuple": tuple.to_string(), "rule": "RFC 1122 §4.2.2.13: data after close, send RST"}),
+                format!("{tuple}: data after close: RST"),
+            );
+            self.abort_conn(now, tuple, ConnEnd::Aborted);
+            return;
+        }
         if let Some(c) = self.conns.get_mut(&tuple) {
             if seg.has(F_FIN) {
                 c.peer_fin_end = Some(seg.seq.wrapping_add(seg.seg_len()));
@@ -893,6 +952,8 @@ impl Host {
                 opts,
                 kind: Kind::Conn(tuple),
                 end: None,
+                err: None,
+                established: false,
                 closed: false,
             },
         );
@@ -1073,6 +1134,11 @@ impl Host {
             json!({"sock": name, "tuple": t.to_string(), "from": state_name(old), "to": state_name(new), "incarnation": inc}),
             format!("{name} {t}: {} -> {}", state_name(old), state_name(new)),
         );
+        if new == State::Established {
+            if let Some(s) = self.socks.get_mut(&id) {
+                s.established = true;
+            }
+        }
         if let (Some(lid), State::Established) = (listener, new) {
             if let Some(Sock {
                 kind: Kind::Listener { pending, ready, .. },
@@ -1109,7 +1175,7 @@ impl Host {
             }
             let drop_sock = match self.socks.get_mut(&c.id) {
                 Some(s) => {
-                    s.end.get_or_insert(end);
+                    s.set_end(end);
                     s.closed || (listener.is_some() && s.name.is_none() && new == State::Listen)
                 }
                 None => false,
@@ -1163,7 +1229,7 @@ impl Host {
             ),
         );
         if let Some(s) = self.socks.get_mut(&c.id) {
-            s.end.get_or_insert(ConnEnd::Normal);
+            s.set_end(ConnEnd::Normal);
         }
         if self.table.enter_time_wait(c.id, record).is_err() {
             // The table lost the connection: an internal invariant broke. Keep running without

@@ -11,8 +11,11 @@
 pub mod bare;
 pub mod engine;
 pub mod host;
+#[cfg(target_os = "linux")]
+pub mod kernel;
 pub mod locate;
 pub mod net;
+pub mod replay;
 pub mod report;
 pub mod rng;
 pub mod scenario;

@@ -95,7 +95,8 @@ impl Walker<'_> {
             None => false,
         }
     }
-    fn find_key(&mut self, key: &str) -> Option<()> {
+    /// Moves to the value of `key` in the object here; returns where the key's opening quote is.
+    fn find_key_at(&mut self, key: &str) -> Option<usize> {
         self.ws();
         if self.b.get(self.i) != Some(&b'{') {
             return None;
@@ -111,7 +112,7 @@ impl Walker<'_> {
             self.i += 1;
             self.ws();
             if &self.b[s..e] == key.as_bytes() {
-                return Some(());
+                return Some(s - 1);
             }
             if !self.skip() {
                 return None;
@@ -147,18 +148,40 @@ impl Walker<'_> {
 /// The 1-based (line, column) where the value at `path` starts in `src`, or `None`.
 /// Columns count characters, as editors do.
 pub fn locate(src: &str, path: &str) -> Option<(usize, usize)> {
+    walk(src, path, false)
+}
+
+/// The 1-based (line, column) of the key of the last member of `path` (for an unknown field,
+/// the key is what is wrong), or `None` when the path does not end in a key.
+pub fn locate_key(src: &str, path: &str) -> Option<(usize, usize)> {
+    walk(src, path, true)
+}
+
+fn walk(src: &str, path: &str, key: bool) -> Option<(usize, usize)> {
     let mut w = Walker {
         b: src.as_bytes(),
         i: 0,
     };
-    for seg in segments(path)? {
+    let segs = segments(path)?;
+    let n = segs.len();
+    let mut at = None;
+    for (i, seg) in segs.into_iter().enumerate() {
         match seg {
-            Seg::Key(k) => w.find_key(k)?,
-            Seg::Index(n) => w.find_index(n)?,
+            Seg::Key(k) => {
+                let k_at = w.find_key_at(k)?;
+                if key && i + 1 == n {
+                    at = Some(k_at);
+                }
+            }
+            Seg::Index(ix) => w.find_index(ix)?,
         }
     }
+    if key && at.is_none() {
+        return None;
+    }
     w.ws();
-    let before = &src[..w.i.min(src.len())];
+    let pos = at.unwrap_or(w.i).min(src.len());
+    let before = &src[..pos];
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     Some((line, col))
@@ -176,6 +199,8 @@ mod tests {
         assert_eq!(locate(src, "steps[0].x[1].y"), Some((4, 21)));
         assert_eq!(locate(src, "steps[2]"), None);
         assert_eq!(locate(src, ""), Some((1, 1)));
+        assert_eq!(super::locate_key(src, "steps[1].addr"), Some((5, 6)));
+        assert_eq!(super::locate_key(src, "steps[1]"), None);
     }
 
     #[test]

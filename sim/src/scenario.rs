@@ -358,23 +358,42 @@ pub struct CheckSpec {
 /// Parses a scenario document. `file` is only used in error messages.
 pub fn parse(file: &str, src: &str) -> Result<Scenario, ScenarioError> {
     let de = &mut serde_json::Deserializer::from_str(src);
-    let res: Result<Scenario, _> = serde_path_to_error::deserialize(de);
-    let sc = res.map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
+    let res: Result<Scenario, _> = serde_path_to_error::deserialize(&mut *de);
+    let err = |path: String, inner: serde_json::Error| {
         let msg = inner.to_string();
         // serde_json appends " at line L column C"; keep the message without it.
         let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+        // serde_path_to_error writes `?` for a position it could not name.
+        let path = match path.as_str() {
+            "." => String::new(),
+            p => p.trim_end_matches(".?").trim_end_matches('?').to_string(),
+        };
+        // A value that is well-formed JSON but wrong for its field (a bad duration, an
+        // out-of-range number) is reported by serde after the value; point at the value.
+        let located = (inner.classify() == serde_json::error::Category::Data && !path.is_empty())
+            .then(|| {
+                if msg.starts_with("unknown field") {
+                    crate::locate::locate_key(src, &path)
+                } else {
+                    locate(src, &path)
+                }
+            })
+            .flatten();
+        let (line, column) = located.unwrap_or((inner.line(), inner.column()));
         ScenarioError {
             file: file.to_string(),
-            path: if path == "." { String::new() } else { path },
-            line: inner.line(),
-            column: inner.column(),
+            path,
+            line: line.max(1),
+            column: column.max(1),
             message: msg,
         }
+    };
+    let sc = res.map_err(|e| {
+        let path = e.path().to_string();
+        err(path, e.into_inner())
     })?;
-    // Trailing content after the document is a syntax error caught above; an empty array of
-    // hosts or steps is caught by resolve().
+    // Anything but white space after the document is an error.
+    de.end().map_err(|e| err(String::new(), e))?;
     Ok(sc)
 }
 

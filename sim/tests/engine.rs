@@ -19,13 +19,25 @@ const LAN: &str = r#"{"routes":[{"name":"lan","delay":"10ms"}]}"#;
 
 fn run_src(src: &str) -> RunReport {
     let sc = parse("test.json", src).unwrap_or_else(|e| panic!("{e}"));
-    let r = sc.resolve("test.json", src, None, &Overrides::default()).unwrap_or_else(|e| panic!("{e}"));
-    run(&r, RunOptions { trace: true, pcap: true, quiet: false })
+    let r = sc
+        .resolve("test.json", src, None, &Overrides::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    run(
+        &r,
+        RunOptions {
+            trace: true,
+            pcap: true,
+            quiet: false,
+        },
+    )
 }
 
 /// The result of the first step whose call text starts with `prefix`.
 fn result_of<'a>(r: &'a RunReport, prefix: &str) -> &'a twsim_sim::engine::StepResult {
-    r.steps.iter().find(|s| s.call.starts_with(prefix)).unwrap_or_else(|| panic!("no step {prefix}"))
+    r.steps
+        .iter()
+        .find(|s| s.call.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no step {prefix}"))
 }
 
 fn errno(r: &RunReport, prefix: &str) -> Option<Errno> {
@@ -47,7 +59,10 @@ fn handshake_takes_one_rtt_and_accept_one_more_half() {
     let c = result_of(&r, "connect(C");
     assert_eq!(c.result, Ok(Detail::Connected(Duration::from_millis(20))));
     // the server learns of the third segment of the handshake 10 ms later
-    assert_eq!(result_of(&r, "accept(L)").done_at, Instant::from_micros(30_000));
+    assert_eq!(
+        result_of(&r, "accept(L)").done_at,
+        Instant::from_micros(30_000)
+    );
 }
 
 #[test]
@@ -56,7 +71,10 @@ fn connect_to_a_closed_port_is_refused_by_rst() {
                    {"host":"client","call":"connect","sock":"C","addr":"10.0.0.2:81"}"#;
     let r = run_src(&scenario("linux", LAN, steps));
     assert_eq!(errno(&r, "connect(C"), Some(Errno::ECONNREFUSED));
-    assert_eq!(result_of(&r, "connect(C").done_at, Instant::from_micros(20_000));
+    assert_eq!(
+        result_of(&r, "connect(C").done_at,
+        Instant::from_micros(20_000)
+    );
 }
 
 #[test]
@@ -67,7 +85,10 @@ fn connect_times_out_when_every_syn_is_lost() {
                    {"host":"client","call":"connect","sock":"C","addr":"10.0.0.2:80","timeout":"5s"}"#;
     let r = run_src(&scenario("linux", net, steps));
     assert_eq!(errno(&r, "connect(C"), Some(Errno::ETIMEDOUT));
-    assert_eq!(result_of(&r, "connect(C").done_at, Instant::from_micros(5_000_000));
+    assert_eq!(
+        result_of(&r, "connect(C").done_at,
+        Instant::from_micros(5_000_000)
+    );
 }
 
 #[test]
@@ -85,7 +106,11 @@ fn active_closer_holds_time_wait_for_the_profile_length() {
         let t = &r.time_wait[0];
         assert_eq!(t.host, "client", "{os}: the active closer holds TIME-WAIT");
         assert_eq!(t.reason, "expired");
-        assert_eq!(t.ended_at.unwrap() - t.entered_at, Duration::from_secs(tw), "{os}");
+        assert_eq!(
+            t.ended_at.unwrap() - t.entered_at,
+            Duration::from_secs(tw),
+            "{os}"
+        );
     }
 }
 
@@ -134,7 +159,11 @@ fn linux_close_with_unread_data_sends_rst_but_rfc793_sends_fin() {
         let r = run_src(&scenario(os, LAN, &steps));
         assert_eq!(errno(&r, "recv(C"), peer, "{os}");
         if peer.is_none() {
-            assert_eq!(result_of(&r, "recv(C").result, Ok(Detail::Eof), "{os}: an orderly FIN");
+            assert_eq!(
+                result_of(&r, "recv(C").result,
+                Ok(Detail::Eof),
+                "{os}: an orderly FIN"
+            );
         }
     }
 }
@@ -169,7 +198,9 @@ fn listen_without_bind_takes_an_ephemeral_port_and_bind_after_is_einval() {
     // listen() without bind auto-binds an ephemeral port; a later bind is EINVAL (bind-rules M2/M3)
     let r = run_src(&scenario("linux", LAN, steps));
     assert!(r.ok(), "{}", twsim_sim::report::text(&r));
-    let Ok(Detail::Listening(a)) = result_of(&r, "listen(L").result else { panic!("listen failed") };
+    let Ok(Detail::Listening(a)) = result_of(&r, "listen(L").result else {
+        panic!("listen failed")
+    };
     assert!((32768..=60999).contains(&a.port()), "{a}");
 }
 
@@ -185,7 +216,10 @@ fn duplicate_via_a_slow_route_delivers_a_late_copy() {
     );
     let mut r = run_src(&scenario("linux", net, &steps));
     let trace = String::from_utf8(r.recorder.take_trace().unwrap()).unwrap();
-    let copies: Vec<&str> = trace.lines().filter(|l| l.contains("\"delivered\"") && !l.contains("\"dup_of\":null")).collect();
+    let copies: Vec<&str> = trace
+        .lines()
+        .filter(|l| l.contains("\"delivered\"") && !l.contains("\"dup_of\":null"))
+        .collect();
     assert_eq!(copies.len(), 1, "{trace}");
     assert!(copies[0].contains("\"age_us\":45000000"), "{}", copies[0]);
     assert!(copies[0].contains("\"route\":\"slow\""));
@@ -217,11 +251,24 @@ fn random_loss_is_reproducible_per_seed_and_differs_across_seeds() {
     let src = scenario("linux", net, &steps);
     let drops = |seed: u64| {
         let sc = parse("t", &src).unwrap();
-        let ov = Overrides { seed: Some(seed), ..Overrides::default() };
+        let ov = Overrides {
+            seed: Some(seed),
+            ..Overrides::default()
+        };
         let r = sc.resolve("t", &src, None, &ov).unwrap();
-        let mut rep = run(&r, RunOptions { trace: true, pcap: false, quiet: false });
+        let mut rep = run(
+            &r,
+            RunOptions {
+                trace: true,
+                pcap: false,
+                quiet: false,
+            },
+        );
         let t = String::from_utf8(rep.recorder.take_trace().unwrap()).unwrap();
-        t.lines().filter(|l| l.contains("\"reason\":\"loss\"")).map(String::from).collect::<Vec<_>>()
+        t.lines()
+            .filter(|l| l.contains("\"reason\":\"loss\""))
+            .map(String::from)
+            .collect::<Vec<_>>()
     };
     assert_eq!(drops(3), drops(3));
     let differs = (4..12).any(|s| drops(s) != drops(3));

@@ -1,0 +1,603 @@
+//! Replaying a scenario's socket calls without a network: against the address-table model
+//! ([`replay_model`]) or, on Linux, against the real kernel's sockets (`crate::kernel`).
+//!
+//! Both produce one [`ReplayStep`] per step, so the two can be compared call by call
+//! (`twsim replay --kernel`), and the model replay can be compared with the full simulation
+//! (a property test: for fault-free scripts every call returns the same result).
+//!
+//! Model semantics (scenario-format.md "Model-only replay"): a `connect` to a listener of a
+//! host in the scenario establishes both ends at once and queues the server end for `accept`;
+//! data sent is at once readable by the peer; the first side to close is the active closer and
+//! enters TIME-WAIT for the profile's duration when both sides have closed; `at` and `wait`
+//! advance the model's clock and TIME-WAIT records expire on it. A call that would block with
+//! nothing left to wake it (accept with an empty queue, recv with nothing to read) returns
+//! what the simulation returns at its deadline (EAGAIN; ETIMEDOUT for connect).
+
+use crate::rng::stream;
+use crate::scenario::{At, Call, Resolved, SockOpt, WaitFor};
+use rand::RngCore;
+use rand_chacha::ChaCha8Rng;
+use std::collections::{BTreeMap, VecDeque};
+use std::net::{IpAddr, SocketAddr, SocketAddrV4};
+use twsim_model::{
+    AddressTable, Duration, Errno, FourTuple, Instant, Processes, ProfileConfig, SockOptions,
+    SocketId, TimeWaitRecord,
+};
+
+/// The outcome of one replayed call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayStep {
+    /// Index in the scenario's steps.
+    pub index: usize,
+    /// Host index.
+    pub host: usize,
+    /// Ok or the errno the call returned.
+    pub result: Result<(), Errno>,
+    /// What a successful call returned, as text (bound address, accepted 4-tuple …); empty when
+    /// nothing. Not compared between backends (ephemeral ports differ).
+    pub detail: String,
+}
+
+/// One end of a model connection.
+#[derive(Debug, Clone)]
+struct End {
+    peer: (usize, SocketId),
+    tuple: FourTuple,
+    /// This end sent its FIN.
+    fin_sent: bool,
+    /// The peer's FIN arrived.
+    fin_received: bool,
+    /// Bytes sent by the peer, not yet read.
+    unread: u64,
+    /// The connection was reset (this end sees ECONNRESET).
+    reset: bool,
+    /// The connection ended normally (both FINs exchanged).
+    done: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Listener {
+    backlog: u32,
+    ready: VecDeque<SocketId>,
+}
+
+struct RHost {
+    addr: IpAddr,
+    cfg: ProfileConfig,
+    tw_len: Duration,
+    table: AddressTable,
+    procs: Processes,
+    names: BTreeMap<String, SocketId>,
+    opts: BTreeMap<SocketId, SockOptions>,
+    listeners: BTreeMap<SocketId, Listener>,
+    ends: BTreeMap<SocketId, End>,
+    /// Sockets whose last handle closed.
+    closed: BTreeMap<SocketId, ()>,
+    /// Pending socket errors (Linux `sk_err`), reported once.
+    errs: BTreeMap<SocketId, Errno>,
+    /// Sockets whose connection attempt or connection ended (Linux `tcp_done`: RCV_SHUTDOWN).
+    done: BTreeMap<SocketId, ()>,
+    rng: ChaCha8Rng,
+}
+
+struct Model {
+    now: Instant,
+    hosts: Vec<RHost>,
+}
+
+impl Model {
+    fn new(sc: &Resolved) -> Self {
+        let hosts = sc
+            .hosts
+            .iter()
+            .map(|h| {
+                let cfg = h.profile.config();
+                let msl = sc.msl.unwrap_or(cfg.default_msl);
+                let mut rng = stream(sc.seed, &format!("host/{}", h.name));
+                // The simulator draws smoltcp's seed first; keep the same sequence of hints so
+                // that automatic ports coincide with the full simulation's.
+                let _ = rng.next_u64();
+                RHost {
+                    addr: IpAddr::V4(h.addr),
+                    cfg,
+                    tw_len: cfg.time_wait_duration(msl),
+                    table: AddressTable::new(cfg, vec![IpAddr::V4(h.addr)]),
+                    procs: Processes::new(),
+                    names: BTreeMap::new(),
+                    opts: BTreeMap::new(),
+                    listeners: BTreeMap::new(),
+                    ends: BTreeMap::new(),
+                    closed: BTreeMap::new(),
+                    errs: BTreeMap::new(),
+                    done: BTreeMap::new(),
+                    rng,
+                }
+            })
+            .collect();
+        Model {
+            now: Instant::ZERO,
+            hosts,
+        }
+    }
+
+    fn advance(&mut self, to: Instant) {
+        if to > self.now {
+            self.now = to;
+        }
+        for h in &mut self.hosts {
+            h.table.handle_timeout(self.now);
+        }
+    }
+
+    fn held(&self, h: usize, proc: &str, name: &str) -> Result<SocketId, Errno> {
+        let id = *self.hosts[h].names.get(name).ok_or(Errno::EBADF)?;
+        if !self.hosts[h].procs.holds(proc, id) {
+            return Err(Errno::EBADF);
+        }
+        Ok(id)
+    }
+
+    fn host_of(&self, ip: IpAddr) -> Option<usize> {
+        self.hosts.iter().position(|h| h.addr == ip)
+    }
+
+    /// Removes an end whose connection is over; keeps the socket's table entry (and explicit
+    /// port) while the application still holds it.
+    fn end_connection(&mut self, h: usize, id: SocketId) {
+        let host = &mut self.hosts[h];
+        if host.closed.contains_key(&id) {
+            host.table.remove(id);
+            host.ends.remove(&id);
+        } else {
+            host.table.disconnected(id);
+        }
+    }
+
+    fn reset_both(&mut self, h: usize, id: SocketId) {
+        let Some(end) = self.hosts[h].ends.get(&id).cloned() else {
+            return;
+        };
+        let (ph, pid) = end.peer;
+        if let Some(pe) = self.hosts[ph].ends.get_mut(&pid) {
+            if !(pe.done || pe.reset) {
+                pe.reset = true;
+                self.hosts[ph].errs.insert(pid, Errno::ECONNRESET);
+                self.hosts[ph].done.insert(pid, ());
+            }
+        }
+        if let Some(e) = self.hosts[h].ends.get_mut(&id) {
+            e.reset = true;
+            self.hosts[h].done.insert(id, ());
+        }
+        // The peer may be in TIME-WAIT already (it closed first and we never did): an RST in
+        // TIME-WAIT is the profile's decision; the model keeps the record.
+        if self.hosts[ph].table.time_wait(pid).is_none() {
+            self.end_connection(ph, pid);
+        }
+        self.end_connection(h, id);
+    }
+
+    /// Sends this end's FIN (close or shutdown(SHUT_WR)).
+    fn send_fin(&mut self, h: usize, id: SocketId) {
+        let Some(end) = self.hosts[h].ends.get(&id).cloned() else {
+            return;
+        };
+        if end.fin_sent || end.reset || end.done {
+            return;
+        }
+        let (ph, pid) = end.peer;
+        self.hosts[h].ends.get_mut(&id).expect("present").fin_sent = true;
+        let peer_sent = match self.hosts[ph].ends.get_mut(&pid) {
+            Some(pe) => {
+                pe.fin_received = true;
+                pe.fin_sent
+            }
+            None => false,
+        };
+        if peer_sent {
+            // The peer closed first: it enters TIME-WAIT, this end (LAST-ACK) closes.
+            let now = self.now;
+            let peer_end = self.hosts[ph].ends.get(&pid).cloned();
+            if let Some(pe) = peer_end {
+                let ph_host = &mut self.hosts[ph];
+                let record = TimeWaitRecord {
+                    tuple: pe.tuple,
+                    incarnation: 1,
+                    snd_nxt: 0,
+                    rcv_nxt: 0,
+                    rcv_wnd: 0,
+                    entered_at: now,
+                    expires_at: now + ph_host.tw_len,
+                    length: ph_host.tw_len,
+                    restarts: 0,
+                    last_limited_ack_at: None,
+                };
+                let _ = ph_host.table.enter_time_wait(pid, record);
+                ph_host.ends.get_mut(&pid).expect("present").done = true;
+            }
+            if let Some(e) = self.hosts[h].ends.get_mut(&id) {
+                e.done = true;
+            }
+            self.end_connection(h, id);
+        }
+    }
+
+    /// The socket's last handle closed.
+    fn last_close(&mut self, h: usize, id: SocketId) {
+        self.hosts[h].closed.insert(id, ());
+        let opts = self.hosts[h].opts.get(&id).copied().unwrap_or_default();
+        if let Some(l) = self.hosts[h].listeners.remove(&id) {
+            self.hosts[h].table.remove(id);
+            // Linux inet_csk_listen_stop: connections not yet accepted are reset.
+            for child in l.ready {
+                self.hosts[h].closed.insert(child, ());
+                self.reset_both(h, child);
+            }
+            return;
+        }
+        let Some(end) = self.hosts[h].ends.get(&id).cloned() else {
+            if self.hosts[h].table.time_wait(id).is_none() {
+                self.hosts[h].table.remove(id);
+            }
+            return;
+        };
+        if end.done || end.reset {
+            if self.hosts[h].table.time_wait(id).is_none() {
+                self.hosts[h].table.remove(id);
+            }
+            self.hosts[h].ends.remove(&id);
+            return;
+        }
+        let abortive = opts.linger_secs == Some(0)
+            || (end.unread > 0 && self.hosts[h].cfg.rst_on_close_with_unread);
+        if abortive {
+            self.reset_both(h, id);
+        } else {
+            self.send_fin(h, id);
+        }
+    }
+
+    fn state_of(&self, h: usize, name: &str) -> &'static str {
+        let host = &self.hosts[h];
+        let Some(id) = host.names.get(name).copied() else {
+            return "CLOSED";
+        };
+        if host.table.time_wait(id).is_some() {
+            return "TIME-WAIT";
+        }
+        if host.listeners.contains_key(&id) {
+            return "LISTEN";
+        }
+        match host.ends.get(&id) {
+            Some(e) if e.reset || e.done => "CLOSED",
+            Some(e) => match (e.fin_sent, e.fin_received) {
+                (false, false) => "ESTABLISHED",
+                (true, false) => "FIN-WAIT-2",
+                (false, true) => "CLOSE-WAIT",
+                (true, true) => "CLOSED",
+            },
+            None => "CLOSED",
+        }
+    }
+
+    fn call(
+        &mut self,
+        h: usize,
+        proc: &str,
+        call: &Call,
+        timeout: Option<Duration>,
+    ) -> Result<String, Errno> {
+        if !self.hosts[h].procs.is_alive(proc) {
+            return Err(Errno::EBADF);
+        }
+        match call {
+            Call::Socket(name) => {
+                let host = &mut self.hosts[h];
+                let id = host.table.socket(0);
+                host.procs.open(proc, id)?;
+                host.names.insert(name.clone(), id);
+                host.opts.insert(id, SockOptions::default());
+                Ok(String::new())
+            }
+            Call::SetSockOpt(name, o) => {
+                let id = self.held(h, proc, name)?;
+                let host = &mut self.hosts[h];
+                let opts = host.opts.entry(id).or_default();
+                match *o {
+                    SockOpt::ReuseAddr(v) => opts.reuseaddr = v,
+                    SockOpt::ReusePort(v) => opts.reuseport = v,
+                    SockOpt::Linger(v) => opts.linger_secs = v,
+                }
+                let opts = *opts;
+                let _ = host.table.set_options(id, opts);
+                Ok(String::new())
+            }
+            Call::Bind(name, a) => {
+                let id = self.held(h, proc, name)?;
+                let host = &mut self.hosts[h];
+                let hint = host.rng.next_u32();
+                host.table
+                    .bind(id, SocketAddr::V4(*a), hint)
+                    .map(|a| format!("bound {a}"))
+            }
+            Call::Listen(name, backlog) => {
+                let id = self.held(h, proc, name)?;
+                let host = &mut self.hosts[h];
+                let hint = host.rng.next_u32();
+                let a = host.table.listen(id, hint)?;
+                host.listeners.entry(id).or_default().backlog = (*backlog).max(1);
+                Ok(format!("listening on {a}"))
+            }
+            Call::Connect(name, remote) => self.connect(h, proc, name, *remote, timeout),
+            Call::Accept(name, new_name) => {
+                let id = self.held(h, proc, name)?;
+                let host = &mut self.hosts[h];
+                let l = host.listeners.get_mut(&id).ok_or(Errno::EINVAL)?;
+                let Some(child) = l.ready.pop_front() else {
+                    self.advance(self.now + timeout.unwrap_or(crate::engine::DEFAULT_WAIT_TIMEOUT));
+                    return Err(Errno::EAGAIN);
+                };
+                let host = &mut self.hosts[h];
+                host.procs.open(proc, child)?;
+                host.names.insert(new_name.clone(), child);
+                let t = host
+                    .ends
+                    .get(&child)
+                    .map(|e| e.tuple.to_string())
+                    .unwrap_or_default();
+                Ok(format!("accepted {t}"))
+            }
+            Call::Send(name, data) => {
+                let id = self.held(h, proc, name)?;
+                // Linux tcp_sendmsg: a pending error first, then EPIPE when not connected.
+                if let Some(e) = self.hosts[h].errs.remove(&id) {
+                    return Err(e);
+                }
+                let Some(end) = self.hosts[h].ends.get(&id).cloned() else {
+                    return Err(Errno::EPIPE);
+                };
+                if end.reset || end.fin_sent || end.done {
+                    return Err(Errno::EPIPE);
+                }
+                let (ph, pid) = end.peer;
+                // RFC 1122 §4.2.2.13: data for a socket its application closed draws an RST
+                // where the profile follows that SHOULD (Linux); RFC 793 queues it.
+                let peer_gone = self.hosts[ph].closed.contains_key(&pid)
+                    && self.hosts[ph].cfg.rst_on_close_with_unread;
+                if let Some(pe) = self.hosts[ph].ends.get_mut(&pid) {
+                    pe.unread += data.len() as u64;
+                }
+                if peer_gone {
+                    // Data for a socket nobody will read: the peer answers with RST.
+                    self.reset_both(ph, pid);
+                }
+                Ok(format!("{} bytes queued", data.len()))
+            }
+            Call::Recv(name, max) => {
+                let id = self.held(h, proc, name)?;
+                // Linux tcp_recvmsg: queued data, then a pending error once, then end of
+                // stream after tcp_done; ENOTCONN for a socket never connected.
+                let host = &mut self.hosts[h];
+                if let Some(end) = host.ends.get_mut(&id) {
+                    if end.unread > 0 && !end.reset {
+                        let n = max.map_or(end.unread, |m| end.unread.min(u64::from(m)));
+                        end.unread -= n;
+                        return Ok(format!("{n} bytes"));
+                    }
+                }
+                if let Some(e) = host.errs.remove(&id) {
+                    return Err(e);
+                }
+                let ended = host.done.contains_key(&id);
+                let Some(end) = host.ends.get(&id) else {
+                    return if ended {
+                        Ok("end of stream".into())
+                    } else {
+                        Err(Errno::ENOTCONN)
+                    };
+                };
+                if end.reset || end.fin_received || end.done || ended {
+                    return Ok("end of stream".into());
+                }
+                self.advance(self.now + timeout.unwrap_or(crate::engine::DEFAULT_WAIT_TIMEOUT));
+                Err(Errno::EAGAIN)
+            }
+            Call::Shutdown(name, _, write) => {
+                let id = self.held(h, proc, name)?;
+                // Linux inet_shutdown: ENOTCONN in CLOSE; a listener takes SHUT_WR as a no-op.
+                if self.hosts[h].listeners.contains_key(&id) {
+                    return Ok(String::new());
+                }
+                match self.hosts[h].ends.get(&id) {
+                    Some(e) if !(e.reset || e.done) => {}
+                    _ => return Err(Errno::ENOTCONN),
+                }
+                if *write {
+                    self.send_fin(h, id);
+                }
+                Ok(String::new())
+            }
+            Call::Close(name) => {
+                let id = *self.hosts[h].names.get(name).ok_or(Errno::EBADF)?;
+                if self.hosts[h].procs.close(proc, id)? {
+                    self.last_close(h, id);
+                }
+                Ok(String::new())
+            }
+            Call::Fork(child) => self.hosts[h].procs.fork(proc, child).map(|_| String::new()),
+            Call::Exit => {
+                for id in self.hosts[h].procs.exit(proc)? {
+                    self.last_close(h, id);
+                }
+                Ok(String::new())
+            }
+            Call::Wait(w) => self.wait(h, w, timeout),
+        }
+    }
+
+    fn connect(
+        &mut self,
+        h: usize,
+        proc: &str,
+        name: &str,
+        remote: SocketAddrV4,
+        timeout: Option<Duration>,
+    ) -> Result<String, Errno> {
+        let id = self.held(h, proc, name)?;
+        if self.hosts[h].listeners.contains_key(&id) {
+            return Err(Errno::EINVAL);
+        }
+        if self.hosts[h].ends.contains_key(&id) {
+            // Linux inet_stream_connect: once connected, a socket stays SS_CONNECTED even
+            // after its connection ended; only a failed attempt returns it to SS_UNCONNECTED.
+            return Err(Errno::EISCONN);
+        }
+        let host = &mut self.hosts[h];
+        host.done.remove(&id);
+        let hint = host.rng.next_u32();
+        let src = host.addr;
+        let local = host.table.connect(id, src, SocketAddr::V4(remote), hint)?;
+        let tuple = FourTuple::new(local, SocketAddr::V4(remote));
+        let deadline = timeout.unwrap_or(host.cfg.connect_timeout);
+        let Some(sh) = self.host_of(IpAddr::V4(*remote.ip())) else {
+            self.hosts[h].table.disconnected(id);
+            self.hosts[h].done.insert(id, ());
+            self.advance(self.now + deadline);
+            return Err(Errno::ETIMEDOUT);
+        };
+        let server_tuple = tuple.reversed();
+        // A TIME-WAIT record on the server side for this 4-tuple: the new SYN reopens it
+        // (RFC 1122 §4.2.2.13, Linux TCP_TW_SYN with a listener; RFC 793: ACK, RST, retry).
+        if let Some(tw) = self.hosts[sh].table.lookup_tuple(&server_tuple) {
+            if self.hosts[sh].table.time_wait(tw).is_some() {
+                self.hosts[sh].table.remove(tw);
+            }
+        }
+        let listener = self.hosts[sh]
+            .table
+            .listeners_for(server_tuple.local)
+            .into_iter()
+            .next();
+        let Some(lid) = listener else {
+            self.hosts[h].table.disconnected(id);
+            self.hosts[h].done.insert(id, ());
+            return Err(Errno::ECONNREFUSED);
+        };
+        let l = &self.hosts[sh].listeners[&lid];
+        if l.ready.len() as u32 >= l.backlog {
+            self.hosts[h].table.disconnected(id);
+            self.hosts[h].done.insert(id, ());
+            self.advance(self.now + deadline);
+            return Err(Errno::ETIMEDOUT);
+        }
+        let child = match self.hosts[sh].table.accept_child(lid, server_tuple) {
+            Ok(c) => c,
+            Err(_) => {
+                // A live connection already holds the server's side of this 4-tuple: the SYN
+                // is answered with a challenge ACK and the connect never completes.
+                self.hosts[h].table.disconnected(id);
+                self.hosts[h].done.insert(id, ());
+                self.advance(self.now + deadline);
+                return Err(Errno::ETIMEDOUT);
+            }
+        };
+        let lopts = self.hosts[sh].opts.get(&lid).copied().unwrap_or_default();
+        let server = &mut self.hosts[sh];
+        server.opts.insert(child, lopts);
+        server
+            .listeners
+            .get_mut(&lid)
+            .expect("present")
+            .ready
+            .push_back(child);
+        let fresh = |peer, tuple| End {
+            peer,
+            tuple,
+            fin_sent: false,
+            fin_received: false,
+            unread: 0,
+            reset: false,
+            done: false,
+        };
+        server.ends.insert(child, fresh((h, id), server_tuple));
+        self.hosts[h].ends.insert(id, fresh((sh, child), tuple));
+        Ok(format!("connected {tuple}"))
+    }
+
+    fn wait(&mut self, h: usize, w: &WaitFor, timeout: Option<Duration>) -> Result<String, Errno> {
+        let deadline = self.now + timeout.unwrap_or(crate::engine::DEFAULT_WAIT_TIMEOUT);
+        match w {
+            WaitFor::Time(d) => {
+                self.advance(self.now + *d);
+                Ok(String::new())
+            }
+            WaitFor::State(name, st) => loop {
+                if self.state_of(h, name) == st {
+                    return Ok(String::new());
+                }
+                match self.next_expiry().filter(|t| *t <= deadline) {
+                    Some(t) => self.advance(t),
+                    None => {
+                        self.advance(deadline);
+                        return Err(Errno::ETIMEDOUT);
+                    }
+                }
+            },
+            WaitFor::Bindable(name, a) => {
+                let id = *self.hosts[h].names.get(name).ok_or(Errno::EBADF)?;
+                let opts = self.hosts[h].opts.get(&id).copied().unwrap_or_default();
+                loop {
+                    if self.hosts[h]
+                        .table
+                        .check_bind(SocketAddr::V4(*a), opts, 0)
+                        .is_ok()
+                    {
+                        return Ok(String::new());
+                    }
+                    match self.next_expiry().filter(|t| *t <= deadline) {
+                        Some(t) => self.advance(t),
+                        None => {
+                            self.advance(deadline);
+                            return Err(Errno::ETIMEDOUT);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn next_expiry(&self) -> Option<Instant> {
+        self.hosts
+            .iter()
+            .filter_map(|h| h.table.poll_timeout())
+            .min()
+    }
+}
+
+/// Replays the steps of `sc` against the address-table model alone: instant, no network.
+pub fn replay_model(sc: &Resolved) -> Vec<ReplayStep> {
+    let mut m = Model::new(sc);
+    let mut prev_done = Instant::ZERO;
+    let mut out = Vec::with_capacity(sc.steps.len());
+    for step in &sc.steps {
+        let at = match step.at {
+            None => prev_done,
+            Some(At::Absolute(t)) => Instant::from_micros(t.micros()).max(prev_done),
+            Some(At::Relative(d)) => prev_done + d,
+        };
+        m.advance(at);
+        let r = m.call(step.host, &step.proc, &step.call, step.timeout);
+        prev_done = m.now;
+        let (result, detail) = match r {
+            Ok(d) => (Ok(()), d),
+            Err(e) => (Err(e), String::new()),
+        };
+        out.push(ReplayStep {
+            index: step.index,
+            host: step.host,
+            result,
+            detail,
+        });
+    }
+    out
+}

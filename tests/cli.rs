@@ -1,0 +1,618 @@
+//! Integration tests of the `twsim` binary: exit statuses, printed results, output files and
+//! error messages for malformed scenarios.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const BIN: &str = env!("CARGO_BIN_EXE_twsim");
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// Runs `twsim ARGS` from the workspace root.
+fn twsim<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    Command::new(BIN)
+        .args(args)
+        .current_dir(ROOT)
+        .output()
+        .expect("twsim starts")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("stdout is UTF-8")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).expect("stderr is UTF-8")
+}
+
+/// Fails with the captured output when the exit status is not `code`.
+fn assert_status(o: &Output, code: i32, what: &str) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "{what}: expected exit {code}, got {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status,
+        stdout(o),
+        stderr(o)
+    );
+    assert_no_panic(o, what);
+}
+
+fn assert_no_panic(o: &Output, what: &str) {
+    let all = format!("{}{}", stdout(o), stderr(o));
+    assert!(!all.contains("panicked"), "{what}: panic in output:\n{all}");
+    assert!(
+        !all.contains("RUST_BACKTRACE"),
+        "{what}: panic in output:\n{all}"
+    );
+}
+
+/// A fresh, empty directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let p = std::env::temp_dir().join(format!("twsim-cli-{}-{n}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("create temp dir");
+        TempDir(p)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    fn entries(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(&self.0)
+            .expect("read temp dir")
+            .map(|e| {
+                e.expect("dir entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `dir/*.json`, sorted.
+fn json_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Lines with runs of whitespace collapsed to one space, so column alignment does not matter.
+fn squeezed_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+/// The part of a text report from the header `== NAME [VARIANT]` up to the next header.
+fn section<'a>(text: &'a str, header: &str) -> &'a str {
+    let start = text
+        .find(header)
+        .unwrap_or_else(|| panic!("no section {header:?} in:\n{text}"));
+    let rest = &text[start + header.len()..];
+    let end = rest.find("\n== ").map_or(rest.len(), |i| i + 1);
+    &text[start..start + header.len() + end]
+}
+
+fn has_line(text: &str, want: &str) -> bool {
+    squeezed_lines(text).iter().any(|l| l.contains(want))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Examples and demos
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn every_example_runs_and_meets_its_expectations() {
+    let files = json_files(&Path::new(ROOT).join("examples"));
+    assert!(!files.is_empty(), "no examples found");
+    for f in files {
+        let o = twsim([Path::new("run"), f.as_path()]);
+        assert_status(&o, 0, &f.display().to_string());
+        assert!(!stdout(&o).is_empty(), "{}: nothing printed", f.display());
+    }
+}
+
+#[test]
+fn default_demo_shows_time_wait_lengths() {
+    let o = twsim(["demo"]);
+    assert_status(&o, 0, "twsim demo");
+    let out = stdout(&o);
+
+    // Linux: TIME-WAIT is 60 s whatever the MSL; the restarted server binds when it ends.
+    let linux = section(&out, "== restart-time-wait [linux]");
+    assert!(
+        has_line(linux, "host server 10.0.0.2 os=linux TIME-WAIT=60.000s"),
+        "{linux}"
+    );
+    assert!(
+        has_line(
+            linux,
+            "bind(L2, 0.0.0.0:9099) = EADDRINUSE (expected EADDRINUSE)"
+        ),
+        "{linux}"
+    );
+    assert!(
+        has_line(linux, "61.060s server bind(L2, 0.0.0.0:9099) = ok"),
+        "linux rebind at 61.060s:\n{linux}"
+    );
+    assert!(
+        has_line(
+            linux,
+            "began t=1.060s, ended t=61.060s (expired, lived 60.000s)"
+        ),
+        "{linux}"
+    );
+    assert!(has_line(linux, "-> OK"), "{linux}");
+
+    // RFC 793: T_TW = 2 * MSL.
+    let msl30 = section(&out, "== restart-time-wait [rfc793-msl-30s]");
+    assert!(
+        has_line(msl30, "host server 10.0.0.2 os=rfc793 TIME-WAIT=60.000s"),
+        "{msl30}"
+    );
+    assert!(
+        has_line(msl30, "61.060s server bind(L2, 0.0.0.0:9099) = ok"),
+        "{msl30}"
+    );
+    assert!(has_line(msl30, "(expired, lived 60.000s)"), "{msl30}");
+
+    let msl2 = section(&out, "== restart-time-wait [rfc793-msl-2min]");
+    assert!(
+        has_line(msl2, "host server 10.0.0.2 os=rfc793 TIME-WAIT=240.000s"),
+        "{msl2}"
+    );
+    assert!(
+        has_line(msl2, "241.060s server bind(L2, 0.0.0.0:9099) = ok"),
+        "{msl2}"
+    );
+    assert!(
+        has_line(
+            msl2,
+            "began t=1.060s, ended t=241.060s (expired, lived 240.000s)"
+        ),
+        "{msl2}"
+    );
+
+    // The SO_REUSEADDR version restarts at once under every profile.
+    let reuse = section(&out, "== restart-time-wait-reuseaddr [linux]");
+    assert!(
+        has_line(reuse, "2.050s server bind(L2, 0.0.0.0:9099) = ok"),
+        "{reuse}"
+    );
+    assert!(!out.contains("FAILED"), "{out}");
+}
+
+#[test]
+fn demo_list_names_every_demo() {
+    let o = twsim(["demo", "--list"]);
+    assert_status(&o, 0, "twsim demo --list");
+    let names: Vec<String> = stdout(&o)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect();
+    for want in ["restart-time-wait", "fork-server-restart"] {
+        assert!(
+            names.iter().any(|n| n == want),
+            "{want} not listed: {names:?}"
+        );
+    }
+}
+
+#[test]
+fn fork_server_restart_demo_runs() {
+    let o = twsim(["demo", "fork-server-restart"]);
+    assert_status(&o, 0, "twsim demo fork-server-restart");
+    let out = stdout(&o);
+    assert!(out.contains("== fork-server-restart"), "{out}");
+    assert!(out.contains("== fork-server-restart-reuseaddr"), "{out}");
+}
+
+#[test]
+fn unknown_demo_is_bad_input() {
+    let o = twsim(["demo", "no-such-demo"]);
+    assert_status(&o, 2, "twsim demo no-such-demo");
+    let err = stderr(&o);
+    assert!(err.starts_with("twsim: error: "), "{err}");
+    assert!(err.contains("no-such-demo"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Determinism, trace and pcap
+// ---------------------------------------------------------------------------------------------
+
+const DET_SCENARIO: &str = "examples/fork-server-restart.json";
+
+/// Runs the determinism scenario with `seed`, returning (trace, pcap) bytes.
+fn trace_and_pcap(dir: &TempDir, tag: &str, seed: u64) -> (Vec<u8>, Vec<u8>) {
+    let trace = dir.path(&format!("{tag}.jsonl"));
+    let pcap = dir.path(&format!("{tag}.pcap"));
+    let seed = seed.to_string();
+    let o = twsim([
+        "run".as_ref(),
+        DET_SCENARIO.as_ref(),
+        "--seed".as_ref(),
+        seed.as_ref(),
+        "--trace".as_ref(),
+        trace.as_os_str(),
+        "--pcap".as_ref(),
+        pcap.as_os_str(),
+    ]);
+    assert_status(&o, 0, &format!("run {DET_SCENARIO} --seed {seed}"));
+    (
+        std::fs::read(&trace).expect("trace written"),
+        std::fs::read(&pcap).expect("pcap written"),
+    )
+}
+
+fn trace_records(trace: &[u8]) -> Vec<Value> {
+    std::str::from_utf8(trace)
+        .expect("trace is UTF-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad trace line {l:?}: {e}")))
+        .collect()
+}
+
+/// Segment records with the given `data.event`.
+fn segments<'a>(recs: &'a [Value], event: &str) -> Vec<&'a Value> {
+    recs.iter()
+        .filter(|r| r["type"] == "segment" && r["data"]["event"] == event)
+        .collect()
+}
+
+fn first_syn_seq(trace: &[u8]) -> u64 {
+    let recs = trace_records(trace);
+    let syn = segments(&recs, "sent")
+        .into_iter()
+        .find(|r| r["data"]["flags"] == "S")
+        .expect("a SYN was sent");
+    syn["data"]["seq"].as_u64().expect("seq is a number")
+}
+
+fn u32_le(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+
+/// (timestamp in µs, TCP sequence number) of every pcap record, after checking the global header.
+fn pcap_packets(pcap: &[u8]) -> Vec<(u64, u32)> {
+    assert!(pcap.len() >= 24, "pcap shorter than its global header");
+    assert_eq!(
+        &pcap[0..4],
+        &[0xd4, 0xc3, 0xb2, 0xa1],
+        "little-endian microsecond magic"
+    );
+    assert_eq!(u16::from_le_bytes([pcap[4], pcap[5]]), 2, "version major");
+    assert_eq!(u16::from_le_bytes([pcap[6], pcap[7]]), 4, "version minor");
+    assert_eq!(u32_le(pcap, 20), 101, "LINKTYPE_RAW");
+    let mut out = Vec::new();
+    let mut i = 24;
+    while i < pcap.len() {
+        assert!(i + 16 <= pcap.len(), "truncated record header at {i}");
+        let (sec, usec, incl, orig) = (
+            u32_le(pcap, i),
+            u32_le(pcap, i + 4),
+            u32_le(pcap, i + 8),
+            u32_le(pcap, i + 12),
+        );
+        assert!(usec < 1_000_000, "microseconds field {usec} out of range");
+        assert_eq!(incl, orig, "whole packets are captured");
+        let pkt = &pcap[i + 16..i + 16 + incl as usize];
+        assert_eq!(pkt[0] >> 4, 4, "raw IPv4 packet");
+        assert_eq!(pkt[9], 6, "TCP");
+        let ihl = usize::from(pkt[0] & 0x0f) * 4;
+        let seq = u32::from_be_bytes(pkt[ihl + 4..ihl + 8].try_into().expect("4 bytes"));
+        out.push((u64::from(sec) * 1_000_000 + u64::from(usec), seq));
+        i += 16 + incl as usize;
+    }
+    assert_eq!(i, pcap.len(), "pcap ends on a record boundary");
+    out
+}
+
+#[test]
+fn same_seed_gives_identical_trace_and_pcap() {
+    let dir = TempDir::new("same-seed");
+    let (t1, p1) = trace_and_pcap(&dir, "a", 1);
+    let (t2, p2) = trace_and_pcap(&dir, "b", 1);
+    assert!(!t1.is_empty() && !p1.is_empty());
+    assert!(t1 == t2, "traces differ between two runs with seed 1");
+    assert!(p1 == p2, "pcaps differ between two runs with seed 1");
+}
+
+#[test]
+fn another_seed_gives_another_trace() {
+    let dir = TempDir::new("other-seed");
+    let (t1, _) = trace_and_pcap(&dir, "s1", 1);
+    let (t2, _) = trace_and_pcap(&dir, "s2", 2);
+    assert!(t1 != t2, "seed 2 gave the same trace as seed 1");
+    let (s1, s2) = (first_syn_seq(&t1), first_syn_seq(&t2));
+    assert_ne!(s1, s2, "the first SYN's ISN does not depend on the seed");
+}
+
+#[test]
+fn pcap_is_raw_ip_stamped_at_delivery_times() {
+    let dir = TempDir::new("pcap");
+    let (trace, pcap) = trace_and_pcap(&dir, "p", 1);
+    let recs = trace_records(&trace);
+    let delivered: Vec<(u64, u32)> = segments(&recs, "delivered")
+        .iter()
+        .map(|r| {
+            let t = r["t_us"].as_u64().expect("t_us");
+            let seq = r["data"]["seq"].as_u64().expect("seq");
+            (t, u32::try_from(seq).expect("seq fits in 32 bits"))
+        })
+        .collect();
+    let packets = pcap_packets(&pcap);
+    assert!(!packets.is_empty(), "empty capture");
+    for (t, seq) in &packets {
+        assert!(
+            delivered.iter().any(|(dt, _)| dt == t),
+            "packet at {t} us is at no delivered segment's virtual time"
+        );
+        assert!(
+            delivered.contains(&(*t, *seq)),
+            "packet seq={seq} at {t} us was not delivered then"
+        );
+    }
+    assert_eq!(
+        packets, delivered,
+        "one capture per delivered segment, in delivery order"
+    );
+}
+
+#[test]
+fn json_summary_parses() {
+    let o = twsim(["run", "examples/fork-server-restart.json", "--json"]);
+    assert_status(&o, 0, "run --json");
+    let v: Value = serde_json::from_str(&stdout(&o)).expect("--json prints one JSON document");
+    assert_eq!(v["ok"], Value::Bool(true), "{v}");
+    assert_eq!(v["scenario"], "fork-server-restart", "{v}");
+
+    // A scenario with variants prints one summary per variant.
+    let o = twsim(["run", "examples/restart-time-wait.json", "--json"]);
+    assert_status(&o, 0, "run --json (variants)");
+    let v: Value = serde_json::from_str(&stdout(&o)).expect("--json prints one JSON document");
+    let runs = v.as_array().expect("an array of summaries");
+    assert_eq!(runs.len(), 3, "{v}");
+    assert!(runs.iter().all(|r| r["ok"] == Value::Bool(true)), "{v}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad input
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `twsim run tests/malformed/FILE` with `--trace` and `--pcap` pointing into a fresh
+/// directory and checks the error: exit 2, `twsim: error: FILE:LINE:COL: ` followed by `then`
+/// (the JSON path and `: `, or the message when the error concerns the whole document), a
+/// message containing `msg`, no panic, no output and no file written.
+fn check_malformed(file: &str, line: usize, col: usize, then: &str, msg: &str) {
+    let rel = format!("tests/malformed/{file}");
+    let dir = TempDir::new("malformed");
+    let (trace, pcap) = (dir.path("t.jsonl"), dir.path("p.pcap"));
+    let o = twsim([
+        "run".as_ref(),
+        rel.as_ref(),
+        "--trace".as_ref(),
+        trace.as_os_str(),
+        "--pcap".as_ref(),
+        pcap.as_os_str(),
+    ]);
+    assert_status(&o, 2, &rel);
+    let err = stderr(&o);
+    let prefix = format!("twsim: error: {rel}:{line}:{col}: {then}");
+    assert!(
+        err.starts_with(&prefix),
+        "{rel}: expected stderr to start with\n  {prefix}\ngot\n  {err}"
+    );
+    assert!(err.contains(msg), "{rel}: expected {msg:?} in\n  {err}");
+    assert_eq!(
+        err.lines().count(),
+        1,
+        "{rel}: one error line expected:\n{err}"
+    );
+    assert!(
+        stdout(&o).is_empty(),
+        "{rel}: printed output for a bad scenario:\n{}",
+        stdout(&o)
+    );
+    assert!(
+        dir.entries().is_empty(),
+        "{rel}: files written for a bad scenario: {:?}",
+        dir.entries()
+    );
+}
+
+macro_rules! malformed {
+    ($($test:ident: $file:literal, $line:literal, $col:literal, $then:literal, $msg:literal;)*) => {
+        $(
+            #[test]
+            fn $test() {
+                check_malformed($file, $line, $col, $then, $msg);
+            }
+        )*
+
+        /// Every file tested above.
+        const MALFORMED: &[&str] = &[$($file),*];
+    };
+}
+
+// Positions: syntax errors are where serde stopped reading (the `]` after a trailing comma);
+// a well-formed value that is wrong for its field points at the first character of the value,
+// and an unknown field at its key.
+malformed! {
+    malformed_syntax_error: "syntax_error.json", 4, 28, "steps[0]", "expected `,` or `}`";
+    malformed_trailing_comma: "trailing_comma.json", 6, 3, "steps: ", "trailing comma";
+    malformed_unknown_top_level_field: "unknown_top_field.json", 3, 3, "colour: ", "unknown field `colour`";
+    malformed_unknown_step_field: "unknown_step_field.json", 6, 37, "steps[1].sokc: ", "unknown field `sokc`";
+    malformed_bad_duration: "bad_duration.json", 3, 10, "msl: ", "bad duration \"10 parsecs\"";
+    malformed_negative_delay: "negative_delay.json", 5, 28, "network.routes[0].delay: ", "\"-5ms\" is negative";
+    malformed_bad_relative_at: "bad_relative_at.json", 6, 13, "steps[1].at: ", "bad duration \"soon\"";
+    malformed_unknown_host_in_step: "unknown_host_in_step.json", 9, 15, "steps[1].host: ", "unknown host \"clinet\"";
+    malformed_unknown_profile: "unknown_profile.json", 5, 46, "hosts[1].os: ", "unknown profile \"plan9\"";
+    malformed_duplicate_socket: "duplicate_socket.json", 6, 46, "steps[1].sock: ", "duplicate socket name \"S\"";
+    malformed_call_on_unknown_socket: "unknown_socket.json", 6, 44, "steps[1].sock: ", "unknown socket \"T\"";
+    malformed_unknown_call: "unknown_call.json", 6, 28, "steps[1].call: ", "unknown call \"frobnicate\"";
+    malformed_bad_address: "bad_address.json", 6, 57, "steps[1].addr: ", "\"10.0.0.300:80\" is not an IPv4 address";
+    malformed_probability_out_of_range: "probability_out_of_range.json", 6, 51,
+        "network.faults[0].match.probability: ", "probability 1.5 is outside [0, 1]";
+    malformed_unknown_route_in_fault: "unknown_route_in_fault.json", 7, 67,
+        "network.faults[0].action.duplicate_via: ", "unknown route \"slow\"";
+    malformed_bad_flag_in_fault: "bad_flag_in_fault.json", 5, 39, "network.faults[0].match.flags: ", "unknown TCP flag \"URG\"";
+    malformed_duplicate_host_address: "duplicate_host_address.json", 5, 33, "hosts[1].addr: ", "address 10.0.0.2 is already host \"server\"'s";
+    malformed_empty_steps: "empty_steps.json", 4, 12, "steps: ", "at least one step";
+    malformed_missing_steps: "missing_steps.json", 4, 1, "missing field `steps`", "missing field `steps`";
+    malformed_unknown_errno: "unknown_errno.json", 6, 81, "steps[1].expect: ", "unknown expectation \"EWHATEVER\"";
+    malformed_wrong_type_seed: "wrong_type_seed.json", 3, 11, "seed: ", "invalid type: string \"one\", expected u64";
+    malformed_trailing_garbage: "trailing_garbage.json", 5, 3, "", "trailing characters";
+}
+
+#[test]
+fn every_malformed_file_is_tested() {
+    let files = json_files(&Path::new(ROOT).join("tests/malformed"));
+    assert!(files.len() >= 12, "too few malformed scenarios");
+    for f in files {
+        let name = f
+            .file_name()
+            .expect("file name")
+            .to_string_lossy()
+            .into_owned();
+        assert!(
+            MALFORMED.contains(&name.as_str()),
+            "tests/malformed/{name} has no test in tests/cli.rs"
+        );
+    }
+}
+
+#[test]
+fn duration_error_on_an_objects_last_value_points_at_the_value() {
+    let dir = TempDir::new("last-value");
+    let file = dir.path("last-value.json");
+    std::fs::write(
+        &file,
+        "{\n  \"name\": \"last-value\",\n  \"hosts\": [ { \"name\": \"a\", \"addr\": \"10.0.0.1\" } ],\n  \
+         \"steps\": [ { \"host\": \"a\", \"call\": \"socket\", \"sock\": \"S\" } ],\n  \"msl\": \"10 parsecs\"\n}\n",
+    )
+    .expect("write scenario");
+    let o = twsim([Path::new("run"), file.as_path()]);
+    assert_status(&o, 2, "last-value.json");
+    let err = stderr(&o);
+    // The value is on line 5; serde's position after the value is line 6, column 1 (the `}`).
+    let want = format!("twsim: error: {}:5:", file.display());
+    assert!(err.starts_with(&want), "expected {want:?}, got {err:?}");
+}
+
+#[test]
+fn missing_or_unreadable_file_is_bad_input() {
+    let dir = TempDir::new("missing");
+    let missing = dir.path("no-such-scenario.json");
+    let o = twsim([Path::new("run"), missing.as_path()]);
+    assert_status(&o, 2, "missing file");
+    let err = stderr(&o);
+    assert!(err.starts_with("twsim: error: "), "{err}");
+    assert!(err.contains(&missing.display().to_string()), "{err}");
+    assert!(err.contains("cannot read"), "{err}");
+
+    // A directory cannot be read as a file (permissions do not stop root, this does).
+    let o = twsim([Path::new("run"), dir.0.as_path()]);
+    assert_status(&o, 2, "directory as scenario");
+    assert!(stderr(&o).starts_with("twsim: error: "), "{}", stderr(&o));
+
+    // Not UTF-8.
+    let bin = dir.path("binary.json");
+    std::fs::write(&bin, [0xff, 0xfe, b'{', b'}']).expect("write file");
+    let o = twsim([Path::new("run"), bin.as_path()]);
+    assert_status(&o, 2, "non-UTF-8 scenario");
+    assert!(stderr(&o).starts_with("twsim: error: "), "{}", stderr(&o));
+}
+
+#[test]
+fn bad_command_line_values_are_bad_input() {
+    let o = twsim(["run", "examples/fork-server-restart.json", "--os", "plan9"]);
+    assert_status(&o, 2, "--os plan9");
+    let err = stderr(&o);
+    assert!(err.starts_with("twsim: error: --os: "), "{err}");
+    assert!(err.contains("plan9"), "{err}");
+    assert!(stdout(&o).is_empty(), "ran despite a bad --os");
+
+    let o = twsim([
+        "run",
+        "examples/fork-server-restart.json",
+        "--msl",
+        "10 parsecs",
+    ]);
+    assert_status(&o, 2, "--msl 10 parsecs");
+    assert!(
+        stderr(&o).starts_with("twsim: error: --msl: "),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = twsim([
+        "run",
+        "examples/restart-time-wait.json",
+        "--variant",
+        "no-such-variant",
+    ]);
+    assert_status(&o, 2, "--variant no-such-variant");
+    assert!(stderr(&o).starts_with("twsim: error: "), "{}", stderr(&o));
+
+    let o = twsim(["run", "examples/fork-server-restart.json", "--seed", "one"]);
+    assert_status(&o, 2, "--seed one");
+}
+
+#[test]
+fn unmet_expectation_exits_1() {
+    let dir = TempDir::new("unmet");
+    let file = dir.path("unmet.json");
+    std::fs::write(
+        &file,
+        r#"{
+  "name": "unmet-expect",
+  "hosts": [ { "name": "a", "addr": "10.0.0.1" } ],
+  "steps": [
+    { "host": "a", "call": "socket", "sock": "S" },
+    { "host": "a", "call": "bind", "sock": "S", "addr": "0.0.0.0:80", "expect": "ok" },
+    { "host": "a", "call": "socket", "sock": "T" },
+    { "host": "a", "call": "bind", "sock": "T", "addr": "0.0.0.0:80", "expect": "ok" }
+  ]
+}
+"#,
+    )
+    .expect("write scenario");
+    let o = twsim([Path::new("run"), file.as_path()]);
+    assert_status(&o, 1, "unmet expect");
+    let out = stdout(&o);
+    assert!(out.contains("UNEXPECTED"), "{out}");
+    assert!(
+        has_line(&out, "bind(T, 0.0.0.0:80) = EADDRINUSE (expected ok)"),
+        "{out}"
+    );
+
+    let o = twsim([Path::new("run"), file.as_path(), Path::new("--json")]);
+    assert_status(&o, 1, "unmet expect --json");
+    let v: Value = serde_json::from_str(&stdout(&o)).expect("--json prints one JSON document");
+    assert_eq!(v["ok"], Value::Bool(false), "{v}");
+}
