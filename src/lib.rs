@@ -4,3 +4,4 @@
 pub mod bench;
 pub mod demos;
 pub mod output;
+pub mod replay_cmd;

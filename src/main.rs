@@ -7,7 +7,7 @@
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use twsim::{demos, output};
+use twsim::{demos, output, replay_cmd};
 use twsim_model::Profile;
 use twsim_sim::engine::{run, RunOptions, RunReport};
 use twsim_sim::report;
@@ -68,6 +68,28 @@ enum Cmd {
         #[command(flatten)]
         out: Out,
     },
+    /// Replay a scenario's socket calls against the address-table model alone (instant), under
+    /// every profile (--all-os), or on this machine's kernel beside the linux profile (--kernel).
+    Replay {
+        /// Scenario JSON file.
+        file: PathBuf,
+        /// Profile for every host.
+        #[arg(long)]
+        os: Option<String>,
+        /// Run only this variant.
+        #[arg(long)]
+        variant: Option<String>,
+        /// One table: the script's results under every profile.
+        #[arg(long, conflicts_with_all = ["kernel", "os"])]
+        all_os: bool,
+        /// Run the calls on real sockets (loopback only, private network namespace when
+        /// possible) and compare with the linux profile.
+        #[arg(long)]
+        kernel: bool,
+        /// Print a JSON summary instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Measure connection lifecycles per wall-clock second: the simulator beside a bare
     /// two-interface smoltcp harness.
     Bench {
@@ -110,6 +132,20 @@ fn main() -> ExitCode {
                 None => Err(Bad(format!(
                     "unknown demo {name:?}; `twsim demo --list` shows them"
                 ))),
+            }
+        }
+        Cmd::Replay {
+            file,
+            os,
+            variant,
+            all_os,
+            kernel,
+            json,
+        } => {
+            let name = file.display().to_string();
+            match std::fs::read_to_string(&file) {
+                Ok(src) => replay(&name, &src, os, variant, all_os, kernel, json),
+                Err(e) => Err(Bad(format!("{name}: cannot read: {e}"))),
             }
         }
         Cmd::Bench { lifecycles } => {
@@ -247,4 +283,116 @@ fn tag_of(sc: &scenario::Resolved) -> String {
     } else {
         base
     }
+}
+
+/// `twsim replay`.
+fn replay(
+    file: &str,
+    src: &str,
+    os: Option<String>,
+    variant: Option<String>,
+    all_os: bool,
+    kernel: bool,
+    json: bool,
+) -> Result<bool, Bad> {
+    let sc = scenario::parse(file, src).map_err(|e| Bad(e.to_string()))?;
+    let os = os
+        .as_deref()
+        .map(|n| {
+            Profile::from_name(n).ok_or_else(|| {
+                Bad(format!(
+                    "--os: unknown profile {n:?} (known: {})",
+                    Profile::known_names()
+                ))
+            })
+        })
+        .transpose()?;
+    let vidx = match &variant {
+        Some(v) => Some(
+            sc.variants
+                .iter()
+                .position(|x| &x.name == v)
+                .ok_or_else(|| Bad(format!("{file}: --variant: no variant named {v:?}")))?,
+        ),
+        None => None,
+    };
+    if all_os {
+        let resolve = |ov: &Overrides| sc.resolve(file, src, vidx, ov).map_err(|e| e.to_string());
+        let out = replay_cmd::all_os(&resolve).map_err(Bad)?;
+        emit(&out, json);
+        return Ok(true);
+    }
+    let variants: Vec<Option<usize>> = match vidx {
+        Some(i) => vec![Some(i)],
+        None if sc.variants.is_empty() || os.is_some() => vec![None],
+        None => (0..sc.variants.len()).map(Some).collect(),
+    };
+    let ov = Overrides {
+        os,
+        ..Overrides::default()
+    };
+    let mut resolved = Vec::new();
+    for v in variants {
+        let r = sc
+            .resolve(file, src, v, &ov)
+            .map_err(|e| Bad(e.to_string()))?;
+        if kernel && r.hosts.iter().any(|h| h.profile != Profile::Linux) {
+            continue; // kernel replay checks the linux profile; other variants do not apply
+        }
+        resolved.push(r);
+    }
+    if resolved.is_empty() {
+        return Err(Bad(format!(
+            "{file}: --kernel needs the linux profile (no linux variant; use --os linux)"
+        )));
+    }
+    let mut all_ok = true;
+    let mut outs = Vec::new();
+    for r in &resolved {
+        let out = if kernel {
+            kernel_replay(r)?
+        } else {
+            replay_cmd::model(r)
+        };
+        all_ok &= out.ok;
+        outs.push(out);
+    }
+    if json {
+        let v: Vec<serde_json::Value> = outs.iter().map(|o| o.json.clone()).collect();
+        let v = if v.len() == 1 {
+            v.into_iter().next().expect("one")
+        } else {
+            serde_json::Value::Array(v)
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v).expect("values serialise")
+        );
+    } else {
+        for o in &outs {
+            println!("{}", o.text);
+        }
+    }
+    Ok(all_ok)
+}
+
+fn emit(out: &replay_cmd::Outcome, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&out.json).expect("values serialise")
+        );
+    } else {
+        print!("{}", out.text);
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn kernel_replay(r: &scenario::Resolved) -> Result<replay_cmd::Outcome, Bad> {
+    replay_cmd::kernel(r).map_err(Bad)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn kernel_replay(_r: &scenario::Resolved) -> Result<replay_cmd::Outcome, Bad> {
+    Err(Bad("--kernel needs Linux".into()))
 }

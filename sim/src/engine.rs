@@ -184,7 +184,8 @@ struct Sim<'a> {
     segments: u64,
 }
 
-fn describe(call: &Call) -> String {
+/// A call as text, e.g. `bind(L2, 0.0.0.0:9099)`.
+pub fn describe(call: &Call) -> String {
     match call {
         Call::Socket(s) => format!("socket({s})"),
         Call::SetSockOpt(s, o) => match o {

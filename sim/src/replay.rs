@@ -65,7 +65,9 @@ struct RHost {
     addr: IpAddr,
     cfg: ProfileConfig,
     tw_len: Duration,
-    table: AddressTable,
+    /// Index of this host's address table in `Model::tables` (all hosts share table 0 when
+    /// the replay models one kernel playing every host).
+    t: usize,
     procs: Processes,
     names: BTreeMap<String, SocketId>,
     opts: BTreeMap<SocketId, SockOptions>,
@@ -83,25 +85,39 @@ struct RHost {
 struct Model {
     now: Instant,
     hosts: Vec<RHost>,
+    tables: Vec<AddressTable>,
+    /// All hosts share one address table (one kernel plays every host).
+    shared: bool,
 }
 
 impl Model {
-    fn new(sc: &Resolved) -> Self {
+    fn new(sc: &Resolved, shared: bool) -> Self {
+        let all: Vec<IpAddr> = sc.hosts.iter().map(|h| IpAddr::V4(h.addr)).collect();
+        let mut tables = Vec::new();
         let hosts = sc
             .hosts
             .iter()
-            .map(|h| {
+            .enumerate()
+            .map(|(i, h)| {
                 let cfg = h.profile.config();
                 let msl = sc.msl.unwrap_or(cfg.default_msl);
                 let mut rng = stream(sc.seed, &format!("host/{}", h.name));
                 // The simulator draws smoltcp's seed first; keep the same sequence of hints so
                 // that automatic ports coincide with the full simulation's.
                 let _ = rng.next_u64();
+                if !shared || i == 0 {
+                    let addrs = if shared {
+                        all.clone()
+                    } else {
+                        vec![IpAddr::V4(h.addr)]
+                    };
+                    tables.push(AddressTable::new(cfg, addrs));
+                }
                 RHost {
                     addr: IpAddr::V4(h.addr),
                     cfg,
                     tw_len: cfg.time_wait_duration(msl),
-                    table: AddressTable::new(cfg, vec![IpAddr::V4(h.addr)]),
+                    t: if shared { 0 } else { i },
                     procs: Processes::new(),
                     names: BTreeMap::new(),
                     opts: BTreeMap::new(),
@@ -117,6 +133,8 @@ impl Model {
         Model {
             now: Instant::ZERO,
             hosts,
+            tables,
+            shared,
         }
     }
 
@@ -124,8 +142,8 @@ impl Model {
         if to > self.now {
             self.now = to;
         }
-        for h in &mut self.hosts {
-            h.table.handle_timeout(self.now);
+        for t in &mut self.tables {
+            t.handle_timeout(self.now);
         }
     }
 
@@ -144,12 +162,13 @@ impl Model {
     /// Removes an end whose connection is over; keeps the socket's table entry (and explicit
     /// port) while the application still holds it.
     fn end_connection(&mut self, h: usize, id: SocketId) {
+        let t = self.hosts[h].t;
         let host = &mut self.hosts[h];
         if host.closed.contains_key(&id) {
-            host.table.remove(id);
+            self.tables[t].remove(id);
             host.ends.remove(&id);
         } else {
-            host.table.disconnected(id);
+            self.tables[t].disconnected(id);
         }
     }
 
@@ -171,7 +190,7 @@ impl Model {
         }
         // The peer may be in TIME-WAIT already (it closed first and we never did): an RST in
         // TIME-WAIT is the profile's decision; the model keeps the record.
-        if self.hosts[ph].table.time_wait(pid).is_none() {
+        if self.tables[self.hosts[ph].t].time_wait(pid).is_none() {
             self.end_connection(ph, pid);
         }
         self.end_connection(h, id);
@@ -199,6 +218,7 @@ impl Model {
             let now = self.now;
             let peer_end = self.hosts[ph].ends.get(&pid).cloned();
             if let Some(pe) = peer_end {
+                let pt = self.hosts[ph].t;
                 let ph_host = &mut self.hosts[ph];
                 let record = TimeWaitRecord {
                     tuple: pe.tuple,
@@ -212,7 +232,7 @@ impl Model {
                     restarts: 0,
                     last_limited_ack_at: None,
                 };
-                let _ = ph_host.table.enter_time_wait(pid, record);
+                let _ = self.tables[pt].enter_time_wait(pid, record);
                 ph_host.ends.get_mut(&pid).expect("present").done = true;
             }
             if let Some(e) = self.hosts[h].ends.get_mut(&id) {
@@ -227,7 +247,7 @@ impl Model {
         self.hosts[h].closed.insert(id, ());
         let opts = self.hosts[h].opts.get(&id).copied().unwrap_or_default();
         if let Some(l) = self.hosts[h].listeners.remove(&id) {
-            self.hosts[h].table.remove(id);
+            self.tables[self.hosts[h].t].remove(id);
             // Linux inet_csk_listen_stop: connections not yet accepted are reset.
             for child in l.ready {
                 self.hosts[h].closed.insert(child, ());
@@ -236,14 +256,14 @@ impl Model {
             return;
         }
         let Some(end) = self.hosts[h].ends.get(&id).cloned() else {
-            if self.hosts[h].table.time_wait(id).is_none() {
-                self.hosts[h].table.remove(id);
+            if self.tables[self.hosts[h].t].time_wait(id).is_none() {
+                self.tables[self.hosts[h].t].remove(id);
             }
             return;
         };
         if end.done || end.reset {
-            if self.hosts[h].table.time_wait(id).is_none() {
-                self.hosts[h].table.remove(id);
+            if self.tables[self.hosts[h].t].time_wait(id).is_none() {
+                self.tables[self.hosts[h].t].remove(id);
             }
             self.hosts[h].ends.remove(&id);
             return;
@@ -262,7 +282,7 @@ impl Model {
         let Some(id) = host.names.get(name).copied() else {
             return "CLOSED";
         };
-        if host.table.time_wait(id).is_some() {
+        if self.tables[host.t].time_wait(id).is_some() {
             return "TIME-WAIT";
         }
         if host.listeners.contains_key(&id) {
@@ -290,10 +310,11 @@ impl Model {
         if !self.hosts[h].procs.is_alive(proc) {
             return Err(Errno::EBADF);
         }
+        let t = self.hosts[h].t;
         match call {
             Call::Socket(name) => {
                 let host = &mut self.hosts[h];
-                let id = host.table.socket(0);
+                let id = self.tables[t].socket(0);
                 host.procs.open(proc, id)?;
                 host.names.insert(name.clone(), id);
                 host.opts.insert(id, SockOptions::default());
@@ -309,14 +330,18 @@ impl Model {
                     SockOpt::Linger(v) => opts.linger_secs = v,
                 }
                 let opts = *opts;
-                let _ = host.table.set_options(id, opts);
+                let _ = self.tables[t].set_options(id, opts);
                 Ok(String::new())
             }
             Call::Bind(name, a) => {
                 let id = self.held(h, proc, name)?;
                 let host = &mut self.hosts[h];
                 let hint = host.rng.next_u32();
-                host.table
+                if !a.ip().is_unspecified() && IpAddr::V4(*a.ip()) != host.addr {
+                    // Another host's address (the table may know it when hosts share one).
+                    return Err(Errno::EADDRNOTAVAIL);
+                }
+                self.tables[t]
                     .bind(id, SocketAddr::V4(*a), hint)
                     .map(|a| format!("bound {a}"))
             }
@@ -324,7 +349,7 @@ impl Model {
                 let id = self.held(h, proc, name)?;
                 let host = &mut self.hosts[h];
                 let hint = host.rng.next_u32();
-                let a = host.table.listen(id, hint)?;
+                let a = self.tables[t].listen(id, hint)?;
                 host.listeners.entry(id).or_default().backlog = (*backlog).max(1);
                 Ok(format!("listening on {a}"))
             }
@@ -452,15 +477,16 @@ impl Model {
             // after its connection ended; only a failed attempt returns it to SS_UNCONNECTED.
             return Err(Errno::EISCONN);
         }
+        let t = self.hosts[h].t;
         let host = &mut self.hosts[h];
         host.done.remove(&id);
         let hint = host.rng.next_u32();
         let src = host.addr;
-        let local = host.table.connect(id, src, SocketAddr::V4(remote), hint)?;
+        let local = self.tables[t].connect(id, src, SocketAddr::V4(remote), hint)?;
         let tuple = FourTuple::new(local, SocketAddr::V4(remote));
         let deadline = timeout.unwrap_or(host.cfg.connect_timeout);
         let Some(sh) = self.host_of(IpAddr::V4(*remote.ip())) else {
-            self.hosts[h].table.disconnected(id);
+            self.tables[self.hosts[h].t].disconnected(id);
             self.hosts[h].done.insert(id, ());
             self.advance(self.now + deadline);
             return Err(Errno::ETIMEDOUT);
@@ -468,34 +494,43 @@ impl Model {
         let server_tuple = tuple.reversed();
         // A TIME-WAIT record on the server side for this 4-tuple: the new SYN reopens it
         // (RFC 1122 §4.2.2.13, Linux TCP_TW_SYN with a listener; RFC 793: ACK, RST, retry).
-        if let Some(tw) = self.hosts[sh].table.lookup_tuple(&server_tuple) {
-            if self.hosts[sh].table.time_wait(tw).is_some() {
-                self.hosts[sh].table.remove(tw);
+        if let Some(tw) = self.tables[self.hosts[sh].t].lookup_tuple(&server_tuple) {
+            if self.tables[self.hosts[sh].t].time_wait(tw).is_some() {
+                self.tables[self.hosts[sh].t].remove(tw);
             }
         }
-        let listener = self.hosts[sh]
-            .table
+        let listener = self.tables[self.hosts[sh].t]
             .listeners_for(server_tuple.local)
             .into_iter()
             .next();
+        // With one table for every host (one kernel), the listener found may belong to another
+        // host (a wildcard listener covers every local address): the connection goes to it.
+        let sh = match listener {
+            Some(lid) if self.shared => self
+                .hosts
+                .iter()
+                .position(|x| x.listeners.contains_key(&lid))
+                .unwrap_or(sh),
+            _ => sh,
+        };
         let Some(lid) = listener else {
-            self.hosts[h].table.disconnected(id);
+            self.tables[self.hosts[h].t].disconnected(id);
             self.hosts[h].done.insert(id, ());
             return Err(Errno::ECONNREFUSED);
         };
         let l = &self.hosts[sh].listeners[&lid];
         if l.ready.len() as u32 >= l.backlog {
-            self.hosts[h].table.disconnected(id);
+            self.tables[self.hosts[h].t].disconnected(id);
             self.hosts[h].done.insert(id, ());
             self.advance(self.now + deadline);
             return Err(Errno::ETIMEDOUT);
         }
-        let child = match self.hosts[sh].table.accept_child(lid, server_tuple) {
+        let child = match self.tables[self.hosts[sh].t].accept_child(lid, server_tuple) {
             Ok(c) => c,
             Err(_) => {
                 // A live connection already holds the server's side of this 4-tuple: the SYN
                 // is answered with a challenge ACK and the connect never completes.
-                self.hosts[h].table.disconnected(id);
+                self.tables[self.hosts[h].t].disconnected(id);
                 self.hosts[h].done.insert(id, ());
                 self.advance(self.now + deadline);
                 return Err(Errno::ETIMEDOUT);
@@ -547,8 +582,7 @@ impl Model {
                 let id = *self.hosts[h].names.get(name).ok_or(Errno::EBADF)?;
                 let opts = self.hosts[h].opts.get(&id).copied().unwrap_or_default();
                 loop {
-                    if self.hosts[h]
-                        .table
+                    if self.tables[self.hosts[h].t]
                         .check_bind(SocketAddr::V4(*a), opts, 0)
                         .is_ok()
                     {
@@ -567,16 +601,21 @@ impl Model {
     }
 
     fn next_expiry(&self) -> Option<Instant> {
-        self.hosts
-            .iter()
-            .filter_map(|h| h.table.poll_timeout())
-            .min()
+        self.tables.iter().filter_map(|t| t.poll_timeout()).min()
     }
 }
 
 /// Replays the steps of `sc` against the address-table model alone: instant, no network.
+/// Each host has its own address table, as in the full simulation.
 pub fn replay_model(sc: &Resolved) -> Vec<ReplayStep> {
-    let mut m = Model::new(sc);
+    replay_model_with(sc, false)
+}
+
+/// Like [`replay_model`], with `shared_port_space` putting every host in one address table, as
+/// when one kernel plays every host on loopback (`twsim replay --kernel`): a wildcard bind on
+/// one host then overlaps every other host's address.
+pub fn replay_model_with(sc: &Resolved, shared_port_space: bool) -> Vec<ReplayStep> {
+    let mut m = Model::new(sc, shared_port_space);
     let mut prev_done = Instant::ZERO;
     let mut out = Vec::with_capacity(sc.steps.len());
     for step in &sc.steps {
