@@ -88,6 +88,9 @@ pub enum ConnEnd {
     Normal,
     /// Reset by the peer.
     Reset,
+    /// Reset by the peer after it had sent its FIN (we were in CLOSE-WAIT): Linux `tcp_reset`
+    /// reports EPIPE then.
+    ResetInCloseWait,
     /// Refused: RST in answer to our SYN.
     Refused,
     /// Aborted locally (connect deadline, linger 0, close with unread data).
@@ -127,6 +130,7 @@ impl Sock {
             self.err = match end {
                 ConnEnd::Refused => Some(Errno::ECONNREFUSED),
                 ConnEnd::Reset => Some(Errno::ECONNRESET),
+                ConnEnd::ResetInCloseWait => Some(Errno::EPIPE),
                 ConnEnd::Normal | ConnEnd::Aborted => None,
             };
         }
@@ -225,6 +229,16 @@ fn v4(a: SocketAddr) -> SocketAddrV4 {
     match a {
         SocketAddr::V4(a) => a,
         SocketAddr::V6(_) => unreachable!("the simulator only creates IPv4 endpoints"),
+    }
+}
+
+/// How many connections a listener with `backlog` queues before dropping SYNs: Linux
+/// `sk_acceptq_is_full` admits `backlog + 1` (so 0 admits one); other profiles `max(backlog, 1)`.
+pub fn accept_queue_limit(cfg: &ProfileConfig, backlog: u32) -> u32 {
+    if cfg.profile == twsim_model::Profile::Linux {
+        backlog.saturating_add(1)
+    } else {
+        backlog.max(1)
     }
 }
 
@@ -363,10 +377,10 @@ impl Host {
         let local = self.table.listen(id, hint).map(v4)?;
         let s = self.socks.get_mut(&id).ok_or(Errno::EBADF)?;
         if let Kind::Listener { backlog: b, .. } = &mut s.kind {
-            *b = backlog.max(1);
+            *b = backlog;
         } else {
             s.kind = Kind::Listener {
-                backlog: backlog.max(1),
+                backlog,
                 pending: BTreeSet::new(),
                 ready: VecDeque::new(),
             };
@@ -613,6 +627,11 @@ impl Host {
             return Err(Errno::ENOTCONN);
         };
         let Some(c) = self.conns.get(&t) else {
+            if !s.established {
+                // A failed connect: inet_stream_connect called tcp_disconnect, the socket is
+                // unconnected again (sk_shutdown cleared).
+                return Err(Errno::ENOTCONN);
+            }
             return match s.err.take() {
                 Some(e) => Err(e),
                 None => Ok(Some(Vec::new())),
@@ -922,7 +941,9 @@ impl Host {
         else {
             return false;
         };
-        if (pending.len() + ready.len()) as u32 >= *backlog {
+        // Linux sk_acceptq_is_full: full when the queue holds more than `backlog` connections,
+        // so backlog + 1 fit; other profiles admit `backlog`.
+        if (pending.len() + ready.len()) as u32 >= accept_queue_limit(&self.cfg, *backlog) {
             ev!(
                 self,
                 "drop",
@@ -1155,6 +1176,7 @@ impl Host {
             // way the connection is over. Remove the smoltcp socket and free the 4-tuple.
             let end = match (old, rst_in) {
                 (State::SynSent, true) => ConnEnd::Refused,
+                (State::CloseWait, true) => ConnEnd::ResetInCloseWait,
                 (_, true) => ConnEnd::Reset,
                 (State::SynSent, false) => ConnEnd::Aborted,
                 _ => ConnEnd::Normal,

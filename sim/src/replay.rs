@@ -180,7 +180,10 @@ impl Model {
         if let Some(pe) = self.hosts[ph].ends.get_mut(&pid) {
             if !(pe.done || pe.reset) {
                 pe.reset = true;
-                self.hosts[ph].errs.insert(pid, Errno::ECONNRESET);
+                // Linux tcp_reset: EPIPE in CLOSE-WAIT (the peer had sent its FIN), else
+                // ECONNRESET.
+                let e = if pe.fin_received && !pe.fin_sent { Errno::EPIPE } else { Errno::ECONNRESET };
+                self.hosts[ph].errs.insert(pid, e);
                 self.hosts[ph].done.insert(pid, ());
             }
         }
@@ -350,7 +353,7 @@ impl Model {
                 let host = &mut self.hosts[h];
                 let hint = host.rng.next_u32();
                 let a = self.tables[t].listen(id, hint)?;
-                host.listeners.entry(id).or_default().backlog = (*backlog).max(1);
+                host.listeners.entry(id).or_default().backlog = *backlog;
                 Ok(format!("listening on {a}"))
             }
             Call::Connect(name, remote) => self.connect(h, proc, name, *remote, timeout),
@@ -487,7 +490,6 @@ impl Model {
         let deadline = timeout.unwrap_or(host.cfg.connect_timeout);
         let Some(sh) = self.host_of(IpAddr::V4(*remote.ip())) else {
             self.tables[self.hosts[h].t].disconnected(id);
-            self.hosts[h].done.insert(id, ());
             self.advance(self.now + deadline);
             return Err(Errno::ETIMEDOUT);
         };
@@ -515,13 +517,12 @@ impl Model {
         };
         let Some(lid) = listener else {
             self.tables[self.hosts[h].t].disconnected(id);
-            self.hosts[h].done.insert(id, ());
             return Err(Errno::ECONNREFUSED);
         };
         let l = &self.hosts[sh].listeners[&lid];
-        if l.ready.len() as u32 >= l.backlog {
+        // Linux sk_acceptq_is_full admits backlog + 1 connections; other profiles `backlog`.
+        if l.ready.len() as u32 >= crate::host::accept_queue_limit(&self.hosts[sh].cfg, l.backlog) {
             self.tables[self.hosts[h].t].disconnected(id);
-            self.hosts[h].done.insert(id, ());
             self.advance(self.now + deadline);
             return Err(Errno::ETIMEDOUT);
         }
@@ -531,7 +532,6 @@ impl Model {
                 // A live connection already holds the server's side of this 4-tuple: the SYN
                 // is answered with a challenge ACK and the connect never completes.
                 self.tables[self.hosts[h].t].disconnected(id);
-                self.hosts[h].done.insert(id, ());
                 self.advance(self.now + deadline);
                 return Err(Errno::ETIMEDOUT);
             }

@@ -277,10 +277,11 @@ fn random_loss_is_reproducible_per_seed_and_differs_across_seeds() {
 
 #[test]
 fn a_full_listen_queue_drops_syns_until_accept_makes_room() {
+    // Linux sk_acceptq_is_full: backlog 0 admits one connection.
     let steps = r#"
         {"host":"server","call":"socket","sock":"L"},
         {"host":"server","call":"bind","sock":"L","addr":"0.0.0.0:80"},
-        {"host":"server","call":"listen","sock":"L","backlog":1},
+        {"host":"server","call":"listen","sock":"L","backlog":0},
         {"host":"client","call":"socket","sock":"C1"},
         {"host":"client","call":"connect","sock":"C1","addr":"10.0.0.2:80","expect":"ok"},
         {"host":"client","call":"socket","sock":"C2"},
