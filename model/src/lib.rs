@@ -20,8 +20,8 @@ pub mod time_wait;
 pub use addr::FourTuple;
 pub use errno::{Errno, ErrnoStyle};
 pub use process::Processes;
-pub use profile::{Profile, ProfileConfig};
-pub use table::{AddressTable, SockOptions, SocketId, TableState};
+pub use profile::{BindRules, ListenerChoice, Profile, ProfileConfig, TimeWaitLen};
+pub use table::{AddressTable, ListenerVerdict, SockOptions, SocketId, TableState};
 pub use time::{Duration, Instant};
 pub use time_wait::{EndReason, SegmentInfo, TimeWaitRecord, TwAction, TwDecision};
 

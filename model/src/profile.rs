@@ -1,8 +1,24 @@
 //! Operating-system profiles: the bundle of rules a host follows.
 //!
-//! A profile fixes the bind rules, the TIME-WAIT length and segment policy, the ephemeral
-//! port range and the error spelling. Sources are cited per profile; where no source exists
-//! the assumption is stated. More profiles (BSD, Windows, Solaris, HP-UX, Stratus) plug in here.
+//! A profile fixes the bind rules, the listener choice, the TIME-WAIT length and segment
+//! policy, the ephemeral port range, the connect timeout and the error spelling. Sources are
+//! cited per profile (the per-OS sections of `shared/spec/bind-rules.md`); where no source
+//! exists the assumption is stated on the profile and on the field it affects.
+//!
+//! | profile | bind rules | TIME-WAIT | segment policy | ephemeral | connect timeout |
+//! | --- | --- | --- | --- | --- | --- |
+//! | `linux` | [`BindRules::Linux`] | 60 s fixed | Linux | 32768–60999 | 127 s |
+//! | `rfc793` | [`BindRules::Bsd`] (assumed) | 2·MSL (MSL 2 min) | RFC 793 | 49152–65535 | 180 s |
+//! | `freebsd` | [`BindRules::Bsd`] | 2·MSL (MSL 30 s) | BSD `tcp_twcheck` | 10000–65535 | 75 s |
+//! | `macos` | [`BindRules::Bsd`] | 2·MSL (MSL 15 s) | BSD | 49152–65535 | 75 s |
+//! | `windows-nt4` | [`BindRules::WindowsClassic`] + KB 307175 + KB Q177074 | 240 s fixed | RFC 793 (assumed) | 1025–5000 | 21 s |
+//! | `windows-2000` | [`BindRules::WindowsClassic`] + KB 307175 | 240 s fixed | RFC 793 (assumed) | 1025–5000 | 21 s |
+//! | `windows-2003` | [`BindRules::Windows2003`] | 120 s fixed | RFC 793 (assumed) | 1025–5000 | 21 s |
+//! | `solaris` | [`BindRules::Solaris`] | 60 s fixed | RFC 793 (assumed) | 32768–65535 | 180 s |
+//! | `hpux` | [`BindRules::Bsd`] (assumed) | 60 s fixed | RFC 793 (assumed) | 49152–65535 | 75 s (assumed) |
+//! | `stratus-os-tcp` | [`BindRules::Bsd`] (assumed) | 60 s fixed | RFC 793 (assumed) | 49152–65535 (assumed) | 75 s (assumed) |
+//! | `stratus-stcp` | [`BindRules::Bsd`] (assumed) | 2 s, or the linger time | RFC 793 (assumed) | 49152–65535 (assumed) | 75 s (assumed) |
+//! | `smoltcp` | [`BindRules::Smoltcp`] (nothing conflicts) | 10 s fixed | smoltcp 0.14 | 49152–65535 (assumed) | 75 s (assumed) |
 
 use crate::errno::ErrnoStyle;
 use crate::time::Duration;
@@ -13,12 +29,77 @@ use crate::time_wait::{RstInTimeWait, SynInTimeWait, TimeWaitPolicy, TimerRestar
 pub enum Profile {
     /// Linux 6.x, read from the 6.18 source and checked against a 6.18 kernel
     /// (`inet_bind_conflict`, `inet_csk_listen_start`, `__inet_hash_connect`,
-    /// `tcp_timewait_state_process`).
+    /// `tcp_timewait_state_process`, `reuseport_select_sock`).
     Linux,
     /// The RFC 793 reference: MSL = 2 min, TIME-WAIT = 2·MSL, every segment processed as
     /// RFC 793 p.72–75 reads. RFC 793 defines no `bind()`; the profile assumes the 4.4BSD rule
     /// from which SO_REUSEADDR comes (see [`BindRules::Bsd`]).
     Rfc793,
+    /// FreeBSD: bind rules of `in_pcbbind_setup` / `in_pcblookup_local` (sys/netinet/in_pcb.c);
+    /// TIME-WAIT = 2 × `net.inet.tcp.msl` (default 30 s, `TCPTV_MSL`) = 60 s; TIME-WAIT
+    /// segments as `tcp_twcheck` (sys/netinet/tcp_timewait.c): RST ignored, timer restarted
+    /// only by a retransmitted FIN, a SYN with SEQ > RCV.NXT reopens. Ephemeral range
+    /// `IPPORT_EPHEMERALFIRST`..`IPPORT_EPHEMERALLAST` = 10000–65535 (sys/netinet/in.h,
+    /// `ipport_firstauto` in in_pcb.c). Not modelled: `net.inet.tcp.nolocaltimewait` (skips
+    /// TIME-WAIT for connections to the host itself), SO_REUSEPORT_LB groups.
+    FreeBsd,
+    /// macOS: XNU `in_pcbbind` (bsd/netinet/in_pcb.c), the same rule as FreeBSD
+    /// (bind-rules.md "BSD"); MSL 15 s (`TCPTV_MSL`) → TIME-WAIT 30 s; TIME-WAIT segments as
+    /// the BSD section of bind-rules.md says for both BSDs (RST ignored, restart on a
+    /// retransmitted FIN, SYN with SEQ > RCV.NXT reopens). Ephemeral range 49152–65535
+    /// (`ipport_firstauto = IPPORT_HIFIRSTAUTO` in XNU in_pcb.c).
+    MacOs,
+    /// Windows NT 4.0: the classic Winsock bind table (Microsoft, "Using SO_REUSEADDR and
+    /// SO_EXCLUSIVEADDRUSE", rows "Windows XP and earlier"); KB 307175 (an accepted
+    /// connection keeps its closed listener's address object: bind fails with WSAEADDRINUSE
+    /// unless SO_REUSEADDR); KB Q177074 (after the listener closes while accepted connections
+    /// live, every connect to the port is refused until they are gone). TIME-WAIT =
+    /// `TcpTimedWaitDelay`, documented default 240 s (2·MSL with MSL = 2 min).
+    WindowsNt4,
+    /// Windows 2000: the classic table as NT4; KB 307175: once the listener is closed, bind()
+    /// succeeds even without SO_REUSEADDR while an accepted connection lives. TIME-WAIT =
+    /// `TcpTimedWaitDelay` default 240 s (range 30–300).
+    Windows2000,
+    /// Windows Server 2003 and later "enhanced socket security": the Server 2003 bind table,
+    /// with stricter rows for a different user (WSAEACCES). TIME-WAIT = `TcpTimedWaitDelay`,
+    /// 120 s in the Server 2003 documentation (range 0–300). Assumed: the address-object
+    /// behaviour of Windows 2000 (KB 307175) carries over.
+    Windows2003,
+    /// Solaris / illumos: `tcp_bind.c:tcp_bindi` (see [`BindRules::Solaris`]); TIME-WAIT =
+    /// `tcp_time_wait_interval` = 60 s (Solaris 9 on; Solaris 8 documented 4 min); anonymous
+    /// ports `tcp_smallest_anon_port`..`tcp_largest_anon_port` = 32768–65535; connect gives
+    /// up after `tcp_ip_abort_cinterval` = 3 min (illumos `tcp_tunables.c`). No source read
+    /// for TIME-WAIT segment processing: RFC 793 is assumed.
+    Solaris,
+    /// HP-UX 11: TIME-WAIT = `tcp_time_wait_interval`, default 60 s (changeable with ndd; the
+    /// Stratus article); EADDRINUSE is 226. Bind rules: no primary source found; treated as
+    /// BSD-derived ([`BindRules::Bsd`]). Assumed without a source: RFC 793 TIME-WAIT segment
+    /// processing, anonymous ports 49152–65535, a 75 s connect timeout (the BSD value).
+    Hpux,
+    /// Stratus VOS OS_TCP: MSL 30 s, TIME-WAIT 60 s, fixed (cannot be changed without
+    /// rebuilding the driver); EADDRINUSE is `e$tcp_address_in_use` (4932) — the Stratus
+    /// article. Bind rules: no primary source found; treated as BSD-derived (the article's
+    /// SO_REUSEADDR advice matches [`BindRules::Bsd`]). Assumed without a source: RFC 793
+    /// TIME-WAIT segment processing (the article describes RFC 793's "any segment restarts the
+    /// timer" reading), ephemeral ports 49152–65535, a 75 s connect timeout.
+    StratusOsTcp,
+    /// Stratus VOS STCP: MSL 1 s, TIME-WAIT 2 s; when a linger time is set, the linger time is
+    /// the TIME-WAIT timeout; EADDRINUSE is `e$streams_EADDRINUSE` (6066) — the Stratus
+    /// article. Same assumptions as [`Profile::StratusOsTcp`]; in addition, SO_LINGER {1,0}
+    /// is assumed to give a normal (FIN) close with no TIME-WAIT at all, not an RST, since the
+    /// linger time literally replaces the TIME-WAIT timeout (see
+    /// [`ProfileConfig::linger_zero_aborts`]).
+    StratusStcp,
+    /// smoltcp 0.14 as measured (design.md "smoltcp 0.14 as measured"): no bind table of its
+    /// own — bind and listen never conflict, several listeners on one port is its backlog
+    /// idiom, the first matching socket takes a SYN; TIME-WAIT is the private `CLOSE_DELAY`
+    /// = 10 s; any out-of-window non-RST segment restarts it; an in-window RST kills it; a
+    /// bare SYN is silently dropped ("expecting an ACK" in `tcp::Socket::process`). smoltcp
+    /// has no ephemeral-port allocator (`connect()` takes the local port; its documentation
+    /// only suggests 49152–65535) and no connect timeout (`Socket::timeout` defaults to
+    /// `None`: SYNs are retransmitted forever): the host layer's 49152–65535 and 75 s are
+    /// assumptions.
+    Smoltcp,
 }
 
 /// How a profile decides bind conflicts.
@@ -27,10 +108,134 @@ pub enum BindRules {
     /// Linux `inet_bind_conflict`: SO_REUSEADDR helps only if both sockets set it and the
     /// other is not listening; `listen()` re-checks (`inet_csk_listen_start`).
     Linux,
-    /// 4.4BSD / FreeBSD `in_pcbbind_setup`: without SO_REUSEADDR or SO_REUSEPORT any
-    /// overlapping socket on the port conflicts; with it, only an unconnected socket on exactly the same address does.
-    /// Only the new socket's flag matters; `listen()` does not re-check.
+    /// 4.4BSD / FreeBSD `in_pcbbind_setup`, XNU `in_pcbbind`: without SO_REUSEADDR or
+    /// SO_REUSEPORT any overlapping socket on the port conflicts; with it, only an unconnected
+    /// socket on exactly the same address does. Only the new socket's flag matters;
+    /// `listen()` does not re-check. Also used, without a primary source, for HP-UX, Stratus
+    /// OS_TCP / STCP and the RFC 793 reference.
     Bsd,
+    /// Windows XP and earlier (NT4, 2000): the first table of Microsoft's "Using SO_REUSEADDR
+    /// and SO_EXCLUSIVEADDRUSE", [`WINDOWS_CLASSIC`]. SO_REUSEADDR may bind over anything,
+    /// an active listener included (port hijacking); SO_EXCLUSIVEADDRUSE on the first socket
+    /// turns that into WSAEACCES. `listen()` does not re-check, so several SO_REUSEADDR
+    /// servers may listen on one port at once (KB 307175). SO_REUSEPORT does not exist and is
+    /// ignored. Which sockets hold the address is refined by
+    /// [`ProfileConfig::address_object_outlives_listener`] (KB 307175).
+    WindowsClassic,
+    /// Windows Server 2003 and later: [`WINDOWS_2003_SAME_USER`] and
+    /// [`WINDOWS_2003_OTHER_USER`] (sockets of different `uid`). A socket is not shareable
+    /// unless the first one set SO_REUSEADDR; a specific address may be bound beside a
+    /// wildcard one without options. `listen()` does not re-check.
+    Windows2003,
+    /// Solaris / illumos `tcp_bind.c:tcp_bindi`. Without SO_REUSEADDR on the new socket: any
+    /// overlapping socket in state ≥ BOUND conflicts, TIME-WAIT included. With it: only a
+    /// socket on exactly the same address in LISTEN or BOUND does. SO_EXCLBIND (the
+    /// `exclusiveaddruse` flag) on either socket: overlapping sockets up to ESTABLISHED
+    /// conflict even with SO_REUSEADDR. SO_REUSEPORT is ignored (bind-rules.md's rule has
+    /// none); `listen()` does not re-check (assumed: the rule is checked at bind).
+    Solaris,
+    /// smoltcp: no bind table at all. Nothing conflicts; only the table's own bookkeeping
+    /// remains (a 4-tuple has one owner, automatic ports are free ones).
+    Smoltcp,
+}
+
+impl BindRules {
+    /// Whether this is one of the Windows tables.
+    pub fn is_windows(self) -> bool {
+        matches!(self, BindRules::WindowsClassic | BindRules::Windows2003)
+    }
+}
+
+/// A cell of a Windows bind table: what `bind()` of a second socket returns, given the first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WinBind {
+    /// The bind succeeds.
+    Ok,
+    /// WSAEADDRINUSE (10048).
+    InUse,
+    /// WSAEACCES (10013).
+    Access,
+}
+
+/// Rows and columns of the Windows bind tables, in the order of bind-rules.md: option
+/// (D = none, RA = SO_REUSEADDR, EX = SO_EXCLUSIVEADDRUSE) × address (W = wildcard,
+/// S = specific).
+pub const WINDOWS_CATEGORIES: [&str; 6] = ["D-W", "D-S", "RA-W", "RA-S", "EX-W", "EX-S"];
+
+/// The index of a socket's row/column in the Windows tables. A socket with both
+/// SO_REUSEADDR and SO_EXCLUSIVEADDRUSE counts as EX (Windows refuses to set the second of the
+/// two with WSAEINVAL; the table does not enforce that, see [`crate::AddressTable::set_options`]).
+pub fn windows_category(reuseaddr: bool, exclusive: bool, wildcard: bool) -> usize {
+    let opt = if exclusive {
+        2
+    } else if reuseaddr {
+        1
+    } else {
+        0
+    };
+    opt * 2 + usize::from(!wildcard)
+}
+
+use WinBind::{Access as AC, InUse as IU, Ok as OK};
+
+/// Windows XP and earlier: first bind = row, second bind = column ("Using SO_REUSEADDR and
+/// SO_EXCLUSIVEADDRUSE"; bind-rules.md). D or RA first: only a SO_REUSEADDR second socket
+/// may bind; EX first: SO_REUSEADDR gets WSAEACCES, the others WSAEADDRINUSE.
+pub const WINDOWS_CLASSIC: [[WinBind; 6]; 6] = [
+    // D-W   D-S   RA-W  RA-S  EX-W  EX-S
+    [IU, IU, OK, OK, IU, IU], // D-W
+    [IU, IU, OK, OK, IU, IU], // D-S
+    [IU, IU, OK, OK, IU, IU], // RA-W
+    [IU, IU, OK, OK, IU, IU], // RA-S
+    [IU, IU, AC, AC, IU, IU], // EX-W
+    [IU, IU, AC, AC, IU, IU], // EX-S
+];
+
+/// Windows Server 2003 and later, both sockets of the same user (bind-rules.md).
+pub const WINDOWS_2003_SAME_USER: [[WinBind; 6]; 6] = [
+    // D-W   D-S   RA-W  RA-S  EX-W  EX-S
+    [IU, OK, AC, OK, IU, OK], // D-W
+    [OK, IU, OK, AC, IU, IU], // D-S
+    [IU, OK, OK, OK, IU, OK], // RA-W
+    [OK, IU, OK, OK, IU, IU], // RA-S
+    [IU, AC, AC, AC, IU, AC], // EX-W
+    [OK, IU, OK, AC, IU, IU], // EX-S
+];
+
+/// Windows Server 2003 and later, sockets of different users: as
+/// [`WINDOWS_2003_SAME_USER`] except row D-W columns D-S, RA-S, EX-S and row RA-W columns
+/// D-S, EX-S, which are WSAEACCES.
+pub const WINDOWS_2003_OTHER_USER: [[WinBind; 6]; 6] = [
+    // D-W   D-S   RA-W  RA-S  EX-W  EX-S
+    [IU, AC, AC, AC, IU, AC], // D-W
+    [OK, IU, OK, AC, IU, IU], // D-S
+    [IU, AC, OK, OK, IU, AC], // RA-W
+    [OK, IU, OK, OK, IU, IU], // RA-S
+    [IU, AC, AC, AC, IU, AC], // EX-W
+    [OK, IU, OK, AC, IU, IU], // EX-S
+];
+
+/// Which listener takes a connection request when several could.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListenerChoice {
+    /// First best: a listener on exactly the destination address before a wildcard one, then
+    /// the oldest (BSD `in_pcblookup`: the most specific match).
+    Exact,
+    /// Windows: "only one random listening socket accepts a connection request" (KB 307175).
+    /// Among the best listeners (exact address before wildcard, as the hijacking scenario of
+    /// the Microsoft article implies), the one at index `rand % n` in id order, with `rand`
+    /// drawn by the caller once per connection (per first SYN). Reading: the choice is made
+    /// per connection request, not once per listener set.
+    Random,
+    /// Linux: if the best listener has SO_REUSEPORT, the connection goes to a member of its
+    /// group (listeners on the same address with SO_REUSEPORT and the same uid) chosen by a
+    /// hash of the 4-tuple (`reuseport_select_sock` → `reciprocal_scale(hash, n)`); otherwise
+    /// the best listener as [`ListenerChoice::Exact`].
+    ReuseportHash,
+    /// smoltcp: the first listening socket whose endpoint matches, in socket-slot order,
+    /// whatever its address. The model uses creation order (socket ids), which is slot order
+    /// as long as no freed slot has been reused — a deliberate simplification.
+    FirstCreated,
 }
 
 /// How long TIME-WAIT lasts.
@@ -40,6 +245,10 @@ pub enum TimeWaitLen {
     TwiceMsl,
     /// A fixed length, whatever the MSL (Linux `TCP_TIMEWAIT_LEN` = 60 s).
     Fixed(Duration),
+    /// The socket's SO_LINGER time when linger is on, otherwise this fixed length (Stratus
+    /// STCP: "If a linger timer has been configured on the socket then the linger time is used
+    /// for the TIME_WAIT timeout").
+    LingerOr(Duration),
 }
 
 /// An inclusive range of ports, `first..=last`.
@@ -73,6 +282,20 @@ pub struct ProfileConfig {
     pub profile: Profile,
     /// Bind-conflict rules.
     pub bind: BindRules,
+    /// Which listener takes a connection request ([`crate::AddressTable::choose_listener`]).
+    pub listener_choice: ListenerChoice,
+    /// KB 307175 (Windows rules only): an accepted connection keeps its listener's TDI address
+    /// object, so after the listener closed, bind() on that address still conflicts per the
+    /// table while the connection lives (NT4: "error 10048" unless SO_REUSEADDR). When false
+    /// (Windows 2000 and later) the closed listener's accepted connections and TIME-WAIT
+    /// records do not block bind(), except connections accepted with SO_EXCLUSIVEADDRUSE
+    /// while they are active ("Using SO_REUSEADDR and SO_EXCLUSIVEADDRUSE").
+    pub address_object_outlives_listener: bool,
+    /// KB Q177074 (NT4): when a listener closes while connections it accepted are still alive
+    /// (not yet in TIME-WAIT), its address object stays with a NULL connect handler and every
+    /// connection request to its address is answered with RST (WSAECONNREFUSED), whatever new
+    /// listener exists, until all those connections are gone.
+    pub stale_listener_refuses: bool,
     /// TIME-WAIT length.
     pub time_wait_len: TimeWaitLen,
     /// How a TIME-WAIT record answers segments.
@@ -84,22 +307,85 @@ pub struct ProfileConfig {
     /// `close()` with unread received data sends RST instead of FIN
     /// (RFC 1122 §4.2.2.13 "SHOULD send a RST"; Linux `tcp_close`).
     pub rst_on_close_with_unread: bool,
-    /// Default MSL when the scenario gives none (RFC 793: 2 min).
+    /// Default MSL when the scenario gives none (RFC 793: 2 min). For profiles with a fixed
+    /// TIME-WAIT it only labels the output.
     pub default_msl: Duration,
     /// How long `connect()` waits for the handshake before ETIMEDOUT (Linux: 127 s with
     /// `tcp_syn_retries` = 6; RFC 1122 §4.2.3.5: at least 3 min for a SYN).
     pub connect_timeout: Duration,
 }
 
+/// RFC 793 TIME-WAIT processing: restart on a retransmitted FIN or in-window data, an
+/// in-window RST kills, an in-window SYN is answered with RST (RFC 793 p.69–75). Used where
+/// no source for the OS's own TIME-WAIT processing was found (Windows, Solaris, HP-UX,
+/// Stratus).
+const RFC793_POLICY: TimeWaitPolicy = TimeWaitPolicy {
+    restart: TimerRestart::DuplicateFin,
+    rst: RstInTimeWait::KillInWindow,
+    syn: SynInTimeWait::Rfc793,
+    ack_rate_limit: None,
+    rate_limit_fin: false,
+};
+
+/// FreeBSD `tcp_twcheck` and, by bind-rules.md's BSD section, macOS.
+const BSD_POLICY: TimeWaitPolicy = TimeWaitPolicy {
+    restart: TimerRestart::RetransmittedFin,
+    rst: RstInTimeWait::Ignore,
+    syn: SynInTimeWait::Bsd,
+    ack_rate_limit: None,
+    rate_limit_fin: false,
+};
+
+const IANA_DYNAMIC: PortRange = PortRange {
+    first: 49152,
+    last: 65535,
+};
+
+/// Windows before Vista: ephemeral ports 1025..=`MaxUserPort` (default 5000).
+const WINDOWS_EPHEMERAL: PortRange = PortRange {
+    first: 1025,
+    last: 5000,
+};
+
+/// Windows 2000 / Server 2003: `TcpMaxConnectRetransmissions` = 2 and `TcpInitialRTT` = 3 s:
+/// SYNs at 0, 3 and 9 s, given up after a final wait of twice the last delay: 3 + 6 + 12 s.
+const WINDOWS_CONNECT_TIMEOUT: Duration = Duration::from_secs(21);
+
+/// FreeBSD / XNU `TCPTV_KEEP_INIT` = 75 s, the connection-establishment timer (tcp_timer.h).
+const BSD_CONNECT_TIMEOUT: Duration = Duration::from_secs(75);
+
 impl Profile {
     /// Every implemented profile.
-    pub const ALL: [Profile; 2] = [Profile::Linux, Profile::Rfc793];
+    pub const ALL: [Profile; 12] = [
+        Profile::Linux,
+        Profile::Rfc793,
+        Profile::FreeBsd,
+        Profile::MacOs,
+        Profile::WindowsNt4,
+        Profile::Windows2000,
+        Profile::Windows2003,
+        Profile::Solaris,
+        Profile::Hpux,
+        Profile::StratusOsTcp,
+        Profile::StratusStcp,
+        Profile::Smoltcp,
+    ];
 
     /// The name used in scenario files and on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Profile::Linux => "linux",
             Profile::Rfc793 => "rfc793",
+            Profile::FreeBsd => "freebsd",
+            Profile::MacOs => "macos",
+            Profile::WindowsNt4 => "windows-nt4",
+            Profile::Windows2000 => "windows-2000",
+            Profile::Windows2003 => "windows-2003",
+            Profile::Solaris => "solaris",
+            Profile::Hpux => "hpux",
+            Profile::StratusOsTcp => "stratus-os-tcp",
+            Profile::StratusStcp => "stratus-stcp",
+            Profile::Smoltcp => "smoltcp",
         }
     }
 
@@ -115,10 +401,35 @@ impl Profile {
 
     /// The profile's default rules.
     pub fn config(self) -> ProfileConfig {
+        // The BSD-derived baseline; each profile below changes what its sources say.
+        let base = ProfileConfig {
+            profile: self,
+            bind: BindRules::Bsd,
+            listener_choice: ListenerChoice::Exact,
+            address_object_outlives_listener: false,
+            stale_listener_refuses: false,
+            time_wait_len: TimeWaitLen::TwiceMsl,
+            time_wait: RFC793_POLICY,
+            ephemeral: IANA_DYNAMIC,
+            errno_style: ErrnoStyle::Posix,
+            rst_on_close_with_unread: false,
+            default_msl: Duration::from_secs(120),
+            connect_timeout: BSD_CONNECT_TIMEOUT,
+        };
+        let windows = ProfileConfig {
+            bind: BindRules::WindowsClassic,
+            listener_choice: ListenerChoice::Random,
+            // TcpTimedWaitDelay documented default 0xF0 = 240 s = 2·MSL, MSL = 2 min.
+            time_wait_len: TimeWaitLen::Fixed(Duration::from_secs(240)),
+            ephemeral: WINDOWS_EPHEMERAL,
+            errno_style: ErrnoStyle::Winsock,
+            connect_timeout: WINDOWS_CONNECT_TIMEOUT,
+            ..base
+        };
         match self {
             Profile::Linux => ProfileConfig {
-                profile: self,
                 bind: BindRules::Linux,
+                listener_choice: ListenerChoice::ReuseportHash,
                 // include/net/tcp.h: #define TCP_TIMEWAIT_LEN (60*HZ)
                 time_wait_len: TimeWaitLen::Fixed(Duration::from_secs(60)),
                 time_wait: TimeWaitPolicy {
@@ -126,48 +437,136 @@ impl Profile {
                     rst: RstInTimeWait::KillExact,
                     syn: SynInTimeWait::Linux,
                     ack_rate_limit: Some(Duration::from_millis(500)),
+                    rate_limit_fin: false,
                 },
                 // net.ipv4.ip_local_port_range default
                 ephemeral: PortRange {
                     first: 32768,
                     last: 60999,
                 },
-                errno_style: ErrnoStyle::Posix,
                 rst_on_close_with_unread: true,
                 default_msl: Duration::from_secs(60),
                 connect_timeout: Duration::from_secs(127),
+                ..base
             },
+            // Ephemeral ports: RFC 6335 §6, the dynamic range 49152–65535.
             Profile::Rfc793 => ProfileConfig {
-                profile: self,
-                bind: BindRules::Bsd,
-                time_wait_len: TimeWaitLen::TwiceMsl,
-                time_wait: TimeWaitPolicy {
-                    restart: TimerRestart::DuplicateFin,
-                    rst: RstInTimeWait::KillInWindow,
-                    syn: SynInTimeWait::Rfc793,
-                    ack_rate_limit: None,
-                },
-                // RFC 6335 §6: the dynamic range 49152–65535
+                // RFC 1122 §4.2.3.5: R2 for a SYN at least 3 minutes
+                connect_timeout: Duration::from_secs(180),
+                ..base
+            },
+            Profile::FreeBsd => ProfileConfig {
+                time_wait: BSD_POLICY,
+                // sys/netinet/in.h IPPORT_EPHEMERALFIRST / IPPORT_EPHEMERALLAST
                 ephemeral: PortRange {
-                    first: 49152,
+                    first: 10000,
                     last: 65535,
                 },
-                errno_style: ErrnoStyle::Posix,
-                rst_on_close_with_unread: false,
-                default_msl: Duration::from_secs(120),
+                // net.inet.tcp.msl = 30 s (TCPTV_MSL)
+                default_msl: Duration::from_secs(30),
+                ..base
+            },
+            Profile::MacOs => ProfileConfig {
+                time_wait: BSD_POLICY,
+                // XNU TCPTV_MSL = 15 s
+                default_msl: Duration::from_secs(15),
+                ..base
+            },
+            Profile::WindowsNt4 => ProfileConfig {
+                address_object_outlives_listener: true,
+                stale_listener_refuses: true,
+                ..windows
+            },
+            Profile::Windows2000 => windows,
+            Profile::Windows2003 => ProfileConfig {
+                bind: BindRules::Windows2003,
+                // Server 2003 TcpTimedWaitDelay default 0x78 = 120 s
+                time_wait_len: TimeWaitLen::Fixed(Duration::from_secs(120)),
+                default_msl: Duration::from_secs(60),
+                ..windows
+            },
+            Profile::Solaris => ProfileConfig {
+                bind: BindRules::Solaris,
+                // tcp_time_wait_interval = 60 000 ms
+                time_wait_len: TimeWaitLen::Fixed(Duration::from_secs(60)),
+                // tcp_smallest_anon_port .. tcp_largest_anon_port
+                ephemeral: PortRange {
+                    first: 32768,
+                    last: 65535,
+                },
+                default_msl: Duration::from_secs(30),
+                // tcp_ip_abort_cinterval = 3 * MINUTES
                 connect_timeout: Duration::from_secs(180),
+                ..base
+            },
+            Profile::Hpux => ProfileConfig {
+                // tcp_time_wait_interval default 60 s (Stratus article)
+                time_wait_len: TimeWaitLen::Fixed(Duration::from_secs(60)),
+                errno_style: ErrnoStyle::Hpux,
+                default_msl: Duration::from_secs(30),
+                ..base
+            },
+            Profile::StratusOsTcp => ProfileConfig {
+                // MSL 30 s, TIME-WAIT 60 s, fixed in the driver
+                time_wait_len: TimeWaitLen::Fixed(Duration::from_secs(60)),
+                errno_style: ErrnoStyle::StratusOsTcp,
+                default_msl: Duration::from_secs(30),
+                ..base
+            },
+            Profile::StratusStcp => ProfileConfig {
+                // MSL 1 s, TIME-WAIT 2 s unless a linger time is set
+                time_wait_len: TimeWaitLen::LingerOr(Duration::from_secs(2)),
+                errno_style: ErrnoStyle::StratusStcp,
+                default_msl: Duration::from_secs(1),
+                ..base
+            },
+            Profile::Smoltcp => ProfileConfig {
+                bind: BindRules::Smoltcp,
+                listener_choice: ListenerChoice::FirstCreated,
+                // smoltcp src/socket/tcp.rs: const CLOSE_DELAY = 10 s
+                time_wait_len: TimeWaitLen::Fixed(Duration::from_secs(10)),
+                time_wait: TimeWaitPolicy {
+                    restart: TimerRestart::OutOfWindow,
+                    rst: RstInTimeWait::KillInWindow,
+                    syn: SynInTimeWait::Silent,
+                    // challenge ACKs: one per second; segments with data are exempt
+                    ack_rate_limit: Some(Duration::from_secs(1)),
+                    rate_limit_fin: true,
+                },
+                default_msl: Duration::from_secs(5),
+                ..base
             },
         }
     }
 }
 
 impl ProfileConfig {
-    /// The TIME-WAIT length for an endpoint that assumes `msl`.
+    /// The TIME-WAIT length for an endpoint that assumes `msl`, with no linger time set.
     pub fn time_wait_duration(&self, msl: Duration) -> Duration {
-        match self.time_wait_len {
-            TimeWaitLen::TwiceMsl => msl.saturating_mul(2),
-            TimeWaitLen::Fixed(d) => d,
+        self.time_wait_for(msl, None)
+    }
+
+    /// The TIME-WAIT length for an endpoint that assumes `msl` and closed a socket whose
+    /// SO_LINGER is `linger_secs` (`Some(secs)` when on). Only [`TimeWaitLen::LingerOr`]
+    /// reads the linger time (Stratus STCP; `Some(0)` gives no TIME-WAIT). Elsewhere linger
+    /// does not change TIME-WAIT (Linux: SO_LINGER {1,N} does not shorten it); SO_LINGER
+    /// {1,0} there is an abortive close that skips TIME-WAIT altogether, which the caller
+    /// decides ([`ProfileConfig::linger_zero_aborts`]), not this function.
+    pub fn time_wait_for(&self, msl: Duration, linger_secs: Option<u32>) -> Duration {
+        match (self.time_wait_len, linger_secs) {
+            (TimeWaitLen::TwiceMsl, _) => msl.saturating_mul(2),
+            (TimeWaitLen::Fixed(d), _) => d,
+            (TimeWaitLen::LingerOr(_), Some(secs)) => Duration::from_secs(u64::from(secs)),
+            (TimeWaitLen::LingerOr(d), None) => d,
         }
+    }
+
+    /// Whether `close()` with SO_LINGER {1,0} aborts the connection with RST (no FIN, no
+    /// TIME-WAIT), as BSD, Linux and Winsock do. False where the linger time replaces the
+    /// TIME-WAIT timeout (Stratus STCP): assumed a normal FIN close followed by a TIME-WAIT of
+    /// zero — no source says which; this reading is the one the `lost-final-ack` story needs.
+    pub fn linger_zero_aborts(&self) -> bool {
+        !matches!(self.time_wait_len, TimeWaitLen::LingerOr(_))
     }
 }
 

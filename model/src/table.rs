@@ -12,7 +12,10 @@
 
 use crate::addr::{overlaps, FourTuple};
 use crate::errno::Errno;
-use crate::profile::{BindRules, ProfileConfig};
+use crate::profile::{
+    windows_category, BindRules, ListenerChoice, ProfileConfig, WinBind, WINDOWS_2003_OTHER_USER,
+    WINDOWS_2003_SAME_USER, WINDOWS_CLASSIC,
+};
 use crate::time::Instant;
 use crate::time_wait::{EndReason, SegmentInfo, TimeWaitRecord, TwDecision};
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,8 +34,14 @@ pub struct SockOptions {
     pub reuseport: bool,
     /// IPV6_V6ONLY.
     pub v6only: bool,
-    /// SO_LINGER: `Some(secs)` when on. `Some(0)` makes close() send RST and skip TIME-WAIT.
+    /// SO_LINGER: `Some(secs)` when on. `Some(0)` makes close() send RST and skip TIME-WAIT
+    /// (except where the linger time replaces TIME-WAIT:
+    /// [`ProfileConfig::linger_zero_aborts`]).
     pub linger_secs: Option<u32>,
+    /// SO_EXCLUSIVEADDRUSE (Windows, from NT4 SP4): nobody else may bind the address
+    /// ("Using SO_REUSEADDR and SO_EXCLUSIVEADDRUSE"). The Solaris rules read it as
+    /// SO_EXCLBIND, its Solaris counterpart. Other rules ignore it.
+    pub exclusiveaddruse: bool,
 }
 
 /// Where a socket is in its life, as the address table sees it.
@@ -83,6 +92,32 @@ pub struct Entry {
     /// Linux `SOCK_BINDPORT_LOCK`: the port was given explicitly to `bind()` (or inherited
     /// from such a listener), so it stays held after the connection ends, until close.
     pub port_locked: bool,
+    /// The address as bound: what `bind()` or the automatic bind of `listen()`/`connect()`
+    /// gave it (unchanged when `connect()` fills in a concrete source for a wildcard), or, for
+    /// an accepted connection, its listener's bound address. On Windows this is the TDI
+    /// address object the socket belongs to (KB 307175), which the bind tables compare.
+    pub bound_addr: Option<SocketAddr>,
+    /// For an accepted connection: the listener that accepted it.
+    pub accepted_from: Option<SocketId>,
+    /// Whether `connect()` ever succeeded on this socket. Outside Linux such a socket may not
+    /// listen any more (FreeBSD `tcp_usr_listen`: EINVAL on a dropped inpcb; assumed for the
+    /// others), so it never reaches LISTEN without a bind check.
+    pub connected_before: bool,
+}
+
+/// Which listener takes a connection request ([`AddressTable::choose_listener`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListenerVerdict {
+    /// This listener takes it.
+    Listener(SocketId),
+    /// The request is refused (answered with RST) although a listener may exist; `rule`
+    /// says why.
+    Refuse {
+        /// The source of the refusal.
+        rule: &'static str,
+    },
+    /// No listener: the stack's answer to a segment for no socket applies.
+    None,
 }
 
 /// The address table of one host.
@@ -98,9 +133,15 @@ pub struct AddressTable {
     /// Linux `table_perturb`: per-destination offset advanced after every automatic connect.
     perturb: BTreeMap<(IpAddr, u16), u32>,
     /// The local address each connecting socket had before `connect()`, for
-    /// [`AddressTable::connect_failed`].
+    /// [`AddressTable::disconnected`].
     pre_connect: BTreeMap<SocketId, Option<SocketAddr>>,
+    /// KB Q177074: the address objects of closed listeners that still serve accepted
+    /// connections, by the listener's bound address, with those connections' ids.
+    stale: BTreeMap<SocketAddr, BTreeSet<SocketId>>,
 }
+
+/// The rule cited when [`AddressTable::choose_listener`] refuses because of KB Q177074.
+pub const Q177074_RULE: &str = "KB Q177074: the closed listener's address object (NULL connect handler) validates the request: RST, WSAECONNREFUSED";
 
 impl AddressTable {
     /// An empty table for a host owning `local_addrs`, following `cfg`.
@@ -115,6 +156,7 @@ impl AddressTable {
             expiries: BTreeSet::new(),
             perturb: BTreeMap::new(),
             pre_connect: BTreeMap::new(),
+            stale: BTreeMap::new(),
         }
     }
 
@@ -136,6 +178,9 @@ impl AddressTable {
                 uid,
                 port_by_connect: false,
                 port_locked: false,
+                bound_addr: None,
+                accepted_from: None,
+                connected_before: false,
             },
         );
         id
@@ -157,24 +202,39 @@ impl AddressTable {
     }
 
     /// `setsockopt()`: replaces the socket's options. Errors: EBADF if unknown.
+    ///
+    /// Deliberate departure: Windows refuses to set SO_REUSEADDR and SO_EXCLUSIVEADDRUSE on
+    /// one socket (the second setsockopt fails with WSAEINVAL, as users report; the Microsoft
+    /// article does not say). The table accepts both and classifies such a socket as EX
+    /// ([`crate::profile::windows_category`]).
     pub fn set_options(&mut self, id: SocketId, opts: SockOptions) -> Result<(), Errno> {
         self.entries.get_mut(&id).ok_or(Errno::EBADF)?.opts = opts;
         Ok(())
     }
 
-    /// Whether `new` (with `opts`, `uid`, in `new_state`) may hold `addr` beside `other`.
+    /// Whether a new socket (with `opts`, `uid`) may hold `addr` beside `other`: `None`, or
+    /// the error `bind()` returns.
     /// Linux: `inet_bind_conflict` (net/ipv4/inet_connection_sock.c) with relax = true.
-    /// BSD: `in_pcbbind_setup` (sys/netinet/in_pcb.c).
-    fn conflicts(&self, addr: SocketAddr, opts: SockOptions, uid: u32, other: &Entry) -> bool {
-        let Some(olocal) = other.local else {
-            return false;
-        };
+    /// BSD: `in_pcbbind_setup` (sys/netinet/in_pcb.c). Solaris: `tcp_bindi`. Windows: the
+    /// tables of "Using SO_REUSEADDR and SO_EXCLUSIVEADDRUSE" ([`AddressTable::windows_verdict`]).
+    fn verdict(
+        &self,
+        addr: SocketAddr,
+        opts: SockOptions,
+        uid: u32,
+        other: &Entry,
+    ) -> Option<Errno> {
+        if self.cfg.bind.is_windows() {
+            return self.windows_verdict(addr, opts, uid, other);
+        }
+        let olocal = other.local?;
         if !overlaps(addr.ip(), opts.v6only, olocal.ip(), other.opts.v6only) {
-            return false;
+            return None;
         }
         let other_tw = matches!(other.state, TableState::TimeWait(_));
+        let unconnected = matches!(other.state, TableState::Bound | TableState::Listen);
         let reuseport_ok = opts.reuseport && other.opts.reuseport && (other_tw || other.uid == uid);
-        match self.cfg.bind {
+        let conflict = match self.cfg.bind {
             BindRules::Linux => {
                 let reuseaddr_ok =
                     opts.reuseaddr && other.opts.reuseaddr && other.state != TableState::Listen;
@@ -182,31 +242,108 @@ impl AddressTable {
             }
             BindRules::Bsd => {
                 if reuseport_ok {
-                    return false;
+                    return None;
                 }
                 // Only a socket with neither option does the wildcard lookup
                 // (`in_pcbbind_setup`: INPLOOKUP_WILDCARD unless SO_REUSEADDR|SO_REUSEPORT).
                 if !opts.reuseaddr && !opts.reuseport {
-                    return true;
+                    return Some(Errno::EADDRINUSE);
                 }
-                let unconnected = matches!(other.state, TableState::Bound | TableState::Listen);
                 unconnected && olocal.ip() == addr.ip()
             }
+            BindRules::Solaris => {
+                if !opts.reuseaddr {
+                    // `tcp_bindi` without SO_REUSEADDR: any overlapping socket ≥ BOUND.
+                    true
+                } else if opts.exclusiveaddruse || other.opts.exclusiveaddruse {
+                    // SO_EXCLBIND on either side: overlapping sockets up to ESTABLISHED.
+                    !other_tw
+                } else {
+                    // SO_REUSEADDR: only the same address in LISTEN or BOUND.
+                    unconnected && olocal.ip() == addr.ip()
+                }
+            }
+            BindRules::Smoltcp => false,
+            BindRules::WindowsClassic | BindRules::Windows2003 => {
+                unreachable!("handled by windows_verdict above")
+            }
+        };
+        conflict.then_some(Errno::EADDRINUSE)
+    }
+
+    /// The Windows rules: the cell of the profile's table for (`other` = first bind, the new
+    /// socket = second bind), where `other` still holds an address object on `addr`:
+    /// - bound and listening sockets, and connected sockets that bound their own address
+    ///   (clients), always do;
+    /// - an accepted connection belongs to its listener's address object, so it is compared
+    ///   with the listener's bound address (wildcard or specific) and the listener's flags it
+    ///   inherited. With [`ProfileConfig::address_object_outlives_listener`] (NT4, KB 307175)
+    ///   it holds the address until the connection is gone, TIME-WAIT included (assumed: a
+    ///   TIME-WAIT connection still references the object). Without it (Windows 2000 and
+    ///   later) it holds nothing — bind() "is returned successfully" — except a connection
+    ///   accepted on a SO_EXCLUSIVEADDRUSE listener, which blocks everybody "until the
+    ///   accepted connection is no longer active" (assumed: TIME-WAIT is no longer active);
+    /// - a TIME-WAIT record holds the address only under
+    ///   [`ProfileConfig::address_object_outlives_listener`] (assumed: on Windows 2000 and
+    ///   later the closed socket's address object is gone and only the connection block
+    ///   remains, which stops a duplicate 4-tuple, not a bind).
+    ///
+    /// SO_REUSEPORT does not exist on Windows and is ignored.
+    fn windows_verdict(
+        &self,
+        addr: SocketAddr,
+        opts: SockOptions,
+        uid: u32,
+        other: &Entry,
+    ) -> Option<Errno> {
+        let olocal = other.bound_addr.or(other.local)?;
+        if !overlaps(addr.ip(), opts.v6only, olocal.ip(), other.opts.v6only) {
+            return None;
+        }
+        let nt4 = self.cfg.address_object_outlives_listener;
+        let holds = match other.state {
+            TableState::Unbound => false,
+            TableState::Bound | TableState::Listen => true,
+            TableState::Connected { .. } => {
+                other.accepted_from.is_none() || nt4 || other.opts.exclusiveaddruse
+            }
+            TableState::TimeWait(_) => nt4,
+        };
+        if !holds {
+            return None;
+        }
+        let row = windows_category(
+            other.opts.reuseaddr,
+            other.opts.exclusiveaddruse,
+            olocal.ip().is_unspecified(),
+        );
+        let col = windows_category(
+            opts.reuseaddr,
+            opts.exclusiveaddruse,
+            addr.ip().is_unspecified(),
+        );
+        let table = match self.cfg.bind {
+            BindRules::Windows2003 if uid != other.uid => &WINDOWS_2003_OTHER_USER,
+            BindRules::Windows2003 => &WINDOWS_2003_SAME_USER,
+            _ => &WINDOWS_CLASSIC,
+        };
+        match table[row][col] {
+            WinBind::Ok => None,
+            WinBind::InUse => Some(Errno::EADDRINUSE),
+            WinBind::Access => Some(Errno::EACCES),
         }
     }
 
-    fn first_conflict(&self, id: SocketId, addr: SocketAddr, as_state: &TableState) -> bool {
-        let Some(me) = self.entries.get(&id) else {
-            return false;
-        };
+    /// The error of the first (oldest) socket on the port that conflicts with `id` holding
+    /// `addr`. Windows: with several conflicting sockets the oldest one's cell decides —
+    /// assumed; no source says which error wins.
+    fn first_conflict(&self, id: SocketId, addr: SocketAddr) -> Option<Errno> {
+        let me = self.entries.get(&id)?;
         let ids = self.by_port.get(&addr.port());
-        ids.into_iter().flatten().filter(|o| **o != id).any(|o| {
-            let other = &self.entries[o];
-            // Linux re-runs the check from listen(): the new socket's state matters only
-            // through the other socket's LISTEN test, so `as_state` is informational.
-            let _ = as_state;
-            self.conflicts(addr, me.opts, me.uid, other)
-        })
+        ids.into_iter()
+            .flatten()
+            .filter(|o| **o != id)
+            .find_map(|o| self.verdict(addr, me.opts, me.uid, &self.entries[o]))
     }
 
     /// Whether a socket with `opts` and `uid` could bind `addr` now (no side effects).
@@ -216,14 +353,13 @@ impl AddressTable {
             return Err(Errno::EADDRNOTAVAIL);
         }
         let ids = self.by_port.get(&addr.port());
-        let clash = ids
+        match ids
             .into_iter()
             .flatten()
-            .any(|o| self.conflicts(addr, opts, uid, &self.entries[o]));
-        if clash {
-            Err(Errno::EADDRINUSE)
-        } else {
-            Ok(())
+            .find_map(|o| self.verdict(addr, opts, uid, &self.entries[o]))
+        {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
     }
 
@@ -235,7 +371,8 @@ impl AddressTable {
     /// `inet_csk_find_open_port`: random start, odd ports first; BSD: random start).
     /// Returns the bound address.
     /// Errors: EINVAL if already bound; EADDRNOTAVAIL for an address the host does not own;
-    /// EADDRINUSE on conflict or when no ephemeral port is free.
+    /// EADDRINUSE on conflict or when no ephemeral port is free; EACCES where a Windows table
+    /// says WSAEACCES.
     pub fn bind(&mut self, id: SocketId, addr: SocketAddr, hint: u32) -> Result<SocketAddr, Errno> {
         let me = self.entries.get(&id).ok_or(Errno::EBADF)?;
         // Linux `__inet_bind` checks the address before the socket's state.
@@ -252,8 +389,8 @@ impl AddressTable {
                 .ok_or(Errno::EADDRINUSE)?;
             SocketAddr::new(addr.ip(), port)
         } else {
-            if self.first_conflict(id, addr, &TableState::Bound) {
-                return Err(Errno::EADDRINUSE);
+            if let Some(e) = self.first_conflict(id, addr) {
+                return Err(e);
             }
             addr
         };
@@ -303,16 +440,26 @@ impl AddressTable {
     fn place(&mut self, id: SocketId, addr: SocketAddr, by_connect: bool) {
         let e = self.entries.get_mut(&id).expect("caller checked the id");
         e.local = Some(addr);
+        e.bound_addr = Some(addr);
         e.port_by_connect = by_connect;
         self.by_port.entry(addr.port()).or_default().insert(id);
     }
 
     /// `listen()`. An unbound socket gets an ephemeral port first (Linux `inet_autobind`).
     /// Linux re-runs the conflict check with the socket listening (`inet_csk_listen_start`),
-    /// so of two SO_REUSEADDR sockets bound to one port only the first may listen.
-    /// Errors: EINVAL if connected; EADDRINUSE on conflict.
+    /// so of two SO_REUSEADDR sockets bound to one port only the first may listen. BSD,
+    /// Windows (KB 307175: several SO_REUSEADDR servers listen at once), Solaris and smoltcp
+    /// do not re-check.
+    /// Errors: EINVAL if connected, if the socket came from `accept()` (its connection may
+    /// have ended, but Linux `inet_listen` requires SS_UNCONNECTED, which an accepted socket
+    /// never is again; assumed for the other stacks), or, outside Linux, if it was ever
+    /// connected ([`Entry::connected_before`]); EADDRINUSE on conflict.
     pub fn listen(&mut self, id: SocketId, hint: u32) -> Result<SocketAddr, Errno> {
         let me = self.entries.get(&id).ok_or(Errno::EBADF)?;
+        let reconnected = me.connected_before && self.cfg.bind != BindRules::Linux;
+        if me.accepted_from.is_some() || reconnected {
+            return Err(Errno::EINVAL);
+        }
         match me.state {
             TableState::Listen => return Ok(me.local.expect("listening sockets are bound")),
             TableState::Connected { .. } | TableState::TimeWait(_) => return Err(Errno::EINVAL),
@@ -323,7 +470,9 @@ impl AddressTable {
             TableState::Bound => {}
         }
         let addr = self.entries[&id].local.expect("bound above");
-        if self.cfg.bind == BindRules::Linux && self.first_conflict(id, addr, &TableState::Listen) {
+        // Linux re-runs the check from listen(); the new socket's state matters only through
+        // the other socket's LISTEN test. No other rule set re-checks.
+        if self.cfg.bind == BindRules::Linux && self.first_conflict(id, addr).is_some() {
             return Err(Errno::EADDRINUSE);
         }
         self.entries.get_mut(&id).expect("checked").state = TableState::Listen;
@@ -334,7 +483,9 @@ impl AddressTable {
     /// address routing would use; `hint` seeds the port search (Linux: the secure hash of
     /// (src, dst, dport), `__inet_hash_connect`: even ports first, then odd, from
     /// `hint + table_perturb[dst]`; ports held by `bind()` are skipped; ports taken by other
-    /// connects are shared while the 4-tuple is unique). BSD: only free ports.
+    /// connects are shared while the 4-tuple is unique). Every other rule set: only ports with
+    /// nothing overlapping on them, scanned from `hint` (BSD `in_pcb_lport`; assumed for
+    /// Windows, Solaris, and the host layer in front of smoltcp, which has no allocator).
     /// Errors: EISCONN if connected, EINVAL if listening, EADDRNOTAVAIL if the 4-tuple is in
     /// use (TIME-WAIT included) or no ephemeral port is free.
     pub fn connect(
@@ -378,6 +529,7 @@ impl AddressTable {
             e.local = Some(local);
         }
         e.state = TableState::Connected { remote };
+        e.connected_before = true;
         self.by_tuple.insert(FourTuple::new(local, remote), id);
         self.pre_connect.insert(id, before);
         Ok(local)
@@ -387,8 +539,9 @@ impl AddressTable {
     /// still open: the 4-tuple is freed. Linux (`tcp_set_state(TCP_CLOSE)`): the port stays
     /// held only if it was locked by an explicit bind (`SOCK_BINDPORT_LOCK`), otherwise it is
     /// released (`inet_put_port`); a connecting socket gets back the address it had before
-    /// `connect()`. BSD keeps the pcb and its port until close. Unknown or unconnected ids are
-    /// ignored.
+    /// `connect()`. BSD keeps the pcb and its port until close; so, by assumption, do the
+    /// other rule sets. For KB Q177074 the connection no longer holds a stale address object.
+    /// Unknown or unconnected ids are ignored.
     pub fn disconnected(&mut self, id: SocketId) {
         let Some(e) = self.entries.get(&id) else {
             return;
@@ -396,8 +549,9 @@ impl AddressTable {
         let (TableState::Connected { remote }, Some(local)) = (e.state.clone(), e.local) else {
             return;
         };
-        let keep_port = e.port_locked || self.cfg.bind == BindRules::Bsd;
+        let keep_port = e.port_locked || self.cfg.bind != BindRules::Linux;
         self.by_tuple.remove(&FourTuple::new(local, remote));
+        self.forget_stale(id);
         let before = self.pre_connect.remove(&id).flatten();
         let e = self.entries.get_mut(&id).expect("checked");
         if keep_port {
@@ -406,6 +560,7 @@ impl AddressTable {
             return;
         }
         e.local = None;
+        e.bound_addr = None;
         e.state = TableState::Unbound;
         e.port_by_connect = false;
         if let Some(set) = self.by_port.get_mut(&local.port()) {
@@ -434,7 +589,7 @@ impl AddressTable {
                 .map(|o| &self.entries[o]);
             match self.cfg.bind {
                 BindRules::Linux => on_port.all(|e| e.port_by_connect),
-                BindRules::Bsd => on_port.all(|e| {
+                _ => on_port.all(|e| {
                     e.local
                         .is_none_or(|l| !overlaps(l.ip(), e.opts.v6only, src, false))
                 }),
@@ -444,7 +599,7 @@ impl AddressTable {
         // never wraps around u32: a wrapped sum would skip ports and report exhaustion early.
         let (offset, step) = match self.cfg.bind {
             BindRules::Linux => ((hint.wrapping_add(perturb) % n) & !1, 2),
-            BindRules::Bsd => (hint % n, 1),
+            _ => (hint % n, 1),
         };
         let passes: &[u32] = if step == 2 { &[0, 1] } else { &[0] };
         for &parity in passes {
@@ -463,7 +618,9 @@ impl AddressTable {
     }
 
     /// A connection accepted by `listener` for `tuple` (its local side): a child entry that
-    /// inherits the listener's options (Linux `inet_csk_clone_lock`, `__inet_inherit_port`).
+    /// inherits the listener's options (Linux `inet_csk_clone_lock`, `__inet_inherit_port`)
+    /// and remembers the listener and its bound address ([`Entry::accepted_from`],
+    /// [`Entry::bound_addr`]).
     /// Errors: EADDRNOTAVAIL if the 4-tuple is taken.
     pub fn accept_child(
         &mut self,
@@ -475,12 +632,16 @@ impl AddressTable {
             return Err(Errno::EADDRNOTAVAIL);
         }
         let (opts, uid, locked) = (parent.opts, parent.uid, parent.port_locked);
+        let from = parent.bound_addr.or(parent.local);
         let id = self.socket(uid);
         let e = self.entries.get_mut(&id).expect("just made");
         e.opts = opts;
         e.port_locked = locked;
+        e.accepted_from = Some(listener);
         self.place(id, tuple.local, false);
-        self.entries.get_mut(&id).expect("just made").state = TableState::Connected {
+        let e = self.entries.get_mut(&id).expect("just made");
+        e.bound_addr = from;
+        e.state = TableState::Connected {
             remote: tuple.remote,
         };
         self.by_tuple.insert(tuple, id);
@@ -512,6 +673,82 @@ impl AddressTable {
         found.into_iter().map(|(_, id)| id).collect()
     }
 
+    /// Which listener takes a connection request from `remote` to `local`, by the profile's
+    /// [`ListenerChoice`]; `rand` is a random number the caller draws once per connection
+    /// (used by [`ListenerChoice::Random`] only). The "best" listeners are those on the same
+    /// address as the first of [`AddressTable::listeners_for`] (exact address before
+    /// wildcard).
+    ///
+    /// With [`ProfileConfig::stale_listener_refuses`] (NT4, KB Q177074) a request to the
+    /// address of a closed listener whose accepted connections still live is refused, whatever
+    /// listener exists: "connection requests are validated against the old TCP/IP address
+    /// object, which still has a NULL connect handler".
+    pub fn choose_listener(
+        &self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        rand: u32,
+    ) -> ListenerVerdict {
+        let stale = self.stale.iter().any(|(addr, conns)| {
+            addr.port() == local.port()
+                && !conns.is_empty()
+                && overlaps(addr.ip(), false, local.ip(), false)
+        });
+        if stale {
+            return ListenerVerdict::Refuse { rule: Q177074_RULE };
+        }
+        let found = self.listeners_for(local);
+        let Some(&best) = found.first() else {
+            return ListenerVerdict::None;
+        };
+        let b = &self.entries[&best];
+        let best_ip = b.local.map(|l| l.ip());
+        let tier = |also: &dyn Fn(&Entry) -> bool| -> Vec<SocketId> {
+            found
+                .iter()
+                .copied()
+                .filter(|id| {
+                    let e = &self.entries[id];
+                    e.local.map(|l| l.ip()) == best_ip && also(e)
+                })
+                .collect()
+        };
+        let chosen = match self.cfg.listener_choice {
+            ListenerChoice::Exact => best,
+            ListenerChoice::FirstCreated => *found.iter().min().expect("not empty"),
+            ListenerChoice::Random => {
+                let best = tier(&|_| true);
+                best[(rand % best.len() as u32) as usize]
+            }
+            ListenerChoice::ReuseportHash if b.opts.reuseport => {
+                let group = tier(&|e| e.opts.reuseport && e.uid == b.uid);
+                let n = group.len() as u64;
+                let i = (u64::from(tuple_hash(local, remote)) * n) >> 32;
+                group[i as usize]
+            }
+            ListenerChoice::ReuseportHash => best,
+        };
+        ListenerVerdict::Listener(chosen)
+    }
+
+    /// KB Q177074: the address objects of closed listeners that still serve accepted
+    /// connections, by the listener's bound address, with the ids of those connections.
+    pub fn stale_address_objects(&self) -> impl Iterator<Item = (SocketAddr, &BTreeSet<SocketId>)> {
+        self.stale.iter().map(|(a, s)| (*a, s))
+    }
+
+    /// `id` no longer keeps a stale address object alive (KB Q177074: "once they all close,
+    /// the original object is destroyed and normal operation resumes").
+    fn forget_stale(&mut self, id: SocketId) {
+        if self.stale.is_empty() {
+            return;
+        }
+        for conns in self.stale.values_mut() {
+            conns.remove(&id);
+        }
+        self.stale.retain(|_, conns| !conns.is_empty());
+    }
+
     /// Moves a connected socket into TIME-WAIT with `record` (its expiry is taken from it).
     /// Errors: EINVAL if the socket is not connected on `record.tuple`.
     pub fn enter_time_wait(&mut self, id: SocketId, record: TimeWaitRecord) -> Result<(), Errno> {
@@ -523,6 +760,7 @@ impl AddressTable {
         }
         self.expiries.insert((record.expires_at, id));
         e.state = TableState::TimeWait(Box::new(record));
+        self.forget_stale(id);
         Ok(())
     }
 
@@ -560,9 +798,36 @@ impl AddressTable {
     /// Removes a socket from the table (its TCP life ended, or an unconnected socket closed).
     /// Returns its TIME-WAIT record if it had one. Unknown ids are ignored (extra calls are
     /// harmless).
+    ///
+    /// KB Q177074 (with [`ProfileConfig::stale_listener_refuses`]): removing a listener whose
+    /// accepted connections are still connected leaves its address object behind, holding
+    /// those connections; [`AddressTable::choose_listener`] refuses requests to that address
+    /// until each of them has entered TIME-WAIT, been disconnected or been removed.
     pub fn remove(&mut self, id: SocketId) -> Option<TimeWaitRecord> {
         let e = self.entries.remove(&id)?;
         self.pre_connect.remove(&id);
+        self.forget_stale(id);
+        if let (TableState::Listen, Some(addr), true) =
+            (&e.state, e.local, self.cfg.stale_listener_refuses)
+        {
+            let live: BTreeSet<SocketId> = self
+                .by_port
+                .get(&addr.port())
+                .into_iter()
+                .flatten()
+                .filter(|c| {
+                    // `id` itself is still indexed by port here.
+                    self.entries.get(*c).is_some_and(|c| {
+                        c.accepted_from == Some(id)
+                            && matches!(c.state, TableState::Connected { .. })
+                    })
+                })
+                .copied()
+                .collect();
+            if !live.is_empty() {
+                self.stale.entry(addr).or_default().extend(live);
+            }
+        }
         if let Some(l) = e.local {
             if let Some(set) = self.by_port.get_mut(&l.port()) {
                 set.remove(&id);
@@ -615,4 +880,26 @@ impl AddressTable {
             _ => None,
         })
     }
+}
+
+/// A fixed hash of a 4-tuple (32-bit FNV-1a over local address, local port, remote address,
+/// remote port, big-endian). It stands in for Linux's keyed `inet_ehashfn`: the same 4-tuple
+/// always gets the same listener, as in the kernel, but the numbers differ (the kernel's key
+/// is random per boot).
+pub fn tuple_hash(local: SocketAddr, remote: SocketAddr) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u32::from(*b);
+            h = h.wrapping_mul(0x0100_0193);
+        }
+    };
+    for a in [local, remote] {
+        match a.ip() {
+            IpAddr::V4(v4) => eat(&v4.octets()),
+            IpAddr::V6(v6) => eat(&v6.octets()),
+        }
+        eat(&a.port().to_be_bytes());
+    }
+    h
 }

@@ -10,8 +10,8 @@
 //! | command | result printed |
 //! | --- | --- |
 //! | `profile NAME`, `ephemeral FIRST LAST`, `host IP...` (header lines) | — |
-//! | `S = socket [ra] [rp] [v6only] [uid=N]` | — |
-//! | `opt S [ra] [rp] [v6only]` | only errors |
+//! | `S = socket [ra] [rp] [ex] [v6only] [uid=N]` | — |
+//! | `opt S [ra] [rp] [ex] [v6only]` | only errors |
 //! | `bind S ADDR [hint=N]` | `ok`, the chosen address for port 0, or the error |
 //! | `listen S [hint=N]` | `ok`, the automatic address if unbound, or the error |
 //! | `connect S REMOTE [src=IP] [hint=N]` | the local address, or the error |
@@ -21,14 +21,19 @@
 //! | `time T` | expired sockets (`handle_timeout`) |
 //! | `checkbind ADDR [ra] [rp] [uid=N]` | `ok` or the error |
 //! | `listeners ADDR`, `lookup LOCAL REMOTE`, `state S`, `poll` | what the table says |
+//! | `choose LOCAL REMOTE [rand=N]` | the chosen listener, `refuse: RULE` or `none` |
+//! | `disconnect S` | — (`disconnected`) |
+//! | `stale` | the stale address objects (KB Q177074) |
+//!
+//! `ex` is SO_EXCLUSIVEADDRUSE (SO_EXCLBIND under the Solaris rules).
 
 use crate::addr::{overlaps, FourTuple};
 use crate::errno::Errno;
 use crate::process::Processes;
-use crate::profile::{BindRules, PortRange, Profile, ProfileConfig};
-use crate::table::{AddressTable, Entry, SockOptions, SocketId, TableState};
+use crate::profile::{BindRules, ListenerChoice, PortRange, Profile, ProfileConfig};
+use crate::table::{AddressTable, Entry, ListenerVerdict, SockOptions, SocketId, TableState};
 use crate::time::{Duration, Instant};
-use crate::time_wait::{EndReason, SegmentInfo, TimeWaitRecord};
+use crate::time_wait::{EndReason, SegmentInfo, TimeWaitRecord, TwAction};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
@@ -84,6 +89,7 @@ struct Args<'a> {
     opts: SockOptions,
     uid: u32,
     hint: u32,
+    rand: u32,
     src: Option<IpAddr>,
     len: Option<Duration>,
 }
@@ -95,10 +101,12 @@ impl<'a> Args<'a> {
             match w {
                 "ra" => a.opts.reuseaddr = true,
                 "rp" => a.opts.reuseport = true,
+                "ex" => a.opts.exclusiveaddruse = true,
                 "v6only" => a.opts.v6only = true,
                 _ => match w.split_once('=') {
                     Some(("uid", v)) => a.uid = v.parse().expect("uid"),
                     Some(("hint", v)) => a.hint = v.parse().expect("hint"),
+                    Some(("rand", v)) => a.rand = v.parse().expect("rand"),
                     Some(("src", v)) => a.src = Some(ip(v)),
                     Some(("len", v)) => a.len = Some(parse_duration(v)),
                     Some((k, _)) => panic!("unknown key {k:?}"),
@@ -126,6 +134,7 @@ fn flags(opts: SockOptions, uid: u32) -> String {
     for (on, name) in [
         (opts.reuseaddr, " ra"),
         (opts.reuseport, " rp"),
+        (opts.exclusiveaddruse, " ex"),
         (opts.v6only, " v6only"),
     ] {
         if on {
@@ -287,6 +296,29 @@ impl Runner {
                 Some(show(r, |()| "ok".to_string()))
             }
             "listeners" => Some(self.names(self.table.listeners_for(a.addr(0)))),
+            "choose" => Some(
+                match self.table.choose_listener(a.addr(0), a.addr(1), a.rand) {
+                    ListenerVerdict::Listener(id) => self.name(id),
+                    ListenerVerdict::Refuse { rule } => format!("refuse: {rule}"),
+                    ListenerVerdict::None => "none".to_string(),
+                },
+            ),
+            "disconnect" => {
+                self.table.disconnected(self.id(a.pos[0]));
+                None
+            }
+            "stale" => {
+                let v: Vec<String> = self
+                    .table
+                    .stale_address_objects()
+                    .map(|(addr, ids)| format!("{addr}: {}", self.names(ids.iter().copied())))
+                    .collect();
+                Some(if v.is_empty() {
+                    "none".to_string()
+                } else {
+                    v.join(", ")
+                })
+            }
             "lookup" => {
                 let t = FourTuple::new(a.addr(0), a.addr(1));
                 Some(self.names(self.table.lookup_tuple(&t)))
@@ -1447,7 +1479,7 @@ fn connect_port_exhaustion() {
         let other = t.connect(s, src, sa("10.0.0.3:80"), 3);
         match profile {
             Profile::Linux => assert!(other.is_ok(), "{other:?}"),
-            Profile::Rfc793 => assert_eq!(other, Err(Errno::EADDRNOTAVAIL)),
+            _ => assert_eq!(other, Err(Errno::EADDRNOTAVAIL), "{profile:?}"),
         }
 
         // TIME-WAIT still holds the 4-tuple; removing the connection frees it.
@@ -1566,12 +1598,14 @@ enum Op {
         uid: u32,
         ra: bool,
         rp: bool,
+        ex: bool,
         v6only: bool,
     },
     SetOpts {
         sock: usize,
         ra: bool,
         rp: bool,
+        ex: bool,
         v6only: bool,
     },
     Bind {
@@ -1605,6 +1639,10 @@ enum Op {
     Remove {
         sock: usize,
     },
+    /// The connection ended while the socket stays open (`disconnected`).
+    Disconnect {
+        sock: usize,
+    },
     Advance {
         ms: u64,
     },
@@ -1623,10 +1661,10 @@ fn op_strategy() -> impl Strategy<Value = Op> {
     let addr = prop_oneof![6 => 0..2usize, 1 => 2..3usize, 1 => 0..BIND_ADDRS.len()];
     let port = prop_oneof![4 => Just(2usize), 2 => Just(3usize), 2 => 0..5usize];
     prop_oneof![
-        3 => (0..2u32, any::<bool>(), any::<bool>(), prop::bool::weighted(0.2))
-            .prop_map(|(uid, ra, rp, v6only)| Op::Socket { uid, ra, rp, v6only }),
-        1 => (s.clone(), any::<bool>(), any::<bool>(), any::<bool>())
-            .prop_map(|(sock, ra, rp, v6only)| Op::SetOpts { sock, ra, rp, v6only }),
+        3 => (0..2u32, any::<bool>(), any::<bool>(), prop::bool::weighted(0.2), prop::bool::weighted(0.2))
+            .prop_map(|(uid, ra, rp, ex, v6only)| Op::Socket { uid, ra, rp, ex, v6only }),
+        1 => (s.clone(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>())
+            .prop_map(|(sock, ra, rp, ex, v6only)| Op::SetOpts { sock, ra, rp, ex, v6only }),
         4 => (s.clone(), addr, port, hint_strategy())
             .prop_map(|(sock, addr, port, hint)| Op::Bind { sock, addr, port, hint }),
         3 => (s.clone(), hint_strategy()).prop_map(|(sock, hint)| Op::Listen { sock, hint }),
@@ -1637,7 +1675,8 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         2 => (s.clone(), 0..TW_LENGTHS_MS.len())
             .prop_map(|(sock, len)| Op::EnterTimeWait { sock, len }),
         1 => s.clone().prop_map(|sock| Op::RetransmitFin { sock }),
-        1 => s.prop_map(|sock| Op::Remove { sock }),
+        1 => s.clone().prop_map(|sock| Op::Remove { sock }),
+        1 => s.prop_map(|sock| Op::Disconnect { sock }),
         2 => prop_oneof![0..2_000u64, 0..300_000u64].prop_map(|ms| Op::Advance { ms }),
         1 => Just(Op::AdvanceToDeadline),
     ]
@@ -1676,6 +1715,10 @@ struct TableHarness {
     table: AddressTable,
     ids: Vec<SocketId>,
     now: Instant,
+    /// When each socket last got its local address (an operation counter): which of two
+    /// sockets bound first, as the Windows tables ask.
+    bound_at: BTreeMap<SocketId, u64>,
+    steps: u64,
 }
 
 impl TableHarness {
@@ -1692,6 +1735,8 @@ impl TableHarness {
             table: AddressTable::new(cfg, host),
             ids: Vec::new(),
             now: Instant::ZERO,
+            bound_at: BTreeMap::new(),
+            steps: 0,
         }
     }
 
@@ -1753,11 +1798,30 @@ impl TableHarness {
     }
 
     fn apply(&mut self, op: &Op) -> Result<(), TestCaseError> {
+        self.steps += 1;
+        let was_local: BTreeMap<SocketId, Option<SocketAddr>> =
+            self.live().iter().map(|(id, e)| (*id, e.local)).collect();
+        self.apply_op(op)?;
+        // Record sockets that just got a local address.
+        let fresh: Vec<SocketId> = self
+            .live()
+            .iter()
+            .filter(|(id, e)| e.local.is_some() && was_local.get(id).copied().flatten().is_none())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in fresh {
+            self.bound_at.insert(id, self.steps);
+        }
+        Ok(())
+    }
+
+    fn apply_op(&mut self, op: &Op) -> Result<(), TestCaseError> {
         match *op {
             Op::Socket {
                 uid,
                 ra,
                 rp,
+                ex,
                 v6only,
             } => {
                 let id = self.table.socket(uid);
@@ -1772,6 +1836,7 @@ impl TableHarness {
                     reuseport: rp,
                     v6only,
                     linger_secs: None,
+                    exclusiveaddruse: ex,
                 };
                 prop_assert_eq!(self.table.set_options(id, opts), Ok(()));
             }
@@ -1779,6 +1844,7 @@ impl TableHarness {
                 sock,
                 ra,
                 rp,
+                ex,
                 v6only,
             } => {
                 let Some(id) = self.pick(sock) else {
@@ -1796,6 +1862,7 @@ impl TableHarness {
                         reuseport: rp,
                         v6only,
                         linger_secs: None,
+                        exclusiveaddruse: ex,
                     };
                     prop_assert_eq!(self.table.set_options(id, opts), Ok(()));
                     prop_assert_eq!(self.table.get(id).unwrap().opts, opts);
@@ -1833,7 +1900,7 @@ impl TableHarness {
                 match before {
                     None => prop_assert!(d.is_none()),
                     Some(r) => {
-                        // Both profiles restart the timer on a retransmitted FIN.
+                        // Every profile restarts the timer on a retransmitted FIN.
                         prop_assert!(d.is_some_and(|d| d.restarted));
                         let after = self.table.time_wait(id).unwrap();
                         prop_assert_eq!(after.expires_at, self.now + r.length);
@@ -1855,6 +1922,37 @@ impl TableHarness {
                 prop_assert_eq!(self.table.len(), len - usize::from(existed));
                 if let Some(t) = tuple {
                     prop_assert_eq!(self.table.lookup_tuple(&t), None);
+                }
+            }
+            Op::Disconnect { sock } => {
+                let Some(id) = self.pick(sock) else {
+                    return Ok(());
+                };
+                let before = self.table.get(id).cloned();
+                let tuple = connection_tuple(&self.table, id);
+                self.table.disconnected(id);
+                let after = self.table.get(id);
+                match before.as_ref().map(|e| &e.state) {
+                    Some(TableState::Connected { .. }) => {
+                        prop_assert_eq!(self.table.lookup_tuple(&tuple.unwrap()), None);
+                        let e = after.unwrap();
+                        // Only Linux releases a port that bind() did not lock.
+                        let keeps = !self.linux() || before.as_ref().unwrap().port_locked;
+                        prop_assert_eq!(e.local.is_some(), keeps);
+                        prop_assert_eq!(
+                            &e.state,
+                            if keeps {
+                                &TableState::Bound
+                            } else {
+                                &TableState::Unbound
+                            }
+                        );
+                        prop_assert!(self
+                            .table
+                            .stale_address_objects()
+                            .all(|(_, ids)| !ids.contains(&id)));
+                    }
+                    _ => prop_assert_eq!(after, before.as_ref()),
                 }
             }
             Op::Advance { ms } => self.advance(Duration::from_millis(ms))?,
@@ -1933,8 +2031,12 @@ impl TableHarness {
                 > 0
         });
         let r = self.table.listen(id, hint);
+        let accepted = before
+            .as_ref()
+            .is_some_and(|e| e.accepted_from.is_some() || (e.connected_before && !self.linux()));
         match before.as_ref().map(|e| &e.state) {
             None => prop_assert_eq!(r, Err(Errno::EBADF)),
+            Some(_) if accepted => prop_assert_eq!(r, Err(Errno::EINVAL)),
             Some(TableState::Connected { .. } | TableState::TimeWait(_)) => {
                 prop_assert_eq!(r, Err(Errno::EINVAL))
             }
@@ -2187,8 +2289,13 @@ impl TableHarness {
     fn check_invariants(&self) -> Result<(), TestCaseError> {
         let live = self.live();
         prop_assert_eq!(live.len(), self.table.len());
-        // (1) listeners on one port overlap only within a SO_REUSEPORT group of one uid
-        // (BSD: a wildcard and a specific listener may coexist; only equal addresses count).
+        // (1) no two listeners on overlapping addresses, except a SO_REUSEPORT group of one
+        // uid or where the profile's rules let them share: BSD and Solaris compare only equal
+        // addresses (a wildcard and a specific listener may coexist); the Windows tables let
+        // a SO_REUSEADDR socket bind over a listener (classic: the later one needs
+        // SO_REUSEADDR and neither SO_EXCLUSIVEADDRUSE; Server 2003: on an equal address
+        // both need SO_REUSEADDR); smoltcp shares anything.
+        let rules = self.table.config().bind;
         let listeners: Vec<&(SocketId, &Entry)> = live
             .iter()
             .filter(|(_, e)| e.state == TableState::Listen)
@@ -2199,19 +2306,36 @@ impl TableHarness {
                 if la.port() != lb.port() {
                     continue;
                 }
-                let clash = if self.linux() {
-                    overlaps(la.ip(), ea.opts.v6only, lb.ip(), eb.opts.v6only)
-                } else {
-                    la.ip() == lb.ip()
-                };
+                let overlap = overlaps(la.ip(), ea.opts.v6only, lb.ip(), eb.opts.v6only);
+                let equal = la.ip() == lb.ip();
                 let group = ea.opts.reuseport && eb.opts.reuseport && ea.uid == eb.uid;
+                let (first, second) = if self.bound_at[a] <= self.bound_at[b] {
+                    (ea.opts, eb.opts)
+                } else {
+                    (eb.opts, ea.opts)
+                };
+                let windows_shared = |both_ra: bool| {
+                    second.reuseaddr
+                        && !second.exclusiveaddruse
+                        && !first.exclusiveaddruse
+                        && (first.reuseaddr || !both_ra)
+                };
+                let allowed = match rules {
+                    BindRules::Linux => !overlap || group,
+                    BindRules::Bsd => !equal || group,
+                    BindRules::Solaris => !equal,
+                    BindRules::WindowsClassic => !overlap || windows_shared(false),
+                    BindRules::Windows2003 => !equal || windows_shared(true),
+                    BindRules::Smoltcp => true,
+                };
                 prop_assert!(
-                    !clash || group,
-                    "{:?} {} and {:?} {} both listen",
+                    allowed,
+                    "{:?} {} and {:?} {} both listen under {:?}",
                     a,
                     la,
                     b,
-                    lb
+                    lb,
+                    rules
                 );
             }
         }
@@ -2238,20 +2362,90 @@ impl TableHarness {
             .map(|(_, r)| r.expires_at)
             .min();
         prop_assert_eq!(self.table.poll_timeout(), earliest);
+        // (5) KB Q177074 bookkeeping: only where the profile has the bug, and only live
+        // accepted connections keep a stale address object.
+        for (addr, ids) in self.table.stale_address_objects() {
+            prop_assert!(self.table.config().stale_listener_refuses);
+            prop_assert!(!ids.is_empty());
+            for id in ids {
+                let e = self.table.get(*id);
+                prop_assert!(
+                    e.is_some_and(|e| matches!(e.state, TableState::Connected { .. })
+                        && e.accepted_from.is_some()
+                        && e.bound_addr == Some(addr)),
+                    "{:?} keeps {} stale",
+                    id,
+                    addr
+                );
+            }
+        }
+        // (6) the listener choice stays among the listeners the table reports.
+        for local in CHILD_LOCALS.iter().map(|s| ip(s)) {
+            for port in [80, 8080, self.range().first, self.range().first + 1] {
+                self.check_choice(SocketAddr::new(local, port))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn check_choice(&self, local: SocketAddr) -> Result<(), TestCaseError> {
+        let remote = if local.is_ipv4() {
+            sa("10.0.0.2:50000")
+        } else {
+            sa("[::1]:50000")
+        };
+        let found = self.table.listeners_for(local);
+        let stale = self
+            .table
+            .stale_address_objects()
+            .any(|(a, _)| a.port() == local.port() && overlaps(a.ip(), false, local.ip(), false));
+        let best_ip = found
+            .first()
+            .map(|id| self.table.get(*id).unwrap().local.unwrap().ip());
+        let mut picked = BTreeSet::new();
+        for rand in 0..4u32 {
+            match self.table.choose_listener(local, remote, rand) {
+                ListenerVerdict::Refuse { .. } => prop_assert!(stale),
+                ListenerVerdict::None => prop_assert!(!stale && found.is_empty()),
+                ListenerVerdict::Listener(id) => {
+                    prop_assert!(!stale);
+                    prop_assert!(found.contains(&id), "{:?} does not listen on {}", id, local);
+                    let e = self.table.get(id).unwrap();
+                    match self.table.config().listener_choice {
+                        ListenerChoice::Exact => prop_assert_eq!(id, found[0]),
+                        ListenerChoice::FirstCreated => {
+                            prop_assert_eq!(Some(&id), found.iter().min())
+                        }
+                        ListenerChoice::Random | ListenerChoice::ReuseportHash => {
+                            prop_assert_eq!(Some(e.local.unwrap().ip()), best_ip)
+                        }
+                    }
+                    picked.insert(id);
+                }
+            }
+        }
+        // Random: every best listener is reachable (four draws cover up to four).
+        if self.table.config().listener_choice == ListenerChoice::Random && !stale {
+            let tier = found
+                .iter()
+                .filter(|id| Some(self.table.get(**id).unwrap().local.unwrap().ip()) == best_ip)
+                .count();
+            prop_assert_eq!(picked.len(), tier.min(4));
+        }
         Ok(())
     }
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(2048))]
 
     #[test]
     fn table_operations_keep_the_invariants(
-        linux in any::<bool>(),
+        profile in 0..Profile::ALL.len(),
         tiny_range in any::<bool>(),
         ops in proptest::collection::vec(op_strategy(), 1..120),
     ) {
-        let profile = if linux { Profile::Linux } else { Profile::Rfc793 };
+        let profile = Profile::ALL[profile];
         let mut h = TableHarness::new(profile, tiny_range);
         for op in &ops {
             h.apply(op)?;
@@ -2432,6 +2626,1481 @@ proptest! {
         for id in &opened {
             prop_assert_eq!(p.handle_count(*id), 0);
             prop_assert_eq!(last_closed.get(id).copied(), Some(1), "{:?}", id);
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Every profile: names, numbers and spellings
+// ------------------------------------------------------------------------------------------
+
+/// One line per profile with everything `Profile::config` fixes that is a plain number or
+/// name. A change to any profile shows up here as a diff.
+#[test]
+fn profile_table_snapshot() {
+    let msl = |d: Duration| d.to_string();
+    let lines: Vec<String> = Profile::ALL
+        .iter()
+        .map(|p| {
+            let c = p.config();
+            format!(
+                "{} bind={:?} choice={:?} ephemeral={}-{} connect={} msl={} inuse={} access={} refused={}",
+                p.name(),
+                c.bind,
+                c.listener_choice,
+                c.ephemeral.first,
+                c.ephemeral.last,
+                c.connect_timeout,
+                msl(c.default_msl),
+                Errno::EADDRINUSE.display_for(c.errno_style),
+                Errno::EACCES.display_for(c.errno_style),
+                Errno::ECONNREFUSED.display_for(c.errno_style),
+            )
+        })
+        .collect();
+    let expected = trim_indent(
+        "
+        linux bind=Linux choice=ReuseportHash ephemeral=32768-60999 connect=127.000s msl=60.000s inuse=EADDRINUSE access=EACCES refused=ECONNREFUSED
+        rfc793 bind=Bsd choice=Exact ephemeral=49152-65535 connect=180.000s msl=120.000s inuse=EADDRINUSE access=EACCES refused=ECONNREFUSED
+        freebsd bind=Bsd choice=Exact ephemeral=10000-65535 connect=75.000s msl=30.000s inuse=EADDRINUSE access=EACCES refused=ECONNREFUSED
+        macos bind=Bsd choice=Exact ephemeral=49152-65535 connect=75.000s msl=15.000s inuse=EADDRINUSE access=EACCES refused=ECONNREFUSED
+        windows-nt4 bind=WindowsClassic choice=Random ephemeral=1025-5000 connect=21.000s msl=120.000s inuse=WSAEADDRINUSE (10048) access=WSAEACCES (10013) refused=WSAECONNREFUSED (10061)
+        windows-2000 bind=WindowsClassic choice=Random ephemeral=1025-5000 connect=21.000s msl=120.000s inuse=WSAEADDRINUSE (10048) access=WSAEACCES (10013) refused=WSAECONNREFUSED (10061)
+        windows-2003 bind=Windows2003 choice=Random ephemeral=1025-5000 connect=21.000s msl=60.000s inuse=WSAEADDRINUSE (10048) access=WSAEACCES (10013) refused=WSAECONNREFUSED (10061)
+        solaris bind=Solaris choice=Exact ephemeral=32768-65535 connect=180.000s msl=30.000s inuse=EADDRINUSE access=EACCES refused=ECONNREFUSED
+        hpux bind=Bsd choice=Exact ephemeral=49152-65535 connect=75.000s msl=30.000s inuse=EADDRINUSE (226) access=EACCES refused=ECONNREFUSED
+        stratus-os-tcp bind=Bsd choice=Exact ephemeral=49152-65535 connect=75.000s msl=30.000s inuse=e$tcp_address_in_use (4932) access=EACCES refused=ECONNREFUSED
+        stratus-stcp bind=Bsd choice=Exact ephemeral=49152-65535 connect=75.000s msl=1.000s inuse=e$streams_EADDRINUSE (6066) access=EACCES refused=ECONNREFUSED
+        smoltcp bind=Smoltcp choice=FirstCreated ephemeral=49152-65535 connect=75.000s msl=5.000s inuse=EADDRINUSE access=EACCES refused=ECONNREFUSED
+        ",
+    );
+    assert_eq!(lines.join("\n"), expected);
+    assert_eq!(Profile::ALL.len(), 12);
+    for name in [
+        "freebsd",
+        "macos",
+        "windows-nt4",
+        "windows-2000",
+        "windows-2003",
+        "solaris",
+        "hpux",
+        "stratus-os-tcp",
+        "stratus-stcp",
+        "smoltcp",
+    ] {
+        let p = Profile::from_name(name).unwrap_or_else(|| panic!("{name} is not a profile"));
+        assert_eq!(p.name(), name);
+        assert!(Profile::known_names().contains(name));
+    }
+    assert_eq!(
+        Profile::known_names(),
+        "linux, rfc793, freebsd, macos, windows-nt4, windows-2000, windows-2003, solaris, \
+         hpux, stratus-os-tcp, stratus-stcp, smoltcp"
+    );
+}
+
+#[test]
+fn time_wait_length_per_profile_msl_and_linger() {
+    // (profile, msl 30 s, msl 2 min, linger 0, linger 5 s) with msl 30 s for the linger columns.
+    let expected = [
+        ("linux", 60, 60, 60, 60),
+        ("rfc793", 60, 240, 60, 60),
+        ("freebsd", 60, 240, 60, 60),
+        ("macos", 60, 240, 60, 60),
+        ("windows-nt4", 240, 240, 240, 240),
+        ("windows-2000", 240, 240, 240, 240),
+        ("windows-2003", 120, 120, 120, 120),
+        ("solaris", 60, 60, 60, 60),
+        ("hpux", 60, 60, 60, 60),
+        ("stratus-os-tcp", 60, 60, 60, 60),
+        ("stratus-stcp", 2, 2, 0, 5),
+        ("smoltcp", 10, 10, 10, 10),
+    ];
+    for (name, m30, m120, l0, l5) in expected {
+        let c = Profile::from_name(name).unwrap().config();
+        let s = Duration::from_secs;
+        let got = (
+            c.time_wait_duration(s(30)),
+            c.time_wait_duration(s(120)),
+            c.time_wait_for(s(30), Some(0)),
+            c.time_wait_for(s(30), Some(5)),
+            c.time_wait_for(s(30), None),
+        );
+        assert_eq!(got, (s(m30), s(m120), s(l0), s(l5), s(m30)), "{name}");
+        assert_eq!(c.linger_zero_aborts(), name != "stratus-stcp", "{name}");
+    }
+    // The profile's own MSL gives the documented TIME-WAIT: FreeBSD 2 × 30 s, macOS 2 × 15 s,
+    // the Stratus article's 2 × 30 s and 2 × 1 s.
+    for (name, secs) in [
+        ("freebsd", 60),
+        ("macos", 30),
+        ("rfc793", 240),
+        ("stratus-os-tcp", 60),
+        ("stratus-stcp", 2),
+    ] {
+        let c = Profile::from_name(name).unwrap().config();
+        assert_eq!(
+            c.time_wait_duration(c.default_msl),
+            Duration::from_secs(secs),
+            "{name}"
+        );
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// TIME-WAIT segment policy per profile (a transition table, snapshotted)
+// ------------------------------------------------------------------------------------------
+
+/// What a fresh record (RCV.NXT 1000, window 65535, see [`tw_record`]) does with each probe
+/// segment under `profile`: `action` plus `+R` when the timer restarted.
+fn time_wait_row(profile: Profile) -> String {
+    let policy = profile.config().time_wait;
+    let tuple = FourTuple::new(sa("10.0.0.1:80"), sa("10.0.0.2:50000"));
+    let seg = |seq: u32| SegmentInfo {
+        seq,
+        ack: Some(5000),
+        syn: false,
+        fin: false,
+        rst: false,
+        payload_len: 0,
+    };
+    let probes: [(&str, SegmentInfo, bool); 11] = [
+        (
+            "fin",
+            SegmentInfo {
+                fin: true,
+                ..seg(999)
+            },
+            true,
+        ),
+        (
+            "data",
+            SegmentInfo {
+                payload_len: 10,
+                ..seg(1000)
+            },
+            true,
+        ),
+        ("ack-in", seg(1000), true),
+        ("old", seg(100), true),
+        (
+            "rst=",
+            SegmentInfo {
+                rst: true,
+                ack: None,
+                ..seg(1000)
+            },
+            true,
+        ),
+        (
+            "rst~",
+            SegmentInfo {
+                rst: true,
+                ack: None,
+                ..seg(1500)
+            },
+            true,
+        ),
+        (
+            "rst-out",
+            SegmentInfo {
+                rst: true,
+                ack: None,
+                ..seg(100)
+            },
+            true,
+        ),
+        (
+            "syn-in",
+            SegmentInfo {
+                syn: true,
+                ack: None,
+                ..seg(2000)
+            },
+            true,
+        ),
+        (
+            "syn-in-nolisten",
+            SegmentInfo {
+                syn: true,
+                ack: None,
+                ..seg(2000)
+            },
+            false,
+        ),
+        (
+            "syn-beyond",
+            SegmentInfo {
+                syn: true,
+                ack: None,
+                ..seg(900_000)
+            },
+            true,
+        ),
+        (
+            "syn-old",
+            SegmentInfo {
+                syn: true,
+                ack: None,
+                ..seg(10)
+            },
+            true,
+        ),
+    ];
+    let now = Instant::from_micros(5_000_000);
+    let cells: Vec<String> = probes
+        .iter()
+        .map(|(name, s, listener)| {
+            let mut r = tw_record(tuple, Instant::ZERO, Duration::from_secs(60));
+            let d = r.on_segment(s, now, &policy, *listener);
+            let action = match d.action {
+                TwAction::Ack => "ack".to_string(),
+                TwAction::Drop => "drop".to_string(),
+                TwAction::Kill => "kill".to_string(),
+                TwAction::RstAndKill => "rst+kill".to_string(),
+                TwAction::AcceptSyn { iss: None } => "accept".to_string(),
+                TwAction::AcceptSyn { iss: Some(i) } => format!("accept(iss={i})"),
+            };
+            assert_eq!(
+                d.restarted,
+                r.expires_at == now + r.length,
+                "{profile:?} {name}"
+            );
+            format!("{name}={action}{}", if d.restarted { "+R" } else { "" })
+        })
+        .collect();
+    format!("{}: {}", profile.name(), cells.join(" "))
+}
+
+#[test]
+fn time_wait_policy_per_profile() {
+    let got: Vec<String> = Profile::ALL.iter().map(|p| time_wait_row(*p)).collect();
+    // RFC 793 p.69–75 for the profiles without a source of their own; FreeBSD tcp_twcheck for
+    // the BSDs; tcp_timewait_state_process for Linux; smoltcp 0.14 as measured.
+    let rfc793 = "fin=ack+R data=ack+R ack-in=ack old=ack rst==kill rst~=kill rst-out=drop \
+                  syn-in=rst+kill syn-in-nolisten=rst+kill syn-beyond=ack syn-old=ack";
+    let bsd = "fin=ack+R data=ack ack-in=ack old=ack rst==drop rst~=drop rst-out=drop \
+               syn-in=accept syn-in-nolisten=accept syn-beyond=accept syn-old=drop";
+    let expected: Vec<String> = [
+        (
+            "linux",
+            "fin=ack+R data=ack+R ack-in=ack+R old=ack+R rst==kill rst~=drop rst-out=drop \
+             syn-in=accept(iss=70537) syn-in-nolisten=ack syn-beyond=accept(iss=70537) syn-old=ack",
+        ),
+        ("rfc793", rfc793),
+        ("freebsd", bsd),
+        ("macos", bsd),
+        ("windows-nt4", rfc793),
+        ("windows-2000", rfc793),
+        ("windows-2003", rfc793),
+        ("solaris", rfc793),
+        ("hpux", rfc793),
+        ("stratus-os-tcp", rfc793),
+        ("stratus-stcp", rfc793),
+        (
+            "smoltcp",
+            "fin=ack+R data=ack ack-in=ack old=ack+R rst==kill rst~=kill rst-out=drop \
+             syn-in=drop syn-in-nolisten=drop syn-beyond=drop syn-old=drop",
+        ),
+    ]
+    .iter()
+    .map(|(n, row)| format!("{n}: {row}"))
+    .collect();
+    assert_eq!(got.join("\n"), expected.join("\n"));
+}
+
+#[test]
+fn smoltcp_rate_limits_fin_reacks_but_still_restarts() {
+    let tuple = FourTuple::new(sa("10.0.0.1:80"), sa("10.0.0.2:50000"));
+    let fin = SegmentInfo {
+        seq: 999,
+        ack: Some(5000),
+        syn: false,
+        fin: true,
+        rst: false,
+        payload_len: 0,
+    };
+    let data = SegmentInfo {
+        fin: false,
+        payload_len: 5,
+        seq: 900,
+        ..fin
+    };
+    for (profile, second_fin) in [
+        (Profile::Smoltcp, TwAction::Drop),
+        (Profile::Linux, TwAction::Ack),
+    ] {
+        let policy = profile.config().time_wait;
+        let mut r = tw_record(tuple, Instant::ZERO, Duration::from_secs(10));
+        let t = |ms: u64| Instant::from_micros(ms * 1000);
+        assert_eq!(
+            r.on_segment(&fin, t(100), &policy, false).action,
+            TwAction::Ack
+        );
+        let d = r.on_segment(&fin, t(600), &policy, false);
+        assert_eq!(d.action, second_fin, "{profile:?}");
+        assert!(
+            d.restarted,
+            "{profile:?}: the timer restarts whether or not the ACK goes out"
+        );
+        assert_eq!(r.expires_at, t(600) + Duration::from_secs(10));
+        // Out-of-window data is never rate-limited.
+        assert_eq!(
+            r.on_segment(&data, t(700), &policy, false).action,
+            TwAction::Ack
+        );
+        assert_eq!(
+            r.on_segment(&fin, t(1_700), &policy, false).action,
+            TwAction::Ack
+        );
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Windows bind tables: every cell, from the tables in bind-rules.md
+// ------------------------------------------------------------------------------------------
+
+/// bind-rules.md, "Windows XP and earlier", verbatim.
+const CLASSIC_MD: &str = "
+| first ↓ / second → | D-W | D-S | RA-W | RA-S | EX-W | EX-S |
+| --- | --- | --- | --- | --- | --- | --- |
+| D or RA, W or S | INUSE | INUSE | OK | OK | INUSE | INUSE |
+| EX, W or S | INUSE | INUSE | ACCESS | ACCESS | INUSE | INUSE |
+";
+
+/// bind-rules.md, "Server 2003 and later, same user", verbatim.
+const SERVER_2003_MD: &str = "
+| first ↓ / second → | D-W | D-S | RA-W | RA-S | EX-W | EX-S |
+| --- | --- | --- | --- | --- | --- | --- |
+| D-W | INUSE | OK | ACCESS | OK | INUSE | OK |
+| D-S | OK | INUSE | OK | ACCESS | INUSE | INUSE |
+| RA-W | INUSE | OK | OK | OK | INUSE | OK |
+| RA-S | OK | INUSE | OK | OK | INUSE | INUSE |
+| EX-W | INUSE | ACCESS | ACCESS | ACCESS | INUSE | ACCESS |
+| EX-S | OK | INUSE | OK | ACCESS | INUSE | INUSE |
+";
+
+/// bind-rules.md: "Different user: as above except row D-W columns D-S, RA-S, EX-S → ACCESS;
+/// row RA-W columns D-S, EX-S → ACCESS."
+const OTHER_USER_CHANGES: [(&str, &str); 5] = [
+    ("D-W", "D-S"),
+    ("D-W", "RA-S"),
+    ("D-W", "EX-S"),
+    ("RA-W", "D-S"),
+    ("RA-W", "EX-S"),
+];
+
+/// Parses a bind-rules.md table into (row, column) → expected result, the row labels
+/// "D or RA, W or S" and "EX, W or S" standing for several rows.
+fn parse_windows_table(md: &str) -> BTreeMap<(String, String), &'static str> {
+    let rows: Vec<Vec<String>> = md
+        .lines()
+        .filter(|l| l.starts_with('|') && !l.contains("---"))
+        .map(|l| {
+            l.trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().to_string())
+                .collect()
+        })
+        .collect();
+    let cols = &rows[0][1..];
+    assert_eq!(cols, ["D-W", "D-S", "RA-W", "RA-S", "EX-W", "EX-S"]);
+    let mut cells = BTreeMap::new();
+    for row in &rows[1..] {
+        let labels: Vec<&str> = match row[0].as_str() {
+            "D or RA, W or S" => vec!["D-W", "D-S", "RA-W", "RA-S"],
+            "EX, W or S" => vec!["EX-W", "EX-S"],
+            one => vec![one],
+        };
+        for label in labels {
+            for (col, cell) in cols.iter().zip(&row[1..]) {
+                let want = match cell.as_str() {
+                    "OK" => "ok",
+                    "INUSE" => "EADDRINUSE",
+                    "ACCESS" => "EACCES",
+                    other => panic!("unknown cell {other:?}"),
+                };
+                cells.insert((label.to_string(), col.clone()), want);
+            }
+        }
+    }
+    assert_eq!(cells.len(), 36);
+    cells
+}
+
+/// Options and address of a table category (`"RA-S"`): W = 0.0.0.0, S = 10.0.0.1.
+fn category(cat: &str) -> (SockOptions, SocketAddr) {
+    let (opt, addr) = cat.split_once('-').expect("category");
+    let opts = SockOptions {
+        reuseaddr: opt == "RA",
+        exclusiveaddruse: opt == "EX",
+        ..SockOptions::default()
+    };
+    let ip = if addr == "W" { "0.0.0.0" } else { "10.0.0.1" };
+    (opts, SocketAddr::new(self::ip(ip), 8080))
+}
+
+/// bind() of a second socket (`second`, `uid2`) after a first one (`first`, uid 1), bound
+/// and, if `listening`, listening: `"ok"` or the errno name.
+fn second_bind(
+    profile: Profile,
+    first: &str,
+    second: &str,
+    uid2: u32,
+    listening: bool,
+) -> &'static str {
+    let mut t = AddressTable::new(profile.config(), host());
+    let (o1, a1) = category(first);
+    let (o2, a2) = category(second);
+    let s1 = t.socket(1);
+    t.set_options(s1, o1).unwrap();
+    t.bind(s1, a1, 0).unwrap();
+    if listening {
+        t.listen(s1, 0).unwrap();
+    }
+    let s2 = t.socket(uid2);
+    t.set_options(s2, o2).unwrap();
+    let checked = t.check_bind(a2, o2, uid2);
+    let r = t.bind(s2, a2, 0);
+    assert_eq!(r.map(|_| ()), checked, "check_bind agrees with bind");
+    match r {
+        Ok(_) => "ok",
+        Err(e) => e.name(),
+    }
+}
+
+/// Runs every cell of `cells` and returns the mismatches, one line each.
+fn table_mismatches(
+    profile: Profile,
+    cells: &BTreeMap<(String, String), &'static str>,
+    uid2: u32,
+) -> Vec<String> {
+    let mut bad = Vec::new();
+    for ((row, col), want) in cells {
+        for listening in [false, true] {
+            let got = second_bind(profile, row, col, uid2, listening);
+            if got != *want {
+                bad.push(format!(
+                    "{} uid2={uid2} first {row}{} then {col}: got {got}, want {want}",
+                    profile.name(),
+                    if listening { " (listening)" } else { "" }
+                ));
+            }
+        }
+    }
+    bad
+}
+
+#[test]
+fn windows_classic_table_every_cell() {
+    let cells = parse_windows_table(CLASSIC_MD);
+    // NT4 and 2000 share the table; it knows no users.
+    let mut bad = Vec::new();
+    for profile in [Profile::WindowsNt4, Profile::Windows2000] {
+        for uid2 in [1, 2] {
+            bad.extend(table_mismatches(profile, &cells, uid2));
+        }
+    }
+    assert!(bad.is_empty(), "\n{}", bad.join("\n"));
+}
+
+#[test]
+fn windows_2003_table_same_user_every_cell() {
+    let cells = parse_windows_table(SERVER_2003_MD);
+    let bad = table_mismatches(Profile::Windows2003, &cells, 1);
+    assert!(bad.is_empty(), "\n{}", bad.join("\n"));
+}
+
+#[test]
+fn windows_2003_table_other_user_every_cell() {
+    let mut cells = parse_windows_table(SERVER_2003_MD);
+    for (row, col) in OTHER_USER_CHANGES {
+        let cell = cells.get_mut(&(row.to_string(), col.to_string())).unwrap();
+        assert_ne!(*cell, "EACCES", "the change must change something");
+        *cell = "EACCES";
+    }
+    let bad = table_mismatches(Profile::Windows2003, &cells, 2);
+    assert!(bad.is_empty(), "\n{}", bad.join("\n"));
+}
+
+#[test]
+fn windows_tables_apply_only_to_overlapping_addresses() {
+    for profile in [
+        Profile::WindowsNt4,
+        Profile::Windows2000,
+        Profile::Windows2003,
+    ] {
+        for (o1, o2) in [("", ""), ("ex", "ra"), ("ex", "ex"), ("ra", "")] {
+            check(
+                &format!(
+                    "
+                    profile {}
+                    a = socket {o1}
+                    bind a 10.0.0.1:8080
+                    b = socket {o2} uid=5
+                    bind b 127.0.0.1:8080
+                    listen a
+                    listen b
+                    choose 127.0.0.1:8080 10.0.0.2:1
+                    choose 10.0.0.1:8080 10.0.0.2:1
+                    ",
+                    profile.name()
+                ),
+                "
+                    bind a 10.0.0.1:8080 -> ok
+                    bind b 127.0.0.1:8080 -> ok
+                    listen a -> ok
+                    listen b -> ok
+                    choose 127.0.0.1:8080 10.0.0.2:1 -> b
+                    choose 10.0.0.1:8080 10.0.0.2:1 -> a
+                    ",
+            );
+        }
+    }
+}
+
+#[test]
+fn windows_ignores_reuseport() {
+    for profile in ["windows-nt4", "windows-2003"] {
+        check(
+            &format!(
+                "
+                profile {profile}
+                a = socket rp
+                bind a 10.0.0.1:8080
+                b = socket rp
+                bind b 10.0.0.1:8080
+                "
+            ),
+            "
+            bind a 10.0.0.1:8080 -> ok
+            bind b 10.0.0.1:8080 -> EADDRINUSE
+            ",
+        );
+    }
+}
+
+#[test]
+fn windows_classic_port_hijacking_and_specific_listener_wins() {
+    // "Using SO_REUSEADDR and SO_EXCLUSIVEADDRUSE": a SO_REUSEADDR socket may bind a specific
+    // address over an active wildcard listener and then gets that address's connections.
+    // Server 2003 without SO_REUSEADDR on the first socket: WSAEACCES for the same attempt.
+    check(
+        "
+        profile windows-2000
+        victim = socket
+        bind victim 0.0.0.0:80
+        listen victim
+        thief = socket ra uid=666
+        bind thief 10.0.0.1:80
+        listen thief
+        choose 10.0.0.1:80 10.0.0.2:40000 rand=0
+        choose 10.0.0.1:80 10.0.0.2:40000 rand=1
+        choose 127.0.0.1:80 10.0.0.2:40000 rand=1
+        ",
+        "
+        bind victim 0.0.0.0:80 -> ok
+        listen victim -> ok
+        bind thief 10.0.0.1:80 -> ok
+        listen thief -> ok
+        choose 10.0.0.1:80 10.0.0.2:40000 rand=0 -> thief
+        choose 10.0.0.1:80 10.0.0.2:40000 rand=1 -> thief
+        choose 127.0.0.1:80 10.0.0.2:40000 rand=1 -> victim
+        ",
+    );
+    check(
+        "
+        profile windows-2003
+        victim = socket
+        bind victim 0.0.0.0:80
+        listen victim
+        thief = socket ra uid=666
+        bind thief 10.0.0.1:80
+        guarded = socket ex
+        bind guarded 0.0.0.0:81
+        thief2 = socket ra
+        bind thief2 10.0.0.1:81
+        ",
+        "
+        bind victim 0.0.0.0:80 -> ok
+        listen victim -> ok
+        bind thief 10.0.0.1:80 -> EACCES
+        bind guarded 0.0.0.0:81 -> ok
+        bind thief2 10.0.0.1:81 -> EACCES
+        ",
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// KB 307175: listener reuse on NT4 and Windows 2000
+// ------------------------------------------------------------------------------------------
+
+/// The listener (with `lopt`) accepted a connection and closed; the connection is `state`
+/// ("established" or "time-wait"); a new socket with `nopt` binds the port.
+fn kb307175_rebind(profile: &str, lopt: &str, state: &str, nopt: &str) -> String {
+    let tw = if state == "time-wait" { "tw c" } else { "" };
+    run_script(&format!(
+        "
+        profile {profile}
+        l = socket {lopt}
+        bind l 0.0.0.0:8080
+        listen l
+        c = accept l 10.0.0.1:8080 10.0.0.2:50000
+        {tw}
+        close l
+        n = socket {nopt}
+        bind n 0.0.0.0:8080
+        "
+    ))
+    .lines()
+    .last()
+    .unwrap()
+    .rsplit(" -> ")
+    .next()
+    .unwrap()
+    .to_string()
+}
+
+#[test]
+fn kb307175_nt4_rebind_needs_reuseaddr_2000_does_not() {
+    // (profile, listener option, connection state, new option) → bind result.
+    let cases = [
+        // NT4: "error 10048" unless SO_REUSEADDR, whatever the listener had.
+        ("windows-nt4", "", "established", "", "EADDRINUSE"),
+        ("windows-nt4", "ra", "established", "", "EADDRINUSE"),
+        ("windows-nt4", "", "established", "ra", "ok"),
+        ("windows-nt4", "ra", "established", "ra", "ok"),
+        ("windows-nt4", "", "established", "ex", "EADDRINUSE"),
+        // Assumed: a TIME-WAIT connection keeps the address object as well.
+        ("windows-nt4", "", "time-wait", "", "EADDRINUSE"),
+        ("windows-nt4", "", "time-wait", "ra", "ok"),
+        // Windows 2000: "If you set SO_REUSADDR to False, the bind() function is still
+        // returned successfully."
+        ("windows-2000", "", "established", "", "ok"),
+        ("windows-2000", "ra", "established", "", "ok"),
+        ("windows-2000", "", "established", "ra", "ok"),
+        ("windows-2000", "", "established", "ex", "ok"),
+        ("windows-2000", "", "time-wait", "", "ok"),
+        ("windows-2003", "", "established", "", "ok"),
+        ("windows-2003", "", "time-wait", "", "ok"),
+        // An exclusive listener's accepted connection blocks everybody while it is active
+        // ("Using SO_REUSEADDR and SO_EXCLUSIVEADDRUSE"), on every version.
+        ("windows-nt4", "ex", "established", "", "EADDRINUSE"),
+        ("windows-nt4", "ex", "established", "ra", "EACCES"),
+        ("windows-2000", "ex", "established", "", "EADDRINUSE"),
+        ("windows-2000", "ex", "established", "ra", "EACCES"),
+        ("windows-2000", "ex", "established", "ex", "EADDRINUSE"),
+        ("windows-2003", "ex", "established", "ra", "EACCES"),
+        // ... until it is no longer active (assumed: TIME-WAIT is not active) — except on
+        // NT4, where TIME-WAIT keeps the object.
+        ("windows-2000", "ex", "time-wait", "", "ok"),
+        ("windows-2003", "ex", "time-wait", "ra", "ok"),
+        ("windows-nt4", "ex", "time-wait", "ra", "EACCES"),
+    ];
+    let mut bad = Vec::new();
+    for (profile, lopt, state, nopt, want) in cases {
+        let got = kb307175_rebind(profile, lopt, state, nopt);
+        if got != want {
+            bad.push(format!(
+                "{profile} listener[{lopt}] {state} new[{nopt}]: got {got}, want {want}"
+            ));
+        }
+    }
+    assert!(bad.is_empty(), "\n{}", bad.join("\n"));
+}
+
+#[test]
+fn kb307175_listener_not_closed_needs_reuseaddr_on_both_versions() {
+    // "If a listening socket is not closed, if you call the bind() function on the same
+    // port, you receive an "error 10048" message in both Windows NT 4.0 and Windows 2000
+    // unless you use SO_REUSADDR."
+    for profile in ["windows-nt4", "windows-2000"] {
+        check(
+            &format!(
+                "
+                profile {profile}
+                l = socket
+                bind l 0.0.0.0:8080
+                listen l
+                c = accept l 10.0.0.1:8080 10.0.0.2:50000
+                n = socket
+                bind n 0.0.0.0:8080
+                m = socket ra
+                bind m 0.0.0.0:8080
+                "
+            ),
+            "
+            bind l 0.0.0.0:8080 -> ok
+            listen l -> ok
+            c = accept l 10.0.0.1:8080 10.0.0.2:50000 -> ok
+            bind n 0.0.0.0:8080 -> EADDRINUSE
+            bind m 0.0.0.0:8080 -> ok
+            ",
+        );
+    }
+}
+
+#[test]
+fn kb307175_accepted_connection_belongs_to_the_listeners_wildcard_address_object() {
+    // NT4: the connection (local 10.0.0.1) still holds the wildcard address object, so a
+    // bind of another specific address of the host conflicts with it.
+    check(
+        "
+        profile windows-nt4
+        l = socket
+        bind l 0.0.0.0:8080
+        listen l
+        c = accept l 10.0.0.1:8080 10.0.0.2:50000
+        close l
+        checkbind 127.0.0.1:8080
+        checkbind 127.0.0.1:8080 ra
+        close c
+        checkbind 127.0.0.1:8080
+        ",
+        "
+        bind l 0.0.0.0:8080 -> ok
+        listen l -> ok
+        c = accept l 10.0.0.1:8080 10.0.0.2:50000 -> ok
+        checkbind 127.0.0.1:8080 -> EADDRINUSE
+        checkbind 127.0.0.1:8080 ra -> ok
+        checkbind 127.0.0.1:8080 -> ok
+        ",
+    );
+}
+
+#[test]
+fn kb307175_several_servers_listen_one_random_listener_accepts() {
+    // "If you use SO_REUSADDR to bind multiple servers to the same port at the same time,
+    // only one random listening socket accepts a connection request." listen() does not
+    // re-check, unlike Linux.
+    for profile in ["windows-nt4", "windows-2000"] {
+        check(
+            &format!(
+                "
+                profile {profile}
+                a = socket ra
+                b = socket ra
+                c = socket ra
+                bind a 0.0.0.0:8080
+                bind b 0.0.0.0:8080
+                bind c 0.0.0.0:8080
+                listen a
+                listen b
+                listen c
+                listeners 10.0.0.1:8080
+                choose 10.0.0.1:8080 10.0.0.2:50000 rand=0
+                choose 10.0.0.1:8080 10.0.0.2:50000 rand=1
+                choose 10.0.0.1:8080 10.0.0.2:50000 rand=2
+                choose 10.0.0.1:8080 10.0.0.2:50000 rand=3
+                choose 10.0.0.1:8080 10.0.0.2:50000 rand=4294967295
+                close b
+                choose 10.0.0.1:8080 10.0.0.2:50000 rand=1
+                choose 10.0.0.1:8080 10.0.0.2:50000 rand=2
+                "
+            ),
+            "
+            bind a 0.0.0.0:8080 -> ok
+            bind b 0.0.0.0:8080 -> ok
+            bind c 0.0.0.0:8080 -> ok
+            listen a -> ok
+            listen b -> ok
+            listen c -> ok
+            listeners 10.0.0.1:8080 -> a b c
+            choose 10.0.0.1:8080 10.0.0.2:50000 rand=0 -> a
+            choose 10.0.0.1:8080 10.0.0.2:50000 rand=1 -> b
+            choose 10.0.0.1:8080 10.0.0.2:50000 rand=2 -> c
+            choose 10.0.0.1:8080 10.0.0.2:50000 rand=3 -> a
+            choose 10.0.0.1:8080 10.0.0.2:50000 rand=4294967295 -> a
+            choose 10.0.0.1:8080 10.0.0.2:50000 rand=1 -> c
+            choose 10.0.0.1:8080 10.0.0.2:50000 rand=2 -> a
+            ",
+        );
+    }
+    // Linux: the second listen() fails, so there is never a choice to make.
+    check(
+        "
+        a = socket ra
+        b = socket ra
+        bind a 0.0.0.0:8080
+        bind b 0.0.0.0:8080
+        listen a
+        listen b
+        choose 10.0.0.1:8080 10.0.0.2:50000 rand=1
+        ",
+        "
+        bind a 0.0.0.0:8080 -> ok
+        bind b 0.0.0.0:8080 -> ok
+        listen a -> ok
+        listen b -> EADDRINUSE
+        choose 10.0.0.1:8080 10.0.0.2:50000 rand=1 -> a
+        ",
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// KB Q177074: NT4 refuses every connect while the old listener's children live
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn q177074_rebind_succeeds_but_connects_are_refused_until_the_child_closes() {
+    let rule = crate::table::Q177074_RULE;
+    check(
+        "
+        profile windows-nt4
+        l = socket ra
+        bind l 0.0.0.0:8080
+        listen l
+        c = accept l 10.0.0.1:8080 10.0.0.2:50000
+        choose 10.0.0.1:8080 10.0.0.3:1
+        close l                              # the server exits; the child keeps c
+        stale
+        choose 10.0.0.1:8080 10.0.0.3:1
+        n = socket
+        bind n 0.0.0.0:8080
+        n2 = socket ra
+        bind n2 0.0.0.0:8080
+        listen n2
+        choose 10.0.0.1:8080 10.0.0.3:1
+        choose 127.0.0.1:8080 10.0.0.3:1
+        o = socket
+        bind o 0.0.0.0:9090
+        listen o
+        choose 10.0.0.1:9090 10.0.0.3:1      # other ports are not affected
+        tw c                                 # the child's connection closes
+        stale
+        choose 10.0.0.1:8080 10.0.0.3:1
+        ",
+        &format!(
+            "
+            bind l 0.0.0.0:8080 -> ok
+            listen l -> ok
+            c = accept l 10.0.0.1:8080 10.0.0.2:50000 -> ok
+            choose 10.0.0.1:8080 10.0.0.3:1 -> l
+            stale -> 0.0.0.0:8080: c
+            choose 10.0.0.1:8080 10.0.0.3:1 -> refuse: {rule}
+            bind n 0.0.0.0:8080 -> EADDRINUSE
+            bind n2 0.0.0.0:8080 -> ok
+            listen n2 -> ok
+            choose 10.0.0.1:8080 10.0.0.3:1 -> refuse: {rule}
+            choose 127.0.0.1:8080 10.0.0.3:1 -> refuse: {rule}
+            bind o 0.0.0.0:9090 -> ok
+            listen o -> ok
+            choose 10.0.0.1:9090 10.0.0.3:1 -> o
+            tw c -> expires 240.000s
+            stale -> none
+            choose 10.0.0.1:8080 10.0.0.3:1 -> n2
+            "
+        ),
+    );
+}
+
+#[test]
+fn q177074_every_child_must_be_gone() {
+    let rule = crate::table::Q177074_RULE;
+    for how in ["close", "tw", "disconnect"] {
+        check(
+            &format!(
+                "
+                profile windows-nt4
+                l = socket ra
+                bind l 10.0.0.1:8080
+                listen l
+                a = accept l 10.0.0.1:8080 10.0.0.2:50000
+                b = accept l 10.0.0.1:8080 10.0.0.2:50001
+                t = accept l 10.0.0.1:8080 10.0.0.2:50002
+                tw t                       # already closing: not counted
+                close l
+                stale
+                n = socket ra
+                bind n 10.0.0.1:8080
+                listen n
+                {how} a
+                stale
+                choose 10.0.0.1:8080 10.0.0.3:1
+                {how} b
+                stale
+                choose 10.0.0.1:8080 10.0.0.3:1
+                "
+            ),
+            &format!(
+                "
+                bind l 10.0.0.1:8080 -> ok
+                listen l -> ok
+                a = accept l 10.0.0.1:8080 10.0.0.2:50000 -> ok
+                b = accept l 10.0.0.1:8080 10.0.0.2:50001 -> ok
+                t = accept l 10.0.0.1:8080 10.0.0.2:50002 -> ok
+                tw t -> expires 240.000s
+                stale -> 10.0.0.1:8080: a b
+                bind n 10.0.0.1:8080 -> ok
+                listen n -> ok{}
+                stale -> 10.0.0.1:8080: b
+                choose 10.0.0.1:8080 10.0.0.3:1 -> refuse: {rule}{}
+                stale -> none
+                choose 10.0.0.1:8080 10.0.0.3:1 -> n
+                ",
+                if how == "tw" {
+                    "\n                tw a -> expires 240.000s"
+                } else {
+                    ""
+                },
+                if how == "tw" {
+                    "\n                tw b -> expires 240.000s"
+                } else {
+                    ""
+                },
+            ),
+        );
+    }
+}
+
+#[test]
+fn q177074_specific_old_listener_does_not_shadow_other_addresses() {
+    check(
+        "
+        profile windows-nt4
+        l = socket ra
+        bind l 127.0.0.1:8080
+        listen l
+        c = accept l 127.0.0.1:8080 127.0.0.1:50000
+        close l
+        n = socket ra
+        bind n 0.0.0.0:8080
+        listen n
+        choose 10.0.0.1:8080 10.0.0.3:1
+        ",
+        "
+        bind l 127.0.0.1:8080 -> ok
+        listen l -> ok
+        c = accept l 127.0.0.1:8080 127.0.0.1:50000 -> ok
+        bind n 0.0.0.0:8080 -> ok
+        listen n -> ok
+        choose 10.0.0.1:8080 10.0.0.3:1 -> n
+        ",
+    );
+}
+
+#[test]
+fn q177074_is_nt4_only() {
+    // The same story on every other profile: a new listener gets the connection (Linux
+    // and BSD need SO_REUSEADDR as their rules say; smoltcp has no rules).
+    for profile in Profile::ALL {
+        let nt4 = profile == Profile::WindowsNt4;
+        let r = run_script(&format!(
+            "
+            profile {}
+            l = socket ra
+            bind l 0.0.0.0:8080
+            listen l
+            c = accept l 10.0.0.1:8080 10.0.0.2:50000
+            close l
+            stale
+            n = socket ra
+            bind n 0.0.0.0:8080
+            listen n
+            choose 10.0.0.1:8080 10.0.0.3:1
+            ",
+            profile.name()
+        ));
+        let last = r.lines().last().unwrap();
+        assert_eq!(last.ends_with(" -> n"), !nt4, "{profile:?}: {r}");
+        assert_eq!(r.contains("stale -> none"), !nt4, "{profile:?}: {r}");
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Listener choice on the other profiles
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn exact_choice_prefers_the_specific_address_then_the_oldest() {
+    for profile in [
+        "freebsd",
+        "macos",
+        "rfc793",
+        "solaris",
+        "hpux",
+        "stratus-stcp",
+    ] {
+        check(
+            &format!(
+                "
+                profile {profile}
+                w = socket ra
+                bind w 0.0.0.0:8080
+                listen w
+                s = socket ra
+                bind s 10.0.0.1:8080
+                listen s
+                choose 10.0.0.1:8080 10.0.0.2:1 rand=7
+                choose 127.0.0.1:8080 10.0.0.2:1 rand=7
+                close s
+                choose 10.0.0.1:8080 10.0.0.2:1
+                "
+            ),
+            "
+            bind w 0.0.0.0:8080 -> ok
+            listen w -> ok
+            bind s 10.0.0.1:8080 -> ok
+            listen s -> ok
+            choose 10.0.0.1:8080 10.0.0.2:1 rand=7 -> s
+            choose 127.0.0.1:8080 10.0.0.2:1 rand=7 -> w
+            choose 10.0.0.1:8080 10.0.0.2:1 -> w
+            ",
+        );
+    }
+    // BSD SO_REUSEPORT duplicates: the oldest takes every connection.
+    check(
+        "
+        profile freebsd
+        a = socket rp
+        b = socket rp
+        bind a 10.0.0.1:8080
+        bind b 10.0.0.1:8080
+        listen b
+        listen a
+        choose 10.0.0.1:8080 10.0.0.2:1
+        choose 10.0.0.1:8080 10.0.0.2:2
+        ",
+        "
+        bind a 10.0.0.1:8080 -> ok
+        bind b 10.0.0.1:8080 -> ok
+        listen b -> ok
+        listen a -> ok
+        choose 10.0.0.1:8080 10.0.0.2:1 -> a
+        choose 10.0.0.1:8080 10.0.0.2:2 -> a
+        ",
+    );
+}
+
+#[test]
+fn smoltcp_first_created_listener_wins_whatever_its_address() {
+    check(
+        "
+        profile smoltcp
+        w = socket
+        bind w 0.0.0.0:8080
+        s = socket
+        bind s 10.0.0.1:8080
+        t = socket
+        bind t 10.0.0.1:8080
+        listen t
+        listen s
+        listen w
+        choose 10.0.0.1:8080 10.0.0.2:1
+        close w
+        choose 10.0.0.1:8080 10.0.0.2:1
+        choose 127.0.0.1:8080 10.0.0.2:1
+        choose 127.0.0.1:9999 10.0.0.2:1
+        ",
+        "
+        bind w 0.0.0.0:8080 -> ok
+        bind s 10.0.0.1:8080 -> ok
+        bind t 10.0.0.1:8080 -> ok
+        listen t -> ok
+        listen s -> ok
+        listen w -> ok
+        choose 10.0.0.1:8080 10.0.0.2:1 -> w
+        choose 10.0.0.1:8080 10.0.0.2:1 -> s
+        choose 127.0.0.1:8080 10.0.0.2:1 -> none
+        choose 127.0.0.1:9999 10.0.0.2:1 -> none
+        ",
+    );
+}
+
+#[test]
+fn linux_reuseport_group_is_chosen_by_a_hash_of_the_4_tuple() {
+    let mut t = AddressTable::new(Profile::Linux.config(), host());
+    let rp = SockOptions {
+        reuseport: true,
+        ..SockOptions::default()
+    };
+    let group: Vec<SocketId> = (0..4)
+        .map(|_| {
+            let s = t.socket(1000);
+            t.set_options(s, rp).unwrap();
+            t.bind(s, sa("0.0.0.0:8080"), 0).unwrap();
+            t.listen(s, 0).unwrap();
+            s
+        })
+        .collect();
+    let local = sa("10.0.0.1:8080");
+    let mut hits: BTreeMap<SocketId, u32> = BTreeMap::new();
+    for port in 40000..40400u16 {
+        let remote = SocketAddr::new(ip("10.0.0.2"), port);
+        let v = t.choose_listener(local, remote, 0);
+        // rand is not used: the same 4-tuple always goes to the same listener.
+        assert_eq!(v, t.choose_listener(local, remote, 12345));
+        let ListenerVerdict::Listener(id) = v else {
+            panic!("{v:?}");
+        };
+        let h = crate::table::tuple_hash(local, remote);
+        assert_eq!(
+            id,
+            group[((u64::from(h) * 4) >> 32) as usize],
+            "reciprocal_scale"
+        );
+        *hits.entry(id).or_default() += 1;
+    }
+    assert_eq!(hits.len(), 4, "every member gets connections: {hits:?}");
+    assert!(hits.values().all(|n| (50..=150).contains(n)), "{hits:?}");
+    // A listener on the exact address beats the wildcard group. Linux lets it bind beside the
+    // group only with SO_REUSEPORT and the same uid; it forms a group of its own.
+    let s = t.socket(1000);
+    t.set_options(s, rp).unwrap();
+    t.bind(s, local, 0).unwrap();
+    t.listen(s, 0).unwrap();
+    for port in 40000..40050u16 {
+        let remote = SocketAddr::new(ip("10.0.0.2"), port);
+        assert_eq!(
+            t.choose_listener(local, remote, 0),
+            ListenerVerdict::Listener(s)
+        );
+    }
+    // Without SO_REUSEPORT on the best listener: the best listener, as Exact.
+    let mut t = AddressTable::new(Profile::Linux.config(), host());
+    let a = t.socket(0);
+    t.listen(a, 0).unwrap();
+    let port = t.get(a).unwrap().local.unwrap().port();
+    let local = SocketAddr::new(ip("10.0.0.1"), port);
+    assert_eq!(
+        t.choose_listener(local, sa("10.0.0.2:1"), 9),
+        ListenerVerdict::Listener(a)
+    );
+    assert_eq!(
+        t.choose_listener(
+            SocketAddr::new(ip("10.0.0.1"), port + 1),
+            sa("10.0.0.2:1"),
+            9
+        ),
+        ListenerVerdict::None
+    );
+}
+
+#[test]
+fn tuple_hash_depends_on_every_field() {
+    let base = crate::table::tuple_hash(sa("10.0.0.1:80"), sa("10.0.0.2:40000"));
+    for (l, r) in [
+        ("10.0.0.3:80", "10.0.0.2:40000"),
+        ("10.0.0.1:81", "10.0.0.2:40000"),
+        ("10.0.0.1:80", "10.0.0.4:40000"),
+        ("10.0.0.1:80", "10.0.0.2:40001"),
+        ("10.0.0.2:40000", "10.0.0.1:80"),
+    ] {
+        assert_ne!(crate::table::tuple_hash(sa(l), sa(r)), base, "{l} {r}");
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Solaris (tcp_bindi)
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn solaris_without_reuseaddr_any_overlap_conflicts_time_wait_included() {
+    check(
+        "
+        profile solaris
+        l = socket ra
+        bind l 0.0.0.0:8080
+        listen l
+        c = accept l 10.0.0.1:8080 10.0.0.2:50000
+        d = accept l 10.0.0.1:8080 10.0.0.2:50001
+        tw d
+        checkbind 10.0.0.1:8080
+        close l
+        checkbind 10.0.0.1:8080          # the ESTABLISHED child
+        checkbind 127.0.0.1:8080         # no overlap with 10.0.0.1
+        close c
+        checkbind 10.0.0.1:8080          # TIME-WAIT alone
+        checkbind 0.0.0.0:8080
+        time 60s
+        checkbind 10.0.0.1:8080
+        ",
+        "
+        bind l 0.0.0.0:8080 -> ok
+        listen l -> ok
+        c = accept l 10.0.0.1:8080 10.0.0.2:50000 -> ok
+        d = accept l 10.0.0.1:8080 10.0.0.2:50001 -> ok
+        tw d -> expires 60.000s
+        checkbind 10.0.0.1:8080 -> EADDRINUSE
+        checkbind 10.0.0.1:8080 -> EADDRINUSE
+        checkbind 127.0.0.1:8080 -> ok
+        checkbind 10.0.0.1:8080 -> EADDRINUSE
+        checkbind 0.0.0.0:8080 -> EADDRINUSE
+        time 60s -> expired d
+        checkbind 10.0.0.1:8080 -> ok
+        ",
+    );
+}
+
+#[test]
+fn solaris_with_reuseaddr_only_the_same_address_in_listen_or_bound() {
+    check(
+        "
+        profile solaris
+        l = socket
+        bind l 10.0.0.1:8080
+        listen l
+        checkbind 10.0.0.1:8080 ra       # same address, LISTEN
+        checkbind 0.0.0.0:8080 ra        # overlapping, not the same address
+        b = socket
+        bind b 10.0.0.1:9090
+        checkbind 10.0.0.1:9090 ra       # same address, BOUND
+        c = accept l 10.0.0.1:8080 10.0.0.2:50000
+        d = accept l 10.0.0.1:8080 10.0.0.2:50001
+        tw d
+        close l
+        checkbind 10.0.0.1:8080 ra       # ESTABLISHED and TIME-WAIT do not conflict
+        checkbind 10.0.0.1:8080          # ... without SO_REUSEADDR they do
+        w = socket ra
+        bind w 0.0.0.0:8080
+        s = socket ra
+        bind s 10.0.0.1:8080
+        listen w
+        listen s                         # listen() does not re-check
+        choose 10.0.0.1:8080 10.0.0.3:1
+        ",
+        "
+        bind l 10.0.0.1:8080 -> ok
+        listen l -> ok
+        checkbind 10.0.0.1:8080 ra -> EADDRINUSE
+        checkbind 0.0.0.0:8080 ra -> ok
+        bind b 10.0.0.1:9090 -> ok
+        checkbind 10.0.0.1:9090 ra -> EADDRINUSE
+        c = accept l 10.0.0.1:8080 10.0.0.2:50000 -> ok
+        d = accept l 10.0.0.1:8080 10.0.0.2:50001 -> ok
+        tw d -> expires 60.000s
+        checkbind 10.0.0.1:8080 ra -> ok
+        checkbind 10.0.0.1:8080 -> EADDRINUSE
+        bind w 0.0.0.0:8080 -> ok
+        bind s 10.0.0.1:8080 -> ok
+        listen w -> ok
+        listen s -> ok
+        choose 10.0.0.1:8080 10.0.0.3:1 -> s
+        ",
+    );
+}
+
+#[test]
+fn solaris_exclbind_conflicts_up_to_established_and_reuseport_is_ignored() {
+    check(
+        "
+        profile solaris
+        l = socket ra ex
+        bind l 0.0.0.0:8080
+        listen l
+        checkbind 10.0.0.1:8080 ra        # SO_EXCLBIND on the listener
+        c = accept l 10.0.0.1:8080 10.0.0.2:50000
+        d = accept l 10.0.0.1:8080 10.0.0.2:50001
+        tw d
+        close l
+        checkbind 10.0.0.1:8080 ra        # the ESTABLISHED child still has it
+        close c
+        checkbind 10.0.0.1:8080 ra        # TIME-WAIT does not
+        checkbind 10.0.0.1:8080 ra ex
+        m = socket ra
+        bind m 0.0.0.0:7070
+        checkbind 10.0.0.1:7070 ra        # plain SO_REUSEADDR: other address, ok
+        checkbind 10.0.0.1:7070 ra ex     # SO_EXCLBIND on the new socket
+        p = socket rp
+        bind p 10.0.0.1:6060
+        checkbind 10.0.0.1:6060 rp
+        ",
+        "
+        bind l 0.0.0.0:8080 -> ok
+        listen l -> ok
+        checkbind 10.0.0.1:8080 ra -> EADDRINUSE
+        c = accept l 10.0.0.1:8080 10.0.0.2:50000 -> ok
+        d = accept l 10.0.0.1:8080 10.0.0.2:50001 -> ok
+        tw d -> expires 60.000s
+        checkbind 10.0.0.1:8080 ra -> EADDRINUSE
+        checkbind 10.0.0.1:8080 ra -> ok
+        checkbind 10.0.0.1:8080 ra ex -> ok
+        bind m 0.0.0.0:7070 -> ok
+        checkbind 10.0.0.1:7070 ra -> ok
+        checkbind 10.0.0.1:7070 ra ex -> EADDRINUSE
+        bind p 10.0.0.1:6060 -> ok
+        checkbind 10.0.0.1:6060 rp -> EADDRINUSE
+        ",
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// BSD-derived profiles and smoltcp
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn bsd_derived_profiles_follow_the_bsd_rule() {
+    // FreeBSD and macOS from their sources; HP-UX and Stratus by assumption.
+    for profile in ["freebsd", "macos", "hpux", "stratus-os-tcp", "stratus-stcp"] {
+        check(
+            &format!(
+                "
+                profile {profile}
+                l = socket
+                bind l 0.0.0.0:8080
+                listen l
+                c = accept l 10.0.0.1:8080 10.0.0.2:50000
+                checkbind 10.0.0.1:8080           # the listener: wildcard lookup
+                checkbind 10.0.0.1:8080 ra        # only the new socket's flag matters
+                checkbind 0.0.0.0:8080 ra         # same address as the listener
+                close l
+                checkbind 10.0.0.1:8080           # the connected child, wildcard lookup
+                checkbind 0.0.0.0:8080 ra         # connected sockets never conflict
+                s1 = socket ra
+                bind s1 10.0.0.1:9090
+                s2 = socket ra
+                bind s2 10.0.0.1:9090             # unconnected, same address
+                w = socket ra
+                bind w 0.0.0.0:9090
+                listen w
+                listen s1
+                choose 10.0.0.1:9090 10.0.0.2:1
+                "
+            ),
+            "
+            bind l 0.0.0.0:8080 -> ok
+            listen l -> ok
+            c = accept l 10.0.0.1:8080 10.0.0.2:50000 -> ok
+            checkbind 10.0.0.1:8080 -> EADDRINUSE
+            checkbind 10.0.0.1:8080 ra -> ok
+            checkbind 0.0.0.0:8080 ra -> EADDRINUSE
+            checkbind 10.0.0.1:8080 -> EADDRINUSE
+            checkbind 0.0.0.0:8080 ra -> ok
+            bind s1 10.0.0.1:9090 -> ok
+            bind s2 10.0.0.1:9090 -> EADDRINUSE
+            bind w 0.0.0.0:9090 -> ok
+            listen w -> ok
+            listen s1 -> ok
+            choose 10.0.0.1:9090 10.0.0.2:1 -> s1
+            ",
+        );
+    }
+}
+
+#[test]
+fn smoltcp_bind_and_listen_never_conflict() {
+    check(
+        "
+        profile smoltcp
+        a = socket
+        b = socket
+        bind a 10.0.0.1:8080
+        bind b 10.0.0.1:8080
+        listen a
+        listen b
+        c = accept a 10.0.0.1:8080 10.0.0.2:50000
+        tw c
+        d = socket
+        bind d 0.0.0.0:8080
+        listeners 10.0.0.1:8080
+        e = socket
+        bind e 10.0.0.1:40000
+        connect e 10.0.0.2:50000 src=10.0.0.1
+        f = socket
+        bind f 10.0.0.1:8080
+        connect f 10.0.0.2:50000        # the 4-tuple still has one owner
+        ",
+        "
+        bind a 10.0.0.1:8080 -> ok
+        bind b 10.0.0.1:8080 -> ok
+        listen a -> ok
+        listen b -> ok
+        c = accept a 10.0.0.1:8080 10.0.0.2:50000 -> ok
+        tw c -> expires 10.000s
+        bind d 0.0.0.0:8080 -> ok
+        listeners 10.0.0.1:8080 -> a b
+        bind e 10.0.0.1:40000 -> ok
+        connect e 10.0.0.2:50000 src=10.0.0.1 -> 10.0.0.1:40000
+        bind f 10.0.0.1:8080 -> ok
+        connect f 10.0.0.2:50000 -> EADDRNOTAVAIL
+        ",
+    );
+}
+
+#[test]
+fn accepted_sockets_cannot_listen() {
+    for profile in Profile::ALL {
+        let mut t = AddressTable::new(profile.config(), host());
+        let l = t.socket(0);
+        t.bind(l, sa("10.0.0.1:8080"), 0).unwrap();
+        t.listen(l, 0).unwrap();
+        let c = t
+            .accept_child(l, FourTuple::new(sa("10.0.0.1:8080"), sa("10.0.0.2:1")))
+            .unwrap();
+        let e = t.get(c).unwrap();
+        assert_eq!(
+            (e.accepted_from, e.bound_addr),
+            (Some(l), Some(sa("10.0.0.1:8080")))
+        );
+        t.disconnected(c);
+        assert_eq!(t.listen(c, 0), Err(Errno::EINVAL), "{profile:?}");
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// The teaching story "restart-time-wait" on every profile
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn restart_after_server_side_time_wait_on_every_profile() {
+    // The server closed first (its side holds TIME-WAIT) and exited. Restart without
+    // SO_REUSEADDR, and with it on both the old and the new socket (Linux needs both).
+    // (profile, restart without RA, restart with RA, seconds until the port is free)
+    let expected = [
+        ("linux", "EADDRINUSE", "ok", 60),
+        ("rfc793", "EADDRINUSE", "ok", 240),
+        ("freebsd", "EADDRINUSE", "ok", 60),
+        ("macos", "EADDRINUSE", "ok", 30),
+        ("windows-nt4", "EADDRINUSE", "ok", 240),
+        ("windows-2000", "ok", "ok", 0),
+        ("windows-2003", "ok", "ok", 0),
+        ("solaris", "EADDRINUSE", "ok", 60),
+        ("hpux", "EADDRINUSE", "ok", 60),
+        ("stratus-os-tcp", "EADDRINUSE", "ok", 60),
+        ("stratus-stcp", "EADDRINUSE", "ok", 2),
+        ("smoltcp", "ok", "ok", 0),
+    ];
+    assert_eq!(expected.len(), Profile::ALL.len());
+    for (name, plain, with_ra, free_after) in expected {
+        for (opt, want) in [("", plain), ("ra", with_ra)] {
+            let mut script = format!(
+                "
+                profile {name}
+                l = socket {opt}
+                bind l 0.0.0.0:8080
+                listen l
+                c = accept l 10.0.0.1:8080 10.0.0.2:50000
+                tw c
+                close l
+                n = socket {opt}
+                bind n 0.0.0.0:8080
+                "
+            );
+            let tw = Profile::from_name(name).unwrap().config();
+            let tw = tw.time_wait_duration(tw.default_msl);
+            let mut expect = format!(
+                "
+                bind l 0.0.0.0:8080 -> ok
+                listen l -> ok
+                c = accept l 10.0.0.1:8080 10.0.0.2:50000 -> ok
+                tw c -> expires {tw}
+                bind n 0.0.0.0:8080 -> {want}
+                "
+            );
+            if want != "ok" {
+                assert_eq!(tw, Duration::from_secs(free_after), "{name}");
+                let before = tw.micros() / 1000 - 1;
+                script = trim_indent(&script) + "\n";
+                expect = trim_indent(&expect) + "\n";
+                script.push_str(&format!(
+                    "time {before}ms\nbind n 0.0.0.0:8080\ntime {free_after}s\nbind n 0.0.0.0:8080\n"
+                ));
+                expect.push_str(&format!(
+                    "time {before}ms -> nothing expired\nbind n 0.0.0.0:8080 -> EADDRINUSE\n\
+                     time {free_after}s -> expired c\nbind n 0.0.0.0:8080 -> ok\n"
+                ));
+            }
+            check(&script, &expect);
         }
     }
 }

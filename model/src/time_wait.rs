@@ -34,6 +34,14 @@ pub enum TimerRestart {
     /// The literal RFC 793 reading: only acceptable segments restart it; a retransmitted FIN
     /// (SEQ = RCV.NXT − 1) fails the acceptability test and is ACKed without restart.
     Literal,
+    /// Only a retransmitted FIN restarts it (FreeBSD `tcp_twcheck`: "Reset the 2MSL timer if
+    /// this is a duplicate FIN", `tcp_tw_2msl_reset`); in-window data is ACKed without restart.
+    RetransmittedFin,
+    /// Every out-of-window segment with ACK, a retransmitted FIN included, restarts it; an
+    /// acceptable one does not (smoltcp 0.14 `tcp::Socket::process`: "If we're in the
+    /// TIME-WAIT state, restart the TIME-WAIT timeout" on the not-in-window path; segments
+    /// without ACK are dropped before that check).
+    OutOfWindow,
 }
 
 /// What an RST does to a TIME-WAIT record.
@@ -61,6 +69,14 @@ pub enum SynInTimeWait {
     Linux,
     /// RFC 1122 §4.2.2.13: a SYN with SEQ > RCV.NXT may reopen the connection; others stay.
     Rfc1122,
+    /// FreeBSD `tcp_twcheck`: a SYN (without ACK) with SEQ > RCV.NXT closes the record and is
+    /// processed again as a new connection request — a listener takes it, or it is answered
+    /// with RST; any other SYN without ACK is dropped silently ("Drop the segment if it does
+    /// not contain an ACK"). No timestamp rule.
+    Bsd,
+    /// smoltcp 0.14: a bare SYN is dropped silently ("expecting an ACK" in
+    /// `tcp::Socket::process`), no ACK, no restart.
+    Silent,
 }
 
 /// A profile's TIME-WAIT segment policy.
@@ -75,6 +91,11 @@ pub struct TimeWaitPolicy {
     /// Minimum spacing between ACKs answering segments that occupy no sequence space, or SYNs
     /// (Linux `tcp_invalid_ratelimit` = 500 ms, `tcp_oow_rate_limited`); `None` = no limit.
     pub ack_rate_limit: Option<Duration>,
+    /// Whether ACKs answering a FIN without data are rate-limited too. Linux exempts FIN
+    /// (`tcp_oow_rate_limited` only limits segments that occupy no sequence space); smoltcp
+    /// answers a FIN without data with a rate-limited challenge ACK and exempts only segments
+    /// carrying data.
+    pub rate_limit_fin: bool,
 }
 
 /// The fields of an incoming segment that TIME-WAIT processing reads.
@@ -219,11 +240,25 @@ impl TimeWaitRecord {
             TimerRestart::DuplicateFin => retransmitted_fin || (acceptable && seg.seg_len() > 0),
             TimerRestart::AnySegment => seg.ack.is_some(),
             TimerRestart::Literal => acceptable,
+            TimerRestart::RetransmittedFin => retransmitted_fin,
+            TimerRestart::OutOfWindow => seg.ack.is_some() && !acceptable,
         };
         if restart {
             self.restart(now);
         }
         let rule = match (retransmitted_fin, acceptable, policy.restart) {
+            (true, _, TimerRestart::RetransmittedFin) => {
+                "tcp_twcheck: duplicate FIN, ACK and restart the 2MSL timer (tcp_tw_2msl_reset)"
+            }
+            (false, _, TimerRestart::RetransmittedFin) => {
+                "tcp_twcheck: ACK (tcp_twrespond), timer not restarted"
+            }
+            (_, false, TimerRestart::OutOfWindow) if restart => {
+                "smoltcp tcp::Socket::process: segment not in window in TIME-WAIT, ACK and restart the close timer"
+            }
+            (_, _, TimerRestart::OutOfWindow) => {
+                "smoltcp tcp::Socket::process: TIME-WAIT, ACK, timer not restarted"
+            }
             (true, _, TimerRestart::Literal) => {
                 "RFC 793 p.69: unacceptable segment, ACK and drop (literal: no restart)"
             }
@@ -328,11 +363,24 @@ impl TimeWaitRecord {
                 TwAction::Ack,
                 "RFC 1122 §4.2.2.13: old SYN, stay in TIME-WAIT",
             )),
+            SynInTimeWait::Bsd if newer => Some(d(
+                TwAction::AcceptSyn { iss: None },
+                "tcp_twcheck: SYN with SEQ > RCV.NXT, close TIME-WAIT and process as a new connection request",
+            )),
+            SynInTimeWait::Bsd => Some(d(
+                TwAction::Drop,
+                "tcp_twcheck: SYN not above RCV.NXT and without ACK, drop silently",
+            )),
+            SynInTimeWait::Silent => Some(d(
+                TwAction::Drop,
+                "smoltcp tcp::Socket::process: segment without ACK in TIME-WAIT, drop (\"expecting an ACK\")",
+            )),
         }
     }
 
     /// Applies the ACK rate limit to segments that occupy no sequence space, and to SYNs
-    /// (`tcp_oow_rate_limited`: data and FIN segments are never limited).
+    /// (`tcp_oow_rate_limited`: data and FIN segments are never limited), and to FINs without
+    /// data when the policy says so (smoltcp's challenge ACK).
     fn limit(
         &mut self,
         mut d: TwDecision,
@@ -343,12 +391,16 @@ impl TimeWaitRecord {
         if d.action != TwAction::Ack {
             return d;
         }
-        let limited_kind = seg.syn || (seg.payload_len == 0 && !seg.fin);
+        let limited_kind = seg.syn || (seg.payload_len == 0 && (!seg.fin || policy.rate_limit_fin));
         if let (true, Some(gap)) = (limited_kind, policy.ack_rate_limit) {
             if let Some(last) = self.last_limited_ack_at {
                 if now < last + gap {
                     d.action = TwAction::Drop;
-                    d.rule = "tcp_oow_rate_limited: ACK suppressed (tcp_invalid_ratelimit)";
+                    d.rule = if policy.rate_limit_fin {
+                        "smoltcp challenge_ack_reply: ACK suppressed (one per second)"
+                    } else {
+                        "tcp_oow_rate_limited: ACK suppressed (tcp_invalid_ratelimit)"
+                    };
                     return d;
                 }
             }
