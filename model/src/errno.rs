@@ -46,6 +46,9 @@ pub enum Errno {
     /// The process holds no handle to that socket.
     #[error("EBADF")]
     EBADF,
+    /// Operation not supported on this socket (BSD: connect() on a listening socket).
+    #[error("EOPNOTSUPP")]
+    EOPNOTSUPP,
 }
 
 /// How a profile spells errors.
@@ -65,7 +68,7 @@ pub enum ErrnoStyle {
 
 impl Errno {
     /// Every variant, in declaration order.
-    pub const ALL: [Errno; 12] = [
+    pub const ALL: [Errno; 13] = [
         Errno::EADDRINUSE,
         Errno::EADDRNOTAVAIL,
         Errno::ECONNREFUSED,
@@ -78,6 +81,7 @@ impl Errno {
         Errno::EPIPE,
         Errno::EISCONN,
         Errno::EBADF,
+        Errno::EOPNOTSUPP,
     ];
 
     /// The POSIX name, as scripts write it.
@@ -95,6 +99,7 @@ impl Errno {
             Errno::EPIPE => "EPIPE",
             Errno::EISCONN => "EISCONN",
             Errno::EBADF => "EBADF",
+            Errno::EOPNOTSUPP => "EOPNOTSUPP",
         }
     }
 
@@ -124,6 +129,7 @@ impl Errno {
             Errno::EPIPE => 32,
             Errno::EISCONN => 106,
             Errno::EBADF => 9,
+            Errno::EOPNOTSUPP => 95,
         }
     }
 
@@ -142,6 +148,7 @@ impl Errno {
             Errno::EPIPE => 10058, // WSAESHUTDOWN
             Errno::EISCONN => 10056,
             Errno::EBADF => 10009,
+            Errno::EOPNOTSUPP => 10045,
         }
     }
 

@@ -138,6 +138,12 @@ pub struct AddressTable {
     /// KB Q177074: the address objects of closed listeners that still serve accepted
     /// connections, by the listener's bound address, with those connections' ids.
     stale: BTreeMap<SocketAddr, BTreeSet<SocketId>>,
+    /// Whether this host's connections use TCP timestamps (RFC 7323), which Linux requires to
+    /// recycle a TIME-WAIT 4-tuple on connect (`tcp_twsk_unique`).
+    timestamps: bool,
+    /// TIME-WAIT records ended by a connect that recycled their 4-tuple, not yet taken by
+    /// [`AddressTable::take_recycled`].
+    recycled: Vec<(SocketId, TimeWaitRecord)>,
 }
 
 /// The rule cited when [`AddressTable::choose_listener`] refuses because of KB Q177074.
@@ -156,6 +162,8 @@ impl AddressTable {
             expiries: BTreeSet::new(),
             perturb: BTreeMap::new(),
             pre_connect: BTreeMap::new(),
+            timestamps: false,
+            recycled: Vec::new(),
             stale: BTreeMap::new(),
         }
     }
@@ -498,7 +506,15 @@ impl AddressTable {
         let me = self.entries.get(&id).ok_or(Errno::EBADF)?;
         match me.state {
             TableState::Connected { .. } | TableState::TimeWait(_) => return Err(Errno::EISCONN),
-            TableState::Listen => return Err(Errno::EINVAL),
+            // Linux inet_stream_connect: a listener is not in CLOSE (EISCONN); FreeBSD
+            // soconnect: SO_ACCEPTCONN → EOPNOTSUPP; Winsock connect: WSAEINVAL.
+            TableState::Listen => {
+                return Err(match self.cfg.bind {
+                    BindRules::Linux => Errno::EISCONN,
+                    BindRules::Bsd => Errno::EOPNOTSUPP,
+                    _ => Errno::EINVAL,
+                })
+            }
             TableState::Unbound | TableState::Bound => {}
         }
         let before = me.local;
@@ -509,8 +525,20 @@ impl AddressTable {
                 } else {
                     l
                 };
-                if self.by_tuple.contains_key(&FourTuple::new(l, remote)) {
-                    return Err(Errno::EADDRNOTAVAIL);
+                if let Some(&other) = self.by_tuple.get(&FourTuple::new(l, remote)) {
+                    // Linux tcp_twsk_unique: an explicit bind + connect onto a TIME-WAIT
+                    // 4-tuple recycles it when the old connection used timestamps, whatever
+                    // tcp_tw_reuse says (the new ISN is SND.NXT + 65537); anything else on the
+                    // 4-tuple makes it unavailable (__inet_check_established).
+                    let recycle = self.cfg.bind == BindRules::Linux
+                        && self.timestamps
+                        && matches!(self.entries.get(&other).map(|e| &e.state), Some(TableState::TimeWait(_)));
+                    if !recycle {
+                        return Err(Errno::EADDRNOTAVAIL);
+                    }
+                    if let Some(r) = self.remove(other) {
+                        self.recycled.push((other, r));
+                    }
                 }
                 l
             }
@@ -533,6 +561,20 @@ impl AddressTable {
         self.by_tuple.insert(FourTuple::new(local, remote), id);
         self.pre_connect.insert(id, before);
         Ok(local)
+    }
+
+    /// Declares whether this host's connections use TCP timestamps (default: no). Linux
+    /// recycles a TIME-WAIT 4-tuple on an explicit bind + connect only if they do
+    /// (`tcp_twsk_unique`). The simulator's smoltcp endpoints do not; a real Linux kernel does
+    /// (`net.ipv4.tcp_timestamps` = 1).
+    pub fn set_timestamps(&mut self, on: bool) {
+        self.timestamps = on;
+    }
+
+    /// TIME-WAIT records ended by a recycling connect since the last call (their end reason is
+    /// [`crate::EndReason::RecycledByConnect`]).
+    pub fn take_recycled(&mut self) -> Vec<(SocketId, TimeWaitRecord)> {
+        std::mem::take(&mut self.recycled)
     }
 
     /// The connection of `id` ended (refused, timed out, reset, closed) while the socket is

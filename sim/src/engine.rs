@@ -231,6 +231,7 @@ impl<'a> Sim<'a> {
                     h.addr,
                     cfg,
                     tw,
+                    msl,
                     stream(sc.seed, &format!("host/{}", h.name)),
                 )
             })

@@ -183,8 +183,11 @@ pub struct Host {
     pub addr: Ipv4Addr,
     /// Profile rules.
     pub cfg: ProfileConfig,
-    /// TIME-WAIT length this host uses (profile and MSL applied).
+    /// TIME-WAIT length this host uses (profile and MSL applied; SO_LINGER may change it per
+    /// socket where the profile says so).
     pub tw_len: Duration,
+    /// MSL the endpoints assume.
+    pub msl: Duration,
     iface: Interface,
     dev: Dev,
     sockets: SocketSet<'static>,
@@ -267,6 +270,7 @@ impl Host {
         addr: Ipv4Addr,
         cfg: ProfileConfig,
         tw_len: Duration,
+        msl: Duration,
         mut rng: ChaCha8Rng,
     ) -> Host {
         let mut dev = Dev::default();
@@ -282,6 +286,7 @@ impl Host {
             addr,
             cfg,
             tw_len,
+            msl,
             iface,
             dev,
             sockets: SocketSet::new(Vec::new()),
@@ -439,12 +444,15 @@ impl Host {
                 s.end = None;
             }
         }
-        if !matches!(self.socks[&id].kind, Kind::Plain) {
-            return Err(if matches!(self.socks[&id].kind, Kind::Listener { .. }) {
-                Errno::EINVAL
-            } else {
-                Errno::EISCONN
-            });
+        match self.socks[&id].kind {
+            Kind::Plain => {}
+            // The profile's answer for connect() on a listener (the table checks the state
+            // first; no port is drawn).
+            Kind::Listener { .. } => {
+                let r = self.table.connect(id, IpAddr::V4(self.addr), SocketAddr::V4(remote), 0);
+                return Err(r.err().unwrap_or(Errno::EINVAL));
+            }
+            Kind::Conn(_) => return Err(Errno::EISCONN),
         }
         let hint = self.rng.next_u32();
         let local =
@@ -452,6 +460,9 @@ impl Host {
                 .table
                 .connect(id, IpAddr::V4(self.addr), SocketAddr::V4(remote), hint)?);
         let tuple = FourTuple::new(SocketAddr::V4(local), SocketAddr::V4(remote));
+        for (old, r) in self.table.take_recycled() {
+            self.log_tw_end(now, old, r, EndReason::RecycledByConnect);
+        }
         let mut sock = self.new_tcp_socket();
         let r: IpEndpoint = (IpAddress::Ipv4(*remote.ip()), remote.port()).into();
         let l: IpListenEndpoint = IpListenEndpoint {
@@ -745,7 +756,7 @@ impl Host {
                 };
                 let sock = self.sockets.get_mut::<tcp::Socket>(c.handle);
                 let unread = sock.recv_queue() > 0;
-                if opts.linger_secs == Some(0) {
+                if opts.linger_secs == Some(0) && self.cfg.linger_zero_aborts() {
                     ev!(
                         self,
                         "close",
@@ -925,9 +936,25 @@ impl Host {
         self.table.listeners_for(local).into_iter().next()
     }
 
+    /// Which listener takes a SYN for `tuple`, per the profile (exact address first; Windows:
+    /// one at random; Linux SO_REUSEPORT: a hash of the 4-tuple; NT4: refused while a closed
+    /// listener's address object lives, KB Q177074). Draws one number from the host's stream
+    /// for every SYN, so the sequence of draws does not depend on the profile.
+    fn choose_listener(&mut self, tuple: FourTuple) -> twsim_model::ListenerVerdict {
+        let r = self.rng.next_u32();
+        self.table.choose_listener(tuple.local, tuple.remote, r)
+    }
+
     fn syn_to_listener(&mut self, now: Instant, tuple: FourTuple, bytes: Vec<u8>) -> bool {
-        let Some(lid) = self.listener_for(tuple.local) else {
-            return false;
+        let lid = match self.choose_listener(tuple) {
+            twsim_model::ListenerVerdict::Listener(id) => id,
+            twsim_model::ListenerVerdict::None => return false,
+            twsim_model::ListenerVerdict::Refuse { rule } => {
+                if let Some(seg) = SegMeta::parse(&bytes) {
+                    self.no_socket(&seg, rule);
+                }
+                return true;
+            }
         };
         let Some(Sock {
             kind:
@@ -1223,6 +1250,27 @@ impl Host {
         }
         let c = self.conns.remove(&t).expect("present");
         self.retire(c.handle);
+        let linger = self.socks.get(&c.id).and_then(|s| s.opts.linger_secs);
+        let tw_len = self.cfg.time_wait_for(self.msl, linger);
+        if tw_len == Duration::ZERO {
+            // Stratus STCP with SO_LINGER {1,0}: the linger time (zero) replaces TIME-WAIT.
+            ev!(
+                self,
+                "time_wait",
+                json!({"event": "skipped", "tuple": t.to_string(), "rule": "Stratus STCP: the linger time replaces the TIME-WAIT timeout"}),
+                format!("{t}: no TIME-WAIT (linger time 0 replaces it)"),
+            );
+            if let Some(s) = self.socks.get_mut(&c.id) {
+                s.set_end(ConnEnd::Normal);
+            }
+            if self.socks.get(&c.id).is_none_or(|s| s.closed) {
+                self.socks.remove(&c.id);
+                self.table.remove(c.id);
+            } else {
+                self.table.disconnected(c.id);
+            }
+            return;
+        }
         let record = TimeWaitRecord {
             tuple: t,
             incarnation: c.incarnation,
@@ -1230,8 +1278,8 @@ impl Host {
             rcv_nxt: fin_end,
             rcv_wnd: u32::from(win),
             entered_at: now,
-            expires_at: now + self.tw_len,
-            length: self.tw_len,
+            expires_at: now + tw_len,
+            length: tw_len,
             restarts: 0,
             last_limited_ack_at: None,
         };
@@ -1244,10 +1292,10 @@ impl Host {
             self,
             "time_wait",
             json!({"event": "created", "sock": name, "tuple": t.to_string(), "incarnation": c.incarnation, "snd_nxt": snd_nxt,
-                   "rcv_nxt": fin_end, "rcv_wnd": win, "expires_at_us": record.expires_at.micros(), "length_us": self.tw_len.micros()}),
+                   "rcv_nxt": fin_end, "rcv_wnd": win, "expires_at_us": record.expires_at.micros(), "length_us": tw_len.micros()}),
             format!(
                 "TIME-WAIT {t} begins: SND.NXT={snd_nxt} RCV.NXT={fin_end}, lasts {} (until t={})",
-                self.tw_len, record.expires_at
+                tw_len, record.expires_at
             ),
         );
         if let Some(s) = self.socks.get_mut(&c.id) {

@@ -64,7 +64,7 @@ struct Listener {
 struct RHost {
     addr: IpAddr,
     cfg: ProfileConfig,
-    tw_len: Duration,
+    msl: Duration,
     /// Index of this host's address table in `Model::tables` (all hosts share table 0 when
     /// the replay models one kernel playing every host).
     t: usize,
@@ -116,7 +116,7 @@ impl Model {
                 RHost {
                     addr: IpAddr::V4(h.addr),
                     cfg,
-                    tw_len: cfg.time_wait_duration(msl),
+                    msl,
                     t: if shared { 0 } else { i },
                     procs: Processes::new(),
                     names: BTreeMap::new(),
@@ -223,20 +223,27 @@ impl Model {
             if let Some(pe) = peer_end {
                 let pt = self.hosts[ph].t;
                 let ph_host = &mut self.hosts[ph];
-                let record = TimeWaitRecord {
-                    tuple: pe.tuple,
-                    incarnation: 1,
-                    snd_nxt: 0,
-                    rcv_nxt: 0,
-                    rcv_wnd: 0,
-                    entered_at: now,
-                    expires_at: now + ph_host.tw_len,
-                    length: ph_host.tw_len,
-                    restarts: 0,
-                    last_limited_ack_at: None,
-                };
-                let _ = self.tables[pt].enter_time_wait(pid, record);
+                let linger = ph_host.opts.get(&pid).and_then(|o| o.linger_secs);
+                let len = ph_host.cfg.time_wait_for(ph_host.msl, linger);
                 ph_host.ends.get_mut(&pid).expect("present").done = true;
+                if len == Duration::ZERO {
+                    // Stratus STCP, SO_LINGER {1,0}: the linger time replaces TIME-WAIT.
+                    self.end_connection(ph, pid);
+                } else {
+                    let record = TimeWaitRecord {
+                        tuple: pe.tuple,
+                        incarnation: 1,
+                        snd_nxt: 0,
+                        rcv_nxt: 0,
+                        rcv_wnd: 0,
+                        entered_at: now,
+                        expires_at: now + len,
+                        length: len,
+                        restarts: 0,
+                        last_limited_ack_at: None,
+                    };
+                    let _ = self.tables[pt].enter_time_wait(pid, record);
+                }
             }
             if let Some(e) = self.hosts[h].ends.get_mut(&id) {
                 e.done = true;
@@ -271,8 +278,9 @@ impl Model {
             self.hosts[h].ends.remove(&id);
             return;
         }
-        let abortive = opts.linger_secs == Some(0)
-            || (end.unread > 0 && self.hosts[h].cfg.rst_on_close_with_unread);
+        let cfg = self.hosts[h].cfg;
+        let abortive = (opts.linger_secs == Some(0) && cfg.linger_zero_aborts())
+            || (end.unread > 0 && cfg.rst_on_close_with_unread);
         if abortive {
             self.reset_both(h, id);
         } else {
@@ -473,7 +481,10 @@ impl Model {
     ) -> Result<String, Errno> {
         let id = self.held(h, proc, name)?;
         if self.hosts[h].listeners.contains_key(&id) {
-            return Err(Errno::EINVAL);
+            // The profile's answer for connect() on a listener; no port is drawn.
+            let (t, src) = (self.hosts[h].t, self.hosts[h].addr);
+            let r = self.tables[t].connect(id, src, SocketAddr::V4(remote), 0);
+            return Err(r.err().unwrap_or(Errno::EINVAL));
         }
         if self.hosts[h].ends.contains_key(&id) {
             // Linux inet_stream_connect: once connected, a socket stays SS_CONNECTED even
@@ -486,6 +497,8 @@ impl Model {
         let hint = host.rng.next_u32();
         let src = host.addr;
         let local = self.tables[t].connect(id, src, SocketAddr::V4(remote), hint)?;
+        // A recycled TIME-WAIT (Linux, timestamps, explicit bind + connect) is simply gone.
+        let _ = self.tables[t].take_recycled();
         let tuple = FourTuple::new(local, SocketAddr::V4(remote));
         let deadline = timeout.unwrap_or(host.cfg.connect_timeout);
         let Some(sh) = self.host_of(IpAddr::V4(*remote.ip())) else {
@@ -501,10 +514,16 @@ impl Model {
                 self.tables[self.hosts[sh].t].remove(tw);
             }
         }
-        let listener = self.tables[self.hosts[sh].t]
-            .listeners_for(server_tuple.local)
-            .into_iter()
-            .next();
+        // The server host draws one number per SYN, as the simulator's host layer does.
+        let r = self.hosts[sh].rng.next_u32();
+        let listener = match self.tables[self.hosts[sh].t].choose_listener(server_tuple.local, server_tuple.remote, r) {
+            twsim_model::ListenerVerdict::Listener(id) => Some(id),
+            twsim_model::ListenerVerdict::None => None,
+            twsim_model::ListenerVerdict::Refuse { .. } => {
+                self.tables[self.hosts[h].t].disconnected(id);
+                return Err(Errno::ECONNREFUSED);
+            }
+        };
         // With one table for every host (one kernel), the listener found may belong to another
         // host (a wildcard listener covers every local address): the connection goes to it.
         let sh = match listener {
@@ -613,9 +632,14 @@ pub fn replay_model(sc: &Resolved) -> Vec<ReplayStep> {
 
 /// Like [`replay_model`], with `shared_port_space` putting every host in one address table, as
 /// when one kernel plays every host on loopback (`twsim replay --kernel`): a wildcard bind on
-/// one host then overlaps every other host's address.
+/// one host then overlaps every other host's address. It also declares that connections use
+/// TCP timestamps, as a real kernel's do (Linux then recycles a TIME-WAIT 4-tuple on bind +
+/// connect); the simulator's smoltcp endpoints do not, so the plain replay leaves them off.
 pub fn replay_model_with(sc: &Resolved, shared_port_space: bool) -> Vec<ReplayStep> {
     let mut m = Model::new(sc, shared_port_space);
+    for t in &mut m.tables {
+        t.set_timestamps(shared_port_space);
+    }
     let mut prev_done = Instant::ZERO;
     let mut out = Vec::with_capacity(sc.steps.len());
     for step in &sc.steps {
