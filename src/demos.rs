@@ -27,6 +27,26 @@ pub const DEMOS: &[Demo] = &[
         files: &[file!("restart-time-wait.json"), file!("restart-time-wait-reuseaddr.json")],
     },
     Demo {
+        name: "lost-final-ack",
+        summary: "the active closer's final ACK is lost; TIME-WAIT re-ACKs the retransmitted FIN (Stratus article)",
+        files: &[file!("lost-final-ack.json")],
+    },
+    Demo {
+        name: "nt4-refused-after-rebind",
+        summary: "KB Q177074: after a rebind with SO_REUSEADDR every connect is refused until the child closes (NT4)",
+        files: &[file!("nt4-refused-after-rebind.json")],
+    },
+    Demo {
+        name: "nt4-vs-2000-rebind",
+        summary: "KB 307175: listener closed, accepted connection alive: NT4 bind fails 10048 without SO_REUSEADDR, 2000 succeeds",
+        files: &[file!("nt4-vs-2000-rebind.json")],
+    },
+    Demo {
+        name: "win2000-two-listeners",
+        summary: "KB 307175: two servers listen on one port with SO_REUSEADDR; one, chosen by the seed, accepts",
+        files: &[file!("win2000-two-listeners.json")],
+    },
+    Demo {
         name: "fork-server-restart",
         summary: "Gay ch. 12: a forked child keeps serving while the parent restarts; SO_REUSEADDR on the listener",
         files: &[file!("fork-server-restart.json"), file!("fork-server-restart-reuseaddr.json")],

@@ -25,7 +25,9 @@ fn cases() -> Vec<(PathBuf, Resolved)> {
             let name = p.display().to_string();
             let src = std::fs::read_to_string(&p).expect("readable case");
             let sc = parse(&name, &src).unwrap_or_else(|e| panic!("{e}"));
-            let r = sc.resolve(&name, &src, None, &Overrides::default()).unwrap_or_else(|e| panic!("{e}"));
+            let r = sc
+                .resolve(&name, &src, None, &Overrides::default())
+                .unwrap_or_else(|e| panic!("{e}"));
             (p, r)
         })
         .collect()
@@ -40,8 +42,16 @@ fn the_matrix_has_at_least_150_cases_with_expectations() {
     let cases = cases();
     assert!(cases.len() >= 150, "{} cases", cases.len());
     for (p, r) in &cases {
-        assert!(r.steps.iter().any(|s| s.expect.is_some()), "{}: no expectation", p.display());
-        assert!(r.hosts.iter().all(|h| h.addr.is_loopback()), "{}: kernel cases use loopback hosts", p.display());
+        assert!(
+            r.steps.iter().any(|s| s.expect.is_some()),
+            "{}: no expectation",
+            p.display()
+        );
+        assert!(
+            r.hosts.iter().all(|h| h.addr.is_loopback()),
+            "{}: kernel cases use loopback hosts",
+            p.display()
+        );
     }
 }
 
@@ -64,7 +74,12 @@ fn model_meets_every_expectation_of_the_matrix() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[cfg(target_os = "linux")]
@@ -76,7 +91,9 @@ fn kernel_agrees_with_the_model_on_every_call() {
     for (p, r) in &cases {
         let (kernel, in_ns) = match twsim_sim::kernel::replay(r, std::env::var_os("CI").is_some()) {
             Ok(x) => x,
-            Err(twsim_sim::kernel::KernelError::Namespace(why)) if std::env::var_os("CI").is_none() => {
+            Err(twsim_sim::kernel::KernelError::Namespace(why))
+                if std::env::var_os("CI").is_none() =>
+            {
                 eprintln!("kernel matrix skipped: no private network namespace here ({why})");
                 return;
             }
@@ -111,5 +128,10 @@ fn kernel_agrees_with_the_model_on_every_call() {
         }
     }
     assert_eq!(ran, cases.len());
-    assert!(failures.is_empty(), "{} disagreements:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} disagreements:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

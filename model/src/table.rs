@@ -138,6 +138,8 @@ pub struct AddressTable {
     /// KB Q177074: the address objects of closed listeners that still serve accepted
     /// connections, by the listener's bound address, with those connections' ids.
     stale: BTreeMap<SocketAddr, BTreeSet<SocketId>>,
+    /// Windows: the listener chosen at random for an address, kept while it listens.
+    sticky: BTreeMap<SocketAddr, SocketId>,
     /// Whether this host's connections use TCP timestamps (RFC 7323), which Linux requires to
     /// recycle a TIME-WAIT 4-tuple on connect (`tcp_twsk_unique`).
     timestamps: bool,
@@ -163,6 +165,7 @@ impl AddressTable {
             perturb: BTreeMap::new(),
             pre_connect: BTreeMap::new(),
             timestamps: false,
+            sticky: BTreeMap::new(),
             recycled: Vec::new(),
             stale: BTreeMap::new(),
         }
@@ -532,7 +535,10 @@ impl AddressTable {
                     // 4-tuple makes it unavailable (__inet_check_established).
                     let recycle = self.cfg.bind == BindRules::Linux
                         && self.timestamps
-                        && matches!(self.entries.get(&other).map(|e| &e.state), Some(TableState::TimeWait(_)));
+                        && matches!(
+                            self.entries.get(&other).map(|e| &e.state),
+                            Some(TableState::TimeWait(_))
+                        );
                     if !recycle {
                         return Err(Errno::EADDRNOTAVAIL);
                     }
@@ -726,7 +732,7 @@ impl AddressTable {
     /// listener exists: "connection requests are validated against the old TCP/IP address
     /// object, which still has a NULL connect handler".
     pub fn choose_listener(
-        &self,
+        &mut self,
         local: SocketAddr,
         remote: SocketAddr,
         rand: u32,
@@ -759,8 +765,20 @@ impl AddressTable {
             ListenerChoice::Exact => best,
             ListenerChoice::FirstCreated => *found.iter().min().expect("not empty"),
             ListenerChoice::Random => {
-                let best = tier(&|_| true);
-                best[(rand % best.len() as u32) as usize]
+                // KB 307175: "only one random listening socket accepts a connection request".
+                // The pick is drawn once and kept while that listener listens, so one of the
+                // servers takes the connections (reading the KB as one server chosen at random,
+                // not a coin toss per connection).
+                let best_tier = tier(&|_| true);
+                let key = SocketAddr::new(best_ip.unwrap_or(local.ip()), local.port());
+                match self.sticky.get(&key) {
+                    Some(id) if best_tier.contains(id) => *id,
+                    _ => {
+                        let id = best_tier[(rand % best_tier.len() as u32) as usize];
+                        self.sticky.insert(key, id);
+                        id
+                    }
+                }
             }
             ListenerChoice::ReuseportHash if b.opts.reuseport => {
                 let group = tier(&|e| e.opts.reuseport && e.uid == b.uid);

@@ -1006,12 +1006,19 @@ fn m2_bind_twice_and_other_state_errors() {
                 bind a 127.0.0.1:8081 -> EINVAL
                 listen a -> ok
                 listen a -> ok
-                connect a 127.0.0.1:80 -> EINVAL
+                connect a 127.0.0.1:80 -> {}
                 connect b 127.0.0.1:80 hint=7 -> 127.0.0.1:{}
                 listen b -> EINVAL
                 bind b 127.0.0.1:9000 -> EINVAL
                 connect b 127.0.0.1:81 -> EISCONN
                 ",
+                // connect() on a listener: Linux inet_stream_connect (not in CLOSE: EISCONN,
+                // observed on a 6.18 kernel); FreeBSD soconnect (SO_ACCEPTCONN: EOPNOTSUPP).
+                if profile == "linux" {
+                    "EISCONN"
+                } else {
+                    "EOPNOTSUPP"
+                },
                 if profile == "linux" { 32774 } else { 49159 }
             ),
         );
@@ -2093,7 +2100,14 @@ impl TableHarness {
             Some(TableState::Connected { .. } | TableState::TimeWait(_)) => {
                 prop_assert_eq!(r, Err(Errno::EISCONN))
             }
-            Some(TableState::Listen) => prop_assert_eq!(r, Err(Errno::EINVAL)),
+            Some(TableState::Listen) => {
+                let want = match self.table.config().bind {
+                    BindRules::Linux => Errno::EISCONN,
+                    BindRules::Bsd => Errno::EOPNOTSUPP,
+                    _ => Errno::EINVAL,
+                };
+                prop_assert_eq!(r, Err(want))
+            }
             Some(TableState::Bound) => {
                 let l = before.unwrap().local.unwrap();
                 let want = if l.ip().is_unspecified() {
@@ -2404,7 +2418,7 @@ impl TableHarness {
             .map(|id| self.table.get(*id).unwrap().local.unwrap().ip());
         let mut picked = BTreeSet::new();
         for rand in 0..4u32 {
-            match self.table.choose_listener(local, remote, rand) {
+            match self.table.clone().choose_listener(local, remote, rand) {
                 ListenerVerdict::Refuse { .. } => prop_assert!(stale),
                 ListenerVerdict::None => prop_assert!(!stale && found.is_empty()),
                 ListenerVerdict::Listener(id) => {
@@ -3388,14 +3402,13 @@ fn kb307175_several_servers_listen_one_random_listener_accepts() {
                 listen b
                 listen c
                 listeners 10.0.0.1:8080
+                choose 10.0.0.1:8080 10.0.0.2:50000 rand=1
                 choose 10.0.0.1:8080 10.0.0.2:50000 rand=0
-                choose 10.0.0.1:8080 10.0.0.2:50000 rand=1
-                choose 10.0.0.1:8080 10.0.0.2:50000 rand=2
-                choose 10.0.0.1:8080 10.0.0.2:50000 rand=3
-                choose 10.0.0.1:8080 10.0.0.2:50000 rand=4294967295
+                choose 10.0.0.1:8080 10.0.0.2:50001 rand=2
+                choose 10.0.0.1:8080 10.0.0.2:50002 rand=4294967295
                 close b
-                choose 10.0.0.1:8080 10.0.0.2:50000 rand=1
                 choose 10.0.0.1:8080 10.0.0.2:50000 rand=2
+                choose 10.0.0.1:8080 10.0.0.2:50000 rand=1
                 "
             ),
             "
@@ -3406,13 +3419,12 @@ fn kb307175_several_servers_listen_one_random_listener_accepts() {
             listen b -> ok
             listen c -> ok
             listeners 10.0.0.1:8080 -> a b c
-            choose 10.0.0.1:8080 10.0.0.2:50000 rand=0 -> a
             choose 10.0.0.1:8080 10.0.0.2:50000 rand=1 -> b
-            choose 10.0.0.1:8080 10.0.0.2:50000 rand=2 -> c
-            choose 10.0.0.1:8080 10.0.0.2:50000 rand=3 -> a
-            choose 10.0.0.1:8080 10.0.0.2:50000 rand=4294967295 -> a
-            choose 10.0.0.1:8080 10.0.0.2:50000 rand=1 -> c
+            choose 10.0.0.1:8080 10.0.0.2:50000 rand=0 -> b
+            choose 10.0.0.1:8080 10.0.0.2:50001 rand=2 -> b
+            choose 10.0.0.1:8080 10.0.0.2:50002 rand=4294967295 -> b
             choose 10.0.0.1:8080 10.0.0.2:50000 rand=2 -> a
+            choose 10.0.0.1:8080 10.0.0.2:50000 rand=1 -> a
             ",
         );
     }

@@ -449,7 +449,9 @@ impl Host {
             // The profile's answer for connect() on a listener (the table checks the state
             // first; no port is drawn).
             Kind::Listener { .. } => {
-                let r = self.table.connect(id, IpAddr::V4(self.addr), SocketAddr::V4(remote), 0);
+                let r = self
+                    .table
+                    .connect(id, IpAddr::V4(self.addr), SocketAddr::V4(remote), 0);
                 return Err(r.err().unwrap_or(Errno::EINVAL));
             }
             Kind::Conn(_) => return Err(Errno::EISCONN),

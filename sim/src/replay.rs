@@ -182,7 +182,11 @@ impl Model {
                 pe.reset = true;
                 // Linux tcp_reset: EPIPE in CLOSE-WAIT (the peer had sent its FIN), else
                 // ECONNRESET.
-                let e = if pe.fin_received && !pe.fin_sent { Errno::EPIPE } else { Errno::ECONNRESET };
+                let e = if pe.fin_received && !pe.fin_sent {
+                    Errno::EPIPE
+                } else {
+                    Errno::ECONNRESET
+                };
                 self.hosts[ph].errs.insert(pid, e);
                 self.hosts[ph].done.insert(pid, ());
             }
@@ -516,7 +520,11 @@ impl Model {
         }
         // The server host draws one number per SYN, as the simulator's host layer does.
         let r = self.hosts[sh].rng.next_u32();
-        let listener = match self.tables[self.hosts[sh].t].choose_listener(server_tuple.local, server_tuple.remote, r) {
+        let listener = match self.tables[self.hosts[sh].t].choose_listener(
+            server_tuple.local,
+            server_tuple.remote,
+            r,
+        ) {
             twsim_model::ListenerVerdict::Listener(id) => Some(id),
             twsim_model::ListenerVerdict::None => None,
             twsim_model::ListenerVerdict::Refuse { .. } => {

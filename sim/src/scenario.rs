@@ -333,6 +333,10 @@ pub struct VariantSpec {
     /// Seed.
     #[serde(default)]
     pub seed: Option<u64>,
+    /// Expectations that differ in this variant: step index (as a string) → `"ok"` or an
+    /// errno name, replacing that step's `expect`.
+    #[serde(default)]
+    pub expect: BTreeMap<String, String>,
 }
 
 /// An outcome check evaluated after the run.
@@ -1035,6 +1039,24 @@ impl Scenario {
                 expect_data: s.expect_data.clone(),
                 note: s.note.clone(),
             });
+        }
+
+        if let Some(vi) = variant {
+            for (k, e) in &self.variants[vi].expect {
+                let p = format!("variants[{vi}].expect.{k}");
+                let i: usize = k.parse().ok().filter(|i| *i < steps.len()).ok_or_else(|| {
+                    ctx.err(
+                        &p,
+                        format!("{k:?} is not a step index (0..{})", steps.len()),
+                    )
+                })?;
+                steps[i].expect = match e.as_str() {
+                    "ok" | "OK" => Some(None),
+                    name => Some(Some(Errno::from_name(name).ok_or_else(|| {
+                        ctx.err(&p, format!("unknown expectation {name:?} (\"ok\" or an errno name such as EADDRINUSE)"))
+                    })?)),
+                };
+            }
         }
 
         let mut checks = Vec::new();

@@ -295,3 +295,38 @@ fn a_full_listen_queue_drops_syns_until_accept_makes_room() {
     let trace = String::from_utf8(r.recorder.take_trace().unwrap()).unwrap();
     assert!(trace.contains("listen queue full"));
 }
+
+#[test]
+fn win2000_one_listener_chosen_by_the_seed_takes_every_connection() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/win2000-two-listeners.json"
+    );
+    let src = std::fs::read_to_string(path).unwrap();
+    let sc = parse(path, &src).unwrap();
+    let mut winners = std::collections::BTreeSet::new();
+    for seed in 1..=8 {
+        let ov = Overrides {
+            seed: Some(seed),
+            ..Overrides::default()
+        };
+        let r = run(
+            &sc.resolve(path, &src, None, &ov).unwrap(),
+            RunOptions::default(),
+        );
+        assert!(r.ok(), "seed {seed}");
+        let ok_by = |proc: &str| {
+            r.steps
+                .iter()
+                .filter(|s| s.proc == proc && matches!(s.result, Ok(Detail::Accepted(_))))
+                .count()
+        };
+        let (a, b) = (ok_by("s1"), ok_by("s2"));
+        assert!(
+            (a, b) == (4, 0) || (a, b) == (0, 4),
+            "seed {seed}: s1 {a}, s2 {b}"
+        );
+        winners.insert(if a == 4 { "s1" } else { "s2" });
+    }
+    assert_eq!(winners.len(), 2, "both servers should win for some seed");
+}

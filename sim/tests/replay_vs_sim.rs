@@ -140,7 +140,9 @@ fn script(os: &str, prelude_ra: bool, ops: &[Op]) -> String {
                     n += 1;
                     let (c, a) = (format!("P{n}"), format!("Q{n}"));
                     let port = if *p % 4 == 0 { 81 } else { 80 };
-                    steps.push(format!(r#"{{"host":"client","call":"socket","sock":"{c}"}}"#));
+                    steps.push(format!(
+                        r#"{{"host":"client","call":"socket","sock":"{c}"}}"#
+                    ));
                     steps.push(format!(r#"{{"host":"client","call":"connect","sock":"{c}","addr":"10.0.0.2:{port}","timeout":"3s"}}"#));
                     steps.push(format!(r#"{{"host":"server","call":"accept","sock":"{l}","as":"{a}","timeout":"1s"}}"#));
                     names[0].push(c.clone());
@@ -150,10 +152,23 @@ fn script(os: &str, prelude_ra: bool, ops: &[Op]) -> String {
             }
             Op::CloseBoth(server_first) => {
                 if let Some((c, a)) = pairs.pop() {
-                    let (first, second) = if *server_first { (("server", a), ("client", c)) } else { (("client", c), ("server", a)) };
-                    steps.push(format!(r#"{{"host":"{}","call":"close","sock":"{}"}}"#, first.0, first.1));
-                    steps.push(format!(r#"{{"host":"{}","call":"recv","sock":"{}","timeout":"1s"}}"#, second.0, second.1));
-                    steps.push(format!(r#"{{"host":"{}","call":"close","sock":"{}"}}"#, second.0, second.1));
+                    let (first, second) = if *server_first {
+                        (("server", a), ("client", c))
+                    } else {
+                        (("client", c), ("server", a))
+                    };
+                    steps.push(format!(
+                        r#"{{"host":"{}","call":"close","sock":"{}"}}"#,
+                        first.0, first.1
+                    ));
+                    steps.push(format!(
+                        r#"{{"host":"{}","call":"recv","sock":"{}","timeout":"1s"}}"#,
+                        second.0, second.1
+                    ));
+                    steps.push(format!(
+                        r#"{{"host":"{}","call":"close","sock":"{}"}}"#,
+                        second.0, second.1
+                    ));
                 }
             }
             Op::Wait(k) => {
