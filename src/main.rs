@@ -96,6 +96,10 @@ enum Cmd {
         /// Lifecycles per measurement.
         #[arg(long, default_value_t = 20_000)]
         lifecycles: u64,
+        /// Measure the address-table model instead: calls per second with this many sockets
+        /// in the table, and heap bytes per TIME-WAIT record.
+        #[arg(long, value_name = "SOCKETS")]
+        model: Option<usize>,
     },
 }
 
@@ -148,7 +152,22 @@ fn main() -> ExitCode {
                 Err(e) => Err(Bad(format!("{name}: cannot read: {e}"))),
             }
         }
-        Cmd::Bench { lifecycles } => {
+        Cmd::Bench { model: Some(n), .. } => {
+            let f = twsim::bench::model::measure(n, 200_000, heap_bytes);
+            println!("address-table model, linux profile, {} sockets in the table", f.sockets);
+            println!(
+                "  {:>12.0} calls/s  ({} calls in {:.3} s: socket, bind conflict, bind, socket, connect, close)",
+                f.calls as f64 / f.seconds,
+                f.calls,
+                f.seconds
+            );
+            println!(
+                "  {:>12.1} heap bytes per TIME-WAIT record (table entry and indexes; the record itself is {} bytes)",
+                f.bytes_per_time_wait, f.record_size
+            );
+            Ok(true)
+        }
+        Cmd::Bench { lifecycles, .. } => {
             twsim::bench::run(lifecycles);
             Ok(true)
         }
@@ -395,4 +414,30 @@ fn kernel_replay(r: &scenario::Resolved) -> Result<replay_cmd::Outcome, Bad> {
 #[cfg(not(target_os = "linux"))]
 fn kernel_replay(_r: &scenario::Resolved) -> Result<replay_cmd::Outcome, Bad> {
     Err(Bad("--kernel needs Linux".into()))
+}
+
+/// Counts live heap bytes, for `twsim bench --model` (bytes per TIME-WAIT record).
+struct Counting;
+
+static HEAP: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded to the system allocator unchanged; only a counter is kept.
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        HEAP.fetch_add(layout.size(), std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: same layout contract as the caller's.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        HEAP.fetch_sub(layout.size(), std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: `ptr` came from `alloc` with this layout.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+fn heap_bytes() -> usize {
+    HEAP.load(std::sync::atomic::Ordering::Relaxed)
 }
