@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod addr;
+pub mod decision_table;
 pub mod errno;
 pub mod process;
 pub mod profile;

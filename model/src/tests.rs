@@ -405,6 +405,7 @@ fn tw_record(tuple: FourTuple, now: Instant, length: Duration) -> TimeWaitRecord
         length,
         restarts: 0,
         last_limited_ack_at: None,
+        ts_recent: None,
     }
 }
 
@@ -1902,6 +1903,7 @@ impl TableHarness {
                     fin: true,
                     rst: false,
                     payload_len: 0,
+                    tsval: None,
                 };
                 let d = self.table.time_wait_segment(id, &fin, self.now, false);
                 match before {
@@ -2777,6 +2779,7 @@ fn time_wait_row(profile: Profile) -> String {
         fin: false,
         rst: false,
         payload_len: 0,
+        tsval: None,
     };
     let probes: [(&str, SegmentInfo, bool); 11] = [
         (
@@ -2933,6 +2936,7 @@ fn smoltcp_rate_limits_fin_reacks_but_still_restarts() {
         fin: true,
         rst: false,
         payload_len: 0,
+        tsval: None,
     };
     let data = SegmentInfo {
         fin: false,

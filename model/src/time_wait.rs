@@ -77,6 +77,11 @@ pub enum SynInTimeWait {
     /// smoltcp 0.14: a bare SYN is dropped silently ("expecting an ACK" in
     /// `tcp::Socket::process`), no ACK, no restart.
     Silent,
+    /// RFC 6191 §2: with timestamps, a SYN whose TSval is greater than TS.Recent reopens; an
+    /// equal TSval reopens only with SEQ > RCV.NXT; a smaller one is dropped silently. Without
+    /// timestamps, the RFC 1122 sequence-number rule (SEQ > RCV.NXT reopens), and an old SYN is
+    /// dropped silently.
+    Rfc6191,
 }
 
 /// A profile's TIME-WAIT segment policy.
@@ -113,6 +118,8 @@ pub struct SegmentInfo {
     pub rst: bool,
     /// Payload length in bytes (SYN and FIN not counted).
     pub payload_len: u32,
+    /// TSval of the RFC 7323 timestamp option, if the segment carries one.
+    pub tsval: Option<u32>,
 }
 
 impl SegmentInfo {
@@ -170,6 +177,8 @@ pub struct TimeWaitRecord {
     pub restarts: u32,
     /// When the record last sent an ACK limited by the rate limit.
     pub last_limited_ack_at: Option<Instant>,
+    /// TS.Recent (RFC 7323) when the connection used timestamps, else `None`.
+    pub ts_recent: Option<u32>,
 }
 
 /// What the record does with one segment.
@@ -231,11 +240,30 @@ impl TimeWaitRecord {
             return self.on_rst(seg, acceptable, policy);
         }
         if seg.syn && seg.ack.is_none() {
-            if let Some(d) = self.on_syn(seg, acceptable, policy, listener_exists) {
+            if let Some(mut d) = self.on_syn(seg, acceptable, policy, listener_exists) {
+                if d.restarted {
+                    // PAWS rejected the SYN: Linux reschedules the timer ("if (paws_reject ||
+                    // th->ack) inet_twsk_reschedule").
+                    self.restart(now);
+                    d.restarted = true;
+                }
                 return self.limit(d, seg, now, policy);
             }
         }
         let retransmitted_fin = seg.fin && seg.seq.wrapping_add(seg.seg_len()) == self.rcv_nxt;
+        let paws_reject = policy.syn == SynInTimeWait::Linux
+            && matches!((seg.tsval, self.ts_recent), (Some(v), Some(r)) if (v.wrapping_sub(r) as i32) < 0);
+        if paws_reject {
+            // tcp_timewait_state_process: "if (paws_reject || th->ack) inet_twsk_reschedule"
+            // and the out-of-window ACK (rate-limited).
+            self.restart(now);
+            let d = TwDecision {
+                action: TwAction::Ack,
+                restarted: true,
+                rule: "tcp_timewait_state_process: PAWS reject (TSval < TS.Recent), ACK and reschedule",
+            };
+            return self.limit(d, seg, now, policy);
+        }
         let restart = match policy.restart {
             TimerRestart::DuplicateFin => retransmitted_fin || (acceptable && seg.seg_len() > 0),
             TimerRestart::AnySegment => seg.ack.is_some(),
@@ -330,6 +358,11 @@ impl TimeWaitRecord {
         listener_exists: bool,
     ) -> Option<TwDecision> {
         let newer = seq_lt(self.rcv_nxt, seg.seq);
+        // RFC 7323 §5: both ends used timestamps; compare TSval with TS.Recent.
+        let ts = match (seg.tsval, self.ts_recent) {
+            (Some(v), Some(r)) => Some((v.wrapping_sub(r) as i32).signum()),
+            _ => None,
+        };
         let d = |action, rule| TwDecision {
             action,
             restarted: false,
@@ -341,7 +374,12 @@ impl TimeWaitRecord {
                 "RFC 793 p.71: SYN in window is an error, send reset, enter CLOSED",
             )),
             SynInTimeWait::Rfc793 => None,
-            SynInTimeWait::Linux if newer && listener_exists => {
+            SynInTimeWait::Linux if ts == Some(-1) => Some(TwDecision {
+                action: TwAction::Ack,
+                restarted: true,
+                rule: "tcp_timewait_state_process: PAWS rejects the SYN (TSval < TS.Recent), ACK and reschedule",
+            }),
+            SynInTimeWait::Linux if (newer || ts == Some(1)) && listener_exists => {
                 let mut iss = self.snd_nxt.wrapping_add(65537);
                 if iss == 0 {
                     iss = 1;
@@ -371,6 +409,19 @@ impl TimeWaitRecord {
                 TwAction::Drop,
                 "tcp_twcheck: SYN not above RCV.NXT and without ACK, drop silently",
             )),
+            SynInTimeWait::Rfc6191 => Some(match ts {
+                Some(1) => d(TwAction::AcceptSyn { iss: None }, "RFC 6191 §2: SYN with TSval > TS.Recent reopens"),
+                Some(0) if newer => d(
+                    TwAction::AcceptSyn { iss: None },
+                    "RFC 6191 §2: SYN with TSval = TS.Recent and SEQ > RCV.NXT reopens",
+                ),
+                Some(_) => d(TwAction::Drop, "RFC 6191 §2: SYN not newer by timestamp, drop silently"),
+                None if newer => d(
+                    TwAction::AcceptSyn { iss: None },
+                    "RFC 6191 §2 (no timestamps): RFC 1122 rule, SEQ > RCV.NXT reopens",
+                ),
+                None => d(TwAction::Drop, "RFC 6191 §2 (no timestamps): old SYN, drop silently"),
+            }),
             SynInTimeWait::Silent => Some(d(
                 TwAction::Drop,
                 "smoltcp tcp::Socket::process: segment without ACK in TIME-WAIT, drop (\"expecting an ACK\")",
@@ -430,6 +481,7 @@ mod tests {
             length: Duration::from_secs(60),
             restarts: 0,
             last_limited_ack_at: None,
+            ts_recent: None,
         }
     }
 
@@ -441,6 +493,7 @@ mod tests {
             fin: false,
             rst: false,
             payload_len: 0,
+            tsval: None,
         }
     }
 
