@@ -197,7 +197,7 @@ pub mod model {
                 expires_at: now + Duration::from_secs(60),
                 length: Duration::from_secs(60),
                 restarts: 0,
-                last_limited_ack_at: None,
+                last_limited_ack_at: None, ts_recent: None,
             };
             t.enter_time_wait(id, rec).expect("connected just above");
         }

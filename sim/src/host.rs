@@ -1283,7 +1283,7 @@ impl Host {
             expires_at: now + tw_len,
             length: tw_len,
             restarts: 0,
-            last_limited_ack_at: None,
+            last_limited_ack_at: None, ts_recent: None,
         };
         let name = self
             .socks

@@ -244,7 +244,7 @@ impl Model {
                         expires_at: now + len,
                         length: len,
                         restarts: 0,
-                        last_limited_ack_at: None,
+                        last_limited_ack_at: None, ts_recent: None,
                     };
                     let _ = self.tables[pt].enter_time_wait(pid, record);
                 }
