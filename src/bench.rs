@@ -186,7 +186,9 @@ pub mod model {
         for i in 0..n {
             let id = t.socket(0);
             let remote = SocketAddr::new(ip(10, 1, (i % 64) as u8, 1), 80);
-            let l = t.connect(id, local, remote, i as u32).expect("the table has room for the records");
+            let l = t
+                .connect(id, local, remote, i as u32)
+                .expect("the table has room for the records");
             let rec = TimeWaitRecord {
                 tuple: FourTuple::new(l, remote),
                 incarnation: 1,
@@ -197,7 +199,8 @@ pub mod model {
                 expires_at: now + Duration::from_secs(60),
                 length: Duration::from_secs(60),
                 restarts: 0,
-                last_limited_ack_at: None, ts_recent: None,
+                last_limited_ack_at: None,
+                ts_recent: None,
             };
             t.enter_time_wait(id, rec).expect("connected just above");
         }

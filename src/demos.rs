@@ -28,8 +28,18 @@ pub const DEMOS: &[Demo] = &[
     },
     Demo {
         name: "lost-final-ack",
-        summary: "the active closer's final ACK is lost; TIME-WAIT re-ACKs the retransmitted FIN (Stratus article)",
-        files: &[file!("lost-final-ack.json")],
+        summary: "the final ACK is lost: TIME-WAIT re-ACKs the retransmitted FIN; without TIME-WAIT the peer sees RST",
+        files: &[file!("lost-final-ack.json"), file!("lost-final-ack-no-time-wait.json")],
+    },
+    Demo {
+        name: "fin-retransmits-extend-time-wait",
+        summary: "lost ACKs: every retransmitted FIN restarts TIME-WAIT, which lasts about 9 min (Stratus article)",
+        files: &[file!("fin-retransmits-extend-time-wait.json")],
+    },
+    Demo {
+        name: "time-wait-assassination",
+        summary: "RFC 1337 S0: an old FIN copy draws an ACK, the RST answer kills TIME-WAIT at +20 s; RFC 1337 and FreeBSD survive",
+        files: &[file!("time-wait-assassination.json")],
     },
     Demo {
         name: "nt4-refused-after-rebind",

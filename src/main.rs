@@ -154,7 +154,10 @@ fn main() -> ExitCode {
         }
         Cmd::Bench { model: Some(n), .. } => {
             let f = twsim::bench::model::measure(n, 200_000, heap_bytes);
-            println!("address-table model, linux profile, {} sockets in the table", f.sockets);
+            println!(
+                "address-table model, linux profile, {} sockets in the table",
+                f.sockets
+            );
             println!(
                 "  {:>12.0} calls/s  ({} calls in {:.3} s: socket, bind conflict, bind, socket, connect, close)",
                 f.calls as f64 / f.seconds,
@@ -237,10 +240,12 @@ fn run_sources(srcs: &[(String, String)], out: &Out) -> Result<bool, Bad> {
                     continue;
                 }
             }
-            runs.push(
-                sc.resolve(file, src, v, &ov)
-                    .map_err(|e| Bad(e.to_string()))?,
-            );
+            let r = sc
+                .resolve(file, src, v, &ov)
+                .map_err(|e| Bad(e.to_string()))?;
+            // The full simulation's endpoints are IPv4-only; the replays take IPv6.
+            r.require_ipv4(file, src).map_err(|e| Bad(e.to_string()))?;
+            runs.push(r);
         }
     }
     if runs.is_empty() {

@@ -396,7 +396,14 @@ fn json_summary_parses() {
     assert_status(&o, 0, "run --json (variants)");
     let v: Value = serde_json::from_str(&stdout(&o)).expect("--json prints one JSON document");
     let runs = v.as_array().expect("an array of summaries");
-    let variants = ["linux", "rfc793-msl-30s", "rfc793-msl-2min", "stratus-os-tcp", "stratus-stcp", "hpux"];
+    let variants = [
+        "linux",
+        "rfc793-msl-30s",
+        "rfc793-msl-2min",
+        "stratus-os-tcp",
+        "stratus-stcp",
+        "hpux",
+    ];
     assert_eq!(runs.len(), variants.len(), "{v}");
     for (r, name) in runs.iter().zip(variants) {
         assert_eq!(r["variant"], name, "{v}");
@@ -491,6 +498,7 @@ malformed! {
     malformed_unknown_errno: "unknown_errno.json", 6, 81, "steps[1].expect: ", "unknown expectation \"EWHATEVER\"";
     malformed_wrong_type_seed: "wrong_type_seed.json", 3, 11, "seed: ", "invalid type: string \"one\", expected u64";
     malformed_trailing_garbage: "trailing_garbage.json", 5, 3, "", "trailing characters";
+    malformed_ipv6_in_run: "ipv6_in_run.json", 6, 61, "steps[1].family: ", "the full simulation is IPv4-only";
 }
 
 #[test]
@@ -585,6 +593,106 @@ fn bad_command_line_values_are_bad_input() {
 
     let o = twsim(["run", "examples/fork-server-restart.json", "--seed", "one"]);
     assert_status(&o, 2, "--seed one");
+}
+
+/// IPv6 scripts: `twsim run` refuses them (exit 2, the position of the first IPv6 value, no
+/// output), `twsim replay` runs them against the model.
+#[test]
+fn ipv6_scripts_replay_but_do_not_run() {
+    let dir = TempDir::new("ipv6");
+    let file = dir.path("ipv6.json");
+    std::fs::write(
+        &file,
+        r#"{
+  "name": "ipv6-replay",
+  "hosts": [ { "name": "a", "addr": "10.0.0.1" } ],
+  "steps": [
+    { "host": "a", "call": "socket", "sock": "S" },
+    { "host": "a", "call": "bind", "sock": "S", "addr": "0.0.0.0:80", "expect": "ok" },
+    { "host": "a", "call": "setsockopt", "sock": "S", "opt": "IPV6_V6ONLY", "value": 1, "expect": "ENOPROTOOPT" },
+    { "host": "a", "call": "socket", "sock": "T", "family": "inet6" },
+    { "host": "a", "call": "bind", "sock": "T", "addr": "[::]:80", "expect": "EADDRINUSE" },
+    { "host": "a", "call": "setsockopt", "sock": "T", "opt": "IPV6_V6ONLY", "value": 1, "expect": "ok" },
+    { "host": "a", "call": "bind", "sock": "T", "addr": "[::]:80", "expect": "ok" },
+    { "host": "a", "call": "socket", "sock": "U" },
+    { "host": "a", "call": "connect", "sock": "U", "addr": "[::1]:80", "expect": "EAFNOSUPPORT" }
+  ]
+}
+"#,
+    )
+    .expect("write scenario");
+    let o = twsim([Path::new("run"), file.as_path()]);
+    assert_status(&o, 2, "twsim run of an IPv6 script");
+    let err = stderr(&o);
+    let want = format!("twsim: error: {}:8:61: steps[3].family: ", file.display());
+    assert!(err.starts_with(&want), "expected {want:?}, got {err:?}");
+    assert!(err.contains("IPv4-only"), "{err}");
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+
+    let o = twsim([Path::new("replay"), file.as_path()]);
+    assert_status(&o, 0, "twsim replay of an IPv6 script");
+    let out = stdout(&o);
+    assert!(
+        has_line(
+            &out,
+            "bind(T, [::]:80) = EADDRINUSE (expected EADDRINUSE) \u{2713}"
+        ),
+        "{out}"
+    );
+    assert!(
+        has_line(
+            &out,
+            "setsockopt(T, IPV6_V6ONLY, 1) = ok (expected ok) \u{2713}"
+        ),
+        "{out}"
+    );
+}
+
+/// Resolve errors of the IPv6 fields name the value's path.
+#[test]
+fn bad_ipv6_fields_are_bad_input() {
+    let dir = TempDir::new("ipv6-bad");
+    for (i, (step, path, msg)) in [
+        (
+            r#"{ "host": "a", "call": "socket", "sock": "T", "family": "inet7" }"#,
+            "steps[1].family: ",
+            "unknown address family \"inet7\"",
+        ),
+        (
+            r#"{ "host": "a", "call": "bind", "sock": "S", "addr": "[::1]:80", "family": "inet6" }"#,
+            "steps[1].family: ",
+            "belongs to socket",
+        ),
+        (
+            r#"{ "host": "a", "call": "bind", "sock": "S", "addr": "::1:80" }"#,
+            "steps[1].addr: ",
+            "([::1]:port)",
+        ),
+        (
+            r#"{ "host": "a", "call": "setsockopt", "sock": "S", "opt": "IPV6_V6ONLY", "value": 2 }"#,
+            "steps[1].value: ",
+            "IPV6_V6ONLY takes 0 or 1",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let file = dir.path(&format!("bad{i}.json"));
+        std::fs::write(
+            &file,
+            format!(
+                r#"{{ "name": "bad", "hosts": [ {{ "name": "a", "addr": "10.0.0.1" }} ],
+  "steps": [ {{ "host": "a", "call": "socket", "sock": "S" }}, {step} ] }}"#
+            ),
+        )
+        .expect("write scenario");
+        let o = twsim([Path::new("replay"), file.as_path()]);
+        assert_status(&o, 2, step);
+        let err = stderr(&o);
+        let want = format!("twsim: error: {}:2:", file.display());
+        assert!(err.starts_with(&want), "{want:?} in {err:?}");
+        assert!(err.contains(path) && err.contains(msg), "{path} {msg} in {err}");
+    }
 }
 
 #[test]

@@ -55,6 +55,25 @@ fn the_matrix_has_at_least_150_cases_with_expectations() {
     }
 }
 
+/// bind-rules.md "IPv6": dual-stack and IPV6_V6ONLY cases, each naming its source.
+#[test]
+fn the_matrix_covers_ipv6() {
+    let ipv6: Vec<(PathBuf, Resolved)> = cases()
+        .into_iter()
+        .filter(|(p, _)| p.to_string_lossy().contains("-ipv6-"))
+        .collect();
+    assert!(ipv6.len() >= 14, "{} IPv6 cases", ipv6.len());
+    for (p, r) in &ipv6 {
+        assert!(r.uses_ipv6().is_some(), "{}: no IPv6 step", p.display());
+        let source = r.source.as_deref().unwrap_or_default();
+        assert!(
+            source.contains("IPv6") || source.contains("rcv_saddr_equal"),
+            "{}: the source should cite bind-rules.md \"IPv6\" or the kernel function",
+            p.display()
+        );
+    }
+}
+
 #[test]
 fn model_meets_every_expectation_of_the_matrix() {
     let mut failures = Vec::new();

@@ -32,12 +32,31 @@ impl fmt::Display for FourTuple {
     }
 }
 
-/// The IPv4 address an IPv6 address stands for, if it is IPv4-mapped (`::ffff:a.b.c.d`).
-fn as_v4(ip: IpAddr) -> IpAddr {
+/// The IPv4 address an IPv6 address stands for, if it is IPv4-mapped (`::ffff:a.b.c.d`);
+/// any other address unchanged. Linux keeps a v4-mapped socket's address as IPv4
+/// (`inet_rcv_saddr`) and its connections in the IPv4 tables (`tcp_v6_connect` hands a
+/// v4-mapped destination to `tcp_v4_connect`).
+pub fn unmapped(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
     }
+}
+
+/// [`unmapped`] for an endpoint.
+pub fn unmapped_endpoint(a: SocketAddr) -> SocketAddr {
+    SocketAddr::new(unmapped(a.ip()), a.port())
+}
+
+/// Whether `ip` is a wildcard: `0.0.0.0`, `[::]`, or the v4-mapped `[::ffff:0.0.0.0]`.
+pub fn is_wildcard(ip: IpAddr) -> bool {
+    unmapped(ip).is_unspecified()
+}
+
+/// Whether `ip` is an IPv6 address that is neither v4-mapped nor a wildcard (`::1`, …):
+/// what Linux `inet_use_bhash2_on_bind` and `__inet6_bind` treat as "plain IPv6".
+pub fn is_plain_v6(ip: IpAddr) -> bool {
+    matches!(ip, IpAddr::V6(v6) if !v6.is_unspecified() && v6.to_ipv4_mapped().is_none())
 }
 
 /// Whether two local addresses could receive the same packet: equal addresses, or a wildcard
@@ -45,7 +64,7 @@ fn as_v4(ip: IpAddr) -> IpAddr {
 /// IPV6_V6ONLY). `v6only_a`/`v6only_b` are the sockets' IPV6_V6ONLY flags. Source: Linux
 /// `inet_rcv_saddr_equal` / `ipv6_rcv_saddr_equal`, bind-rules.md "IPv6".
 pub fn overlaps(a: IpAddr, v6only_a: bool, b: IpAddr, v6only_b: bool) -> bool {
-    let (a4, b4) = (as_v4(a), as_v4(b));
+    let (a4, b4) = (unmapped(a), unmapped(b));
     let any6_covers_v4 = |ip: IpAddr, v6only: bool, other: IpAddr| {
         matches!(ip, IpAddr::V6(v) if v.is_unspecified()) && !v6only && other.is_ipv4()
     };
@@ -81,5 +100,26 @@ mod tests {
         ));
         assert!(!overlaps(ip("::1"), false, ip("127.0.0.1"), false));
         assert!(overlaps(ip("::"), true, ip("::1"), false));
+        // Observed on Linux 6.18 (tests/matrix/*-ipv6-*): the v4-mapped wildcard is 0.0.0.0,
+        // and [::] v6only=1 leaves every IPv4 and v4-mapped address alone.
+        assert!(overlaps(
+            ip("::ffff:0.0.0.0"),
+            false,
+            ip("127.0.0.2"),
+            false
+        ));
+        assert!(!overlaps(ip("::ffff:0.0.0.0"), false, ip("::1"), false));
+        assert!(!overlaps(ip("::"), true, ip("::ffff:127.0.0.2"), false));
+        assert!(overlaps(ip("::"), false, ip("::ffff:127.0.0.2"), false));
+        assert!(overlaps(ip("::1"), false, ip("::"), true));
+    }
+
+    #[test]
+    fn mapped_addresses_unmap() {
+        assert_eq!(unmapped(ip("::ffff:127.0.0.2")), ip("127.0.0.2"));
+        assert_eq!(unmapped(ip("::1")), ip("::1"));
+        assert!(is_wildcard(ip("::ffff:0.0.0.0")) && is_wildcard(ip("::")));
+        assert!(is_plain_v6(ip("::1")) && !is_plain_v6(ip("::")));
+        assert!(!is_plain_v6(ip("::ffff:127.0.0.2")) && !is_plain_v6(ip("127.0.0.2")));
     }
 }

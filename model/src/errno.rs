@@ -49,6 +49,19 @@ pub enum Errno {
     /// Operation not supported on this socket (BSD: connect() on a listening socket).
     #[error("EOPNOTSUPP")]
     EOPNOTSUPP,
+    /// Protocol not available: an option of another protocol level (IPV6_V6ONLY on an IPv4
+    /// socket: Linux `ip_setsockopt` answers ENOPROTOOPT).
+    #[error("ENOPROTOOPT")]
+    ENOPROTOOPT,
+    /// Address family not supported: an IPv6 address given to an IPv4 socket (Linux
+    /// `__inet_bind`, `tcp_v4_connect`), or an IPv6 destination for a socket bound to an
+    /// IPv4-mapped address (`ip6_dst_lookup_tail`).
+    #[error("EAFNOSUPPORT")]
+    EAFNOSUPPORT,
+    /// Network unreachable: an IPv4-mapped destination for an IPV6_V6ONLY socket
+    /// (`tcp_v6_connect`) or for a socket bound to a plain IPv6 address.
+    #[error("ENETUNREACH")]
+    ENETUNREACH,
 }
 
 /// How a profile spells errors.
@@ -68,7 +81,7 @@ pub enum ErrnoStyle {
 
 impl Errno {
     /// Every variant, in declaration order.
-    pub const ALL: [Errno; 13] = [
+    pub const ALL: [Errno; 16] = [
         Errno::EADDRINUSE,
         Errno::EADDRNOTAVAIL,
         Errno::ECONNREFUSED,
@@ -82,6 +95,9 @@ impl Errno {
         Errno::EISCONN,
         Errno::EBADF,
         Errno::EOPNOTSUPP,
+        Errno::ENOPROTOOPT,
+        Errno::EAFNOSUPPORT,
+        Errno::ENETUNREACH,
     ];
 
     /// The POSIX name, as scripts write it.
@@ -100,6 +116,9 @@ impl Errno {
             Errno::EISCONN => "EISCONN",
             Errno::EBADF => "EBADF",
             Errno::EOPNOTSUPP => "EOPNOTSUPP",
+            Errno::ENOPROTOOPT => "ENOPROTOOPT",
+            Errno::EAFNOSUPPORT => "EAFNOSUPPORT",
+            Errno::ENETUNREACH => "ENETUNREACH",
         }
     }
 
@@ -130,6 +149,9 @@ impl Errno {
             Errno::EISCONN => 106,
             Errno::EBADF => 9,
             Errno::EOPNOTSUPP => 95,
+            Errno::ENOPROTOOPT => 92,
+            Errno::EAFNOSUPPORT => 97,
+            Errno::ENETUNREACH => 101,
         }
     }
 
@@ -149,6 +171,9 @@ impl Errno {
             Errno::EISCONN => 10056,
             Errno::EBADF => 10009,
             Errno::EOPNOTSUPP => 10045,
+            Errno::ENOPROTOOPT => 10042,
+            Errno::EAFNOSUPPORT => 10047,
+            Errno::ENETUNREACH => 10051,
         }
     }
 
@@ -201,6 +226,14 @@ mod tests {
         assert_eq!(
             Errno::ECONNREFUSED.display_for(ErrnoStyle::Winsock),
             "WSAECONNREFUSED (10061)"
+        );
+        assert_eq!(
+            Errno::ENOPROTOOPT.display_for(ErrnoStyle::Winsock),
+            "WSAENOPROTOOPT (10042)"
+        );
+        assert_eq!(
+            Errno::EAFNOSUPPORT.display_for(ErrnoStyle::Winsock),
+            "WSAEAFNOSUPPORT (10047)"
         );
         assert_eq!(
             Errno::EADDRINUSE.display_for(ErrnoStyle::StratusOsTcp),

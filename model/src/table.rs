@@ -10,7 +10,7 @@
 //! Linux `inet_twsk_alloc`). A socket leaves the table when its TCP state machine ends, not when
 //! its last handle closes.
 
-use crate::addr::{overlaps, FourTuple};
+use crate::addr::{is_wildcard, overlaps, unmapped, unmapped_endpoint, FourTuple};
 use crate::errno::Errno;
 use crate::profile::{
     windows_category, BindRules, ListenerChoice, ProfileConfig, WinBind, WINDOWS_2003_OTHER_USER,
@@ -360,6 +360,9 @@ impl AddressTable {
     /// Whether a socket with `opts` and `uid` could bind `addr` now (no side effects).
     /// Used to wait until a port becomes free. Errors as [`AddressTable::bind`].
     pub fn check_bind(&self, addr: SocketAddr, opts: SockOptions, uid: u32) -> Result<(), Errno> {
+        if mapped_on_v6only(addr, opts) {
+            return Err(Errno::EINVAL);
+        }
         if !self.is_local(addr.ip()) {
             return Err(Errno::EADDRNOTAVAIL);
         }
@@ -374,19 +377,29 @@ impl AddressTable {
         }
     }
 
+    /// Whether the host owns `ip`; a v4-mapped address is local when its IPv4 address is
+    /// (Linux `__inet6_bind` checks `inet_addr_type` of the IPv4 part).
     fn is_local(&self, ip: IpAddr) -> bool {
+        let ip = unmapped(ip);
         ip.is_unspecified() || self.local_addrs.contains(&ip)
     }
 
     /// `bind()`. Port 0 picks a free ephemeral port starting at `hint` (Linux
     /// `inet_csk_find_open_port`: random start, odd ports first; BSD: random start).
     /// Returns the bound address.
-    /// Errors: EINVAL if already bound; EADDRNOTAVAIL for an address the host does not own;
-    /// EADDRINUSE on conflict or when no ephemeral port is free; EACCES where a Windows table
-    /// says WSAEACCES.
+    /// Errors: EINVAL if already bound, or for a v4-mapped address on an IPV6_V6ONLY socket;
+    /// EADDRNOTAVAIL for an address the host does not own; EADDRINUSE on conflict or when no
+    /// ephemeral port is free; EACCES where a Windows table says WSAEACCES.
     pub fn bind(&mut self, id: SocketId, addr: SocketAddr, hint: u32) -> Result<SocketAddr, Errno> {
         let me = self.entries.get(&id).ok_or(Errno::EBADF)?;
-        // Linux `__inet_bind` checks the address before the socket's state.
+        // Linux `__inet6_bind` checks the socket's state, then a v4-mapped address on a
+        // v6-only socket, then the address; `__inet_bind` checks the address first.
+        if addr.is_ipv6() && me.local.is_some() {
+            return Err(Errno::EINVAL);
+        }
+        if mapped_on_v6only(addr, me.opts) {
+            return Err(Errno::EINVAL);
+        }
         if !self.is_local(addr.ip()) {
             return Err(Errno::EADDRNOTAVAIL);
         }
@@ -466,6 +479,17 @@ impl AddressTable {
     /// never is again; assumed for the other stacks), or, outside Linux, if it was ever
     /// connected ([`Entry::connected_before`]); EADDRINUSE on conflict.
     pub fn listen(&mut self, id: SocketId, hint: u32) -> Result<SocketAddr, Errno> {
+        self.listen_with(id, hint, IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+    }
+
+    /// [`AddressTable::listen`] for a socket whose automatic bind takes `wildcard`: `[::]` for
+    /// an IPv6 socket (Linux `inet_autobind` keeps the socket's family), `0.0.0.0` otherwise.
+    pub fn listen_with(
+        &mut self,
+        id: SocketId,
+        hint: u32,
+        wildcard: IpAddr,
+    ) -> Result<SocketAddr, Errno> {
         let me = self.entries.get(&id).ok_or(Errno::EBADF)?;
         let reconnected = me.connected_before && self.cfg.bind != BindRules::Linux;
         if me.accepted_from.is_some() || reconnected {
@@ -475,8 +499,7 @@ impl AddressTable {
             TableState::Listen => return Ok(me.local.expect("listening sockets are bound")),
             TableState::Connected { .. } | TableState::TimeWait(_) => return Err(Errno::EINVAL),
             TableState::Unbound => {
-                let any = SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
-                self.bind(id, any, hint)?;
+                self.bind(id, SocketAddr::new(wildcard, 0), hint)?;
             }
             TableState::Bound => {}
         }
@@ -497,6 +520,8 @@ impl AddressTable {
     /// connects are shared while the 4-tuple is unique). Every other rule set: only ports with
     /// nothing overlapping on them, scanned from `hint` (BSD `in_pcb_lport`; assumed for
     /// Windows, Solaris, and the host layer in front of smoltcp, which has no allocator).
+    /// A v4-mapped endpoint (local or remote) is kept as IPv4, as Linux hashes such a
+    /// connection in the IPv4 tables, so the 4-tuple is the same whichever family spelled it.
     /// Errors: EISCONN if connected, EINVAL if listening, EADDRNOTAVAIL if the 4-tuple is in
     /// use (TIME-WAIT included) or no ephemeral port is free.
     pub fn connect(
@@ -506,6 +531,7 @@ impl AddressTable {
         remote: SocketAddr,
         hint: u32,
     ) -> Result<SocketAddr, Errno> {
+        let (src, remote) = (unmapped(src), unmapped_endpoint(remote));
         let me = self.entries.get(&id).ok_or(Errno::EBADF)?;
         match me.state {
             TableState::Connected { .. } | TableState::TimeWait(_) => return Err(Errno::EISCONN),
@@ -523,10 +549,10 @@ impl AddressTable {
         let before = me.local;
         let local = match me.local {
             Some(l) => {
-                let l = if l.ip().is_unspecified() {
+                let l = if is_wildcard(l.ip()) {
                     SocketAddr::new(src, l.port())
                 } else {
-                    l
+                    unmapped_endpoint(l)
                 };
                 if let Some(&other) = self.by_tuple.get(&FourTuple::new(l, remote)) {
                     // Linux tcp_twsk_unique: an explicit bind + connect onto a TIME-WAIT
@@ -675,6 +701,10 @@ impl AddressTable {
         listener: SocketId,
         tuple: FourTuple,
     ) -> Result<SocketId, Errno> {
+        let tuple = FourTuple::new(
+            unmapped_endpoint(tuple.local),
+            unmapped_endpoint(tuple.remote),
+        );
         let parent = self.entries.get(&listener).ok_or(Errno::EBADF)?;
         if self.by_tuple.contains_key(&tuple) {
             return Err(Errno::EADDRNOTAVAIL);
@@ -702,9 +732,13 @@ impl AddressTable {
     }
 
     /// The listeners that could take a SYN to `local`, best first: listeners on exactly
-    /// `local`'s address before wildcard ones (Linux `inet_lhash2_lookup` scoring), then by id.
+    /// `local`'s address before wildcard ones (Linux `inet_lhash2_lookup` looks up the exact
+    /// address first), then, for an IPv4 destination, IPv4 listeners before IPv6 ones that
+    /// accept IPv4 (`[::]`, `[::ffff:a.b.c.d]`: `compute_score` adds one for `PF_INET`),
+    /// then by id. An IPv6 listener is one bound to an IPv6 address, v4-mapped included.
     pub fn listeners_for(&self, local: SocketAddr) -> Vec<SocketId> {
-        let mut found: Vec<(bool, SocketId)> = self
+        let to_v4 = unmapped(local.ip()).is_ipv4();
+        let mut found: Vec<(bool, bool, SocketId)> = self
             .by_port
             .get(&local.port())
             .into_iter()
@@ -714,11 +748,11 @@ impl AddressTable {
                 let l = e.local?;
                 let ok = e.state == TableState::Listen
                     && overlaps(l.ip(), e.opts.v6only, local.ip(), false);
-                ok.then_some((l.ip().is_unspecified(), *id))
+                ok.then_some((is_wildcard(l.ip()), to_v4 && l.is_ipv6(), *id))
             })
             .collect();
         found.sort();
-        found.into_iter().map(|(_, id)| id).collect()
+        found.into_iter().map(|(_, _, id)| id).collect()
     }
 
     /// Which listener takes a connection request from `remote` to `local`, by the profile's
@@ -962,4 +996,10 @@ pub fn tuple_hash(local: SocketAddr, remote: SocketAddr) -> u32 {
         eat(&a.port().to_be_bytes());
     }
     h
+}
+
+/// A v4-mapped address on an IPV6_V6ONLY socket: Linux `__inet6_bind` answers EINVAL ("makes
+/// no sense").
+fn mapped_on_v6only(addr: SocketAddr, opts: SockOptions) -> bool {
+    opts.v6only && matches!(addr.ip(), IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some())
 }

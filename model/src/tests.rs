@@ -1115,6 +1115,56 @@ fn ipv6_wildcard_overlaps_ipv4_unless_v6only() {
     );
 }
 
+/// Observed on Linux 6.18 (tests/matrix/*-ipv6-*): a v4-mapped address is its IPv4 address
+/// (also for 4-tuples), a v6-only socket cannot bind one, and an IPv4 destination prefers an
+/// IPv4 listener to an IPv6 one on the same address (`compute_score`), exact addresses first.
+#[test]
+fn ipv6_mapped_addresses_and_listener_families() {
+    check(
+        "
+        host 127.0.0.1 ::1
+        m = socket v6only
+        bind m [::ffff:127.0.0.1]:8080
+        w6 = socket rp
+        bind w6 [::]:8080
+        listen w6
+        w4 = socket rp
+        bind w4 0.0.0.0:8080
+        listen w4
+        listeners 127.0.0.1:8080
+        listeners [::ffff:127.0.0.1]:8080
+        listeners [::1]:8080
+        x6 = socket rp
+        bind x6 [::ffff:127.0.0.1]:8080
+        listen x6
+        x4 = socket rp
+        bind x4 127.0.0.1:8080
+        listen x4
+        listeners 127.0.0.1:8080
+        c = socket
+        connect c [::ffff:127.0.0.1]:80 src=::ffff:127.0.0.1 hint=0
+        lookup 127.0.0.1:32768 127.0.0.1:80
+        ",
+        "
+        bind m [::ffff:127.0.0.1]:8080 -> EINVAL
+        bind w6 [::]:8080 -> ok
+        listen w6 -> ok
+        bind w4 0.0.0.0:8080 -> ok
+        listen w4 -> ok
+        listeners 127.0.0.1:8080 -> w4 w6
+        listeners [::ffff:127.0.0.1]:8080 -> w4 w6
+        listeners [::1]:8080 -> w6
+        bind x6 [::ffff:127.0.0.1]:8080 -> ok
+        listen x6 -> ok
+        bind x4 127.0.0.1:8080 -> ok
+        listen x4 -> ok
+        listeners 127.0.0.1:8080 -> x4 x6 w4 w6
+        connect c [::ffff:127.0.0.1]:80 src=::ffff:127.0.0.1 hint=0 -> 127.0.0.1:32768
+        lookup 127.0.0.1:32768 127.0.0.1:80 -> c
+        ",
+    );
+}
+
 #[test]
 fn listeners_for_prefers_the_exact_address() {
     // Linux: only SO_REUSEPORT lets a wildcard and a specific listener coexist.

@@ -84,6 +84,43 @@ pub enum SynInTimeWait {
     Rfc6191,
 }
 
+impl TimerRestart {
+    /// Every rule with its scenario name.
+    pub const NAMES: [(&'static str, TimerRestart); 5] = [
+        ("duplicate_fin", TimerRestart::DuplicateFin),
+        ("any_segment", TimerRestart::AnySegment),
+        ("literal", TimerRestart::Literal),
+        ("retransmitted_fin", TimerRestart::RetransmittedFin),
+        ("out_of_window", TimerRestart::OutOfWindow),
+    ];
+}
+
+impl RstInTimeWait {
+    /// Every rule with its scenario name.
+    pub const NAMES: [(&'static str, RstInTimeWait); 4] = [
+        ("kill_in_window", RstInTimeWait::KillInWindow),
+        ("kill_exact", RstInTimeWait::KillExact),
+        ("challenge_ack", RstInTimeWait::ChallengeAck),
+        ("ignore", RstInTimeWait::Ignore),
+    ];
+}
+
+impl SynInTimeWait {
+    /// Every rule with its scenario name.
+    pub const NAMES: [(&'static str, SynInTimeWait); 6] = [
+        ("rfc793", SynInTimeWait::Rfc793),
+        ("linux", SynInTimeWait::Linux),
+        ("rfc1122", SynInTimeWait::Rfc1122),
+        ("bsd", SynInTimeWait::Bsd),
+        ("silent", SynInTimeWait::Silent),
+        ("rfc6191", SynInTimeWait::Rfc6191),
+    ];
+}
+
+/// Linux: a SYN newer than the record with no listener to take it.
+const NEWER_SYN_NO_LISTENER: &str =
+    "tcp_v4_rcv: TCP_TW_SYN and no listener, tcp_v4_timewait_ack (ACK, not rate-limited)";
+
 /// A profile's TIME-WAIT segment policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimeWaitPolicy {
@@ -247,6 +284,12 @@ impl TimeWaitRecord {
                     self.restart(now);
                     d.restarted = true;
                 }
+                if d.rule == NEWER_SYN_NO_LISTENER {
+                    // tcp_v4_rcv: TCP_TW_SYN without a listener falls through to
+                    // tcp_v4_timewait_ack directly, outside tcp_timewait_check_oow_rate_limit
+                    // (observed: a real kernel ACKs a SYN retransmitted 10 ms later).
+                    return d;
+                }
                 return self.limit(d, seg, now, policy);
             }
         }
@@ -389,9 +432,13 @@ impl TimeWaitRecord {
                     "tcp_timewait_state_process: SYN with SEQ > RCV.NXT reopens (TCP_TW_SYN), ISS = SND.NXT + 65537",
                 ))
             }
+            SynInTimeWait::Linux if newer || ts == Some(1) => Some(d(
+                TwAction::Ack,
+                NEWER_SYN_NO_LISTENER,
+            )),
             SynInTimeWait::Linux => Some(d(
                 TwAction::Ack,
-                "tcp_timewait_state_process: SYN not newer or no listener, ACK (TCP_TW_ACK)",
+                "tcp_timewait_state_process: SYN not newer, out-of-window ACK (TCP_TW_ACK, rate-limited)",
             )),
             SynInTimeWait::Rfc1122 if newer => Some(d(
                 TwAction::AcceptSyn { iss: None },

@@ -9,7 +9,7 @@
 use crate::host::Host;
 use crate::net::{Network, Verdict};
 use crate::rng::stream;
-use crate::scenario::{At, Call, Resolved, SockOpt, Step, WaitFor};
+use crate::scenario::{At, Call, Family, Resolved, SockOpt, Step, WaitFor};
 use crate::trace::Recorder;
 use crate::wire::SegMeta;
 use serde_json::json;
@@ -187,12 +187,14 @@ struct Sim<'a> {
 /// A call as text, e.g. `bind(L2, 0.0.0.0:9099)`.
 pub fn describe(call: &Call) -> String {
     match call {
-        Call::Socket(s) => format!("socket({s})"),
+        Call::Socket(s, Family::Inet) => format!("socket({s})"),
+        Call::Socket(s, Family::Inet6) => format!("socket({s}, AF_INET6)"),
         Call::SetSockOpt(s, o) => match o {
             SockOpt::ReuseAddr(v) => format!("setsockopt({s}, SO_REUSEADDR, {})", u8::from(*v)),
             SockOpt::ReusePort(v) => format!("setsockopt({s}, SO_REUSEPORT, {})", u8::from(*v)),
             SockOpt::Linger(None) => format!("setsockopt({s}, SO_LINGER, {{0,0}})"),
             SockOpt::Linger(Some(n)) => format!("setsockopt({s}, SO_LINGER, {{1,{n}}})"),
+            SockOpt::V6Only(v) => format!("setsockopt({s}, IPV6_V6ONLY, {})", u8::from(*v)),
         },
         Call::Bind(s, a) => format!("bind({s}, {a})"),
         Call::Listen(s, b) => format!("listen({s}, {b})"),
@@ -223,7 +225,7 @@ impl<'a> Sim<'a> {
             .hosts
             .iter()
             .map(|h| {
-                let cfg: ProfileConfig = h.profile.config();
+                let cfg: ProfileConfig = h.config();
                 let msl = sc.msl.unwrap_or(cfg.default_msl);
                 let tw = cfg.time_wait_duration(msl);
                 Host::new(
@@ -429,13 +431,23 @@ impl<'a> Sim<'a> {
             return Outcome::Done(Err(Errno::EBADF));
         }
         let r = match &step.call {
-            Call::Socket(s) => h.socket(p, s).map(|_| Detail::None),
+            Call::Socket(s, Family::Inet) => h.socket(p, s).map(|_| Detail::None),
+            // The smoltcp endpoints are IPv4-only: like a kernel without IPv6
+            // (`inet6_create` absent), socket(AF_INET6) is EAFNOSUPPORT. The CLI refuses such
+            // scripts before running them (`Resolved::require_ipv4`).
+            Call::Socket(_, Family::Inet6) => Err(Errno::EAFNOSUPPORT),
+            // Every socket here is AF_INET: an IPv6-level option is ENOPROTOOPT
+            // (`ip_setsockopt`), after the handle check.
+            Call::SetSockOpt(s, SockOpt::V6Only(_)) => {
+                h.setsockopt(p, s, |_| {}).and(Err(Errno::ENOPROTOOPT))
+            }
             Call::SetSockOpt(s, o) => {
                 let o = *o;
                 h.setsockopt(p, s, |opts| match o {
                     SockOpt::ReuseAddr(v) => opts.reuseaddr = v,
                     SockOpt::ReusePort(v) => opts.reuseport = v,
                     SockOpt::Linger(v) => opts.linger_secs = v,
+                    SockOpt::V6Only(_) => {}
                 })
                 .map(|_| Detail::None)
             }
@@ -495,15 +507,13 @@ impl<'a> Sim<'a> {
                     None
                 }
             }
-            Call::Wait(WaitFor::Bindable(s, a)) => {
-                if h.bindable(s, *a).is_ok() {
-                    Some(Ok(Detail::Waited(now - pend.started_at)))
-                } else if expired {
-                    Some(Err(Errno::ETIMEDOUT))
-                } else {
-                    None
-                }
-            }
+            Call::Wait(WaitFor::Bindable(s, a)) => match h.bindable(s, *a) {
+                Ok(()) => Some(Ok(Detail::Waited(now - pend.started_at))),
+                // A conflict may end (TIME-WAIT expires, a socket closes); nothing else will.
+                Err(Errno::EADDRINUSE | Errno::EACCES) if expired => Some(Err(Errno::ETIMEDOUT)),
+                Err(Errno::EADDRINUSE | Errno::EACCES) => None,
+                Err(e) => Some(Err(e)),
+            },
             _ => Some(Ok(Detail::None)),
         }
     }

@@ -235,6 +235,15 @@ fn v4(a: SocketAddr) -> SocketAddrV4 {
     }
 }
 
+/// An address given by a script to one of the simulator's AF_INET sockets: IPv6 is
+/// EAFNOSUPPORT, as Linux answers for an IPv4 socket (`__inet_bind`, `tcp_v4_connect`).
+fn only_v4(a: SocketAddr) -> Result<SocketAddrV4, Errno> {
+    match a {
+        SocketAddr::V4(a) => Ok(a),
+        SocketAddr::V6(_) => Err(Errno::EAFNOSUPPORT),
+    }
+}
+
 /// How many connections a listener with `backlog` queues before dropping SYNs: Linux
 /// `sk_acceptq_is_full` admits `backlog + 1` (so 0 admits one); other profiles `max(backlog, 1)`.
 pub fn accept_queue_limit(cfg: &ProfileConfig, backlog: u32) -> u32 {
@@ -356,23 +365,26 @@ impl Host {
         Ok(())
     }
 
-    /// `bind()`.
+    /// `bind()`. Every socket here is AF_INET: an IPv6 address is EAFNOSUPPORT
+    /// (Linux `__inet_bind`).
     pub fn bind(
         &mut self,
         proc: &str,
         name: &str,
-        addr: SocketAddrV4,
+        addr: SocketAddr,
     ) -> Result<SocketAddrV4, Errno> {
         let id = self.held(proc, name)?;
+        let addr = only_v4(addr)?;
         let hint = self.rng.next_u32();
         self.table.bind(id, SocketAddr::V4(addr), hint).map(v4)
     }
 
     /// Whether the socket `name` could bind `addr` now (for `wait until bindable`).
-    pub fn bindable(&self, name: &str, addr: SocketAddrV4) -> Result<(), Errno> {
+    pub fn bindable(&self, name: &str, addr: SocketAddr) -> Result<(), Errno> {
         let id = self.sock_id(name).ok_or(Errno::EBADF)?;
         let s = self.socks.get(&id).ok_or(Errno::EBADF)?;
-        self.table.check_bind(SocketAddr::V4(addr), s.opts, 0)
+        self.table
+            .check_bind(SocketAddr::V4(only_v4(addr)?), s.opts, 0)
     }
 
     /// `listen()`.
@@ -428,7 +440,7 @@ impl Host {
         now: Instant,
         proc: &str,
         name: &str,
-        remote: SocketAddrV4,
+        remote: SocketAddr,
     ) -> Result<SocketAddrV4, Errno> {
         let id = self.held(proc, name)?;
         if let Kind::Conn(t) = self.socks[&id].kind {
@@ -449,13 +461,13 @@ impl Host {
             // The profile's answer for connect() on a listener (the table checks the state
             // first; no port is drawn).
             Kind::Listener { .. } => {
-                let r = self
-                    .table
-                    .connect(id, IpAddr::V4(self.addr), SocketAddr::V4(remote), 0);
+                let r = self.table.connect(id, IpAddr::V4(self.addr), remote, 0);
                 return Err(r.err().unwrap_or(Errno::EINVAL));
             }
             Kind::Conn(_) => return Err(Errno::EISCONN),
         }
+        // The socket's state is checked before the address family (`__inet_stream_connect`).
+        let remote = only_v4(remote)?;
         let hint = self.rng.next_u32();
         let local =
             v4(self
@@ -1283,7 +1295,8 @@ impl Host {
             expires_at: now + tw_len,
             length: tw_len,
             restarts: 0,
-            last_limited_ack_at: None, ts_recent: None,
+            last_limited_ack_at: None,
+            ts_recent: None,
         };
         let name = self
             .socks

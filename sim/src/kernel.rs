@@ -6,28 +6,38 @@
 //!
 //! # Safety rails
 //! - Loopback only, ever: [`check_loopback`] refuses a host address outside 127.0.0.0/8 and
-//!   any bind/connect/wait address that is neither loopback nor 0.0.0.0, before a socket exists.
+//!   any bind/connect/wait address that is not loopback (127.0.0.0/8, `::1`, or v4-mapped
+//!   `::ffff:127.x.y.z`) or, for bind and `wait until bindable`, a wildcard (`0.0.0.0`, `[::]`,
+//!   `[::ffff:0.0.0.0]`), before a socket exists. (`0.0.0.0` is also accepted as a connect
+//!   destination, as it always was: Linux sends that to 127.0.0.1.)
 //! - Each [`replay`] runs on a thread of its own that first calls `unshare(CLONE_NEWNET)`
 //!   (`kernel/nsproxy.c:ksys_unshare`), so it gets a fresh private network namespace whose only
 //!   interface is `lo`, brought up with `ioctl(SIOCSIFFLAGS)` (`net/core/dev_ioctl.c`). The
 //!   namespace affects that thread only; it dies with the thread, and the kernel purges its
 //!   TIME-WAIT sockets (`inet_twsk_purge`), so one script never sees another's leftovers.
 //! - Without a namespace (no `CAP_SYS_ADMIN`), the replay runs in the current namespace only
-//!   if the script never binds the wildcard address (an explicit `0.0.0.0` bind or wait, or a
-//!   `listen` on a socket no step binds, which autobinds 0.0.0.0 in `inet_autobind`);
-//!   otherwise it is refused with [`KernelError::Namespace`]. Unprivileged user namespaces are
-//!   not tried: `unshare(CLONE_NEWUSER)` requires a single-threaded caller.
+//!   if the script never binds a wildcard address (an explicit `0.0.0.0` or `[::]` bind or
+//!   wait, or a `listen` on a socket no step binds, which autobinds the wildcard in
+//!   `inet_autobind`); otherwise it is refused with [`KernelError::Namespace`]. Unprivileged
+//!   user namespaces are not tried: `unshare(CLONE_NEWUSER)` requires a single-threaded caller.
+//! - IPv6: bringing `lo` up in the namespace gives it `::1` (`addrconf_notify` on
+//!   `NETDEV_UP`). A script with an `inet6` socket first checks that an AF_INET6 socket can
+//!   bind `[::1]:0`; if IPv6 is disabled or absent the replay stops with
+//!   [`KernelError::Namespace`] instead of reporting errors the model would never predict.
 //!
 //! # How a step maps to the kernel
-//! Every socket is `socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK)`; blocking calls are built
-//! from `poll(2)` with the step's `timeout` (default [`DEFAULT_TIMEOUT`]).
+//! Every socket is `socket(AF_INET or AF_INET6, SOCK_STREAM | SOCK_NONBLOCK)` by the step's
+//! `family`; blocking calls are built from `poll(2)` with the step's `timeout` (default
+//! [`DEFAULT_TIMEOUT`]). An address is passed as the script spells it: `a.b.c.d:port` as a
+//! `sockaddr_in`, `[v6]:port` as a `sockaddr_in6`, whatever the socket's family, so a
+//! mismatch gets the kernel's own answer (EAFNOSUPPORT on AF_INET, EINVAL on AF_INET6).
 //!
 //! | call | kernel |
 //! | --- | --- |
-//! | `setsockopt` | `SO_REUSEADDR`, `SO_REUSEPORT`, `SO_LINGER {on, secs}` |
-//! | `bind` | `bind()` (`inet_bind` → `inet_csk_get_port`) |
-//! | `listen` | `listen(backlog)` (`inet_csk_listen_start`); unbound: the kernel autobinds 0.0.0.0 |
-//! | `connect` | unbound socket: `IP_BIND_ADDRESS_NO_PORT` + `bind(host:0)`, so the host's address is the source and the port is still picked at connect time (`__inet_hash_connect`); then `connect()`, `poll(POLLOUT)`, `SO_ERROR` |
+//! | `setsockopt` | `SO_REUSEADDR`, `SO_REUSEPORT`, `SO_LINGER {on, secs}`, `IPV6_V6ONLY` (`IPPROTO_IPV6`) |
+//! | `bind` | `bind()` (`inet_bind` / `inet6_bind` → `inet_csk_get_port`) |
+//! | `listen` | `listen(backlog)` (`inet_csk_listen_start`); unbound: the kernel autobinds the family's wildcard |
+//! | `connect` | unbound socket: `IP_BIND_ADDRESS_NO_PORT` + `bind(source:0)`, so the host's address is the source and the port is still picked at connect time (`__inet_hash_connect`); the source is the host's address, `[::ffff:host]` towards a v4-mapped destination, `[::1]` towards IPv6 (skipped where the kernel refuses the connect anyway: wrong family, IPV6_V6ONLY towards v4-mapped); then `connect()`, `poll(POLLOUT)`, `SO_ERROR` |
 //! | `accept` | `poll(POLLIN)`, `accept4()`; nothing before the deadline → EAGAIN |
 //! | `send` | `send(MSG_NOSIGNAL)` (EPIPE instead of SIGPIPE) |
 //! | `recv` | `poll(POLLIN)`, `recv()`; 0 bytes = end of stream, reported as success |
@@ -35,8 +45,8 @@
 //! | `close` | `close()` of this process's descriptor |
 //! | `fork` | `dup()` of every descriptor of the process into the child (no real fork) |
 //! | `exit` | `close()` of every descriptor of the process |
-//! | `wait until state` | `getsockopt(TCP_INFO).tcpi_state` of a held descriptor, and the 4-tuple's row in `/proc/thread-self/net/tcp` (the only view of an orphaned or TIME-WAIT socket) |
-//! | `wait until bindable` | `bind()` of a scratch socket with the named socket's `SO_REUSEADDR`/`SO_REUSEPORT`, every [`POLL_SLICE`] |
+//! | `wait until state` | `getsockopt(TCP_INFO).tcpi_state` of a held descriptor, and the 4-tuple's row in `/proc/thread-self/net/tcp` or `tcp6` (the only view of an orphaned or TIME-WAIT socket) |
+//! | `wait until bindable` | `bind()` of a scratch socket with the named socket's family, `SO_REUSEADDR`/`SO_REUSEPORT` and `IPV6_V6ONLY`, every [`POLL_SLICE`]; an error other than EADDRINUSE ends the wait |
 //!
 //! A script's socket name belongs to the processes that hold it: each process maps names to
 //! its own descriptors, and two processes holding one name hold two descriptors of one open
@@ -55,9 +65,10 @@
 //!   overlaps every other host's address, and a socket bound to `0.0.0.0:P` that connects gets
 //!   the kernel's source address for the destination (127.0.0.1), not its host's address.
 //! - Host addresses: the kernel accepts a bind to any 127.0.0.0/8 address; the replay answers
-//!   EADDRNOTAVAIL itself when a host binds (or waits to bind) an address that is neither its
-//!   own nor 0.0.0.0, as the `linux` profile does for an address the host does not own. The
-//!   step's detail says the answer is emulated.
+//!   EADDRNOTAVAIL itself when a host binds (or waits to bind) an address of the socket's
+//!   family that is not its own ([`crate::replay::host_owns`]: its address, `::1`, its
+//!   v4-mapped address, a wildcard), as the `linux` profile does for an address the host does
+//!   not own. The step's detail says the answer is emulated. `::1` is every host's.
 //! - A connect that does not complete before its deadline is abandoned with
 //!   `connect(AF_UNSPEC)` (`tcp_disconnect`: no RST from SYN-SENT) and reports ETIMEDOUT.
 //! - Errors: the kernel's errno is mapped by its Linux number ([`errno_from_linux`]);
@@ -65,11 +76,12 @@
 //!   [`Errno`] name stops the replay with [`KernelError::Io`] naming the step, rather than
 //!   being disguised as another errno that a script could then "expect".
 
-use crate::replay::ReplayStep;
-use crate::scenario::{At, Call, Resolved, SockOpt, Step, WaitFor};
+use crate::replay::{family_mismatch, host_owns, ReplayStep};
+use crate::scenario::{At, Call, Family, Resolved, SockOpt, Step, WaitFor};
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use twsim_model::addr::{is_wildcard, unmapped};
 use twsim_model::{Duration, Errno};
 
 /// Default deadline of `connect`, `accept`, `recv`, `send` and `wait until` in kernel replay.
@@ -88,14 +100,14 @@ pub const POLL_SLICE: Duration = Duration::from_millis(10);
 pub enum KernelError {
     /// A host or step address outside loopback; nothing was run.
     #[error(
-        "{host}: {addr} is not a loopback address; kernel replay only uses 127.0.0.0/8 \
-         (and 0.0.0.0 as a bind address)"
+        "{host}: {addr} is not a loopback address; kernel replay only uses 127.0.0.0/8, ::1 \
+         and ::ffff:127.0.0.0/104 (and 0.0.0.0, [::] as bind addresses)"
     )]
     NotLoopback {
         /// The host name, or the step (`steps[3] on host "server"`) that names the address.
         host: String,
         /// The refused address.
-        addr: Ipv4Addr,
+        addr: IpAddr,
     },
     /// No private network namespace, and the run needs one (it was required, or the script
     /// binds the wildcard address), or the namespace could not be set up.
@@ -108,27 +120,34 @@ pub enum KernelError {
 }
 
 /// Checks that every host address is loopback (127.0.0.0/8) and every bind, connect and
-/// `wait until bindable` address of the steps is loopback or 0.0.0.0. [`replay`] calls it
-/// before any socket exists.
+/// `wait until bindable` address of the steps is loopback (`127.0.0.0/8`, `::1`,
+/// `::ffff:127.0.0.0/104`), a wildcard for bind and wait (`0.0.0.0`, `[::]`,
+/// `[::ffff:0.0.0.0]`), or `0.0.0.0` for connect. [`replay`] calls it before any socket
+/// exists.
 pub fn check_loopback(sc: &Resolved) -> Result<(), KernelError> {
     for h in &sc.hosts {
         if !h.addr.is_loopback() {
             return Err(KernelError::NotLoopback {
                 host: h.name.clone(),
-                addr: h.addr,
+                addr: IpAddr::V4(h.addr),
             });
         }
     }
     for s in &sc.steps {
-        let a = match &s.call {
-            Call::Bind(_, a) | Call::Connect(_, a) | Call::Wait(WaitFor::Bindable(_, a)) => a,
+        let (a, binds) = match &s.call {
+            Call::Bind(_, a) | Call::Wait(WaitFor::Bindable(_, a)) => (a, true),
+            Call::Connect(_, a) => (a, false),
             _ => continue,
         };
-        if !(a.ip().is_loopback() || a.ip().is_unspecified()) {
+        let ok = match a.ip() {
+            IpAddr::V4(v4) => v4.is_loopback() || v4.is_unspecified(),
+            v6 => unmapped(v6).is_loopback() || (binds && is_wildcard(v6)),
+        };
+        if !ok {
             let host = sc.hosts.get(s.host).map_or("?", |h| h.name.as_str());
             return Err(KernelError::NotLoopback {
                 host: format!("steps[{}] on host {host:?}", s.index),
-                addr: *a.ip(),
+                addr: a.ip(),
             });
         }
     }
@@ -184,6 +203,9 @@ fn replay_on_this_thread(
             false
         }
     };
+    if sc.uses_ipv6().is_some() {
+        ipv6_available()?;
+    }
     let mut run = Runner::new(sc, in_namespace);
     let mut out = Vec::with_capacity(sc.steps.len());
     for step in &sc.steps {
@@ -193,7 +215,7 @@ fn replay_on_this_thread(
     Ok((out, in_namespace))
 }
 
-enum NsError {
+pub(crate) enum NsError {
     /// No namespace could be created; the thread is still in the caller's namespace.
     Unavailable(String),
     /// The thread is in a new namespace that could not be made usable.
@@ -201,7 +223,7 @@ enum NsError {
 }
 
 /// `unshare(CLONE_NEWNET)` for the calling thread, then `lo` up.
-fn enter_namespace() -> Result<(), NsError> {
+pub(crate) fn enter_namespace() -> Result<(), NsError> {
     sys::unshare_net().map_err(|e| {
         NsError::Unavailable(format!(
             "unshare(CLONE_NEWNET) failed: {} (creating a network namespace needs CAP_SYS_ADMIN)",
@@ -216,19 +238,35 @@ fn enter_namespace() -> Result<(), NsError> {
     })
 }
 
-/// The first step that would bind the wildcard address, described; `None` if there is none.
-/// A `listen` on a socket that no earlier step binds autobinds 0.0.0.0 (`inet_autobind`).
+/// Whether this thread's namespace has working IPv6 loopback: an AF_INET6 socket that binds
+/// `[::1]:0`. Without it (IPv6 disabled by `disable_ipv6`, or a kernel without IPv6) every
+/// IPv6 step would fail in ways the model does not predict, so the replay stops.
+fn ipv6_available() -> Result<(), KernelError> {
+    let unavailable = |what: &str, e: Sys| {
+        KernelError::Namespace(format!(
+            "the script uses IPv6, but {what} failed here: {} (is IPv6 disabled? \
+             net.ipv6.conf.lo.disable_ipv6)",
+            e.describe()
+        ))
+    };
+    let fd = sys::tcp_socket(Family::Inet6).map_err(|e| unavailable("socket(AF_INET6)", e))?;
+    let lo = SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 0);
+    sys::bind(fd.as_raw_fd(), lo).map_err(|e| unavailable("bind([::1]:0)", e))
+}
+
+/// The first step that would bind a wildcard address, described; `None` if there is none.
+/// A `listen` on a socket that no earlier step binds autobinds the wildcard (`inet_autobind`).
 fn wildcard_use(sc: &Resolved) -> Option<String> {
     let mut bound: BTreeSet<(usize, &str)> = BTreeSet::new();
     for s in &sc.steps {
         match &s.call {
             Call::Bind(n, a) => {
-                if a.ip().is_unspecified() {
+                if is_wildcard(a.ip()) {
                     return Some(format!("steps[{}] binds the wildcard address {a}", s.index));
                 }
                 bound.insert((s.host, n.as_str()));
             }
-            Call::Wait(WaitFor::Bindable(_, a)) if a.ip().is_unspecified() => {
+            Call::Wait(WaitFor::Bindable(_, a)) if is_wildcard(a.ip()) => {
                 return Some(format!(
                     "steps[{}] waits to bind the wildcard address {a}",
                     s.index
@@ -236,7 +274,8 @@ fn wildcard_use(sc: &Resolved) -> Option<String> {
             }
             Call::Listen(n, _) if !bound.contains(&(s.host, n.as_str())) => {
                 return Some(format!(
-                    "steps[{}] listens on {n:?} without a bind, which binds 0.0.0.0",
+                    "steps[{}] listens on {n:?} without a bind, which binds the wildcard \
+                     address",
                     s.index
                 ));
             }
@@ -282,12 +321,14 @@ fn fail(e: Errno, detail: impl Into<String>) -> Fail {
 /// as the options live in the one open file description).
 #[derive(Debug, Clone, Default)]
 struct SockInfo {
+    family: Family,
     reuseaddr: bool,
     reuseport: bool,
+    v6only: bool,
     /// Local address after the last successful bind, listen, connect or accept.
-    local: Option<SocketAddrV4>,
+    local: Option<SocketAddr>,
     /// Peer address of a connected or accepted socket.
-    remote: Option<SocketAddrV4>,
+    remote: Option<SocketAddr>,
 }
 
 #[derive(Default)]
@@ -390,16 +431,16 @@ impl<'a> Runner<'a> {
     }
 
     /// EADDRNOTAVAIL (emulated) for a specific address that is not the host's own.
-    fn owns(&self, host: usize, a: &SocketAddrV4) -> Result<(), Fail> {
+    fn owns(&self, host: usize, a: &SocketAddr) -> Result<(), Fail> {
         let own = self.host_addr(host);
-        if a.ip().is_unspecified() || *a.ip() == own {
+        if host_owns(own, a.ip()) {
             return Ok(());
         }
         Err(fail(
             Errno::EADDRNOTAVAIL,
             format!(
-                "emulated: host {:?} owns {own}, not {} (the kernel itself accepts any \
-                 127.0.0.0/8 address)",
+                "emulated: host {:?} owns {own} (and ::1, ::ffff:{own}), not {} (the kernel \
+                 itself accepts any 127.0.0.0/8 address)",
                 self.sc.hosts[host].name,
                 a.ip()
             ),
@@ -414,16 +455,20 @@ impl<'a> Runner<'a> {
         }
         let timeout = step.timeout.unwrap_or(DEFAULT_TIMEOUT);
         match &step.call {
-            Call::Socket(n) => {
-                let fd = sys::tcp_socket()?;
+            Call::Socket(n, family) => {
+                let fd = sys::tcp_socket(*family)?;
                 self.hosts[host]
                     .procs
                     .entry(proc.to_string())
                     .or_default()
                     .insert(n.clone(), fd);
-                self.hosts[host]
-                    .socks
-                    .insert(n.clone(), SockInfo::default());
+                self.hosts[host].socks.insert(
+                    n.clone(),
+                    SockInfo {
+                        family: *family,
+                        ..SockInfo::default()
+                    },
+                );
                 Ok(String::new())
             }
             Call::SetSockOpt(n, o) => {
@@ -438,12 +483,19 @@ impl<'a> Runner<'a> {
                         self.info(host, n).reuseport = v;
                     }
                     SockOpt::Linger(v) => sys::set_linger(fd, v)?,
+                    SockOpt::V6Only(v) => {
+                        sys::set_int(fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, v.into())?;
+                        self.info(host, n).v6only = v;
+                    }
                 }
                 Ok(String::new())
             }
             Call::Bind(n, a) => {
                 let fd = self.fd(host, proc, n)?;
-                self.owns(host, a)?;
+                // An address of the other family goes to the kernel as it is, for its answer.
+                if family_mismatch(self.info(host, n).family, *a).is_none() {
+                    self.owns(host, a)?;
+                }
                 sys::bind(fd, *a)?;
                 let local = sys::local_addr(fd)?;
                 self.info(host, n).local = Some(local);
@@ -454,8 +506,9 @@ impl<'a> Runner<'a> {
                 let before = sys::local_addr(fd)?;
                 if !self.in_namespace && before.ip().is_unspecified() && before.port() == 0 {
                     return Err(Fail::Fatal(KernelError::Namespace(format!(
-                        "listen on the unbound socket {n:?} would bind 0.0.0.0 outside a \
-                         private namespace"
+                        "listen on the unbound socket {n:?} would bind {} outside a private \
+                         namespace",
+                        before.ip()
                     ))));
                 }
                 let backlog = libc::c_int::try_from(*backlog).unwrap_or(libc::c_int::MAX);
@@ -568,12 +621,22 @@ impl<'a> Runner<'a> {
                 }
             }
             Call::Wait(WaitFor::Bindable(n, a)) => {
-                self.owns(host, a)?;
                 let opts = self.hosts[host].socks.get(n).cloned().unwrap_or_default();
+                if family_mismatch(opts.family, *a).is_none() {
+                    self.owns(host, a)?;
+                }
                 let mut budget = Budget::new(timeout);
                 loop {
-                    let scratch = sys::tcp_socket()?;
+                    let scratch = sys::tcp_socket(opts.family)?;
                     let fd = scratch.as_raw_fd();
+                    if opts.family == Family::Inet6 {
+                        sys::set_int(
+                            fd,
+                            libc::IPPROTO_IPV6,
+                            libc::IPV6_V6ONLY,
+                            opts.v6only.into(),
+                        )?;
+                    }
                     sys::set_int(
                         fd,
                         libc::SOL_SOCKET,
@@ -610,16 +673,30 @@ impl<'a> Runner<'a> {
         host: usize,
         proc: &str,
         n: &str,
-        to: SocketAddrV4,
+        to: SocketAddr,
         timeout: Duration,
     ) -> Result<String, Fail> {
         let fd = self.fd(host, proc, n)?;
         let local = sys::local_addr(fd)?;
-        if local.ip().is_unspecified() && local.port() == 0 {
+        let info = self.info(host, n).clone();
+        // The host's own source for this destination: its IPv4 address (v4-mapped on an IPv6
+        // socket), or ::1 towards IPv6. None where the kernel refuses the connect anyway
+        // (address of the other family; v4-mapped destination on an IPV6_V6ONLY socket).
+        let own = IpAddr::V4(self.host_addr(host));
+        let source = match (info.family, to.ip()) {
+            (Family::Inet, IpAddr::V4(_)) => Some(own),
+            (Family::Inet6, IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+                Some(_) if info.v6only => None,
+                Some(_) => Some(IpAddr::V6(self.host_addr(host).to_ipv6_mapped())),
+                None => Some(IpAddr::V6(Ipv6Addr::LOCALHOST)),
+            },
+            _ => None,
+        };
+        if let (true, 0, Some(src)) = (local.ip().is_unspecified(), local.port(), source) {
             // The host's address as source, the port still chosen by connect()
             // (`IP_BIND_ADDRESS_NO_PORT`, ip(7)): the same port choice as an unbound connect.
             sys::set_int(fd, libc::IPPROTO_IP, libc::IP_BIND_ADDRESS_NO_PORT, 1)?;
-            sys::bind(fd, SocketAddrV4::new(self.host_addr(host), 0))?;
+            sys::bind(fd, SocketAddr::new(src, 0))?;
         }
         match sys::connect(fd, to) {
             Ok(()) => {}
@@ -757,9 +834,11 @@ impl<'a> Runner<'a> {
             .unwrap_or_default();
         let row = match info.local {
             Some(local) => {
-                let remote = info
-                    .remote
-                    .unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
+                let any = match local {
+                    SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                    SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+                };
+                let remote = info.remote.unwrap_or(SocketAddr::new(any, 0));
                 proc_net_tcp_state(local, remote)?
             }
             None => None,
@@ -799,22 +878,67 @@ fn linux_state_name(s: u8) -> &'static str {
     }
 }
 
-/// The state column of the row for `local`/`remote` in this thread's `/proc/net/tcp`.
-fn proc_net_tcp_state(local: SocketAddrV4, remote: SocketAddrV4) -> Result<Option<u8>, Fail> {
+/// The state column of the row for `local`/`remote` in this thread's `/proc/net/tcp` (IPv4
+/// addresses: AF_INET sockets) or `/proc/net/tcp6` (IPv6 addresses, v4-mapped included:
+/// AF_INET6 sockets, as `getsockname` shows them).
+fn proc_net_tcp_state(local: SocketAddr, remote: SocketAddr) -> Result<Option<u8>, Fail> {
     // /proc/self/net follows the process's first thread; thread-self follows this thread,
     // which is the one inside the private namespace.
-    let path = "/proc/thread-self/net/tcp";
+    let path = match local {
+        SocketAddr::V4(_) => "/proc/thread-self/net/tcp",
+        SocketAddr::V6(_) => "/proc/thread-self/net/tcp6",
+    };
     let text = std::fs::read_to_string(path)
         .map_err(|e| Fail::Fatal(KernelError::Io(format!("cannot read {path}: {e}"))))?;
-    Ok(parse_proc_net_tcp(&text)
+    let rows: Vec<(SocketAddr, SocketAddr, u8)> = match local {
+        SocketAddr::V4(_) => parse_proc_net_tcp(&text)
+            .into_iter()
+            .map(|(l, r, st)| (SocketAddr::V4(l), SocketAddr::V4(r), st))
+            .collect(),
+        SocketAddr::V6(_) => parse_proc_net_tcp6(&text),
+    };
+    Ok(rows
         .into_iter()
-        .find(|r| r.0 == local && r.1 == remote)
+        .find(|r| same_endpoint(r.0, local) && same_endpoint(r.1, remote))
         .map(|r| r.2))
+}
+
+/// Equal address and port (an IPv6 row carries no scope id or flow label to compare).
+fn same_endpoint(a: SocketAddr, b: SocketAddr) -> bool {
+    a.ip() == b.ip() && a.port() == b.port()
+}
+
+/// Rows `(local, remote, state)` of `/proc/net/tcp6` (format: `tcp6_seq_show`; each address
+/// is four raw network-order words, each printed in host order, then the port, all hex).
+fn parse_proc_net_tcp6(text: &str) -> Vec<(SocketAddr, SocketAddr, u8)> {
+    fn addr(s: &str) -> Option<SocketAddr> {
+        let (ip, port) = s.split_once(':')?;
+        if ip.len() != 32 || !ip.is_ascii() {
+            return None;
+        }
+        let mut bytes = [0u8; 16];
+        for (i, chunk) in bytes.chunks_mut(4).enumerate() {
+            let word = u32::from_str_radix(&ip[8 * i..8 * i + 8], 16).ok()?;
+            chunk.copy_from_slice(&word.to_ne_bytes());
+        }
+        let port = u16::from_str_radix(port, 16).ok()?;
+        Some(SocketAddr::new(IpAddr::V6(Ipv6Addr::from(bytes)), port))
+    }
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let mut f = line.split_whitespace().skip(1);
+            let local = addr(f.next()?)?;
+            let remote = addr(f.next()?)?;
+            let st = u8::from_str_radix(f.next()?, 16).ok()?;
+            Some((local, remote, st))
+        })
+        .collect()
 }
 
 /// Rows `(local, remote, state)` of `/proc/net/tcp` (format: `tcp4_seq_show`; addresses are
 /// the raw network-order word printed in host order, ports in host order, all hex).
-fn parse_proc_net_tcp(text: &str) -> Vec<(SocketAddrV4, SocketAddrV4, u8)> {
+pub(crate) fn parse_proc_net_tcp(text: &str) -> Vec<(SocketAddrV4, SocketAddrV4, u8)> {
     fn addr(s: &str) -> Option<SocketAddrV4> {
         let (ip, port) = s.split_once(':')?;
         let ip = u32::from_str_radix(ip, 16).ok()?;
@@ -835,7 +959,7 @@ fn parse_proc_net_tcp(text: &str) -> Vec<(SocketAddrV4, SocketAddrV4, u8)> {
 
 fn call_name(c: &Call) -> &'static str {
     match c {
-        Call::Socket(_) => "socket",
+        Call::Socket(..) => "socket",
         Call::SetSockOpt(..) => "setsockopt",
         Call::Bind(..) => "bind",
         Call::Listen(..) => "listen",
@@ -922,8 +1046,9 @@ impl Budget {
 /// Thin wrappers over the libc calls; each returns the raw errno on failure.
 mod sys {
     use super::Sys;
+    use crate::scenario::Family;
     use std::mem::{size_of, zeroed};
-    use std::net::{Ipv4Addr, SocketAddrV4};
+    use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
     fn last() -> Sys {
@@ -947,23 +1072,75 @@ mod sys {
         Ok(unsafe { OwnedFd::from_raw_fd(fd) })
     }
 
-    fn sockaddr(a: SocketAddrV4) -> libc::sockaddr_in {
-        // SAFETY: sockaddr_in is plain old data; all-zero is a valid value.
-        let mut sa: libc::sockaddr_in = unsafe { zeroed() };
-        sa.sin_family = libc::AF_INET as libc::sa_family_t;
-        sa.sin_port = a.port().to_be();
-        sa.sin_addr.s_addr = u32::from_ne_bytes(a.ip().octets());
-        sa
+    /// `a` in kernel form with its length: a `sockaddr_in` for an IPv4 address, a
+    /// `sockaddr_in6` for an IPv6 one (v4-mapped included), whatever the socket's family.
+    fn sockaddr(a: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+        // SAFETY: sockaddr_storage is plain old data; all-zero is a valid value.
+        let mut ss: libc::sockaddr_storage = unsafe { zeroed() };
+        let len = match a {
+            SocketAddr::V4(a) => {
+                // SAFETY: sockaddr_storage is large enough and aligned for any sockaddr.
+                let sa = unsafe {
+                    &mut *(&mut ss as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>()
+                };
+                sa.sin_family = libc::AF_INET as libc::sa_family_t;
+                sa.sin_port = a.port().to_be();
+                sa.sin_addr.s_addr = u32::from_ne_bytes(a.ip().octets());
+                size_of::<libc::sockaddr_in>()
+            }
+            SocketAddr::V6(a) => {
+                // SAFETY: sockaddr_storage is large enough and aligned for any sockaddr.
+                let sa = unsafe {
+                    &mut *(&mut ss as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
+                };
+                sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+                sa.sin6_port = a.port().to_be();
+                sa.sin6_addr.s6_addr = a.ip().octets();
+                sa.sin6_flowinfo = a.flowinfo();
+                sa.sin6_scope_id = a.scope_id();
+                size_of::<libc::sockaddr_in6>()
+            }
+        };
+        (ss, len as libc::socklen_t)
     }
 
-    const SIN_LEN: libc::socklen_t = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    /// The address in `ss` as the kernel filled it in (`0.0.0.0:0` for an unknown family).
+    fn from_sockaddr(ss: &libc::sockaddr_storage) -> SocketAddr {
+        match libc::c_int::from(ss.ss_family) {
+            libc::AF_INET6 => {
+                // SAFETY: the kernel wrote a sockaddr_in6 (ss_family says so) into storage
+                // large enough and aligned for it.
+                let sa =
+                    unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+                SocketAddr::V6(SocketAddrV6::new(
+                    Ipv6Addr::from(sa.sin6_addr.s6_addr),
+                    u16::from_be(sa.sin6_port),
+                    sa.sin6_flowinfo,
+                    sa.sin6_scope_id,
+                ))
+            }
+            _ => {
+                // SAFETY: a sockaddr_in (or zeroes) in storage large enough and aligned for it.
+                let sa =
+                    unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+                SocketAddr::V4(SocketAddrV4::new(
+                    Ipv4Addr::from(sa.sin_addr.s_addr.to_ne_bytes()),
+                    u16::from_be(sa.sin_port),
+                ))
+            }
+        }
+    }
 
-    /// `socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)`.
-    pub fn tcp_socket() -> Result<OwnedFd, Sys> {
+    /// `socket(AF_INET or AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)`.
+    pub fn tcp_socket(family: Family) -> Result<OwnedFd, Sys> {
+        let domain = match family {
+            Family::Inet => libc::AF_INET,
+            Family::Inet6 => libc::AF_INET6,
+        };
         // SAFETY: no pointers are passed.
         owned(unsafe {
             libc::socket(
-                libc::AF_INET,
+                domain,
                 libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
                 0,
             )
@@ -1004,10 +1181,10 @@ mod sys {
         .map(drop)
     }
 
-    pub fn bind(fd: RawFd, a: SocketAddrV4) -> Result<(), Sys> {
-        let sa = sockaddr(a);
-        // SAFETY: `sa` is a live sockaddr_in and SIN_LEN its size.
-        check(unsafe { libc::bind(fd, (&sa as *const libc::sockaddr_in).cast(), SIN_LEN) })
+    pub fn bind(fd: RawFd, a: SocketAddr) -> Result<(), Sys> {
+        let (sa, len) = sockaddr(a);
+        // SAFETY: `sa` is live and holds a sockaddr of `len` bytes.
+        check(unsafe { libc::bind(fd, (&sa as *const libc::sockaddr_storage).cast(), len) })
             .map(drop)
     }
 
@@ -1016,10 +1193,10 @@ mod sys {
         check(unsafe { libc::listen(fd, backlog) }).map(drop)
     }
 
-    pub fn connect(fd: RawFd, a: SocketAddrV4) -> Result<(), Sys> {
-        let sa = sockaddr(a);
-        // SAFETY: `sa` is a live sockaddr_in and SIN_LEN its size.
-        check(unsafe { libc::connect(fd, (&sa as *const libc::sockaddr_in).cast(), SIN_LEN) })
+    pub fn connect(fd: RawFd, a: SocketAddr) -> Result<(), Sys> {
+        let (sa, len) = sockaddr(a);
+        // SAFETY: `sa` is live and holds a sockaddr of `len` bytes.
+        check(unsafe { libc::connect(fd, (&sa as *const libc::sockaddr_storage).cast(), len) })
             .map(drop)
     }
 
@@ -1040,25 +1217,28 @@ mod sys {
             *mut libc::sockaddr,
             *mut libc::socklen_t,
         ) -> libc::c_int,
-    ) -> Result<SocketAddrV4, Sys> {
-        // SAFETY: sockaddr_in is plain old data; all-zero is a valid value.
-        let mut sa: libc::sockaddr_in = unsafe { zeroed() };
-        let mut len = SIN_LEN;
-        // SAFETY: `sa` and `len` are live, and `len` holds the size of `sa`.
-        check(unsafe { f(fd, (&mut sa as *mut libc::sockaddr_in).cast(), &mut len) })?;
-        Ok(SocketAddrV4::new(
-            Ipv4Addr::from(sa.sin_addr.s_addr.to_ne_bytes()),
-            u16::from_be(sa.sin_port),
-        ))
+    ) -> Result<SocketAddr, Sys> {
+        // SAFETY: sockaddr_storage is plain old data; all-zero is a valid value.
+        let mut ss: libc::sockaddr_storage = unsafe { zeroed() };
+        let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        // SAFETY: `ss` and `len` are live, and `len` holds the size of `ss`.
+        check(unsafe {
+            f(
+                fd,
+                (&mut ss as *mut libc::sockaddr_storage).cast(),
+                &mut len,
+            )
+        })?;
+        Ok(from_sockaddr(&ss))
     }
 
-    /// `getsockname()`; `0.0.0.0:0` for an unbound socket.
-    pub fn local_addr(fd: RawFd) -> Result<SocketAddrV4, Sys> {
+    /// `getsockname()`; the family's wildcard with port 0 for an unbound socket.
+    pub fn local_addr(fd: RawFd) -> Result<SocketAddr, Sys> {
         name_of(fd, libc::getsockname)
     }
 
     /// `getpeername()`.
-    pub fn peer_addr(fd: RawFd) -> Result<SocketAddrV4, Sys> {
+    pub fn peer_addr(fd: RawFd) -> Result<SocketAddr, Sys> {
         name_of(fd, libc::getpeername)
     }
 
@@ -1499,6 +1679,11 @@ mod tests {
             json!({ "host": "server", "call": "listen", "sock": "L" }),
         ]);
         assert!(wildcard_use(&autobind).is_some_and(|w| w.contains("without a bind")));
+        let bind6 = scenario(vec![
+            json!({ "host": "server", "call": "socket", "sock": "L", "family": "inet6" }),
+            json!({ "host": "server", "call": "bind", "sock": "L", "addr": "[::]:80" }),
+        ]);
+        assert!(wildcard_use(&bind6).is_some_and(|w| w.contains("[::]:80")));
         let specific = scenario(vec![
             json!({ "host": "server", "call": "socket", "sock": "L" }),
             json!({ "host": "server", "call": "bind", "sock": "L", "addr": "127.0.0.2:80" }),
@@ -1518,6 +1703,99 @@ mod tests {
             Fail::from(Sys(libc::EALREADY)),
             Fail::Fatal(KernelError::Io(_))
         ));
+    }
+
+    #[test]
+    fn proc_net_tcp6_rows_parse() {
+        let text = "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
+           0: 00000000000000000000000000000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000002 00:00000000 00000000     0        0 1 3 0 100 0 0 10 0\n\
+           1: 00000000000000000000000001000000:1F90 00000000000000000000000001000000:9C41 01 00000000:00000000 00:00000000 00000000     0        0 0 1 0 20 0 0 10 -1\n\
+           2: 0000000000000000FFFF00000200007F:1F90 0000000000000000FFFF00000300007F:9C40 06 00000000:00000000 00:00000000 00000000     0        0 0 1 0 20 0 0 10 -1\n";
+        let rows = parse_proc_net_tcp6(text);
+        if cfg!(target_endian = "little") {
+            let sa = |s: &str| s.parse::<SocketAddr>().expect("address");
+            assert_eq!(
+                rows,
+                vec![
+                    (sa("[::]:8080"), sa("[::]:0"), 10),
+                    (sa("[::1]:8080"), sa("[::1]:40001"), 1),
+                    (
+                        sa("[::ffff:127.0.0.2]:8080"),
+                        sa("[::ffff:127.0.0.3]:40000"),
+                        TCP_TIME_WAIT
+                    ),
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn ipv6_loopback_addresses_pass_and_others_are_refused() {
+        let ok = scenario(vec![
+            json!({ "host": "server", "call": "socket", "sock": "L", "family": "inet6" }),
+            json!({ "host": "server", "call": "bind", "sock": "L", "addr": "[::]:80" }),
+            json!({ "host": "server", "call": "wait", "until": "bindable", "sock": "L", "addr": "[::ffff:0.0.0.0]:80" }),
+            json!({ "host": "client", "call": "socket", "sock": "C", "family": "inet6" }),
+            json!({ "host": "client", "call": "connect", "sock": "C", "addr": "[::1]:80" }),
+            json!({ "host": "client", "call": "connect", "sock": "C", "addr": "[::ffff:127.0.0.2]:80" }),
+        ]);
+        assert!(check_loopback(&ok).is_ok());
+        for (call, addr) in [
+            ("connect", "[::]:80"),
+            ("connect", "[::ffff:0.0.0.0]:80"),
+            ("bind", "[fd00::2]:80"),
+            ("bind", "[::ffff:10.0.0.1]:80"),
+            ("connect", "[2001:db8::1]:80"),
+        ] {
+            let sc = scenario(vec![
+                json!({ "host": "client", "call": "socket", "sock": "C", "family": "inet6" }),
+                json!({ "host": "client", "call": call, "sock": "C", "addr": addr }),
+            ]);
+            match check_loopback(&sc) {
+                Err(KernelError::NotLoopback { host, addr: a }) => {
+                    assert!(host.contains("steps[1]"), "{host}");
+                    assert_eq!(
+                        SocketAddr::new(a, 80),
+                        addr.parse::<SocketAddr>().expect("address")
+                    );
+                }
+                other => panic!("{call} {addr}: expected NotLoopback, got {other:?}"),
+            }
+        }
+    }
+
+    /// bind-rules.md "IPv6": a dual-stack [::]:P listener takes an IPv4 client (the accepted
+    /// socket shows v4-mapped addresses, and its TIME-WAIT is found in /proc/net/tcp6); an
+    /// IPV6_V6ONLY socket is ENOPROTOOPT on AF_INET, EINVAL once bound; addresses of the
+    /// other family get the kernel's own errors.
+    #[test]
+    fn dual_stack_listener_and_ipv6_errors_on_the_kernel() {
+        let p = port();
+        let sc = scenario(vec![
+            json!({ "host": "server", "call": "socket", "sock": "L", "family": "inet6" }),
+            json!({ "host": "server", "call": "bind", "sock": "L", "addr": format!("[::]:{p}"), "expect": "ok" }),
+            json!({ "host": "server", "call": "setsockopt", "sock": "L", "opt": "IPV6_V6ONLY", "value": 1, "expect": "EINVAL" }),
+            json!({ "host": "server", "call": "listen", "sock": "L", "expect": "ok" }),
+            json!({ "host": "client", "call": "socket", "sock": "C" }),
+            json!({ "host": "client", "call": "setsockopt", "sock": "C", "opt": "IPV6_V6ONLY", "value": 1, "expect": "ENOPROTOOPT" }),
+            json!({ "host": "client", "call": "connect", "sock": "C", "addr": format!("[::1]:{p}"), "expect": "EAFNOSUPPORT" }),
+            json!({ "host": "client", "call": "connect", "sock": "C", "addr": format!("127.0.0.2:{p}"), "expect": "ok" }),
+            json!({ "host": "server", "call": "accept", "sock": "L", "as": "A", "timeout": "500ms", "expect": "ok" }),
+            json!({ "host": "server", "call": "close", "sock": "A", "expect": "ok" }),
+            json!({ "host": "client", "call": "wait", "until": "state", "sock": "C", "state": "CLOSE-WAIT", "timeout": "500ms", "expect": "ok" }),
+            json!({ "host": "client", "call": "close", "sock": "C", "expect": "ok" }),
+            json!({ "host": "server", "call": "wait", "until": "state", "sock": "A", "state": "TIME-WAIT", "timeout": "500ms", "expect": "ok" }),
+            json!({ "host": "server", "call": "socket", "sock": "S6", "family": "inet6" }),
+            json!({ "host": "server", "call": "bind", "sock": "S6", "addr": format!("127.0.0.2:{p}"), "expect": "EINVAL" }),
+        ]);
+        let out = run(&sc);
+        assert!(
+            out[8].detail.starts_with(&format!(
+                "accepted [::ffff:127.0.0.2]:{p}<->[::ffff:127.0.0.3]:"
+            )),
+            "{}",
+            out[8].detail
+        );
     }
 
     #[test]

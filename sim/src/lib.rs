@@ -13,6 +13,8 @@ pub mod engine;
 pub mod host;
 #[cfg(target_os = "linux")]
 pub mod kernel;
+#[cfg(target_os = "linux")]
+pub mod kernel_tw;
 pub mod locate;
 pub mod net;
 pub mod replay;

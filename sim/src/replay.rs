@@ -12,17 +12,67 @@
 //! advance the model's clock and TIME-WAIT records expire on it. A call that would block with
 //! nothing left to wake it (accept with an empty queue, recv with nothing to read) returns
 //! what the simulation returns at its deadline (EAGAIN; ETIMEDOUT for connect).
+//!
+//! IPv6 (model and kernel replay only; the full simulation is IPv4-only): every socket has
+//! its family (`inet`, `inet6`; an accepted one its listener's). A host owns its IPv4
+//! address, `::1` and its v4-mapped address ([`host_owns`]); with one table for every host,
+//! `::1` is one address all hosts share. Addresses of the wrong family, IPV6_V6ONLY and
+//! v4-mapped destinations fail as on Linux ([`family_mismatch`], [`inet6_connect_refusal`]);
+//! overlap is [`twsim_model::addr::overlaps`]; a v4-mapped connection is an IPv4 4-tuple.
 
 use crate::rng::stream;
-use crate::scenario::{At, Call, Resolved, SockOpt, WaitFor};
+use crate::scenario::{At, Call, Family, Resolved, SockOpt, WaitFor};
 use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, VecDeque};
-use std::net::{IpAddr, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use twsim_model::addr::{is_plain_v6, unmapped, unmapped_endpoint};
 use twsim_model::{
     AddressTable, Duration, Errno, FourTuple, Instant, Processes, ProfileConfig, SockOptions,
     SocketId, TimeWaitRecord,
 };
+
+/// Whether a host whose address is `host` may bind `ip` (as its own or a wildcard): its
+/// IPv4 address, `::1`, its v4-mapped address `::ffff:a.b.c.d`, `0.0.0.0`, `[::]` and
+/// `[::ffff:0.0.0.0]`. Kernel replay answers EADDRNOTAVAIL itself for anything else
+/// (one kernel owns every host's address), and the model replay does the same.
+pub fn host_owns(host: Ipv4Addr, ip: IpAddr) -> bool {
+    match unmapped(ip) {
+        IpAddr::V4(v4) => v4.is_unspecified() || v4 == host,
+        IpAddr::V6(v6) => v6.is_unspecified() || v6.is_loopback(),
+    }
+}
+
+/// Linux's answer when a script gives a socket an address of the other family: an IPv6
+/// address (`sockaddr_in6`) on an AF_INET socket is EAFNOSUPPORT (`__inet_bind`,
+/// `tcp_v4_connect`); an IPv4 one (`sockaddr_in`, too short) on an AF_INET6 socket is EINVAL
+/// (`inet6_bind`, `tcp_v6_connect`: `addr_len < SIN6_LEN_RFC2133`).
+pub fn family_mismatch(family: Family, a: SocketAddr) -> Option<Errno> {
+    match (family, a) {
+        (Family::Inet, SocketAddr::V6(_)) => Some(Errno::EAFNOSUPPORT),
+        (Family::Inet6, SocketAddr::V4(_)) => Some(Errno::EINVAL),
+        _ => None,
+    }
+}
+
+/// Linux's answer for a connect() from an AF_INET6 socket (`v6only`, bound to `bound`) to
+/// `remote` that its address family rules out: a v4-mapped destination is ENETUNREACH for an
+/// IPV6_V6ONLY socket (`tcp_v6_connect`) and for a socket bound to a plain IPv6 address (its
+/// IPv4 source is `LOOPBACK4_IPV6`, observed on 6.18); a plain IPv6 destination is
+/// EAFNOSUPPORT for a socket bound to a v4-mapped address (`ip6_dst_lookup_tail`).
+pub fn inet6_connect_refusal(
+    v6only: bool,
+    bound: Option<SocketAddr>,
+    remote: SocketAddr,
+) -> Option<Errno> {
+    let bound_ip = bound.map(|b| b.ip());
+    let mapped = |ip: IpAddr| matches!(ip, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some());
+    if mapped(remote.ip()) {
+        (v6only || bound_ip.is_some_and(is_plain_v6)).then_some(Errno::ENETUNREACH)
+    } else {
+        bound_ip.is_some_and(mapped).then_some(Errno::EAFNOSUPPORT)
+    }
+}
 
 /// The outcome of one replayed call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,7 +112,7 @@ struct Listener {
 }
 
 struct RHost {
-    addr: IpAddr,
+    addr: Ipv4Addr,
     cfg: ProfileConfig,
     msl: Duration,
     /// Index of this host's address table in `Model::tables` (all hosts share table 0 when
@@ -71,6 +121,8 @@ struct RHost {
     procs: Processes,
     names: BTreeMap<String, SocketId>,
     opts: BTreeMap<SocketId, SockOptions>,
+    /// Address family of each socket (accepted ones inherit their listener's).
+    family: BTreeMap<SocketId, Family>,
     listeners: BTreeMap<SocketId, Listener>,
     ends: BTreeMap<SocketId, End>,
     /// Sockets whose last handle closed.
@@ -92,14 +144,22 @@ struct Model {
 
 impl Model {
     fn new(sc: &Resolved, shared: bool) -> Self {
-        let all: Vec<IpAddr> = sc.hosts.iter().map(|h| IpAddr::V4(h.addr)).collect();
+        // Every host owns its IPv4 address and ::1 (and, through them, its v4-mapped address);
+        // with one table for every host, the table owns them all.
+        let loopback6 = IpAddr::V6(Ipv6Addr::LOCALHOST);
+        let all: Vec<IpAddr> = sc
+            .hosts
+            .iter()
+            .map(|h| IpAddr::V4(h.addr))
+            .chain([loopback6])
+            .collect();
         let mut tables = Vec::new();
         let hosts = sc
             .hosts
             .iter()
             .enumerate()
             .map(|(i, h)| {
-                let cfg = h.profile.config();
+                let cfg = h.config();
                 let msl = sc.msl.unwrap_or(cfg.default_msl);
                 let mut rng = stream(sc.seed, &format!("host/{}", h.name));
                 // The simulator draws smoltcp's seed first; keep the same sequence of hints so
@@ -109,18 +169,19 @@ impl Model {
                     let addrs = if shared {
                         all.clone()
                     } else {
-                        vec![IpAddr::V4(h.addr)]
+                        vec![IpAddr::V4(h.addr), loopback6]
                     };
                     tables.push(AddressTable::new(cfg, addrs));
                 }
                 RHost {
-                    addr: IpAddr::V4(h.addr),
+                    addr: h.addr,
                     cfg,
                     msl,
                     t: if shared { 0 } else { i },
                     procs: Processes::new(),
                     names: BTreeMap::new(),
                     opts: BTreeMap::new(),
+                    family: BTreeMap::new(),
                     listeners: BTreeMap::new(),
                     ends: BTreeMap::new(),
                     closed: BTreeMap::new(),
@@ -147,6 +208,10 @@ impl Model {
         }
     }
 
+    fn family_of(&self, h: usize, id: SocketId) -> Family {
+        self.hosts[h].family.get(&id).copied().unwrap_or_default()
+    }
+
     fn held(&self, h: usize, proc: &str, name: &str) -> Result<SocketId, Errno> {
         let id = *self.hosts[h].names.get(name).ok_or(Errno::EBADF)?;
         if !self.hosts[h].procs.holds(proc, id) {
@@ -155,8 +220,15 @@ impl Model {
         Ok(id)
     }
 
-    fn host_of(&self, ip: IpAddr) -> Option<usize> {
-        self.hosts.iter().position(|h| h.addr == ip)
+    /// The host a connection from host `from` to `ip` reaches: `::1` is every host's own
+    /// loopback (with one table, the listener found decides), a v4-mapped address is its IPv4
+    /// address's host.
+    fn host_of(&self, from: usize, ip: IpAddr) -> Option<usize> {
+        match unmapped(ip) {
+            IpAddr::V6(v6) if v6.is_loopback() => Some(from),
+            IpAddr::V4(v4) => self.hosts.iter().position(|h| h.addr == v4),
+            IpAddr::V6(_) => None,
+        }
     }
 
     /// Removes an end whose connection is over; keeps the socket's table entry (and explicit
@@ -244,7 +316,8 @@ impl Model {
                         expires_at: now + len,
                         length: len,
                         restarts: 0,
-                        last_limited_ack_at: None, ts_recent: None,
+                        last_limited_ack_at: None,
+                        ts_recent: None,
                     };
                     let _ = self.tables[pt].enter_time_wait(pid, record);
                 }
@@ -327,22 +400,35 @@ impl Model {
         }
         let t = self.hosts[h].t;
         match call {
-            Call::Socket(name) => {
+            Call::Socket(name, family) => {
                 let host = &mut self.hosts[h];
                 let id = self.tables[t].socket(0);
                 host.procs.open(proc, id)?;
                 host.names.insert(name.clone(), id);
                 host.opts.insert(id, SockOptions::default());
+                host.family.insert(id, *family);
                 Ok(String::new())
             }
             Call::SetSockOpt(name, o) => {
                 let id = self.held(h, proc, name)?;
+                if let SockOpt::V6Only(_) = o {
+                    // Linux: an IPv6-level option on an IPv4 socket is ENOPROTOOPT
+                    // (`ip_setsockopt`); IPV6_V6ONLY once the socket has a port is EINVAL
+                    // (`do_ipv6_setsockopt`: `inet_num`).
+                    if self.family_of(h, id) != Family::Inet6 {
+                        return Err(Errno::ENOPROTOOPT);
+                    }
+                    if self.tables[t].get(id).is_some_and(|e| e.local.is_some()) {
+                        return Err(Errno::EINVAL);
+                    }
+                }
                 let host = &mut self.hosts[h];
                 let opts = host.opts.entry(id).or_default();
                 match *o {
                     SockOpt::ReuseAddr(v) => opts.reuseaddr = v,
                     SockOpt::ReusePort(v) => opts.reuseport = v,
                     SockOpt::Linger(v) => opts.linger_secs = v,
+                    SockOpt::V6Only(v) => opts.v6only = v,
                 }
                 let opts = *opts;
                 let _ = self.tables[t].set_options(id, opts);
@@ -350,21 +436,29 @@ impl Model {
             }
             Call::Bind(name, a) => {
                 let id = self.held(h, proc, name)?;
+                if let Some(e) = family_mismatch(self.family_of(h, id), *a) {
+                    return Err(e);
+                }
                 let host = &mut self.hosts[h];
                 let hint = host.rng.next_u32();
-                if !a.ip().is_unspecified() && IpAddr::V4(*a.ip()) != host.addr {
+                if !host_owns(host.addr, a.ip()) {
                     // Another host's address (the table may know it when hosts share one).
                     return Err(Errno::EADDRNOTAVAIL);
                 }
                 self.tables[t]
-                    .bind(id, SocketAddr::V4(*a), hint)
+                    .bind(id, *a, hint)
                     .map(|a| format!("bound {a}"))
             }
             Call::Listen(name, backlog) => {
                 let id = self.held(h, proc, name)?;
+                // An unbound socket binds the wildcard of its own family (`inet_autobind`).
+                let wildcard = match self.family_of(h, id) {
+                    Family::Inet => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                    Family::Inet6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+                };
                 let host = &mut self.hosts[h];
                 let hint = host.rng.next_u32();
-                let a = self.tables[t].listen(id, hint)?;
+                let a = self.tables[t].listen_with(id, hint, wildcard)?;
                 host.listeners.entry(id).or_default().backlog = *backlog;
                 Ok(format!("listening on {a}"))
             }
@@ -480,14 +574,14 @@ impl Model {
         h: usize,
         proc: &str,
         name: &str,
-        remote: SocketAddrV4,
+        remote: SocketAddr,
         timeout: Option<Duration>,
     ) -> Result<String, Errno> {
         let id = self.held(h, proc, name)?;
         if self.hosts[h].listeners.contains_key(&id) {
             // The profile's answer for connect() on a listener; no port is drawn.
-            let (t, src) = (self.hosts[h].t, self.hosts[h].addr);
-            let r = self.tables[t].connect(id, src, SocketAddr::V4(remote), 0);
+            let (t, src) = (self.hosts[h].t, IpAddr::V4(self.hosts[h].addr));
+            let r = self.tables[t].connect(id, src, remote, 0);
             return Err(r.err().unwrap_or(Errno::EINVAL));
         }
         if self.hosts[h].ends.contains_key(&id) {
@@ -496,16 +590,34 @@ impl Model {
             return Err(Errno::EISCONN);
         }
         let t = self.hosts[h].t;
+        // The socket's state is checked before the address (`__inet_stream_connect`).
+        let family = self.family_of(h, id);
+        if let Some(e) = family_mismatch(family, remote) {
+            return Err(e);
+        }
+        if family == Family::Inet6 {
+            let v6only = self.hosts[h].opts.get(&id).is_some_and(|o| o.v6only);
+            let bound = self.tables[t].get(id).and_then(|e| e.local);
+            if let Some(e) = inet6_connect_refusal(v6only, bound, remote) {
+                return Err(e);
+            }
+        }
         let host = &mut self.hosts[h];
         host.done.remove(&id);
         let hint = host.rng.next_u32();
-        let src = host.addr;
-        let local = self.tables[t].connect(id, src, SocketAddr::V4(remote), hint)?;
+        // The source routing picks: the host's IPv4 address towards IPv4 (v4-mapped
+        // included), ::1 towards IPv6 (loopback is the only IPv6 network here).
+        let remote = unmapped_endpoint(remote);
+        let src = match remote.ip() {
+            IpAddr::V4(_) => IpAddr::V4(host.addr),
+            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        };
+        let local = self.tables[t].connect(id, src, remote, hint)?;
         // A recycled TIME-WAIT (Linux, timestamps, explicit bind + connect) is simply gone.
         let _ = self.tables[t].take_recycled();
-        let tuple = FourTuple::new(local, SocketAddr::V4(remote));
+        let tuple = FourTuple::new(local, remote);
         let deadline = timeout.unwrap_or(host.cfg.connect_timeout);
-        let Some(sh) = self.host_of(IpAddr::V4(*remote.ip())) else {
+        let Some(sh) = self.host_of(h, remote.ip()) else {
             self.tables[self.hosts[h].t].disconnected(id);
             self.advance(self.now + deadline);
             return Err(Errno::ETIMEDOUT);
@@ -564,8 +676,10 @@ impl Model {
             }
         };
         let lopts = self.hosts[sh].opts.get(&lid).copied().unwrap_or_default();
+        let lfamily = self.family_of(sh, lid);
         let server = &mut self.hosts[sh];
         server.opts.insert(child, lopts);
+        server.family.insert(child, lfamily);
         server
             .listeners
             .get_mut(&lid)
@@ -608,12 +722,21 @@ impl Model {
             WaitFor::Bindable(name, a) => {
                 let id = *self.hosts[h].names.get(name).ok_or(Errno::EBADF)?;
                 let opts = self.hosts[h].opts.get(&id).copied().unwrap_or_default();
+                // What time cannot change is answered at once, as by kernel replay's scratch
+                // bind: the wrong family, another host's address, a v4-mapped address on an
+                // IPV6_V6ONLY socket.
+                if let Some(e) = family_mismatch(self.family_of(h, id), *a) {
+                    return Err(e);
+                }
+                if !host_owns(self.hosts[h].addr, a.ip()) {
+                    return Err(Errno::EADDRNOTAVAIL);
+                }
                 loop {
-                    if self.tables[self.hosts[h].t]
-                        .check_bind(SocketAddr::V4(*a), opts, 0)
-                        .is_ok()
-                    {
-                        return Ok(String::new());
+                    match self.tables[self.hosts[h].t].check_bind(*a, opts, 0) {
+                        Ok(()) => return Ok(String::new()),
+                        // A conflict may end (TIME-WAIT expires, a socket closes).
+                        Err(Errno::EADDRINUSE | Errno::EACCES) => {}
+                        Err(e) => return Err(e),
                     }
                     match self.next_expiry().filter(|t| *t <= deadline) {
                         Some(t) => self.advance(t),
@@ -671,4 +794,139 @@ pub fn replay_model_with(sc: &Resolved, shared_port_space: bool) -> Vec<ReplaySt
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{parse, Overrides};
+    use serde_json::{json, Value};
+
+    fn scenario(steps: Vec<Value>) -> Resolved {
+        let doc = json!({
+            "name": "replay-test",
+            "hosts": [
+                { "name": "server", "addr": "10.0.0.2" },
+                { "name": "client", "addr": "10.0.0.1" }
+            ],
+            "steps": steps
+        })
+        .to_string();
+        parse("<test>", &doc)
+            .expect("parses")
+            .resolve("<test>", &doc, None, &Overrides::default())
+            .expect("resolves")
+    }
+
+    fn results(out: &[ReplayStep]) -> Vec<Option<Errno>> {
+        out.iter().map(|s| s.result.err()).collect()
+    }
+
+    /// `::1` is every host's own loopback: with a table per host two hosts bind it and a
+    /// connect to it stays on the connecting host; with one table (one kernel) the second
+    /// bind conflicts and the connect reaches the other host's listener.
+    #[test]
+    fn loopback6_is_each_hosts_own_unless_one_kernel_plays_them_all() {
+        let sc = scenario(vec![
+            json!({ "host": "server", "call": "socket", "sock": "L", "family": "inet6" }),
+            json!({ "host": "server", "call": "bind", "sock": "L", "addr": "[::1]:80" }),
+            json!({ "host": "server", "call": "listen", "sock": "L" }),
+            json!({ "host": "client", "call": "socket", "sock": "B", "family": "inet6" }),
+            json!({ "host": "client", "call": "bind", "sock": "B", "addr": "[::1]:80" }),
+            json!({ "host": "client", "call": "socket", "sock": "C", "family": "inet6" }),
+            json!({ "host": "client", "call": "connect", "sock": "C", "addr": "[::1]:80" }),
+        ]);
+        let own = replay_model(&sc);
+        assert_eq!(results(&own)[4], None);
+        assert_eq!(results(&own)[6], Some(Errno::ECONNREFUSED));
+        let shared = replay_model_with(&sc, true);
+        assert_eq!(results(&shared)[4], Some(Errno::EADDRINUSE));
+        assert_eq!(results(&shared)[6], None);
+        assert!(
+            shared[6].detail.starts_with("connected [::1]:"),
+            "{}",
+            shared[6].detail
+        );
+    }
+
+    /// A dual-stack listener takes IPv4 and v4-mapped clients; the 4-tuple is the IPv4 one
+    /// whichever family spelled it. A listen on an unbound IPv6 socket binds `[::]`.
+    #[test]
+    fn dual_stack_listener_and_v4_mapped_clients() {
+        let sc = scenario(vec![
+            json!({ "host": "server", "call": "socket", "sock": "L", "family": "inet6" }),
+            json!({ "host": "server", "call": "listen", "sock": "L" }),
+            json!({ "host": "client", "call": "socket", "sock": "C", "family": "inet6" }),
+            json!({ "host": "client", "call": "bind", "sock": "C", "addr": "[::ffff:10.0.0.1]:5000" }),
+            json!({ "host": "server", "call": "socket", "sock": "M", "family": "inet6" }),
+            json!({ "host": "server", "call": "bind", "sock": "M", "addr": "[::ffff:10.0.0.1]:5000" }),
+        ]);
+        let out = replay_model(&sc);
+        assert!(
+            out[1].detail.starts_with("listening on [::]:"),
+            "{}",
+            out[1].detail
+        );
+        assert_eq!(results(&out)[3], None);
+        // Another host's v4-mapped address is not the server's.
+        assert_eq!(results(&out)[5], Some(Errno::EADDRNOTAVAIL));
+
+        let port: u16 = out[1].detail.rsplit(':').next().unwrap().parse().unwrap();
+        let sc = scenario(vec![
+            json!({ "host": "server", "call": "socket", "sock": "L", "family": "inet6" }),
+            json!({ "host": "server", "call": "bind", "sock": "L", "addr": format!("[::]:{port}") }),
+            json!({ "host": "server", "call": "listen", "sock": "L" }),
+            json!({ "host": "client", "call": "socket", "sock": "C", "family": "inet6" }),
+            json!({ "host": "client", "call": "setsockopt", "sock": "C", "opt": "SO_REUSEADDR", "value": 1 }),
+            json!({ "host": "client", "call": "bind", "sock": "C", "addr": "[::ffff:10.0.0.1]:5000" }),
+            json!({ "host": "client", "call": "connect", "sock": "C", "addr": format!("[::ffff:10.0.0.2]:{port}") }),
+            json!({ "host": "server", "call": "accept", "sock": "L", "as": "A" }),
+            json!({ "host": "client", "call": "socket", "sock": "D" }),
+            json!({ "host": "client", "call": "setsockopt", "sock": "D", "opt": "SO_REUSEADDR", "value": 1 }),
+            json!({ "host": "client", "call": "bind", "sock": "D", "addr": "10.0.0.1:5000" }),
+            json!({ "host": "client", "call": "connect", "sock": "D", "addr": format!("10.0.0.2:{port}") }),
+        ]);
+        let out = replay_model(&sc);
+        assert_eq!(
+            out[6].detail,
+            format!("connected 10.0.0.1:5000<->10.0.0.2:{port}")
+        );
+        assert_eq!(
+            out[7].detail,
+            format!("accepted 10.0.0.2:{port}<->10.0.0.1:5000")
+        );
+        // SO_REUSEADDR on both lets an IPv4 socket bind the address, but the same 4-tuple
+        // spelled in IPv4 is taken.
+        assert_eq!(results(&out)[10], None);
+        assert_eq!(results(&out)[11], Some(Errno::EADDRNOTAVAIL));
+    }
+
+    #[test]
+    fn family_rules_for_bind_and_connect() {
+        let v4 = "10.0.0.2:80".parse().unwrap();
+        let v6 = "[::1]:80".parse().unwrap();
+        let mapped: SocketAddr = "[::ffff:10.0.0.2]:80".parse().unwrap();
+        assert_eq!(family_mismatch(Family::Inet, v6), Some(Errno::EAFNOSUPPORT));
+        assert_eq!(family_mismatch(Family::Inet6, v4), Some(Errno::EINVAL));
+        assert_eq!(family_mismatch(Family::Inet6, mapped), None);
+        assert_eq!(
+            inet6_connect_refusal(true, None, mapped),
+            Some(Errno::ENETUNREACH)
+        );
+        assert_eq!(
+            inet6_connect_refusal(false, Some(v6), mapped),
+            Some(Errno::ENETUNREACH)
+        );
+        assert_eq!(
+            inet6_connect_refusal(false, Some(mapped), v6),
+            Some(Errno::EAFNOSUPPORT)
+        );
+        assert_eq!(
+            inet6_connect_refusal(false, Some("[::]:0".parse().unwrap()), mapped),
+            None
+        );
+        assert!(host_owns(Ipv4Addr::new(10, 0, 0, 2), mapped.ip()));
+        assert!(!host_owns(Ipv4Addr::new(10, 0, 0, 1), mapped.ip()));
+        assert!(host_owns(Ipv4Addr::new(10, 0, 0, 1), v6.ip()));
+    }
 }

@@ -10,7 +10,7 @@ use crate::locate::locate;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr};
 use twsim_model::{Duration, Errno, Profile};
 
 /// An error in a scenario file. Displays as `FILE:LINE:COL: PATH: MESSAGE`.
@@ -129,6 +129,9 @@ pub struct Scenario {
     /// Outcome checks evaluated after the run.
     #[serde(default)]
     pub checks: Vec<CheckSpec>,
+    /// TIME-WAIT policy overrides for every host (e.g. `{"rst": "ignore"}`: RFC 1337 on Linux).
+    #[serde(default)]
+    pub time_wait: Option<TimeWaitSpec>,
 }
 
 /// A host.
@@ -142,6 +145,32 @@ pub struct HostSpec {
     /// Profile override.
     #[serde(default)]
     pub os: Option<String>,
+    /// TIME-WAIT policy overrides for this host (on top of the scenario's).
+    #[serde(default)]
+    pub time_wait: Option<TimeWaitSpec>,
+}
+
+/// Overrides of a profile's TIME-WAIT behaviour (time-wait.md's policy columns).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeWaitSpec {
+    /// Timer restart rule: `duplicate_fin`, `any_segment`, `literal`, `retransmitted_fin`,
+    /// `out_of_window`.
+    #[serde(default)]
+    pub restart: Option<String>,
+    /// RST rule: `kill_in_window` (RFC 793), `kill_exact` (Linux), `challenge_ack` (RFC 5961),
+    /// `ignore` (RFC 1337).
+    #[serde(default)]
+    pub rst: Option<String>,
+    /// SYN rule: `rfc793`, `linux`, `rfc1122`, `bsd`, `silent`, `rfc6191`.
+    #[serde(default)]
+    pub syn: Option<String>,
+    /// A fixed TIME-WAIT length replacing the profile's (`"0s"`: no TIME-WAIT at all).
+    #[serde(default)]
+    pub length: Option<Dur>,
+    /// Minimum spacing of rate-limited ACKs, or `"off"`.
+    #[serde(default)]
+    pub ack_rate_limit: Option<String>,
 }
 
 /// The network.
@@ -268,13 +297,16 @@ pub struct StepSpec {
     /// Socket name.
     #[serde(default)]
     pub sock: Option<String>,
+    /// Address family of a new socket: `"inet"` (default) or `"inet6"`.
+    #[serde(default)]
+    pub family: Option<String>,
     /// Option name for setsockopt.
     #[serde(default)]
     pub opt: Option<String>,
     /// Option value: 0/1, or `{"on":1,"secs":0}` for SO_LINGER.
     #[serde(default)]
     pub value: Option<serde_json::Value>,
-    /// Address `a.b.c.d:port` for bind/connect/wait-bindable.
+    /// Address `a.b.c.d:port` or `[v6]:port` for bind/connect/wait-bindable.
     #[serde(default)]
     pub addr: Option<String>,
     /// listen() backlog (default 128).
@@ -337,6 +369,9 @@ pub struct VariantSpec {
     /// errno name, replacing that step's `expect`.
     #[serde(default)]
     pub expect: BTreeMap<String, String>,
+    /// TIME-WAIT policy overrides for every host in this variant (after the scenario's).
+    #[serde(default)]
+    pub time_wait: Option<TimeWaitSpec>,
 }
 
 /// An outcome check evaluated after the run.
@@ -421,6 +456,110 @@ pub struct Host {
     pub addr: Ipv4Addr,
     /// Profile.
     pub profile: Profile,
+    /// TIME-WAIT overrides applied on top of the profile.
+    pub time_wait: TimeWaitOverride,
+}
+
+/// Validated TIME-WAIT overrides (each `None` keeps the profile's rule).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeWaitOverride {
+    /// Timer restart rule.
+    pub restart: Option<twsim_model::time_wait::TimerRestart>,
+    /// RST rule.
+    pub rst: Option<twsim_model::time_wait::RstInTimeWait>,
+    /// SYN rule.
+    pub syn: Option<twsim_model::time_wait::SynInTimeWait>,
+    /// Fixed length.
+    pub length: Option<Duration>,
+    /// ACK rate limit (`Some(None)`: off).
+    pub ack_rate_limit: Option<Option<Duration>>,
+}
+
+impl TimeWaitOverride {
+    fn merge(self, o: TimeWaitOverride) -> TimeWaitOverride {
+        TimeWaitOverride {
+            restart: o.restart.or(self.restart),
+            rst: o.rst.or(self.rst),
+            syn: o.syn.or(self.syn),
+            length: o.length.or(self.length),
+            ack_rate_limit: o.ack_rate_limit.or(self.ack_rate_limit),
+        }
+    }
+}
+
+impl Host {
+    /// The host's rules: its profile's, with the scenario's TIME-WAIT overrides applied.
+    pub fn config(&self) -> twsim_model::ProfileConfig {
+        let mut c = self.profile.config();
+        let o = self.time_wait;
+        if let Some(x) = o.restart {
+            c.time_wait.restart = x;
+        }
+        if let Some(x) = o.rst {
+            c.time_wait.rst = x;
+        }
+        if let Some(x) = o.syn {
+            c.time_wait.syn = x;
+        }
+        if let Some(d) = o.length {
+            c.time_wait_len = twsim_model::profile::TimeWaitLen::Fixed(d);
+        }
+        if let Some(x) = o.ack_rate_limit {
+            c.time_wait.ack_rate_limit = x;
+        }
+        c
+    }
+}
+
+fn time_wait_override(
+    ctx: &Ctx,
+    path: &str,
+    spec: &Option<TimeWaitSpec>,
+) -> Result<TimeWaitOverride, ScenarioError> {
+    let Some(t) = spec else {
+        return Ok(TimeWaitOverride::default());
+    };
+    fn pick<T: Copy>(
+        ctx: &Ctx,
+        path: &str,
+        v: &Option<String>,
+        names: &[(&str, T)],
+    ) -> Result<Option<T>, ScenarioError> {
+        let Some(v) = v else { return Ok(None) };
+        names
+            .iter()
+            .find(|(n, _)| n == v)
+            .map(|(_, x)| Some(*x))
+            .ok_or_else(|| {
+                let known: Vec<&str> = names.iter().map(|(n, _)| *n).collect();
+                ctx.err(
+                    path,
+                    format!("unknown rule {v:?} (known: {})", known.join(", ")),
+                )
+            })
+    }
+    use twsim_model::time_wait::{RstInTimeWait, SynInTimeWait, TimerRestart};
+    let ack_rate_limit = match t.ack_rate_limit.as_deref() {
+        None => None,
+        Some("off") => Some(None),
+        Some(d) => {
+            Some(Some(parse_duration(d).map_err(|e| {
+                ctx.err(&format!("{path}.ack_rate_limit"), e)
+            })?))
+        }
+    };
+    Ok(TimeWaitOverride {
+        restart: pick(
+            ctx,
+            &format!("{path}.restart"),
+            &t.restart,
+            &TimerRestart::NAMES,
+        )?,
+        rst: pick(ctx, &format!("{path}.rst"), &t.rst, &RstInTimeWait::NAMES)?,
+        syn: pick(ctx, &format!("{path}.syn"), &t.syn, &SynInTimeWait::NAMES)?,
+        length: t.length.map(|d| d.0),
+        ack_rate_limit,
+    })
 }
 
 /// A validated route.
@@ -537,6 +676,28 @@ pub enum SockOpt {
     ReusePort(bool),
     /// SO_LINGER: `None` = off, `Some(secs)`.
     Linger(Option<u32>),
+    /// IPV6_V6ONLY (an IPv6 socket accepts IPv6 only, not IPv4 through v4-mapped addresses).
+    V6Only(bool),
+}
+
+/// The address family of a socket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Family {
+    /// `AF_INET`.
+    #[default]
+    Inet,
+    /// `AF_INET6`: IPv6, and IPv4 through v4-mapped addresses unless IPV6_V6ONLY.
+    Inet6,
+}
+
+impl Family {
+    /// The name scripts use: `"inet"`, `"inet6"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Inet => "inet",
+            Family::Inet6 => "inet6",
+        }
+    }
 }
 
 /// What `wait` waits for.
@@ -546,23 +707,23 @@ pub enum WaitFor {
     Time(Duration),
     /// A socket reaching a state (RFC 9293 name, upper case).
     State(String, String),
-    /// The address becoming bindable by the socket (with its options).
-    Bindable(String, SocketAddrV4),
+    /// The address becoming bindable by the socket (with its family and options).
+    Bindable(String, SocketAddr),
 }
 
 /// A validated call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Call {
-    /// socket()
-    Socket(String),
+    /// socket() of a family
+    Socket(String, Family),
     /// setsockopt()
     SetSockOpt(String, SockOpt),
     /// bind()
-    Bind(String, SocketAddrV4),
+    Bind(String, SocketAddr),
     /// listen()
     Listen(String, u32),
     /// connect()
-    Connect(String, SocketAddrV4),
+    Connect(String, SocketAddr),
     /// accept() into a new name
     Accept(String, String),
     /// send()
@@ -648,6 +809,59 @@ pub struct Resolved {
     pub checks: Vec<Check>,
     /// How long to keep running after the last step if not quiet.
     pub linger_after_steps: Duration,
+}
+
+/// A step that needs IPv6 ([`Resolved::uses_ipv6`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ipv6Use {
+    /// Index of the step.
+    pub step: usize,
+    /// JSON path of the value that needs IPv6 (`steps[3].family`, `steps[4].addr`).
+    pub path: String,
+    /// What it is, e.g. `an inet6 socket`, `the IPv6 address [::1]:80`.
+    pub what: String,
+}
+
+impl Resolved {
+    /// The first step that needs IPv6: an `inet6` socket, or an IPv6 address in bind,
+    /// connect or `wait until bindable`. Model replay and kernel replay accept IPv6; the full
+    /// simulation does not (its smoltcp endpoints are IPv4-only), see
+    /// [`Resolved::require_ipv4`].
+    pub fn uses_ipv6(&self) -> Option<Ipv6Use> {
+        self.steps.iter().find_map(|s| {
+            let (field, what) = match &s.call {
+                Call::Socket(_, Family::Inet6) => ("family", "an inet6 socket".to_string()),
+                Call::Bind(_, a @ SocketAddr::V6(_))
+                | Call::Connect(_, a @ SocketAddr::V6(_))
+                | Call::Wait(WaitFor::Bindable(_, a @ SocketAddr::V6(_))) => {
+                    ("addr", format!("the IPv6 address {a}"))
+                }
+                _ => return None,
+            };
+            Some(Ipv6Use {
+                step: s.index,
+                path: format!("steps[{}].{field}", s.index),
+                what,
+            })
+        })
+    }
+
+    /// Refuses a scenario that needs IPv6 for the full simulation (`twsim run`, `twsim demo`),
+    /// with the position of the first such step in `src` (the text this scenario was resolved
+    /// from).
+    pub fn require_ipv4(&self, file: &str, src: &str) -> Result<(), ScenarioError> {
+        match self.uses_ipv6() {
+            None => Ok(()),
+            Some(u) => Err(Ctx { file, src }.err(
+                &u.path,
+                format!(
+                    "{} needs IPv6, and the full simulation is IPv4-only (smoltcp endpoints); \
+                     `twsim replay` and `twsim replay --kernel` run IPv6 scripts",
+                    u.what
+                ),
+            )),
+        }
+    }
 }
 
 struct Ctx<'a> {
@@ -738,6 +952,14 @@ impl Scenario {
             default_os = os;
             host_os_forced = true;
         }
+        let mut tw_all = time_wait_override(&ctx, "time_wait", &self.time_wait)?;
+        if let Some(vi) = variant {
+            tw_all = tw_all.merge(time_wait_override(
+                &ctx,
+                &format!("variants[{vi}].time_wait"),
+                &self.variants[vi].time_wait,
+            )?);
+        }
         seed = ov.seed.unwrap_or(seed);
         msl = ov.msl.or(msl);
         if msl == Some(Duration::ZERO) {
@@ -784,10 +1006,16 @@ impl Scenario {
                 }
                 (None, _) => default_os,
             };
+            let tw = tw_all.merge(time_wait_override(
+                &ctx,
+                &format!("{p}.time_wait"),
+                &h.time_wait,
+            )?);
             hosts.push(Host {
                 name: h.name.clone(),
                 addr,
                 profile: prof,
+                time_wait: tw,
             });
         }
         let host = |path: &str, name: &str| {
@@ -943,18 +1171,39 @@ impl Scenario {
                 }
                 Ok(n)
             };
-            let addr = |field: &str| -> Result<SocketAddrV4, ScenarioError> {
+            let addr = |field: &str| -> Result<SocketAddr, ScenarioError> {
                 let a = need(field, &s.addr)?;
                 match a.parse::<SocketAddr>() {
-                    Ok(SocketAddr::V4(v4)) => Ok(v4),
+                    Ok(SocketAddr::V6(v6)) if v6.scope_id() != 0 || v6.flowinfo() != 0 => Err(ctx
+                        .err(
+                            &format!("{p}.addr"),
+                            format!("{a:?}: scope ids and flow labels are not supported"),
+                        )),
+                    Ok(sa) => Ok(sa),
                     _ => Err(ctx.err(
                         &format!("{p}.addr"),
-                        format!("{a:?} is not an IPv4 address:port"),
+                        format!(
+                            "{a:?} is not an IPv4 address:port (a.b.c.d:port) or an IPv6 one \
+                             ([::1]:port)"
+                        ),
                     )),
                 }
             };
+            if s.family.is_some() && s.call != "socket" {
+                return Err(ctx.err(
+                    &format!("{p}.family"),
+                    format!("\"family\" belongs to socket, not {:?}", s.call),
+                ));
+            }
             let call = match s.call.as_str() {
-                "socket" => Call::Socket(new_name(&mut socks[h], "sock", need("sock", &s.sock)?)?),
+                "socket" => {
+                    let family = match s.family.as_deref() {
+                        None | Some("inet") => Family::Inet,
+                        Some("inet6") => Family::Inet6,
+                        Some(other) => return Err(ctx.err(&format!("{p}.family"), format!("unknown address family {other:?} (inet, inet6)"))),
+                    };
+                    Call::Socket(new_name(&mut socks[h], "sock", need("sock", &s.sock)?)?, family)
+                }
                 "setsockopt" => {
                     let n = sock(&socks[h])?;
                     let opt = need("opt", &s.opt)?;
@@ -969,7 +1218,8 @@ impl Scenario {
                         "SO_REUSEADDR" => SockOpt::ReuseAddr(flag()?),
                         "SO_REUSEPORT" => SockOpt::ReusePort(flag()?),
                         "SO_LINGER" => SockOpt::Linger(linger(&ctx, &vpath, &s.value)?),
-                        other => return Err(ctx.err(&format!("{p}.opt"), format!("unknown or unsupported option {other:?} (supported: SO_REUSEADDR, SO_REUSEPORT, SO_LINGER)"))),
+                        "IPV6_V6ONLY" => SockOpt::V6Only(flag()?),
+                        other => return Err(ctx.err(&format!("{p}.opt"), format!("unknown or unsupported option {other:?} (supported: SO_REUSEADDR, SO_REUSEPORT, SO_LINGER, IPV6_V6ONLY)"))),
                     };
                     Call::SetSockOpt(n, o)
                 }

@@ -84,7 +84,8 @@ impl SegMeta {
             syn: self.has(F_SYN),
             fin: self.has(F_FIN),
             rst: self.has(F_RST),
-            payload_len: self.payload_len, tsval: None,
+            payload_len: self.payload_len,
+            tsval: None,
         }
     }
 

@@ -330,3 +330,55 @@ fn win2000_one_listener_chosen_by_the_seed_takes_every_connection() {
     }
     assert_eq!(winners.len(), 2, "both servers should win for some seed");
 }
+
+/// The simulated endpoints are IPv4-only (the CLI refuses IPv6 scripts before running them);
+/// run as a library call anyway, IPv6 steps fail as on a Linux host without IPv6 sockets,
+/// never panic, and agree with the model replay for an AF_INET socket.
+#[test]
+fn ipv6_steps_fail_like_an_ipv4_only_host() {
+    let src = scenario(
+        "linux",
+        LAN,
+        r#"
+        {"host":"server","call":"socket","sock":"S6","family":"inet6"},
+        {"host":"server","call":"socket","sock":"S"},
+        {"host":"server","call":"setsockopt","sock":"S","opt":"IPV6_V6ONLY","value":1},
+        {"host":"server","call":"bind","sock":"S","addr":"[::]:80"},
+        {"host":"server","call":"bind","sock":"S","addr":"0.0.0.0:80"},
+        {"host":"server","call":"listen","sock":"S"},
+        {"host":"client","call":"socket","sock":"C"},
+        {"host":"client","call":"connect","sock":"C","addr":"[::ffff:10.0.0.2]:80"},
+        {"host":"client","call":"wait","until":"bindable","sock":"C","addr":"[::1]:80"},
+        {"host":"client","call":"connect","sock":"C","addr":"10.0.0.2:80"}"#,
+    );
+    let r = run_src(&src);
+    assert_eq!(errno(&r, "socket(S6"), Some(Errno::EAFNOSUPPORT));
+    assert_eq!(
+        errno(&r, "setsockopt(S, IPV6_V6ONLY"),
+        Some(Errno::ENOPROTOOPT)
+    );
+    assert_eq!(errno(&r, "bind(S, [::]:80)"), Some(Errno::EAFNOSUPPORT));
+    assert_eq!(errno(&r, "bind(S, 0.0.0.0:80)"), None);
+    assert_eq!(errno(&r, "connect(C, [::ffff"), Some(Errno::EAFNOSUPPORT));
+    assert_eq!(
+        errno(&r, "wait until C can bind"),
+        Some(Errno::EAFNOSUPPORT)
+    );
+    assert_eq!(errno(&r, "connect(C, 10.0.0.2:80)"), None);
+
+    let sc = parse("test.json", &src).expect("parses");
+    let resolved = sc
+        .resolve("test.json", &src, None, &Overrides::default())
+        .expect("resolves");
+    assert!(resolved.require_ipv4("test.json", &src).is_err());
+    let model = twsim_sim::replay::replay_model(&resolved);
+    // Every step after the inet6 socket (which the model creates) agrees.
+    for (s, m) in r.steps.iter().zip(&model).skip(1) {
+        assert_eq!(
+            s.result.as_ref().err(),
+            m.result.as_ref().err(),
+            "{}",
+            s.call
+        );
+    }
+}
