@@ -335,7 +335,10 @@ impl<'a> Sim<'a> {
                         (None, Some(f)) => {
                             format!(" (fault #{f}: via {route}, arrives t={deliver_at})")
                         }
-                        _ => String::new(),
+                        (Some(o), None) => {
+                            format!(" (duplicate of #{o} made by route {route}, arrives t={deliver_at})")
+                        }
+                        (None, None) => String::new(),
                     };
                     self.rec.say(now, from, format!("#{id} {base}{extra}"));
                 }
@@ -616,7 +619,7 @@ impl<'a> Sim<'a> {
             &json!({"scenario": sc.name, "variant": sc.variant, "seed": sc.seed, "version": env!("CARGO_PKG_VERSION"),
                     "max_lifetime_us": sc.max_lifetime.micros(),
                     "hosts": sc.hosts.iter().zip(&self.hosts).map(|(h, hh)| json!({"name": h.name, "addr": h.addr.to_string(), "os": h.profile.name(), "time_wait_us": hh.tw_len.micros()})).collect::<Vec<_>>(),
-                    "routes": sc.routes.iter().map(|r| json!({"name": r.name, "delay_us": r.delay.micros(), "loss": r.loss})).collect::<Vec<_>>()}),
+                    "routes": sc.routes.iter().map(|r| json!({"name": r.name, "delay_us": r.delay.fixed().map(|d| d.micros()), "delay": r.delay.to_string(), "loss": r.loss, "duplicate": r.duplicate})).collect::<Vec<_>>()}),
         );
         let mut results = Vec::new();
         let mut next = 0usize;

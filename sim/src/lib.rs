@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod bare;
+pub mod delay;
 pub mod engine;
 pub mod host;
 #[cfg(target_os = "linux")]

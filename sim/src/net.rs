@@ -191,7 +191,7 @@ impl Network {
                 fault: None,
             }];
         };
-        let mut route = self.default_route(from, to);
+        let route = self.default_route(from, to);
         // Fault chain.
         let mut applied: Option<(usize, Action)> = None;
         for i in 0..self.faults.len() {
@@ -236,92 +236,65 @@ impl Network {
             sent_at: now,
             bytes,
         };
-        let lossy = |net: &mut Network, r: usize| {
-            let p = net.routes[r].loss;
-            p > 0.0 && unit(&mut net.route_rng[r]) < p
-        };
         match applied {
-            Some((i, Action::Drop)) => {
-                vec![Verdict::Dropped {
-                    id,
-                    reason: "fault",
-                    route: self.routes[route].name.clone(),
-                    fault: Some(i),
-                }]
-            }
-            Some((i, Action::Delay(d))) => {
-                if lossy(self, route) {
-                    return vec![Verdict::Dropped {
-                        id,
-                        reason: "loss",
-                        route: self.routes[route].name.clone(),
-                        fault: Some(i),
-                    }];
-                }
-                let delay = self.routes[route].delay + d;
-                vec![self.schedule(inflight, delay, Some(i))]
-            }
+            Some((i, Action::Drop)) => vec![Verdict::Dropped {
+                id,
+                reason: "fault",
+                route: self.routes[route].name.clone(),
+                fault: Some(i),
+            }],
+            Some((i, Action::Delay(d))) => self.transmit(inflight, d, Some(i)),
             Some((i, Action::Via(r))) => {
-                route = r;
                 inflight.route = r;
-                if lossy(self, route) {
-                    return vec![Verdict::Dropped {
-                        id,
-                        reason: "loss",
-                        route: self.routes[route].name.clone(),
-                        fault: Some(i),
-                    }];
-                }
-                let delay = self.routes[route].delay;
-                vec![self.schedule(inflight, delay, Some(i))]
+                self.transmit(inflight, Duration::ZERO, Some(i))
             }
             Some((i, Action::DuplicateVia(r))) => {
-                let mut out = Vec::new();
-                let copy_id = self.next_id;
-                self.next_id += 1;
                 let copy = InFlight {
-                    id: copy_id,
+                    id: self.next_id,
                     dup_of: Some(id),
                     route: r,
                     ..inflight.clone()
                 };
-                if lossy(self, route) {
-                    out.push(Verdict::Dropped {
-                        id,
-                        reason: "loss",
-                        route: self.routes[route].name.clone(),
-                        fault: None,
-                    });
-                } else {
-                    let d = self.routes[route].delay;
-                    out.push(self.schedule(inflight, d, None));
-                }
-                if lossy(self, r) {
-                    out.push(Verdict::Dropped {
-                        id: copy_id,
-                        reason: "loss",
-                        route: self.routes[r].name.clone(),
-                        fault: Some(i),
-                    });
-                } else {
-                    let d = self.routes[r].delay;
-                    out.push(self.schedule(copy, d, Some(i)));
-                }
+                self.next_id += 1;
+                let mut out = self.transmit(inflight, Duration::ZERO, None);
+                out.extend(self.transmit(copy, Duration::ZERO, Some(i)));
                 out
             }
-            None => {
-                if lossy(self, route) {
-                    return vec![Verdict::Dropped {
-                        id,
-                        reason: "loss",
-                        route: self.routes[route].name.clone(),
-                        fault: None,
-                    }];
-                }
-                let d = self.routes[route].delay;
-                vec![self.schedule(inflight, d, None)]
-            }
+            None => self.transmit(inflight, Duration::ZERO, None),
         }
+    }
+
+    /// Puts one segment on its route: the route's random loss, then its delay (plus `extra`),
+    /// then, with the route's duplication probability, a copy with its own delay. Draws come
+    /// from the route's stream in that order.
+    fn transmit(&mut self, seg: InFlight, extra: Duration, fault: Option<usize>) -> Vec<Verdict> {
+        let r = seg.route;
+        let loss = self.routes[r].loss;
+        if loss > 0.0 && unit(&mut self.route_rng[r]) < loss {
+            return vec![Verdict::Dropped {
+                id: seg.id,
+                reason: "loss",
+                route: self.routes[r].name.clone(),
+                fault,
+            }];
+        }
+        let delay = self.routes[r].delay.sample(&mut self.route_rng[r]) + extra;
+        let dup = self.routes[r].duplicate;
+        let copy = (dup > 0.0 && unit(&mut self.route_rng[r]) < dup).then(|| {
+            let c = InFlight {
+                id: self.next_id,
+                dup_of: Some(seg.id),
+                ..seg.clone()
+            };
+            self.next_id += 1;
+            c
+        });
+        let mut out = vec![self.schedule(seg, delay, fault)];
+        if let Some(c) = copy {
+            let d = self.routes[r].delay.sample(&mut self.route_rng[r]) + extra;
+            out.push(self.schedule(c, d, None));
+        }
+        out
     }
 
     /// When the next segment arrives.

@@ -194,17 +194,127 @@ pub struct NetworkSpec {
 pub struct RouteSpec {
     /// Unique name.
     pub name: String,
-    /// One-way delay.
-    pub delay: Dur,
+    /// One-way delay: a duration, or a distribution (`{"uniform": [min, max]}`,
+    /// `{"normal": {"mean", "sd", "min", "max"}}`, `{"exponential": {"mean", "min", "max"}}`,
+    /// `{"empirical": [durations…]}` or `{"empirical": "file"}` with one duration per line).
+    pub delay: DelaySpec,
     /// Random loss probability in [0, 1].
     #[serde(default)]
     pub loss: Option<f64>,
+    /// Probability in [0, 1] that the route also delivers a copy of a segment, with its own
+    /// delay.
+    #[serde(default)]
+    pub duplicate: Option<f64>,
     /// Only segments from this host take the route by default.
     #[serde(default)]
     pub from: Option<String>,
     /// Only segments to this host take the route by default.
     #[serde(default)]
     pub to: Option<String>,
+}
+
+/// A route's delay as written in the file.
+#[derive(Debug, Clone)]
+pub enum DelaySpec {
+    /// A fixed delay.
+    Fixed(Dur),
+    /// A distribution.
+    Dist(DistSpec),
+}
+
+/// A delay distribution (exactly one field).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistSpec {
+    /// `[min, max]`.
+    #[serde(default)]
+    pub uniform: Option<[Dur; 2]>,
+    /// Truncated normal.
+    #[serde(default)]
+    pub normal: Option<NormalSpec>,
+    /// Shifted, capped exponential.
+    #[serde(default)]
+    pub exponential: Option<ExpSpec>,
+    /// Observed delays, inline or in a file (one duration per line, `#` comments).
+    #[serde(default)]
+    pub empirical: Option<EmpiricalSpec>,
+}
+
+/// Truncated normal parameters.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NormalSpec {
+    /// Mean.
+    pub mean: Dur,
+    /// Standard deviation.
+    pub sd: Dur,
+    /// Lower bound (default 0).
+    #[serde(default)]
+    pub min: Option<Dur>,
+    /// Upper bound (default mean + 6 sd).
+    #[serde(default)]
+    pub max: Option<Dur>,
+}
+
+/// Exponential parameters.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpSpec {
+    /// Mean of the exponential part.
+    pub mean: Dur,
+    /// Floor added to every draw (default 0).
+    #[serde(default)]
+    pub min: Option<Dur>,
+    /// Cap (default min + 20 means).
+    #[serde(default)]
+    pub max: Option<Dur>,
+}
+
+/// Empirical delays.
+#[derive(Debug, Clone)]
+pub enum EmpiricalSpec {
+    /// Inline list.
+    List(Vec<Dur>),
+    /// A file, relative to the scenario file.
+    File(String),
+}
+
+impl<'de> Deserialize<'de> for DelaySpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = DelaySpec;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as \"10ms\" or a distribution object")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<DelaySpec, E> {
+                parse_duration(v).map(|d| DelaySpec::Fixed(Dur(d))).map_err(E::custom)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<DelaySpec, A::Error> {
+                DistSpec::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(DelaySpec::Dist)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for EmpiricalSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = EmpiricalSpec;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of durations or a file name")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<EmpiricalSpec, E> {
+                Ok(EmpiricalSpec::File(v.to_string()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<EmpiricalSpec, A::Error> {
+                Vec::<Dur>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq)).map(EmpiricalSpec::List)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// A fault rule.
@@ -567,10 +677,12 @@ fn time_wait_override(
 pub struct Route {
     /// Name.
     pub name: String,
-    /// One-way delay.
-    pub delay: Duration,
+    /// One-way delay distribution.
+    pub delay: crate::delay::DelayDist,
     /// Loss probability.
     pub loss: f64,
+    /// Duplication probability.
+    pub duplicate: f64,
     /// Default for segments from this host index.
     pub from: Option<usize>,
     /// Default for segments to this host index.
@@ -894,6 +1006,108 @@ fn profile(ctx: &Ctx, path: &str, name: &str) -> Result<Profile, ScenarioError> 
     })
 }
 
+fn delay_dist(
+    ctx: &Ctx,
+    path: &str,
+    d: &DelaySpec,
+) -> Result<crate::delay::DelayDist, ScenarioError> {
+    use crate::delay::DelayDist;
+    let spec = match d {
+        DelaySpec::Fixed(d) => return Ok(DelayDist::Fixed(d.0)),
+        DelaySpec::Dist(s) => s,
+    };
+    let n = [
+        spec.uniform.is_some(),
+        spec.normal.is_some(),
+        spec.exponential.is_some(),
+        spec.empirical.is_some(),
+    ]
+    .iter()
+    .filter(|x| **x)
+    .count();
+    if n != 1 {
+        return Err(ctx.err(
+            path,
+            "a delay distribution needs exactly one of uniform, normal, exponential, empirical",
+        ));
+    }
+    if let Some([a, b]) = &spec.uniform {
+        if b.0 < a.0 {
+            return Err(ctx.err(
+                &format!("{path}.uniform"),
+                "uniform [min, max] needs min <= max",
+            ));
+        }
+        return Ok(DelayDist::Uniform { min: a.0, max: b.0 });
+    }
+    if let Some(nm) = &spec.normal {
+        let min = nm.min.map_or(Duration::ZERO, |d| d.0);
+        let max = nm
+            .max
+            .map_or(nm.mean.0 + nm.sd.0.saturating_mul(6), |d| d.0);
+        if !(min <= nm.mean.0 && nm.mean.0 <= max) {
+            return Err(ctx.err(&format!("{path}.normal"), "normal needs min <= mean <= max"));
+        }
+        return Ok(DelayDist::Normal {
+            mean: nm.mean.0,
+            sd: nm.sd.0,
+            min,
+            max,
+        });
+    }
+    if let Some(e) = &spec.exponential {
+        let min = e.min.map_or(Duration::ZERO, |d| d.0);
+        let max = e.max.map_or(min + e.mean.0.saturating_mul(20), |d| d.0);
+        if max < min {
+            return Err(ctx.err(
+                &format!("{path}.exponential"),
+                "exponential needs min <= max",
+            ));
+        }
+        return Ok(DelayDist::Exponential {
+            mean: e.mean.0,
+            min,
+            max,
+        });
+    }
+    let list = match spec.empirical.as_ref().expect("counted above") {
+        EmpiricalSpec::List(v) => v.iter().map(|d| d.0).collect::<Vec<_>>(),
+        EmpiricalSpec::File(f) => {
+            let base = std::path::Path::new(ctx.file)
+                .parent()
+                .unwrap_or(std::path::Path::new("."));
+            let full = base.join(f);
+            let text = std::fs::read_to_string(&full).map_err(|e| {
+                ctx.err(
+                    &format!("{path}.empirical"),
+                    format!("cannot read {}: {e}", full.display()),
+                )
+            })?;
+            let mut v = Vec::new();
+            for (i, line) in text.lines().enumerate() {
+                let line = line.split('#').next().unwrap_or("").trim();
+                if line.is_empty() {
+                    continue;
+                }
+                v.push(parse_duration(line).map_err(|e| {
+                    ctx.err(
+                        &format!("{path}.empirical"),
+                        format!("{}:{}: {e}", full.display(), i + 1),
+                    )
+                })?);
+            }
+            v
+        }
+    };
+    if list.is_empty() {
+        return Err(ctx.err(
+            &format!("{path}.empirical"),
+            "an empirical distribution needs at least one delay",
+        ));
+    }
+    Ok(DelayDist::Empirical(list))
+}
+
 fn prob(ctx: &Ctx, path: &str, p: Option<f64>) -> Result<Option<f64>, ScenarioError> {
     match p {
         Some(p) if !(0.0..=1.0).contains(&p) || p.is_nan() => {
@@ -1037,8 +1251,9 @@ impl Scenario {
             }
             routes.push(Route {
                 name: r.name.clone(),
-                delay: r.delay.0,
+                delay: delay_dist(&ctx, &format!("{p}.delay"), &r.delay)?,
                 loss: prob(&ctx, &format!("{p}.loss"), r.loss)?.unwrap_or(0.0),
+                duplicate: prob(&ctx, &format!("{p}.duplicate"), r.duplicate)?.unwrap_or(0.0),
                 from: r
                     .from
                     .as_deref()
@@ -1054,8 +1269,9 @@ impl Scenario {
         if routes.is_empty() {
             routes.push(Route {
                 name: "default".into(),
-                delay: Duration::from_millis(1),
+                delay: crate::delay::DelayDist::Fixed(Duration::from_millis(1)),
                 loss: 0.0,
+                duplicate: 0.0,
                 from: None,
                 to: None,
             });

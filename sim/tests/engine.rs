@@ -382,3 +382,206 @@ fn ipv6_steps_fail_like_an_ipv4_only_host() {
         );
     }
 }
+
+fn example(name: &str) -> (String, String) {
+    let path = format!("{}/../examples/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let src = std::fs::read_to_string(&path).unwrap();
+    (path, src)
+}
+
+fn run_variant(name: &str, variant: &str) -> RunReport {
+    let (path, src) = example(name);
+    let sc = parse(&path, &src).unwrap();
+    let v = sc.variants.iter().position(|x| x.name == variant).unwrap();
+    run(
+        &sc.resolve(&path, &src, Some(v), &Overrides::default())
+            .unwrap(),
+        RunOptions {
+            trace: true,
+            pcap: false,
+            quiet: false,
+        },
+    )
+}
+
+#[test]
+fn assassination_s0_kills_time_wait_at_20_s_unless_rst_is_ignored() {
+    // RFC 1337 S0: the FIN copy arrives 20 s after the original; the ACK it draws meets no
+    // connection; the RST (SEQ = RCV.NXT) kills TIME-WAIT under RFC 793 and Linux.
+    for (variant, reason, lived_ms) in [
+        ("rfc793", "assassinated", 20_010),
+        ("linux", "assassinated", 20_010),
+        ("rfc793+rfc1337", "expired", 79_990),
+        ("linux+tcp_rfc1337", "expired", 79_990),
+        ("freebsd", "expired", 79_990),
+    ] {
+        let r = run_variant("time-wait-assassination", variant);
+        assert!(r.ok(), "{variant}\n{}", twsim_sim::report::text(&r));
+        let tw = &r.time_wait[0];
+        assert_eq!(tw.reason, reason, "{variant}");
+        assert_eq!(
+            (tw.ended_at.unwrap() - tw.entered_at).micros(),
+            lived_ms * 1000,
+            "{variant}"
+        );
+    }
+}
+
+#[test]
+fn retransmitted_fins_keep_time_wait_alive_until_2msl_after_the_last_one() {
+    let (path, src) = example("fin-retransmits-extend-time-wait");
+    let sc = parse(&path, &src).unwrap();
+    let mut r = run(
+        &sc.resolve(&path, &src, None, &Overrides::default())
+            .unwrap(),
+        RunOptions {
+            trace: true,
+            pcap: false,
+            quiet: false,
+        },
+    );
+    assert!(r.ok(), "{}", twsim_sim::report::text(&r));
+    let trace = String::from_utf8(r.recorder.take_trace().unwrap()).unwrap();
+    // the last restart of the server's record, from the trace
+    let last_restart_us: u64 = trace
+        .lines()
+        .filter(|l| {
+            l.contains("\"type\":\"time_wait\"")
+                && l.contains("\"restarted\":true")
+                && l.contains("\"host\":\"server\"")
+        })
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["t_us"]
+                .as_u64()
+                .unwrap()
+        })
+        .max()
+        .expect("the record was restarted");
+    let tw = r.time_wait.iter().find(|t| t.host == "server").unwrap();
+    assert_eq!(
+        tw.ended_at.unwrap().micros(),
+        last_restart_us + 60_000_000,
+        "ends 2*MSL after the last FIN"
+    );
+    let lived = tw.ended_at.unwrap() - tw.entered_at;
+    assert!(
+        lived > Duration::from_secs(8 * 60) && lived < Duration::from_secs(10 * 60),
+        "{lived}"
+    );
+    assert!(tw.restarts >= 7, "{}", tw.restarts);
+}
+
+#[test]
+fn lost_final_ack_is_clean_with_time_wait_and_a_reset_without() {
+    for (name, server_recv) in [
+        ("lost-final-ack", Ok(Detail::Eof)),
+        ("lost-final-ack-no-time-wait", Err(Errno::ECONNRESET)),
+    ] {
+        let (path, src) = example(name);
+        let sc = parse(&path, &src).unwrap();
+        let r = run(
+            &sc.resolve(&path, &src, None, &Overrides::default())
+                .unwrap(),
+            RunOptions::default(),
+        );
+        assert!(r.ok(), "{name}\n{}", twsim_sim::report::text(&r));
+        let last_recv = r
+            .steps
+            .iter()
+            .rev()
+            .find(|s| s.call.starts_with("recv(A"))
+            .unwrap();
+        assert_eq!(last_recv.result, server_recv, "{name}");
+    }
+}
+
+#[test]
+fn route_duplication_and_random_delays_are_traced_and_reproducible() {
+    let net = r#"{"routes":[{"name":"lan","delay":{"uniform":["5ms","50ms"]},"duplicate":0.5}]}"#;
+    let steps = format!(
+        r#"{SERVER_UP},
+        {{"host":"client","call":"send","sock":"C","data":"0123456789"}},
+        {{"host":"server","call":"recv","sock":"A","bytes":10,"expect_data":"0123456789"}}"#
+    );
+    let src = scenario("linux", net, &steps);
+    let trace_of = |seed| {
+        let sc = parse("t", &src).unwrap();
+        let ov = Overrides {
+            seed: Some(seed),
+            ..Overrides::default()
+        };
+        let mut r = run(
+            &sc.resolve("t", &src, None, &ov).unwrap(),
+            RunOptions {
+                trace: true,
+                pcap: false,
+                quiet: false,
+            },
+        );
+        assert!(r.ok(), "{}", twsim_sim::report::text(&r));
+        String::from_utf8(r.recorder.take_trace().unwrap()).unwrap()
+    };
+    let t = trace_of(5);
+    assert_eq!(t, trace_of(5));
+    let copies = t
+        .lines()
+        .filter(|l| l.contains("\"event\":\"sent\"") && !l.contains("\"dup_of\":null"))
+        .count();
+    assert!(copies > 0, "duplication at p = 0.5 made no copy");
+    let delays: std::collections::BTreeSet<u64> = t
+        .lines()
+        .filter(|l| l.contains("\"event\":\"delivered\""))
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["data"]["age_us"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert!(delays.len() > 3, "random delays should differ: {delays:?}");
+    assert!(
+        delays.iter().all(|d| (5_000..=50_000).contains(d)),
+        "{delays:?}"
+    );
+}
+
+#[test]
+fn empirical_delays_come_from_a_file_next_to_the_scenario() {
+    let dir = std::env::temp_dir().join(format!("twsim-emp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("delays.txt"), "# observed\n7ms\n9ms\n").unwrap();
+    let net = r#"{"routes":[{"name":"lan","delay":{"empirical":"delays.txt"}}]}"#;
+    let src = scenario("linux", net, SERVER_UP);
+    let file = dir.join("s.json");
+    let name = file.display().to_string();
+    let sc = parse(&name, &src).unwrap();
+    let mut r = run(
+        &sc.resolve(&name, &src, None, &Overrides::default())
+            .unwrap(),
+        RunOptions {
+            trace: true,
+            pcap: false,
+            quiet: false,
+        },
+    );
+    let t = String::from_utf8(r.recorder.take_trace().unwrap()).unwrap();
+    for l in t.lines().filter(|l| l.contains("\"event\":\"delivered\"")) {
+        let age = serde_json::from_str::<serde_json::Value>(l).unwrap()["data"]["age_us"]
+            .as_u64()
+            .unwrap();
+        assert!(age == 7_000 || age == 9_000, "{age}");
+    }
+    let missing = scenario(
+        "linux",
+        r#"{"routes":[{"name":"lan","delay":{"empirical":"nope.txt"}}]}"#,
+        SERVER_UP,
+    );
+    let sc = parse(&name, &missing).unwrap();
+    let e = sc
+        .resolve(&name, &missing, None, &Overrides::default())
+        .unwrap_err();
+    assert!(
+        e.path.ends_with("delay.empirical") && e.message.contains("cannot read"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
