@@ -27,6 +27,11 @@ pub const DEMOS: &[Demo] = &[
         files: &[file!("restart-time-wait.json"), file!("restart-time-wait-reuseaddr.json")],
     },
     Demo {
+        name: "restart-time-wait-every-profile",
+        summary: "the same restart under all 12 profiles, each with its own TIME-WAIT length (2 s to 240 s)",
+        files: &[file!("restart-time-wait-every-profile.json")],
+    },
+    Demo {
         name: "lost-final-ack",
         summary: "the final ACK is lost: TIME-WAIT re-ACKs the retransmitted FIN; without TIME-WAIT the peer sees RST",
         files: &[file!("lost-final-ack.json"), file!("lost-final-ack-no-time-wait.json")],

@@ -383,6 +383,10 @@ impl Host {
     pub fn bindable(&self, name: &str, addr: SocketAddr) -> Result<(), Errno> {
         let id = self.sock_id(name).ok_or(Errno::EBADF)?;
         let s = self.socks.get(&id).ok_or(Errno::EBADF)?;
+        if self.table.get(id).is_some_and(|e| e.local.is_some()) {
+            // Already bound: bind() would say EINVAL whatever time does.
+            return Err(Errno::EINVAL);
+        }
         self.table
             .check_bind(SocketAddr::V4(only_v4(addr)?), s.opts, 0)
     }

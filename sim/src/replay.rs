@@ -731,6 +731,13 @@ impl Model {
                 if !host_owns(self.hosts[h].addr, a.ip()) {
                     return Err(Errno::EADDRNOTAVAIL);
                 }
+                if self.tables[self.hosts[h].t]
+                    .get(id)
+                    .is_some_and(|e| e.local.is_some())
+                {
+                    // Already bound: bind() would say EINVAL whatever time does.
+                    return Err(Errno::EINVAL);
+                }
                 loop {
                     match self.tables[self.hosts[h].t].check_bind(*a, opts, 0) {
                         Ok(()) => return Ok(String::new()),

@@ -288,10 +288,16 @@ impl<'de> Deserialize<'de> for DelaySpec {
                 f.write_str("a duration such as \"10ms\" or a distribution object")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<DelaySpec, E> {
-                parse_duration(v).map(|d| DelaySpec::Fixed(Dur(d))).map_err(E::custom)
+                parse_duration(v)
+                    .map(|d| DelaySpec::Fixed(Dur(d)))
+                    .map_err(E::custom)
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<DelaySpec, A::Error> {
-                DistSpec::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(DelaySpec::Dist)
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<DelaySpec, A::Error> {
+                DistSpec::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(DelaySpec::Dist)
             }
         }
         d.deserialize_any(V)
@@ -309,8 +315,12 @@ impl<'de> Deserialize<'de> for EmpiricalSpec {
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<EmpiricalSpec, E> {
                 Ok(EmpiricalSpec::File(v.to_string()))
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<EmpiricalSpec, A::Error> {
-                Vec::<Dur>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq)).map(EmpiricalSpec::List)
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<EmpiricalSpec, A::Error> {
+                Vec::<Dur>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(EmpiricalSpec::List)
             }
         }
         d.deserialize_any(V)
