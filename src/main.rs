@@ -190,18 +190,7 @@ fn main() -> ExitCode {
 fn run_sources(srcs: &[(String, String)], out: &Out) -> Result<bool, Bad> {
     let ov = Overrides {
         seed: out.seed,
-        os: out
-            .os
-            .as_deref()
-            .map(|n| {
-                Profile::from_name(n).ok_or_else(|| {
-                    Bad(format!(
-                        "--os: unknown profile {n:?} (known: {})",
-                        Profile::known_names()
-                    ))
-                })
-            })
-            .transpose()?,
+        os: parse_os(out.os.as_deref())?,
         msl: out
             .msl
             .as_deref()
@@ -320,17 +309,7 @@ fn replay(
     json: bool,
 ) -> Result<bool, Bad> {
     let sc = scenario::parse(file, src).map_err(|e| Bad(e.to_string()))?;
-    let os = os
-        .as_deref()
-        .map(|n| {
-            Profile::from_name(n).ok_or_else(|| {
-                Bad(format!(
-                    "--os: unknown profile {n:?} (known: {})",
-                    Profile::known_names()
-                ))
-            })
-        })
-        .transpose()?;
+    let os = parse_os(os.as_deref())?;
     let vidx = match &variant {
         Some(v) => Some(
             sc.variants
@@ -445,4 +424,17 @@ static ALLOC: Counting = Counting;
 
 fn heap_bytes() -> usize {
     HEAP.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// `--os NAME`, validated.
+fn parse_os(name: Option<&str>) -> Result<Option<Profile>, Bad> {
+    name.map(|n| {
+        Profile::from_name(n).ok_or_else(|| {
+            Bad(format!(
+                "--os: unknown profile {n:?} (known: {})",
+                Profile::known_names()
+            ))
+        })
+    })
+    .transpose()
 }

@@ -208,6 +208,8 @@ pub struct Host {
     /// Whether to record [`HostEvent`]s (off for benchmarks and sweeps).
     pub record: bool,
     pool: Vec<tcp::Socket<'static>>,
+    /// Reused buffer of [`Host::after_poll`].
+    scratch: Vec<(FourTuple, State, State)>,
 }
 
 /// Records a host event only when the run keeps events: building the JSON and the text costs
@@ -311,6 +313,7 @@ impl Host {
             tw_log: Vec::new(),
             record: true,
             pool: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -1170,19 +1173,25 @@ impl Host {
             }
             self.crafted.push(bytes);
         }
-        // 2. state changes, in 4-tuple order
-        let tuples: Vec<FourTuple> = self.conns.keys().copied().collect();
-        for t in tuples {
-            let c = &self.conns[&t];
+        // 2. state changes, in 4-tuple order; collected first (only the connections that
+        // changed or wait in TIME-WAIT), then handled, since handling may remove connections.
+        let mut todo = std::mem::take(&mut self.scratch);
+        todo.clear();
+        for (t, c) in &self.conns {
             let new = self.sockets.get::<tcp::Socket>(c.handle).state();
-            let old = c.state;
+            if new != c.state || new == State::TimeWait {
+                todo.push((*t, c.state, new));
+            }
+        }
+        for &(t, old, new) in &todo {
             if new != old {
                 self.on_state_change(now, t, old, new);
             }
-            if new == State::TimeWait {
+            if new == State::TimeWait && self.conns.contains_key(&t) {
                 self.try_takeover(now, t);
             }
         }
+        self.scratch = todo;
     }
 
     fn on_state_change(&mut self, now: Instant, t: FourTuple, old: State, new: State) {
