@@ -206,6 +206,7 @@ fn replay_on_this_thread(
     if sc.uses_ipv6().is_some() {
         ipv6_available()?;
     }
+    set_port_range(sc, in_namespace)?;
     let mut run = Runner::new(sc, in_namespace);
     let mut out = Vec::with_capacity(sc.steps.len());
     for step in &sc.steps {
@@ -213,6 +214,47 @@ fn replay_on_this_thread(
     }
     // `run` drops here: every descriptor closes before the thread (and its namespace) ends.
     Ok((out, in_namespace))
+}
+
+/// Applies the scenario's ephemeral port range to the namespace
+/// (`net.ipv4.ip_local_port_range` is per network namespace). One kernel plays every host, so
+/// every host must ask for the same range; outside a private namespace the range is refused
+/// rather than changed for the whole machine.
+fn set_port_range(sc: &Resolved, in_namespace: bool) -> Result<(), KernelError> {
+    let ranges: std::collections::BTreeSet<(u16, u16)> = sc
+        .hosts
+        .iter()
+        .filter_map(|h| h.ephemeral)
+        .map(|r| (r.first, r.last))
+        .collect();
+    let Some(&(first, last)) = ranges.iter().next() else {
+        return Ok(());
+    };
+    if ranges.len() > 1 || sc.hosts.iter().any(|h| h.ephemeral.is_none()) {
+        return Err(KernelError::Io(
+            "kernel replay: every host must use the same ephemeral_ports (one kernel plays them all)".into(),
+        ));
+    }
+    if !in_namespace {
+        return Err(KernelError::Namespace(
+            "ephemeral_ports needs a private network namespace (it would change the machine's range)".into(),
+        ));
+    }
+    let path = "/proc/sys/net/ipv4/ip_local_port_range";
+    std::fs::write(path, format!("{first} {last}\n"))
+        .map_err(|e| KernelError::Io(format!("cannot write {path}: {e}")))?;
+    let back = std::fs::read_to_string(path)
+        .map_err(|e| KernelError::Io(format!("cannot read {path}: {e}")))?;
+    let got: Vec<u16> = back
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    if got != [first, last] {
+        return Err(KernelError::Io(format!(
+            "{path} reads {back:?} after writing {first} {last}"
+        )));
+    }
+    Ok(())
 }
 
 pub(crate) enum NsError {

@@ -132,6 +132,9 @@ pub struct Scenario {
     /// TIME-WAIT policy overrides for every host (e.g. `{"rst": "ignore"}`: RFC 1337 on Linux).
     #[serde(default)]
     pub time_wait: Option<TimeWaitSpec>,
+    /// Ephemeral port range `[first, last]` for every host (a host may override it).
+    #[serde(default)]
+    pub ephemeral_ports: Option<[u16; 2]>,
 }
 
 /// A host.
@@ -148,6 +151,10 @@ pub struct HostSpec {
     /// TIME-WAIT policy overrides for this host (on top of the scenario's).
     #[serde(default)]
     pub time_wait: Option<TimeWaitSpec>,
+    /// Ephemeral port range `[first, last]` replacing the profile's (Linux
+    /// `net.ipv4.ip_local_port_range`).
+    #[serde(default)]
+    pub ephemeral_ports: Option<[u16; 2]>,
 }
 
 /// Overrides of a profile's TIME-WAIT behaviour (time-wait.md's policy columns).
@@ -578,6 +585,8 @@ pub struct Host {
     pub profile: Profile,
     /// TIME-WAIT overrides applied on top of the profile.
     pub time_wait: TimeWaitOverride,
+    /// Ephemeral port range replacing the profile's.
+    pub ephemeral: Option<twsim_model::profile::PortRange>,
 }
 
 /// Validated TIME-WAIT overrides (each `None` keeps the profile's rule).
@@ -626,6 +635,9 @@ impl Host {
         }
         if let Some(x) = o.ack_rate_limit {
             c.time_wait.ack_rate_limit = x;
+        }
+        if let Some(r) = self.ephemeral {
+            c.ephemeral = r;
         }
         c
     }
@@ -1235,11 +1247,27 @@ impl Scenario {
                 &format!("{p}.time_wait"),
                 &h.time_wait,
             )?);
+            let ephemeral = match h.ephemeral_ports.or(self.ephemeral_ports) {
+                None => None,
+                Some([first, last]) if first == 0 || first > last => {
+                    let at = if h.ephemeral_ports.is_some() {
+                        format!("{p}.ephemeral_ports")
+                    } else {
+                        "ephemeral_ports".into()
+                    };
+                    return Err(ctx.err(
+                        &at,
+                        format!("[{first}, {last}] is not a port range (1 <= first <= last)"),
+                    ));
+                }
+                Some([first, last]) => Some(twsim_model::profile::PortRange { first, last }),
+            };
             hosts.push(Host {
                 name: h.name.clone(),
                 addr,
                 profile: prof,
                 time_wait: tw,
+                ephemeral,
             });
         }
         let host = |path: &str, name: &str| {
