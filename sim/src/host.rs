@@ -30,6 +30,7 @@ use smoltcp::time::Instant as SInstant;
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpListenEndpoint};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use twsim_model::time_wait::SynInTimeWait;
 use twsim_model::{
     AddressTable, Duration, EndReason, Errno, FourTuple, Instant, Processes, ProfileConfig,
     SockOptions, SocketId, TableState, TimeWaitRecord, TwAction,
@@ -210,6 +211,9 @@ pub struct Host {
     pool: Vec<tcp::Socket<'static>>,
     /// Reused buffer of [`Host::after_poll`].
     scratch: Vec<(FourTuple, State, State)>,
+    /// TIME-WAIT records a SYN reopened, kept until the new connection proves genuine
+    /// (RFC 1122 §4.2.2.13 policies).
+    reopened: BTreeMap<FourTuple, TimeWaitRecord>,
 }
 
 /// Records a host event only when the run keeps events: building the JSON and the text costs
@@ -314,6 +318,7 @@ impl Host {
             record: true,
             pool: Vec::new(),
             scratch: Vec::new(),
+            reopened: BTreeMap::new(),
         }
     }
 
@@ -1115,6 +1120,15 @@ impl Host {
             }
             TwAction::AcceptSyn { .. } => {
                 if let Some(r) = self.table.remove(id) {
+                    if matches!(
+                        self.cfg.time_wait.syn,
+                        SynInTimeWait::Rfc1122 | SynInTimeWait::Rfc6191
+                    ) {
+                        // RFC 1122 §4.2.2.13 (2): "returns to TIME-WAIT state if the SYN turns
+                        // out to be an old duplicate" — kept until the new connection is
+                        // established or dies in SYN-RECEIVED. (Linux and FreeBSD do not.)
+                        self.reopened.insert(tuple, r.clone());
+                    }
                     self.log_tw_end(now, id, r, EndReason::ReusedBySyn);
                 }
                 if !self.syn_to_listener(now, tuple, bytes) {
@@ -1213,6 +1227,8 @@ impl Host {
             if let Some(s) = self.socks.get_mut(&id) {
                 s.established = true;
             }
+            // A reopened 4-tuple reached ESTABLISHED: the SYN was genuine.
+            self.reopened.remove(&t);
         }
         if let (Some(lid), State::Established) = (listener, new) {
             if let Some(Sock {
@@ -1256,7 +1272,28 @@ impl Host {
                 }
                 None => false,
             };
-            if drop_sock || !self.socks.contains_key(&c.id) {
+            let returned = match self.reopened.remove(&t) {
+                Some(r) if old == State::SynReceived && r.expires_at > now => Some(r),
+                _ => None,
+            };
+            if let Some(r) = returned {
+                // The reopening SYN was an old duplicate (the peer reset our SYN-ACK): the
+                // record comes back with the time it had left (RFC 1122 §4.2.2.13).
+                self.socks.remove(&c.id);
+                let (entered, expires) = (r.entered_at, r.expires_at);
+                let inc = r.incarnation;
+                if self.table.enter_time_wait(c.id, r).is_ok() {
+                    ev!(
+                        self,
+                        "time_wait",
+                        json!({"event": "returned", "tuple": t.to_string(), "incarnation": inc, "entered_at_us": entered.micros(),
+                               "expires_at_us": expires.micros(), "rule": "RFC 1122 §4.2.2.13: the SYN was an old duplicate, return to TIME-WAIT"}),
+                        format!("TIME-WAIT {t} returns: the reopening SYN was an old duplicate (RFC 1122 §4.2.2.13), until t={expires}"),
+                    );
+                } else {
+                    self.table.remove(c.id);
+                }
+            } else if drop_sock || !self.socks.contains_key(&c.id) {
                 self.socks.remove(&c.id);
                 self.table.remove(c.id);
             } else {

@@ -585,3 +585,51 @@ fn empirical_delays_come_from_a_file_next_to_the_scenario() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn an_old_duplicate_syn_returns_a_reopened_record_to_time_wait_under_rfc1122_only() {
+    let (path, src) = example("old-syn-returns-to-time-wait");
+    let sc = parse(&path, &src).unwrap();
+    let mut seen = 0;
+    for seed in 1..=8u64 {
+        for (vi, returns) in [(0usize, true), (1, false)] {
+            let ov = Overrides {
+                seed: Some(seed),
+                ..Overrides::default()
+            };
+            let mut r = run(
+                &sc.resolve(&path, &src, Some(vi), &ov).unwrap(),
+                RunOptions {
+                    trace: true,
+                    pcap: false,
+                    quiet: false,
+                },
+            );
+            assert!(
+                r.ok(),
+                "seed {seed} variant {vi}\n{}",
+                twsim_sim::report::text(&r)
+            );
+            let t = String::from_utf8(r.recorder.take_trace().unwrap()).unwrap();
+            let reused = t.contains("\"event\":\"reused_by_syn\"");
+            let returned = t.contains("\"event\":\"returned\"");
+            assert_eq!(returned, reused && returns, "seed {seed} variant {vi}");
+            if returned {
+                seen += 1;
+                // the record ends at its original deadline: 60 s after it began
+                let last = r
+                    .time_wait
+                    .iter()
+                    .filter(|x| x.host == "server")
+                    .last()
+                    .unwrap();
+                assert_eq!(last.reason, "expired");
+                assert_eq!(
+                    last.ended_at.unwrap() - last.entered_at,
+                    Duration::from_secs(60)
+                );
+            }
+        }
+    }
+    assert!(seen > 0, "no seed made the old SYN newer than RCV.NXT");
+}
