@@ -617,12 +617,7 @@ fn an_old_duplicate_syn_returns_a_reopened_record_to_time_wait_under_rfc1122_onl
             if returned {
                 seen += 1;
                 // the record ends at its original deadline: 60 s after it began
-                let last = r
-                    .time_wait
-                    .iter()
-                    .filter(|x| x.host == "server")
-                    .last()
-                    .unwrap();
+                let last = r.time_wait.iter().rfind(|x| x.host == "server").unwrap();
                 assert_eq!(last.reason, "expired");
                 assert_eq!(
                     last.ended_at.unwrap() - last.entered_at,
