@@ -138,6 +138,8 @@ pub struct AddressTable {
     /// KB Q177074: the address objects of closed listeners that still serve accepted
     /// connections, by the listener's bound address, with those connections' ids.
     stale: BTreeMap<SocketAddr, BTreeSet<SocketId>>,
+    /// The latest instant the table was told of ([`AddressTable::handle_timeout`]).
+    now: Instant,
     /// Windows: the listener chosen at random for an address, kept while it listens.
     sticky: BTreeMap<SocketAddr, SocketId>,
     /// Whether this host's connections use TCP timestamps (RFC 7323), which Linux requires to
@@ -166,6 +168,7 @@ impl AddressTable {
             pre_connect: BTreeMap::new(),
             timestamps: false,
             sticky: BTreeMap::new(),
+            now: Instant::ZERO,
             recycled: Vec::new(),
             stale: BTreeMap::new(),
         }
@@ -645,6 +648,22 @@ impl AddressTable {
         }
     }
 
+    /// Linux `tcp_twsk_unique` for an automatic port: a TIME-WAIT 4-tuple is reused when
+    /// `net.ipv4.tcp_tw_reuse` allows it (default 2: loopback connections only), the old
+    /// connection used timestamps, and its last timestamp is older than `tcp_tw_reuse_delay`
+    /// (1000 ms). The record's entry time stands in for `tw_ts_recent_stamp`.
+    fn tw_reusable(&self, id: SocketId, tuple: &FourTuple) -> bool {
+        let Some(TableState::TimeWait(r)) = self.entries.get(&id).map(|e| &e.state) else {
+            return false;
+        };
+        let loopback =
+            unmapped(tuple.local.ip()).is_loopback() || unmapped(tuple.remote.ip()).is_loopback();
+        self.cfg.bind == BindRules::Linux
+            && self.timestamps
+            && loopback
+            && self.now.saturating_since(r.entered_at) > crate::time::Duration::from_millis(1000)
+    }
+
     fn connect_port(&mut self, src: IpAddr, remote: SocketAddr, hint: u32) -> Option<u16> {
         let range = self.cfg.ephemeral;
         let n = range.len();
@@ -652,8 +671,10 @@ impl AddressTable {
         let perturb = self.perturb.get(&key).copied().unwrap_or(0);
         let usable = |port: u16| {
             let tuple = FourTuple::new(SocketAddr::new(src, port), remote);
-            if self.by_tuple.contains_key(&tuple) {
-                return false;
+            if let Some(&other) = self.by_tuple.get(&tuple) {
+                if !self.tw_reusable(other, &tuple) {
+                    return false;
+                }
             }
             let mut on_port = self
                 .by_port
@@ -683,6 +704,13 @@ impl AddressTable {
                 let port = (u32::from(range.first) + idx) as u16;
                 if usable(port) {
                     self.perturb.insert(key, perturb.wrapping_add(i + 2));
+                    let tuple = FourTuple::new(SocketAddr::new(src, port), remote);
+                    if let Some(&other) = self.by_tuple.get(&tuple) {
+                        // A TIME-WAIT old enough to reuse (tcp_twsk_unique with tcp_tw_reuse).
+                        if let Some(r) = self.remove(other) {
+                            self.recycled.push((other, r));
+                        }
+                    }
                     return Some(port);
                 }
                 i += step;
@@ -954,6 +982,7 @@ impl AddressTable {
     /// Ends every TIME-WAIT record whose deadline is at or before `now`; returns them with
     /// their socket ids, earliest first. Calling it early is harmless.
     pub fn handle_timeout(&mut self, now: Instant) -> Vec<(SocketId, TimeWaitRecord, EndReason)> {
+        self.now = self.now.max(now);
         let mut out = Vec::new();
         while let Some(&(t, id)) = self.expiries.first() {
             if t > now {
