@@ -197,7 +197,9 @@ pub struct Host {
     /// Processes and handles.
     pub procs: Processes,
     socks: BTreeMap<SocketId, Sock>,
-    names: BTreeMap<String, SocketId>,
+    /// Script names of sockets. Looked up only, never iterated, so a hash map with a fixed
+    /// (unseeded) hasher keeps runs deterministic.
+    names: NameMap,
     conns: BTreeMap<FourTuple, Conn>,
     incarnations: BTreeMap<FourTuple, u32>,
     rng: ChaCha8Rng,
@@ -249,6 +251,13 @@ fn only_v4(a: SocketAddr) -> Result<SocketAddrV4, Errno> {
         SocketAddr::V6(_) => Err(Errno::EAFNOSUPPORT),
     }
 }
+
+/// Socket names → ids, with SipHash under fixed keys (no ambient randomness).
+type NameMap = std::collections::HashMap<
+    String,
+    SocketId,
+    std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>,
+>;
 
 /// How many connections a listener with `backlog` queues before dropping SYNs: Linux
 /// `sk_acceptq_is_full` admits `backlog + 1` (so 0 admits one); other profiles `max(backlog, 1)`.
@@ -308,7 +317,7 @@ impl Host {
             table: AddressTable::new(cfg, vec![IpAddr::V4(addr)]),
             procs: Processes::new(),
             socks: BTreeMap::new(),
-            names: BTreeMap::new(),
+            names: NameMap::default(),
             conns: BTreeMap::new(),
             incarnations: BTreeMap::new(),
             rng,
