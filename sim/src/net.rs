@@ -147,7 +147,7 @@ impl Network {
             && (f.after.is_none() || self.fault_state[i].seen.contains(&key))
     }
 
-    fn schedule(&mut self, mut seg: InFlight, delay: Duration, fault: Option<usize>) -> Verdict {
+    fn schedule(&mut self, seg: InFlight, delay: Duration, fault: Option<usize>) -> Verdict {
         let route = self.routes[seg.route].name.clone();
         if delay > self.max_lifetime {
             return Verdict::Dropped {
@@ -160,7 +160,6 @@ impl Network {
         let at = seg.sent_at + delay;
         let (id, dup_of) = (seg.id, seg.dup_of);
         self.next_seq += 1;
-        seg.bytes.shrink_to_fit();
         self.queue.insert((at, self.next_seq), seg);
         Verdict::Scheduled {
             id,
