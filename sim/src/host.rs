@@ -39,40 +39,65 @@ use twsim_model::{
 /// Socket buffer size in bytes, each direction (no window scaling below 64 KiB).
 const BUF: usize = 16 * 1024;
 
+/// Most packet buffers a device keeps for reuse.
+const POOL_MAX: usize = 64;
+
 /// An in-memory `phy::Device` (Medium::Ip): the host layer fills `rx` and drains `tx`.
+/// Buffers of received packets go back to `pool` and carry the next transmitted ones, so a
+/// steady exchange allocates nothing per packet.
 #[derive(Default)]
 pub struct Dev {
     rx: VecDeque<Vec<u8>>,
     tx: Vec<Vec<u8>>,
+    pool: Vec<Vec<u8>>,
 }
 
-/// Receive token of [`Dev`].
-pub struct RxTok(Vec<u8>);
-/// Transmit token of [`Dev`].
-pub struct TxTok<'a>(&'a mut Vec<Vec<u8>>);
+/// Receive token of [`Dev`]: returns its buffer to the pool once consumed.
+pub struct RxTok<'a>(Vec<u8>, &'a mut Vec<Vec<u8>>);
+/// Transmit token of [`Dev`]: takes a buffer from the pool when it has one.
+pub struct TxTok<'a> {
+    tx: &'a mut Vec<Vec<u8>>,
+    pool: Option<&'a mut Vec<Vec<u8>>>,
+}
 
-impl phy::RxToken for RxTok {
+impl phy::RxToken for RxTok<'_> {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        f(&self.0)
+        let r = f(&self.0);
+        let (mut buf, pool) = (self.0, self.1);
+        if pool.len() < POOL_MAX {
+            buf.clear();
+            pool.push(buf);
+        }
+        r
     }
 }
 impl phy::TxToken for TxTok<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let mut buf = vec![0u8; len];
+        let mut buf = self.pool.and_then(|p| p.pop()).unwrap_or_default();
+        buf.resize(len, 0);
         let r = f(&mut buf);
-        self.0.push(buf);
+        self.tx.push(buf);
         r
     }
 }
 impl phy::Device for Dev {
-    type RxToken<'a> = RxTok;
+    type RxToken<'a> = RxTok<'a>;
     type TxToken<'a> = TxTok<'a>;
-    fn receive(&mut self, _t: SInstant) -> Option<(RxTok, TxTok<'_>)> {
+    fn receive(&mut self, _t: SInstant) -> Option<(RxTok<'_>, TxTok<'_>)> {
         let p = self.rx.pop_front()?;
-        Some((RxTok(p), TxTok(&mut self.tx)))
+        Some((
+            RxTok(p, &mut self.pool),
+            TxTok {
+                tx: &mut self.tx,
+                pool: None,
+            },
+        ))
     }
     fn transmit(&mut self, _t: SInstant) -> Option<TxTok<'_>> {
-        Some(TxTok(&mut self.tx))
+        Some(TxTok {
+            tx: &mut self.tx,
+            pool: Some(&mut self.pool),
+        })
     }
     fn capabilities(&self) -> DeviceCapabilities {
         let mut c = DeviceCapabilities::default();
