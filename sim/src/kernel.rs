@@ -329,7 +329,14 @@ fn wildcard_use(sc: &Resolved) -> Option<String> {
 
 /// A raw errno from a system call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Sys(i32);
+/// An OS error number from a socket call.
+pub(crate) struct Sys(pub(crate) i32);
+
+impl From<Sys> for std::io::Error {
+    fn from(e: Sys) -> Self {
+        std::io::Error::from_raw_os_error(e.0)
+    }
+}
 
 impl Sys {
     fn describe(self) -> String {
@@ -1086,7 +1093,8 @@ impl Budget {
 }
 
 /// Thin wrappers over the libc calls; each returns the raw errno on failure.
-mod sys {
+/// Thin, safe wrappers of the socket calls both kernel backends make.
+pub(crate) mod sys {
     use super::Sys;
     use crate::scenario::Family;
     use std::mem::{size_of, zeroed};
@@ -1171,6 +1179,35 @@ mod sys {
                 ))
             }
         }
+    }
+
+    /// `socket(AF_INET, ty | SOCK_NONBLOCK | SOCK_CLOEXEC, proto)` (raw sockets included).
+    pub fn socket_v4(ty: libc::c_int, proto: libc::c_int) -> Result<OwnedFd, Sys> {
+        // SAFETY: no pointers are passed.
+        owned(unsafe {
+            libc::socket(
+                libc::AF_INET,
+                ty | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                proto,
+            )
+        })
+    }
+
+    /// `sendto(MSG_DONTWAIT)`.
+    pub fn send_to(fd: RawFd, data: &[u8], to: SocketAddr) -> Result<usize, Sys> {
+        let (sa, len) = sockaddr(to);
+        // SAFETY: `data` is a live slice of the length passed; `sa` is live and holds a
+        // sockaddr of `len` bytes.
+        sized(unsafe {
+            libc::sendto(
+                fd,
+                data.as_ptr().cast(),
+                data.len(),
+                libc::MSG_DONTWAIT,
+                (&sa as *const libc::sockaddr_storage).cast(),
+                len,
+            )
+        })
     }
 
     /// `socket(AF_INET or AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)`.
@@ -1554,6 +1591,22 @@ mod tests {
         assert!(out[10].detail.starts_with("emulated"), "{}", out[10].detail);
     }
 
+    /// Server listener `L` on `a` (SO_REUSEADDR if `ra`), client `C` connected, accepted as `A`.
+    fn accepted_pair(a: &str, ra_on_listener: bool) -> Vec<serde_json::Value> {
+        let mut steps = vec![json!({ "host": "server", "call": "socket", "sock": "L" })];
+        if ra_on_listener {
+            steps.push(ra("server", "L"));
+        }
+        steps.extend([
+            json!({ "host": "server", "call": "bind", "sock": "L", "addr": a, "expect": "ok" }),
+            json!({ "host": "server", "call": "listen", "sock": "L", "expect": "ok" }),
+            json!({ "host": "client", "call": "socket", "sock": "C" }),
+            json!({ "host": "client", "call": "connect", "sock": "C", "addr": a, "expect": "ok" }),
+            json!({ "host": "server", "call": "accept", "sock": "L", "as": "A", "expect": "ok" }),
+        ]);
+        steps
+    }
+
     /// bind-rules.md A / A11: the listener is closed while its accepted connection stays
     /// ESTABLISHED; a new socket binds the port. Only RA on both the old listener (inherited
     /// by the accepted child) and the new socket succeeds, and the new listener then accepts.
@@ -1561,16 +1614,8 @@ mod tests {
     fn a_listener_closed_while_accepted_connection_lives() {
         for (l, n) in [(false, false), (false, true), (true, false), (true, true)] {
             let a = format!("127.0.0.2:{}", port());
-            let mut steps = vec![json!({ "host": "server", "call": "socket", "sock": "L" })];
-            if l {
-                steps.push(ra("server", "L"));
-            }
+            let mut steps = accepted_pair(&a, l);
             steps.extend([
-                json!({ "host": "server", "call": "bind", "sock": "L", "addr": a, "expect": "ok" }),
-                json!({ "host": "server", "call": "listen", "sock": "L", "expect": "ok" }),
-                json!({ "host": "client", "call": "socket", "sock": "C" }),
-                json!({ "host": "client", "call": "connect", "sock": "C", "addr": a, "expect": "ok" }),
-                json!({ "host": "server", "call": "accept", "sock": "L", "as": "A", "expect": "ok" }),
                 json!({ "host": "server", "call": "close", "sock": "L", "expect": "ok" }),
                 json!({ "host": "server", "call": "wait", "until": "state", "sock": "A", "state": "ESTABLISHED", "timeout": "100ms", "expect": "ok" }),
                 json!({ "host": "server", "call": "socket", "sock": "L2" }),
@@ -1604,16 +1649,8 @@ mod tests {
     fn b_server_time_wait_blocks_rebind_without_reuseaddr_on_both() {
         for (l, n) in [(false, false), (false, true), (true, false), (true, true)] {
             let a = format!("127.0.0.2:{}", port());
-            let mut steps = vec![json!({ "host": "server", "call": "socket", "sock": "L" })];
-            if l {
-                steps.push(ra("server", "L"));
-            }
+            let mut steps = accepted_pair(&a, l);
             steps.extend([
-                json!({ "host": "server", "call": "bind", "sock": "L", "addr": a, "expect": "ok" }),
-                json!({ "host": "server", "call": "listen", "sock": "L", "expect": "ok" }),
-                json!({ "host": "client", "call": "socket", "sock": "C" }),
-                json!({ "host": "client", "call": "connect", "sock": "C", "addr": a, "expect": "ok" }),
-                json!({ "host": "server", "call": "accept", "sock": "L", "as": "A", "expect": "ok" }),
                 json!({ "host": "server", "call": "close", "sock": "A", "expect": "ok" }),
                 json!({ "host": "server", "call": "wait", "until": "state", "sock": "A", "state": "FIN-WAIT-2", "timeout": "200ms", "expect": "ok" }),
                 json!({ "host": "client", "call": "wait", "until": "state", "sock": "C", "state": "CLOSE-WAIT", "timeout": "200ms", "expect": "ok" }),

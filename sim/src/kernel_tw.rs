@@ -776,47 +776,17 @@ impl Capture {
 }
 
 /// Thin wrappers over the libc calls the check needs.
+/// The socket calls of this check, through the kernel replay's wrappers (`kernel::sys`), with
+/// `std::io::Error` errors.
 mod sys {
+    use crate::kernel::sys as k;
     use std::io;
-    use std::mem::{size_of, zeroed};
-    use std::net::SocketAddrV4;
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-
-    fn check(r: libc::c_int) -> io::Result<libc::c_int> {
-        if r < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(r)
-        }
-    }
-
-    fn owned(fd: libc::c_int) -> io::Result<OwnedFd> {
-        let fd = check(fd)?;
-        // SAFETY: `fd` was just returned by the kernel as a new descriptor nothing else owns.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-    }
-
-    fn sockaddr(a: SocketAddrV4) -> libc::sockaddr_in {
-        // SAFETY: sockaddr_in is plain old data; all-zero is a valid value.
-        let mut sa: libc::sockaddr_in = unsafe { zeroed() };
-        sa.sin_family = libc::AF_INET as libc::sa_family_t;
-        sa.sin_port = a.port().to_be();
-        sa.sin_addr.s_addr = u32::from_ne_bytes(a.ip().octets());
-        sa
-    }
-
-    const SIN_LEN: libc::socklen_t = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    use std::net::{SocketAddr, SocketAddrV4};
+    use std::os::fd::{AsRawFd, OwnedFd};
 
     /// `socket(AF_INET, ty | SOCK_NONBLOCK | SOCK_CLOEXEC, proto)`.
     pub fn socket(ty: libc::c_int, proto: libc::c_int) -> io::Result<OwnedFd> {
-        // SAFETY: no pointers are passed.
-        owned(unsafe {
-            libc::socket(
-                libc::AF_INET,
-                ty | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                proto,
-            )
-        })
+        Ok(k::socket_v4(ty, proto)?)
     }
 
     pub fn set_int(
@@ -825,124 +795,44 @@ mod sys {
         opt: libc::c_int,
         v: libc::c_int,
     ) -> io::Result<()> {
-        // SAFETY: `v` is a live c_int and the length passed is its size.
-        check(unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                level,
-                opt,
-                (&v as *const libc::c_int).cast(),
-                size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        })
-        .map(drop)
+        Ok(k::set_int(fd.as_raw_fd(), level, opt, v)?)
     }
 
     pub fn bind(fd: &OwnedFd, a: SocketAddrV4) -> io::Result<()> {
-        let sa = sockaddr(a);
-        // SAFETY: `sa` is a live sockaddr_in and SIN_LEN its size.
-        check(unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                (&sa as *const libc::sockaddr_in).cast(),
-                SIN_LEN,
-            )
-        })
-        .map(drop)
+        Ok(k::bind(fd.as_raw_fd(), SocketAddr::V4(a))?)
     }
 
     pub fn listen(fd: &OwnedFd, backlog: libc::c_int) -> io::Result<()> {
-        // SAFETY: no pointers are passed.
-        check(unsafe { libc::listen(fd.as_raw_fd(), backlog) }).map(drop)
+        Ok(k::listen(fd.as_raw_fd(), backlog)?)
     }
 
     pub fn connect(fd: &OwnedFd, a: SocketAddrV4) -> io::Result<()> {
-        let sa = sockaddr(a);
-        // SAFETY: `sa` is a live sockaddr_in and SIN_LEN its size.
-        check(unsafe {
-            libc::connect(
-                fd.as_raw_fd(),
-                (&sa as *const libc::sockaddr_in).cast(),
-                SIN_LEN,
-            )
-        })
-        .map(drop)
+        Ok(k::connect(fd.as_raw_fd(), SocketAddr::V4(a))?)
     }
 
     /// `accept4(SOCK_NONBLOCK | SOCK_CLOEXEC)`.
     pub fn accept(fd: &OwnedFd) -> io::Result<OwnedFd> {
-        // SAFETY: null address pointers are allowed and mean "do not report the peer".
-        owned(unsafe {
-            libc::accept4(
-                fd.as_raw_fd(),
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-                libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            )
-        })
-    }
-
-    fn sized(r: isize) -> io::Result<usize> {
-        usize::try_from(r).map_err(|_| io::Error::last_os_error())
+        Ok(k::accept(fd.as_raw_fd())?)
     }
 
     /// `recv(MSG_DONTWAIT)`.
     pub fn recv(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
-        // SAFETY: `buf` is a live, writable slice of the length passed.
-        sized(unsafe {
-            libc::recv(
-                fd.as_raw_fd(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                libc::MSG_DONTWAIT,
-            )
-        })
+        Ok(k::recv(fd.as_raw_fd(), buf)?)
     }
 
     /// `sendto(MSG_DONTWAIT)`.
     pub fn send_to(fd: &OwnedFd, data: &[u8], to: SocketAddrV4) -> io::Result<usize> {
-        let sa = sockaddr(to);
-        // SAFETY: `data` is a live slice of the length passed; `sa` is a live sockaddr_in
-        // and SIN_LEN its size.
-        sized(unsafe {
-            libc::sendto(
-                fd.as_raw_fd(),
-                data.as_ptr().cast(),
-                data.len(),
-                libc::MSG_DONTWAIT,
-                (&sa as *const libc::sockaddr_in).cast(),
-                SIN_LEN,
-            )
-        })
+        Ok(k::send_to(fd.as_raw_fd(), data, SocketAddr::V4(to))?)
     }
 
     /// `poll()` on one descriptor: `true` if any of `events` (or an error/hang-up) is pending.
     pub fn poll(fd: &OwnedFd, events: libc::c_short, timeout_ms: libc::c_int) -> io::Result<bool> {
-        let mut p = libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events,
-            revents: 0,
-        };
-        // SAFETY: `p` is one live pollfd and the count passed is 1.
-        let r = check(unsafe { libc::poll(&mut p, 1, timeout_ms) })?;
-        Ok(r > 0 && p.revents != 0)
+        Ok(k::poll(fd.as_raw_fd(), events, timeout_ms)?)
     }
 
     /// `getsockopt(SO_ERROR)`: the pending error of a socket, 0 if none.
     pub fn so_error(fd: &OwnedFd) -> io::Result<libc::c_int> {
-        let mut v: libc::c_int = 0;
-        let mut len = size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: `v` and `len` are live, and `len` holds the size of `v`.
-        check(unsafe {
-            libc::getsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_ERROR,
-                (&mut v as *mut libc::c_int).cast(),
-                &mut len,
-            )
-        })?;
-        Ok(v)
+        Ok(k::so_error(fd.as_raw_fd())?)
     }
 }
 

@@ -114,15 +114,21 @@ impl Walker<'_> {
             if &self.b[s..e] == key.as_bytes() {
                 return Some(s - 1);
             }
-            if !self.skip() {
-                return None;
-            }
-            self.ws();
-            if self.b.get(self.i) != Some(&b',') {
-                return None;
-            }
-            self.i += 1;
+            self.past_member()?;
         }
+    }
+
+    /// Skips the value here and the `,` after it (a member of an object or an array).
+    fn past_member(&mut self) -> Option<()> {
+        if !self.skip() {
+            return None;
+        }
+        self.ws();
+        if self.b.get(self.i) != Some(&b',') {
+            return None;
+        }
+        self.i += 1;
+        Some(())
     }
     fn find_index(&mut self, n: usize) -> Option<()> {
         self.ws();
@@ -131,14 +137,7 @@ impl Walker<'_> {
         }
         self.i += 1;
         for _ in 0..n {
-            if !self.skip() {
-                return None;
-            }
-            self.ws();
-            if self.b.get(self.i) != Some(&b',') {
-                return None;
-            }
-            self.i += 1;
+            self.past_member()?;
         }
         self.ws();
         Some(())
