@@ -123,3 +123,23 @@ mod tests {
         assert!(!is_plain_v6(ip("::ffff:127.0.0.2")) && !is_plain_v6(ip("127.0.0.2")));
     }
 }
+
+/// The address family of a socket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Family {
+    /// `AF_INET`.
+    #[default]
+    Inet,
+    /// `AF_INET6`: IPv6, and IPv4 through v4-mapped addresses unless IPV6_V6ONLY.
+    Inet6,
+}
+
+impl Family {
+    /// The name scripts use: `"inet"`, `"inet6"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Inet => "inet",
+            Family::Inet6 => "inet6",
+        }
+    }
+}

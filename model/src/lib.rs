@@ -18,7 +18,7 @@ pub mod table;
 pub mod time;
 pub mod time_wait;
 
-pub use addr::FourTuple;
+pub use addr::{Family, FourTuple};
 pub use errno::{Errno, ErrnoStyle};
 pub use process::Processes;
 pub use profile::{BindRules, ListenerChoice, Profile, ProfileConfig, TimeWaitLen};

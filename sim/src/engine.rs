@@ -9,10 +9,12 @@
 use crate::host::Host;
 use crate::net::{Network, Verdict};
 use crate::rng::stream;
-use crate::scenario::{At, Call, Family, Resolved, SockOpt, Step, WaitFor};
+use crate::scenario::{At, Call, Resolved, SockOpt, Step, WaitFor};
 use crate::trace::Recorder;
 use crate::wire::SegMeta;
+use crate::wire::TcpFlags;
 use serde_json::json;
+use twsim_model::Family;
 use twsim_model::{Duration, Errno, Instant, ProfileConfig};
 
 /// What a run should record besides the summary.
@@ -292,7 +294,7 @@ impl<'a> Sim<'a> {
 
     fn seg_json(seg: &SegMeta) -> serde_json::Value {
         json!({"src": seg.src.to_string(), "dst": seg.dst.to_string(), "flags": seg.flag_letters(), "seq": seg.seq,
-               "ack": if seg.flags & crate::scenario::F_ACK != 0 { Some(seg.ack) } else { None }, "len": seg.payload_len, "win": seg.window})
+               "ack": if seg.flags.contains(TcpFlags::ACK) { Some(seg.ack) } else { None }, "len": seg.payload_len, "win": seg.window})
     }
 
     fn trace_verdict(&mut self, from: &str, to: &str, seg: &SegMeta, v: &Verdict) {
@@ -301,7 +303,7 @@ impl<'a> Sim<'a> {
         let m = data.as_object_mut().expect("object literal");
         m.insert("from".into(), json!(from));
         m.insert("to".into(), json!(to));
-        let ack = if seg.flags & crate::scenario::F_ACK != 0 {
+        let ack = if seg.flags.contains(TcpFlags::ACK) {
             format!(" ack={}", seg.ack)
         } else {
             String::new()

@@ -18,7 +18,7 @@
 //! TIME-WAIT and its final ACK has left the host, the host records SND.NXT, RCV.NXT and the
 //! window from the wire in a [`TimeWaitRecord`] and removes the smoltcp socket silently.
 
-use crate::scenario::{F_FIN, F_RST, F_SYN};
+use crate::wire::TcpFlags;
 use crate::wire::{craft, reset_for, Ctl, SegMeta};
 use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
@@ -946,10 +946,10 @@ impl Host {
             return;
         }
         if let Some(c) = self.conns.get_mut(&tuple) {
-            if seg.has(F_FIN) {
+            if seg.has(TcpFlags::FIN) {
                 c.peer_fin_end = Some(seg.seq.wrapping_add(seg.seg_len()));
             }
-            if seg.has(F_RST) {
+            if seg.has(TcpFlags::RST) {
                 c.rst_in = true;
             }
             self.dev.rx.push_back(bytes);
@@ -962,7 +962,7 @@ impl Host {
                 return;
             }
         }
-        if seg.flags == F_SYN && self.syn_to_listener(now, tuple, bytes) {
+        if seg.flags == TcpFlags::SYN && self.syn_to_listener(now, tuple, bytes) {
             return;
         }
         self.no_socket(&seg, "no connection, TIME-WAIT record or listener");

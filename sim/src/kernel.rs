@@ -77,11 +77,12 @@
 //!   being disguised as another errno that a script could then "expect".
 
 use crate::replay::{family_mismatch, host_owns, ReplayStep};
-use crate::scenario::{At, Call, Family, Resolved, SockOpt, Step, WaitFor};
+use crate::scenario::{At, Call, Resolved, SockOpt, Step, WaitFor};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use twsim_model::addr::{is_wildcard, unmapped};
+use twsim_model::Family;
 use twsim_model::{Duration, Errno};
 
 /// Default deadline of `connect`, `accept`, `recv`, `send` and `wait until` in kernel replay.
@@ -1096,10 +1097,10 @@ impl Budget {
 /// Thin, safe wrappers of the socket calls both kernel backends make.
 pub(crate) mod sys {
     use super::Sys;
-    use crate::scenario::Family;
     use std::mem::{size_of, zeroed};
     use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+    use twsim_model::Family;
 
     fn last() -> Sys {
         Sys(std::io::Error::last_os_error()

@@ -71,7 +71,7 @@
 //! The connect result and the TIME-WAIT's fate are the same either way.
 
 use crate::kernel::{enter_namespace, parse_proc_net_tcp, NsError};
-use crate::scenario::{F_ACK, F_FIN, F_RST, F_SYN};
+use crate::wire::TcpFlags;
 use crate::wire::{craft, Ctl, SegMeta};
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{IpAddress, Ipv4Packet, TcpPacket, TcpRepr};
@@ -368,13 +368,13 @@ impl KernelTw {
                 rel(s.meta.seq, self.rcv_nxt)
             )
         } else {
-            let ack = if s.meta.has(F_ACK) {
+            let ack = if s.meta.has(TcpFlags::ACK) {
                 format!(" ack=RCV.NXT{:+}", rel(s.meta.ack, self.rcv_nxt))
             } else {
                 String::new()
             };
             // An RST answering a segment without ACK has SEQ = 0 (`tcp_v4_send_reset`).
-            let seq = if s.meta.has(F_RST) && s.meta.seq == 0 {
+            let seq = if s.meta.has(TcpFlags::RST) && s.meta.seq == 0 {
                 "0".to_string()
             } else {
                 format!("SND.NXT{:+}", rel(s.meta.seq, self.snd_nxt))
@@ -494,7 +494,7 @@ fn build_time_wait(
     let last = |src: SocketAddrV4, dst: SocketAddrV4, fin: bool| {
         segs.iter()
             .rev()
-            .find(|s| s.meta.src == src && s.meta.dst == dst && (!fin || s.meta.has(F_FIN)))
+            .find(|s| s.meta.src == src && s.meta.dst == dst && (!fin || s.meta.has(TcpFlags::FIN)))
     };
     let fin_c =
         last(client, server, true).ok_or_else(|| setup("client FIN not captured".into()))?;
@@ -503,7 +503,7 @@ fn build_time_wait(
     let ack = last(server, client, false).ok_or_else(|| setup("final ACK not captured".into()))?;
     let rcv_nxt = fin_c.meta.seq.wrapping_add(fin_c.meta.seg_len());
     let snd_nxt = fin_s.meta.seq.wrapping_add(fin_s.meta.seg_len());
-    if ack.meta.flags != F_ACK || ack.meta.ack != rcv_nxt || ack.meta.seq != snd_nxt {
+    if ack.meta.flags != TcpFlags::ACK || ack.meta.ack != rcv_nxt || ack.meta.seq != snd_nxt {
         return Err(setup(format!(
             "the final ACK ({} seq {} ack {}) disagrees with RCV.NXT {rcv_nxt} / SND.NXT {snd_nxt}",
             ack.meta.flag_letters(),
@@ -514,7 +514,7 @@ fn build_time_wait(
     // The server's window scale is in its SYN-ACK (none: no scaling, RFC 7323 §2.2).
     let wscale = segs
         .iter()
-        .find(|s| s.meta.src == server && s.meta.has(F_SYN | F_ACK))
+        .find(|s| s.meta.src == server && s.meta.has(TcpFlags::SYN | TcpFlags::ACK))
         .ok_or_else(|| setup("SYN-ACK not captured".into()))?
         .wscale
         .unwrap_or(0);
@@ -550,7 +550,7 @@ fn probe_syn(
     let iss_offset = match result {
         TwOutcome::Accepted => segs
             .iter()
-            .find(|s| s.meta.src == tw.server && s.meta.has(F_SYN | F_ACK))
+            .find(|s| s.meta.src == tw.server && s.meta.has(TcpFlags::SYN | TcpFlags::ACK))
             .map(|s| s.meta.seq.wrapping_sub(tw.snd_nxt)),
         _ => None,
     };
@@ -562,12 +562,12 @@ fn probe_syn(
     evidence.extend(segs.iter().map(|s| tw.describe(s)));
     let (syns, acks) = (
         segs.iter()
-            .filter(|s| s.meta.src == tw.client && s.meta.flags == F_SYN)
+            .filter(|s| s.meta.src == tw.client && s.meta.flags == TcpFlags::SYN)
             .count(),
         segs.iter()
             .filter(|s| {
                 s.meta.src == tw.server
-                    && s.meta.flags == F_ACK
+                    && s.meta.flags == TcpFlags::ACK
                     && (s.meta.seq, s.meta.ack) == (tw.snd_nxt, tw.rcv_nxt)
             })
             .count(),
@@ -599,7 +599,7 @@ fn probe_rst(
     let segs = tw.of_tuple(cap.drain()?);
     if !segs
         .iter()
-        .any(|s| s.meta.src == tw.client && s.meta.flags == F_RST && s.meta.seq == seq)
+        .any(|s| s.meta.src == tw.client && s.meta.flags == TcpFlags::RST && s.meta.seq == seq)
     {
         return Err(KernelTwError::Setup(format!(
             "{} <- {}: the crafted RST was not seen on lo",

@@ -6,8 +6,9 @@
 //! allow it) decides. Every decision is returned for the trace.
 
 use crate::rng::{stream, unit};
-use crate::scenario::{Action, Fault, Route, F_ACK, F_FIN, F_RST, F_SYN};
+use crate::scenario::{Action, Fault, Route};
 use crate::wire::SegMeta;
+use crate::wire::TcpFlags;
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddrV4;
@@ -78,7 +79,7 @@ pub struct Network {
     next_seq: u64,
     next_id: u64,
     /// Every connection (unordered endpoint pair) and the flags seen on it so far.
-    seen_flags: BTreeMap<(SocketAddrV4, SocketAddrV4), u8>,
+    seen_flags: BTreeMap<(SocketAddrV4, SocketAddrV4), TcpFlags>,
 }
 
 fn conn_key(a: SocketAddrV4, b: SocketAddrV4) -> (SocketAddrV4, SocketAddrV4) {
@@ -135,7 +136,7 @@ impl Network {
         now: Instant,
     ) -> bool {
         let f = &self.faults[i];
-        let flags = seg.flags & (F_SYN | F_FIN | F_RST | F_ACK);
+        let flags = seg.flags;
         let key = conn_key(seg.src, seg.dst);
         f.from.is_none_or(|h| h == from)
             && f.to.is_none_or(|h| h == to)
@@ -215,12 +216,12 @@ impl Network {
         // rule needs them: the map grows with every connection).
         if self.faults.iter().any(|f| f.after.is_some()) {
             let key = conn_key(seg.src, seg.dst);
-            let seen = self.seen_flags.entry(key).or_insert(0);
+            let seen = self.seen_flags.entry(key).or_insert(TcpFlags::NONE);
             *seen |= seg.flags;
             let seen = *seen;
             for (i, f) in self.faults.iter().enumerate() {
                 if let Some(a) = f.after {
-                    if seen & a == a {
+                    if seen.contains(a) {
                         self.fault_state[i].seen.insert(key);
                     }
                 }

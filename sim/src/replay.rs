@@ -21,12 +21,13 @@
 //! overlap is [`twsim_model::addr::overlaps`]; a v4-mapped connection is an IPv4 4-tuple.
 
 use crate::rng::stream;
-use crate::scenario::{At, Call, Family, Resolved, SockOpt, WaitFor};
+use crate::scenario::{At, Call, Resolved, SockOpt, WaitFor};
 use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use twsim_model::addr::{is_plain_v6, unmapped, unmapped_endpoint};
+use twsim_model::Family;
 use twsim_model::{
     AddressTable, Duration, Errno, FourTuple, Instant, Processes, ProfileConfig, SockOptions,
     SocketId, TimeWaitRecord,

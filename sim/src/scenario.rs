@@ -7,11 +7,12 @@
 //! names the file, the JSON path (`steps[3].addr`) and the line:column of the offending value.
 
 use crate::locate::locate;
+use crate::wire::TcpFlags;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
-use twsim_model::{Duration, Errno, Profile};
+use twsim_model::{Duration, Errno, Family, Profile};
 
 /// An error in a scenario file. Displays as `FILE:LINE:COL: PATH: MESSAGE`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -711,56 +712,6 @@ pub struct Route {
     pub to: Option<usize>,
 }
 
-/// TCP flag set of SYN/FIN/RST/ACK as a bit mask.
-pub type FlagSet = u8;
-/// SYN bit of a [`FlagSet`].
-pub const F_SYN: FlagSet = 1;
-/// FIN bit.
-pub const F_FIN: FlagSet = 2;
-/// RST bit.
-pub const F_RST: FlagSet = 4;
-/// ACK bit.
-pub const F_ACK: FlagSet = 8;
-
-/// Parses `"FIN|ACK"` into a flag set.
-pub fn parse_flags(s: &str) -> Result<FlagSet, String> {
-    let mut f = 0;
-    for part in s.split(['|', ',', '+']).map(str::trim) {
-        f |= match part.to_ascii_uppercase().as_str() {
-            "SYN" => F_SYN,
-            "FIN" => F_FIN,
-            "RST" => F_RST,
-            "ACK" => F_ACK,
-            _ => {
-                return Err(format!(
-                    "unknown TCP flag {part:?} (use SYN, FIN, RST, ACK joined by |)"
-                ))
-            }
-        };
-    }
-    Ok(f)
-}
-
-/// Formats a flag set as `FIN|ACK`.
-pub fn flags_name(f: FlagSet) -> String {
-    let names = [
-        (F_SYN, "SYN"),
-        (F_FIN, "FIN"),
-        (F_RST, "RST"),
-        (F_ACK, "ACK"),
-    ];
-    let v: Vec<&str> = names
-        .iter()
-        .filter(|(b, _)| f & b != 0)
-        .map(|(_, n)| *n)
-        .collect();
-    if v.is_empty() {
-        "none".into()
-    } else {
-        v.join("|")
-    }
-}
-
 /// A fault action, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
@@ -784,11 +735,11 @@ pub struct Fault {
     /// Route index.
     pub route: Option<usize>,
     /// Exact flags.
-    pub flags: Option<FlagSet>,
+    pub flags: Option<TcpFlags>,
     /// Payload presence.
     pub has_payload: Option<bool>,
     /// Flags that must have crossed the wire on the connection first.
-    pub after: Option<FlagSet>,
+    pub after: Option<TcpFlags>,
     /// Which match (1-based).
     pub nth: Option<u32>,
     /// Window start.
@@ -812,26 +763,6 @@ pub enum SockOpt {
     Linger(Option<u32>),
     /// IPV6_V6ONLY (an IPv6 socket accepts IPv6 only, not IPv4 through v4-mapped addresses).
     V6Only(bool),
-}
-
-/// The address family of a socket.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Family {
-    /// `AF_INET`.
-    #[default]
-    Inet,
-    /// `AF_INET6`: IPv6, and IPv4 through v4-mapped addresses unless IPV6_V6ONLY.
-    Inet6,
-}
-
-impl Family {
-    /// The name scripts use: `"inet"`, `"inet6"`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Family::Inet => "inet",
-            Family::Inet6 => "inet6",
-        }
-    }
 }
 
 /// What `wait` waits for.
@@ -1329,7 +1260,7 @@ impl Scenario {
             let mp = format!("{p}.match");
             let flags = |field: &str, v: &Option<String>| {
                 v.as_deref()
-                    .map(|s| parse_flags(s).map_err(|e| ctx.err(&format!("{mp}.{field}"), e)))
+                    .map(|s| TcpFlags::parse(s).map_err(|e| ctx.err(&format!("{mp}.{field}"), e)))
                     .transpose()
             };
             let action = match &f.action {

@@ -4,7 +4,7 @@
 //! (TIME-WAIT ACKs, RSTs for segments that match no socket) with [`craft`]; both use smoltcp's
 //! checked `Packet` views and `Repr` emitters, so checksums are always computed.
 
-use crate::scenario::{FlagSet, F_ACK, F_FIN, F_RST, F_SYN};
+use super::TcpFlags;
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{
     IpAddress, IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr, TcpControl, TcpPacket, TcpRepr,
@@ -21,7 +21,7 @@ pub struct SegMeta {
     /// Destination endpoint.
     pub dst: SocketAddrV4,
     /// SYN/FIN/RST/ACK flags.
-    pub flags: FlagSet,
+    pub flags: TcpFlags,
     /// PSH flag.
     pub psh: bool,
     /// SEG.SEQ.
@@ -42,12 +42,12 @@ impl SegMeta {
             return None;
         }
         let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
-        let mut flags = 0;
+        let mut flags = TcpFlags::NONE;
         for (on, bit) in [
-            (tcp.syn(), F_SYN),
-            (tcp.fin(), F_FIN),
-            (tcp.rst(), F_RST),
-            (tcp.ack(), F_ACK),
+            (tcp.syn(), TcpFlags::SYN),
+            (tcp.fin(), TcpFlags::FIN),
+            (tcp.rst(), TcpFlags::RST),
+            (tcp.ack(), TcpFlags::ACK),
         ] {
             if on {
                 flags |= bit;
@@ -67,23 +67,23 @@ impl SegMeta {
     }
 
     /// Whether all flags in `f` are set.
-    pub fn has(&self, f: FlagSet) -> bool {
-        self.flags & f == f
+    pub fn has(&self, f: TcpFlags) -> bool {
+        self.flags.contains(f)
     }
 
     /// SEG.LEN: payload plus SYN and FIN (RFC 9293 §3.4).
     pub fn seg_len(&self) -> u32 {
-        self.payload_len + u32::from(self.has(F_SYN)) + u32::from(self.has(F_FIN))
+        self.payload_len + u32::from(self.has(TcpFlags::SYN)) + u32::from(self.has(TcpFlags::FIN))
     }
 
     /// The view TIME-WAIT processing needs.
     pub fn info(&self) -> SegmentInfo {
         SegmentInfo {
             seq: self.seq,
-            ack: self.has(F_ACK).then_some(self.ack),
-            syn: self.has(F_SYN),
-            fin: self.has(F_FIN),
-            rst: self.has(F_RST),
+            ack: self.has(TcpFlags::ACK).then_some(self.ack),
+            syn: self.has(TcpFlags::SYN),
+            fin: self.has(TcpFlags::FIN),
+            rst: self.has(TcpFlags::RST),
             payload_len: self.payload_len,
             tsval: None,
         }
@@ -92,7 +92,11 @@ impl SegMeta {
     /// tcpdump-like flag letters: `S`, `S.`, `F.`, `R`, `.`, `P.`.
     pub fn flag_letters(&self) -> String {
         let mut s = String::new();
-        for (bit, c) in [(F_SYN, 'S'), (F_FIN, 'F'), (F_RST, 'R')] {
+        for (bit, c) in [
+            (TcpFlags::SYN, 'S'),
+            (TcpFlags::FIN, 'F'),
+            (TcpFlags::RST, 'R'),
+        ] {
             if self.has(bit) {
                 s.push(c);
             }
@@ -100,7 +104,7 @@ impl SegMeta {
         if self.psh {
             s.push('P');
         }
-        if self.has(F_ACK) {
+        if self.has(TcpFlags::ACK) {
             s.push('.');
         }
         s
@@ -163,10 +167,10 @@ pub fn craft(
 /// (RFC 9293 §3.10.7.1, "If the state is CLOSED"): `<SEQ=SEG.ACK><CTL=RST>` if the segment
 /// had ACK, else `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`. An incoming RST is never answered.
 pub fn reset_for(seg: &SegMeta) -> Option<Vec<u8>> {
-    if seg.has(F_RST) {
+    if seg.has(TcpFlags::RST) {
         return None;
     }
-    Some(if seg.has(F_ACK) {
+    Some(if seg.has(TcpFlags::ACK) {
         craft(seg.dst, seg.src, seg.ack, None, Ctl::Rst, 0)
     } else {
         craft(
@@ -196,7 +200,7 @@ mod tests {
         let m = SegMeta::parse(&bytes).unwrap();
         assert_eq!(
             (m.src, m.dst, m.seq, m.ack, m.flags, m.window),
-            (a, b, 7, 9, F_ACK, 512)
+            (a, b, 7, 9, TcpFlags::ACK, 512)
         );
     }
 
@@ -207,7 +211,7 @@ mod tests {
         let syn = SegMeta {
             src: a,
             dst: b,
-            flags: F_SYN,
+            flags: TcpFlags::SYN,
             psh: false,
             seq: 100,
             ack: 0,
@@ -217,17 +221,17 @@ mod tests {
         let r = SegMeta::parse(&reset_for(&syn).unwrap()).unwrap();
         assert_eq!(
             (r.src, r.dst, r.seq, r.ack, r.flags),
-            (b, a, 0, 101, F_RST | F_ACK)
+            (b, a, 0, 101, TcpFlags::RST | TcpFlags::ACK)
         );
         let ack = SegMeta {
-            flags: F_ACK | F_FIN,
+            flags: TcpFlags::ACK | TcpFlags::FIN,
             ack: 555,
             ..syn
         };
         let r = SegMeta::parse(&reset_for(&ack).unwrap()).unwrap();
-        assert_eq!((r.seq, r.flags), (555, F_RST));
+        assert_eq!((r.seq, r.flags), (555, TcpFlags::RST));
         assert!(reset_for(&SegMeta {
-            flags: F_RST,
+            flags: TcpFlags::RST,
             ..syn
         })
         .is_none());

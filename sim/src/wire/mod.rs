@@ -1,0 +1,9 @@
+//! The wire layer, below everything else in the simulator: TCP flags, the parsed view of a
+//! segment, and segments the host layer crafts itself. Everything here is built on
+//! `smoltcp::wire`; nothing here knows the scenario format.
+
+mod flags;
+mod segment;
+
+pub use flags::TcpFlags;
+pub use segment::{craft, reset_for, Ctl, SegMeta};
