@@ -6,14 +6,15 @@
 //! goes backwards, and a spin guard stops a run that makes no progress at one instant.
 //! A run is a pure function of (scenario, seed).
 
+use crate::event::{
+    CallDone, Event, HostInfo, RouteInfo, RunEnd, RunStart, SegFields, SegmentEvent,
+};
 use crate::host::Host;
 use crate::net::{Network, Verdict};
 use crate::rng::stream;
 use crate::scenario::{At, Call, Resolved, SockOpt, Step, WaitFor};
 use crate::trace::Recorder;
 use crate::wire::SegMeta;
-use crate::wire::TcpFlags;
-use serde_json::json;
 use twsim_model::Family;
 use twsim_model::{Duration, Errno, Instant, ProfileConfig};
 
@@ -270,9 +271,7 @@ impl<'a> Sim<'a> {
     fn flush(&mut self, i: usize) {
         let now = self.now;
         for e in std::mem::take(&mut self.hosts[i].events) {
-            let name = self.hosts[i].name.clone();
-            self.rec.record(now, e.kind, Some(&name), &e.data);
-            self.rec.say(now, &name, e.text);
+            self.rec.emit(now, Some(&self.hosts[i].name), &e);
         }
         for bytes in self.hosts[i].take_tx() {
             let Some(seg) = SegMeta::parse(&bytes) else {
@@ -292,79 +291,46 @@ impl<'a> Sim<'a> {
         }
     }
 
-    fn seg_json(seg: &SegMeta) -> serde_json::Value {
-        json!({"src": seg.src.to_string(), "dst": seg.dst.to_string(), "flags": seg.flag_letters(), "seq": seg.seq,
-               "ack": if seg.flags.contains(TcpFlags::ACK) { Some(seg.ack) } else { None }, "len": seg.payload_len, "win": seg.window})
-    }
-
     fn trace_verdict(&mut self, from: &str, to: &str, seg: &SegMeta, v: &Verdict) {
-        let now = self.now;
-        let mut data = Self::seg_json(seg);
-        let m = data.as_object_mut().expect("object literal");
-        m.insert("from".into(), json!(from));
-        m.insert("to".into(), json!(to));
-        let ack = if seg.flags.contains(TcpFlags::ACK) {
-            format!(" ack={}", seg.ack)
-        } else {
-            String::new()
-        };
-        let base = format!(
-            "{from} > {to} [{}] seq={}{ack} len={}",
-            seg.flag_letters(),
-            seg.seq,
-            seg.payload_len
-        );
-        match v {
+        let seg = SegFields::of(seg);
+        let (from, to) = (from.to_string(), to.to_string());
+        let event = match v {
             Verdict::Scheduled {
                 id,
                 dup_of,
                 route,
                 deliver_at,
                 fault,
-            } => {
-                m.insert("event".into(), json!("sent"));
-                m.insert("id".into(), json!(id));
-                m.insert("dup_of".into(), json!(dup_of));
-                m.insert("route".into(), json!(route));
-                m.insert("deliver_at_us".into(), json!(deliver_at.micros()));
-                m.insert("fault".into(), json!(fault));
-                self.rec.record(now, "segment", Some(from), &data);
-                if self.rec.segments_in_timeline {
-                    let extra = match (dup_of, fault) {
-                        (Some(o), Some(f)) => format!(
-                            " (copy of #{o} by fault #{f}, via {route}, arrives t={deliver_at})"
-                        ),
-                        (None, Some(f)) => {
-                            format!(" (fault #{f}: via {route}, arrives t={deliver_at})")
-                        }
-                        (Some(o), None) => {
-                            format!(" (duplicate of #{o} made by route {route}, arrives t={deliver_at})")
-                        }
-                        (None, None) => String::new(),
-                    };
-                    self.rec.say(now, from, format!("#{id} {base}{extra}"));
-                }
-            }
+            } => SegmentEvent::Sent {
+                seg,
+                id: *id,
+                dup_of: *dup_of,
+                from,
+                to,
+                route: route.clone(),
+                deliver_at: *deliver_at,
+                fault: *fault,
+            },
             Verdict::Dropped {
                 id,
                 reason,
                 route,
                 fault,
-            } => {
-                m.insert("event".into(), json!("dropped"));
-                m.insert("id".into(), json!(id));
-                m.insert("reason".into(), json!(reason));
-                m.insert("route".into(), json!(route));
-                m.insert("fault".into(), json!(fault));
-                self.rec.record(now, "segment", Some(from), &data);
-                let why = match fault {
-                    Some(f) => format!("{reason}, fault #{f}"),
-                    None => reason.to_string(),
-                };
-                self.rec
-                    .say(now, from, format!("#{id} {base} DROPPED ({why})"));
-            }
-        }
+            } => SegmentEvent::Dropped {
+                seg,
+                id: *id,
+                from,
+                to,
+                reason,
+                route: route.clone(),
+                fault: *fault,
+            },
+        };
+        let host = match &event {
+            SegmentEvent::Sent { from, .. } | SegmentEvent::Dropped { from, .. } => from.clone(),
+            SegmentEvent::Delivered { .. } => unreachable!("a verdict is a send"),
+        };
+        self.rec.emit(self.now, Some(&host), &Event::Segment(event));
     }
 
     /// Delivers everything due now and runs every host timer due now.
@@ -377,29 +343,14 @@ impl<'a> Sim<'a> {
                 self.rec.capture(now, &seg.bytes);
                 if !self.rec.wants_events() {
                 } else if let Some(meta) = SegMeta::parse(&seg.bytes) {
-                    let mut d = Self::seg_json(&meta);
-                    let m = d.as_object_mut().expect("object literal");
-                    m.insert("event".into(), json!("delivered"));
-                    m.insert("id".into(), json!(seg.id));
-                    m.insert("dup_of".into(), json!(seg.dup_of));
-                    m.insert("route".into(), json!(self.net.route_name(seg.route)));
-                    m.insert("age_us".into(), json!((now - seg.sent_at).micros()));
-                    let to = self.hosts[seg.to].name.clone();
-                    self.rec.record(now, "segment", Some(&to), &d);
-                    if seg.dup_of.is_some() {
-                        let age = now - seg.sent_at;
-                        self.rec.say(
-                            now,
-                            &to,
-                            format!(
-                                "#{} arrives: copy of #{} sent {age} ago [{}] seq={}",
-                                seg.id,
-                                seg.dup_of.unwrap_or(0),
-                                meta.flag_letters(),
-                                meta.seq
-                            ),
-                        );
-                    }
+                    let event = Event::Segment(SegmentEvent::Delivered {
+                        seg: SegFields::of(&meta),
+                        id: seg.id,
+                        dup_of: seg.dup_of,
+                        route: self.net.route_name(seg.route).to_string(),
+                        age: now - seg.sent_at,
+                    });
+                    self.rec.emit(now, Some(&self.hosts[seg.to].name), &event);
                 }
                 self.hosts[seg.to].deliver(now, seg.bytes);
                 self.flush(seg.to);
@@ -565,38 +516,25 @@ impl<'a> Sim<'a> {
                 Ok(d) => format!("ok: {d}"),
                 Err(e) => e.display_for(style),
             };
-            let expect_txt = match step.expect {
-                None => String::new(),
-                Some(None) => " (expected ok)".into(),
-                Some(Some(e)) => format!(" (expected {})", e.display_for(style)),
-            };
-            let mark = match met {
-                Some(true) => " \u{2713}",
-                Some(false) => " \u{2717} UNEXPECTED",
-                None => "",
-            };
-            self.rec.record(
-                self.now,
-                "call",
-                Some(&host),
-                &json!({"step": step.index, "proc": step.proc, "call": call, "started_at_us": started_at.micros(),
-                        "result": match &result { Ok(_) => "ok".to_string(), Err(e) => e.name().to_string() },
-                        "detail": result.as_ref().ok().map(|d| d.to_string()), "shown": shown,
-                        "expect": step.expect.map(|e| e.map_or("ok", |e| e.name())), "met": met}),
-            );
-            if let Some(n) = &step.note {
-                self.rec.say(self.now, &host, format!("-- {n}"));
-            }
-            let proc = if step.proc == "main" {
-                String::new()
-            } else {
-                format!("[{}] ", step.proc)
-            };
-            self.rec.say(
-                self.now,
-                &host,
-                format!("{proc}{call} = {shown}{expect_txt}{mark}"),
-            );
+            let event = Event::Call(CallDone {
+                step: step.index,
+                proc: step.proc.clone(),
+                call: call.clone(),
+                started_at,
+                result: match &result {
+                    Ok(_) => "ok",
+                    Err(e) => e.name(),
+                },
+                detail: result.as_ref().ok().map(|d| d.to_string()),
+                shown,
+                expect: step.expect.map(|e| e.map_or("ok", |e| e.name())),
+                met,
+                expect_shown: step
+                    .expect
+                    .map(|e| e.map_or("ok".to_string(), |e| e.display_for(style))),
+                note: step.note.clone(),
+            });
+            self.rec.emit(self.now, Some(&host), &event);
         }
         out.push(StepResult {
             index: step.index,
@@ -614,15 +552,36 @@ impl<'a> Sim<'a> {
 
     fn run(mut self) -> RunReport {
         let sc = self.sc;
-        self.rec.record(
-            Instant::ZERO,
-            "run",
-            None,
-            &json!({"scenario": sc.name, "variant": sc.variant, "seed": sc.seed, "version": env!("CARGO_PKG_VERSION"),
-                    "max_lifetime_us": sc.max_lifetime.micros(),
-                    "hosts": sc.hosts.iter().zip(&self.hosts).map(|(h, hh)| json!({"name": h.name, "addr": h.addr.to_string(), "os": h.profile.name(), "time_wait_us": hh.tw_len.micros()})).collect::<Vec<_>>(),
-                    "routes": sc.routes.iter().map(|r| json!({"name": r.name, "delay_us": r.delay.fixed().map(|d| d.micros()), "delay": r.delay.to_string(), "loss": r.loss, "duplicate": r.duplicate})).collect::<Vec<_>>()}),
-        );
+        let start = Event::Run(RunStart {
+            scenario: sc.name.clone(),
+            variant: sc.variant.clone(),
+            seed: sc.seed,
+            version: env!("CARGO_PKG_VERSION"),
+            max_lifetime: sc.max_lifetime,
+            hosts: sc
+                .hosts
+                .iter()
+                .zip(&self.hosts)
+                .map(|(h, hh)| HostInfo {
+                    name: h.name.clone(),
+                    addr: h.addr.to_string(),
+                    os: h.profile.name(),
+                    time_wait: hh.tw_len,
+                })
+                .collect(),
+            routes: sc
+                .routes
+                .iter()
+                .map(|r| RouteInfo {
+                    name: r.name.clone(),
+                    delay_us: r.delay.fixed().map(|d| d.micros()),
+                    delay: r.delay.to_string(),
+                    loss: r.loss,
+                    duplicate: r.duplicate,
+                })
+                .collect(),
+        });
+        self.rec.emit(Instant::ZERO, None, &start);
         let mut results = Vec::new();
         let mut next = 0usize;
         let mut prev_done = Instant::ZERO;
@@ -723,11 +682,11 @@ impl<'a> Sim<'a> {
         let unreached = sc.steps.len() - next;
         if let Some(p) = &pending {
             let step = &sc.steps[p.step];
-            self.rec.say(
-                self.now,
-                &self.hosts[step.host].name.clone(),
-                format!("run stopped while {} was blocked", describe(&step.call)),
-            );
+            let event = Event::Stopped {
+                call: describe(&step.call),
+            };
+            self.rec
+                .emit(self.now, Some(&self.hosts[step.host].name), &event);
         }
         self.report(results, unreached, aborted)
     }
@@ -824,8 +783,13 @@ impl<'a> Sim<'a> {
                 )
             })
             .collect();
-        let summary = json!({"steps": steps.len(), "unreached": unreached, "segments": self.segments, "aborted": aborted});
-        self.rec.record(self.now, "end", None, &summary);
+        let end = Event::End(RunEnd {
+            steps: steps.len(),
+            unreached,
+            segments: self.segments,
+            aborted: aborted.clone(),
+        });
+        self.rec.emit(self.now, None, &end);
         RunReport {
             name: self.sc.name.clone(),
             variant: self.sc.variant.clone(),

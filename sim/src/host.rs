@@ -18,11 +18,14 @@
 //! TIME-WAIT and its final ACK has left the host, the host records SND.NXT, RCV.NXT and the
 //! window from the wire in a [`TimeWaitRecord`] and removes the smoltcp socket silently.
 
+use crate::event::{
+    Close, CloseKind, Event, HostDrop, Internal, NoSocket, StateCause, StateChange, TimeWaitEnd,
+    TimeWaitEvent,
+};
 use crate::wire::TcpFlags;
 use crate::wire::{craft, reset_for, Ctl, SegMeta};
 use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
-use serde_json::json;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::socket::tcp::{self, State};
@@ -179,17 +182,6 @@ struct Conn {
     shut_wr: bool,
 }
 
-/// A trace event produced by a host: type, JSON data and a human-readable line.
-#[derive(Debug, Clone)]
-pub struct HostEvent {
-    /// Trace record type.
-    pub kind: &'static str,
-    /// Trace record data (without host and time, which the simulator adds).
-    pub data: serde_json::Value,
-    /// Timeline text.
-    pub text: String,
-}
-
 /// A finished TIME-WAIT record, for the summary.
 #[derive(Debug, Clone)]
 pub struct TimeWaitLog {
@@ -230,10 +222,10 @@ pub struct Host {
     rng: ChaCha8Rng,
     crafted: Vec<Vec<u8>>,
     /// Events since the simulator last drained them.
-    pub events: Vec<HostEvent>,
+    pub events: Vec<Event>,
     /// Finished TIME-WAIT records.
     pub tw_log: Vec<TimeWaitLog>,
-    /// Whether to record [`HostEvent`]s (off for benchmarks and sweeps).
+    /// Whether to record [`Event`]s (off for benchmarks and sweeps).
     pub record: bool,
     pool: Vec<tcp::Socket<'static>>,
     /// Reused buffer of [`Host::after_poll`].
@@ -246,13 +238,9 @@ pub struct Host {
 /// Records a host event only when the run keeps events: building the JSON and the text costs
 /// more than simulating the segment.
 macro_rules! ev {
-    ($s:expr, $kind:expr, $data:expr, $text:expr $(,)?) => {
+    ($s:expr, $event:expr $(,)?) => {
         if $s.record {
-            $s.events.push(HostEvent {
-                kind: $kind,
-                data: $data,
-                text: $text,
-            });
+            $s.events.push($event);
         }
     };
 }
@@ -552,9 +540,14 @@ impl Host {
         self.socks.get_mut(&id).expect("held").kind = Kind::Conn(tuple);
         ev!(
             self,
-            "state",
-            json!({"sock": name, "tuple": tuple.to_string(), "from": "CLOSED", "to": "SYN-SENT", "incarnation": incarnation}),
-            format!("{name} {tuple}: CLOSED -> SYN-SENT (incarnation {incarnation})"),
+            Event::State(StateChange {
+                sock: name.to_string(),
+                tuple,
+                from: "CLOSED",
+                to: "SYN-SENT",
+                incarnation,
+                cause: StateCause::Connect,
+            })
         );
         self.poll(now);
         Ok(local)
@@ -595,12 +588,14 @@ impl Host {
             self.table.disconnected(c.id);
             ev!(
                 self,
-                "state",
-                json!({"sock": name, "tuple": t.to_string(), "from": state_name(c.state), "to": "CLOSED", "incarnation": c.incarnation}),
-                format!(
-                    "{name} {t}: {} -> CLOSED (connect timed out)",
-                    state_name(c.state)
-                ),
+                Event::State(StateChange {
+                    sock: name.to_string(),
+                    tuple: t,
+                    from: state_name(c.state),
+                    to: "CLOSED",
+                    incarnation: c.incarnation,
+                    cause: StateCause::ConnectTimeout,
+                })
             );
         }
         if let Some(s) = self.socks.get_mut(&id) {
@@ -799,9 +794,11 @@ impl Host {
                 }
                 ev!(
                     self,
-                    "close",
-                    json!({"sock": name, "what": "listener"}),
-                    format!("{name}: listener closed")
+                    Event::Close(Close::new(
+                        CloseKind::Listener,
+                        Some(name.to_string()),
+                        None
+                    ))
                 );
             }
             Kind::Conn(t) => {
@@ -819,26 +816,28 @@ impl Host {
                 if opts.linger_secs == Some(0) && self.cfg.linger_zero_aborts() {
                     ev!(
                         self,
-                        "close",
-                        json!({"sock": name, "tuple": t.to_string(), "rule": "SO_LINGER {1,0}: abortive close, RST"}),
-                        format!("{name}: SO_LINGER {{1,0}}: RST, no TIME-WAIT")
+                        Event::Close(Close::new(
+                            CloseKind::LingerZero,
+                            Some(name.to_string()),
+                            Some(t)
+                        ))
                     );
                     self.abort_conn(now, t, ConnEnd::Aborted);
                 } else if unread && self.cfg.rst_on_close_with_unread {
                     ev!(
                         self,
-                        "close",
-                        json!({"sock": name, "tuple": t.to_string(), "rule": "RFC 1122 §4.2.2.13: close with unread data sends RST"}),
-                        format!("{name}: closed with unread data: RST")
+                        Event::Close(Close::new(
+                            CloseKind::UnreadData,
+                            Some(name.to_string()),
+                            Some(t)
+                        ))
                     );
                     self.abort_conn(now, t, ConnEnd::Aborted);
                 } else {
                     sock.close();
                     ev!(
                         self,
-                        "close",
-                        json!({"sock": name, "tuple": t.to_string()}),
-                        format!("{name}: close -> FIN")
+                        Event::Close(Close::new(CloseKind::Fin, Some(name.to_string()), Some(t)))
                     );
                     self.poll(now);
                 }
@@ -916,9 +915,10 @@ impl Host {
         let Some(seg) = SegMeta::parse(&bytes) else {
             ev!(
                 self,
-                "drop",
-                json!({"reason": "not TCP/IPv4"}),
-                "dropped a non-TCP packet".into()
+                Event::Drop(HostDrop {
+                    reason: "not TCP/IPv4",
+                    tuple: None
+                })
             );
             return;
         };
@@ -938,9 +938,7 @@ impl Host {
             // connection dies (LINUX_MIB_TCPABORTONDATA).
             ev!(
                 self,
-                "close",
-                json!({"tuple": tuple.to_string(), "rule": "RFC 1122 §4.2.2.13: data after close, send RST"}),
-                format!("{tuple}: data after close: RST"),
+                Event::Close(Close::new(CloseKind::DataAfterClose, None, Some(tuple)))
             );
             self.abort_conn(now, tuple, ConnEnd::Aborted);
             return;
@@ -977,15 +975,13 @@ impl Host {
         };
         ev!(
             self,
-            "no_socket",
-            json!({"tuple": format!("{}<->{}", seg.dst, seg.src), "flags": seg.flag_letters(), "why": why, "rule": rule}),
-            format!(
-                "{}:{} <- [{}] matches nothing: {}",
-                seg.dst.ip(),
-                seg.dst.port(),
-                seg.flag_letters(),
-                rule
-            ),
+            Event::NoSocket(NoSocket {
+                tuple: format!("{}<->{}", seg.dst, seg.src),
+                flags: seg.flag_letters(),
+                why: why.to_string(),
+                rule,
+                local: seg.dst,
+            })
         );
         if let Some(r) = reply {
             self.crafted.push(r);
@@ -1033,9 +1029,10 @@ impl Host {
         if (pending.len() + ready.len()) as u32 >= accept_queue_limit(&self.cfg, *backlog) {
             ev!(
                 self,
-                "drop",
-                json!({"reason": "listen queue full", "tuple": tuple.to_string()}),
-                format!("SYN for {tuple} dropped: listen queue full")
+                Event::Drop(HostDrop {
+                    reason: "listen queue full",
+                    tuple: Some(tuple)
+                })
             );
             return true;
         }
@@ -1113,16 +1110,15 @@ impl Host {
         };
         ev!(
             self,
-            "time_wait",
-            json!({"event": "segment", "tuple": tuple.to_string(), "flags": seg.flag_letters(), "seq": seg.seq,
-                   "action": action, "restarted": d.restarted, "expires_at_us": r.as_ref().map(|r| r.expires_at.micros()), "rule": d.rule}),
-            format!(
-                "TIME-WAIT {tuple} <- [{}] seq={}: {action}{} ({})",
-                seg.flag_letters(),
-                seg.seq,
-                if d.restarted { ", timer restarted" } else { "" },
-                d.rule
-            ),
+            Event::TimeWait(TimeWaitEvent::Segment {
+                tuple,
+                flags: seg.flag_letters(),
+                seq: seg.seq,
+                action,
+                restarted: d.restarted,
+                expires_at_us: r.as_ref().map(|r| r.expires_at.micros()),
+                rule: d.rule,
+            })
         );
         match d.action {
             TwAction::Ack => {
@@ -1187,16 +1183,15 @@ impl Host {
             .unwrap_or_default();
         ev!(
             self,
-            "time_wait",
-            json!({"event": reason.name(), "sock": name, "tuple": record.tuple.to_string(), "incarnation": record.incarnation,
-                   "entered_at_us": record.entered_at.micros(), "lived_us": lived.micros(), "restarts": record.restarts}),
-            format!(
-                "TIME-WAIT {} ended: {} after {lived} ({} restart(s)); port {} is free of it",
-                record.tuple,
-                reason.name(),
-                record.restarts,
-                record.tuple.local.port()
-            ),
+            Event::TimeWait(TimeWaitEvent::Ended(TimeWaitEnd {
+                event: reason.name(),
+                sock: name,
+                tuple: record.tuple,
+                incarnation: record.incarnation,
+                entered_at: record.entered_at,
+                lived,
+                restarts: record.restarts,
+            }))
         );
         if let Some(s) = self.socks.get(&id) {
             if s.closed {
@@ -1253,9 +1248,14 @@ impl Host {
             .unwrap_or_else(|| "(embryonic)".into());
         ev!(
             self,
-            "state",
-            json!({"sock": name, "tuple": t.to_string(), "from": state_name(old), "to": state_name(new), "incarnation": inc}),
-            format!("{name} {t}: {} -> {}", state_name(old), state_name(new)),
+            Event::State(StateChange {
+                sock: name.to_string(),
+                tuple: t,
+                from: state_name(old),
+                to: state_name(new),
+                incarnation: inc,
+                cause: StateCause::Stack,
+            })
         );
         if new == State::Established {
             if let Some(s) = self.socks.get_mut(&id) {
@@ -1319,10 +1319,13 @@ impl Host {
                 if self.table.enter_time_wait(c.id, r).is_ok() {
                     ev!(
                         self,
-                        "time_wait",
-                        json!({"event": "returned", "tuple": t.to_string(), "incarnation": inc, "entered_at_us": entered.micros(),
-                               "expires_at_us": expires.micros(), "rule": "RFC 1122 §4.2.2.13: the SYN was an old duplicate, return to TIME-WAIT"}),
-                        format!("TIME-WAIT {t} returns: the reopening SYN was an old duplicate (RFC 1122 §4.2.2.13), until t={expires}"),
+                        Event::TimeWait(TimeWaitEvent::Returned {
+                            tuple: t,
+                            incarnation: inc,
+                            entered_at: entered,
+                            expires_at: expires,
+                            rule: "RFC 1122 §4.2.2.13: the SYN was an old duplicate, return to TIME-WAIT",
+                        })
                     );
                 } else {
                     self.table.remove(c.id);
@@ -1354,9 +1357,10 @@ impl Host {
             // Stratus STCP with SO_LINGER {1,0}: the linger time (zero) replaces TIME-WAIT.
             ev!(
                 self,
-                "time_wait",
-                json!({"event": "skipped", "tuple": t.to_string(), "rule": "Stratus STCP: the linger time replaces the TIME-WAIT timeout"}),
-                format!("{t}: no TIME-WAIT (linger time 0 replaces it)"),
+                Event::TimeWait(TimeWaitEvent::Skipped {
+                    tuple: t,
+                    rule: "Stratus STCP: the linger time replaces the TIME-WAIT timeout",
+                })
             );
             if let Some(s) = self.socks.get_mut(&c.id) {
                 s.set_end(ConnEnd::Normal);
@@ -1389,13 +1393,16 @@ impl Host {
             .unwrap_or_default();
         ev!(
             self,
-            "time_wait",
-            json!({"event": "created", "sock": name, "tuple": t.to_string(), "incarnation": c.incarnation, "snd_nxt": snd_nxt,
-                   "rcv_nxt": fin_end, "rcv_wnd": win, "expires_at_us": record.expires_at.micros(), "length_us": tw_len.micros()}),
-            format!(
-                "TIME-WAIT {t} begins: SND.NXT={snd_nxt} RCV.NXT={fin_end}, lasts {} (until t={})",
-                tw_len, record.expires_at
-            ),
+            Event::TimeWait(TimeWaitEvent::Created {
+                sock: name.to_string(),
+                tuple: t,
+                incarnation: c.incarnation,
+                snd_nxt,
+                rcv_nxt: fin_end,
+                rcv_wnd: u32::from(win),
+                expires_at: record.expires_at,
+                length: tw_len,
+            })
         );
         if let Some(s) = self.socks.get_mut(&c.id) {
             s.set_end(ConnEnd::Normal);
@@ -1405,9 +1412,10 @@ impl Host {
             // a record rather than panicking on user input.
             ev!(
                 self,
-                "error",
-                json!({"what": "TIME-WAIT takeover found no table entry", "tuple": t.to_string()}),
-                format!("internal: no table entry for {t}")
+                Event::Error(Internal {
+                    what: "TIME-WAIT takeover found no table entry",
+                    tuple: t
+                })
             );
         }
     }

@@ -11,6 +11,7 @@
 pub mod bare;
 pub mod delay;
 pub mod engine;
+pub mod event;
 pub mod host;
 #[cfg(target_os = "linux")]
 pub mod kernel;

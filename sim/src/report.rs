@@ -1,7 +1,8 @@
 //! Rendering a [`RunReport`]: the human timeline and summary, and the `--json` summary.
 
 use crate::engine::RunReport;
-use serde_json::json;
+use crate::event::HostInfo;
+use serde::Serialize;
 use std::fmt::Write;
 
 /// The timeline and summary as text, for stdout.
@@ -63,31 +64,159 @@ pub fn text(r: &RunReport) -> String {
     s
 }
 
-/// The machine-readable summary (`--json`).
+/// The machine-readable summary (`--json`) of one run. Serialised through
+/// [`serde_json::Value`], so keys are sorted.
+#[derive(Debug, Serialize)]
+pub struct Summary<'a> {
+    /// Scenario name.
+    pub scenario: &'a str,
+    /// Variant name.
+    pub variant: Option<&'a str>,
+    /// Run seed.
+    pub seed: u64,
+    /// Whether every expectation and check held and the script ran to its end.
+    pub ok: bool,
+    /// When the run stopped (µs).
+    pub ended_at_us: u64,
+    /// Segments put on the wire, copies included.
+    pub segments: u64,
+    /// Why the run stopped early.
+    pub aborted: Option<&'a str>,
+    /// Steps never reached.
+    pub unreached_steps: usize,
+    /// The hosts.
+    pub hosts: Vec<HostInfo>,
+    /// One entry per completed step.
+    pub steps: Vec<StepSummary<'a>>,
+    /// Every TIME-WAIT record of the run.
+    pub time_wait: Vec<TimeWaitLife<'a>>,
+    /// The scenario's checks.
+    pub checks: Vec<CheckSummary<'a>>,
+}
+
+/// A step of the `--json` summary.
+#[derive(Debug, Serialize)]
+pub struct StepSummary<'a> {
+    /// Index in `steps`.
+    pub index: usize,
+    /// Host name.
+    pub host: &'a str,
+    /// Process.
+    pub proc: &'a str,
+    /// The call as text.
+    pub call: &'a str,
+    /// When it started (µs).
+    pub started_at_us: u64,
+    /// When it completed (µs).
+    pub done_at_us: u64,
+    /// `ok` or the POSIX errno name.
+    pub result: &'static str,
+    /// What a successful call returned, as text.
+    pub detail: Option<String>,
+    /// The expectation (`ok` or an errno name).
+    pub expect: Option<&'static str>,
+    /// Whether the expectations held.
+    pub met: Option<bool>,
+}
+
+/// A TIME-WAIT record of the `--json` summary.
+#[derive(Debug, Serialize)]
+pub struct TimeWaitLife<'a> {
+    /// Host name.
+    pub host: &'a str,
+    /// The 4-tuple as text.
+    pub tuple: &'a str,
+    /// Incarnation of the 4-tuple.
+    pub incarnation: u32,
+    /// When it began (µs).
+    pub entered_at_us: u64,
+    /// When it ended (µs), `None` if alive at the end.
+    pub ended_at_us: Option<u64>,
+    /// How long it lived (µs).
+    pub lived_us: Option<u64>,
+    /// End reason, or `alive`.
+    pub reason: &'static str,
+    /// Timer restarts.
+    pub restarts: u32,
+}
+
+/// A check of the `--json` summary.
+#[derive(Debug, Serialize)]
+pub struct CheckSummary<'a> {
+    /// What was checked.
+    pub what: &'a str,
+    /// Whether it held.
+    pub ok: bool,
+}
+
+impl<'a> Summary<'a> {
+    /// The summary of a run.
+    pub fn of(r: &'a RunReport) -> Summary<'a> {
+        Summary {
+            scenario: &r.name,
+            variant: r.variant.as_deref(),
+            seed: r.seed,
+            ok: r.ok(),
+            ended_at_us: r.ended_at.micros(),
+            segments: r.segments,
+            aborted: r.aborted.as_deref(),
+            unreached_steps: r.unreached,
+            hosts: r
+                .hosts
+                .iter()
+                .map(|(n, a, os, tw)| HostInfo {
+                    name: n.clone(),
+                    addr: a.clone(),
+                    os,
+                    time_wait: *tw,
+                })
+                .collect(),
+            steps: r
+                .steps
+                .iter()
+                .map(|x| StepSummary {
+                    index: x.index,
+                    host: &x.host,
+                    proc: &x.proc,
+                    call: &x.call,
+                    started_at_us: x.started_at.micros(),
+                    done_at_us: x.done_at.micros(),
+                    result: match &x.result {
+                        Ok(_) => "ok",
+                        Err(e) => e.name(),
+                    },
+                    detail: x.result.as_ref().ok().map(|d| d.to_string()),
+                    expect: x.expect.map(|e| e.map_or("ok", |e| e.name())),
+                    met: x.met,
+                })
+                .collect(),
+            time_wait: r
+                .time_wait
+                .iter()
+                .map(|t| TimeWaitLife {
+                    host: &t.host,
+                    tuple: &t.tuple,
+                    incarnation: t.incarnation,
+                    entered_at_us: t.entered_at.micros(),
+                    ended_at_us: t.ended_at.map(|e| e.micros()),
+                    lived_us: t.ended_at.map(|e| (e - t.entered_at).micros()),
+                    reason: t.reason,
+                    restarts: t.restarts,
+                })
+                .collect(),
+            checks: r
+                .checks
+                .iter()
+                .map(|c| CheckSummary {
+                    what: &c.what,
+                    ok: c.ok,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The machine-readable summary (`--json`) as a JSON value (keys sorted).
 pub fn json(r: &RunReport) -> serde_json::Value {
-    json!({
-        "scenario": r.name,
-        "variant": r.variant,
-        "seed": r.seed,
-        "ok": r.ok(),
-        "ended_at_us": r.ended_at.micros(),
-        "segments": r.segments,
-        "aborted": r.aborted,
-        "unreached_steps": r.unreached,
-        "hosts": r.hosts.iter().map(|(n, a, os, tw)| json!({"name": n, "addr": a, "os": os, "time_wait_us": tw.micros()})).collect::<Vec<_>>(),
-        "steps": r.steps.iter().map(|x| json!({
-            "index": x.index, "host": x.host, "proc": x.proc, "call": x.call,
-            "started_at_us": x.started_at.micros(), "done_at_us": x.done_at.micros(),
-            "result": match &x.result { Ok(_) => "ok".to_string(), Err(e) => e.name().to_string() },
-            "detail": x.result.as_ref().ok().map(|d| d.to_string()),
-            "expect": x.expect.map(|e| e.map_or("ok", |e| e.name())),
-            "met": x.met,
-        })).collect::<Vec<_>>(),
-        "time_wait": r.time_wait.iter().map(|t| json!({
-            "host": t.host, "tuple": t.tuple, "incarnation": t.incarnation,
-            "entered_at_us": t.entered_at.micros(), "ended_at_us": t.ended_at.map(|e| e.micros()),
-            "lived_us": t.ended_at.map(|e| (e - t.entered_at).micros()), "reason": t.reason, "restarts": t.restarts,
-        })).collect::<Vec<_>>(),
-        "checks": r.checks.iter().map(|c| json!({"what": c.what, "ok": c.ok})).collect::<Vec<_>>(),
-    })
+    serde_json::to_value(Summary::of(r)).expect("the summary serialises to JSON")
 }

@@ -1,6 +1,7 @@
 //! The JSON Lines trace and the pcap capture.
 //!
-//! Each trace line is `{"t_us":…,"type":…,"host":…,"data":{…}}` (host omitted for run-level
+//! Each trace line is `{"t_us":…,"type":…,"host":…,"data":{…}}`, rendered from an
+//! [`Event`] (host omitted for run-level
 //! records); `docs/trace-format.md` documents every type field by field. The format only
 //! grows. Keys inside `data` are sorted, so lines are byte-stable.
 //!
@@ -8,6 +9,7 @@
 //! segment is delivered (dropped segments never appear; the trace has them). LINKTYPE_RAW
 //! (101), written through smoltcp's `PcapSink` with little-endian headers on every machine.
 
+use crate::event::Event;
 use serde::Serialize;
 use smoltcp::phy::{PcapLinkType, PcapSink};
 use smoltcp::time::Instant as SInstant;
@@ -46,8 +48,6 @@ pub struct Recorder {
     pcap: Option<LePcap>,
     /// Human-readable timeline: (time, host, text).
     pub timeline: Vec<(Instant, String, String)>,
-    /// Whether to keep per-segment lines in the timeline.
-    pub segments_in_timeline: bool,
     /// Whether to keep the timeline at all.
     pub timeline_on: bool,
 }
@@ -64,29 +64,30 @@ impl Recorder {
             jsonl: trace.then(Vec::new),
             pcap,
             timeline: Vec::new(),
-            segments_in_timeline: true,
             timeline_on: true,
         }
     }
 
-    /// Appends a trace record.
-    pub fn record(&mut self, t: Instant, kind: &str, host: Option<&str>, data: &serde_json::Value) {
+    /// Records an event at `t` on `host` (`None` for run-level records): a trace line if the
+    /// trace is kept and the event is a trace record, its timeline lines if the timeline is.
+    pub fn emit(&mut self, t: Instant, host: Option<&str>, event: &Event) {
         if let Some(buf) = &mut self.jsonl {
-            let line = Line {
-                t_us: t.micros(),
-                kind,
-                host,
-                data,
-            };
-            serde_json::to_writer(&mut *buf, &line).expect("serialising to a Vec cannot fail");
-            buf.push(b'\n');
+            if let (Some(kind), Some(data)) = (event.kind(), event.data()) {
+                let line = Line {
+                    t_us: t.micros(),
+                    kind,
+                    host,
+                    data: &data,
+                };
+                serde_json::to_writer(&mut *buf, &line).expect("serialising to a Vec cannot fail");
+                buf.push(b'\n');
+            }
         }
-    }
-
-    /// Appends a timeline line.
-    pub fn say(&mut self, t: Instant, host: &str, text: String) {
         if self.timeline_on {
-            self.timeline.push((t, host.to_string(), text));
+            for text in event.text() {
+                self.timeline
+                    .push((t, host.unwrap_or_default().to_string(), text));
+            }
         }
     }
 
