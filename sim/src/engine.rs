@@ -273,13 +273,11 @@ impl<'a> Sim<'a> {
         for e in std::mem::take(&mut self.hosts[i].events) {
             self.rec.emit(now, Some(&self.hosts[i].name), &e);
         }
-        for bytes in self.hosts[i].take_tx() {
-            let Some(seg) = SegMeta::parse(&bytes) else {
-                continue;
-            };
+        for pkt in self.hosts[i].take_tx() {
+            let seg = pkt.meta;
             let to = self.host_of(*seg.dst.ip());
             self.segments += 1;
-            let verdicts = self.net.send(now, i, to, &seg, bytes);
+            let verdicts = self.net.send(now, i, to, pkt);
             if !self.rec.wants_events() {
                 continue;
             }
@@ -340,11 +338,10 @@ impl<'a> Sim<'a> {
             let mut busy = false;
             while let Some(seg) = self.net.pop_due(now) {
                 busy = true;
-                self.rec.capture(now, &seg.bytes);
-                if !self.rec.wants_events() {
-                } else if let Some(meta) = SegMeta::parse(&seg.bytes) {
+                self.rec.capture(now, &seg.pkt.bytes);
+                if self.rec.wants_events() {
                     let event = Event::Segment(SegmentEvent::Delivered {
-                        seg: SegFields::of(&meta),
+                        seg: SegFields::of(&seg.pkt.meta),
                         id: seg.id,
                         dup_of: seg.dup_of,
                         route: self.net.route_name(seg.route).to_string(),
@@ -352,7 +349,7 @@ impl<'a> Sim<'a> {
                     });
                     self.rec.emit(now, Some(&self.hosts[seg.to].name), &event);
                 }
-                self.hosts[seg.to].deliver(now, seg.bytes);
+                self.hosts[seg.to].deliver(now, seg.pkt);
                 self.flush(seg.to);
             }
             for i in 0..self.hosts.len() {

@@ -642,7 +642,7 @@ impl Close {
 /// `drop`: the host layer discarded a segment. Absent fields are omitted.
 #[derive(Debug, Clone, Serialize)]
 pub struct HostDrop {
-    /// `listen queue full`, `not TCP/IPv4`.
+    /// `listen queue full`.
     pub reason: &'static str,
     /// The 4-tuple, when the segment had one.
     #[serde(

@@ -23,7 +23,7 @@ use crate::event::{
     TimeWaitEvent,
 };
 use crate::wire::TcpFlags;
-use crate::wire::{craft, reset_for, Ctl, SegMeta};
+use crate::wire::{craft, reset_for, Ctl, Packet, SegMeta};
 use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
@@ -220,7 +220,7 @@ pub struct Host {
     conns: BTreeMap<FourTuple, Conn>,
     incarnations: BTreeMap<FourTuple, u32>,
     rng: ChaCha8Rng,
-    crafted: Vec<Vec<u8>>,
+    crafted: Vec<Packet>,
     /// Events since the simulator last drained them.
     pub events: Vec<Event>,
     /// Finished TIME-WAIT records.
@@ -906,22 +906,20 @@ impl Host {
     }
 
     /// Packets this host has sent since the last call, in order.
-    pub fn take_tx(&mut self) -> Vec<Vec<u8>> {
+    pub fn take_tx(&mut self) -> Vec<Packet> {
         std::mem::take(&mut self.crafted)
     }
 
+    /// Queues a segment the host layer crafted itself (parsed once, here).
+    fn send_crafted(&mut self, bytes: Vec<u8>) {
+        if let Some(p) = Packet::parse(bytes) {
+            self.crafted.push(p);
+        }
+    }
+
     /// Accepts one packet from the wire at `now`: demultiplexes it (module docs).
-    pub fn deliver(&mut self, now: Instant, bytes: Vec<u8>) {
-        let Some(seg) = SegMeta::parse(&bytes) else {
-            ev!(
-                self,
-                Event::Drop(HostDrop {
-                    reason: "not TCP/IPv4",
-                    tuple: None
-                })
-            );
-            return;
-        };
+    pub fn deliver(&mut self, now: Instant, pkt: Packet) {
+        let seg = pkt.meta;
         if *seg.dst.ip() != self.addr {
             return;
         }
@@ -950,17 +948,17 @@ impl Host {
             if seg.has(TcpFlags::RST) {
                 c.rst_in = true;
             }
-            self.dev.rx.push_back(bytes);
+            self.dev.rx.push_back(pkt.bytes);
             self.poll(now);
             return;
         }
         if let Some(id) = self.table.lookup_tuple(&tuple) {
             if self.table.time_wait(id).is_some() {
-                self.time_wait_segment(now, id, tuple, &seg, bytes);
+                self.time_wait_segment(now, id, tuple, pkt);
                 return;
             }
         }
-        if seg.flags == TcpFlags::SYN && self.syn_to_listener(now, tuple, bytes) {
+        if seg.flags == TcpFlags::SYN && self.syn_to_listener(now, tuple, pkt) {
             return;
         }
         self.no_socket(&seg, "no connection, TIME-WAIT record or listener");
@@ -984,7 +982,7 @@ impl Host {
             })
         );
         if let Some(r) = reply {
-            self.crafted.push(r);
+            self.send_crafted(r);
         }
     }
 
@@ -1001,14 +999,12 @@ impl Host {
         self.table.choose_listener(tuple.local, tuple.remote, r)
     }
 
-    fn syn_to_listener(&mut self, now: Instant, tuple: FourTuple, bytes: Vec<u8>) -> bool {
+    fn syn_to_listener(&mut self, now: Instant, tuple: FourTuple, pkt: Packet) -> bool {
         let lid = match self.choose_listener(tuple) {
             twsim_model::ListenerVerdict::Listener(id) => id,
             twsim_model::ListenerVerdict::None => return false,
             twsim_model::ListenerVerdict::Refuse { rule } => {
-                if let Some(seg) = SegMeta::parse(&bytes) {
-                    self.no_socket(&seg, rule);
-                }
+                self.no_socket(&pkt.meta, rule);
                 return true;
             }
         };
@@ -1083,19 +1079,13 @@ impl Host {
         {
             pending.insert(tuple);
         }
-        self.dev.rx.push_back(bytes);
+        self.dev.rx.push_back(pkt.bytes);
         self.poll(now);
         true
     }
 
-    fn time_wait_segment(
-        &mut self,
-        now: Instant,
-        id: SocketId,
-        tuple: FourTuple,
-        seg: &SegMeta,
-        bytes: Vec<u8>,
-    ) {
+    fn time_wait_segment(&mut self, now: Instant, id: SocketId, tuple: FourTuple, pkt: Packet) {
+        let seg = &pkt.meta;
         let listener = self.listener_for(tuple.local).is_some();
         let Some(d) = self.table.time_wait_segment(id, &seg.info(), now, listener) else {
             return;
@@ -1124,7 +1114,7 @@ impl Host {
             TwAction::Ack => {
                 if let Some(r) = r {
                     let w = r.rcv_wnd.min(u32::from(u16::MAX)) as u16;
-                    self.crafted.push(craft(
+                    self.send_crafted(craft(
                         v4(tuple.local),
                         v4(tuple.remote),
                         r.snd_nxt,
@@ -1142,7 +1132,7 @@ impl Host {
             }
             TwAction::RstAndKill => {
                 if let Some(r) = reset_for(seg) {
-                    self.crafted.push(r);
+                    self.send_crafted(r);
                 }
                 if let Some(r) = self.table.remove(id) {
                     self.log_tw_end(now, id, r, EndReason::Assassinated);
@@ -1161,8 +1151,9 @@ impl Host {
                     }
                     self.log_tw_end(now, id, r, EndReason::ReusedBySyn);
                 }
-                if !self.syn_to_listener(now, tuple, bytes) {
-                    self.no_socket(seg, "TIME-WAIT reopened but no listener took the SYN");
+                let seg = pkt.meta;
+                if !self.syn_to_listener(now, tuple, pkt) {
+                    self.no_socket(&seg, "TIME-WAIT reopened but no listener took the SYN");
                 }
             }
         }
@@ -1208,13 +1199,16 @@ impl Host {
     fn after_poll(&mut self, now: Instant) {
         // 1. what left the host
         for bytes in std::mem::take(&mut self.dev.tx) {
-            if let Some(seg) = SegMeta::parse(&bytes) {
-                let t = FourTuple::new(SocketAddr::V4(seg.src), SocketAddr::V4(seg.dst));
-                if let Some(c) = self.conns.get_mut(&t) {
-                    c.last_tx = Some((seg.seq.wrapping_add(seg.seg_len()), seg.ack, seg.window));
-                }
+            // The one parse of an emitted segment: the view travels with the bytes.
+            let Some(pkt) = Packet::parse(bytes) else {
+                continue;
+            };
+            let seg = &pkt.meta;
+            let t = FourTuple::new(SocketAddr::V4(seg.src), SocketAddr::V4(seg.dst));
+            if let Some(c) = self.conns.get_mut(&t) {
+                c.last_tx = Some((seg.seq.wrapping_add(seg.seg_len()), seg.ack, seg.window));
             }
-            self.crafted.push(bytes);
+            self.crafted.push(pkt);
         }
         // 2. state changes, in 4-tuple order; collected first (only the connections that
         // changed or wait in TIME-WAIT), then handled, since handling may remove connections.

@@ -7,8 +7,7 @@
 
 use crate::rng::{stream, unit};
 use crate::scenario::{Action, Fault, Route};
-use crate::wire::SegMeta;
-use crate::wire::TcpFlags;
+use crate::wire::{Packet, SegMeta, TcpFlags};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddrV4;
@@ -29,8 +28,8 @@ pub struct InFlight {
     pub route: usize,
     /// When it left the sender.
     pub sent_at: Instant,
-    /// The IP packet.
-    pub bytes: Vec<u8>,
+    /// The segment: its bytes and the view parsed when it was emitted.
+    pub pkt: Packet,
 }
 
 /// What happened to a segment handed to the network.
@@ -178,9 +177,9 @@ impl Network {
         now: Instant,
         from: usize,
         to: Option<usize>,
-        seg: &SegMeta,
-        bytes: Vec<u8>,
+        pkt: Packet,
     ) -> Vec<Verdict> {
+        let seg = &pkt.meta;
         let id = self.next_id;
         self.next_id += 1;
         let Some(to) = to else {
@@ -234,7 +233,7 @@ impl Network {
             to,
             route,
             sent_at: now,
-            bytes,
+            pkt,
         };
         match applied {
             Some((i, Action::Drop)) => vec![Verdict::Dropped {

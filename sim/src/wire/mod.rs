@@ -6,4 +6,4 @@ mod flags;
 mod segment;
 
 pub use flags::TcpFlags;
-pub use segment::{craft, reset_for, Ctl, SegMeta};
+pub use segment::{craft, reset_for, Ctl, Packet, SegMeta, TcpOptions};

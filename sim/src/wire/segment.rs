@@ -7,8 +7,8 @@
 use super::TcpFlags;
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{
-    IpAddress, IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr, TcpControl, TcpPacket, TcpRepr,
-    TcpSeqNumber,
+    IpAddress, IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr, TcpControl, TcpOption, TcpPacket,
+    TcpRepr, TcpSeqNumber,
 };
 use std::net::SocketAddrV4;
 use twsim_model::SegmentInfo;
@@ -32,6 +32,66 @@ pub struct SegMeta {
     pub payload_len: u32,
     /// Window field (unscaled).
     pub window: u16,
+    /// TCP options.
+    pub options: TcpOptions,
+}
+
+/// The TCP options of a segment that twsim reads (RFC 9293 §3.2; RFC 7323 window scale and
+/// timestamps; RFC 2018 SACK), parsed with smoltcp's `TcpOption`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpOptions {
+    /// Maximum segment size (bytes).
+    pub mss: Option<u16>,
+    /// Window scale shift count.
+    pub window_scale: Option<u8>,
+    /// SACK-permitted.
+    pub sack_permitted: bool,
+    /// SACK blocks: (left edge, right edge) sequence numbers.
+    pub sack: [Option<(u32, u32)>; 3],
+    /// Timestamps: (TSval, TSecr).
+    pub timestamp: Option<(u32, u32)>,
+}
+
+impl TcpOptions {
+    /// Parses an options field; a malformed option ends the parse (what was read stays).
+    pub fn parse(mut bytes: &[u8]) -> TcpOptions {
+        let mut o = TcpOptions::default();
+        while !bytes.is_empty() {
+            let Ok((rest, opt)) = TcpOption::parse(bytes) else {
+                break;
+            };
+            match opt {
+                TcpOption::EndOfList => break,
+                TcpOption::NoOperation | TcpOption::Unknown { .. } => {}
+                TcpOption::MaxSegmentSize(m) => o.mss = Some(m),
+                TcpOption::WindowScale(w) => o.window_scale = Some(w),
+                TcpOption::SackPermitted => o.sack_permitted = true,
+                TcpOption::SackRange(r) => o.sack = r,
+                TcpOption::TimeStamp { tsval, tsecr } => o.timestamp = Some((tsval, tsecr)),
+            }
+            bytes = rest;
+        }
+        o
+    }
+}
+
+/// A segment on its way through the simulator: its bytes (for the pcap and the receiving
+/// device) and the view parsed once, when the host emitted it. Everything but the pcap and
+/// smoltcp reads the view.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Packet {
+    /// The parsed view.
+    pub meta: SegMeta,
+    /// The IPv4 packet.
+    pub bytes: Vec<u8>,
+}
+
+impl Packet {
+    /// Parses `bytes` once; `None` for anything but a well-formed TCP/IPv4 packet.
+    pub fn parse(bytes: Vec<u8>) -> Option<Packet> {
+        let meta = SegMeta::parse(&bytes)?;
+        Some(Packet { meta, bytes })
+    }
 }
 
 impl SegMeta {
@@ -63,6 +123,7 @@ impl SegMeta {
             ack: tcp.ack_number().0 as u32,
             payload_len,
             window: tcp.window_len(),
+            options: TcpOptions::parse(tcp.options()),
         })
     }
 
@@ -76,7 +137,7 @@ impl SegMeta {
         self.payload_len + u32::from(self.has(TcpFlags::SYN)) + u32::from(self.has(TcpFlags::FIN))
     }
 
-    /// The view TIME-WAIT processing needs.
+    /// The view TIME-WAIT processing needs (TSval from the timestamp option, RFC 7323).
     pub fn info(&self) -> SegmentInfo {
         SegmentInfo {
             seq: self.seq,
@@ -85,7 +146,7 @@ impl SegMeta {
             fin: self.has(TcpFlags::FIN),
             rst: self.has(TcpFlags::RST),
             payload_len: self.payload_len,
-            tsval: None,
+            tsval: self.options.timestamp.map(|(tsval, _)| tsval),
         }
     }
 
@@ -217,6 +278,7 @@ mod tests {
             ack: 0,
             payload_len: 0,
             window: 100,
+            options: TcpOptions::default(),
         };
         let r = SegMeta::parse(&reset_for(&syn).unwrap()).unwrap();
         assert_eq!(
@@ -235,5 +297,51 @@ mod tests {
             ..syn
         })
         .is_none());
+    }
+
+    #[test]
+    fn options_are_parsed_once_with_the_segment() {
+        let a: SocketAddrV4 = "10.0.0.1:40000".parse().unwrap();
+        let b: SocketAddrV4 = "10.0.0.2:80".parse().unwrap();
+        let tcp = TcpRepr {
+            src_port: a.port(),
+            dst_port: b.port(),
+            control: TcpControl::Syn,
+            seq_number: TcpSeqNumber(100),
+            ack_number: None,
+            window_len: 1024,
+            window_scale: Some(7),
+            max_seg_size: Some(1460),
+            sack_permitted: true,
+            sack_ranges: [None, None, None],
+            timestamp: Some(smoltcp::wire::TcpTimestampRepr::new(11, 0)),
+            payload: &[],
+        };
+        let ip = Ipv4Repr {
+            src_addr: *a.ip(),
+            dst_addr: *b.ip(),
+            next_header: IpProtocol::Tcp,
+            payload_len: tcp.buffer_len(),
+            hop_limit: 64,
+        };
+        let caps = ChecksumCapabilities::default();
+        let mut buf = vec![0u8; ip.buffer_len() + tcp.buffer_len()];
+        let mut ipp = Ipv4Packet::new_unchecked(&mut buf[..]);
+        ip.emit(&mut ipp, &caps);
+        let mut tcpp = TcpPacket::new_unchecked(ipp.payload_mut());
+        tcp.emit(
+            &mut tcpp,
+            &IpAddress::Ipv4(*a.ip()),
+            &IpAddress::Ipv4(*b.ip()),
+            &caps,
+        );
+        let p = Packet::parse(buf).unwrap();
+        let o = p.meta.options;
+        assert_eq!(
+            (o.mss, o.window_scale, o.sack_permitted, o.timestamp),
+            (Some(1460), Some(7), true, Some((11, 0)))
+        );
+        assert_eq!(p.meta.info().tsval, Some(11));
+        assert_eq!((p.meta.seq, p.meta.seg_len()), (100, 1));
     }
 }
