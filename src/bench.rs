@@ -152,7 +152,9 @@ pub fn run(n: u64) {
 pub mod model {
     use std::net::{IpAddr, Ipv4Addr, SocketAddr};
     use std::time::Instant as Wall;
-    use twsim_model::{AddressTable, Duration, FourTuple, Instant, Profile, TimeWaitRecord};
+    use twsim_model::{
+        AddressTable, Duration, FourTuple, Instant, Profile, SeqNum, TimeWaitRecord,
+    };
 
     /// Heap bytes currently allocated by the process (the binary's counting allocator).
     pub type HeapProbe = fn() -> usize;
@@ -192,8 +194,8 @@ pub mod model {
             let rec = TimeWaitRecord {
                 tuple: FourTuple::new(l, remote),
                 incarnation: 1,
-                snd_nxt: 1,
-                rcv_nxt: 1,
+                snd_nxt: SeqNum(1),
+                rcv_nxt: SeqNum(1),
                 rcv_wnd: 65535,
                 entered_at: now,
                 expires_at: now + Duration::from_secs(60),

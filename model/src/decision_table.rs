@@ -7,19 +7,20 @@
 
 use crate::addr::FourTuple;
 use crate::profile::Profile;
+use crate::seq::{SeqNum, TsVal};
 use crate::time::{Duration, Instant};
 use crate::time_wait::{
     RstInTimeWait, SegmentInfo, SynInTimeWait, TimeWaitPolicy, TimeWaitRecord, TwAction, TwDecision,
 };
 
 /// RCV.NXT of the probe record.
-pub const RCV_NXT: u32 = 5_000;
+pub const RCV_NXT: SeqNum = SeqNum(5_000);
 /// SND.NXT of the probe record.
-pub const SND_NXT: u32 = 1_000;
+pub const SND_NXT: SeqNum = SeqNum(1_000);
 /// RCV.WND of the probe record.
 pub const RCV_WND: u32 = 4_096;
 /// TS.Recent of the probe record in the timestamp rows.
-pub const TS_RECENT: u32 = 777;
+pub const TS_RECENT: TsVal = TsVal(777);
 
 /// One kind of incoming segment (a row of the table).
 #[derive(Clone, Copy, Debug)]
@@ -47,7 +48,7 @@ pub struct Column {
 
 fn seg(seq: u32, payload_len: u32) -> SegmentInfo {
     SegmentInfo {
-        seq,
+        seq: SeqNum(seq),
         ack: Some(SND_NXT),
         syn: false,
         fin: false,
@@ -59,19 +60,19 @@ fn seg(seq: u32, payload_len: u32) -> SegmentInfo {
 
 fn syn(seq: u32, tsval: Option<u32>) -> SegmentInfo {
     SegmentInfo {
-        seq,
+        seq: SeqNum(seq),
         ack: None,
         syn: true,
         fin: false,
         rst: false,
         payload_len: 0,
-        tsval,
+        tsval: tsval.map(TsVal),
     }
 }
 
 fn rst(seq: u32) -> SegmentInfo {
     SegmentInfo {
-        seq,
+        seq: SeqNum(seq),
         ack: None,
         syn: false,
         fin: false,
@@ -91,13 +92,13 @@ pub fn rows() -> Vec<Row> {
         listener,
     };
     let mut v = vec![
-        r("1", "in-window data", seg(RCV_NXT, 100), false, false),
+        r("1", "in-window data", seg(RCV_NXT.0, 100), false, false),
         r(
             "2",
             "retransmitted FIN",
             SegmentInfo {
                 fin: true,
-                ..seg(RCV_NXT - 1, 0)
+                ..seg(RCV_NXT.0 - 1, 0)
             },
             false,
             false,
@@ -105,29 +106,29 @@ pub fn rows() -> Vec<Row> {
         r(
             "3",
             "out-of-window old duplicate (data)",
-            seg(RCV_NXT - 2_000, 100),
+            seg(RCV_NXT.0 - 2_000, 100),
             false,
             false,
         ),
         r(
             "3b",
             "out-of-window old duplicate (bare ACK)",
-            seg(RCV_NXT - 2_000, 0),
+            seg(RCV_NXT.0 - 2_000, 0),
             false,
             false,
         ),
-        r("4a", "RST with SEQ = RCV.NXT", rst(RCV_NXT), false, false),
+        r("4a", "RST with SEQ = RCV.NXT", rst(RCV_NXT.0), false, false),
         r(
             "4b",
             "RST in window, SEQ != RCV.NXT",
-            rst(RCV_NXT + 100),
+            rst(RCV_NXT.0 + 100),
             false,
             false,
         ),
         r(
             "4c",
             "RST out of window",
-            rst(RCV_NXT + 1_000_000),
+            rst(RCV_NXT.0 + 1_000_000),
             false,
             false,
         ),
@@ -138,49 +139,49 @@ pub fn rows() -> Vec<Row> {
             r(
                 l("5", "5-nl"),
                 "SYN, SEQ > RCV.NXT (in window), no timestamps",
-                syn(RCV_NXT + 100, None),
+                syn(RCV_NXT.0 + 100, None),
                 false,
                 listener,
             ),
             r(
                 l("5'", "5'-nl"),
                 "SYN, SEQ > RCV.NXT (beyond the window), no timestamps",
-                syn(RCV_NXT + 1_000_000, None),
+                syn(RCV_NXT.0 + 1_000_000, None),
                 false,
                 listener,
             ),
             r(
                 l("6", "6-nl"),
                 "SYN, SEQ <= RCV.NXT, no timestamps",
-                syn(RCV_NXT - 2_000, None),
+                syn(RCV_NXT.0 - 2_000, None),
                 false,
                 listener,
             ),
             r(
                 l("7", "7-nl"),
                 "SYN, TSval > TS.Recent (SEQ <= RCV.NXT)",
-                syn(RCV_NXT - 2_000, Some(TS_RECENT + 5)),
+                syn(RCV_NXT.0 - 2_000, Some(TS_RECENT.0 + 5)),
                 true,
                 listener,
             ),
             r(
                 l("8", "8-nl"),
                 "SYN, TSval = TS.Recent, SEQ > RCV.NXT",
-                syn(RCV_NXT + 100, Some(TS_RECENT)),
+                syn(RCV_NXT.0 + 100, Some(TS_RECENT.0)),
                 true,
                 listener,
             ),
             r(
                 l("8'", "8'-nl"),
                 "SYN, TSval = TS.Recent, SEQ <= RCV.NXT",
-                syn(RCV_NXT - 2_000, Some(TS_RECENT)),
+                syn(RCV_NXT.0 - 2_000, Some(TS_RECENT.0)),
                 true,
                 listener,
             ),
             r(
                 l("9", "9-nl"),
                 "SYN, TSval < TS.Recent (SEQ > RCV.NXT)",
-                syn(RCV_NXT + 100, Some(TS_RECENT - 5)),
+                syn(RCV_NXT.0 + 100, Some(TS_RECENT.0 - 5)),
                 true,
                 listener,
             ),

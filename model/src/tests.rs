@@ -31,6 +31,7 @@ use crate::addr::{overlaps, FourTuple};
 use crate::errno::Errno;
 use crate::process::Processes;
 use crate::profile::{BindRules, ListenerChoice, PortRange, Profile, ProfileConfig};
+use crate::seq::SeqNum;
 use crate::table::{AddressTable, Entry, ListenerVerdict, SockOptions, SocketId, TableState};
 use crate::time::{Duration, Instant};
 use crate::time_wait::{EndReason, SegmentInfo, TimeWaitRecord, TwAction};
@@ -397,8 +398,8 @@ fn tw_record(tuple: FourTuple, now: Instant, length: Duration) -> TimeWaitRecord
     TimeWaitRecord {
         tuple,
         incarnation: 1,
-        snd_nxt: 5000,
-        rcv_nxt: 1000,
+        snd_nxt: SeqNum(5000),
+        rcv_nxt: SeqNum(1000),
         rcv_wnd: 65535,
         entered_at: now,
         expires_at: now + length,
@@ -1947,8 +1948,8 @@ impl TableHarness {
                 };
                 let before = self.table.time_wait(id).cloned();
                 let fin = SegmentInfo {
-                    seq: 999,
-                    ack: Some(5000),
+                    seq: SeqNum(999),
+                    ack: Some(SeqNum(5000)),
                     syn: false,
                     fin: true,
                     rst: false,
@@ -2823,8 +2824,8 @@ fn time_wait_row(profile: Profile) -> String {
     let policy = profile.config().time_wait;
     let tuple = FourTuple::new(sa("10.0.0.1:80"), sa("10.0.0.2:50000"));
     let seg = |seq: u32| SegmentInfo {
-        seq,
-        ack: Some(5000),
+        seq: SeqNum(seq),
+        ack: Some(SeqNum(5000)),
         syn: false,
         fin: false,
         rst: false,
@@ -2980,8 +2981,8 @@ fn time_wait_policy_per_profile() {
 fn smoltcp_rate_limits_fin_reacks_but_still_restarts() {
     let tuple = FourTuple::new(sa("10.0.0.1:80"), sa("10.0.0.2:50000"));
     let fin = SegmentInfo {
-        seq: 999,
-        ack: Some(5000),
+        seq: SeqNum(999),
+        ack: Some(SeqNum(5000)),
         syn: false,
         fin: true,
         rst: false,
@@ -2991,7 +2992,7 @@ fn smoltcp_rate_limits_fin_reacks_but_still_restarts() {
     let data = SegmentInfo {
         fin: false,
         payload_len: 5,
-        seq: 900,
+        seq: SeqNum(900),
         ..fin
     };
     for (profile, second_fin) in [

@@ -11,16 +11,8 @@
 //! and carries out the returned [`TwDecision`]; the decision names the rule it applied.
 
 use crate::addr::FourTuple;
+use crate::seq::{SeqNum, TsVal};
 use crate::time::{Duration, Instant};
-
-/// `a < b` in sequence space (RFC 9293 §3.4, modulo 2³²).
-pub fn seq_lt(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) < 0
-}
-/// `a ≤ b` in sequence space.
-pub fn seq_le(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) <= 0
-}
 
 /// When a segment restarts the TIME-WAIT timer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,9 +136,9 @@ pub struct TimeWaitPolicy {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SegmentInfo {
     /// SEG.SEQ.
-    pub seq: u32,
+    pub seq: SeqNum,
     /// SEG.ACK, if the ACK flag is set.
-    pub ack: Option<u32>,
+    pub ack: Option<SeqNum>,
     /// SYN flag.
     pub syn: bool,
     /// FIN flag.
@@ -156,7 +148,7 @@ pub struct SegmentInfo {
     /// Payload length in bytes (SYN and FIN not counted).
     pub payload_len: u32,
     /// TSval of the RFC 7323 timestamp option, if the segment carries one.
-    pub tsval: Option<u32>,
+    pub tsval: Option<TsVal>,
 }
 
 impl SegmentInfo {
@@ -199,9 +191,9 @@ pub struct TimeWaitRecord {
     /// Which incarnation of this 4-tuple the record belongs to (1 = first).
     pub incarnation: u32,
     /// SND.NXT on the wire: the sequence number the final ACK carried.
-    pub snd_nxt: u32,
+    pub snd_nxt: SeqNum,
     /// RCV.NXT on the wire: one past the peer's FIN.
-    pub rcv_nxt: u32,
+    pub rcv_nxt: SeqNum,
     /// RCV.WND last advertised, in bytes (scaled).
     pub rcv_wnd: u32,
     /// When TIME-WAIT began (the final ACK was sent).
@@ -215,7 +207,7 @@ pub struct TimeWaitRecord {
     /// When the record last sent an ACK limited by the rate limit.
     pub last_limited_ack_at: Option<Instant>,
     /// TS.Recent (RFC 7323) when the connection used timestamps, else `None`.
-    pub ts_recent: Option<u32>,
+    pub ts_recent: Option<TsVal>,
 }
 
 /// What the record does with one segment.
@@ -233,7 +225,7 @@ pub enum TwAction {
     /// should use, if the rule fixes one (Linux: SND.NXT + 65537).
     AcceptSyn {
         /// Initial send sequence number for the new incarnation.
-        iss: Option<u32>,
+        iss: Option<SeqNum>,
     },
 }
 
@@ -253,7 +245,7 @@ impl TimeWaitRecord {
     pub fn acceptable(&self, seg: &SegmentInfo) -> bool {
         let len = seg.seg_len();
         let wnd = self.rcv_wnd;
-        let in_wnd = |s: u32| seq_le(self.rcv_nxt, s) && seq_lt(s, self.rcv_nxt.wrapping_add(wnd));
+        let in_wnd = |s: SeqNum| s.in_window(self.rcv_nxt, wnd);
         match (len, wnd) {
             (0, 0) => seg.seq == self.rcv_nxt,
             (0, _) => in_wnd(seg.seq),
@@ -295,7 +287,7 @@ impl TimeWaitRecord {
         }
         let retransmitted_fin = seg.fin && seg.seq.wrapping_add(seg.seg_len()) == self.rcv_nxt;
         let paws_reject = policy.syn == SynInTimeWait::Linux
-            && matches!((seg.tsval, self.ts_recent), (Some(v), Some(r)) if (v.wrapping_sub(r) as i32) < 0);
+            && matches!((seg.tsval, self.ts_recent), (Some(v), Some(r)) if v.before(r));
         if paws_reject {
             // tcp_timewait_state_process: "if (paws_reject || th->ack) inet_twsk_reschedule"
             // and the out-of-window ACK (rate-limited).
@@ -400,10 +392,10 @@ impl TimeWaitRecord {
         policy: &TimeWaitPolicy,
         listener_exists: bool,
     ) -> Option<TwDecision> {
-        let newer = seq_lt(self.rcv_nxt, seg.seq);
+        let newer = seg.seq.gt(self.rcv_nxt);
         // RFC 7323 §5: both ends used timestamps; compare TSval with TS.Recent.
         let ts = match (seg.tsval, self.ts_recent) {
-            (Some(v), Some(r)) => Some((v.wrapping_sub(r) as i32).signum()),
+            (Some(v), Some(r)) => Some((v - r).signum()),
             _ => None,
         };
         let d = |action, rule| TwDecision {
@@ -424,8 +416,8 @@ impl TimeWaitRecord {
             }),
             SynInTimeWait::Linux if (newer || ts == Some(1)) && listener_exists => {
                 let mut iss = self.snd_nxt.wrapping_add(65537);
-                if iss == 0 {
-                    iss = 1;
+                if iss == SeqNum(0) {
+                    iss = SeqNum(1);
                 }
                 Some(d(
                     TwAction::AcceptSyn { iss: Some(iss) },
@@ -520,8 +512,8 @@ mod tests {
                 "10.0.0.2:80".parse().unwrap(),
             ),
             incarnation: 1,
-            snd_nxt: 1000,
-            rcv_nxt: 5000,
+            snd_nxt: SeqNum(1000),
+            rcv_nxt: SeqNum(5000),
             rcv_wnd: 4096,
             entered_at: Instant::from_micros(0),
             expires_at: Instant::from_micros(60_000_000),
@@ -534,8 +526,8 @@ mod tests {
 
     fn seg(seq: u32) -> SegmentInfo {
         SegmentInfo {
-            seq,
-            ack: Some(1000),
+            seq: SeqNum(seq),
+            ack: Some(SeqNum(1000)),
             syn: false,
             fin: false,
             rst: false,
@@ -624,7 +616,7 @@ mod tests {
         assert_eq!(
             record().on_segment(&syn(6000), now, &linux, true).action,
             TwAction::AcceptSyn {
-                iss: Some(1000 + 65537)
+                iss: Some(SeqNum(1000 + 65537))
             }
         );
         assert_eq!(
@@ -687,9 +679,26 @@ mod tests {
     }
 
     #[test]
-    fn sequence_comparisons_wrap() {
-        assert!(seq_lt(u32::MAX - 1, 3));
-        assert!(!seq_lt(3, u32::MAX - 1));
-        assert!(seq_le(7, 7));
+    fn window_test_wraps_around() {
+        let mut r = record();
+        r.rcv_nxt = SeqNum(u32::MAX - 1);
+        assert!(r.acceptable(&seg(u32::MAX)));
+        assert!(r.acceptable(&seg(3)));
+        assert!(!r.acceptable(&seg(u32::MAX - 2)));
+        let syn = SegmentInfo {
+            syn: true,
+            ack: None,
+            ..seg(3)
+        };
+        let linux = Profile::Linux.config().time_wait;
+        assert_eq!(
+            r.clone()
+                .on_segment(&syn, Instant::from_micros(1), &linux, true)
+                .action,
+            TwAction::AcceptSyn {
+                iss: Some(SeqNum(1000 + 65537))
+            },
+            "SEQ 3 is after RCV.NXT 2³²−2"
+        );
     }
 }

@@ -35,7 +35,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use twsim_model::time_wait::SynInTimeWait;
 use twsim_model::{
-    AddressTable, Duration, EndReason, Errno, FourTuple, Instant, Processes, ProfileConfig,
+    AddressTable, Duration, EndReason, Errno, FourTuple, Instant, Processes, ProfileConfig, SeqNum,
     SockOptions, SocketId, TableState, TimeWaitRecord, TwAction,
 };
 
@@ -1117,8 +1117,8 @@ impl Host {
                     self.send_crafted(craft(
                         v4(tuple.local),
                         v4(tuple.remote),
-                        r.snd_nxt,
-                        Some(r.rcv_nxt),
+                        r.snd_nxt.0,
+                        Some(r.rcv_nxt.0),
                         Ctl::Ack,
                         w,
                     ));
@@ -1370,8 +1370,8 @@ impl Host {
         let record = TimeWaitRecord {
             tuple: t,
             incarnation: c.incarnation,
-            snd_nxt,
-            rcv_nxt: fin_end,
+            snd_nxt: SeqNum(snd_nxt),
+            rcv_nxt: SeqNum(fin_end),
             rcv_wnd: u32::from(win),
             entered_at: now,
             expires_at: now + tw_len,

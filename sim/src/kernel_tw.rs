@@ -79,7 +79,9 @@ use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::os::fd::OwnedFd;
 use twsim_model::time_wait::{RstInTimeWait, TimeWaitPolicy};
-use twsim_model::{Duration, FourTuple, Instant, Profile, SegmentInfo, TimeWaitRecord, TwAction};
+use twsim_model::{
+    Duration, FourTuple, Instant, Profile, SegmentInfo, SeqNum, TimeWaitRecord, TsVal, TwAction,
+};
 
 /// The server's address: the TIME-WAIT's local address.
 pub const SERVER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
@@ -879,15 +881,15 @@ pub fn predict_linux(rfc1337: bool) -> Vec<TwObservation> {
             let record = TimeWaitRecord {
                 tuple: FourTuple::new(SocketAddr::V4(server), SocketAddr::V4(client)),
                 incarnation: 1,
-                snd_nxt: MODEL_SND_NXT,
-                rcv_nxt: MODEL_RCV_NXT,
+                snd_nxt: SeqNum(MODEL_SND_NXT),
+                rcv_nxt: SeqNum(MODEL_RCV_NXT),
                 rcv_wnd: MODEL_RCV_WND,
                 entered_at: Instant::ZERO,
                 expires_at: Instant::ZERO + length,
                 length,
                 restarts: 0,
                 last_limited_ack_at: None,
-                ts_recent: Some(MODEL_TS_RECENT),
+                ts_recent: Some(TsVal(MODEL_TS_RECENT)),
             };
             let (kernel, time_wait, iss_offset, evidence) = match probe {
                 TwProbe::Syn => predict_syn(record, &policy, listener),
@@ -911,7 +913,7 @@ type Prediction = (TwOutcome, TwOutcome, Option<u32>, Vec<String>);
 
 fn bare(seq: u32) -> SegmentInfo {
     SegmentInfo {
-        seq,
+        seq: SeqNum(seq),
         ack: None,
         syn: false,
         fin: false,
@@ -978,7 +980,9 @@ fn syn_chain(
         }
         let syn = SegmentInfo {
             syn: true,
-            tsval: Some(MODEL_TS_RECENT + 1 + u32::try_from(ms(t)).unwrap_or(0)),
+            tsval: Some(TsVal(
+                MODEL_TS_RECENT + 1 + u32::try_from(ms(t)).unwrap_or(0),
+            )),
             ..bare(MODEL_RCV_NXT.wrapping_add(MODEL_SYN_ADVANCE))
         };
         let d = record.on_segment(&syn, now, policy, listener);
@@ -990,7 +994,7 @@ fn syn_chain(
         ));
         let next = match d.action {
             TwAction::AcceptSyn { iss } => {
-                let offset = iss.map(|i| i.wrapping_sub(record.snd_nxt));
+                let offset = iss.map(|i| i.0.wrapping_sub(record.snd_nxt.0));
                 return (TwOutcome::Accepted, TwOutcome::TimeWaitGone, offset);
             }
             TwAction::RstAndKill => {
@@ -1008,7 +1012,7 @@ fn syn_chain(
                 // reset_and_undo), and that RST reaches the record.
                 let rst = SegmentInfo {
                     rst: true,
-                    ..bare(record.rcv_nxt)
+                    ..bare(record.rcv_nxt.0)
                 };
                 let d = record.on_segment(&rst, now, policy, listener);
                 evidence.push(format!(
@@ -1043,7 +1047,7 @@ fn predict_rst(
 ) -> Prediction {
     let rst = SegmentInfo {
         rst: true,
-        ..bare(record.rcv_nxt.wrapping_add(offset))
+        ..bare(record.rcv_nxt.0.wrapping_add(offset))
     };
     let d = record.on_segment(&rst, Instant::ZERO + MODEL_PROBE_AT, policy, listener);
     let kept = !matches!(

@@ -29,8 +29,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use twsim_model::addr::{is_plain_v6, unmapped, unmapped_endpoint};
 use twsim_model::Family;
 use twsim_model::{
-    AddressTable, Duration, Errno, FourTuple, Instant, Processes, ProfileConfig, SockOptions,
-    SocketId, TimeWaitRecord,
+    AddressTable, Duration, Errno, FourTuple, Instant, Processes, ProfileConfig, SeqNum,
+    SockOptions, SocketId, TimeWaitRecord,
 };
 
 /// Whether a host whose address is `host` may bind `ip` (as its own or a wildcard): its
@@ -310,8 +310,8 @@ impl Model {
                     let record = TimeWaitRecord {
                         tuple: pe.tuple,
                         incarnation: 1,
-                        snd_nxt: 0,
-                        rcv_nxt: 0,
+                        snd_nxt: SeqNum(0),
+                        rcv_nxt: SeqNum(0),
                         rcv_wnd: 0,
                         entered_at: now,
                         expires_at: now + len,

@@ -11,7 +11,7 @@ use smoltcp::wire::{
     TcpRepr, TcpSeqNumber,
 };
 use std::net::SocketAddrV4;
-use twsim_model::SegmentInfo;
+use twsim_model::{SegmentInfo, SeqNum};
 
 /// What the simulator reads of a TCP/IPv4 segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,8 +140,8 @@ impl SegMeta {
     /// The view TIME-WAIT processing needs (TSval from the timestamp option, RFC 7323).
     pub fn info(&self) -> SegmentInfo {
         SegmentInfo {
-            seq: self.seq,
-            ack: self.has(TcpFlags::ACK).then_some(self.ack),
+            seq: SeqNum(self.seq),
+            ack: self.has(TcpFlags::ACK).then_some(SeqNum(self.ack)),
             syn: self.has(TcpFlags::SYN),
             fin: self.has(TcpFlags::FIN),
             rst: self.has(TcpFlags::RST),
