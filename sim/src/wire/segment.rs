@@ -11,7 +11,7 @@ use smoltcp::wire::{
     TcpRepr, TcpSeqNumber,
 };
 use std::net::SocketAddrV4;
-use twsim_model::{SegmentInfo, SeqNum};
+use twsim_model::{SegmentInfo, SeqNum, TsVal};
 
 /// What the simulator reads of a TCP/IPv4 segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,7 +146,7 @@ impl SegMeta {
             fin: self.has(TcpFlags::FIN),
             rst: self.has(TcpFlags::RST),
             payload_len: self.payload_len,
-            tsval: self.options.timestamp.map(|(tsval, _)| tsval),
+            tsval: self.options.timestamp.map(|(tsval, _)| TsVal(tsval)),
         }
     }
 
@@ -341,7 +341,7 @@ mod tests {
             (o.mss, o.window_scale, o.sack_permitted, o.timestamp),
             (Some(1460), Some(7), true, Some((11, 0)))
         );
-        assert_eq!(p.meta.info().tsval, Some(11));
+        assert_eq!(p.meta.info().tsval, Some(TsVal(11)));
         assert_eq!((p.meta.seq, p.meta.seg_len()), (100, 1));
     }
 }
