@@ -1,0 +1,536 @@
+//! The socket calls of the host's processes: socket, setsockopt, bind, listen, connect,
+//! accept, send, recv, shutdown, close, fork and exit, with the errors each returns.
+
+use super::*;
+
+impl Host {
+    /// The socket id behind a script name.
+    pub fn sock_id(&self, name: &str) -> Option<SocketId> {
+        self.names.get(name).copied()
+    }
+
+    // ----- socket calls -------------------------------------------------------------------
+
+    /// `socket()` in `proc`, named `name`.
+    pub fn socket(&mut self, proc: &str, name: &str) -> Result<(), Errno> {
+        let id = self.table.socket(0);
+        self.procs.open(proc, id)?;
+        self.names.insert(name.to_string(), id);
+        self.socks.insert(
+            id,
+            Sock {
+                name: Some(name.to_string()),
+                opts: SockOptions::default(),
+                kind: Kind::Plain,
+                end: None,
+                err: None,
+                established: false,
+                closed: false,
+            },
+        );
+        Ok(())
+    }
+
+    pub(super) fn held(&self, proc: &str, name: &str) -> Result<SocketId, Errno> {
+        let id = self.sock_id(name).ok_or(Errno::EBADF)?;
+        if !self.procs.holds(proc, id) {
+            return Err(Errno::EBADF);
+        }
+        Ok(id)
+    }
+
+    /// `setsockopt()`.
+    pub fn setsockopt(
+        &mut self,
+        proc: &str,
+        name: &str,
+        f: impl FnOnce(&mut SockOptions),
+    ) -> Result<(), Errno> {
+        let id = self.held(proc, name)?;
+        let s = self.socks.get_mut(&id).ok_or(Errno::EBADF)?;
+        f(&mut s.opts);
+        let opts = s.opts;
+        // The table may already have dropped a finished socket; options then no longer matter.
+        let _ = self.table.set_options(id, opts);
+        Ok(())
+    }
+
+    /// `bind()`. Every socket here is AF_INET: an IPv6 address is EAFNOSUPPORT
+    /// (Linux `__inet_bind`).
+    pub fn bind(
+        &mut self,
+        proc: &str,
+        name: &str,
+        addr: SocketAddr,
+    ) -> Result<SocketAddrV4, Errno> {
+        let id = self.held(proc, name)?;
+        let addr = only_v4(addr)?;
+        let hint = self.rng.next_u32();
+        self.table.bind(id, SocketAddr::V4(addr), hint).map(v4)
+    }
+
+    /// Whether the socket `name` could bind `addr` now (for `wait until bindable`).
+    pub fn bindable(&self, name: &str, addr: SocketAddr) -> Result<(), Errno> {
+        let id = self.sock_id(name).ok_or(Errno::EBADF)?;
+        let s = self.socks.get(&id).ok_or(Errno::EBADF)?;
+        if self.table.get(id).is_some_and(|e| e.local.is_some()) {
+            // Already bound: bind() would say EINVAL whatever time does.
+            return Err(Errno::EINVAL);
+        }
+        self.table
+            .check_bind(SocketAddr::V4(only_v4(addr)?), s.opts, 0)
+    }
+
+    /// `listen()`.
+    pub fn listen(&mut self, proc: &str, name: &str, backlog: u32) -> Result<SocketAddrV4, Errno> {
+        let id = self.held(proc, name)?;
+        let hint = self.rng.next_u32();
+        let local = self.table.listen(id, hint).map(v4)?;
+        let s = self.socks.get_mut(&id).ok_or(Errno::EBADF)?;
+        if let Kind::Listener { backlog: b, .. } = &mut s.kind {
+            *b = backlog;
+        } else {
+            s.kind = Kind::Listener {
+                backlog,
+                pending: BTreeSet::new(),
+                ready: VecDeque::new(),
+            };
+        }
+        Ok(local)
+    }
+
+    /// A closed smoltcp socket: recycled from a finished connection when possible (its
+    /// buffers are reused; `connect`/`listen` reset all connection state), else new.
+    pub(super) fn new_tcp_socket(&mut self) -> tcp::Socket<'static> {
+        self.pool.pop().unwrap_or_else(|| {
+            tcp::Socket::new(
+                tcp::SocketBuffer::new(vec![0; BUF]),
+                tcp::SocketBuffer::new(vec![0; BUF]),
+            )
+        })
+    }
+
+    /// Removes a smoltcp socket from the interface without sending anything and keeps it for
+    /// reuse.
+    pub(super) fn retire(&mut self, handle: SocketHandle) {
+        let smoltcp::socket::Socket::Tcp(mut s) = self.sockets.remove(handle);
+        // Closed locally only: the socket is out of the set, so nothing is sent.
+        s.abort();
+        if self.pool.len() < 64 {
+            self.pool.push(s);
+        }
+    }
+
+    pub(super) fn next_incarnation(&mut self, t: FourTuple) -> u32 {
+        let n = self.incarnations.entry(t).or_insert(0);
+        *n += 1;
+        *n
+    }
+
+    /// `connect()`: claims the 4-tuple and sends the SYN. Completion is read with
+    /// [`Host::connect_result`].
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        proc: &str,
+        name: &str,
+        remote: SocketAddr,
+    ) -> Result<SocketAddrV4, Errno> {
+        let id = self.held(proc, name)?;
+        if let Kind::Conn(t) = self.socks[&id].kind {
+            // Linux inet_stream_connect: a socket that was once connected stays SS_CONNECTED
+            // (EISCONN); only a failed attempt (refused, timed out) may connect again.
+            let failed_attempt = !self.socks[&id].established;
+            if failed_attempt && !self.conns.contains_key(&t) && self.table.time_wait(id).is_none()
+            {
+                // The previous connection ended (refused, timed out, reset): connect() may be
+                // called again on the same socket, as on Linux after ECONNREFUSED.
+                let s = self.socks.get_mut(&id).expect("held");
+                s.kind = Kind::Plain;
+                s.end = None;
+            }
+        }
+        match self.socks[&id].kind {
+            Kind::Plain => {}
+            // The profile's answer for connect() on a listener (the table checks the state
+            // first; no port is drawn).
+            Kind::Listener { .. } => {
+                let r = self.table.connect(id, IpAddr::V4(self.addr), remote, 0);
+                return Err(r.err().unwrap_or(Errno::EINVAL));
+            }
+            Kind::Conn(_) => return Err(Errno::EISCONN),
+        }
+        // The socket's state is checked before the address family (`__inet_stream_connect`).
+        let remote = only_v4(remote)?;
+        let hint = self.rng.next_u32();
+        let local =
+            v4(self
+                .table
+                .connect(id, IpAddr::V4(self.addr), SocketAddr::V4(remote), hint)?);
+        let tuple = FourTuple::new(SocketAddr::V4(local), SocketAddr::V4(remote));
+        for (old, r) in self.table.take_recycled() {
+            self.log_tw_end(now, old, r, EndReason::RecycledByConnect);
+        }
+        let mut sock = self.new_tcp_socket();
+        let r: IpEndpoint = (IpAddress::Ipv4(*remote.ip()), remote.port()).into();
+        let l: IpListenEndpoint = IpListenEndpoint {
+            addr: Some(IpAddress::Ipv4(*local.ip())),
+            port: local.port(),
+        };
+        if sock.connect(self.iface.context(), r, l).is_err() {
+            self.table.remove(id);
+            return Err(Errno::EINVAL);
+        }
+        let handle = self.sockets.add(sock);
+        let incarnation = self.next_incarnation(tuple);
+        self.conns.insert(
+            tuple,
+            Conn {
+                id,
+                handle,
+                state: State::SynSent,
+                incarnation,
+                listener: None,
+                last_tx: None,
+                peer_fin_end: None,
+                rst_in: false,
+                shut_wr: false,
+            },
+        );
+        self.socks.get_mut(&id).expect("held").kind = Kind::Conn(tuple);
+        ev!(
+            self,
+            Event::State(StateChange {
+                sock: name.to_string(),
+                tuple,
+                from: "CLOSED",
+                to: "SYN-SENT",
+                incarnation,
+                cause: StateCause::Connect,
+            })
+        );
+        self.poll(now);
+        Ok(local)
+    }
+
+    /// `None` while connecting; then the result of the connect on `name` (a refusal is
+    /// reported here and consumed, as `inet_stream_connect` consumes `sk_err`).
+    pub fn connect_result(&mut self, name: &str) -> Option<Result<(), Errno>> {
+        let id = self.sock_id(name)?;
+        let s = self.socks.get(&id)?;
+        let Kind::Conn(t) = s.kind else {
+            return Some(Err(Errno::ENOTCONN));
+        };
+        if let Some(c) = self.conns.get(&t) {
+            return match c.state {
+                State::SynSent | State::SynReceived => None,
+                _ => Some(Ok(())),
+            };
+        }
+        let s = self.socks.get_mut(&id)?;
+        if s.end == Some(ConnEnd::Normal) || self.table.time_wait(id).is_some() {
+            return Some(Ok(()));
+        }
+        Some(Err(s.err.take().unwrap_or(Errno::ECONNREFUSED)))
+    }
+
+    /// Gives up a connect at its deadline: aborts the socket (ETIMEDOUT).
+    /// The connection is dropped without a segment (Linux `tcp_write_err` after
+    /// `tcp_syn_retries`: no RST is sent) and its 4-tuple freed.
+    pub fn connect_timeout(&mut self, now: Instant, name: &str) {
+        let Some(id) = self.sock_id(name) else { return };
+        let Some(Kind::Conn(t)) = self.socks.get(&id).map(|s| &s.kind) else {
+            return;
+        };
+        let t = *t;
+        if let Some(c) = self.conns.remove(&t) {
+            self.retire(c.handle);
+            self.table.disconnected(c.id);
+            ev!(
+                self,
+                Event::State(StateChange {
+                    sock: name.to_string(),
+                    tuple: t,
+                    from: state_name(c.state),
+                    to: "CLOSED",
+                    incarnation: c.incarnation,
+                    cause: StateCause::ConnectTimeout,
+                })
+            );
+        }
+        if let Some(s) = self.socks.get_mut(&id) {
+            s.set_end(ConnEnd::Aborted);
+        }
+        let _ = now;
+    }
+
+    /// `accept()`: takes the first ready connection of listener `name` into `proc` as
+    /// `new_name`. `Ok(None)` while none is ready.
+    pub fn accept(
+        &mut self,
+        proc: &str,
+        name: &str,
+        new_name: &str,
+    ) -> Result<Option<FourTuple>, Errno> {
+        let id = self.held(proc, name)?;
+        let Kind::Listener { ready, .. } = &mut self.socks.get_mut(&id).ok_or(Errno::EBADF)?.kind
+        else {
+            return Err(Errno::EINVAL);
+        };
+        let Some(tuple) = ready.pop_front() else {
+            return Ok(None);
+        };
+        let child = self.conns.get_mut(&tuple).map(|c| {
+            c.listener = None;
+            c.id
+        });
+        // A connection that already ended while queued is still accepted (its end is reported
+        // by the next recv), like a real stack.
+        let cid = match child {
+            Some(c) => c,
+            None => self
+                .socks
+                .iter()
+                .find(|(_, s)| matches!(s.kind, Kind::Conn(t) if t == tuple) && s.name.is_none())
+                .map(|(i, _)| *i)
+                .ok_or(Errno::ECONNRESET)?,
+        };
+        self.procs.open(proc, cid)?;
+        self.names.insert(new_name.to_string(), cid);
+        if let Some(s) = self.socks.get_mut(&cid) {
+            s.name = Some(new_name.to_string());
+        }
+        Ok(Some(tuple))
+    }
+
+    /// `send()`: queues `data`. Returns bytes queued.
+    pub fn send(
+        &mut self,
+        now: Instant,
+        proc: &str,
+        name: &str,
+        data: &[u8],
+    ) -> Result<usize, Errno> {
+        let id = self.held(proc, name)?;
+        // Linux tcp_sendmsg → sk_stream_wait_connect: a pending error first, then EPIPE for
+        // any socket that is not (or no longer) connected.
+        let s = self.socks.get_mut(&id).ok_or(Errno::EBADF)?;
+        let Kind::Conn(t) = s.kind else {
+            return Err(Errno::EPIPE);
+        };
+        let Some(c) = self.conns.get(&t) else {
+            return Err(s.err.take().unwrap_or(Errno::EPIPE));
+        };
+        if c.shut_wr {
+            return Err(Errno::EPIPE);
+        }
+        let sock = self.sockets.get_mut::<tcp::Socket>(c.handle);
+        if !sock.may_send() {
+            return Err(if sock.state() == State::SynSent {
+                Errno::ENOTCONN
+            } else {
+                Errno::EPIPE
+            });
+        }
+        let n = sock.send_slice(data).map_err(|_| Errno::EPIPE)?;
+        self.poll(now);
+        Ok(n)
+    }
+
+    /// `recv()`: `Ok(None)` while nothing is available; `Ok(Some(vec![]))` is end of stream.
+    pub fn recv(
+        &mut self,
+        now: Instant,
+        proc: &str,
+        name: &str,
+        max: Option<u32>,
+    ) -> Result<Option<Vec<u8>>, Errno> {
+        let id = self.held(proc, name)?;
+        // Linux tcp_recvmsg: a never-connected socket is ENOTCONN; once a connection ended
+        // (tcp_done set RCV_SHUTDOWN) a pending error is reported once, then end of stream.
+        let s = self.socks.get_mut(&id).ok_or(Errno::EBADF)?;
+        let Kind::Conn(t) = s.kind else {
+            return Err(Errno::ENOTCONN);
+        };
+        let Some(c) = self.conns.get(&t) else {
+            if !s.established {
+                // A failed connect: inet_stream_connect called tcp_disconnect, the socket is
+                // unconnected again (sk_shutdown cleared).
+                return Err(Errno::ENOTCONN);
+            }
+            return match s.err.take() {
+                Some(e) => Err(e),
+                None => Ok(Some(Vec::new())),
+            };
+        };
+        let sock = self.sockets.get_mut::<tcp::Socket>(c.handle);
+        if sock.can_recv() {
+            let mut buf = vec![0u8; max.map_or(BUF, |m| m as usize).min(BUF)];
+            let n = sock.recv_slice(&mut buf).map_err(|_| Errno::ECONNRESET)?;
+            buf.truncate(n);
+            self.poll(now); // window update
+            return Ok(Some(buf));
+        }
+        if !sock.may_recv() && sock.state() != State::SynSent && sock.state() != State::SynReceived
+        {
+            return Ok(Some(Vec::new()));
+        }
+        Ok(None)
+    }
+
+    /// `shutdown()`: `write` sends FIN (smoltcp `close()` half-closes).
+    pub fn shutdown(
+        &mut self,
+        now: Instant,
+        proc: &str,
+        name: &str,
+        write: bool,
+    ) -> Result<(), Errno> {
+        let id = self.held(proc, name)?;
+        // Linux inet_shutdown: a socket in CLOSE (never connected, or its connection over,
+        // TIME-WAIT included) is ENOTCONN; a listener accepts SHUT_WR as a no-op.
+        let t = match self.socks[&id].kind {
+            Kind::Listener { .. } => return Ok(()),
+            Kind::Plain => return Err(Errno::ENOTCONN),
+            Kind::Conn(t) => t,
+        };
+        let Some(c) = self.conns.get_mut(&t) else {
+            return Err(Errno::ENOTCONN);
+        };
+        if write {
+            c.shut_wr = true;
+            self.sockets.get_mut::<tcp::Socket>(c.handle).close();
+            self.poll(now);
+        }
+        Ok(())
+    }
+
+    /// `close()` of `proc`'s handle; the socket closes when that was its last handle.
+    pub fn close(&mut self, now: Instant, proc: &str, name: &str) -> Result<(), Errno> {
+        let id = self.sock_id(name).ok_or(Errno::EBADF)?;
+        if self.procs.close(proc, id)? {
+            self.last_close(now, id);
+        }
+        Ok(())
+    }
+
+    /// `fork()`.
+    pub fn fork(&mut self, proc: &str, child: &str) -> Result<(), Errno> {
+        self.procs.fork(proc, child)
+    }
+
+    /// `exit()`: closes all of `proc`'s handles.
+    pub fn exit(&mut self, now: Instant, proc: &str) -> Result<(), Errno> {
+        for id in self.procs.exit(proc)? {
+            self.last_close(now, id);
+        }
+        Ok(())
+    }
+
+    pub(super) fn last_close(&mut self, now: Instant, id: SocketId) {
+        let Some(s) = self.socks.get_mut(&id) else {
+            return;
+        };
+        s.closed = true;
+        let name = s.name.clone().unwrap_or_default();
+        let opts = s.opts;
+        match std::mem::replace(&mut s.kind, Kind::Plain) {
+            Kind::Plain => {
+                self.table.remove(id);
+                self.socks.remove(&id);
+            }
+            Kind::Listener { pending, ready, .. } => {
+                self.table.remove(id);
+                self.socks.remove(&id);
+                // Linux inet_csk_listen_stop: connections not yet accepted are reset.
+                // Nobody can accept them any more: they are orphans, dropped once reset.
+                for t in pending.into_iter().chain(ready) {
+                    if let Some(cid) = self.conns.get(&t).map(|c| c.id) {
+                        if let Some(cs) = self.socks.get_mut(&cid) {
+                            cs.closed = true;
+                        }
+                    }
+                    self.abort_conn(now, t, ConnEnd::Aborted);
+                }
+                ev!(
+                    self,
+                    Event::Close(Close::new(
+                        CloseKind::Listener,
+                        Some(name.to_string()),
+                        None
+                    ))
+                );
+            }
+            Kind::Conn(t) => {
+                self.socks.get_mut(&id).expect("present").kind = Kind::Conn(t);
+                let Some(c) = self.conns.get(&t) else {
+                    // The connection already ended; a TIME-WAIT record outlives the socket.
+                    self.socks.remove(&id);
+                    if self.table.time_wait(id).is_none() {
+                        self.table.remove(id);
+                    }
+                    return;
+                };
+                let sock = self.sockets.get_mut::<tcp::Socket>(c.handle);
+                let unread = sock.recv_queue() > 0;
+                if opts.linger_secs == Some(0) && self.cfg.linger_zero_aborts() {
+                    ev!(
+                        self,
+                        Event::Close(Close::new(
+                            CloseKind::LingerZero,
+                            Some(name.to_string()),
+                            Some(t)
+                        ))
+                    );
+                    self.abort_conn(now, t, ConnEnd::Aborted);
+                } else if unread && self.cfg.rst_on_close_with_unread {
+                    ev!(
+                        self,
+                        Event::Close(Close::new(
+                            CloseKind::UnreadData,
+                            Some(name.to_string()),
+                            Some(t)
+                        ))
+                    );
+                    self.abort_conn(now, t, ConnEnd::Aborted);
+                } else {
+                    sock.close();
+                    ev!(
+                        self,
+                        Event::Close(Close::new(CloseKind::Fin, Some(name.to_string()), Some(t)))
+                    );
+                    self.poll(now);
+                }
+            }
+        }
+    }
+
+    pub(super) fn abort_conn(&mut self, now: Instant, t: FourTuple, end: ConnEnd) {
+        if let Some(c) = self.conns.get(&t) {
+            let id = c.id;
+            self.sockets.get_mut::<tcp::Socket>(c.handle).abort();
+            if let Some(s) = self.socks.get_mut(&id) {
+                s.set_end(end);
+            }
+            self.poll(now);
+        }
+    }
+
+    /// RFC 9293 state name of socket `name`: its connection's state, `TIME-WAIT` while its
+    /// record lives, `LISTEN`, or `CLOSED`.
+    pub fn state_of(&self, name: &str) -> &'static str {
+        let Some(id) = self.sock_id(name) else {
+            return "CLOSED";
+        };
+        if self.table.time_wait(id).is_some() {
+            return "TIME-WAIT";
+        }
+        match self.socks.get(&id).map(|s| &s.kind) {
+            Some(Kind::Listener { .. }) => "LISTEN",
+            Some(Kind::Conn(t)) => self.conns.get(t).map_or("CLOSED", |c| state_name(c.state)),
+            _ => "CLOSED",
+        }
+    }
+
+    // ----- the wire -----------------------------------------------------------------------
+}

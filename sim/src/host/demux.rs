@@ -1,0 +1,173 @@
+//! Demultiplexing of every inbound segment (module docs of [`super`]) and the listen queue:
+//! one fresh smoltcp socket per admitted SYN, and RSTs for segments that match nothing.
+
+use super::*;
+
+impl Host {
+    /// Accepts one packet from the wire at `now`: demultiplexes it (module docs).
+    pub fn deliver(&mut self, now: Instant, pkt: Packet) {
+        let seg = pkt.meta;
+        if *seg.dst.ip() != self.addr {
+            return;
+        }
+        let tuple = FourTuple::new(SocketAddr::V4(seg.dst), SocketAddr::V4(seg.src));
+        let orphan_data = self.cfg.rst_on_close_with_unread
+            && seg.payload_len > 0
+            && self
+                .conns
+                .get(&tuple)
+                .is_some_and(|c| self.socks.get(&c.id).is_none_or(|s| s.closed));
+        if orphan_data {
+            // RFC 1122 §4.2.2.13 / Linux tcp_rcv_state_process (FIN-WAIT, RCV_SHUTDOWN): new
+            // data for a socket the application closed is answered with RST, and the
+            // connection dies (LINUX_MIB_TCPABORTONDATA).
+            ev!(
+                self,
+                Event::Close(Close::new(CloseKind::DataAfterClose, None, Some(tuple)))
+            );
+            self.abort_conn(now, tuple, ConnEnd::Aborted);
+            return;
+        }
+        if let Some(c) = self.conns.get_mut(&tuple) {
+            if seg.has(TcpFlags::FIN) {
+                c.peer_fin_end = Some(seg.seq.wrapping_add(seg.seg_len()));
+            }
+            if seg.has(TcpFlags::RST) {
+                c.rst_in = true;
+            }
+            self.dev.rx.push_back(pkt.bytes);
+            self.poll(now);
+            return;
+        }
+        if let Some(id) = self.table.lookup_tuple(&tuple) {
+            if self.table.time_wait(id).is_some() {
+                self.time_wait_segment(now, id, tuple, pkt);
+                return;
+            }
+        }
+        if seg.flags == TcpFlags::SYN && self.syn_to_listener(now, tuple, pkt) {
+            return;
+        }
+        self.no_socket(&seg, "no connection, TIME-WAIT record or listener");
+    }
+
+    pub(super) fn no_socket(&mut self, seg: &SegMeta, why: &str) {
+        let reply = reset_for(seg);
+        let rule = if reply.is_some() {
+            "RFC 9293 §3.10.7.1: segment to CLOSED, send RST"
+        } else {
+            "RFC 9293 §3.10.7.1: RST to CLOSED, discard"
+        };
+        ev!(
+            self,
+            Event::NoSocket(NoSocket {
+                tuple: format!("{}<->{}", seg.dst, seg.src),
+                flags: seg.flag_letters(),
+                why: why.to_string(),
+                rule,
+                local: seg.dst,
+            })
+        );
+        if let Some(r) = reply {
+            self.send_crafted(r);
+        }
+    }
+
+    pub(super) fn listener_for(&self, local: SocketAddr) -> Option<SocketId> {
+        self.table.listeners_for(local).into_iter().next()
+    }
+
+    /// Which listener takes a SYN for `tuple`, per the profile (exact address first; Windows:
+    /// one at random; Linux SO_REUSEPORT: a hash of the 4-tuple; NT4: refused while a closed
+    /// listener's address object lives, KB Q177074). Draws one number from the host's stream
+    /// for every SYN, so the sequence of draws does not depend on the profile.
+    pub(super) fn choose_listener(&mut self, tuple: FourTuple) -> twsim_model::ListenerVerdict {
+        let r = self.rng.next_u32();
+        self.table.choose_listener(tuple.local, tuple.remote, r)
+    }
+
+    pub(super) fn syn_to_listener(&mut self, now: Instant, tuple: FourTuple, pkt: Packet) -> bool {
+        let lid = match self.choose_listener(tuple) {
+            twsim_model::ListenerVerdict::Listener(id) => id,
+            twsim_model::ListenerVerdict::None => return false,
+            twsim_model::ListenerVerdict::Refuse { rule } => {
+                self.no_socket(&pkt.meta, rule);
+                return true;
+            }
+        };
+        let Some(Sock {
+            kind:
+                Kind::Listener {
+                    backlog,
+                    pending,
+                    ready,
+                },
+            ..
+        }) = self.socks.get(&lid)
+        else {
+            return false;
+        };
+        // Linux sk_acceptq_is_full: full when the queue holds more than `backlog` connections,
+        // so backlog + 1 fit; other profiles admit `backlog`.
+        if (pending.len() + ready.len()) as u32 >= accept_queue_limit(&self.cfg, *backlog) {
+            ev!(
+                self,
+                Event::Drop(HostDrop {
+                    reason: "listen queue full",
+                    tuple: Some(tuple)
+                })
+            );
+            return true;
+        }
+        let Ok(cid) = self.table.accept_child(lid, tuple) else {
+            return false;
+        };
+        let mut sock = self.new_tcp_socket();
+        let local = v4(tuple.local);
+        let ep = IpListenEndpoint {
+            addr: Some(IpAddress::Ipv4(*local.ip())),
+            port: local.port(),
+        };
+        sock.listen(ep)
+            .expect("port is non-zero: it came from a segment");
+        let handle = self.sockets.add(sock);
+        let incarnation = self.next_incarnation(tuple);
+        let opts = self.socks[&lid].opts;
+        self.socks.insert(
+            cid,
+            Sock {
+                name: None,
+                opts,
+                kind: Kind::Conn(tuple),
+                end: None,
+                err: None,
+                established: false,
+                closed: false,
+            },
+        );
+        self.conns.insert(
+            tuple,
+            Conn {
+                id: cid,
+                handle,
+                state: State::Listen,
+                incarnation,
+                listener: Some(lid),
+                last_tx: None,
+                peer_fin_end: None,
+                rst_in: false,
+                shut_wr: false,
+            },
+        );
+        if let Some(Sock {
+            kind: Kind::Listener { pending, .. },
+            ..
+        }) = self.socks.get_mut(&lid)
+        {
+            pending.insert(tuple);
+        }
+        self.dev.rx.push_back(pkt.bytes);
+        self.poll(now);
+        true
+    }
+}

@@ -1,0 +1,145 @@
+//! After every poll: what each connection sent (SND.NXT, RCV.NXT and window from the wire) and
+//! the state changes smoltcp reports, with what each change means for the socket.
+
+use super::*;
+
+impl Host {
+    pub(super) fn after_poll(&mut self, now: Instant) {
+        // 1. what left the host
+        for bytes in std::mem::take(&mut self.dev.tx) {
+            // The one parse of an emitted segment: the view travels with the bytes.
+            let Some(pkt) = Packet::parse(bytes) else {
+                continue;
+            };
+            let seg = &pkt.meta;
+            let t = FourTuple::new(SocketAddr::V4(seg.src), SocketAddr::V4(seg.dst));
+            if let Some(c) = self.conns.get_mut(&t) {
+                c.last_tx = Some((seg.seq.wrapping_add(seg.seg_len()), seg.ack, seg.window));
+            }
+            self.crafted.push(pkt);
+        }
+        // 2. state changes, in 4-tuple order; collected first (only the connections that
+        // changed or wait in TIME-WAIT), then handled, since handling may remove connections.
+        let mut todo = std::mem::take(&mut self.scratch);
+        todo.clear();
+        for (t, c) in &self.conns {
+            let new = self.sockets.get::<tcp::Socket>(c.handle).state();
+            if new != c.state || new == State::TimeWait {
+                todo.push((*t, c.state, new));
+            }
+        }
+        for &(t, old, new) in &todo {
+            if new != old {
+                self.on_state_change(now, t, old, new);
+            }
+            if new == State::TimeWait && self.conns.contains_key(&t) {
+                self.try_takeover(now, t);
+            }
+        }
+        self.scratch = todo;
+    }
+
+    pub(super) fn on_state_change(&mut self, now: Instant, t: FourTuple, old: State, new: State) {
+        let c = self.conns.get_mut(&t).expect("caller iterates live conns");
+        c.state = new;
+        let (id, inc, listener, rst_in) = (c.id, c.incarnation, c.listener, c.rst_in);
+        let name = self
+            .socks
+            .get(&id)
+            .and_then(|s| s.name.clone())
+            .unwrap_or_else(|| "(embryonic)".into());
+        ev!(
+            self,
+            Event::State(StateChange {
+                sock: name.to_string(),
+                tuple: t,
+                from: state_name(old),
+                to: state_name(new),
+                incarnation: inc,
+                cause: StateCause::Stack,
+            })
+        );
+        if new == State::Established {
+            if let Some(s) = self.socks.get_mut(&id) {
+                s.established = true;
+            }
+            // A reopened 4-tuple reached ESTABLISHED: the SYN was genuine.
+            self.reopened.remove(&t);
+        }
+        if let (Some(lid), State::Established) = (listener, new) {
+            if let Some(Sock {
+                kind: Kind::Listener { pending, ready, .. },
+                ..
+            }) = self.socks.get_mut(&lid)
+            {
+                if pending.remove(&t) {
+                    ready.push_back(t);
+                }
+            }
+        }
+        if new == State::Closed || (new == State::Listen && old != State::Listen) {
+            // Closed, or an embryonic connection reset back to LISTEN (RFC 793 p.70): either
+            // way the connection is over. Remove the smoltcp socket and free the 4-tuple.
+            let end = match (old, rst_in) {
+                (State::SynSent, true) => ConnEnd::Refused,
+                (State::CloseWait, true) => ConnEnd::ResetInCloseWait,
+                (_, true) => ConnEnd::Reset,
+                (State::SynSent, false) => ConnEnd::Aborted,
+                _ => ConnEnd::Normal,
+            };
+            let c = self.conns.remove(&t).expect("present");
+            self.retire(c.handle);
+            if let Some(lid) = listener {
+                if let Some(Sock {
+                    kind: Kind::Listener { pending, ready, .. },
+                    ..
+                }) = self.socks.get_mut(&lid)
+                {
+                    pending.remove(&t);
+                    if new == State::Listen {
+                        ready.retain(|x| *x != t);
+                    }
+                }
+            }
+            let drop_sock = match self.socks.get_mut(&c.id) {
+                Some(s) => {
+                    s.set_end(end);
+                    s.closed || (listener.is_some() && s.name.is_none() && new == State::Listen)
+                }
+                None => false,
+            };
+            let returned = match self.reopened.remove(&t) {
+                Some(r) if old == State::SynReceived && r.expires_at > now => Some(r),
+                _ => None,
+            };
+            if let Some(r) = returned {
+                // The reopening SYN was an old duplicate (the peer reset our SYN-ACK): the
+                // record comes back with the time it had left (RFC 1122 §4.2.2.13).
+                self.socks.remove(&c.id);
+                let (entered, expires) = (r.entered_at, r.expires_at);
+                let inc = r.incarnation;
+                if self.table.enter_time_wait(c.id, r).is_ok() {
+                    ev!(
+                        self,
+                        Event::TimeWait(TimeWaitEvent::Returned {
+                            tuple: t,
+                            incarnation: inc,
+                            entered_at: entered,
+                            expires_at: expires,
+                            rule: "RFC 1122 §4.2.2.13: the SYN was an old duplicate, return to TIME-WAIT",
+                        })
+                    );
+                } else {
+                    self.table.remove(c.id);
+                }
+            } else if drop_sock || !self.socks.contains_key(&c.id) {
+                self.socks.remove(&c.id);
+                self.table.remove(c.id);
+            } else {
+                // The application still holds the socket: it keeps an explicitly bound port.
+                self.table.disconnected(c.id);
+            }
+            let _ = now;
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! A simulated host: one smoltcp `Interface` behind the host layer.
+//!
+//! The host layer owns what smoltcp lacks (design.md "Host layer"): the address table with the
+//! profile's bind rules, processes and handles, the listen queue, demultiplexing of every
+//! inbound segment, TIME-WAIT records, and answers for segments that match nothing.
+//!
+//! Inbound segment → [`Host::deliver`]:
+//! 1. a live connection's exact 4-tuple → its smoltcp socket (the segment goes into the
+//!    device queue and the interface is polled);
+//! 2. a TIME-WAIT record → the profile's TIME-WAIT policy; replies are crafted here;
+//! 3. a SYN for a listener with room in its backlog → a fresh smoltcp socket listening on
+//!    exactly that local endpoint takes it (smoltcp has no listen queue: each listening socket
+//!    becomes the connection, so the host layer creates one per SYN and never leaves a
+//!    listening smoltcp socket around — smoltcp's slot-order demux then never decides);
+//! 4. anything else → RST per RFC 9293 §3.10.7.1, crafted here.
+//!
+//! TIME-WAIT takeover (like Linux's `inet_timewait_sock`): once a smoltcp socket is in
+//! TIME-WAIT and its final ACK has left the host, the host records SND.NXT, RCV.NXT and the
+//! window from the wire in a [`TimeWaitRecord`] and removes the smoltcp socket silently.
+
+use crate::event::{
+    Close, CloseKind, Event, HostDrop, Internal, NoSocket, StateCause, StateChange, TimeWaitEnd,
+    TimeWaitEvent,
+};
+use crate::wire::TcpFlags;
+use crate::wire::{craft, reset_for, Ctl, Packet, SegMeta};
+use rand::RngCore;
+use rand_chacha::ChaCha8Rng;
+use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+use smoltcp::socket::tcp::{self, State};
+use smoltcp::time::Instant as SInstant;
+use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpListenEndpoint};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use twsim_model::time_wait::SynInTimeWait;
+use twsim_model::{
+    AddressTable, Duration, EndReason, Errno, FourTuple, Instant, Processes, ProfileConfig, SeqNum,
+    SockOptions, SocketId, TableState, TimeWaitRecord, TwAction,
+};
+
+/// Socket buffer size in bytes, each direction (no window scaling below 64 KiB).
+const BUF: usize = 16 * 1024;
+
+/// How a connection ended, as the application sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnEnd {
+    /// Orderly close (or TIME-WAIT reached).
+    Normal,
+    /// Reset by the peer.
+    Reset,
+    /// Reset by the peer after it had sent its FIN (we were in CLOSE-WAIT): Linux `tcp_reset`
+    /// reports EPIPE then.
+    ResetInCloseWait,
+    /// Refused: RST in answer to our SYN.
+    Refused,
+    /// Aborted locally (connect deadline, linger 0, close with unread data).
+    Aborted,
+}
+
+#[derive(Debug)]
+enum Kind {
+    Plain,
+    Listener {
+        backlog: u32,
+        pending: BTreeSet<FourTuple>,
+        ready: VecDeque<FourTuple>,
+    },
+    Conn(FourTuple),
+}
+
+#[derive(Debug)]
+struct Sock {
+    name: Option<String>,
+    opts: SockOptions,
+    kind: Kind,
+    end: Option<ConnEnd>,
+    /// Pending socket error (Linux `sk_err`): reported once, by the next call that looks.
+    err: Option<Errno>,
+    /// A connection of this socket reached ESTABLISHED at least once.
+    established: bool,
+    /// The user closed its last handle.
+    closed: bool,
+}
+
+impl Sock {
+    /// Records how the connection ended, once, and the error the application will see.
+    fn set_end(&mut self, end: ConnEnd) {
+        if self.end.is_none() {
+            self.end = Some(end);
+            self.err = match end {
+                ConnEnd::Refused => Some(Errno::ECONNREFUSED),
+                ConnEnd::Reset => Some(Errno::ECONNRESET),
+                ConnEnd::ResetInCloseWait => Some(Errno::EPIPE),
+                ConnEnd::Normal | ConnEnd::Aborted => None,
+            };
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Conn {
+    id: SocketId,
+    handle: SocketHandle,
+    state: State,
+    incarnation: u32,
+    /// Listener that spawned it, until accept() takes it.
+    listener: Option<SocketId>,
+    /// (SEQ + SEG.LEN, ACK, window) of the last segment this end sent.
+    last_tx: Option<(u32, u32, u16)>,
+    /// RCV.NXT after the peer's FIN.
+    peer_fin_end: Option<u32>,
+    rst_in: bool,
+    shut_wr: bool,
+}
+
+/// A finished TIME-WAIT record, for the summary.
+#[derive(Debug, Clone)]
+pub struct TimeWaitLog {
+    /// The record as it ended.
+    pub record: TimeWaitRecord,
+    /// When it ended.
+    pub ended_at: Instant,
+    /// Why.
+    pub reason: EndReason,
+}
+
+/// One simulated host.
+pub struct Host {
+    /// Name from the scenario.
+    pub name: String,
+    /// Its IPv4 address.
+    pub addr: Ipv4Addr,
+    /// Profile rules.
+    pub cfg: ProfileConfig,
+    /// TIME-WAIT length this host uses (profile and MSL applied; SO_LINGER may change it per
+    /// socket where the profile says so).
+    pub tw_len: Duration,
+    /// MSL the endpoints assume.
+    pub msl: Duration,
+    iface: Interface,
+    dev: Dev,
+    sockets: SocketSet<'static>,
+    /// Address table.
+    pub table: AddressTable,
+    /// Processes and handles.
+    pub procs: Processes,
+    socks: BTreeMap<SocketId, Sock>,
+    /// Script names of sockets. Looked up only, never iterated, so a hash map with a fixed
+    /// (unseeded) hasher keeps runs deterministic.
+    names: NameMap,
+    conns: BTreeMap<FourTuple, Conn>,
+    incarnations: BTreeMap<FourTuple, u32>,
+    rng: ChaCha8Rng,
+    crafted: Vec<Packet>,
+    /// Events since the simulator last drained them.
+    pub events: Vec<Event>,
+    /// Finished TIME-WAIT records.
+    pub tw_log: Vec<TimeWaitLog>,
+    /// Whether to record [`Event`]s (off for benchmarks and sweeps).
+    pub record: bool,
+    pool: Vec<tcp::Socket<'static>>,
+    /// Reused buffer of [`Host::after_poll`].
+    scratch: Vec<(FourTuple, State, State)>,
+    /// TIME-WAIT records a SYN reopened, kept until the new connection proves genuine
+    /// (RFC 1122 §4.2.2.13 policies).
+    reopened: BTreeMap<FourTuple, TimeWaitRecord>,
+}
+
+/// Records a host event only when the run keeps events: building the JSON and the text costs
+/// more than simulating the segment.
+macro_rules! ev {
+    ($s:expr, $event:expr $(,)?) => {
+        if $s.record {
+            $s.events.push($event);
+        }
+    };
+}
+
+fn sinstant(t: Instant) -> SInstant {
+    SInstant::from_micros(t.micros() as i64)
+}
+
+fn v4(a: SocketAddr) -> SocketAddrV4 {
+    match a {
+        SocketAddr::V4(a) => a,
+        SocketAddr::V6(_) => unreachable!("the simulator only creates IPv4 endpoints"),
+    }
+}
+
+/// An address given by a script to one of the simulator's AF_INET sockets: IPv6 is
+/// EAFNOSUPPORT, as Linux answers for an IPv4 socket (`__inet_bind`, `tcp_v4_connect`).
+fn only_v4(a: SocketAddr) -> Result<SocketAddrV4, Errno> {
+    match a {
+        SocketAddr::V4(a) => Ok(a),
+        SocketAddr::V6(_) => Err(Errno::EAFNOSUPPORT),
+    }
+}
+
+/// Socket names → ids, with SipHash under fixed keys (no ambient randomness).
+type NameMap = std::collections::HashMap<
+    String,
+    SocketId,
+    std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>,
+>;
+
+/// How many connections a listener with `backlog` queues before dropping SYNs: Linux
+/// `sk_acceptq_is_full` admits `backlog + 1` (so 0 admits one); other profiles `max(backlog, 1)`.
+pub fn accept_queue_limit(cfg: &ProfileConfig, backlog: u32) -> u32 {
+    if cfg.profile == twsim_model::Profile::Linux {
+        backlog.saturating_add(1)
+    } else {
+        backlog.max(1)
+    }
+}
+
+/// RFC 9293 §3.3.2 spelling of a smoltcp state.
+pub fn state_name(s: State) -> &'static str {
+    match s {
+        State::Closed => "CLOSED",
+        State::Listen => "LISTEN",
+        State::SynSent => "SYN-SENT",
+        State::SynReceived => "SYN-RECEIVED",
+        State::Established => "ESTABLISHED",
+        State::FinWait1 => "FIN-WAIT-1",
+        State::FinWait2 => "FIN-WAIT-2",
+        State::CloseWait => "CLOSE-WAIT",
+        State::Closing => "CLOSING",
+        State::LastAck => "LAST-ACK",
+        State::TimeWait => "TIME-WAIT",
+    }
+}
+
+impl Host {
+    /// A host with address `addr` following `cfg`, TIME-WAIT length `tw_len`, randomness
+    /// from `rng` (the host's own sub-stream; it also seeds smoltcp's ISN generator).
+    pub fn new(
+        name: String,
+        addr: Ipv4Addr,
+        cfg: ProfileConfig,
+        tw_len: Duration,
+        msl: Duration,
+        mut rng: ChaCha8Rng,
+    ) -> Host {
+        let mut dev = Dev::default();
+        let mut config = Config::new(HardwareAddress::Ip);
+        config.random_seed = rng.next_u64();
+        let mut iface = Interface::new(config, &mut dev, SInstant::from_micros(0));
+        iface.update_ip_addrs(|a| {
+            a.push(IpCidr::new(IpAddress::Ipv4(addr), 0))
+                .expect("a fresh interface has room for one address");
+        });
+        Host {
+            name,
+            addr,
+            cfg,
+            tw_len,
+            msl,
+            iface,
+            dev,
+            sockets: SocketSet::new(Vec::new()),
+            table: AddressTable::new(cfg, vec![IpAddr::V4(addr)]),
+            procs: Processes::new(),
+            socks: BTreeMap::new(),
+            names: NameMap::default(),
+            conns: BTreeMap::new(),
+            incarnations: BTreeMap::new(),
+            rng,
+            crafted: Vec::new(),
+            events: Vec::new(),
+            tw_log: Vec::new(),
+            record: true,
+            pool: Vec::new(),
+            scratch: Vec::new(),
+            reopened: BTreeMap::new(),
+        }
+    }
+
+    /// The next instant this host needs attention: smoltcp timers or a TIME-WAIT expiry.
+    pub fn poll_at(&mut self, now: Instant) -> Option<Instant> {
+        let s = self
+            .iface
+            .poll_at(sinstant(now), &self.sockets)
+            .map(|t| Instant::from_micros(t.total_micros().max(0) as u64).max(now));
+        let tw = self.table.poll_timeout();
+        match (s, tw) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Runs smoltcp and the host layer's timers at `now`.
+    pub fn poll(&mut self, now: Instant) {
+        for (id, record, reason) in self.table.handle_timeout(now) {
+            self.log_tw_end(now, id, record, reason);
+        }
+        // smoltcp sends at most one segment per socket per poll; poll again while it reports
+        // progress. Anything left for this instant shows in poll_at, which the event loop reads.
+        for _ in 0..64 {
+            let r = self
+                .iface
+                .poll(sinstant(now), &mut self.dev, &mut self.sockets);
+            self.after_poll(now);
+            if r == smoltcp::iface::PollResult::None {
+                break;
+            }
+        }
+    }
+
+    /// Packets this host has sent since the last call, in order.
+    pub fn take_tx(&mut self) -> Vec<Packet> {
+        std::mem::take(&mut self.crafted)
+    }
+
+    /// Queues a segment the host layer crafted itself (parsed once, here).
+    fn send_crafted(&mut self, bytes: Vec<u8>) {
+        if let Some(p) = Packet::parse(bytes) {
+            self.crafted.push(p);
+        }
+    }
+
+    /// Whether the host has no live connection and no TIME-WAIT record.
+    pub fn is_idle(&self) -> bool {
+        self.conns.is_empty() && self.table.poll_timeout().is_none()
+    }
+
+    /// TIME-WAIT records alive now.
+    pub fn live_time_wait(&self) -> Vec<TimeWaitRecord> {
+        self.table
+            .time_wait_records()
+            .map(|(_, r)| r.clone())
+            .collect()
+    }
+
+    /// Whether the 4-tuple's table entry is a live connection (for tests).
+    pub fn has_connection(&self, t: &FourTuple) -> bool {
+        self.table
+            .lookup_tuple(t)
+            .and_then(|id| self.table.get(id))
+            .is_some_and(|e| matches!(e.state, TableState::Connected { .. }))
+    }
+}
+
+mod calls;
+mod demux;
+mod device;
+mod lifecycle;
+mod time_wait;
+
+pub use device::{Dev, RxTok, TxTok};

@@ -1,0 +1,203 @@
+//! TIME-WAIT records: takeover from smoltcp once the final ACK has left, the profile's policy
+//! for segments that reach a record, and the record's end.
+
+use super::*;
+
+impl Host {
+    pub(super) fn time_wait_segment(
+        &mut self,
+        now: Instant,
+        id: SocketId,
+        tuple: FourTuple,
+        pkt: Packet,
+    ) {
+        let seg = &pkt.meta;
+        let listener = self.listener_for(tuple.local).is_some();
+        let Some(d) = self.table.time_wait_segment(id, &seg.info(), now, listener) else {
+            return;
+        };
+        let r = self.table.time_wait(id).cloned();
+        let action = match d.action {
+            TwAction::Ack => "ack",
+            TwAction::Drop => "drop",
+            TwAction::Kill => "kill",
+            TwAction::RstAndKill => "rst_and_kill",
+            TwAction::AcceptSyn { .. } => "accept_syn",
+        };
+        ev!(
+            self,
+            Event::TimeWait(TimeWaitEvent::Segment {
+                tuple,
+                flags: seg.flag_letters(),
+                seq: seg.seq,
+                action,
+                restarted: d.restarted,
+                expires_at_us: r.as_ref().map(|r| r.expires_at.micros()),
+                rule: d.rule,
+            })
+        );
+        match d.action {
+            TwAction::Ack => {
+                if let Some(r) = r {
+                    let w = r.rcv_wnd.min(u32::from(u16::MAX)) as u16;
+                    self.send_crafted(craft(
+                        v4(tuple.local),
+                        v4(tuple.remote),
+                        r.snd_nxt.0,
+                        Some(r.rcv_nxt.0),
+                        Ctl::Ack,
+                        w,
+                    ));
+                }
+            }
+            TwAction::Drop => {}
+            TwAction::Kill => {
+                if let Some(r) = self.table.remove(id) {
+                    self.log_tw_end(now, id, r, EndReason::Assassinated);
+                }
+            }
+            TwAction::RstAndKill => {
+                if let Some(r) = reset_for(seg) {
+                    self.send_crafted(r);
+                }
+                if let Some(r) = self.table.remove(id) {
+                    self.log_tw_end(now, id, r, EndReason::Assassinated);
+                }
+            }
+            TwAction::AcceptSyn { .. } => {
+                if let Some(r) = self.table.remove(id) {
+                    if matches!(
+                        self.cfg.time_wait.syn,
+                        SynInTimeWait::Rfc1122 | SynInTimeWait::Rfc6191
+                    ) {
+                        // RFC 1122 §4.2.2.13 (2): "returns to TIME-WAIT state if the SYN turns
+                        // out to be an old duplicate" — kept until the new connection is
+                        // established or dies in SYN-RECEIVED. (Linux and FreeBSD do not.)
+                        self.reopened.insert(tuple, r.clone());
+                    }
+                    self.log_tw_end(now, id, r, EndReason::ReusedBySyn);
+                }
+                let seg = pkt.meta;
+                if !self.syn_to_listener(now, tuple, pkt) {
+                    self.no_socket(&seg, "TIME-WAIT reopened but no listener took the SYN");
+                }
+            }
+        }
+    }
+
+    pub(super) fn log_tw_end(
+        &mut self,
+        now: Instant,
+        id: SocketId,
+        record: TimeWaitRecord,
+        reason: EndReason,
+    ) {
+        let lived = now - record.entered_at;
+        let name = self
+            .socks
+            .get(&id)
+            .and_then(|s| s.name.clone())
+            .unwrap_or_default();
+        ev!(
+            self,
+            Event::TimeWait(TimeWaitEvent::Ended(TimeWaitEnd {
+                event: reason.name(),
+                sock: name,
+                tuple: record.tuple,
+                incarnation: record.incarnation,
+                entered_at: record.entered_at,
+                lived,
+                restarts: record.restarts,
+            }))
+        );
+        if let Some(s) = self.socks.get(&id) {
+            if s.closed {
+                self.socks.remove(&id);
+            }
+        }
+        self.tw_log.push(TimeWaitLog {
+            record,
+            ended_at: now,
+            reason,
+        });
+    }
+
+    pub(super) fn try_takeover(&mut self, now: Instant, t: FourTuple) {
+        let c = &self.conns[&t];
+        let (Some((snd_nxt, ack, win)), Some(fin_end)) = (c.last_tx, c.peer_fin_end) else {
+            return;
+        };
+        if ack != fin_end {
+            return; // the final ACK has not left yet (delayed ACK): wait for the next poll
+        }
+        let c = self.conns.remove(&t).expect("present");
+        self.retire(c.handle);
+        let linger = self.socks.get(&c.id).and_then(|s| s.opts.linger_secs);
+        let tw_len = self.cfg.time_wait_for(self.msl, linger);
+        if tw_len == Duration::ZERO {
+            // Stratus STCP with SO_LINGER {1,0}: the linger time (zero) replaces TIME-WAIT.
+            ev!(
+                self,
+                Event::TimeWait(TimeWaitEvent::Skipped {
+                    tuple: t,
+                    rule: "Stratus STCP: the linger time replaces the TIME-WAIT timeout",
+                })
+            );
+            if let Some(s) = self.socks.get_mut(&c.id) {
+                s.set_end(ConnEnd::Normal);
+            }
+            if self.socks.get(&c.id).is_none_or(|s| s.closed) {
+                self.socks.remove(&c.id);
+                self.table.remove(c.id);
+            } else {
+                self.table.disconnected(c.id);
+            }
+            return;
+        }
+        let record = TimeWaitRecord {
+            tuple: t,
+            incarnation: c.incarnation,
+            snd_nxt: SeqNum(snd_nxt),
+            rcv_nxt: SeqNum(fin_end),
+            rcv_wnd: u32::from(win),
+            entered_at: now,
+            expires_at: now + tw_len,
+            length: tw_len,
+            restarts: 0,
+            last_limited_ack_at: None,
+            ts_recent: None,
+        };
+        let name = self
+            .socks
+            .get(&c.id)
+            .and_then(|s| s.name.clone())
+            .unwrap_or_default();
+        ev!(
+            self,
+            Event::TimeWait(TimeWaitEvent::Created {
+                sock: name.to_string(),
+                tuple: t,
+                incarnation: c.incarnation,
+                snd_nxt,
+                rcv_nxt: fin_end,
+                rcv_wnd: u32::from(win),
+                expires_at: record.expires_at,
+                length: tw_len,
+            })
+        );
+        if let Some(s) = self.socks.get_mut(&c.id) {
+            s.set_end(ConnEnd::Normal);
+        }
+        if self.table.enter_time_wait(c.id, record).is_err() {
+            // The table lost the connection: an internal invariant broke. Keep running without
+            // a record rather than panicking on user input.
+            ev!(
+                self,
+                Event::Error(Internal {
+                    what: "TIME-WAIT takeover found no table entry",
+                    tuple: t
+                })
+            );
+        }
+    }
+}
