@@ -30,8 +30,7 @@ pub struct RunOptions {
     pub quiet: bool,
 }
 
-/// Deadline of `accept`, `recv` and `wait until` when the step gives none.
-pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(600);
+pub use twsim_model::DEFAULT_WAIT_TIMEOUT;
 /// Most loop iterations allowed at one virtual instant before the run is stopped.
 const SPIN_LIMIT: u32 = 100_000;
 

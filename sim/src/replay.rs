@@ -32,6 +32,7 @@ use twsim_model::{
     AddressTable, Duration, Errno, FourTuple, Instant, Processes, ProfileConfig, SeqNum,
     SockOptions, SocketId, TimeWaitRecord,
 };
+use twsim_model::{AppSocket, ConnEnd, ConnView, RecvOutcome, DEFAULT_WAIT_TIMEOUT};
 
 /// Whether a host whose address is `host` may bind `ip` (as its own or a wildcard): its
 /// IPv4 address, `::1`, its v4-mapped address `::ffff:a.b.c.d`, `0.0.0.0`, `[::]` and
@@ -128,10 +129,9 @@ struct RHost {
     ends: BTreeMap<SocketId, End>,
     /// Sockets whose last handle closed.
     closed: BTreeMap<SocketId, ()>,
-    /// Pending socket errors (Linux `sk_err`), reported once.
-    errs: BTreeMap<SocketId, Errno>,
-    /// Sockets whose connection attempt or connection ended (Linux `tcp_done`: RCV_SHUTDOWN).
-    done: BTreeMap<SocketId, ()>,
+    /// What the application observes of each socket (end, pending `sk_err`): the socket-call
+    /// semantics shared with the simulation's host layer.
+    app: BTreeMap<SocketId, AppSocket>,
     rng: ChaCha8Rng,
 }
 
@@ -186,8 +186,7 @@ impl Model {
                     listeners: BTreeMap::new(),
                     ends: BTreeMap::new(),
                     closed: BTreeMap::new(),
-                    errs: BTreeMap::new(),
-                    done: BTreeMap::new(),
+                    app: BTreeMap::new(),
                     rng,
                 }
             })
@@ -255,18 +254,17 @@ impl Model {
                 pe.reset = true;
                 // Linux tcp_reset: EPIPE in CLOSE-WAIT (the peer had sent its FIN), else
                 // ECONNRESET.
-                let e = if pe.fin_received && !pe.fin_sent {
-                    Errno::EPIPE
-                } else {
-                    Errno::ECONNRESET
-                };
-                self.hosts[ph].errs.insert(pid, e);
-                self.hosts[ph].done.insert(pid, ());
+                let end = ConnEnd::reset(pe.fin_received, pe.fin_sent);
+                self.hosts[ph].app.entry(pid).or_default().set_end(end);
             }
         }
         if let Some(e) = self.hosts[h].ends.get_mut(&id) {
             e.reset = true;
-            self.hosts[h].done.insert(id, ());
+            self.hosts[h]
+                .app
+                .entry(id)
+                .or_default()
+                .set_end(ConnEnd::Aborted);
         }
         // The peer may be in TIME-WAIT already (it closed first and we never did): an RST in
         // TIME-WAIT is the profile's decision; the model keeps the record.
@@ -363,6 +361,30 @@ impl Model {
             self.reset_both(h, id);
         } else {
             self.send_fin(h, id);
+        }
+    }
+
+    /// The application's view of socket `id`'s connection, for the shared socket-call
+    /// semantics ([`AppSocket`]).
+    fn conn_view(&self, h: usize, id: SocketId) -> ConnView {
+        let host = &self.hosts[h];
+        if host.listeners.contains_key(&id) {
+            return ConnView::Listener;
+        }
+        match host.ends.get(&id) {
+            None if host.app.get(&id).is_some_and(|a| a.end.is_some()) => {
+                ConnView::Ended { readable: false }
+            }
+            None => ConnView::Unconnected,
+            Some(e) if e.reset => ConnView::Ended { readable: false },
+            Some(e) if e.done => ConnView::Ended {
+                readable: e.unread > 0,
+            },
+            Some(e) => ConnView::Open {
+                may_send: !e.fin_sent,
+                fin_received: e.fin_received,
+                readable: e.unread > 0,
+            },
         }
     }
 
@@ -469,7 +491,7 @@ impl Model {
                 let host = &mut self.hosts[h];
                 let l = host.listeners.get_mut(&id).ok_or(Errno::EINVAL)?;
                 let Some(child) = l.ready.pop_front() else {
-                    self.advance(self.now + timeout.unwrap_or(crate::engine::DEFAULT_WAIT_TIMEOUT));
+                    self.advance(self.now + timeout.unwrap_or(DEFAULT_WAIT_TIMEOUT));
                     return Err(Errno::EAGAIN);
                 };
                 let host = &mut self.hosts[h];
@@ -484,16 +506,9 @@ impl Model {
             }
             Call::Send(name, data) => {
                 let id = self.held(h, proc, name)?;
-                // Linux tcp_sendmsg: a pending error first, then EPIPE when not connected.
-                if let Some(e) = self.hosts[h].errs.remove(&id) {
-                    return Err(e);
-                }
-                let Some(end) = self.hosts[h].ends.get(&id).cloned() else {
-                    return Err(Errno::EPIPE);
-                };
-                if end.reset || end.fin_sent || end.done {
-                    return Err(Errno::EPIPE);
-                }
+                let view = self.conn_view(h, id);
+                self.hosts[h].app.entry(id).or_default().send(view)?;
+                let end = self.hosts[h].ends.get(&id).cloned().ok_or(Errno::EPIPE)?;
                 let (ph, pid) = end.peer;
                 // RFC 1122 §4.2.2.13: data for a socket its application closed draws an RST
                 // where the profile follows that SHOULD (Linux); RFC 793 queues it.
@@ -510,44 +525,27 @@ impl Model {
             }
             Call::Recv(name, max) => {
                 let id = self.held(h, proc, name)?;
-                // Linux tcp_recvmsg: queued data, then a pending error once, then end of
-                // stream after tcp_done; ENOTCONN for a socket never connected.
+                let view = self.conn_view(h, id);
                 let host = &mut self.hosts[h];
-                if let Some(end) = host.ends.get_mut(&id) {
-                    if end.unread > 0 && !end.reset {
+                match host.app.entry(id).or_default().recv(view)? {
+                    RecvOutcome::Read => {
+                        let end = host.ends.get_mut(&id).ok_or(Errno::ENOTCONN)?;
                         let n = max.map_or(end.unread, |m| end.unread.min(u64::from(m)));
                         end.unread -= n;
-                        return Ok(format!("{n} bytes"));
+                        Ok(format!("{n} bytes"))
+                    }
+                    RecvOutcome::Eof => Ok("end of stream".into()),
+                    RecvOutcome::Block => {
+                        self.advance(self.now + timeout.unwrap_or(DEFAULT_WAIT_TIMEOUT));
+                        Err(Errno::EAGAIN)
                     }
                 }
-                if let Some(e) = host.errs.remove(&id) {
-                    return Err(e);
-                }
-                let ended = host.done.contains_key(&id);
-                let Some(end) = host.ends.get(&id) else {
-                    return if ended {
-                        Ok("end of stream".into())
-                    } else {
-                        Err(Errno::ENOTCONN)
-                    };
-                };
-                if end.reset || end.fin_received || end.done || ended {
-                    return Ok("end of stream".into());
-                }
-                self.advance(self.now + timeout.unwrap_or(crate::engine::DEFAULT_WAIT_TIMEOUT));
-                Err(Errno::EAGAIN)
             }
             Call::Shutdown(name, _, write) => {
                 let id = self.held(h, proc, name)?;
-                // Linux inet_shutdown: ENOTCONN in CLOSE; a listener takes SHUT_WR as a no-op.
-                if self.hosts[h].listeners.contains_key(&id) {
-                    return Ok(String::new());
-                }
-                match self.hosts[h].ends.get(&id) {
-                    Some(e) if !(e.reset || e.done) => {}
-                    _ => return Err(Errno::ENOTCONN),
-                }
-                if *write {
+                let view = self.conn_view(h, id);
+                AppSocket::shutdown(view)?;
+                if *write && !matches!(view, ConnView::Listener) {
                     self.send_fin(h, id);
                 }
                 Ok(String::new())
@@ -604,7 +602,8 @@ impl Model {
             }
         }
         let host = &mut self.hosts[h];
-        host.done.remove(&id);
+        // A new attempt: the previous connection's end is forgotten (its error is not).
+        host.app.entry(id).or_default().end = None;
         let hint = host.rng.next_u32();
         // The source routing picks: the host's IPv4 address towards IPv4 (v4-mapped
         // included), ::1 towards IPv6 (loopback is the only IPv6 network here).
@@ -702,7 +701,7 @@ impl Model {
     }
 
     fn wait(&mut self, h: usize, w: &WaitFor, timeout: Option<Duration>) -> Result<String, Errno> {
-        let deadline = self.now + timeout.unwrap_or(crate::engine::DEFAULT_WAIT_TIMEOUT);
+        let deadline = self.now + timeout.unwrap_or(DEFAULT_WAIT_TIMEOUT);
         match w {
             WaitFor::Time(d) => {
                 self.advance(self.now + *d);

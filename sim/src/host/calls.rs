@@ -22,9 +22,7 @@ impl Host {
                 name: Some(name.to_string()),
                 opts: SockOptions::default(),
                 kind: Kind::Plain,
-                end: None,
-                err: None,
-                established: false,
+                app: AppSocket::default(),
                 closed: false,
             },
         );
@@ -140,14 +138,14 @@ impl Host {
         if let Kind::Conn(t) = self.socks[&id].kind {
             // Linux inet_stream_connect: a socket that was once connected stays SS_CONNECTED
             // (EISCONN); only a failed attempt (refused, timed out) may connect again.
-            let failed_attempt = !self.socks[&id].established;
+            let failed_attempt = !self.socks[&id].app.established;
             if failed_attempt && !self.conns.contains_key(&t) && self.table.time_wait(id).is_none()
             {
                 // The previous connection ended (refused, timed out, reset): connect() may be
                 // called again on the same socket, as on Linux after ECONNREFUSED.
                 let s = self.socks.get_mut(&id).expect("held");
                 s.kind = Kind::Plain;
-                s.end = None;
+                s.app.end = None;
             }
         }
         match self.socks[&id].kind {
@@ -228,10 +226,10 @@ impl Host {
             };
         }
         let s = self.socks.get_mut(&id)?;
-        if s.end == Some(ConnEnd::Normal) || self.table.time_wait(id).is_some() {
+        if s.app.end == Some(ConnEnd::Normal) || self.table.time_wait(id).is_some() {
             return Some(Ok(()));
         }
-        Some(Err(s.err.take().unwrap_or(Errno::ECONNREFUSED)))
+        Some(Err(s.app.take_error().unwrap_or(Errno::ECONNREFUSED)))
     }
 
     /// Gives up a connect at its deadline: aborts the socket (ETIMEDOUT).
@@ -259,7 +257,7 @@ impl Host {
             );
         }
         if let Some(s) = self.socks.get_mut(&id) {
-            s.set_end(ConnEnd::Aborted);
+            s.app.set_end(ConnEnd::Aborted);
         }
         let _ = now;
     }
@@ -312,26 +310,17 @@ impl Host {
         data: &[u8],
     ) -> Result<usize, Errno> {
         let id = self.held(proc, name)?;
-        // Linux tcp_sendmsg → sk_stream_wait_connect: a pending error first, then EPIPE for
-        // any socket that is not (or no longer) connected.
-        let s = self.socks.get_mut(&id).ok_or(Errno::EBADF)?;
-        let Kind::Conn(t) = s.kind else {
+        let view = self.conn_view(id);
+        self.socks
+            .get_mut(&id)
+            .ok_or(Errno::EBADF)?
+            .app
+            .send(view)?;
+        let Kind::Conn(t) = self.socks[&id].kind else {
             return Err(Errno::EPIPE);
         };
-        let Some(c) = self.conns.get(&t) else {
-            return Err(s.err.take().unwrap_or(Errno::EPIPE));
-        };
-        if c.shut_wr {
-            return Err(Errno::EPIPE);
-        }
+        let c = self.conns.get(&t).ok_or(Errno::EPIPE)?;
         let sock = self.sockets.get_mut::<tcp::Socket>(c.handle);
-        if !sock.may_send() {
-            return Err(if sock.state() == State::SynSent {
-                Errno::ENOTCONN
-            } else {
-                Errno::EPIPE
-            });
-        }
         let n = sock.send_slice(data).map_err(|_| Errno::EPIPE)?;
         self.poll(now);
         Ok(n)
@@ -346,36 +335,26 @@ impl Host {
         max: Option<u32>,
     ) -> Result<Option<Vec<u8>>, Errno> {
         let id = self.held(proc, name)?;
-        // Linux tcp_recvmsg: a never-connected socket is ENOTCONN; once a connection ended
-        // (tcp_done set RCV_SHUTDOWN) a pending error is reported once, then end of stream.
+        let view = self.conn_view(id);
         let s = self.socks.get_mut(&id).ok_or(Errno::EBADF)?;
-        let Kind::Conn(t) = s.kind else {
-            return Err(Errno::ENOTCONN);
-        };
-        let Some(c) = self.conns.get(&t) else {
-            if !s.established {
-                // A failed connect: inet_stream_connect called tcp_disconnect, the socket is
-                // unconnected again (sk_shutdown cleared).
-                return Err(Errno::ENOTCONN);
+        match s.app.recv(view)? {
+            RecvOutcome::Block => Ok(None),
+            RecvOutcome::Eof => Ok(Some(Vec::new())),
+            RecvOutcome::Read => {
+                let Kind::Conn(t) = s.kind else {
+                    return Ok(None);
+                };
+                let Some(c) = self.conns.get(&t) else {
+                    return Ok(None);
+                };
+                let sock = self.sockets.get_mut::<tcp::Socket>(c.handle);
+                let mut buf = vec![0u8; max.map_or(BUF, |m| m as usize).min(BUF)];
+                let n = sock.recv_slice(&mut buf).map_err(|_| Errno::ECONNRESET)?;
+                buf.truncate(n);
+                self.poll(now); // window update
+                Ok(Some(buf))
             }
-            return match s.err.take() {
-                Some(e) => Err(e),
-                None => Ok(Some(Vec::new())),
-            };
-        };
-        let sock = self.sockets.get_mut::<tcp::Socket>(c.handle);
-        if sock.can_recv() {
-            let mut buf = vec![0u8; max.map_or(BUF, |m| m as usize).min(BUF)];
-            let n = sock.recv_slice(&mut buf).map_err(|_| Errno::ECONNRESET)?;
-            buf.truncate(n);
-            self.poll(now); // window update
-            return Ok(Some(buf));
         }
-        if !sock.may_recv() && sock.state() != State::SynSent && sock.state() != State::SynReceived
-        {
-            return Ok(Some(Vec::new()));
-        }
-        Ok(None)
     }
 
     /// `shutdown()`: `write` sends FIN (smoltcp `close()` half-closes).
@@ -387,22 +366,44 @@ impl Host {
         write: bool,
     ) -> Result<(), Errno> {
         let id = self.held(proc, name)?;
-        // Linux inet_shutdown: a socket in CLOSE (never connected, or its connection over,
-        // TIME-WAIT included) is ENOTCONN; a listener accepts SHUT_WR as a no-op.
-        let t = match self.socks[&id].kind {
-            Kind::Listener { .. } => return Ok(()),
-            Kind::Plain => return Err(Errno::ENOTCONN),
-            Kind::Conn(t) => t,
-        };
-        let Some(c) = self.conns.get_mut(&t) else {
-            return Err(Errno::ENOTCONN);
-        };
-        if write {
-            c.shut_wr = true;
-            self.sockets.get_mut::<tcp::Socket>(c.handle).close();
-            self.poll(now);
+        AppSocket::shutdown(self.conn_view(id))?;
+        if let Kind::Conn(t) = self.socks[&id].kind {
+            if let Some(c) = self.conns.get_mut(&t) {
+                if write {
+                    c.shut_wr = true;
+                    self.sockets.get_mut::<tcp::Socket>(c.handle).close();
+                    self.poll(now);
+                }
+            }
         }
         Ok(())
+    }
+
+    /// The application's view of socket `id`'s connection, for the shared socket-call
+    /// semantics ([`AppSocket`]).
+    fn conn_view(&self, id: SocketId) -> ConnView {
+        let Some(s) = self.socks.get(&id) else {
+            return ConnView::Unconnected;
+        };
+        match s.kind {
+            Kind::Plain => ConnView::Unconnected,
+            Kind::Listener { .. } => ConnView::Listener,
+            Kind::Conn(t) => match self.conns.get(&t) {
+                None if s.app.established => ConnView::Ended { readable: false },
+                None => ConnView::Unconnected,
+                Some(c) => {
+                    let sock = self.sockets.get::<tcp::Socket>(c.handle);
+                    match sock.state() {
+                        State::SynSent | State::SynReceived => ConnView::Connecting,
+                        _ => ConnView::Open {
+                            may_send: !c.shut_wr && sock.may_send(),
+                            fin_received: !sock.may_recv(),
+                            readable: sock.can_recv(),
+                        },
+                    }
+                }
+            },
+        }
     }
 
     /// `close()` of `proc`'s handle; the socket closes when that was its last handle.
@@ -510,7 +511,7 @@ impl Host {
             let id = c.id;
             self.sockets.get_mut::<tcp::Socket>(c.handle).abort();
             if let Some(s) = self.socks.get_mut(&id) {
-                s.set_end(end);
+                s.app.set_end(end);
             }
             self.poll(now);
         }

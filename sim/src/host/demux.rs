@@ -139,9 +139,7 @@ impl Host {
                 name: None,
                 opts,
                 kind: Kind::Conn(tuple),
-                end: None,
-                err: None,
-                established: false,
+                app: AppSocket::default(),
                 closed: false,
             },
         );

@@ -61,7 +61,7 @@ impl Host {
         );
         if new == State::Established {
             if let Some(s) = self.socks.get_mut(&id) {
-                s.established = true;
+                s.app.established = true;
             }
             // A reopened 4-tuple reached ESTABLISHED: the SYN was genuine.
             self.reopened.remove(&t);
@@ -103,7 +103,7 @@ impl Host {
             }
             let drop_sock = match self.socks.get_mut(&c.id) {
                 Some(s) => {
-                    s.set_end(end);
+                    s.app.set_end(end);
                     s.closed || (listener.is_some() && s.name.is_none() && new == State::Listen)
                 }
                 None => false,

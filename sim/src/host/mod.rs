@@ -33,29 +33,15 @@ use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpListenEndp
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use twsim_model::time_wait::SynInTimeWait;
+pub use twsim_model::ConnEnd;
 use twsim_model::{
-    AddressTable, Duration, EndReason, Errno, FourTuple, Instant, Processes, ProfileConfig, SeqNum,
-    SockOptions, SocketId, TableState, TimeWaitRecord, TwAction,
+    AddressTable, AppSocket, ConnView, Duration, EndReason, Errno, FourTuple, Instant, Processes,
+    ProfileConfig, RecvOutcome, SeqNum, SockOptions, SocketId, TableState, TimeWaitRecord,
+    TwAction,
 };
 
 /// Socket buffer size in bytes, each direction (no window scaling below 64 KiB).
 const BUF: usize = 16 * 1024;
-
-/// How a connection ended, as the application sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConnEnd {
-    /// Orderly close (or TIME-WAIT reached).
-    Normal,
-    /// Reset by the peer.
-    Reset,
-    /// Reset by the peer after it had sent its FIN (we were in CLOSE-WAIT): Linux `tcp_reset`
-    /// reports EPIPE then.
-    ResetInCloseWait,
-    /// Refused: RST in answer to our SYN.
-    Refused,
-    /// Aborted locally (connect deadline, linger 0, close with unread data).
-    Aborted,
-}
 
 #[derive(Debug)]
 enum Kind {
@@ -73,28 +59,11 @@ struct Sock {
     name: Option<String>,
     opts: SockOptions,
     kind: Kind,
-    end: Option<ConnEnd>,
-    /// Pending socket error (Linux `sk_err`): reported once, by the next call that looks.
-    err: Option<Errno>,
-    /// A connection of this socket reached ESTABLISHED at least once.
-    established: bool,
+    /// What the application observes (end, pending error, once established): the socket-call
+    /// semantics shared with the model replay.
+    app: AppSocket,
     /// The user closed its last handle.
     closed: bool,
-}
-
-impl Sock {
-    /// Records how the connection ended, once, and the error the application will see.
-    fn set_end(&mut self, end: ConnEnd) {
-        if self.end.is_none() {
-            self.end = Some(end);
-            self.err = match end {
-                ConnEnd::Refused => Some(Errno::ECONNREFUSED),
-                ConnEnd::Reset => Some(Errno::ECONNRESET),
-                ConnEnd::ResetInCloseWait => Some(Errno::EPIPE),
-                ConnEnd::Normal | ConnEnd::Aborted => None,
-            };
-        }
-    }
 }
 
 #[derive(Debug)]

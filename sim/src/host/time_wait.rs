@@ -144,7 +144,7 @@ impl Host {
                 })
             );
             if let Some(s) = self.socks.get_mut(&c.id) {
-                s.set_end(ConnEnd::Normal);
+                s.app.set_end(ConnEnd::Normal);
             }
             if self.socks.get(&c.id).is_none_or(|s| s.closed) {
                 self.socks.remove(&c.id);
@@ -186,7 +186,7 @@ impl Host {
             })
         );
         if let Some(s) = self.socks.get_mut(&c.id) {
-            s.set_end(ConnEnd::Normal);
+            s.app.set_end(ConnEnd::Normal);
         }
         if self.table.enter_time_wait(c.id, record).is_err() {
             // The table lost the connection: an internal invariant broke. Keep running without
