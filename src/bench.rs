@@ -191,19 +191,15 @@ pub mod model {
             let l = t
                 .connect(id, local, remote, i as u32)
                 .expect("the table has room for the records");
-            let rec = TimeWaitRecord {
-                tuple: FourTuple::new(l, remote),
-                incarnation: 1,
-                snd_nxt: SeqNum(1),
-                rcv_nxt: SeqNum(1),
-                rcv_wnd: 65535,
-                entered_at: now,
-                expires_at: now + Duration::from_secs(60),
-                length: Duration::from_secs(60),
-                restarts: 0,
-                last_limited_ack_at: None,
-                ts_recent: None,
-            };
+            let rec = TimeWaitRecord::new(
+                FourTuple::new(l, remote),
+                1,
+                SeqNum(1),
+                SeqNum(1),
+                65535,
+                now,
+                Duration::from_secs(60),
+            );
             t.enter_time_wait(id, rec).expect("connected just above");
         }
         let bytes = heap().saturating_sub(before) as f64 / n.max(1) as f64;

@@ -880,7 +880,7 @@ impl AddressTable {
         if !connected || e.local != Some(record.tuple.local) {
             return Err(Errno::EINVAL);
         }
-        self.expiries.insert((record.expires_at, id));
+        self.expiries.insert((record.expires_at(), id));
         e.state = TableState::TimeWait(Box::new(record));
         self.forget_stale(id);
         Ok(())
@@ -908,11 +908,11 @@ impl AddressTable {
         let TableState::TimeWait(r) = &mut self.entries.get_mut(&id)?.state else {
             return None;
         };
-        let before = r.expires_at;
+        let before = r.expires_at();
         let d = r.on_segment(seg, now, &policy, listener_exists);
-        if r.expires_at != before {
+        if r.expires_at() != before {
             self.expiries.remove(&(before, id));
-            self.expiries.insert((r.expires_at, id));
+            self.expiries.insert((r.expires_at(), id));
         }
         Some(d)
     }
@@ -967,7 +967,7 @@ impl AddressTable {
             }
             TableState::TimeWait(r) => {
                 self.by_tuple.remove(&r.tuple);
-                self.expiries.remove(&(r.expires_at, id));
+                self.expiries.remove(&(r.expires_at(), id));
                 Some(*r)
             }
             _ => None,

@@ -195,7 +195,7 @@ impl Runner {
             TableState::Connected { remote } => {
                 format!(" {}", FourTuple::new(e.local.expect("connected"), *remote))
             }
-            TableState::TimeWait(r) => format!(" {} until {}", r.tuple, r.expires_at),
+            TableState::TimeWait(r) => format!(" {} until {}", r.tuple, r.expires_at()),
             _ => e.local.map(|l| format!(" {l}")).unwrap_or_default(),
         };
         format!("{}{place}{}", e.state.name(), flags(e.opts, e.uid))
@@ -395,19 +395,7 @@ fn check(script: &str, expected: &str) {
 }
 
 fn tw_record(tuple: FourTuple, now: Instant, length: Duration) -> TimeWaitRecord {
-    TimeWaitRecord {
-        tuple,
-        incarnation: 1,
-        snd_nxt: SeqNum(5000),
-        rcv_nxt: SeqNum(1000),
-        rcv_wnd: 65535,
-        entered_at: now,
-        expires_at: now + length,
-        length,
-        restarts: 0,
-        last_limited_ack_at: None,
-        ts_recent: None,
-    }
+    TimeWaitRecord::new(tuple, 1, SeqNum(5000), SeqNum(1000), 65535, now, length)
 }
 
 /// The 4-tuple a connected or TIME-WAIT socket holds.
@@ -1963,8 +1951,8 @@ impl TableHarness {
                         // Every profile restarts the timer on a retransmitted FIN.
                         prop_assert!(d.is_some_and(|d| d.restarted));
                         let after = self.table.time_wait(id).unwrap();
-                        prop_assert_eq!(after.expires_at, self.now + r.length);
-                        prop_assert_eq!(after.restarts, r.restarts + 1);
+                        prop_assert_eq!(after.expires_at(), self.now + r.length);
+                        prop_assert_eq!(after.restarts(), r.restarts() + 1);
                     }
                 }
             }
@@ -2292,7 +2280,7 @@ impl TableHarness {
             .enter_time_wait(id, tw_record(tuple, self.now, length));
         prop_assert_eq!(r, Ok(()));
         let rec = self.table.time_wait(id).unwrap();
-        prop_assert_eq!(rec.expires_at, self.now + length);
+        prop_assert_eq!(rec.expires_at(), self.now + length);
         prop_assert_eq!(self.table.lookup_tuple(&tuple), Some(id));
         Ok(())
     }
@@ -2304,7 +2292,7 @@ impl TableHarness {
         let due: BTreeSet<SocketId> = self
             .table
             .time_wait_records()
-            .filter(|(_, r)| r.expires_at <= t)
+            .filter(|(_, r)| r.expires_at() <= t)
             .map(|(id, _)| id)
             .collect();
         // Ports whose only holders are TIME-WAIT records about to expire.
@@ -2325,10 +2313,10 @@ impl TableHarness {
         prop_assert_eq!(ended.len(), due.len());
         prop_assert!(ended
             .windows(2)
-            .all(|w| w[0].1.expires_at <= w[1].1.expires_at));
+            .all(|w| w[0].1.expires_at() <= w[1].1.expires_at()));
         for (id, r, why) in &ended {
             prop_assert_eq!(*why, EndReason::Expired);
-            prop_assert!(r.expires_at <= t);
+            prop_assert!(r.expires_at() <= t);
             prop_assert!(self.table.get(*id).is_none());
             prop_assert_eq!(self.table.lookup_tuple(&r.tuple), None);
         }
@@ -2336,7 +2324,7 @@ impl TableHarness {
         prop_assert!(self
             .table
             .time_wait_records()
-            .all(|(_, r)| r.expires_at > t));
+            .all(|(_, r)| r.expires_at() > t));
         for p in freed {
             for any in ["0.0.0.0", "::"] {
                 let a = SocketAddr::new(ip(any), p);
@@ -2426,7 +2414,7 @@ impl TableHarness {
         let earliest = self
             .table
             .time_wait_records()
-            .map(|(_, r)| r.expires_at)
+            .map(|(_, r)| r.expires_at())
             .min();
         prop_assert_eq!(self.table.poll_timeout(), earliest);
         // (5) KB Q177074 bookkeeping: only where the profile has the bug, and only live
@@ -2931,7 +2919,7 @@ fn time_wait_row(profile: Profile) -> String {
             };
             assert_eq!(
                 d.restarted,
-                r.expires_at == now + r.length,
+                r.expires_at() == now + r.length,
                 "{profile:?} {name}"
             );
             format!("{name}={action}{}", if d.restarted { "+R" } else { "" })
@@ -3012,7 +3000,7 @@ fn smoltcp_rate_limits_fin_reacks_but_still_restarts() {
             d.restarted,
             "{profile:?}: the timer restarts whether or not the ACK goes out"
         );
-        assert_eq!(r.expires_at, t(600) + Duration::from_secs(10));
+        assert_eq!(r.expires_at(), t(600) + Duration::from_secs(10));
         // Out-of-window data is never rate-limited.
         assert_eq!(
             r.on_segment(&data, t(700), &policy, false).action,

@@ -1115,7 +1115,7 @@ impl Host {
             self,
             "time_wait",
             json!({"event": "segment", "tuple": tuple.to_string(), "flags": seg.flag_letters(), "seq": seg.seq,
-                   "action": action, "restarted": d.restarted, "expires_at_us": r.as_ref().map(|r| r.expires_at.micros()), "rule": d.rule}),
+                   "action": action, "restarted": d.restarted, "expires_at_us": r.as_ref().map(|r| r.expires_at().micros()), "rule": d.rule}),
             format!(
                 "TIME-WAIT {tuple} <- [{}] seq={}: {action}{} ({})",
                 seg.flag_letters(),
@@ -1189,12 +1189,12 @@ impl Host {
             self,
             "time_wait",
             json!({"event": reason.name(), "sock": name, "tuple": record.tuple.to_string(), "incarnation": record.incarnation,
-                   "entered_at_us": record.entered_at.micros(), "lived_us": lived.micros(), "restarts": record.restarts}),
+                   "entered_at_us": record.entered_at.micros(), "lived_us": lived.micros(), "restarts": record.restarts()}),
             format!(
                 "TIME-WAIT {} ended: {} after {lived} ({} restart(s)); port {} is free of it",
                 record.tuple,
                 reason.name(),
-                record.restarts,
+                record.restarts(),
                 record.tuple.local.port()
             ),
         );
@@ -1307,14 +1307,14 @@ impl Host {
                 None => false,
             };
             let returned = match self.reopened.remove(&t) {
-                Some(r) if old == State::SynReceived && r.expires_at > now => Some(r),
+                Some(r) if old == State::SynReceived && r.expires_at() > now => Some(r),
                 _ => None,
             };
             if let Some(r) = returned {
                 // The reopening SYN was an old duplicate (the peer reset our SYN-ACK): the
                 // record comes back with the time it had left (RFC 1122 §4.2.2.13).
                 self.socks.remove(&c.id);
-                let (entered, expires) = (r.entered_at, r.expires_at);
+                let (entered, expires) = (r.entered_at, r.expires_at());
                 let inc = r.incarnation;
                 if self.table.enter_time_wait(c.id, r).is_ok() {
                     ev!(
@@ -1369,19 +1369,15 @@ impl Host {
             }
             return;
         }
-        let record = TimeWaitRecord {
-            tuple: t,
-            incarnation: c.incarnation,
-            snd_nxt: SeqNum(snd_nxt),
-            rcv_nxt: SeqNum(fin_end),
-            rcv_wnd: u32::from(win),
-            entered_at: now,
-            expires_at: now + tw_len,
-            length: tw_len,
-            restarts: 0,
-            last_limited_ack_at: None,
-            ts_recent: None,
-        };
+        let record = TimeWaitRecord::new(
+            t,
+            c.incarnation,
+            SeqNum(snd_nxt),
+            SeqNum(fin_end),
+            u32::from(win),
+            now,
+            tw_len,
+        );
         let name = self
             .socks
             .get(&c.id)
@@ -1391,10 +1387,11 @@ impl Host {
             self,
             "time_wait",
             json!({"event": "created", "sock": name, "tuple": t.to_string(), "incarnation": c.incarnation, "snd_nxt": snd_nxt,
-                   "rcv_nxt": fin_end, "rcv_wnd": win, "expires_at_us": record.expires_at.micros(), "length_us": tw_len.micros()}),
+                   "rcv_nxt": fin_end, "rcv_wnd": win, "expires_at_us": record.expires_at().micros(), "length_us": tw_len.micros()}),
             format!(
                 "TIME-WAIT {t} begins: SND.NXT={snd_nxt} RCV.NXT={fin_end}, lasts {} (until t={})",
-                tw_len, record.expires_at
+                tw_len,
+                record.expires_at()
             ),
         );
         if let Some(s) = self.socks.get_mut(&c.id) {

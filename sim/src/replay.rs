@@ -307,19 +307,8 @@ impl Model {
                     // Stratus STCP, SO_LINGER {1,0}: the linger time replaces TIME-WAIT.
                     self.end_connection(ph, pid);
                 } else {
-                    let record = TimeWaitRecord {
-                        tuple: pe.tuple,
-                        incarnation: 1,
-                        snd_nxt: SeqNum(0),
-                        rcv_nxt: SeqNum(0),
-                        rcv_wnd: 0,
-                        entered_at: now,
-                        expires_at: now + len,
-                        length: len,
-                        restarts: 0,
-                        last_limited_ack_at: None,
-                        ts_recent: None,
-                    };
+                    let record =
+                        TimeWaitRecord::new(pe.tuple, 1, SeqNum(0), SeqNum(0), 0, now, len);
                     let _ = self.tables[pt].enter_time_wait(pid, record);
                 }
             }
