@@ -189,7 +189,7 @@ pub mod model {
             let id = t.socket(0);
             let remote = SocketAddr::new(ip(10, 1, (i % 64) as u8, 1), 80);
             let l = t
-                .connect(id, local, remote, i as u32)
+                .connect(id, local, remote, i as u32, now)
                 .expect("the table has room for the records");
             let rec = TimeWaitRecord::new(
                 FourTuple::new(l, remote),
@@ -214,7 +214,7 @@ pub mod model {
             let _ = t.bind(id, SocketAddr::new(local, 8000 + (k % 500) as u16), 0);
             let id2 = t.socket(0);
             let remote = SocketAddr::new(ip(10, 2, (k % 200) as u8, 1), 443);
-            let _ = t.connect(id2, local, remote, k as u32);
+            let _ = t.connect(id2, local, remote, k as u32, now);
             t.remove(id);
             t.remove(id2);
             calls += 6;

@@ -248,7 +248,7 @@ impl Runner {
                 let src = a.src.unwrap_or_else(|| ip("127.0.0.1"));
                 let r = self
                     .table
-                    .connect(self.id(a.pos[0]), src, a.addr(1), a.hint);
+                    .connect(self.id(a.pos[0]), src, a.addr(1), a.hint, self.now);
                 Some(show(r, |l| l.to_string()))
             }
             "accept" => {
@@ -1417,7 +1417,9 @@ fn automatic_connect_ports_are_in_range_and_even_first_on_linux() {
     {
         let mut t = AddressTable::new(Profile::Linux.config(), host());
         let s = t.socket(0);
-        let l = t.connect(s, ip("10.0.0.1"), server, hint).unwrap();
+        let l = t
+            .connect(s, ip("10.0.0.1"), server, hint, Instant::ZERO)
+            .unwrap();
         assert_eq!(l.ip(), ip("10.0.0.1"));
         assert!((32768..=60999).contains(&l.port()), "hint {hint}: {l}");
         assert_eq!(
@@ -1433,7 +1435,9 @@ fn automatic_connect_ports_are_in_range_and_even_first_on_linux() {
 
         let mut t = AddressTable::new(Profile::Rfc793.config(), host());
         let s = t.socket(0);
-        let l = t.connect(s, ip("10.0.0.1"), server, hint).unwrap();
+        let l = t
+            .connect(s, ip("10.0.0.1"), server, hint, Instant::ZERO)
+            .unwrap();
         assert!((49152..=65535).contains(&l.port()), "hint {hint}: {l}");
         assert_eq!(u32::from(l.port()), 49152 + hint % 16384);
     }
@@ -1450,7 +1454,9 @@ fn connects_to_one_remote_get_distinct_ports() {
             // Linux: the same hash for every connect to one destination, as the kernel does.
             let hint = if profile == Profile::Linux { 777 } else { hint };
             let s = t.socket(0);
-            let l = t.connect(s, ip("10.0.0.1"), server, hint).unwrap();
+            let l = t
+                .connect(s, ip("10.0.0.1"), server, hint, Instant::ZERO)
+                .unwrap();
             assert!(range.contains(l.port()), "{profile:?}: {l}");
             assert!(seen.insert(l.port()), "{profile:?}: connect {i} reused {l}");
         }
@@ -1464,10 +1470,10 @@ fn connects_to_different_remotes_may_share_a_port_on_linux_only() {
         let mut t = AddressTable::new(profile.config(), host());
         let (a, b) = (t.socket(0), t.socket(0));
         let la = t
-            .connect(a, ip("10.0.0.1"), sa("10.0.0.2:80"), 100)
+            .connect(a, ip("10.0.0.1"), sa("10.0.0.2:80"), 100, Instant::ZERO)
             .unwrap();
         let lb = t
-            .connect(b, ip("10.0.0.1"), sa("10.0.0.3:80"), 100)
+            .connect(b, ip("10.0.0.1"), sa("10.0.0.3:80"), 100, Instant::ZERO)
             .unwrap();
         assert_eq!(
             la == lb,
@@ -1491,11 +1497,15 @@ fn linux_connect_skips_explicitly_bound_ports() {
     let b = t.socket(0);
     t.bind(b, sa("10.0.0.1:40000"), 0).unwrap();
     let c = t.socket(0);
-    let l = t.connect(c, ip("127.0.0.1"), sa("10.0.0.2:80"), 0).unwrap();
+    let l = t
+        .connect(c, ip("127.0.0.1"), sa("10.0.0.2:80"), 0, Instant::ZERO)
+        .unwrap();
     assert_eq!(l, sa("127.0.0.1:40002"));
     // A port used only by connects is shared with a connect to another destination.
     let d = t.socket(0);
-    let l = t.connect(d, ip("127.0.0.1"), sa("10.0.0.3:80"), 2).unwrap();
+    let l = t
+        .connect(d, ip("127.0.0.1"), sa("10.0.0.3:80"), 2, Instant::ZERO)
+        .unwrap();
     assert_eq!(l, sa("127.0.0.1:40002"));
 }
 
@@ -1509,21 +1519,21 @@ fn connect_port_exhaustion() {
         let mut ports = BTreeSet::new();
         for hint in hints(10) {
             let s = t.socket(0);
-            let l = t.connect(s, src, server, hint).unwrap();
+            let l = t.connect(s, src, server, hint, Instant::ZERO).unwrap();
             ports.insert(l.port());
             socks.push(s);
         }
         assert_eq!(ports, (40000..=40009).collect(), "{profile:?}");
         let s = t.socket(0);
         assert_eq!(
-            t.connect(s, src, server, 3),
+            t.connect(s, src, server, 3, Instant::ZERO),
             Err(Errno::EADDRNOTAVAIL),
             "{profile:?}"
         );
         assert_eq!(t.get(s).unwrap().state, TableState::Unbound);
 
         // Another destination: Linux shares the ports, BSD has none left.
-        let other = t.connect(s, src, sa("10.0.0.3:80"), 3);
+        let other = t.connect(s, src, sa("10.0.0.3:80"), 3, Instant::ZERO);
         match profile {
             Profile::Linux => assert!(other.is_ok(), "{other:?}"),
             _ => assert_eq!(other, Err(Errno::EADDRNOTAVAIL), "{profile:?}"),
@@ -1538,19 +1548,30 @@ fn connect_port_exhaustion() {
         )
         .unwrap();
         let n = t.socket(0);
-        assert_eq!(t.connect(n, src, server, 0), Err(Errno::EADDRNOTAVAIL));
+        let later = Instant::ZERO + Duration::from_secs(60);
         assert_eq!(
-            t.handle_timeout(Instant::ZERO + Duration::from_secs(60))
-                .len(),
-            1
+            t.connect(n, src, server, 0, Instant::ZERO),
+            Err(Errno::EADDRNOTAVAIL)
         );
-        assert_eq!(t.connect(n, src, server, 0), Ok(tuple.local), "{profile:?}");
-        assert_eq!(t.connect(n, src, server, 0), Err(Errno::EISCONN));
+        assert_eq!(t.handle_timeout(later).len(), 1);
+        assert_eq!(
+            t.connect(n, src, server, 0, later),
+            Ok(tuple.local),
+            "{profile:?}"
+        );
+        assert_eq!(t.connect(n, src, server, 0, later), Err(Errno::EISCONN));
         let m = t.socket(0);
-        assert_eq!(t.connect(m, src, server, 0), Err(Errno::EADDRNOTAVAIL));
+        assert_eq!(
+            t.connect(m, src, server, 0, later),
+            Err(Errno::EADDRNOTAVAIL)
+        );
         let freed = connection_tuple(&t, socks[7]).unwrap();
         t.remove(socks[7]);
-        assert_eq!(t.connect(m, src, server, 9), Ok(freed.local), "{profile:?}");
+        assert_eq!(
+            t.connect(m, src, server, 9, later),
+            Ok(freed.local),
+            "{profile:?}"
+        );
     }
 }
 
@@ -1569,7 +1590,7 @@ fn connect_finds_the_last_free_port_whatever_the_hint() {
                 let got = u.bind(b, sa("127.0.0.1:0"), hint);
                 assert_eq!(got.map(|a| a.port()), Ok(free), "{profile:?} hint {hint}");
                 let c = t.socket(0);
-                let got = t.connect(c, ip("10.0.0.1"), sa("10.0.0.2:80"), hint);
+                let got = t.connect(c, ip("10.0.0.1"), sa("10.0.0.2:80"), hint, Instant::ZERO);
                 assert_eq!(got.map(|l| l.port()), Ok(free), "{profile:?} hint {hint}");
                 let b = t.socket(0);
                 let got = t.bind(b, sa("0.0.0.0:0"), hint);
@@ -1599,7 +1620,7 @@ fn bind_port_zero_exhaustion() {
         assert_eq!(t.get(s).unwrap().local, None);
         let c = t.socket(0);
         assert_eq!(
-            t.connect(c, ip("10.0.0.1"), sa("10.0.0.2:80"), 0),
+            t.connect(c, ip("10.0.0.1"), sa("10.0.0.2:80"), 0, Instant::ZERO),
             Err(Errno::EADDRNOTAVAIL)
         );
         t.remove(bound[3].0);
@@ -2135,7 +2156,7 @@ impl TableHarness {
             }
         }
         let usable = self.connect_free_ports(src, remote);
-        let r = self.table.connect(id, src, remote, hint);
+        let r = self.table.connect(id, src, remote, hint, self.now);
         match before.as_ref().map(|e| &e.state) {
             None => prop_assert_eq!(r, Err(Errno::EBADF)),
             Some(TableState::Connected { .. } | TableState::TimeWait(_)) => {

@@ -571,7 +571,7 @@ impl Model {
         if self.hosts[h].listeners.contains_key(&id) {
             // The profile's answer for connect() on a listener; no port is drawn.
             let (t, src) = (self.hosts[h].t, IpAddr::V4(self.hosts[h].addr));
-            let r = self.tables[t].connect(id, src, remote, 0);
+            let r = self.tables[t].connect(id, src, remote, 0, self.now);
             return Err(r.err().unwrap_or(Errno::EINVAL));
         }
         if self.hosts[h].ends.contains_key(&id) {
@@ -602,7 +602,7 @@ impl Model {
             IpAddr::V4(_) => IpAddr::V4(host.addr),
             IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
         };
-        let local = self.tables[t].connect(id, src, remote, hint)?;
+        let local = self.tables[t].connect(id, src, remote, hint, self.now)?;
         // A recycled TIME-WAIT (Linux, timestamps, explicit bind + connect) is simply gone.
         let _ = self.tables[t].take_recycled();
         let tuple = FourTuple::new(local, remote);
