@@ -189,21 +189,17 @@ pub mod model {
             let id = t.socket(0);
             let remote = SocketAddr::new(ip(10, 1, (i % 64) as u8, 1), 80);
             let l = t
-                .connect(id, local, remote, i as u32)
+                .connect(id, local, remote, i as u32, now)
                 .expect("the table has room for the records");
-            let rec = TimeWaitRecord {
-                tuple: FourTuple::new(l, remote),
-                incarnation: 1,
-                snd_nxt: SeqNum(1),
-                rcv_nxt: SeqNum(1),
-                rcv_wnd: 65535,
-                entered_at: now,
-                expires_at: now + Duration::from_secs(60),
-                length: Duration::from_secs(60),
-                restarts: 0,
-                last_limited_ack_at: None,
-                ts_recent: None,
-            };
+            let rec = TimeWaitRecord::new(
+                FourTuple::new(l, remote),
+                1,
+                SeqNum(1),
+                SeqNum(1),
+                65535,
+                now,
+                Duration::from_secs(60),
+            );
             t.enter_time_wait(id, rec).expect("connected just above");
         }
         let bytes = heap().saturating_sub(before) as f64 / n.max(1) as f64;
@@ -218,7 +214,7 @@ pub mod model {
             let _ = t.bind(id, SocketAddr::new(local, 8000 + (k % 500) as u16), 0);
             let id2 = t.socket(0);
             let remote = SocketAddr::new(ip(10, 2, (k % 200) as u8, 1), 443);
-            let _ = t.connect(id2, local, remote, k as u32);
+            let _ = t.connect(id2, local, remote, k as u32, now);
             t.remove(id);
             t.remove(id2);
             calls += 6;

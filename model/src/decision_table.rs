@@ -246,22 +246,19 @@ pub fn columns() -> Vec<Column> {
 
 /// Feeds `row` to a fresh probe record under `policy`.
 pub fn decide(policy: &TimeWaitPolicy, row: &Row) -> TwDecision {
-    let mut r = TimeWaitRecord {
-        tuple: FourTuple::new(
+    let mut r = TimeWaitRecord::new(
+        FourTuple::new(
             "10.0.0.1:40000".parse().expect("literal"),
             "10.0.0.2:80".parse().expect("literal"),
         ),
-        incarnation: 1,
-        snd_nxt: SND_NXT,
-        rcv_nxt: RCV_NXT,
-        rcv_wnd: RCV_WND,
-        entered_at: Instant::ZERO,
-        expires_at: Instant::ZERO + Duration::from_secs(60),
-        length: Duration::from_secs(60),
-        restarts: 0,
-        last_limited_ack_at: None,
-        ts_recent: row.timestamps.then_some(TS_RECENT),
-    };
+        1,
+        SND_NXT,
+        RCV_NXT,
+        RCV_WND,
+        Instant::ZERO,
+        Duration::from_secs(60),
+    )
+    .with_ts_recent(row.timestamps.then_some(TS_RECENT));
     r.on_segment(
         &row.seg,
         Instant::from_micros(1_000_000),

@@ -138,8 +138,6 @@ pub struct AddressTable {
     /// KB Q177074: the address objects of closed listeners that still serve accepted
     /// connections, by the listener's bound address, with those connections' ids.
     stale: BTreeMap<SocketAddr, BTreeSet<SocketId>>,
-    /// The latest instant the table was told of ([`AddressTable::handle_timeout`]).
-    now: Instant,
     /// Windows: the listener chosen at random for an address, kept while it listens.
     sticky: BTreeMap<SocketAddr, SocketId>,
     /// Whether this host's connections use TCP timestamps (RFC 7323), which Linux requires to
@@ -168,7 +166,6 @@ impl AddressTable {
             pre_connect: BTreeMap::new(),
             timestamps: false,
             sticky: BTreeMap::new(),
-            now: Instant::ZERO,
             recycled: Vec::new(),
             stale: BTreeMap::new(),
         }
@@ -525,6 +522,9 @@ impl AddressTable {
     /// Windows, Solaris, and the host layer in front of smoltcp, which has no allocator).
     /// A v4-mapped endpoint (local or remote) is kept as IPv4, as Linux hashes such a
     /// connection in the IPv4 tables, so the 4-tuple is the same whichever family spelled it.
+    /// `now` is the time of the call (µs virtual time); only the age test of Linux
+    /// `tcp_twsk_unique` for an automatic port reads it (a TIME-WAIT entered more than 1 s
+    /// before `now` may be reused on loopback).
     /// Errors: EISCONN if connected, EINVAL if listening, EADDRNOTAVAIL if the 4-tuple is in
     /// use (TIME-WAIT included) or no ephemeral port is free.
     pub fn connect(
@@ -533,6 +533,7 @@ impl AddressTable {
         src: IpAddr,
         remote: SocketAddr,
         hint: u32,
+        now: Instant,
     ) -> Result<SocketAddr, Errno> {
         let (src, remote) = (unmapped(src), unmapped_endpoint(remote));
         let me = self.entries.get(&id).ok_or(Errno::EBADF)?;
@@ -579,7 +580,7 @@ impl AddressTable {
             }
             None => {
                 let port = self
-                    .connect_port(src, remote, hint)
+                    .connect_port(src, remote, hint, now)
                     .ok_or(Errno::EADDRNOTAVAIL)?;
                 let l = SocketAddr::new(src, port);
                 self.place(id, l, true);
@@ -651,8 +652,8 @@ impl AddressTable {
     /// Linux `tcp_twsk_unique` for an automatic port: a TIME-WAIT 4-tuple is reused when
     /// `net.ipv4.tcp_tw_reuse` allows it (default 2: loopback connections only), the old
     /// connection used timestamps, and its last timestamp is older than `tcp_tw_reuse_delay`
-    /// (1000 ms). The record's entry time stands in for `tw_ts_recent_stamp`.
-    fn tw_reusable(&self, id: SocketId, tuple: &FourTuple) -> bool {
+    /// (1000 ms) at `now`. The record's entry time stands in for `tw_ts_recent_stamp`.
+    fn tw_reusable(&self, id: SocketId, tuple: &FourTuple, now: Instant) -> bool {
         let Some(TableState::TimeWait(r)) = self.entries.get(&id).map(|e| &e.state) else {
             return false;
         };
@@ -661,10 +662,16 @@ impl AddressTable {
         self.cfg.bind == BindRules::Linux
             && self.timestamps
             && loopback
-            && self.now.saturating_since(r.entered_at) > crate::time::Duration::from_millis(1000)
+            && now.saturating_since(r.entered_at) > crate::time::Duration::from_millis(1000)
     }
 
-    fn connect_port(&mut self, src: IpAddr, remote: SocketAddr, hint: u32) -> Option<u16> {
+    fn connect_port(
+        &mut self,
+        src: IpAddr,
+        remote: SocketAddr,
+        hint: u32,
+        now: Instant,
+    ) -> Option<u16> {
         let range = self.cfg.ephemeral;
         let n = range.len();
         let key = (remote.ip(), remote.port());
@@ -672,7 +679,7 @@ impl AddressTable {
         let usable = |port: u16| {
             let tuple = FourTuple::new(SocketAddr::new(src, port), remote);
             if let Some(&other) = self.by_tuple.get(&tuple) {
-                if !self.tw_reusable(other, &tuple) {
+                if !self.tw_reusable(other, &tuple, now) {
                     return false;
                 }
             }
@@ -880,7 +887,7 @@ impl AddressTable {
         if !connected || e.local != Some(record.tuple.local) {
             return Err(Errno::EINVAL);
         }
-        self.expiries.insert((record.expires_at, id));
+        self.expiries.insert((record.expires_at(), id));
         e.state = TableState::TimeWait(Box::new(record));
         self.forget_stale(id);
         Ok(())
@@ -908,11 +915,11 @@ impl AddressTable {
         let TableState::TimeWait(r) = &mut self.entries.get_mut(&id)?.state else {
             return None;
         };
-        let before = r.expires_at;
+        let before = r.expires_at();
         let d = r.on_segment(seg, now, &policy, listener_exists);
-        if r.expires_at != before {
+        if r.expires_at() != before {
             self.expiries.remove(&(before, id));
-            self.expiries.insert((r.expires_at, id));
+            self.expiries.insert((r.expires_at(), id));
         }
         Some(d)
     }
@@ -967,7 +974,7 @@ impl AddressTable {
             }
             TableState::TimeWait(r) => {
                 self.by_tuple.remove(&r.tuple);
-                self.expiries.remove(&(r.expires_at, id));
+                self.expiries.remove(&(r.expires_at(), id));
                 Some(*r)
             }
             _ => None,
@@ -982,7 +989,6 @@ impl AddressTable {
     /// Ends every TIME-WAIT record whose deadline is at or before `now`; returns them with
     /// their socket ids, earliest first. Calling it early is harmless.
     pub fn handle_timeout(&mut self, now: Instant) -> Vec<(SocketId, TimeWaitRecord, EndReason)> {
-        self.now = self.now.max(now);
         let mut out = Vec::new();
         while let Some(&(t, id)) = self.expiries.first() {
             if t > now {

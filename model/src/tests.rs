@@ -195,7 +195,7 @@ impl Runner {
             TableState::Connected { remote } => {
                 format!(" {}", FourTuple::new(e.local.expect("connected"), *remote))
             }
-            TableState::TimeWait(r) => format!(" {} until {}", r.tuple, r.expires_at),
+            TableState::TimeWait(r) => format!(" {} until {}", r.tuple, r.expires_at()),
             _ => e.local.map(|l| format!(" {l}")).unwrap_or_default(),
         };
         format!("{}{place}{}", e.state.name(), flags(e.opts, e.uid))
@@ -248,7 +248,7 @@ impl Runner {
                 let src = a.src.unwrap_or_else(|| ip("127.0.0.1"));
                 let r = self
                     .table
-                    .connect(self.id(a.pos[0]), src, a.addr(1), a.hint);
+                    .connect(self.id(a.pos[0]), src, a.addr(1), a.hint, self.now);
                 Some(show(r, |l| l.to_string()))
             }
             "accept" => {
@@ -395,19 +395,7 @@ fn check(script: &str, expected: &str) {
 }
 
 fn tw_record(tuple: FourTuple, now: Instant, length: Duration) -> TimeWaitRecord {
-    TimeWaitRecord {
-        tuple,
-        incarnation: 1,
-        snd_nxt: SeqNum(5000),
-        rcv_nxt: SeqNum(1000),
-        rcv_wnd: 65535,
-        entered_at: now,
-        expires_at: now + length,
-        length,
-        restarts: 0,
-        last_limited_ack_at: None,
-        ts_recent: None,
-    }
+    TimeWaitRecord::new(tuple, 1, SeqNum(5000), SeqNum(1000), 65535, now, length)
 }
 
 /// The 4-tuple a connected or TIME-WAIT socket holds.
@@ -1429,7 +1417,9 @@ fn automatic_connect_ports_are_in_range_and_even_first_on_linux() {
     {
         let mut t = AddressTable::new(Profile::Linux.config(), host());
         let s = t.socket(0);
-        let l = t.connect(s, ip("10.0.0.1"), server, hint).unwrap();
+        let l = t
+            .connect(s, ip("10.0.0.1"), server, hint, Instant::ZERO)
+            .unwrap();
         assert_eq!(l.ip(), ip("10.0.0.1"));
         assert!((32768..=60999).contains(&l.port()), "hint {hint}: {l}");
         assert_eq!(
@@ -1445,7 +1435,9 @@ fn automatic_connect_ports_are_in_range_and_even_first_on_linux() {
 
         let mut t = AddressTable::new(Profile::Rfc793.config(), host());
         let s = t.socket(0);
-        let l = t.connect(s, ip("10.0.0.1"), server, hint).unwrap();
+        let l = t
+            .connect(s, ip("10.0.0.1"), server, hint, Instant::ZERO)
+            .unwrap();
         assert!((49152..=65535).contains(&l.port()), "hint {hint}: {l}");
         assert_eq!(u32::from(l.port()), 49152 + hint % 16384);
     }
@@ -1462,7 +1454,9 @@ fn connects_to_one_remote_get_distinct_ports() {
             // Linux: the same hash for every connect to one destination, as the kernel does.
             let hint = if profile == Profile::Linux { 777 } else { hint };
             let s = t.socket(0);
-            let l = t.connect(s, ip("10.0.0.1"), server, hint).unwrap();
+            let l = t
+                .connect(s, ip("10.0.0.1"), server, hint, Instant::ZERO)
+                .unwrap();
             assert!(range.contains(l.port()), "{profile:?}: {l}");
             assert!(seen.insert(l.port()), "{profile:?}: connect {i} reused {l}");
         }
@@ -1476,10 +1470,10 @@ fn connects_to_different_remotes_may_share_a_port_on_linux_only() {
         let mut t = AddressTable::new(profile.config(), host());
         let (a, b) = (t.socket(0), t.socket(0));
         let la = t
-            .connect(a, ip("10.0.0.1"), sa("10.0.0.2:80"), 100)
+            .connect(a, ip("10.0.0.1"), sa("10.0.0.2:80"), 100, Instant::ZERO)
             .unwrap();
         let lb = t
-            .connect(b, ip("10.0.0.1"), sa("10.0.0.3:80"), 100)
+            .connect(b, ip("10.0.0.1"), sa("10.0.0.3:80"), 100, Instant::ZERO)
             .unwrap();
         assert_eq!(
             la == lb,
@@ -1503,11 +1497,15 @@ fn linux_connect_skips_explicitly_bound_ports() {
     let b = t.socket(0);
     t.bind(b, sa("10.0.0.1:40000"), 0).unwrap();
     let c = t.socket(0);
-    let l = t.connect(c, ip("127.0.0.1"), sa("10.0.0.2:80"), 0).unwrap();
+    let l = t
+        .connect(c, ip("127.0.0.1"), sa("10.0.0.2:80"), 0, Instant::ZERO)
+        .unwrap();
     assert_eq!(l, sa("127.0.0.1:40002"));
     // A port used only by connects is shared with a connect to another destination.
     let d = t.socket(0);
-    let l = t.connect(d, ip("127.0.0.1"), sa("10.0.0.3:80"), 2).unwrap();
+    let l = t
+        .connect(d, ip("127.0.0.1"), sa("10.0.0.3:80"), 2, Instant::ZERO)
+        .unwrap();
     assert_eq!(l, sa("127.0.0.1:40002"));
 }
 
@@ -1521,21 +1519,21 @@ fn connect_port_exhaustion() {
         let mut ports = BTreeSet::new();
         for hint in hints(10) {
             let s = t.socket(0);
-            let l = t.connect(s, src, server, hint).unwrap();
+            let l = t.connect(s, src, server, hint, Instant::ZERO).unwrap();
             ports.insert(l.port());
             socks.push(s);
         }
         assert_eq!(ports, (40000..=40009).collect(), "{profile:?}");
         let s = t.socket(0);
         assert_eq!(
-            t.connect(s, src, server, 3),
+            t.connect(s, src, server, 3, Instant::ZERO),
             Err(Errno::EADDRNOTAVAIL),
             "{profile:?}"
         );
         assert_eq!(t.get(s).unwrap().state, TableState::Unbound);
 
         // Another destination: Linux shares the ports, BSD has none left.
-        let other = t.connect(s, src, sa("10.0.0.3:80"), 3);
+        let other = t.connect(s, src, sa("10.0.0.3:80"), 3, Instant::ZERO);
         match profile {
             Profile::Linux => assert!(other.is_ok(), "{other:?}"),
             _ => assert_eq!(other, Err(Errno::EADDRNOTAVAIL), "{profile:?}"),
@@ -1550,19 +1548,30 @@ fn connect_port_exhaustion() {
         )
         .unwrap();
         let n = t.socket(0);
-        assert_eq!(t.connect(n, src, server, 0), Err(Errno::EADDRNOTAVAIL));
+        let later = Instant::ZERO + Duration::from_secs(60);
         assert_eq!(
-            t.handle_timeout(Instant::ZERO + Duration::from_secs(60))
-                .len(),
-            1
+            t.connect(n, src, server, 0, Instant::ZERO),
+            Err(Errno::EADDRNOTAVAIL)
         );
-        assert_eq!(t.connect(n, src, server, 0), Ok(tuple.local), "{profile:?}");
-        assert_eq!(t.connect(n, src, server, 0), Err(Errno::EISCONN));
+        assert_eq!(t.handle_timeout(later).len(), 1);
+        assert_eq!(
+            t.connect(n, src, server, 0, later),
+            Ok(tuple.local),
+            "{profile:?}"
+        );
+        assert_eq!(t.connect(n, src, server, 0, later), Err(Errno::EISCONN));
         let m = t.socket(0);
-        assert_eq!(t.connect(m, src, server, 0), Err(Errno::EADDRNOTAVAIL));
+        assert_eq!(
+            t.connect(m, src, server, 0, later),
+            Err(Errno::EADDRNOTAVAIL)
+        );
         let freed = connection_tuple(&t, socks[7]).unwrap();
         t.remove(socks[7]);
-        assert_eq!(t.connect(m, src, server, 9), Ok(freed.local), "{profile:?}");
+        assert_eq!(
+            t.connect(m, src, server, 9, later),
+            Ok(freed.local),
+            "{profile:?}"
+        );
     }
 }
 
@@ -1581,7 +1590,7 @@ fn connect_finds_the_last_free_port_whatever_the_hint() {
                 let got = u.bind(b, sa("127.0.0.1:0"), hint);
                 assert_eq!(got.map(|a| a.port()), Ok(free), "{profile:?} hint {hint}");
                 let c = t.socket(0);
-                let got = t.connect(c, ip("10.0.0.1"), sa("10.0.0.2:80"), hint);
+                let got = t.connect(c, ip("10.0.0.1"), sa("10.0.0.2:80"), hint, Instant::ZERO);
                 assert_eq!(got.map(|l| l.port()), Ok(free), "{profile:?} hint {hint}");
                 let b = t.socket(0);
                 let got = t.bind(b, sa("0.0.0.0:0"), hint);
@@ -1611,7 +1620,7 @@ fn bind_port_zero_exhaustion() {
         assert_eq!(t.get(s).unwrap().local, None);
         let c = t.socket(0);
         assert_eq!(
-            t.connect(c, ip("10.0.0.1"), sa("10.0.0.2:80"), 0),
+            t.connect(c, ip("10.0.0.1"), sa("10.0.0.2:80"), 0, Instant::ZERO),
             Err(Errno::EADDRNOTAVAIL)
         );
         t.remove(bound[3].0);
@@ -1963,8 +1972,8 @@ impl TableHarness {
                         // Every profile restarts the timer on a retransmitted FIN.
                         prop_assert!(d.is_some_and(|d| d.restarted));
                         let after = self.table.time_wait(id).unwrap();
-                        prop_assert_eq!(after.expires_at, self.now + r.length);
-                        prop_assert_eq!(after.restarts, r.restarts + 1);
+                        prop_assert_eq!(after.expires_at(), self.now + r.length);
+                        prop_assert_eq!(after.restarts(), r.restarts() + 1);
                     }
                 }
             }
@@ -2147,7 +2156,7 @@ impl TableHarness {
             }
         }
         let usable = self.connect_free_ports(src, remote);
-        let r = self.table.connect(id, src, remote, hint);
+        let r = self.table.connect(id, src, remote, hint, self.now);
         match before.as_ref().map(|e| &e.state) {
             None => prop_assert_eq!(r, Err(Errno::EBADF)),
             Some(TableState::Connected { .. } | TableState::TimeWait(_)) => {
@@ -2292,7 +2301,7 @@ impl TableHarness {
             .enter_time_wait(id, tw_record(tuple, self.now, length));
         prop_assert_eq!(r, Ok(()));
         let rec = self.table.time_wait(id).unwrap();
-        prop_assert_eq!(rec.expires_at, self.now + length);
+        prop_assert_eq!(rec.expires_at(), self.now + length);
         prop_assert_eq!(self.table.lookup_tuple(&tuple), Some(id));
         Ok(())
     }
@@ -2304,7 +2313,7 @@ impl TableHarness {
         let due: BTreeSet<SocketId> = self
             .table
             .time_wait_records()
-            .filter(|(_, r)| r.expires_at <= t)
+            .filter(|(_, r)| r.expires_at() <= t)
             .map(|(id, _)| id)
             .collect();
         // Ports whose only holders are TIME-WAIT records about to expire.
@@ -2325,10 +2334,10 @@ impl TableHarness {
         prop_assert_eq!(ended.len(), due.len());
         prop_assert!(ended
             .windows(2)
-            .all(|w| w[0].1.expires_at <= w[1].1.expires_at));
+            .all(|w| w[0].1.expires_at() <= w[1].1.expires_at()));
         for (id, r, why) in &ended {
             prop_assert_eq!(*why, EndReason::Expired);
-            prop_assert!(r.expires_at <= t);
+            prop_assert!(r.expires_at() <= t);
             prop_assert!(self.table.get(*id).is_none());
             prop_assert_eq!(self.table.lookup_tuple(&r.tuple), None);
         }
@@ -2336,7 +2345,7 @@ impl TableHarness {
         prop_assert!(self
             .table
             .time_wait_records()
-            .all(|(_, r)| r.expires_at > t));
+            .all(|(_, r)| r.expires_at() > t));
         for p in freed {
             for any in ["0.0.0.0", "::"] {
                 let a = SocketAddr::new(ip(any), p);
@@ -2426,7 +2435,7 @@ impl TableHarness {
         let earliest = self
             .table
             .time_wait_records()
-            .map(|(_, r)| r.expires_at)
+            .map(|(_, r)| r.expires_at())
             .min();
         prop_assert_eq!(self.table.poll_timeout(), earliest);
         // (5) KB Q177074 bookkeeping: only where the profile has the bug, and only live
@@ -2931,7 +2940,7 @@ fn time_wait_row(profile: Profile) -> String {
             };
             assert_eq!(
                 d.restarted,
-                r.expires_at == now + r.length,
+                r.expires_at() == now + r.length,
                 "{profile:?} {name}"
             );
             format!("{name}={action}{}", if d.restarted { "+R" } else { "" })
@@ -3012,7 +3021,7 @@ fn smoltcp_rate_limits_fin_reacks_but_still_restarts() {
             d.restarted,
             "{profile:?}: the timer restarts whether or not the ACK goes out"
         );
-        assert_eq!(r.expires_at, t(600) + Duration::from_secs(10));
+        assert_eq!(r.expires_at(), t(600) + Duration::from_secs(10));
         // Out-of-window data is never rate-limited.
         assert_eq!(
             r.on_segment(&data, t(700), &policy, false).action,

@@ -183,7 +183,9 @@ impl EndReason {
     }
 }
 
-/// The state kept for a connection in TIME-WAIT.
+/// The state kept for a connection in TIME-WAIT. Made by [`TimeWaitRecord::new`]; the
+/// deadline, the restart count and the rate-limit stamp change only through
+/// [`TimeWaitRecord::on_segment`] and are read through accessors.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TimeWaitRecord {
     /// Local and remote endpoints.
@@ -198,14 +200,15 @@ pub struct TimeWaitRecord {
     pub rcv_wnd: u32,
     /// When TIME-WAIT began (the final ACK was sent).
     pub entered_at: Instant,
-    /// When the record expires unless restarted.
-    pub expires_at: Instant,
-    /// The TIME-WAIT length this record restarts with.
+    /// When the record expires unless restarted: `entered_at + length`, then the last
+    /// restart + `length`.
+    expires_at: Instant,
+    /// The TIME-WAIT length this record starts and restarts with.
     pub length: Duration,
     /// How many times the timer was restarted.
-    pub restarts: u32,
+    restarts: u32,
     /// When the record last sent an ACK limited by the rate limit.
-    pub last_limited_ack_at: Option<Instant>,
+    last_limited_ack_at: Option<Instant>,
     /// TS.Recent (RFC 7323) when the connection used timestamps, else `None`.
     pub ts_recent: Option<TsVal>,
 }
@@ -241,6 +244,58 @@ pub struct TwDecision {
 }
 
 impl TimeWaitRecord {
+    /// A record entering TIME-WAIT at `entered_at` for `length` (it expires at
+    /// `entered_at + length` unless restarted), for `incarnation` (1 = first) of `tuple`, with
+    /// SND.NXT and RCV.NXT as last seen on the wire and RCV.WND `rcv_wnd` in bytes (scaled).
+    /// No restarts yet, no rate-limited ACK sent, no timestamps ([`TimeWaitRecord::with_ts_recent`]).
+    pub fn new(
+        tuple: FourTuple,
+        incarnation: u32,
+        snd_nxt: SeqNum,
+        rcv_nxt: SeqNum,
+        rcv_wnd: u32,
+        entered_at: Instant,
+        length: Duration,
+    ) -> TimeWaitRecord {
+        TimeWaitRecord {
+            tuple,
+            incarnation,
+            snd_nxt,
+            rcv_nxt,
+            rcv_wnd,
+            entered_at,
+            expires_at: entered_at + length,
+            length,
+            restarts: 0,
+            last_limited_ack_at: None,
+            ts_recent: None,
+        }
+    }
+
+    /// The record with TS.Recent = `ts_recent` (RFC 7323 §4.3; `None`: the connection did not
+    /// use timestamps).
+    pub fn with_ts_recent(mut self, ts_recent: Option<TsVal>) -> TimeWaitRecord {
+        self.ts_recent = ts_recent;
+        self
+    }
+
+    /// When the record expires unless a segment restarts its timer (µs virtual time):
+    /// `entered_at + length` until the first restart, then that restart's time + `length`.
+    pub fn expires_at(&self) -> Instant {
+        self.expires_at
+    }
+
+    /// How many times a segment restarted the timer.
+    pub fn restarts(&self) -> u32 {
+        self.restarts
+    }
+
+    /// When the record last sent an ACK subject to the policy's rate limit
+    /// ([`TimeWaitPolicy::ack_rate_limit`]), if ever.
+    pub fn last_limited_ack_at(&self) -> Option<Instant> {
+        self.last_limited_ack_at
+    }
+
     /// RFC 9293 §3.10.7.4 Table 6 acceptability test against RCV.NXT and RCV.WND.
     pub fn acceptable(&self, seg: &SegmentInfo) -> bool {
         let len = seg.seg_len();
@@ -506,22 +561,20 @@ mod tests {
     use crate::profile::Profile;
 
     fn record() -> TimeWaitRecord {
-        TimeWaitRecord {
-            tuple: FourTuple::new(
+        let r = TimeWaitRecord::new(
+            FourTuple::new(
                 "10.0.0.1:40000".parse().unwrap(),
                 "10.0.0.2:80".parse().unwrap(),
             ),
-            incarnation: 1,
-            snd_nxt: SeqNum(1000),
-            rcv_nxt: SeqNum(5000),
-            rcv_wnd: 4096,
-            entered_at: Instant::from_micros(0),
-            expires_at: Instant::from_micros(60_000_000),
-            length: Duration::from_secs(60),
-            restarts: 0,
-            last_limited_ack_at: None,
-            ts_recent: None,
-        }
+            1,
+            SeqNum(1000),
+            SeqNum(5000),
+            4096,
+            Instant::from_micros(0),
+            Duration::from_secs(60),
+        );
+        assert_eq!(r.expires_at(), Instant::from_micros(60_000_000));
+        r
     }
 
     fn seg(seq: u32) -> SegmentInfo {
@@ -548,8 +601,8 @@ mod tests {
             let d = r.on_segment(&fin, now, &p.config().time_wait, false);
             assert_eq!(d.action, TwAction::Ack, "{p:?}");
             assert!(d.restarted);
-            assert_eq!(r.expires_at, now + Duration::from_secs(60));
-            assert_eq!(r.restarts, 1);
+            assert_eq!(r.expires_at(), now + Duration::from_secs(60));
+            assert_eq!(r.restarts(), 1);
         }
     }
 
@@ -565,7 +618,7 @@ mod tests {
         let d = r.on_segment(&fin, Instant::from_micros(1), &policy, false);
         assert_eq!(d.action, TwAction::Ack);
         assert!(!d.restarted);
-        assert_eq!(r.expires_at, Instant::from_micros(60_000_000));
+        assert_eq!(r.expires_at(), Instant::from_micros(60_000_000));
     }
 
     #[test]

@@ -704,7 +704,7 @@ impl<'a> Sim<'a> {
                     entered_at: l.record.entered_at,
                     ended_at: Some(l.ended_at),
                     reason: l.reason.name(),
-                    restarts: l.record.restarts,
+                    restarts: l.record.restarts(),
                 });
             }
             for r in h.live_time_wait() {
@@ -716,7 +716,7 @@ impl<'a> Sim<'a> {
                     entered_at: r.entered_at,
                     ended_at: None,
                     reason: "alive",
-                    restarts: r.restarts,
+                    restarts: r.restarts(),
                 });
             }
         }

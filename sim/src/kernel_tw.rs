@@ -878,19 +878,16 @@ pub fn predict_linux(rfc1337: bool) -> Vec<TwObservation> {
         .enumerate()
         .map(|(k, &(listener, probe))| {
             let (server, client) = endpoints(k);
-            let record = TimeWaitRecord {
-                tuple: FourTuple::new(SocketAddr::V4(server), SocketAddr::V4(client)),
-                incarnation: 1,
-                snd_nxt: SeqNum(MODEL_SND_NXT),
-                rcv_nxt: SeqNum(MODEL_RCV_NXT),
-                rcv_wnd: MODEL_RCV_WND,
-                entered_at: Instant::ZERO,
-                expires_at: Instant::ZERO + length,
+            let record = TimeWaitRecord::new(
+                FourTuple::new(SocketAddr::V4(server), SocketAddr::V4(client)),
+                1,
+                SeqNum(MODEL_SND_NXT),
+                SeqNum(MODEL_RCV_NXT),
+                MODEL_RCV_WND,
+                Instant::ZERO,
                 length,
-                restarts: 0,
-                last_limited_ack_at: None,
-                ts_recent: Some(TsVal(MODEL_TS_RECENT)),
-            };
+            )
+            .with_ts_recent(Some(TsVal(MODEL_TS_RECENT)));
             let (kernel, time_wait, iss_offset, evidence) = match probe {
                 TwProbe::Syn => predict_syn(record, &policy, listener),
                 TwProbe::Rst { offset } => predict_rst(record, &policy, listener, offset),

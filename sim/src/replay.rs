@@ -305,19 +305,8 @@ impl Model {
                     // Stratus STCP, SO_LINGER {1,0}: the linger time replaces TIME-WAIT.
                     self.end_connection(ph, pid);
                 } else {
-                    let record = TimeWaitRecord {
-                        tuple: pe.tuple,
-                        incarnation: 1,
-                        snd_nxt: SeqNum(0),
-                        rcv_nxt: SeqNum(0),
-                        rcv_wnd: 0,
-                        entered_at: now,
-                        expires_at: now + len,
-                        length: len,
-                        restarts: 0,
-                        last_limited_ack_at: None,
-                        ts_recent: None,
-                    };
+                    let record =
+                        TimeWaitRecord::new(pe.tuple, 1, SeqNum(0), SeqNum(0), 0, now, len);
                     let _ = self.tables[pt].enter_time_wait(pid, record);
                 }
             }
@@ -580,7 +569,7 @@ impl Model {
         if self.hosts[h].listeners.contains_key(&id) {
             // The profile's answer for connect() on a listener; no port is drawn.
             let (t, src) = (self.hosts[h].t, IpAddr::V4(self.hosts[h].addr));
-            let r = self.tables[t].connect(id, src, remote, 0);
+            let r = self.tables[t].connect(id, src, remote, 0, self.now);
             return Err(r.err().unwrap_or(Errno::EINVAL));
         }
         if self.hosts[h].ends.contains_key(&id) {
@@ -612,7 +601,7 @@ impl Model {
             IpAddr::V4(_) => IpAddr::V4(host.addr),
             IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
         };
-        let local = self.tables[t].connect(id, src, remote, hint)?;
+        let local = self.tables[t].connect(id, src, remote, hint, self.now)?;
         // A recycled TIME-WAIT (Linux, timestamps, explicit bind + connect) is simply gone.
         let _ = self.tables[t].take_recycled();
         let tuple = FourTuple::new(local, remote);

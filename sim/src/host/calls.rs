@@ -153,7 +153,9 @@ impl Host {
             // The profile's answer for connect() on a listener (the table checks the state
             // first; no port is drawn).
             Kind::Listener { .. } => {
-                let r = self.table.connect(id, IpAddr::V4(self.addr), remote, 0);
+                let r = self
+                    .table
+                    .connect(id, IpAddr::V4(self.addr), remote, 0, now);
                 return Err(r.err().unwrap_or(Errno::EINVAL));
             }
             Kind::Conn(_) => return Err(Errno::EISCONN),
@@ -164,7 +166,7 @@ impl Host {
         let local =
             v4(self
                 .table
-                .connect(id, IpAddr::V4(self.addr), SocketAddr::V4(remote), hint)?);
+                .connect(id, IpAddr::V4(self.addr), SocketAddr::V4(remote), hint, now)?);
         let tuple = FourTuple::new(SocketAddr::V4(local), SocketAddr::V4(remote));
         for (old, r) in self.table.take_recycled() {
             self.log_tw_end(now, old, r, EndReason::RecycledByConnect);

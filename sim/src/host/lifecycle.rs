@@ -109,14 +109,14 @@ impl Host {
                 None => false,
             };
             let returned = match self.reopened.remove(&t) {
-                Some(r) if old == State::SynReceived && r.expires_at > now => Some(r),
+                Some(r) if old == State::SynReceived && r.expires_at() > now => Some(r),
                 _ => None,
             };
             if let Some(r) = returned {
                 // The reopening SYN was an old duplicate (the peer reset our SYN-ACK): the
                 // record comes back with the time it had left (RFC 1122 §4.2.2.13).
                 self.socks.remove(&c.id);
-                let (entered, expires) = (r.entered_at, r.expires_at);
+                let (entered, expires) = (r.entered_at, r.expires_at());
                 let inc = r.incarnation;
                 if self.table.enter_time_wait(c.id, r).is_ok() {
                     ev!(

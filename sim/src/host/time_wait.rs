@@ -32,7 +32,7 @@ impl Host {
                 seq: seg.seq,
                 action,
                 restarted: d.restarted,
-                expires_at_us: r.as_ref().map(|r| r.expires_at.micros()),
+                expires_at_us: r.as_ref().map(|r| r.expires_at().micros()),
                 rule: d.rule,
             })
         );
@@ -107,7 +107,7 @@ impl Host {
                 incarnation: record.incarnation,
                 entered_at: record.entered_at,
                 lived,
-                restarts: record.restarts,
+                restarts: record.restarts(),
             }))
         );
         if let Some(s) = self.socks.get(&id) {
@@ -154,19 +154,15 @@ impl Host {
             }
             return;
         }
-        let record = TimeWaitRecord {
-            tuple: t,
-            incarnation: c.incarnation,
-            snd_nxt: SeqNum(snd_nxt),
-            rcv_nxt: SeqNum(fin_end),
-            rcv_wnd: u32::from(win),
-            entered_at: now,
-            expires_at: now + tw_len,
-            length: tw_len,
-            restarts: 0,
-            last_limited_ack_at: None,
-            ts_recent: None,
-        };
+        let record = TimeWaitRecord::new(
+            t,
+            c.incarnation,
+            SeqNum(snd_nxt),
+            SeqNum(fin_end),
+            u32::from(win),
+            now,
+            tw_len,
+        );
         let name = self
             .socks
             .get(&c.id)
@@ -181,7 +177,7 @@ impl Host {
                 snd_nxt,
                 rcv_nxt: fin_end,
                 rcv_wnd: u32::from(win),
-                expires_at: record.expires_at,
+                expires_at: record.expires_at(),
                 length: tw_len,
             })
         );
