@@ -1,0 +1,116 @@
+//! Scenario files: the JSON format shared by `twsim run` and the demos.
+//!
+//! The field-by-field reference is `docs/scenario-format.md`. Loading has two stages, ripgrep
+//! style: [`parse`] deserialises the raw file (unknown fields are errors, so typos never pass
+//! silently) and [`Scenario::resolve`] validates it into a [`Resolved`] scenario with names
+//! turned into indices, durations into microseconds and step times made absolute. Every error
+//! names the file, the JSON path (`steps[3].addr`) and the line:column of the offending value.
+//!
+//! The module is laid out along those stages:
+//!
+//! - `format`: the file format, serde structs with `deny_unknown_fields` ([`Scenario`],
+//!   [`HostSpec`], [`StepSpec`] …);
+//! - `values`: values written as text: durations ([`Dur`], [`parse_duration`]), step times
+//!   ([`At`]), socket addresses, errno names, flags and `SO_LINGER`;
+//! - `resolved`: the validated types ([`Resolved`], [`Host`], [`Step`], [`Call`] …);
+//! - `resolve`: [`Scenario::resolve`], one named step per part of the document (settings and
+//!   variants, hosts, network, script, checks);
+//! - `error`: [`ScenarioError`] and the positions it carries.
+
+mod error;
+mod format;
+mod resolve;
+mod resolved;
+mod values;
+
+pub use error::ScenarioError;
+pub use format::{
+    ActionObject, ActionSpec, CheckSpec, DelaySpec, DistSpec, EmpiricalSpec, ExpSpec, FaultSpec,
+    HostSpec, MatchSpec, NetworkSpec, NormalSpec, RouteSpec, Scenario, StepSpec, TimeWaitSpec,
+    VariantSpec,
+};
+pub use resolved::{
+    Action, Call, Check, Fault, Host, HostTiming, Ipv6Use, Overrides, Resolved, Route, SockOpt,
+    Step, TimeWaitOverride, WaitFor,
+};
+pub use values::{parse_duration, At, Dur, STATE_NAMES};
+
+use crate::locate::{locate, locate_key};
+
+/// Parses a scenario document. `file` is only used in error messages.
+///
+/// # Errors
+///
+/// A [`ScenarioError`] for text that is not JSON, an unknown field, a missing field, a value
+/// of the wrong type (a bad duration, an out-of-range number) or anything but white space
+/// after the document; its position points at the offending key or value.
+pub fn parse(file: &str, src: &str) -> Result<Scenario, ScenarioError> {
+    let de = &mut serde_json::Deserializer::from_str(src);
+    let res: Result<Scenario, _> = serde_path_to_error::deserialize(&mut *de);
+    let err = |path: String, inner: serde_json::Error| {
+        let msg = inner.to_string();
+        // serde_json appends " at line L column C"; keep the message without it.
+        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+        // serde_path_to_error writes `?` for a position it could not name.
+        let path = match path.as_str() {
+            "." => String::new(),
+            p => p.trim_end_matches(".?").trim_end_matches('?').to_string(),
+        };
+        // A value that is well-formed JSON but wrong for its field (a bad duration, an
+        // out-of-range number) is reported by serde after the value; point at the value.
+        let located = (inner.classify() == serde_json::error::Category::Data && !path.is_empty())
+            .then(|| {
+                if msg.starts_with("unknown field") {
+                    locate_key(src, &path)
+                } else {
+                    locate(src, &path)
+                }
+            })
+            .flatten();
+        let (line, column) = located.unwrap_or((inner.line(), inner.column()));
+        ScenarioError {
+            file: file.to_string(),
+            path,
+            line: line.max(1),
+            column: column.max(1),
+            message: msg,
+        }
+    };
+    let sc = res.map_err(|e| {
+        let path = e.path().to_string();
+        err(path, e.into_inner())
+    })?;
+    // Anything but white space after the document is an error.
+    de.end().map_err(|e| err(String::new(), e))?;
+    Ok(sc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_reports_the_position_of_an_unknown_field() {
+        let src = "{\"name\": \"x\", \"hosts\": [], \"steps\": [], \"bogus\": 1}";
+        let e = parse("f.json", src).unwrap_err();
+        assert_eq!((e.line, e.column), (1, 41));
+        assert!(e.message.starts_with("unknown field `bogus`"), "{e}");
+    }
+
+    #[test]
+    fn parse_refuses_trailing_text() {
+        let src = "{\"name\": \"x\", \"hosts\": [], \"steps\": []} x";
+        let e = parse("f.json", src).unwrap_err();
+        assert_eq!(e.path, "");
+        assert!(e.to_string().starts_with("f.json:1:"), "{e}");
+    }
+
+    #[test]
+    fn parse_points_at_a_bad_duration() {
+        let src = "{\"name\": \"x\", \"msl\": \"ten\", \"hosts\": [], \"steps\": []}";
+        let e = parse("f.json", src).unwrap_err();
+        assert_eq!(e.path, "msl");
+        assert_eq!((e.line, e.column), (1, 22));
+        assert!(e.message.starts_with("bad duration \"ten\""), "{e}");
+    }
+}

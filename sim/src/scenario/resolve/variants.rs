@@ -1,0 +1,253 @@
+//! Scenario-wide settings (profile, seed, MSL, TIME-WAIT overrides), with the chosen variant
+//! and the command-line overrides applied, and the variant's replacement expectations.
+
+use super::super::error::{Ctx, ScenarioError};
+use super::super::format::{Scenario, TimeWaitSpec, VariantSpec};
+use super::super::resolved::{Overrides, Step, TimeWaitOverride};
+use super::super::values::{expectation, parse_duration, profile};
+use std::collections::BTreeSet;
+use twsim_model::time_wait::{RstInTimeWait, SynInTimeWait, TimerRestart};
+use twsim_model::{Duration, Profile};
+
+/// What applies to every host, after the variant and the overrides.
+pub(super) struct Settings {
+    /// Profile of hosts that do not name theirs (or of every host if forced).
+    pub(super) default_os: Profile,
+    /// A variant or the command line chose the profile: it replaces the hosts' own `os`.
+    pub(super) host_os_forced: bool,
+    /// TIME-WAIT overrides of the scenario and the variant (each host adds its own).
+    pub(super) time_wait: TimeWaitOverride,
+    /// Run seed.
+    pub(super) seed: u64,
+    /// MSL (`None`: each profile's default).
+    pub(super) msl: Option<Duration>,
+    /// The variant's name.
+    pub(super) variant: Option<String>,
+}
+
+/// The settings of `sc` for `variant` (an index into `sc.variants`) with `ov` applied last.
+/// Also refuses duplicate variant names and a zero MSL.
+pub(super) fn settings(
+    ctx: &Ctx,
+    sc: &Scenario,
+    variant: Option<usize>,
+    ov: &Overrides,
+) -> Result<Settings, ScenarioError> {
+    let mut default_os = match &sc.os {
+        Some(n) => profile(ctx, "os", n)?,
+        None => Profile::Linux,
+    };
+    let mut seed = sc.seed.unwrap_or(1);
+    let mut msl = sc.msl.map(|d| d.0);
+    let mut host_os_forced = false;
+    unique_variant_names(ctx, &sc.variants)?;
+    let variant_name = match variant {
+        Some(i) => {
+            let v = &sc.variants[i];
+            if let Some(os) = &v.os {
+                default_os = profile(ctx, &format!("variants[{i}].os"), os)?;
+                host_os_forced = true;
+            }
+            seed = v.seed.unwrap_or(seed);
+            msl = v.msl.map(|d| d.0).or(msl);
+            Some(v.name.clone())
+        }
+        None => None,
+    };
+    if let Some(os) = ov.os {
+        default_os = os;
+        host_os_forced = true;
+    }
+    let mut time_wait = time_wait_override(ctx, "time_wait", &sc.time_wait)?;
+    if let Some(vi) = variant {
+        time_wait = time_wait.merge(time_wait_override(
+            ctx,
+            &format!("variants[{vi}].time_wait"),
+            &sc.variants[vi].time_wait,
+        )?);
+    }
+    seed = ov.seed.unwrap_or(seed);
+    msl = ov.msl.or(msl);
+    if msl == Some(Duration::ZERO) {
+        return Err(ctx.err("msl", "msl must be greater than zero"));
+    }
+    Ok(Settings {
+        default_os,
+        host_os_forced,
+        time_wait,
+        seed,
+        msl,
+        variant: variant_name,
+    })
+}
+
+fn unique_variant_names(ctx: &Ctx, variants: &[VariantSpec]) -> Result<(), ScenarioError> {
+    let mut names = BTreeSet::new();
+    for (i, v) in variants.iter().enumerate() {
+        if !names.insert(v.name.as_str()) {
+            return Err(ctx.err(
+                &format!("variants[{i}].name"),
+                format!("duplicate variant name {:?}", v.name),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The TIME-WAIT overrides written at `path` (rule names, length, ACK rate limit).
+pub(super) fn time_wait_override(
+    ctx: &Ctx,
+    path: &str,
+    spec: &Option<TimeWaitSpec>,
+) -> Result<TimeWaitOverride, ScenarioError> {
+    let Some(t) = spec else {
+        return Ok(TimeWaitOverride::default());
+    };
+    let ack_rate_limit = match t.ack_rate_limit.as_deref() {
+        None => None,
+        Some("off") => Some(None),
+        Some(d) => {
+            Some(Some(parse_duration(d).map_err(|e| {
+                ctx.err(&format!("{path}.ack_rate_limit"), e)
+            })?))
+        }
+    };
+    Ok(TimeWaitOverride {
+        restart: rule(
+            ctx,
+            &format!("{path}.restart"),
+            &t.restart,
+            &TimerRestart::NAMES,
+        )?,
+        rst: rule(ctx, &format!("{path}.rst"), &t.rst, &RstInTimeWait::NAMES)?,
+        syn: rule(ctx, &format!("{path}.syn"), &t.syn, &SynInTimeWait::NAMES)?,
+        length: t.length.map(|d| d.0),
+        ack_rate_limit,
+    })
+}
+
+/// The rule named `v` among `names`.
+fn rule<T: Copy>(
+    ctx: &Ctx,
+    path: &str,
+    v: &Option<String>,
+    names: &[(&str, T)],
+) -> Result<Option<T>, ScenarioError> {
+    let Some(v) = v else { return Ok(None) };
+    names
+        .iter()
+        .find(|(n, _)| n == v)
+        .map(|(_, x)| Some(*x))
+        .ok_or_else(|| {
+            let known: Vec<&str> = names.iter().map(|(n, _)| *n).collect();
+            ctx.err(
+                path,
+                format!("unknown rule {v:?} (known: {})", known.join(", ")),
+            )
+        })
+}
+
+/// Replaces the `expect` of the steps that variant `vi` names (step index as a string).
+pub(super) fn expectations(
+    ctx: &Ctx,
+    vi: usize,
+    v: &VariantSpec,
+    steps: &mut [Step],
+) -> Result<(), ScenarioError> {
+    for (k, e) in &v.expect {
+        let p = format!("variants[{vi}].expect.{k}");
+        let i: usize = k.parse().ok().filter(|i| *i < steps.len()).ok_or_else(|| {
+            ctx.err(
+                &p,
+                format!("{k:?} is not a step index (0..{})", steps.len()),
+            )
+        })?;
+        steps[i].expect = Some(expectation(ctx, &p, e)?);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{error, resolve_with};
+    use crate::scenario::Overrides;
+    use twsim_model::time_wait::RstInTimeWait;
+    use twsim_model::{Duration, Errno, Profile};
+
+    const VARIANTS: &str = r#"{"name": "v", "os": "freebsd", "seed": 7, "msl": "30s",
+        "time_wait": {"rst": "ignore"},
+        "hosts": [{"name": "a", "addr": "10.0.0.1", "os": "windows-2003"}],
+        "steps": [{"host": "a", "call": "socket", "sock": "s", "expect": "ok"}],
+        "variants": [{"name": "linux", "os": "linux", "seed": 9,
+                      "expect": {"0": "EADDRINUSE"}, "time_wait": {"length": "1s"}}]}"#;
+
+    #[test]
+    fn the_variant_then_the_overrides_apply_on_top_of_the_file() {
+        let base = resolve_with(VARIANTS, None, &Overrides::default()).unwrap();
+        assert_eq!((base.seed, base.msl), (7, Some(Duration::from_secs(30))));
+        assert_eq!(base.hosts[0].profile, Profile::Windows2003);
+        assert_eq!(base.steps[0].expect, Some(None));
+        let v = resolve_with(VARIANTS, Some(0), &Overrides::default()).unwrap();
+        assert_eq!(v.variant.as_deref(), Some("linux"));
+        assert_eq!(v.seed, 9);
+        assert_eq!(
+            v.hosts[0].profile,
+            Profile::Linux,
+            "a variant's os is forced"
+        );
+        assert_eq!(v.steps[0].expect, Some(Some(Errno::EADDRINUSE)));
+        let tw = v.hosts[0].time_wait;
+        assert_eq!(tw.rst, Some(RstInTimeWait::Ignore));
+        assert_eq!(tw.length, Some(Duration::from_secs(1)));
+        let ov = Overrides {
+            seed: Some(3),
+            os: Some(Profile::FreeBsd),
+            msl: Some(Duration::from_secs(1)),
+        };
+        let o = resolve_with(VARIANTS, Some(0), &ov).unwrap();
+        assert_eq!((o.seed, o.msl), (3, Some(Duration::from_secs(1))));
+        assert_eq!(o.hosts[0].profile, Profile::FreeBsd);
+    }
+
+    #[test]
+    fn settings_errors() {
+        let e = |extra: &str| {
+            error(&format!(
+                r#"{{"name": "e", {extra}
+                "hosts": [{{"name": "a", "addr": "10.0.0.1"}}],
+                "steps": [{{"host": "a", "call": "exit"}}]}}"#
+            ))
+        };
+        assert_eq!(e(r#""msl": "0s","#), "msl: msl must be greater than zero");
+        assert!(e(r#""os": "plan9","#).starts_with("os: unknown profile \"plan9\""));
+        assert_eq!(
+            e(r#""variants": [{"name": "x"}, {"name": "x"}],"#),
+            "variants[1].name: duplicate variant name \"x\""
+        );
+        assert!(e(r#""time_wait": {"syn": "maybe"},"#)
+            .starts_with("time_wait.syn: unknown rule \"maybe\" (known: "));
+        assert!(e(r#""time_wait": {"ack_rate_limit": "often"},"#)
+            .starts_with("time_wait.ack_rate_limit: bad duration \"often\""));
+    }
+
+    #[test]
+    fn variant_expectations_name_existing_steps() {
+        let src = |expect: &str| {
+            format!(
+                r#"{{"name": "e", "hosts": [{{"name": "a", "addr": "10.0.0.1"}}],
+                "steps": [{{"host": "a", "call": "exit"}}],
+                "variants": [{{"name": "x", "expect": {expect}}}]}}"#
+            )
+        };
+        let e = |expect: &str| {
+            let e = resolve_with(&src(expect), Some(0), &Overrides::default()).unwrap_err();
+            format!("{}: {}", e.path, e.message)
+        };
+        assert_eq!(
+            e(r#"{"1": "ok"}"#),
+            "variants[0].expect.1: \"1\" is not a step index (0..1)"
+        );
+        assert!(e(r#"{"0": "EWHAT"}"#)
+            .starts_with("variants[0].expect.0: unknown expectation \"EWHAT\""));
+    }
+}
