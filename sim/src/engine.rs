@@ -12,11 +12,11 @@ use crate::event::{
 use crate::host::Host;
 use crate::net::{Network, Verdict};
 use crate::rng::stream;
-use crate::scenario::{At, Call, Resolved, SockOpt, Step, WaitFor};
+use crate::scenario::{Call, Resolved, SockOpt, Step, WaitFor};
 use crate::trace::Recorder;
 use crate::wire::SegMeta;
 use twsim_model::Family;
-use twsim_model::{Duration, Errno, Instant, ProfileConfig};
+use twsim_model::{Duration, Errno, Instant};
 
 /// What a run should record besides the summary.
 #[derive(Clone, Copy, Debug, Default)]
@@ -227,15 +227,13 @@ impl<'a> Sim<'a> {
             .hosts
             .iter()
             .map(|h| {
-                let cfg: ProfileConfig = h.config();
-                let msl = sc.msl.unwrap_or(cfg.default_msl);
-                let tw = cfg.time_wait_duration(msl);
+                let t = h.timing(sc.msl);
                 Host::new(
                     h.name.clone(),
                     h.addr,
-                    cfg,
-                    tw,
-                    msl,
+                    t.config,
+                    t.time_wait,
+                    t.msl,
                     stream(sc.seed, &format!("host/{}", h.name)),
                 )
             })
@@ -365,14 +363,6 @@ impl<'a> Sim<'a> {
         Err(format!(
             "no progress at t={now}: stopped after {SPIN_LIMIT} iterations"
         ))
-    }
-
-    fn step_time(step: &Step, prev_done: Instant) -> Instant {
-        match step.at {
-            None => prev_done,
-            Some(At::Absolute(t)) => Instant::from_micros(t.micros()).max(prev_done),
-            Some(At::Relative(d)) => prev_done + d,
-        }
     }
 
     fn start(&mut self, step: &Step) -> Outcome {
@@ -609,7 +599,7 @@ impl<'a> Sim<'a> {
                 let Some(step) = sc.steps.get(next) else {
                     break;
                 };
-                if Self::step_time(step, prev_done) > self.now {
+                if step.start_time(prev_done) > self.now {
                     break;
                 }
                 match self.start(step) {
@@ -634,7 +624,7 @@ impl<'a> Sim<'a> {
             }
             if pending.is_none() && next < sc.steps.len() {
                 // a step is due now only if its time has come; loop again to run it
-                if Self::step_time(&sc.steps[next], prev_done) <= self.now {
+                if sc.steps[next].start_time(prev_done) <= self.now {
                     continue;
                 }
             }
@@ -651,11 +641,7 @@ impl<'a> Sim<'a> {
             }
             match &pending {
                 Some(p) => consider(Some(p.deadline)),
-                None => consider(
-                    sc.steps
-                        .get(next)
-                        .map(|step| Self::step_time(step, prev_done)),
-                ),
+                None => consider(sc.steps.get(next).map(|step| step.start_time(prev_done))),
             }
             let Some(t) = earliest else {
                 break;

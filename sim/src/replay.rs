@@ -21,7 +21,7 @@
 //! overlap is [`twsim_model::addr::overlaps`]; a v4-mapped connection is an IPv4 4-tuple.
 
 use crate::rng::stream;
-use crate::scenario::{At, Call, Resolved, SockOpt, WaitFor};
+use crate::scenario::{Call, HostTiming, Resolved, SockOpt, WaitFor};
 use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, VecDeque};
@@ -160,8 +160,9 @@ impl Model {
             .iter()
             .enumerate()
             .map(|(i, h)| {
-                let cfg = h.config();
-                let msl = sc.msl.unwrap_or(cfg.default_msl);
+                let HostTiming {
+                    config: cfg, msl, ..
+                } = h.timing(sc.msl);
                 let mut rng = stream(sc.seed, &format!("host/{}", h.name));
                 // The simulator draws smoltcp's seed first; keep the same sequence of hints so
                 // that automatic ports coincide with the full simulation's.
@@ -770,12 +771,7 @@ pub fn replay_model_with(sc: &Resolved, shared_port_space: bool) -> Vec<ReplaySt
     let mut prev_done = Instant::ZERO;
     let mut out = Vec::with_capacity(sc.steps.len());
     for step in &sc.steps {
-        let at = match step.at {
-            None => prev_done,
-            Some(At::Absolute(t)) => Instant::from_micros(t.micros()).max(prev_done),
-            Some(At::Relative(d)) => prev_done + d,
-        };
-        m.advance(at);
+        m.advance(step.start_time(prev_done));
         let r = m.call(step.host, &step.proc, &step.call, step.timeout);
         prev_done = m.now;
         let (result, detail) = match r {
