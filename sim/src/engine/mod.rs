@@ -1,0 +1,313 @@
+//! The discrete-event loop: virtual time, hosts, the network and the script.
+//!
+//! One queue of deliveries keyed by `(deliver_at, seq)` keeps emission order on ties. The next
+//! instant is the earliest of: the next delivery, every host's `poll_at` (smoltcp timers and
+//! TIME-WAIT expiries), the next scripted step and the deadline of a blocked call. Time never
+//! goes backwards, and a spin guard stops a run that makes no progress at one instant.
+//! A run is a pure function of (scenario, seed).
+
+use crate::event::{Event, HostInfo, RouteInfo, RunStart, SegFields, SegmentEvent};
+use crate::host::Host;
+use crate::net::{Network, Verdict};
+use crate::rng::stream;
+use crate::scenario::Resolved;
+use crate::trace::Recorder;
+use crate::wire::SegMeta;
+use twsim_model::Instant;
+
+/// What a run should record besides the summary.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunOptions {
+    /// Keep the JSON Lines trace.
+    pub trace: bool,
+    /// Keep the pcap capture.
+    pub pcap: bool,
+    /// Skip the human timeline and host events (benchmarks, sweeps): the summary, step
+    /// results and TIME-WAIT records are still kept.
+    pub quiet: bool,
+}
+
+pub use report::{CheckResult, RunReport, TimeWaitSummary};
+use script::Cursor;
+pub use script::{describe, Detail, StepResult};
+pub use twsim_model::DEFAULT_WAIT_TIMEOUT;
+/// Most loop iterations allowed at one virtual instant before the run is stopped.
+const SPIN_LIMIT: u32 = 100_000;
+
+struct Sim<'a> {
+    sc: &'a Resolved,
+    now: Instant,
+    hosts: Vec<Host>,
+    net: Network,
+    rec: Recorder,
+    segments: u64,
+}
+
+impl<'a> Sim<'a> {
+    fn new(sc: &'a Resolved, opts: RunOptions) -> Self {
+        let hosts = sc
+            .hosts
+            .iter()
+            .map(|h| {
+                let t = h.timing(sc.msl);
+                Host::new(
+                    h.name.clone(),
+                    h.addr,
+                    t.config,
+                    t.time_wait,
+                    t.msl,
+                    stream(sc.seed, &format!("host/{}", h.name)),
+                )
+            })
+            .collect();
+        let net = Network::new(
+            sc.seed,
+            sc.routes.clone(),
+            sc.faults.clone(),
+            sc.max_lifetime,
+        );
+        let mut rec = Recorder::new(opts.trace, opts.pcap);
+        rec.timeline_on = !opts.quiet;
+        let mut hosts: Vec<Host> = hosts;
+        for h in &mut hosts {
+            h.record = rec.wants_events();
+        }
+        Sim {
+            sc,
+            now: Instant::ZERO,
+            hosts,
+            net,
+            rec,
+            segments: 0,
+        }
+    }
+
+    fn host_of(&self, ip: std::net::Ipv4Addr) -> Option<usize> {
+        self.hosts.iter().position(|h| h.addr == ip)
+    }
+
+    /// Moves host `i`'s events into the trace and its packets onto the network.
+    fn flush(&mut self, i: usize) {
+        let now = self.now;
+        for e in std::mem::take(&mut self.hosts[i].events) {
+            self.rec.emit(now, Some(&self.hosts[i].name), &e);
+        }
+        for pkt in self.hosts[i].take_tx() {
+            let seg = pkt.meta;
+            let to = self.host_of(*seg.dst.ip());
+            self.segments += 1;
+            let verdicts = self.net.send(now, i, to, pkt);
+            if !self.rec.wants_events() {
+                continue;
+            }
+            let from = self.hosts[i].name.clone();
+            let to_name = to.map_or("?".to_string(), |t| self.hosts[t].name.clone());
+            for v in verdicts {
+                self.trace_verdict(&from, &to_name, &seg, &v);
+            }
+        }
+    }
+
+    fn trace_verdict(&mut self, from: &str, to: &str, seg: &SegMeta, v: &Verdict) {
+        let seg = SegFields::of(seg);
+        let (from, to) = (from.to_string(), to.to_string());
+        let event = match v {
+            Verdict::Scheduled {
+                id,
+                dup_of,
+                route,
+                deliver_at,
+                fault,
+            } => SegmentEvent::Sent {
+                seg,
+                id: *id,
+                dup_of: *dup_of,
+                from,
+                to,
+                route: route.clone(),
+                deliver_at: *deliver_at,
+                fault: *fault,
+            },
+            Verdict::Dropped {
+                id,
+                reason,
+                route,
+                fault,
+            } => SegmentEvent::Dropped {
+                seg,
+                id: *id,
+                from,
+                to,
+                reason,
+                route: route.clone(),
+                fault: *fault,
+            },
+        };
+        let host = match &event {
+            SegmentEvent::Sent { from, .. } | SegmentEvent::Dropped { from, .. } => from.clone(),
+            SegmentEvent::Delivered { .. } => unreachable!("a verdict is a send"),
+        };
+        self.rec.emit(self.now, Some(&host), &Event::Segment(event));
+    }
+
+    /// Delivers everything due now and runs every host timer due now.
+    fn process_due(&mut self) -> Result<(), String> {
+        let now = self.now;
+        for _ in 0..SPIN_LIMIT {
+            let mut busy = false;
+            while let Some(seg) = self.net.pop_due(now) {
+                busy = true;
+                self.rec.capture(now, &seg.pkt.bytes);
+                if self.rec.wants_events() {
+                    let event = Event::Segment(SegmentEvent::Delivered {
+                        seg: SegFields::of(&seg.pkt.meta),
+                        id: seg.id,
+                        dup_of: seg.dup_of,
+                        route: self.net.route_name(seg.route).to_string(),
+                        age: now - seg.sent_at,
+                    });
+                    self.rec.emit(now, Some(&self.hosts[seg.to].name), &event);
+                }
+                self.hosts[seg.to].deliver(now, seg.pkt);
+                self.flush(seg.to);
+            }
+            for i in 0..self.hosts.len() {
+                if self.hosts[i].poll_at(now).is_some_and(|t| t <= now) {
+                    busy = true;
+                    self.hosts[i].poll(now);
+                    self.flush(i);
+                }
+            }
+            if !busy {
+                return Ok(());
+            }
+        }
+        Err(format!(
+            "no progress at t={now}: stopped after {SPIN_LIMIT} iterations"
+        ))
+    }
+
+    fn run(mut self) -> RunReport {
+        let start = self.run_record();
+        self.rec.emit(Instant::ZERO, None, &start);
+        let mut cur = Cursor::default();
+        let aborted = self.event_loop(&mut cur);
+        if let Some(p) = &cur.pending {
+            let step = &self.sc.steps[p.step];
+            let event = Event::Stopped {
+                call: describe(&step.call),
+            };
+            self.rec
+                .emit(self.now, Some(&self.hosts[step.host].name), &event);
+        }
+        self.report(cur, aborted)
+    }
+
+    /// The `run` record: what the run simulates.
+    fn run_record(&self) -> Event {
+        Event::Run(RunStart {
+            scenario: self.sc.name.clone(),
+            variant: self.sc.variant.clone(),
+            seed: self.sc.seed,
+            version: env!("CARGO_PKG_VERSION"),
+            max_lifetime: self.sc.max_lifetime,
+            hosts: self
+                .sc
+                .hosts
+                .iter()
+                .zip(&self.hosts)
+                .map(|(h, hh)| HostInfo {
+                    name: h.name.clone(),
+                    addr: h.addr.to_string(),
+                    os: h.profile.name(),
+                    time_wait: hh.tw_len,
+                })
+                .collect(),
+            routes: self
+                .sc
+                .routes
+                .iter()
+                .map(|r| RouteInfo {
+                    name: r.name.clone(),
+                    delay_us: r.delay.fixed().map(|d| d.micros()),
+                    delay: r.delay.to_string(),
+                    loss: r.loss,
+                    duplicate: r.duplicate,
+                })
+                .collect(),
+        })
+    }
+
+    /// Advances virtual time until nothing is left to happen; `Some(why)` if the run had to
+    /// stop early.
+    fn event_loop(&mut self, cur: &mut Cursor) -> Option<String> {
+        let mut same_instant = 0u32;
+        loop {
+            if let Err(e) = self.process_due() {
+                return Some(e);
+            }
+            self.run_due_steps(cur);
+            for i in 0..self.hosts.len() {
+                self.flush(i);
+            }
+            // A step became due now (a blocked call completed): run it at this instant.
+            if cur.pending.is_none()
+                && self
+                    .sc
+                    .steps
+                    .get(cur.next)
+                    .is_some_and(|step| step.start_time(cur.prev_done) <= self.now)
+            {
+                continue;
+            }
+            let t = self.next_instant(cur)?;
+            if t == self.now {
+                same_instant += 1;
+                if same_instant > SPIN_LIMIT {
+                    return Some(format!("no progress at t={}", self.now));
+                }
+            } else {
+                same_instant = 0;
+            }
+            self.now = t;
+        }
+    }
+
+    /// The earliest of the next delivery, every host's timer, the blocked call's deadline or
+    /// the next step's time; `None` when nothing is left, or only events past the linger
+    /// time after the last step.
+    fn next_instant(&mut self, cur: &Cursor) -> Option<Instant> {
+        let now = self.now;
+        let mut earliest: Option<Instant> = self.net.next_delivery();
+        let mut consider = |t: Option<Instant>| {
+            if let Some(t) = t {
+                earliest = Some(earliest.map_or(t, |e| e.min(t)));
+            }
+        };
+        for h in &mut self.hosts {
+            consider(h.poll_at(now));
+        }
+        match &cur.pending {
+            Some(p) => consider(Some(p.deadline)),
+            None => consider(
+                self.sc
+                    .steps
+                    .get(cur.next)
+                    .map(|step| step.start_time(cur.prev_done)),
+            ),
+        }
+        let t = earliest?.max(now);
+        if cur.next >= self.sc.steps.len() && t > cur.prev_done + self.sc.linger_after_steps {
+            return None;
+        }
+        Some(t)
+    }
+}
+
+/// Runs a resolved scenario to completion.
+pub fn run(sc: &Resolved, opts: RunOptions) -> RunReport {
+    Sim::new(sc, opts).run()
+}
+
+mod report;
+mod script;
