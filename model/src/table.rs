@@ -99,9 +99,10 @@ pub struct Entry {
     pub bound_addr: Option<SocketAddr>,
     /// For an accepted connection: the listener that accepted it.
     pub accepted_from: Option<SocketId>,
-    /// Whether `connect()` ever succeeded on this socket. Outside Linux such a socket may not
-    /// listen any more (FreeBSD `tcp_usr_listen`: EINVAL on a dropped inpcb; assumed for the
-    /// others), so it never reaches LISTEN without a bind check.
+    /// Whether `connect()` ever succeeded on this socket. Without
+    /// [`ProfileConfig::listen_after_connect`] such a socket may not listen any more (FreeBSD
+    /// `tcp_usr_listen`: EINVAL on a dropped inpcb), so it never reaches LISTEN without a bind
+    /// check.
     pub connected_before: bool,
 }
 
@@ -384,8 +385,9 @@ impl AddressTable {
         ip.is_unspecified() || self.local_addrs.contains(&ip)
     }
 
-    /// `bind()`. Port 0 picks a free ephemeral port starting at `hint` (Linux
-    /// `inet_csk_find_open_port`: random start, odd ports first; BSD: random start).
+    /// `bind()`. Port 0 picks a free ephemeral port starting at `hint`, a random number the
+    /// caller draws (odd ports first with [`ProfileConfig::bind_odd_ports_first`], Linux
+    /// `inet_csk_find_open_port`; otherwise in order, BSD `in_pcb_lport`).
     /// Returns the bound address.
     /// Errors: EINVAL if already bound, or for a v4-mapped address on an IPV6_V6ONLY socket;
     /// EADDRNOTAVAIL for an address the host does not own; EADDRINUSE on conflict or when no
@@ -439,9 +441,8 @@ impl AddressTable {
                     .is_none_or(|l| !overlaps(addr.ip(), me.opts.v6only, l.ip(), other.opts.v6only))
             })
         };
-        let odd_first = matches!(self.cfg.bind, BindRules::Linux);
         let offset = hint % n;
-        let order: Vec<u32> = if odd_first {
+        let order: Vec<u32> = if self.cfg.bind_odd_ports_first {
             // odd ports first, then even ones (inet_csk_find_open_port)
             (0..n)
                 .map(|i| (offset + i) % n)
@@ -470,14 +471,14 @@ impl AddressTable {
     }
 
     /// `listen()`. An unbound socket gets an ephemeral port first (Linux `inet_autobind`).
-    /// Linux re-runs the conflict check with the socket listening (`inet_csk_listen_start`),
-    /// so of two SO_REUSEADDR sockets bound to one port only the first may listen. BSD,
-    /// Windows (KB 307175: several SO_REUSEADDR servers listen at once), Solaris and smoltcp
-    /// do not re-check.
+    /// With [`ProfileConfig::listen_rechecks_bind`] the conflict check runs again with the
+    /// socket listening (Linux `inet_csk_listen_start`), so of two SO_REUSEADDR sockets bound
+    /// to one port only the first may listen.
     /// Errors: EINVAL if connected, if the socket came from `accept()` (its connection may
     /// have ended, but Linux `inet_listen` requires SS_UNCONNECTED, which an accepted socket
-    /// never is again; assumed for the other stacks), or, outside Linux, if it was ever
-    /// connected ([`Entry::connected_before`]); EADDRINUSE on conflict.
+    /// never is again; assumed for the other stacks), or, without
+    /// [`ProfileConfig::listen_after_connect`], if it was ever connected
+    /// ([`Entry::connected_before`]); EADDRINUSE on conflict.
     pub fn listen(&mut self, id: SocketId, hint: u32) -> Result<SocketAddr, Errno> {
         self.listen_with(id, hint, IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
     }
@@ -491,7 +492,7 @@ impl AddressTable {
         wildcard: IpAddr,
     ) -> Result<SocketAddr, Errno> {
         let me = self.entries.get(&id).ok_or(Errno::EBADF)?;
-        let reconnected = me.connected_before && self.cfg.bind != BindRules::Linux;
+        let reconnected = me.connected_before && !self.cfg.listen_after_connect;
         if me.accepted_from.is_some() || reconnected {
             return Err(Errno::EINVAL);
         }
@@ -505,8 +506,8 @@ impl AddressTable {
         }
         let addr = self.entries[&id].local.expect("bound above");
         // Linux re-runs the check from listen(); the new socket's state matters only through
-        // the other socket's LISTEN test. No other rule set re-checks.
-        if self.cfg.bind == BindRules::Linux && self.first_conflict(id, addr).is_some() {
+        // the other socket's LISTEN test.
+        if self.cfg.listen_rechecks_bind && self.first_conflict(id, addr).is_some() {
             return Err(Errno::EADDRINUSE);
         }
         self.entries.get_mut(&id).expect("checked").state = TableState::Listen;
@@ -515,18 +516,20 @@ impl AddressTable {
 
     /// `connect()`: picks the local endpoint and claims the 4-tuple. `src` is the source
     /// address routing would use; `hint` seeds the port search (Linux: the secure hash of
-    /// (src, dst, dport), `__inet_hash_connect`: even ports first, then odd, from
-    /// `hint + table_perturb[dst]`; ports held by `bind()` are skipped; ports taken by other
-    /// connects are shared while the 4-tuple is unique). Every other rule set: only ports with
-    /// nothing overlapping on them, scanned from `hint` (BSD `in_pcb_lport`; assumed for
-    /// Windows, Solaris, and the host layer in front of smoltcp, which has no allocator).
+    /// (src, dst, dport)). The scan follows [`ProfileConfig::connect_even_ports_first`] (Linux
+    /// `__inet_hash_connect`: even ports first, then odd, from `hint + table_perturb[dst]`)
+    /// and [`ProfileConfig::connect_shares_ports`] (Linux: ports held by `bind()` are skipped,
+    /// ports taken by other connects are shared while the 4-tuple is unique); otherwise only
+    /// ports with nothing overlapping on them, scanned from `hint` (BSD `in_pcb_lport`).
     /// A v4-mapped endpoint (local or remote) is kept as IPv4, as Linux hashes such a
     /// connection in the IPv4 tables, so the 4-tuple is the same whichever family spelled it.
-    /// `now` is the time of the call (µs virtual time); only the age test of Linux
-    /// `tcp_twsk_unique` for an automatic port reads it (a TIME-WAIT entered more than 1 s
-    /// before `now` may be reused on loopback).
-    /// Errors: EISCONN if connected, EINVAL if listening, EADDRNOTAVAIL if the 4-tuple is in
-    /// use (TIME-WAIT included) or no ephemeral port is free.
+    /// `now` is the time of the call (µs virtual time); only the age test of
+    /// [`ProfileConfig::tw_reuse_loopback_after`] reads it. An explicit bind onto a TIME-WAIT
+    /// 4-tuple recycles the record under [`ProfileConfig::recycle_time_wait_on_bound_connect`]
+    /// (see [`AddressTable::set_timestamps`], [`AddressTable::take_recycled`]).
+    /// Errors: EISCONN if connected, [`ProfileConfig::connect_on_listener`] if listening,
+    /// EADDRNOTAVAIL if the 4-tuple is in use (TIME-WAIT included) or no ephemeral port is
+    /// free.
     pub fn connect(
         &mut self,
         id: SocketId,
@@ -539,15 +542,7 @@ impl AddressTable {
         let me = self.entries.get(&id).ok_or(Errno::EBADF)?;
         match me.state {
             TableState::Connected { .. } | TableState::TimeWait(_) => return Err(Errno::EISCONN),
-            // Linux inet_stream_connect: a listener is not in CLOSE (EISCONN); FreeBSD
-            // soconnect: SO_ACCEPTCONN → EOPNOTSUPP; Winsock connect: WSAEINVAL.
-            TableState::Listen => {
-                return Err(match self.cfg.bind {
-                    BindRules::Linux => Errno::EISCONN,
-                    BindRules::Bsd => Errno::EOPNOTSUPP,
-                    _ => Errno::EINVAL,
-                })
-            }
+            TableState::Listen => return Err(self.cfg.connect_on_listener),
             TableState::Unbound | TableState::Bound => {}
         }
         let before = me.local;
@@ -563,7 +558,7 @@ impl AddressTable {
                     // 4-tuple recycles it when the old connection used timestamps, whatever
                     // tcp_tw_reuse says (the new ISN is SND.NXT + 65537); anything else on the
                     // 4-tuple makes it unavailable (__inet_check_established).
-                    let recycle = self.cfg.bind == BindRules::Linux
+                    let recycle = self.cfg.recycle_time_wait_on_bound_connect
                         && self.timestamps
                         && matches!(
                             self.entries.get(&other).map(|e| &e.state),
@@ -599,9 +594,10 @@ impl AddressTable {
         Ok(local)
     }
 
-    /// Declares whether this host's connections use TCP timestamps (default: no). Linux
-    /// recycles a TIME-WAIT 4-tuple on an explicit bind + connect only if they do
-    /// (`tcp_twsk_unique`). The simulator's smoltcp endpoints do not; a real Linux kernel does
+    /// Declares whether this host's connections use TCP timestamps (default: no).
+    /// [`ProfileConfig::recycle_time_wait_on_bound_connect`] and
+    /// [`ProfileConfig::tw_reuse_loopback_after`] apply only if they do (Linux
+    /// `tcp_twsk_unique`). The simulator's smoltcp endpoints do not; a real Linux kernel does
     /// (`net.ipv4.tcp_timestamps` = 1).
     pub fn set_timestamps(&mut self, on: bool) {
         self.timestamps = on;
@@ -614,11 +610,12 @@ impl AddressTable {
     }
 
     /// The connection of `id` ended (refused, timed out, reset, closed) while the socket is
-    /// still open: the 4-tuple is freed. Linux (`tcp_set_state(TCP_CLOSE)`): the port stays
-    /// held only if it was locked by an explicit bind (`SOCK_BINDPORT_LOCK`), otherwise it is
-    /// released (`inet_put_port`); a connecting socket gets back the address it had before
-    /// `connect()`. BSD keeps the pcb and its port until close; so, by assumption, do the
-    /// other rule sets. For KB Q177074 the connection no longer holds a stale address object.
+    /// still open: the 4-tuple is freed. With
+    /// [`ProfileConfig::release_unlocked_port_on_disconnect`] (Linux
+    /// `tcp_set_state(TCP_CLOSE)`) the port stays held only if it was locked by an explicit
+    /// bind (`SOCK_BINDPORT_LOCK`), otherwise it is released (`inet_put_port`); a connecting
+    /// socket gets back the address it had before `connect()`. Otherwise (BSD) the socket
+    /// keeps its port until close. For KB Q177074 the connection no longer holds a stale address object.
     /// Unknown or unconnected ids are ignored.
     pub fn disconnected(&mut self, id: SocketId) {
         let Some(e) = self.entries.get(&id) else {
@@ -627,7 +624,7 @@ impl AddressTable {
         let (TableState::Connected { remote }, Some(local)) = (e.state.clone(), e.local) else {
             return;
         };
-        let keep_port = e.port_locked || self.cfg.bind != BindRules::Linux;
+        let keep_port = e.port_locked || !self.cfg.release_unlocked_port_on_disconnect;
         self.by_tuple.remove(&FourTuple::new(local, remote));
         self.forget_stale(id);
         let before = self.pre_connect.remove(&id).flatten();
@@ -650,19 +647,19 @@ impl AddressTable {
     }
 
     /// Linux `tcp_twsk_unique` for an automatic port: a TIME-WAIT 4-tuple is reused when
-    /// `net.ipv4.tcp_tw_reuse` allows it (default 2: loopback connections only), the old
-    /// connection used timestamps, and its last timestamp is older than `tcp_tw_reuse_delay`
-    /// (1000 ms) at `now`. The record's entry time stands in for `tw_ts_recent_stamp`.
+    /// [`ProfileConfig::tw_reuse_loopback_after`] is set (`net.ipv4.tcp_tw_reuse` = 2:
+    /// loopback connections only), the old connection used timestamps, and its last timestamp
+    /// is older than that delay (`tcp_tw_reuse_delay`) at `now`. The record's entry time stands in for `tw_ts_recent_stamp`.
     fn tw_reusable(&self, id: SocketId, tuple: &FourTuple, now: Instant) -> bool {
         let Some(TableState::TimeWait(r)) = self.entries.get(&id).map(|e| &e.state) else {
             return false;
         };
         let loopback =
             unmapped(tuple.local.ip()).is_loopback() || unmapped(tuple.remote.ip()).is_loopback();
-        self.cfg.bind == BindRules::Linux
-            && self.timestamps
-            && loopback
-            && now.saturating_since(r.entered_at) > crate::time::Duration::from_millis(1000)
+        let Some(delay) = self.cfg.tw_reuse_loopback_after else {
+            return false;
+        };
+        self.timestamps && loopback && now.saturating_since(r.entered_at) > delay
     }
 
     fn connect_port(
@@ -689,19 +686,21 @@ impl AddressTable {
                 .into_iter()
                 .flatten()
                 .map(|o| &self.entries[o]);
-            match self.cfg.bind {
-                BindRules::Linux => on_port.all(|e| e.port_by_connect),
-                _ => on_port.all(|e| {
+            if self.cfg.connect_shares_ports {
+                on_port.all(|e| e.port_by_connect)
+            } else {
+                on_port.all(|e| {
                     e.local
                         .is_none_or(|l| !overlaps(l.ip(), e.opts.v6only, src, false))
-                }),
+                })
             }
         };
         // Reduce the start modulo the range first (as the kernel does), so the scan below
         // never wraps around u32: a wrapped sum would skip ports and report exhaustion early.
-        let (offset, step) = match self.cfg.bind {
-            BindRules::Linux => ((hint.wrapping_add(perturb) % n) & !1, 2),
-            _ => (hint % n, 1),
+        let (offset, step) = if self.cfg.connect_even_ports_first {
+            ((hint.wrapping_add(perturb) % n) & !1, 2)
+        } else {
+            (hint % n, 1)
         };
         let passes: &[u32] = if step == 2 { &[0, 1] } else { &[0] };
         for &parity in passes {
