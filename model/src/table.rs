@@ -16,6 +16,7 @@ use crate::profile::{
     windows_category, BindRules, ListenerChoice, ProfileConfig, WinBind, WINDOWS_2003_OTHER_USER,
     WINDOWS_2003_SAME_USER, WINDOWS_CLASSIC,
 };
+use crate::state::TcpState;
 use crate::time::Instant;
 use crate::time_wait::{EndReason, SegmentInfo, TimeWaitRecord, TwDecision};
 use std::collections::{BTreeMap, BTreeSet};
@@ -68,9 +69,9 @@ impl TableState {
         match self {
             TableState::Unbound => "UNBOUND",
             TableState::Bound => "BOUND",
-            TableState::Listen => "LISTEN",
+            TableState::Listen => TcpState::Listen.name(),
             TableState::Connected { .. } => "CONNECTED",
-            TableState::TimeWait(_) => "TIME-WAIT",
+            TableState::TimeWait(_) => TcpState::TimeWait.name(),
         }
     }
 }

@@ -33,7 +33,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use twsim_model::time_wait::SynInTimeWait;
 use twsim_model::{
     AddressTable, Duration, EndReason, Errno, FourTuple, Instant, Processes, ProfileConfig, SeqNum,
-    SockOptions, SocketId, TableState, TimeWaitRecord, TwAction,
+    SockOptions, SocketId, TableState, TcpState, TimeWaitRecord, TwAction,
 };
 
 /// Socket buffer size in bytes, each direction (no window scaling below 64 KiB).
@@ -290,20 +290,20 @@ pub fn accept_queue_limit(cfg: &ProfileConfig, backlog: u32) -> u32 {
     cfg.accept_queue_limit(backlog)
 }
 
-/// RFC 9293 §3.3.2 spelling of a smoltcp state.
-pub fn state_name(s: State) -> &'static str {
+/// The RFC 9293 §3.3.2 state of a smoltcp state (the only place the two are mapped).
+pub fn tcp_state(s: State) -> TcpState {
     match s {
-        State::Closed => "CLOSED",
-        State::Listen => "LISTEN",
-        State::SynSent => "SYN-SENT",
-        State::SynReceived => "SYN-RECEIVED",
-        State::Established => "ESTABLISHED",
-        State::FinWait1 => "FIN-WAIT-1",
-        State::FinWait2 => "FIN-WAIT-2",
-        State::CloseWait => "CLOSE-WAIT",
-        State::Closing => "CLOSING",
-        State::LastAck => "LAST-ACK",
-        State::TimeWait => "TIME-WAIT",
+        State::Closed => TcpState::Closed,
+        State::Listen => TcpState::Listen,
+        State::SynSent => TcpState::SynSent,
+        State::SynReceived => TcpState::SynReceived,
+        State::Established => TcpState::Established,
+        State::FinWait1 => TcpState::FinWait1,
+        State::FinWait2 => TcpState::FinWait2,
+        State::CloseWait => TcpState::CloseWait,
+        State::Closing => TcpState::Closing,
+        State::LastAck => TcpState::LastAck,
+        State::TimeWait => TcpState::TimeWait,
     }
 }
 
@@ -594,10 +594,10 @@ impl Host {
             ev!(
                 self,
                 "state",
-                json!({"sock": name, "tuple": t.to_string(), "from": state_name(c.state), "to": "CLOSED", "incarnation": c.incarnation}),
+                json!({"sock": name, "tuple": t.to_string(), "from": tcp_state(c.state).name(), "to": TcpState::Closed.name(), "incarnation": c.incarnation}),
                 format!(
                     "{name} {t}: {} -> CLOSED (connect timed out)",
-                    state_name(c.state)
+                    tcp_state(c.state)
                 ),
             );
         }
@@ -859,16 +859,20 @@ impl Host {
     /// record lives, `LISTEN`, or `CLOSED`.
     pub fn state_of(&self, name: &str) -> &'static str {
         let Some(id) = self.sock_id(name) else {
-            return "CLOSED";
+            return TcpState::Closed.name();
         };
         if self.table.time_wait(id).is_some() {
-            return "TIME-WAIT";
+            return TcpState::TimeWait.name();
         }
-        match self.socks.get(&id).map(|s| &s.kind) {
-            Some(Kind::Listener { .. }) => "LISTEN",
-            Some(Kind::Conn(t)) => self.conns.get(t).map_or("CLOSED", |c| state_name(c.state)),
-            _ => "CLOSED",
-        }
+        let state = match self.socks.get(&id).map(|s| &s.kind) {
+            Some(Kind::Listener { .. }) => TcpState::Listen,
+            Some(Kind::Conn(t)) => self
+                .conns
+                .get(t)
+                .map_or(TcpState::Closed, |c| tcp_state(c.state)),
+            _ => TcpState::Closed,
+        };
+        state.name()
     }
 
     // ----- the wire -----------------------------------------------------------------------
@@ -1252,8 +1256,8 @@ impl Host {
         ev!(
             self,
             "state",
-            json!({"sock": name, "tuple": t.to_string(), "from": state_name(old), "to": state_name(new), "incarnation": inc}),
-            format!("{name} {t}: {} -> {}", state_name(old), state_name(new)),
+            json!({"sock": name, "tuple": t.to_string(), "from": tcp_state(old).name(), "to": tcp_state(new).name(), "incarnation": inc}),
+            format!("{name} {t}: {} -> {}", tcp_state(old), tcp_state(new)),
         );
         if new == State::Established {
             if let Some(s) = self.socks.get_mut(&id) {

@@ -1441,10 +1441,10 @@ impl Scenario {
                     (None, Some(d)) => WaitFor::Time(d.0),
                     (Some("state"), None) => {
                         let st = need("state", &s.state)?.to_ascii_uppercase().replace('_', "-");
-                        if !STATE_NAMES.contains(&st.as_str()) {
-                            return Err(ctx.err(&format!("{p}.state"), format!("unknown state {st:?} (RFC 9293 names: {})", STATE_NAMES.join(", "))));
-                        }
-                        WaitFor::State(sock(&socks[h])?, st)
+                        let Ok(st) = st.parse::<twsim_model::TcpState>() else {
+                            return Err(ctx.err(&format!("{p}.state"), format!("unknown state {st:?} (RFC 9293 names: {})", twsim_model::TcpState::known_names())));
+                        };
+                        WaitFor::State(sock(&socks[h])?, st.name().to_string())
                     }
                     (Some("bindable"), None) => WaitFor::Bindable(sock(&socks[h])?, addr("addr")?),
                     (Some(u), None) => return Err(ctx.err(&format!("{p}.until"), format!("unknown wait condition {u:?} (state, bindable)"))),
@@ -1537,21 +1537,6 @@ impl Scenario {
         })
     }
 }
-
-/// RFC 9293 §3.3.2 state names accepted by `wait until state`.
-pub const STATE_NAMES: [&str; 11] = [
-    "CLOSED",
-    "LISTEN",
-    "SYN-SENT",
-    "SYN-RECEIVED",
-    "ESTABLISHED",
-    "FIN-WAIT-1",
-    "FIN-WAIT-2",
-    "CLOSE-WAIT",
-    "CLOSING",
-    "LAST-ACK",
-    "TIME-WAIT",
-];
 
 fn linger(
     ctx: &Ctx,
