@@ -29,6 +29,3 @@ pub use state::TcpState;
 pub use table::{AddressTable, ListenerVerdict, SockOptions, SocketId, TableState};
 pub use time::{Duration, Instant};
 pub use time_wait::{EndReason, SegmentInfo, TimeWaitRecord, TwAction, TwDecision};
-
-#[cfg(test)]
-mod tests;
