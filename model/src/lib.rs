@@ -16,6 +16,7 @@ pub mod process;
 pub mod profile;
 pub mod seq;
 pub mod socket;
+pub mod state;
 pub mod table;
 pub mod time;
 pub mod time_wait;
@@ -26,9 +27,7 @@ pub use process::Processes;
 pub use profile::{BindRules, ListenerChoice, Profile, ProfileConfig, TimeWaitLen};
 pub use seq::{SeqNum, TsVal};
 pub use socket::{AppSocket, ConnEnd, ConnView, RecvOutcome, DEFAULT_WAIT_TIMEOUT};
+pub use state::TcpState;
 pub use table::{AddressTable, ListenerVerdict, SockOptions, SocketId, TableState};
 pub use time::{Duration, Instant};
 pub use time_wait::{EndReason, SegmentInfo, TimeWaitRecord, TwAction, TwDecision};
-
-#[cfg(test)]
-mod tests;

@@ -20,7 +20,7 @@
 //! | `stratus-stcp` | [`BindRules::Bsd`] (assumed) | 2 s, or the linger time | RFC 793 (assumed) | 49152–65535 (assumed) | 75 s (assumed) |
 //! | `smoltcp` | [`BindRules::Smoltcp`] (nothing conflicts) | 10 s fixed | smoltcp 0.14 | 49152–65535 (assumed) | 75 s (assumed) |
 
-use crate::errno::ErrnoStyle;
+use crate::errno::{Errno, ErrnoStyle};
 use crate::time::Duration;
 use crate::time_wait::{RstInTimeWait, SynInTimeWait, TimeWaitPolicy, TimerRestart};
 
@@ -313,6 +313,60 @@ pub struct ProfileConfig {
     /// How long `connect()` waits for the handshake before ETIMEDOUT (Linux: 127 s with
     /// `tcp_syn_retries` = 6; RFC 1122 §4.2.3.5: at least 3 min for a SYN).
     pub connect_timeout: Duration,
+    /// `bind()` to port 0 tries the odd ports of the ephemeral range first, then the even ones,
+    /// from the caller's random start (Linux `inet_csk_find_open_port`, which leaves even
+    /// ports to `connect()`). False: every port in order from the random start (BSD
+    /// `in_pcb_lport`; assumed for the other stacks).
+    pub bind_odd_ports_first: bool,
+    /// `connect()` without a bound port scans even ports first, then odd ones, in steps of
+    /// two from `hint + table_perturb[destination]` reduced modulo the range, and advances
+    /// the per-destination perturbation after each choice (Linux `__inet_hash_connect`,
+    /// RFC 6056 §3.3.4 "Algorithm 4"). False: every port in order from `hint` (BSD
+    /// `in_pcb_lport`; assumed for Windows, Solaris and the host layer in front of smoltcp).
+    pub connect_even_ports_first: bool,
+    /// `connect()` without a bound port may take a port other connections already took by
+    /// `connect()`, as long as the 4-tuple is unique; ports held by `bind()` or `listen()`
+    /// are skipped (Linux `__inet_hash_connect` with `__inet_check_established`). False: only
+    /// ports on which nothing overlapping the source address is held (BSD `in_pcb_lport`;
+    /// assumed elsewhere).
+    pub connect_shares_ports: bool,
+    /// The error of `connect()` on a listening socket: Linux `__inet_stream_connect`
+    /// EISCONN (a listener is not in `TCP_CLOSE`); FreeBSD `soconnect` EOPNOTSUPP
+    /// (`SO_ACCEPTCONN`), also assumed for the other BSD-derived profiles; Winsock `connect`
+    /// WSAEINVAL, also assumed for Solaris and smoltcp (EINVAL).
+    pub connect_on_listener: Errno,
+    /// `listen()` runs the bind-conflict check again with the socket listening, so of two
+    /// SO_REUSEADDR sockets bound to one port only the first may listen (Linux
+    /// `inet_csk_listen_start` → `inet_csk_get_port`). False: BSD (`tcp_usr_listen`), Windows
+    /// (KB 307175: several SO_REUSEADDR servers listen at once), Solaris (assumed: the rule
+    /// is checked at bind) and smoltcp do not re-check.
+    pub listen_rechecks_bind: bool,
+    /// A socket whose `connect()` once succeeded may still `listen()` once its connection
+    /// ended, as far as the address table is concerned (Linux `inet_listen` tests only the
+    /// socket's own state, which the caller tracks). False: EINVAL (FreeBSD `tcp_usr_listen`
+    /// on a dropped inpcb; assumed for the others).
+    pub listen_after_connect: bool,
+    /// When a connection ends while its socket is still open, the socket gives up its port
+    /// unless an explicit `bind()` locked it, and a connecting socket gets back the address it
+    /// had before `connect()` (Linux `tcp_set_state(TCP_CLOSE)` → `inet_put_port` unless
+    /// `SOCK_BINDPORT_LOCK`). False: the socket keeps its port until it is closed (BSD: the
+    /// pcb keeps its port; assumed for the others).
+    pub release_unlocked_port_on_disconnect: bool,
+    /// An explicit bind + `connect()` onto a 4-tuple held by a TIME-WAIT record recycles the
+    /// record when the host's connections use timestamps, whatever `tcp_tw_reuse` says
+    /// (Linux `tcp_twsk_unique` from `__inet_check_established`; the new ISN is SND.NXT +
+    /// 65537). False: the 4-tuple is unavailable (EADDRNOTAVAIL).
+    pub recycle_time_wait_on_bound_connect: bool,
+    /// `connect()` without a bound port may reuse a TIME-WAIT 4-tuple on loopback when the
+    /// host's connections use timestamps and the record entered TIME-WAIT more than this long
+    /// ago (Linux `tcp_twsk_unique` with `net.ipv4.tcp_tw_reuse` = 2, the default: loopback
+    /// only, and `tcp_tw_reuse_delay` = 1000 ms). `None`: never.
+    pub tw_reuse_loopback_after: Option<Duration>,
+    /// A listener with backlog `b` queues `b + 1` connections before it drops SYNs (Linux
+    /// `sk_acceptq_is_full`: full when the queue length is *greater than* the backlog, so 0
+    /// admits one). False: `max(b, 1)` (assumed for the other stacks). See
+    /// [`ProfileConfig::accept_queue_limit`].
+    pub accept_queue_one_more: bool,
 }
 
 /// RFC 793 TIME-WAIT processing: restart on a retransmitted FIN or in-window data, an
@@ -415,6 +469,16 @@ impl Profile {
             rst_on_close_with_unread: false,
             default_msl: Duration::from_secs(120),
             connect_timeout: BSD_CONNECT_TIMEOUT,
+            bind_odd_ports_first: false,
+            connect_even_ports_first: false,
+            connect_shares_ports: false,
+            connect_on_listener: Errno::EOPNOTSUPP,
+            listen_rechecks_bind: false,
+            listen_after_connect: false,
+            release_unlocked_port_on_disconnect: false,
+            recycle_time_wait_on_bound_connect: false,
+            tw_reuse_loopback_after: None,
+            accept_queue_one_more: false,
         };
         let windows = ProfileConfig {
             bind: BindRules::WindowsClassic,
@@ -424,6 +488,7 @@ impl Profile {
             ephemeral: WINDOWS_EPHEMERAL,
             errno_style: ErrnoStyle::Winsock,
             connect_timeout: WINDOWS_CONNECT_TIMEOUT,
+            connect_on_listener: Errno::EINVAL,
             ..base
         };
         match self {
@@ -447,6 +512,17 @@ impl Profile {
                 rst_on_close_with_unread: true,
                 default_msl: Duration::from_secs(60),
                 connect_timeout: Duration::from_secs(127),
+                bind_odd_ports_first: true,
+                connect_even_ports_first: true,
+                connect_shares_ports: true,
+                connect_on_listener: Errno::EISCONN,
+                listen_rechecks_bind: true,
+                listen_after_connect: true,
+                release_unlocked_port_on_disconnect: true,
+                recycle_time_wait_on_bound_connect: true,
+                // net.ipv4.tcp_tw_reuse = 2, net.ipv4.tcp_tw_reuse_delay = 1000 ms
+                tw_reuse_loopback_after: Some(Duration::from_millis(1000)),
+                accept_queue_one_more: true,
                 ..base
             },
             // Ephemeral ports: RFC 6335 §6, the dynamic range 49152–65535.
@@ -497,6 +573,7 @@ impl Profile {
                 default_msl: Duration::from_secs(30),
                 // tcp_ip_abort_cinterval = 3 * MINUTES
                 connect_timeout: Duration::from_secs(180),
+                connect_on_listener: Errno::EINVAL,
                 ..base
             },
             Profile::Hpux => ProfileConfig {
@@ -534,6 +611,7 @@ impl Profile {
                     rate_limit_fin: true,
                 },
                 default_msl: Duration::from_secs(5),
+                connect_on_listener: Errno::EINVAL,
                 ..base
             },
         }
@@ -568,6 +646,18 @@ impl ProfileConfig {
     pub fn linger_zero_aborts(&self) -> bool {
         !matches!(self.time_wait_len, TimeWaitLen::LingerOr(_))
     }
+
+    /// How many connections a listener with `backlog` queues (handshake completed, not yet
+    /// accepted) before it drops SYNs: `backlog + 1` with
+    /// [`ProfileConfig::accept_queue_one_more`] (Linux `sk_acceptq_is_full`), otherwise
+    /// `max(backlog, 1)`.
+    pub fn accept_queue_limit(&self, backlog: u32) -> u32 {
+        if self.accept_queue_one_more {
+            backlog.saturating_add(1)
+        } else {
+            backlog.max(1)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -591,6 +681,39 @@ mod tests {
                 .time_wait_duration(Duration::from_secs(120)),
             Duration::from_secs(240)
         );
+    }
+
+    /// The rules that were once conditions on the Linux bind rules keep their values: Linux
+    /// has all of them, no other profile has any, and `connect()` on a listener fails as
+    /// before (EISCONN on Linux, EOPNOTSUPP under the BSD rules, EINVAL elsewhere).
+    #[test]
+    fn linux_only_rules_are_set_for_linux_only() {
+        for p in Profile::ALL {
+            let c = p.config();
+            let linux = c.bind == BindRules::Linux;
+            assert_eq!(linux, p == Profile::Linux);
+            assert_eq!(c.bind_odd_ports_first, linux, "{p:?}");
+            assert_eq!(c.connect_even_ports_first, linux, "{p:?}");
+            assert_eq!(c.connect_shares_ports, linux, "{p:?}");
+            assert_eq!(c.listen_rechecks_bind, linux, "{p:?}");
+            assert_eq!(c.listen_after_connect, linux, "{p:?}");
+            assert_eq!(c.release_unlocked_port_on_disconnect, linux, "{p:?}");
+            assert_eq!(c.recycle_time_wait_on_bound_connect, linux, "{p:?}");
+            assert_eq!(c.tw_reuse_loopback_after.is_some(), linux, "{p:?}");
+            assert_eq!(c.accept_queue_one_more, linux, "{p:?}");
+            let on_listener = match c.bind {
+                BindRules::Linux => Errno::EISCONN,
+                BindRules::Bsd => Errno::EOPNOTSUPP,
+                _ => Errno::EINVAL,
+            };
+            assert_eq!(c.connect_on_listener, on_listener, "{p:?}");
+        }
+        let linux = Profile::Linux.config();
+        assert_eq!(linux.accept_queue_limit(0), 1);
+        assert_eq!(linux.accept_queue_limit(5), 6);
+        let bsd = Profile::FreeBsd.config();
+        assert_eq!(bsd.accept_queue_limit(0), 1);
+        assert_eq!(bsd.accept_queue_limit(5), 5);
     }
 
     #[test]

@@ -11,7 +11,7 @@
 use crate::wire::{SegMeta, TcpFlags};
 use serde::{Serialize, Serializer};
 use std::fmt::Display;
-use twsim_model::{Duration, FourTuple, Instant};
+use twsim_model::{Duration, FourTuple, Instant, TcpState};
 
 fn display<T: Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(v)
@@ -372,9 +372,11 @@ pub struct StateChange {
     #[serde(serialize_with = "display")]
     pub tuple: FourTuple,
     /// Old state.
-    pub from: &'static str,
+    #[serde(serialize_with = "display")]
+    pub from: TcpState,
     /// New state.
-    pub to: &'static str,
+    #[serde(serialize_with = "display")]
+    pub to: TcpState,
     /// How many connections this 4-tuple has had on this host, 1-based.
     pub incarnation: u32,
     /// Why (timeline only).
@@ -810,8 +812,8 @@ mod tests {
             Event::State(StateChange {
                 sock: "A".into(),
                 tuple: t,
-                from: "CLOSED",
-                to: "SYN-SENT",
+                from: TcpState::Closed,
+                to: TcpState::SynSent,
                 incarnation: 1,
                 cause: StateCause::Connect,
             }),

@@ -659,7 +659,7 @@ impl<'a> Runner<'a> {
                 let mut budget = Budget::new(timeout);
                 loop {
                     let now = self.observe(host, proc, n)?;
-                    if now == want {
+                    if now == want.name() {
                         return Ok(format!("{now} after ~{} ms", budget.spent_ms()));
                     }
                     if !budget.sleep_slice() {

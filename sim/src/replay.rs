@@ -30,7 +30,7 @@ use twsim_model::addr::{is_plain_v6, unmapped, unmapped_endpoint};
 use twsim_model::Family;
 use twsim_model::{
     AddressTable, Duration, Errno, FourTuple, Instant, Processes, ProfileConfig, SeqNum,
-    SockOptions, SocketId, TimeWaitRecord,
+    SockOptions, SocketId, TcpState, TimeWaitRecord,
 };
 use twsim_model::{AppSocket, ConnEnd, ConnView, RecvOutcome, DEFAULT_WAIT_TIMEOUT};
 
@@ -378,26 +378,26 @@ impl Model {
         }
     }
 
-    fn state_of(&self, h: usize, name: &str) -> &'static str {
+    fn state_of(&self, h: usize, name: &str) -> TcpState {
         let host = &self.hosts[h];
         let Some(id) = host.names.get(name).copied() else {
-            return "CLOSED";
+            return TcpState::Closed;
         };
         if self.tables[host.t].time_wait(id).is_some() {
-            return "TIME-WAIT";
+            return TcpState::TimeWait;
         }
         if host.listeners.contains_key(&id) {
-            return "LISTEN";
+            return TcpState::Listen;
         }
         match host.ends.get(&id) {
-            Some(e) if e.reset || e.done => "CLOSED",
+            Some(e) if e.reset || e.done => TcpState::Closed,
             Some(e) => match (e.fin_sent, e.fin_received) {
-                (false, false) => "ESTABLISHED",
-                (true, false) => "FIN-WAIT-2",
-                (false, true) => "CLOSE-WAIT",
-                (true, true) => "CLOSED",
+                (false, false) => TcpState::Established,
+                (true, false) => TcpState::FinWait2,
+                (false, true) => TcpState::CloseWait,
+                (true, true) => TcpState::Closed,
             },
-            None => "CLOSED",
+            None => TcpState::Closed,
         }
     }
 
@@ -698,7 +698,7 @@ impl Model {
                 Ok(String::new())
             }
             WaitFor::State(name, st) => loop {
-                if self.state_of(h, name) == st {
+                if self.state_of(h, name) == *st {
                     return Ok(String::new());
                 }
                 match self.next_expiry().filter(|t| *t <= deadline) {

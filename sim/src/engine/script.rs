@@ -254,7 +254,7 @@ impl Sim<'_> {
                 (now >= pend.started_at + *d).then_some(Ok(Detail::None))
             }
             Call::Wait(WaitFor::State(s, st)) => {
-                if h.state_of(s) == st {
+                if h.state_of(s) == *st {
                     Some(Ok(Detail::Waited(now - pend.started_at)))
                 } else if expired {
                     Some(Err(Errno::ETIMEDOUT))

@@ -203,8 +203,8 @@ impl Host {
             Event::State(StateChange {
                 sock: name.to_string(),
                 tuple,
-                from: "CLOSED",
-                to: "SYN-SENT",
+                from: TcpState::Closed,
+                to: TcpState::SynSent,
                 incarnation,
                 cause: StateCause::Connect,
             })
@@ -251,8 +251,8 @@ impl Host {
                 Event::State(StateChange {
                     sock: name.to_string(),
                     tuple: t,
-                    from: state_name(c.state),
-                    to: "CLOSED",
+                    from: tcp_state(c.state),
+                    to: TcpState::Closed,
                     incarnation: c.incarnation,
                     cause: StateCause::ConnectTimeout,
                 })
@@ -521,19 +521,20 @@ impl Host {
 
     /// RFC 9293 state name of socket `name`: its connection's state, `TIME-WAIT` while its
     /// record lives, `LISTEN`, or `CLOSED`.
-    pub fn state_of(&self, name: &str) -> &'static str {
+    pub fn state_of(&self, name: &str) -> TcpState {
         let Some(id) = self.sock_id(name) else {
-            return "CLOSED";
+            return TcpState::Closed;
         };
         if self.table.time_wait(id).is_some() {
-            return "TIME-WAIT";
+            return TcpState::TimeWait;
         }
         match self.socks.get(&id).map(|s| &s.kind) {
-            Some(Kind::Listener { .. }) => "LISTEN",
-            Some(Kind::Conn(t)) => self.conns.get(t).map_or("CLOSED", |c| state_name(c.state)),
-            _ => "CLOSED",
+            Some(Kind::Listener { .. }) => TcpState::Listen,
+            Some(Kind::Conn(t)) => self
+                .conns
+                .get(t)
+                .map_or(TcpState::Closed, |c| tcp_state(c.state)),
+            _ => TcpState::Closed,
         }
     }
-
-    // ----- the wire -----------------------------------------------------------------------
 }

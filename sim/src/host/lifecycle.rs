@@ -53,8 +53,8 @@ impl Host {
             Event::State(StateChange {
                 sock: name.to_string(),
                 tuple: t,
-                from: state_name(old),
-                to: state_name(new),
+                from: tcp_state(old),
+                to: tcp_state(new),
                 incarnation: inc,
                 cause: StateCause::Stack,
             })

@@ -36,8 +36,8 @@ use twsim_model::time_wait::SynInTimeWait;
 pub use twsim_model::ConnEnd;
 use twsim_model::{
     AddressTable, AppSocket, ConnView, Duration, EndReason, Errno, FourTuple, Instant, Processes,
-    ProfileConfig, RecvOutcome, SeqNum, SockOptions, SocketId, TableState, TimeWaitRecord,
-    TwAction,
+    ProfileConfig, RecvOutcome, SeqNum, SockOptions, SocketId, TableState, TcpState,
+    TimeWaitRecord, TwAction,
 };
 
 /// Socket buffer size in bytes, each direction (no window scaling below 64 KiB).
@@ -182,20 +182,20 @@ pub fn accept_queue_limit(cfg: &ProfileConfig, backlog: u32) -> u32 {
     }
 }
 
-/// RFC 9293 §3.3.2 spelling of a smoltcp state.
-pub fn state_name(s: State) -> &'static str {
+/// The RFC 9293 §3.3.2 state of a smoltcp state (the only place the two are mapped).
+pub fn tcp_state(s: State) -> TcpState {
     match s {
-        State::Closed => "CLOSED",
-        State::Listen => "LISTEN",
-        State::SynSent => "SYN-SENT",
-        State::SynReceived => "SYN-RECEIVED",
-        State::Established => "ESTABLISHED",
-        State::FinWait1 => "FIN-WAIT-1",
-        State::FinWait2 => "FIN-WAIT-2",
-        State::CloseWait => "CLOSE-WAIT",
-        State::Closing => "CLOSING",
-        State::LastAck => "LAST-ACK",
-        State::TimeWait => "TIME-WAIT",
+        State::Closed => TcpState::Closed,
+        State::Listen => TcpState::Listen,
+        State::SynSent => TcpState::SynSent,
+        State::SynReceived => TcpState::SynReceived,
+        State::Established => TcpState::Established,
+        State::FinWait1 => TcpState::FinWait1,
+        State::FinWait2 => TcpState::FinWait2,
+        State::CloseWait => TcpState::CloseWait,
+        State::Closing => TcpState::Closing,
+        State::LastAck => TcpState::LastAck,
+        State::TimeWait => TcpState::TimeWait,
     }
 }
 

@@ -33,7 +33,7 @@ pub use resolved::{
     Action, Call, Check, Fault, Host, HostTiming, Ipv6Use, Overrides, Resolved, Route, SockOpt,
     Step, TimeWaitOverride, WaitFor,
 };
-pub use values::{parse_duration, At, Dur, STATE_NAMES};
+pub use values::{parse_duration, At, Dur};
 
 use crate::locate::{locate, locate_key};
 

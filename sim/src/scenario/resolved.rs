@@ -6,7 +6,7 @@ use super::error::{Ctx, ScenarioError};
 use super::values::At;
 use crate::wire::TcpFlags;
 use std::net::{Ipv4Addr, SocketAddr};
-use twsim_model::{Duration, Errno, Family, Instant, Profile, ProfileConfig};
+use twsim_model::{Duration, Errno, Family, Instant, Profile, ProfileConfig, TcpState};
 
 /// Overrides applied on top of a scenario (command line, variant).
 #[derive(Debug, Clone, Default)]
@@ -192,7 +192,7 @@ pub enum WaitFor {
     /// A fixed time.
     Time(Duration),
     /// A socket reaching a state (RFC 9293 name, upper case).
-    State(String, String),
+    State(String, TcpState),
     /// The address becoming bindable by the socket (with its family and options).
     Bindable(String, SocketAddr),
 }

@@ -8,7 +8,7 @@
 use super::error::{Ctx, ScenarioError};
 use serde::Deserialize;
 use std::net::SocketAddr;
-use twsim_model::{Duration, Errno, Instant, Profile};
+use twsim_model::{Duration, Errno, Instant, Profile, TcpState};
 
 /// A duration written with units (`"4us"`, `"10ms"`, `"30s"`, `"2min"`), parsed by humantime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,34 +82,18 @@ impl<'de> Deserialize<'de> for At {
     }
 }
 
-/// RFC 9293 §3.3.2 state names accepted by `wait until state`.
-pub const STATE_NAMES: [&str; 11] = [
-    "CLOSED",
-    "LISTEN",
-    "SYN-SENT",
-    "SYN-RECEIVED",
-    "ESTABLISHED",
-    "FIN-WAIT-1",
-    "FIN-WAIT-2",
-    "CLOSE-WAIT",
-    "CLOSING",
-    "LAST-ACK",
-    "TIME-WAIT",
-];
-
-/// A state name for `wait until state`, upper case with `-` (`"time_wait"` → `"TIME-WAIT"`).
-pub(super) fn state_name(ctx: &Ctx, path: &str, s: &str) -> Result<String, ScenarioError> {
+/// A state name for `wait until state`, any case, `_` for `-` (`"time_wait"` → TIME-WAIT).
+pub(super) fn state_name(ctx: &Ctx, path: &str, s: &str) -> Result<TcpState, ScenarioError> {
     let st = s.to_ascii_uppercase().replace('_', "-");
-    if !STATE_NAMES.contains(&st.as_str()) {
-        return Err(ctx.err(
+    st.parse::<TcpState>().map_err(|_| {
+        ctx.err(
             path,
             format!(
                 "unknown state {st:?} (RFC 9293 names: {})",
-                STATE_NAMES.join(", ")
+                TcpState::known_names()
             ),
-        ));
-    }
-    Ok(st)
+        )
+    })
 }
 
 /// A profile by name.
@@ -259,10 +243,7 @@ mod tests {
 
     #[test]
     fn helpers_read_their_values_and_name_what_is_wrong() {
-        assert_eq!(
-            state_name(&CTX, "p", "time_wait"),
-            Ok("TIME-WAIT".to_string())
-        );
+        assert_eq!(state_name(&CTX, "p", "time_wait"), Ok(TcpState::TimeWait));
         assert!(state_name(&CTX, "p", "WAITING").is_err());
         assert_eq!(expectation(&CTX, "p", "ok"), Ok(None));
         assert_eq!(expectation(&CTX, "p", "OK"), Ok(None));

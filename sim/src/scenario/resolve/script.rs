@@ -280,7 +280,7 @@ mod tests {
         assert_eq!(calls[4], &Call::Accept("l".into(), "c".into()));
         assert_eq!(
             calls[7],
-            &Call::Wait(WaitFor::State("c".into(), "TIME-WAIT".into()))
+            &Call::Wait(WaitFor::State("c".into(), twsim_model::TcpState::TimeWait))
         );
         assert_eq!(r.steps[6].proc, "kid");
         assert!(r.steps[7].expect.unwrap().is_some());

@@ -1,0 +1,173 @@
+//! `connect()` and what follows it: the 4-tuple claim, a recycled TIME-WAIT, the end of a
+//! connection while its socket stays open, and connections accepted by a listener.
+
+use super::*;
+
+impl AddressTable {
+    /// `connect()`: picks the local endpoint and claims the 4-tuple. `src` is the source
+    /// address routing would use; `hint` seeds the port search (Linux: the secure hash of
+    /// (src, dst, dport)). The scan follows [`ProfileConfig::connect_even_ports_first`] (Linux
+    /// `__inet_hash_connect`: even ports first, then odd, from `hint + table_perturb[dst]`)
+    /// and [`ProfileConfig::connect_shares_ports`] (Linux: ports held by `bind()` are skipped,
+    /// ports taken by other connects are shared while the 4-tuple is unique); otherwise only
+    /// ports with nothing overlapping on them, scanned from `hint` (BSD `in_pcb_lport`).
+    /// A v4-mapped endpoint (local or remote) is kept as IPv4, as Linux hashes such a
+    /// connection in the IPv4 tables, so the 4-tuple is the same whichever family spelled it.
+    /// `now` is the time of the call (µs virtual time); only the age test of
+    /// [`ProfileConfig::tw_reuse_loopback_after`] reads it. An explicit bind onto a TIME-WAIT
+    /// 4-tuple recycles the record under [`ProfileConfig::recycle_time_wait_on_bound_connect`]
+    /// (see [`AddressTable::set_timestamps`], [`AddressTable::take_recycled`]).
+    /// Errors: EISCONN if connected, [`ProfileConfig::connect_on_listener`] if listening,
+    /// EADDRNOTAVAIL if the 4-tuple is in use (TIME-WAIT included) or no ephemeral port is
+    /// free.
+    pub fn connect(
+        &mut self,
+        id: SocketId,
+        src: IpAddr,
+        remote: SocketAddr,
+        hint: u32,
+        now: Instant,
+    ) -> Result<SocketAddr, Errno> {
+        let (src, remote) = (unmapped(src), unmapped_endpoint(remote));
+        let me = self.entries.get(&id).ok_or(Errno::EBADF)?;
+        match me.state {
+            TableState::Connected { .. } | TableState::TimeWait(_) => return Err(Errno::EISCONN),
+            TableState::Listen => return Err(self.cfg.connect_on_listener),
+            TableState::Unbound | TableState::Bound => {}
+        }
+        let before = me.local;
+        let local = match me.local {
+            Some(l) => {
+                let l = if is_wildcard(l.ip()) {
+                    SocketAddr::new(src, l.port())
+                } else {
+                    unmapped_endpoint(l)
+                };
+                if let Some(&other) = self.by_tuple.get(&FourTuple::new(l, remote)) {
+                    // Linux tcp_twsk_unique: an explicit bind + connect onto a TIME-WAIT
+                    // 4-tuple recycles it when the old connection used timestamps, whatever
+                    // tcp_tw_reuse says (the new ISN is SND.NXT + 65537); anything else on the
+                    // 4-tuple makes it unavailable (__inet_check_established).
+                    let recycle = self.cfg.recycle_time_wait_on_bound_connect
+                        && self.timestamps
+                        && matches!(
+                            self.entries.get(&other).map(|e| &e.state),
+                            Some(TableState::TimeWait(_))
+                        );
+                    if !recycle {
+                        return Err(Errno::EADDRNOTAVAIL);
+                    }
+                    if let Some(r) = self.remove(other) {
+                        self.recycled.push((other, r));
+                    }
+                }
+                l
+            }
+            None => {
+                let port = self
+                    .connect_port(src, remote, hint, now)
+                    .ok_or(Errno::EADDRNOTAVAIL)?;
+                let l = SocketAddr::new(src, port);
+                self.place(id, l, true);
+                l
+            }
+        };
+        let e = self.entries.get_mut(&id).expect("checked");
+        if e.local != Some(local) {
+            // bound to a wildcard address: the connection now has a concrete source
+            e.local = Some(local);
+        }
+        e.state = TableState::Connected { remote };
+        e.connected_before = true;
+        self.by_tuple.insert(FourTuple::new(local, remote), id);
+        self.pre_connect.insert(id, before);
+        Ok(local)
+    }
+
+    /// Declares whether this host's connections use TCP timestamps (default: no).
+    /// [`ProfileConfig::recycle_time_wait_on_bound_connect`] and
+    /// [`ProfileConfig::tw_reuse_loopback_after`] apply only if they do (Linux
+    /// `tcp_twsk_unique`). The simulator's smoltcp endpoints do not; a real Linux kernel does
+    /// (`net.ipv4.tcp_timestamps` = 1).
+    pub fn set_timestamps(&mut self, on: bool) {
+        self.timestamps = on;
+    }
+
+    /// TIME-WAIT records ended by a recycling connect since the last call (their end reason is
+    /// [`crate::EndReason::RecycledByConnect`]).
+    pub fn take_recycled(&mut self) -> Vec<(SocketId, TimeWaitRecord)> {
+        std::mem::take(&mut self.recycled)
+    }
+
+    /// The connection of `id` ended (refused, timed out, reset, closed) while the socket is
+    /// still open: the 4-tuple is freed. With
+    /// [`ProfileConfig::release_unlocked_port_on_disconnect`] (Linux
+    /// `tcp_set_state(TCP_CLOSE)`) the port stays held only if it was locked by an explicit
+    /// bind (`SOCK_BINDPORT_LOCK`), otherwise it is released (`inet_put_port`); a connecting
+    /// socket gets back the address it had before `connect()`. Otherwise (BSD) the socket
+    /// keeps its port until close. For KB Q177074 the connection no longer holds a stale address object.
+    /// Unknown or unconnected ids are ignored.
+    pub fn disconnected(&mut self, id: SocketId) {
+        let Some(e) = self.entries.get(&id) else {
+            return;
+        };
+        let (TableState::Connected { remote }, Some(local)) = (e.state.clone(), e.local) else {
+            return;
+        };
+        let keep_port = e.port_locked || !self.cfg.release_unlocked_port_on_disconnect;
+        self.by_tuple.remove(&FourTuple::new(local, remote));
+        self.forget_stale(id);
+        let before = self.pre_connect.remove(&id).flatten();
+        let e = self.entries.get_mut(&id).expect("checked");
+        if keep_port {
+            e.local = Some(before.unwrap_or(local));
+            e.state = TableState::Bound;
+            return;
+        }
+        e.local = None;
+        e.bound_addr = None;
+        e.state = TableState::Unbound;
+        e.port_by_connect = false;
+        if let Some(set) = self.by_port.get_mut(&local.port()) {
+            set.remove(&id);
+            if set.is_empty() {
+                self.by_port.remove(&local.port());
+            }
+        }
+    }
+
+    /// A connection accepted by `listener` for `tuple` (its local side): a child entry that
+    /// inherits the listener's options (Linux `inet_csk_clone_lock`, `__inet_inherit_port`)
+    /// and remembers the listener and its bound address ([`Entry::accepted_from`],
+    /// [`Entry::bound_addr`]).
+    /// Errors: EADDRNOTAVAIL if the 4-tuple is taken.
+    pub fn accept_child(
+        &mut self,
+        listener: SocketId,
+        tuple: FourTuple,
+    ) -> Result<SocketId, Errno> {
+        let tuple = FourTuple::new(
+            unmapped_endpoint(tuple.local),
+            unmapped_endpoint(tuple.remote),
+        );
+        let parent = self.entries.get(&listener).ok_or(Errno::EBADF)?;
+        if self.by_tuple.contains_key(&tuple) {
+            return Err(Errno::EADDRNOTAVAIL);
+        }
+        let (opts, uid, locked) = (parent.opts, parent.uid, parent.port_locked);
+        let from = parent.bound_addr.or(parent.local);
+        let id = self.socket(uid);
+        let e = self.entries.get_mut(&id).expect("just made");
+        e.opts = opts;
+        e.port_locked = locked;
+        e.accepted_from = Some(listener);
+        self.place(id, tuple.local, false);
+        let e = self.entries.get_mut(&id).expect("just made");
+        e.bound_addr = from;
+        e.state = TableState::Connected {
+            remote: tuple.remote,
+        };
+        self.by_tuple.insert(tuple, id);
+        Ok(id)
+    }
+}

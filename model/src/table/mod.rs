@@ -1,0 +1,261 @@
+//! The address table: which socket holds which local address, port and 4-tuple.
+//!
+//! This is the part of a TCP stack that decides `bind()`, `listen()` and the local port of
+//! `connect()`, and that demultiplexes inbound segments to a connection, a TIME-WAIT record or
+//! a listener. Rules per profile are in [`BindRules`]; sources are cited on each function.
+//!
+//! Everything on a port counts: bound sockets, listeners, connections (including accepted
+//! children, which inherit the listener's SO_REUSEADDR and SO_REUSEPORT — Linux
+//! `inet_csk_clone_lock`), and TIME-WAIT records (which keep the closing socket's flags —
+//! Linux `inet_twsk_alloc`). A socket leaves the table when its TCP state machine ends, not when
+//! its last handle closes.
+//!
+//! Parts: `bind` (bind conflicts, `bind()`, `listen()`), `ports` (ephemeral ports of
+//! `bind(port 0)` and `connect()`), `connect` (`connect()`, disconnection, accepted
+//! children), `listeners` (4-tuple lookup, listener choice, KB Q177074), `time_wait` (the
+//! TIME-WAIT index, expiry and removal).
+
+use crate::addr::{is_wildcard, overlaps, unmapped, unmapped_endpoint, FourTuple};
+use crate::errno::Errno;
+use crate::profile::{
+    windows_category, BindRules, ListenerChoice, ProfileConfig, WinBind, WINDOWS_2003_OTHER_USER,
+    WINDOWS_2003_SAME_USER, WINDOWS_CLASSIC,
+};
+use crate::state::TcpState;
+use crate::time::Instant;
+use crate::time_wait::{EndReason, SegmentInfo, TimeWaitRecord, TwDecision};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, SocketAddr};
+
+mod bind;
+mod connect;
+mod listeners;
+mod ports;
+mod time_wait;
+
+pub use listeners::tuple_hash;
+
+/// Identifies a socket of one host's table. Ids are never reused within a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SocketId(pub u32);
+
+/// Socket options that matter to the address table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SockOptions {
+    /// SO_REUSEADDR.
+    pub reuseaddr: bool,
+    /// SO_REUSEPORT.
+    pub reuseport: bool,
+    /// IPV6_V6ONLY.
+    pub v6only: bool,
+    /// SO_LINGER: `Some(secs)` when on. `Some(0)` makes close() send RST and skip TIME-WAIT
+    /// (except where the linger time replaces TIME-WAIT:
+    /// [`ProfileConfig::linger_zero_aborts`]).
+    pub linger_secs: Option<u32>,
+    /// SO_EXCLUSIVEADDRUSE (Windows, from NT4 SP4): nobody else may bind the address
+    /// ("Using SO_REUSEADDR and SO_EXCLUSIVEADDRUSE"). The Solaris rules read it as
+    /// SO_EXCLBIND, its Solaris counterpart. Other rules ignore it.
+    pub exclusiveaddruse: bool,
+}
+
+/// Where a socket is in its life, as the address table sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TableState {
+    /// Created, no local address.
+    Unbound,
+    /// Holds a local address:port, not listening, not connected.
+    Bound,
+    /// Listening for connections.
+    Listen,
+    /// Connected to `remote` (SYN-SENT through LAST-ACK, CLOSING, FIN-WAIT-2).
+    Connected {
+        /// The remote endpoint.
+        remote: SocketAddr,
+    },
+    /// TIME-WAIT: only the record remains.
+    TimeWait(Box<TimeWaitRecord>),
+}
+
+impl TableState {
+    /// RFC-style name of the state.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TableState::Unbound => "UNBOUND",
+            TableState::Bound => "BOUND",
+            TableState::Listen => TcpState::Listen.name(),
+            TableState::Connected { .. } => "CONNECTED",
+            TableState::TimeWait(_) => TcpState::TimeWait.name(),
+        }
+    }
+}
+
+/// One socket in the table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Local address and port, once bound.
+    pub local: Option<SocketAddr>,
+    /// State.
+    pub state: TableState,
+    /// Options.
+    pub opts: SockOptions,
+    /// Owner's user id.
+    pub uid: u32,
+    /// Whether the port was taken by `connect()` rather than `bind()`/`listen()`. Linux lets
+    /// connections share such ports as long as 4-tuples differ (`__inet_hash_connect`).
+    pub port_by_connect: bool,
+    /// Linux `SOCK_BINDPORT_LOCK`: the port was given explicitly to `bind()` (or inherited
+    /// from such a listener), so it stays held after the connection ends, until close.
+    pub port_locked: bool,
+    /// The address as bound: what `bind()` or the automatic bind of `listen()`/`connect()`
+    /// gave it (unchanged when `connect()` fills in a concrete source for a wildcard), or, for
+    /// an accepted connection, its listener's bound address. On Windows this is the TDI
+    /// address object the socket belongs to (KB 307175), which the bind tables compare.
+    pub bound_addr: Option<SocketAddr>,
+    /// For an accepted connection: the listener that accepted it.
+    pub accepted_from: Option<SocketId>,
+    /// Whether `connect()` ever succeeded on this socket. Without
+    /// [`ProfileConfig::listen_after_connect`] such a socket may not listen any more (FreeBSD
+    /// `tcp_usr_listen`: EINVAL on a dropped inpcb), so it never reaches LISTEN without a bind
+    /// check.
+    pub connected_before: bool,
+}
+
+/// Which listener takes a connection request ([`AddressTable::choose_listener`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListenerVerdict {
+    /// This listener takes it.
+    Listener(SocketId),
+    /// The request is refused (answered with RST) although a listener may exist; `rule`
+    /// says why.
+    Refuse {
+        /// The source of the refusal.
+        rule: &'static str,
+    },
+    /// No listener: the stack's answer to a segment for no socket applies.
+    None,
+}
+
+/// The address table of one host.
+#[derive(Clone, Debug)]
+pub struct AddressTable {
+    cfg: ProfileConfig,
+    local_addrs: Vec<IpAddr>,
+    next_id: u32,
+    entries: BTreeMap<SocketId, Entry>,
+    by_port: BTreeMap<u16, BTreeSet<SocketId>>,
+    by_tuple: BTreeMap<FourTuple, SocketId>,
+    expiries: BTreeSet<(Instant, SocketId)>,
+    /// Linux `table_perturb`: per-destination offset advanced after every automatic connect.
+    perturb: BTreeMap<(IpAddr, u16), u32>,
+    /// The local address each connecting socket had before `connect()`, for
+    /// [`AddressTable::disconnected`].
+    pre_connect: BTreeMap<SocketId, Option<SocketAddr>>,
+    /// KB Q177074: the address objects of closed listeners that still serve accepted
+    /// connections, by the listener's bound address, with those connections' ids.
+    stale: BTreeMap<SocketAddr, BTreeSet<SocketId>>,
+    /// Windows: the listener chosen at random for an address, kept while it listens.
+    sticky: BTreeMap<SocketAddr, SocketId>,
+    /// Whether this host's connections use TCP timestamps (RFC 7323), which Linux requires to
+    /// recycle a TIME-WAIT 4-tuple on connect (`tcp_twsk_unique`).
+    timestamps: bool,
+    /// TIME-WAIT records ended by a connect that recycled their 4-tuple, not yet taken by
+    /// [`AddressTable::take_recycled`].
+    recycled: Vec<(SocketId, TimeWaitRecord)>,
+}
+
+/// The rule cited when [`AddressTable::choose_listener`] refuses because of KB Q177074.
+pub const Q177074_RULE: &str = "KB Q177074: the closed listener's address object (NULL connect handler) validates the request: RST, WSAECONNREFUSED";
+
+impl AddressTable {
+    /// An empty table for a host owning `local_addrs`, following `cfg`.
+    pub fn new(cfg: ProfileConfig, local_addrs: Vec<IpAddr>) -> Self {
+        AddressTable {
+            cfg,
+            local_addrs,
+            next_id: 1,
+            entries: BTreeMap::new(),
+            by_port: BTreeMap::new(),
+            by_tuple: BTreeMap::new(),
+            expiries: BTreeSet::new(),
+            perturb: BTreeMap::new(),
+            pre_connect: BTreeMap::new(),
+            timestamps: false,
+            sticky: BTreeMap::new(),
+            recycled: Vec::new(),
+            stale: BTreeMap::new(),
+        }
+    }
+
+    /// The profile rules in force.
+    pub fn config(&self) -> &ProfileConfig {
+        &self.cfg
+    }
+
+    /// `socket()`: a new unbound socket owned by `uid`.
+    pub fn socket(&mut self, uid: u32) -> SocketId {
+        let id = SocketId(self.next_id);
+        self.next_id += 1;
+        self.entries.insert(
+            id,
+            Entry {
+                local: None,
+                state: TableState::Unbound,
+                opts: SockOptions::default(),
+                uid,
+                port_by_connect: false,
+                port_locked: false,
+                bound_addr: None,
+                accepted_from: None,
+                connected_before: false,
+            },
+        );
+        id
+    }
+
+    /// A socket's entry, if it is still in the table.
+    pub fn get(&self, id: SocketId) -> Option<&Entry> {
+        self.entries.get(&id)
+    }
+
+    /// Number of sockets in the table (TIME-WAIT records included).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// `setsockopt()`: replaces the socket's options. Errors: EBADF if unknown.
+    ///
+    /// Deliberate departure: Windows refuses to set SO_REUSEADDR and SO_EXCLUSIVEADDRUSE on
+    /// one socket (the second setsockopt fails with WSAEINVAL, as users report; the Microsoft
+    /// article does not say). The table accepts both and classifies such a socket as EX
+    /// ([`crate::profile::windows_category`]).
+    pub fn set_options(&mut self, id: SocketId, opts: SockOptions) -> Result<(), Errno> {
+        self.entries.get_mut(&id).ok_or(Errno::EBADF)?.opts = opts;
+        Ok(())
+    }
+
+    /// Whether the host owns `ip`; a v4-mapped address is local when its IPv4 address is
+    /// (Linux `__inet6_bind` checks `inet_addr_type` of the IPv4 part).
+    fn is_local(&self, ip: IpAddr) -> bool {
+        let ip = unmapped(ip);
+        ip.is_unspecified() || self.local_addrs.contains(&ip)
+    }
+
+    fn place(&mut self, id: SocketId, addr: SocketAddr, by_connect: bool) {
+        let e = self.entries.get_mut(&id).expect("caller checked the id");
+        e.local = Some(addr);
+        e.bound_addr = Some(addr);
+        e.port_by_connect = by_connect;
+        self.by_port.entry(addr.port()).or_default().insert(id);
+    }
+}
+
+/// A v4-mapped address on an IPV6_V6ONLY socket: Linux `__inet6_bind` answers EINVAL ("makes
+/// no sense").
+fn mapped_on_v6only(addr: SocketAddr, opts: SockOptions) -> bool {
+    opts.v6only && matches!(addr.ip(), IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some())
+}
