@@ -5,19 +5,19 @@
 //! harness the benchmark compares against.
 //!
 //! Determinism: no wall clock and no ambient randomness; every random draw comes from a
-//! ChaCha8 sub-stream of the run seed ([`rng`]); only ordered collections are iterated.
+//! ChaCha8 sub-stream of the run seed ([`rng`]); only ordered collections are iterated. Safe
+//! code only, no system calls, no sleeps: the real-kernel checks (kernel replay, TIME-WAIT
+//! probes) live in the `twsim-kernel` crate; [`predict`] is their portable half.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod bare;
 pub mod delay;
 pub mod engine;
 pub mod host;
-#[cfg(target_os = "linux")]
-pub mod kernel;
-#[cfg(target_os = "linux")]
-pub mod kernel_tw;
 pub mod locate;
 pub mod net;
+pub mod predict;
 pub mod replay;
 pub mod report;
 pub mod rng;

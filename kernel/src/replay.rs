@@ -66,7 +66,7 @@
 //!   the kernel's source address for the destination (127.0.0.1), not its host's address.
 //! - Host addresses: the kernel accepts a bind to any 127.0.0.0/8 address; the replay answers
 //!   EADDRNOTAVAIL itself when a host binds (or waits to bind) an address of the socket's
-//!   family that is not its own ([`crate::replay::host_owns`]: its address, `::1`, its
+//!   family that is not its own ([`twsim_sim::replay::host_owns`]: its address, `::1`, its
 //!   v4-mapped address, a wildcard), as the `linux` profile does for an address the host does
 //!   not own. The step's detail says the answer is emulated. `::1` is every host's.
 //! - A connect that does not complete before its deadline is abandoned with
@@ -76,14 +76,14 @@
 //!   [`Errno`] name stops the replay with [`KernelError::Io`] naming the step, rather than
 //!   being disguised as another errno that a script could then "expect".
 
-use crate::replay::{family_mismatch, host_owns, ReplayStep};
-use crate::scenario::{At, Call, Resolved, SockOpt, Step, WaitFor};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use twsim_model::addr::{is_wildcard, unmapped};
 use twsim_model::Family;
 use twsim_model::{Duration, Errno};
+use twsim_sim::replay::{family_mismatch, host_owns, ReplayStep};
+use twsim_sim::scenario::{At, Call, Resolved, SockOpt, Step, WaitFor};
 
 /// Default deadline of `connect`, `accept`, `recv`, `send` and `wait until` in kernel replay.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -1443,9 +1443,9 @@ pub(crate) mod sys {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::{self, Overrides};
     use serde_json::{json, Value};
     use std::sync::atomic::{AtomicU16, Ordering};
+    use twsim_sim::scenario::{self, Overrides};
 
     /// A port for one script. Inside a private namespace any fixed port would do; the base is
     /// spread by process id and every script gets its own port so that, when no namespace is
