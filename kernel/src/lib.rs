@@ -20,6 +20,12 @@
 #![warn(missing_docs)]
 
 #[cfg(target_os = "linux")]
+mod netns;
+#[cfg(target_os = "linux")]
+mod proc_net;
+#[cfg(target_os = "linux")]
 pub mod replay;
+#[cfg(target_os = "linux")]
+mod sys;
 #[cfg(target_os = "linux")]
 pub mod time_wait;
