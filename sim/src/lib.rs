@@ -1,8 +1,7 @@
 //! twsim-sim: the discrete-event network of smoltcp hosts with twsim's host layer.
 //!
 //! Entry points: [`scenario::parse`] and [`scenario::Scenario::resolve`] load a scenario,
-//! [`engine::run`] simulates it, [`report`] renders the result. [`bare`] is the baseline
-//! harness the benchmark compares against.
+//! [`engine::run`] simulates it, [`report`] renders the result.
 //!
 //! Determinism: no wall clock and no ambient randomness; every random draw comes from a
 //! ChaCha8 sub-stream of the run seed ([`rng`]); only ordered collections are iterated. Safe
@@ -11,7 +10,6 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
-pub mod bare;
 pub mod delay;
 pub mod engine;
 pub mod host;
