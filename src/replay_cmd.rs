@@ -183,7 +183,7 @@ pub fn kernel(sc: &Resolved) -> Result<Outcome, String> {
                 .into(),
         );
     }
-    let (kern, in_ns) = twsim_sim::kernel::replay(sc, false).map_err(|e| e.to_string())?;
+    let (kern, in_ns) = twsim_kernel::replay::replay(sc, false).map_err(|e| e.to_string())?;
     let model = replay_model_with(sc, true);
     let mut text = String::new();
     let title = sc

@@ -104,15 +104,14 @@ fn model_meets_every_expectation_of_the_matrix() {
 #[cfg(target_os = "linux")]
 #[test]
 fn kernel_agrees_with_the_model_on_every_call() {
+    use twsim_kernel::replay::{replay, KernelError};
     let cases = cases();
     let mut failures = Vec::new();
     let mut ran = 0;
     for (p, r) in &cases {
-        let (kernel, in_ns) = match twsim_sim::kernel::replay(r, std::env::var_os("CI").is_some()) {
+        let (kernel, in_ns) = match replay(r, std::env::var_os("CI").is_some()) {
             Ok(x) => x,
-            Err(twsim_sim::kernel::KernelError::Namespace(why))
-                if std::env::var_os("CI").is_none() =>
-            {
+            Err(KernelError::Namespace(why)) if std::env::var_os("CI").is_none() => {
                 eprintln!("kernel matrix skipped: no private network namespace here ({why})");
                 return;
             }

@@ -8,6 +8,7 @@
 //! Read first: RFC 9293 §3.3.2 (states), §3.6.1 (TIME-WAIT), RFC 1337, and
 //! `shared/spec/bind-rules.md` for the per-OS sources.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod addr;
 pub mod decision_table;

@@ -1,24 +1,22 @@
 //! twsim-sim: the discrete-event network of smoltcp hosts with twsim's host layer.
 //!
 //! Entry points: [`scenario::parse`] and [`scenario::Scenario::resolve`] load a scenario,
-//! [`engine::run`] simulates it, [`report`] renders the result. [`bare`] is the baseline
-//! harness the benchmark compares against.
+//! [`engine::run`] simulates it, [`report`] renders the result.
 //!
 //! Determinism: no wall clock and no ambient randomness; every random draw comes from a
-//! ChaCha8 sub-stream of the run seed ([`rng`]); only ordered collections are iterated.
+//! ChaCha8 sub-stream of the run seed ([`rng`]); only ordered collections are iterated. Safe
+//! code only, no system calls, no sleeps: the real-kernel checks (kernel replay, TIME-WAIT
+//! probes) live in the `twsim-kernel` crate; [`predict`] is their portable half.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
-pub mod bare;
 pub mod delay;
 pub mod engine;
 pub mod event;
 pub mod host;
-#[cfg(target_os = "linux")]
-pub mod kernel;
-#[cfg(target_os = "linux")]
-pub mod kernel_tw;
 pub mod locate;
 pub mod net;
+pub mod predict;
 pub mod replay;
 pub mod report;
 pub mod rng;

@@ -1,12 +1,15 @@
 //! `twsim bench`: connection lifecycles per wall-clock second, the simulator beside the bare
-//! two-interface smoltcp harness ([`twsim_sim::bare`]) doing the same exchange, in the same
-//! process. A lifecycle is: handshake, a 16-byte request, a 64-byte response, close by the
-//! client first, and the client's TIME-WAIT expiry. Wall time is read here only, never inside
-//! the simulation.
+//! two-interface smoltcp harness ([`bare`]) doing the same exchange, in the same process. A
+//! lifecycle is: handshake, a 16-byte request, a 64-byte response, close by the client first,
+//! and the client's TIME-WAIT expiry. `twsim bench --model` measures the address-table model
+//! alone ([`model`]). Wall time is read here only, never inside the simulation.
 
+pub mod bare;
+pub mod model;
+
+use bare::run_bare_lifecycles;
 use std::fmt::Write;
 use std::time::Instant as Wall;
-use twsim_sim::bare::run_bare_lifecycles;
 use twsim_sim::engine::{run as simulate, RunOptions};
 use twsim_sim::scenario::{parse, Overrides};
 
@@ -145,87 +148,4 @@ pub fn run(n: u64) {
         100.0 * sim.rate() / bare.rate()
     );
     print!("{s}");
-}
-
-/// Model-only figures: address-table calls per second with `n` sockets in the table, and heap
-/// bytes per TIME-WAIT record.
-pub mod model {
-    use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-    use std::time::Instant as Wall;
-    use twsim_model::{
-        AddressTable, Duration, FourTuple, Instant, Profile, SeqNum, TimeWaitRecord,
-    };
-
-    /// Heap bytes currently allocated by the process (the binary's counting allocator).
-    pub type HeapProbe = fn() -> usize;
-
-    /// The measurements.
-    pub struct ModelFigures {
-        /// Sockets in the table while calls were timed.
-        pub sockets: usize,
-        /// Table calls timed.
-        pub calls: u64,
-        /// Wall-clock seconds.
-        pub seconds: f64,
-        /// Heap bytes per TIME-WAIT record (entry, indexes, record), measured.
-        pub bytes_per_time_wait: f64,
-        /// `size_of::<TimeWaitRecord>()`.
-        pub record_size: usize,
-    }
-
-    fn ip(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
-        IpAddr::V4(Ipv4Addr::new(a, b, c, d))
-    }
-
-    /// Fills a linux table with `n` TIME-WAIT records (distinct 4-tuples to 64 servers), then
-    /// times `socket` + `bind` (a port that conflicts, then a free one) + `connect` (automatic
-    /// port) + `remove` cycles against it.
-    pub fn measure(n: usize, cycles: u64, heap: HeapProbe) -> ModelFigures {
-        let local = ip(10, 0, 0, 1);
-        let mut t = AddressTable::new(Profile::Linux.config(), vec![local]);
-        let before = heap();
-        let now = Instant::ZERO;
-        for i in 0..n {
-            let id = t.socket(0);
-            let remote = SocketAddr::new(ip(10, 1, (i % 64) as u8, 1), 80);
-            let l = t
-                .connect(id, local, remote, i as u32, now)
-                .expect("the table has room for the records");
-            let rec = TimeWaitRecord::new(
-                FourTuple::new(l, remote),
-                1,
-                SeqNum(1),
-                SeqNum(1),
-                65535,
-                now,
-                Duration::from_secs(60),
-            );
-            t.enter_time_wait(id, rec).expect("connected just above");
-        }
-        let bytes = heap().saturating_sub(before) as f64 / n.max(1) as f64;
-        let mut calls = 0u64;
-        #[allow(clippy::disallowed_methods)] // wall time is what a benchmark measures
-        let t0 = Wall::now();
-        for k in 0..cycles {
-            let id = t.socket(0);
-            // a port in the ephemeral range that TIME-WAIT records use: a conflict check
-            let busy = SocketAddr::new(local, 32768 + (k % 28_000) as u16);
-            let _ = t.bind(id, busy, 0);
-            let _ = t.bind(id, SocketAddr::new(local, 8000 + (k % 500) as u16), 0);
-            let id2 = t.socket(0);
-            let remote = SocketAddr::new(ip(10, 2, (k % 200) as u8, 1), 443);
-            let _ = t.connect(id2, local, remote, k as u32, now);
-            t.remove(id);
-            t.remove(id2);
-            calls += 6;
-        }
-        let seconds = t0.elapsed().as_secs_f64();
-        ModelFigures {
-            sockets: t.len(),
-            calls,
-            seconds,
-            bytes_per_time_wait: bytes,
-            record_size: std::mem::size_of::<TimeWaitRecord>(),
-        }
-    }
 }

@@ -2,13 +2,14 @@
 //! probed with a SYN from the old client port and with RSTs at SEQ = RCV.NXT and RCV.NXT + 100,
 //! with and without a listener, for `tcp_rfc1337` = 0 and 1, must do what the model's `linux`
 //! TIME-WAIT policy says (`time-wait.md` rows 4a, 4b, 5, 6; `bind-rules.md` B-SYN, B-RST,
-//! B-RST'). See `twsim_sim::kernel_tw`.
+//! B-RST'). See `twsim_kernel::time_wait` and `twsim_sim::predict`.
 //!
 //! The check needs a private network namespace (`CAP_SYS_ADMIN`). Under CI (`CI` set) it is
 //! required; elsewhere, without one, the test prints a note and passes.
 #![cfg(target_os = "linux")]
 
-use twsim_sim::kernel_tw::{observe_kernel, predict_linux, render_table, KernelTwError};
+use twsim_kernel::time_wait::{observe_kernel, KernelTwError};
+use twsim_sim::predict::{predict_linux, render_table};
 
 const SYSCTL: &str = "/proc/sys/net/ipv4/tcp_rfc1337";
 
