@@ -441,37 +441,41 @@ pub struct CheckSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+
+    /// A JSON value from its text.
+    fn v(text: &str) -> serde_json::Value {
+        serde_json::from_str(text).expect("valid JSON")
+    }
     use twsim_model::Duration;
 
     #[test]
     fn a_delay_is_a_duration_or_a_distribution() {
         let d = |v| serde_json::from_value::<DelaySpec>(v);
         assert!(matches!(
-            d(json!("10ms")).unwrap(),
+            d(v(r#""10ms""#)).unwrap(),
             DelaySpec::Fixed(Dur(x)) if x == Duration::from_millis(10)
         ));
-        let DelaySpec::Dist(s) = d(json!({"uniform": ["1ms", "2ms"]})).unwrap() else {
+        let DelaySpec::Dist(s) = d(v(r#"{"uniform": ["1ms", "2ms"]}"#)).unwrap() else {
             panic!("a distribution")
         };
         assert!(s.uniform.is_some() && s.normal.is_none());
-        assert!(d(json!(10)).is_err());
-        assert!(d(json!({"uniform": ["1ms", "2ms"], "bogus": 1})).is_err());
+        assert!(d(v(r#"10"#)).is_err());
+        assert!(d(v(r#"{"uniform": ["1ms", "2ms"], "bogus": 1}"#)).is_err());
     }
 
     #[test]
     fn empirical_delays_are_a_list_or_a_file() {
         let e = |v| serde_json::from_value::<EmpiricalSpec>(v).unwrap();
-        assert!(matches!(e(json!(["1ms", "3ms"])), EmpiricalSpec::List(v) if v.len() == 2));
-        assert!(matches!(e(json!("delays.txt")), EmpiricalSpec::File(f) if f == "delays.txt"));
+        assert!(matches!(e(v(r#"["1ms", "3ms"]"#)), EmpiricalSpec::List(v) if v.len() == 2));
+        assert!(matches!(e(v(r#""delays.txt""#)), EmpiricalSpec::File(f) if f == "delays.txt"));
     }
 
     #[test]
     fn fault_actions_are_a_word_or_an_object() {
         let a = |v| serde_json::from_value::<ActionSpec>(v).unwrap();
-        assert!(matches!(a(json!("drop")), ActionSpec::Word(w) if w == "drop"));
+        assert!(matches!(a(v(r#""drop""#)), ActionSpec::Word(w) if w == "drop"));
         assert!(matches!(
-            a(json!({"via": "slow"})),
+            a(v(r#"{"via": "slow"}"#)),
             ActionSpec::Object(ActionObject { via: Some(_), .. })
         ));
     }

@@ -198,7 +198,11 @@ pub(super) fn linger(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+
+    /// A JSON value from its text.
+    fn v(text: &str) -> serde_json::Value {
+        serde_json::from_str(text).expect("valid JSON")
+    }
 
     const CTX: Ctx = Ctx {
         file: "t.json",
@@ -224,11 +228,11 @@ mod tests {
 
     #[test]
     fn at_reads_absolute_and_relative_times() {
-        let at = |s: &str| serde_json::from_value::<At>(json!(s)).unwrap();
+        let at = |s: &str| serde_json::from_value::<At>(serde_json::Value::from(s)).unwrap();
         assert_eq!(at("90s"), At::Absolute(Duration::from_secs(90)));
         assert_eq!(at("+1s"), At::Relative(Duration::from_secs(1)));
         assert_eq!(at(" +1s"), At::Relative(Duration::from_secs(1)));
-        assert!(serde_json::from_value::<At>(json!("+x")).is_err());
+        assert!(serde_json::from_value::<At>(v(r#""+x""#)).is_err());
     }
 
     #[test]
@@ -258,22 +262,22 @@ mod tests {
         assert!(socket_addr(&CTX, "p", "[::1]:80").is_ok());
         assert!(socket_addr(&CTX, "p", "[fe80::1%2]:80").is_err());
         assert!(socket_addr(&CTX, "p", "10.0.0.1").is_err());
-        assert_eq!(flag(&CTX, "p", "SO_REUSEADDR", &Some(json!(1))), Ok(true));
+        assert_eq!(flag(&CTX, "p", "SO_REUSEADDR", &Some(v(r#"1"#))), Ok(true));
         assert_eq!(
-            flag(&CTX, "p", "SO_REUSEADDR", &Some(json!(false))),
+            flag(&CTX, "p", "SO_REUSEADDR", &Some(v(r#"false"#))),
             Ok(false)
         );
-        assert!(flag(&CTX, "p", "SO_REUSEADDR", &Some(json!(2))).is_err());
+        assert!(flag(&CTX, "p", "SO_REUSEADDR", &Some(v(r#"2"#))).is_err());
     }
 
     #[test]
     fn linger_reads_on_and_secs() {
         let l = |v| linger(&CTX, "p", &Some(v));
-        assert_eq!(l(json!({"on": 1, "secs": 0})), Ok(Some(0)));
-        assert_eq!(l(json!({"on": true, "secs": 5})), Ok(Some(5)));
-        assert_eq!(l(json!({"on": 0})), Ok(None));
-        assert!(l(json!({"on": 2})).is_err());
-        assert!(l(json!({"on": 1, "sec": 5})).is_err());
+        assert_eq!(l(v(r#"{"on": 1, "secs": 0}"#)), Ok(Some(0)));
+        assert_eq!(l(v(r#"{"on": true, "secs": 5}"#)), Ok(Some(5)));
+        assert_eq!(l(v(r#"{"on": 0}"#)), Ok(None));
+        assert!(l(v(r#"{"on": 2}"#)).is_err());
+        assert!(l(v(r#"{"on": 1, "sec": 5}"#)).is_err());
         assert!(linger(&CTX, "p", &None).is_err());
     }
 }
