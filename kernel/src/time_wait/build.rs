@@ -7,6 +7,7 @@ use super::{io, sys, KernelTwError, SETUP_DEADLINE};
 use crate::proc_net::TCP_TIME_WAIT;
 use std::net::SocketAddrV4;
 use std::os::fd::OwnedFd;
+use twsim_model::SeqNum;
 use twsim_sim::predict::TwOutcome;
 use twsim_sim::wire::TcpFlags;
 
@@ -14,8 +15,8 @@ use twsim_sim::wire::TcpFlags;
 pub(super) struct KernelTw {
     pub(super) server: SocketAddrV4,
     pub(super) client: SocketAddrV4,
-    pub(super) rcv_nxt: u32,
-    pub(super) snd_nxt: u32,
+    pub(super) rcv_nxt: SeqNum,
+    pub(super) snd_nxt: SeqNum,
     /// RCV.WND: the final ACK's window field scaled by the server's window scale
     /// (`tcp_v4_timewait_ack` sends `tw_rcv_wnd >> tw_rcv_wscale`).
     pub(super) rcv_wnd: u32,
@@ -24,7 +25,7 @@ pub(super) struct KernelTw {
 impl KernelTw {
     /// One captured segment of this 4-tuple, relative to RCV.NXT and SND.NXT.
     pub(super) fn describe(&self, s: &Seg) -> String {
-        let rel = |a: u32, b: u32| a.wrapping_sub(b) as i32;
+        let rel = |a: SeqNum, b: SeqNum| a - b;
         let ts = s.tsval.map_or(String::new(), |v| format!(" TSval={v}"));
         if s.meta.src == self.client {
             format!(
@@ -39,7 +40,7 @@ impl KernelTw {
                 String::new()
             };
             // An RST answering a segment without ACK has SEQ = 0 (`tcp_v4_send_reset`).
-            let seq = if s.meta.has(TcpFlags::RST) && s.meta.seq == 0 {
+            let seq = if s.meta.has(TcpFlags::RST) && s.meta.seq == SeqNum(0) {
                 "0".to_string()
             } else {
                 format!("SND.NXT{:+}", rel(s.meta.seq, self.snd_nxt))

@@ -23,7 +23,7 @@ pub(super) fn probe_syn(
         TwOutcome::Accepted => segs
             .iter()
             .find(|s| s.meta.src == tw.server && s.meta.has(TcpFlags::SYN | TcpFlags::ACK))
-            .map(|s| s.meta.seq.wrapping_sub(tw.snd_nxt)),
+            .map(|s| (s.meta.seq - tw.snd_nxt) as u32),
         _ => None,
     };
     let mut evidence = vec![format!(

@@ -11,7 +11,7 @@
 use crate::wire::{SegMeta, TcpFlags};
 use serde::{Serialize, Serializer};
 use std::fmt::Display;
-use twsim_model::{Duration, FourTuple, Instant, TcpState};
+use twsim_model::{Duration, FourTuple, Instant, SeqNum, TcpState};
 
 fn display<T: Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(v)
@@ -20,6 +20,18 @@ fn display<T: Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
 fn opt_display<T: Display, S: Serializer>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
     match v {
         Some(v) => s.collect_str(v),
+        None => s.serialize_none(),
+    }
+}
+
+/// A sequence number as the plain 32-bit number.
+fn seq_num<S: Serializer>(v: &SeqNum, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u32(v.0)
+}
+
+fn opt_seq_num<S: Serializer>(v: &Option<SeqNum>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.serialize_u32(v.0),
         None => s.serialize_none(),
     }
 }
@@ -197,9 +209,11 @@ pub struct SegFields {
     /// tcpdump flag letters.
     pub flags: String,
     /// SEG.SEQ.
-    pub seq: u32,
+    #[serde(serialize_with = "seq_num")]
+    pub seq: SeqNum,
     /// SEG.ACK, `None` without ACK.
-    pub ack: Option<u32>,
+    #[serde(serialize_with = "opt_seq_num")]
+    pub ack: Option<SeqNum>,
     /// Payload bytes.
     pub len: u32,
     /// Window field (unscaled).
@@ -420,9 +434,11 @@ pub enum TimeWaitEvent {
         /// Incarnation of the 4-tuple.
         incarnation: u32,
         /// SND.NXT the final ACK carried.
-        snd_nxt: u32,
+        #[serde(serialize_with = "seq_num")]
+        snd_nxt: SeqNum,
         /// RCV.NXT after the peer's FIN.
-        rcv_nxt: u32,
+        #[serde(serialize_with = "seq_num")]
+        rcv_nxt: SeqNum,
         /// RCV.WND.
         rcv_wnd: u32,
         /// When it will expire (µs).
@@ -440,7 +456,8 @@ pub enum TimeWaitEvent {
         /// tcpdump flag letters.
         flags: String,
         /// SEG.SEQ.
-        seq: u32,
+        #[serde(serialize_with = "seq_num")]
+        seq: SeqNum,
         /// `ack`, `drop`, `kill`, `rst_and_kill`, `accept_syn`.
         action: &'static str,
         /// Whether the 2MSL timer restarted.

@@ -75,9 +75,9 @@ struct Conn {
     /// Listener that spawned it, until accept() takes it.
     listener: Option<SocketId>,
     /// (SEQ + SEG.LEN, ACK, window) of the last segment this end sent.
-    last_tx: Option<(u32, u32, u16)>,
+    last_tx: Option<(SeqNum, SeqNum, u16)>,
     /// RCV.NXT after the peer's FIN.
-    peer_fin_end: Option<u32>,
+    peer_fin_end: Option<SeqNum>,
     rst_in: bool,
     shut_wr: bool,
 }

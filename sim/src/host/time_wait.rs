@@ -43,8 +43,8 @@ impl Host {
                     self.send_crafted(craft(
                         v4(tuple.local),
                         v4(tuple.remote),
-                        r.snd_nxt.0,
-                        Some(r.rcv_nxt.0),
+                        r.snd_nxt,
+                        Some(r.rcv_nxt),
                         Ctl::Ack,
                         w,
                     ));
@@ -157,8 +157,8 @@ impl Host {
         let record = TimeWaitRecord::new(
             t,
             c.incarnation,
-            SeqNum(snd_nxt),
-            SeqNum(fin_end),
+            snd_nxt,
+            fin_end,
             u32::from(win),
             now,
             tw_len,

@@ -25,9 +25,9 @@ pub struct SegMeta {
     /// PSH flag.
     pub psh: bool,
     /// SEG.SEQ.
-    pub seq: u32,
+    pub seq: SeqNum,
     /// SEG.ACK (meaningful when ACK is set).
-    pub ack: u32,
+    pub ack: SeqNum,
     /// Payload bytes.
     pub payload_len: u32,
     /// Window field (unscaled).
@@ -119,8 +119,8 @@ impl SegMeta {
             dst: SocketAddrV4::new(ip.dst_addr(), tcp.dst_port()),
             flags,
             psh: tcp.psh(),
-            seq: tcp.seq_number().0 as u32,
-            ack: tcp.ack_number().0 as u32,
+            seq: SeqNum(tcp.seq_number().0 as u32),
+            ack: SeqNum(tcp.ack_number().0 as u32),
             payload_len,
             window: tcp.window_len(),
             options: TcpOptions::parse(tcp.options()),
@@ -140,8 +140,8 @@ impl SegMeta {
     /// The view TIME-WAIT processing needs (TSval from the timestamp option, RFC 7323).
     pub fn info(&self) -> SegmentInfo {
         SegmentInfo {
-            seq: SeqNum(self.seq),
-            ack: self.has(TcpFlags::ACK).then_some(SeqNum(self.ack)),
+            seq: self.seq,
+            ack: self.has(TcpFlags::ACK).then_some(self.ack),
             syn: self.has(TcpFlags::SYN),
             fin: self.has(TcpFlags::FIN),
             rst: self.has(TcpFlags::RST),
@@ -185,8 +185,8 @@ pub enum Ctl {
 pub fn craft(
     src: SocketAddrV4,
     dst: SocketAddrV4,
-    seq: u32,
-    ack: Option<u32>,
+    seq: SeqNum,
+    ack: Option<SeqNum>,
     ctl: Ctl,
     window: u16,
 ) -> Vec<u8> {
@@ -197,8 +197,8 @@ pub fn craft(
             Ctl::Ack => TcpControl::None,
             Ctl::Rst => TcpControl::Rst,
         },
-        seq_number: TcpSeqNumber(seq as i32),
-        ack_number: ack.map(|a| TcpSeqNumber(a as i32)),
+        seq_number: TcpSeqNumber(seq.0 as i32),
+        ack_number: ack.map(|a| TcpSeqNumber(a.0 as i32)),
         window_len: window,
         window_scale: None,
         max_seg_size: None,
@@ -237,7 +237,7 @@ pub fn reset_for(seg: &SegMeta) -> Option<Vec<u8>> {
         craft(
             seg.dst,
             seg.src,
-            0,
+            SeqNum(0),
             Some(seg.seq.wrapping_add(seg.seg_len())),
             Ctl::Rst,
             0,
@@ -253,7 +253,7 @@ mod tests {
     fn crafted_segments_parse_back_with_valid_checksums() {
         let a: SocketAddrV4 = "10.0.0.1:40000".parse().unwrap();
         let b: SocketAddrV4 = "10.0.0.2:80".parse().unwrap();
-        let bytes = craft(a, b, 7, Some(9), Ctl::Ack, 512);
+        let bytes = craft(a, b, SeqNum(7), Some(SeqNum(9)), Ctl::Ack, 512);
         let ip = Ipv4Packet::new_checked(&bytes[..]).unwrap();
         assert!(ip.verify_checksum());
         let tcp = TcpPacket::new_checked(ip.payload()).unwrap();
@@ -261,7 +261,7 @@ mod tests {
         let m = SegMeta::parse(&bytes).unwrap();
         assert_eq!(
             (m.src, m.dst, m.seq, m.ack, m.flags, m.window),
-            (a, b, 7, 9, TcpFlags::ACK, 512)
+            (a, b, SeqNum(7), SeqNum(9), TcpFlags::ACK, 512)
         );
     }
 
@@ -274,8 +274,8 @@ mod tests {
             dst: b,
             flags: TcpFlags::SYN,
             psh: false,
-            seq: 100,
-            ack: 0,
+            seq: SeqNum(100),
+            ack: SeqNum(0),
             payload_len: 0,
             window: 100,
             options: TcpOptions::default(),
@@ -283,15 +283,15 @@ mod tests {
         let r = SegMeta::parse(&reset_for(&syn).unwrap()).unwrap();
         assert_eq!(
             (r.src, r.dst, r.seq, r.ack, r.flags),
-            (b, a, 0, 101, TcpFlags::RST | TcpFlags::ACK)
+            (b, a, SeqNum(0), SeqNum(101), TcpFlags::RST | TcpFlags::ACK)
         );
         let ack = SegMeta {
             flags: TcpFlags::ACK | TcpFlags::FIN,
-            ack: 555,
+            ack: SeqNum(555),
             ..syn
         };
         let r = SegMeta::parse(&reset_for(&ack).unwrap()).unwrap();
-        assert_eq!((r.seq, r.flags), (555, TcpFlags::RST));
+        assert_eq!((r.seq, r.flags), (SeqNum(555), TcpFlags::RST));
         assert!(reset_for(&SegMeta {
             flags: TcpFlags::RST,
             ..syn
@@ -342,6 +342,6 @@ mod tests {
             (Some(1460), Some(7), true, Some((11, 0)))
         );
         assert_eq!(p.meta.info().tsval, Some(TsVal(11)));
-        assert_eq!((p.meta.seq, p.meta.seg_len()), (100, 1));
+        assert_eq!((p.meta.seq, p.meta.seg_len()), (SeqNum(100), 1));
     }
 }
