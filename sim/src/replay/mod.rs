@@ -1,5 +1,6 @@
 //! Replaying a scenario's socket calls without a network: against the address-table model
-//! ([`replay_model`]) or, on Linux, against the real kernel's sockets (`crate::kernel`).
+//! ([`replay_model`]) or, on Linux, against the real kernel's sockets (the `twsim-kernel`
+//! crate).
 //!
 //! Both produce one [`ReplayStep`] per step, so the two can be compared call by call
 //! (`twsim replay --kernel`), and the model replay can be compared with the full simulation
