@@ -207,6 +207,11 @@ pub fn craft(
         timestamp: None,
         payload: &[],
     };
+    emit(src, dst, &tcp)
+}
+
+/// Emits `tcp` from `src` to `dst` as an IPv4 packet (TTL 64), checksums filled in.
+pub fn emit(src: SocketAddrV4, dst: SocketAddrV4, tcp: &TcpRepr) -> Vec<u8> {
     let ip = Ipv4Repr {
         src_addr: *src.ip(),
         dst_addr: *dst.ip(),
@@ -317,25 +322,7 @@ mod tests {
             timestamp: Some(smoltcp::wire::TcpTimestampRepr::new(11, 0)),
             payload: &[],
         };
-        let ip = Ipv4Repr {
-            src_addr: *a.ip(),
-            dst_addr: *b.ip(),
-            next_header: IpProtocol::Tcp,
-            payload_len: tcp.buffer_len(),
-            hop_limit: 64,
-        };
-        let caps = ChecksumCapabilities::default();
-        let mut buf = vec![0u8; ip.buffer_len() + tcp.buffer_len()];
-        let mut ipp = Ipv4Packet::new_unchecked(&mut buf[..]);
-        ip.emit(&mut ipp, &caps);
-        let mut tcpp = TcpPacket::new_unchecked(ipp.payload_mut());
-        tcp.emit(
-            &mut tcpp,
-            &IpAddress::Ipv4(*a.ip()),
-            &IpAddress::Ipv4(*b.ip()),
-            &caps,
-        );
-        let p = Packet::parse(buf).unwrap();
+        let p = Packet::parse(emit(a, b, &tcp)).unwrap();
         let o = p.meta.options;
         assert_eq!(
             (o.mss, o.window_scale, o.sack_permitted, o.timestamp),
