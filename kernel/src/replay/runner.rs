@@ -7,9 +7,9 @@ use super::{KernelError, DEFAULT_TIMEOUT, MAX_AT_SLEEP, SETTLE};
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use twsim_model::{Duration, Errno, Family};
+use twsim_model::{Duration, Errno, Family, Instant};
 use twsim_sim::replay::{host_owns, ReplayStep};
-use twsim_sim::scenario::{At, Call, Resolved, Step, WaitFor};
+use twsim_sim::scenario::{Call, Resolved, Step, WaitFor};
 
 /// What the replay knows about one socket name on a host (shared by every process holding it,
 /// as the options live in the one open file description).
@@ -61,7 +61,7 @@ impl<'a> Runner<'a> {
     }
 
     pub(super) fn step(&mut self, step: &Step) -> Result<ReplayStep, KernelError> {
-        self.advance(step.at);
+        self.advance(step);
         let (result, detail) = match self.call(step) {
             Ok(d) => (Ok(()), d),
             Err(Fail::Errno(e, d)) => (Err(e), d),
@@ -86,12 +86,9 @@ impl<'a> Runner<'a> {
     }
 
     /// The gap before a step: advances the script clock, sleeps at most [`MAX_AT_SLEEP`].
-    fn advance(&mut self, at: Option<At>) {
-        let gap = match at {
-            None => 0,
-            Some(At::Absolute(t)) => t.micros().saturating_sub(self.script_time.micros()),
-            Some(At::Relative(d)) => d.micros(),
-        };
+    fn advance(&mut self, step: &Step) {
+        let start = step.start_time(Instant::from_micros(self.script_time.micros()));
+        let gap = start.micros() - self.script_time.micros();
         self.script_time = self.script_time + Duration::from_micros(gap);
         sleep(Duration::from_micros(gap.min(MAX_AT_SLEEP.micros())));
     }
