@@ -21,8 +21,8 @@ impl Model {
                 let id = self.tables[t].socket(0);
                 host.procs.open(proc, id)?;
                 host.names.insert(name.clone(), id);
-                host.opts.insert(id, SockOptions::default());
-                host.family.insert(id, *family);
+                host.socks.entry(id).or_default().opts = SockOptions::default();
+                host.socks.entry(id).or_default().family = *family;
                 Ok(String::new())
             }
             Call::SetSockOpt(name, o) => {
@@ -39,7 +39,7 @@ impl Model {
                     }
                 }
                 let host = &mut self.hosts[h];
-                let opts = host.opts.entry(id).or_default();
+                let opts = &mut host.socks.entry(id).or_default().opts;
                 match *o {
                     SockOpt::ReuseAddr(v) => opts.reuseaddr = v,
                     SockOpt::ReusePort(v) => opts.reuseport = v,
@@ -100,12 +100,12 @@ impl Model {
             Call::Send(name, data) => {
                 let id = self.held(h, proc, name)?;
                 let view = self.conn_view(h, id);
-                self.hosts[h].app.entry(id).or_default().send(view)?;
+                self.hosts[h].socks.entry(id).or_default().app.send(view)?;
                 let end = self.hosts[h].ends.get(&id).cloned().ok_or(Errno::EPIPE)?;
                 let (ph, pid) = end.peer;
                 // RFC 1122 §4.2.2.13: data for a socket its application closed draws an RST
                 // where the profile follows that SHOULD (Linux); RFC 793 queues it.
-                let peer_gone = self.hosts[ph].closed.contains_key(&pid)
+                let peer_gone = self.hosts[ph].socks.get(&pid).is_some_and(|s| s.closed)
                     && self.hosts[ph].cfg.rst_on_close_with_unread;
                 if let Some(pe) = self.hosts[ph].ends.get_mut(&pid) {
                     pe.unread += data.len() as u64;
@@ -120,7 +120,7 @@ impl Model {
                 let id = self.held(h, proc, name)?;
                 let view = self.conn_view(h, id);
                 let host = &mut self.hosts[h];
-                match host.app.entry(id).or_default().recv(view)? {
+                match host.socks.entry(id).or_default().app.recv(view)? {
                     RecvOutcome::Read => {
                         let end = host.ends.get_mut(&id).ok_or(Errno::ENOTCONN)?;
                         let n = max.map_or(end.unread, |m| end.unread.min(u64::from(m)));
@@ -188,7 +188,7 @@ impl Model {
             return Err(e);
         }
         if family == Family::Inet6 {
-            let v6only = self.hosts[h].opts.get(&id).is_some_and(|o| o.v6only);
+            let v6only = self.hosts[h].socks.get(&id).is_some_and(|s| s.opts.v6only);
             let bound = self.tables[t].get(id).and_then(|e| e.local);
             if let Some(e) = inet6_connect_refusal(v6only, bound, remote) {
                 return Err(e);
@@ -196,7 +196,7 @@ impl Model {
         }
         let host = &mut self.hosts[h];
         // A new attempt: the previous connection's end is forgotten (its error is not).
-        host.app.entry(id).or_default().end = None;
+        host.socks.entry(id).or_default().app.end = None;
         let hint = host.rng.next_u32();
         // The source routing picks: the host's IPv4 address towards IPv4 (v4-mapped
         // included), ::1 towards IPv6 (loopback is the only IPv6 network here).
@@ -268,11 +268,15 @@ impl Model {
                 return Err(Errno::ETIMEDOUT);
             }
         };
-        let lopts = self.hosts[sh].opts.get(&lid).copied().unwrap_or_default();
+        let lopts = self.hosts[sh]
+            .socks
+            .get(&lid)
+            .map(|s| s.opts)
+            .unwrap_or_default();
         let lfamily = self.family_of(sh, lid);
         let server = &mut self.hosts[sh];
-        server.opts.insert(child, lopts);
-        server.family.insert(child, lfamily);
+        server.socks.entry(child).or_default().opts = lopts;
+        server.socks.entry(child).or_default().family = lfamily;
         server
             .listeners
             .get_mut(&lid)
@@ -319,7 +323,11 @@ impl Model {
             },
             WaitFor::Bindable(name, a) => {
                 let id = *self.hosts[h].names.get(name).ok_or(Errno::EBADF)?;
-                let opts = self.hosts[h].opts.get(&id).copied().unwrap_or_default();
+                let opts = self.hosts[h]
+                    .socks
+                    .get(&id)
+                    .map(|s| s.opts)
+                    .unwrap_or_default();
                 // What time cannot change is answered at once, as by kernel replay's scratch
                 // bind: the wrong family, another host's address, a v4-mapped address on an
                 // IPV6_V6ONLY socket.

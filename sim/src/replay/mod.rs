@@ -72,6 +72,19 @@ struct Listener {
     ready: VecDeque<SocketId>,
 }
 
+/// What the replay keeps of one socket.
+#[derive(Debug, Clone, Copy, Default)]
+struct RSock {
+    opts: SockOptions,
+    /// Address family (an accepted socket inherits its listener's).
+    family: Family,
+    /// The last handle closed.
+    closed: bool,
+    /// What the application observes (end, pending `sk_err`): the socket-call semantics
+    /// shared with the simulation's host layer.
+    app: AppSocket,
+}
+
 struct RHost {
     addr: Ipv4Addr,
     cfg: ProfileConfig,
@@ -81,16 +94,10 @@ struct RHost {
     t: usize,
     procs: Processes,
     names: BTreeMap<String, SocketId>,
-    opts: BTreeMap<SocketId, SockOptions>,
-    /// Address family of each socket (accepted ones inherit their listener's).
-    family: BTreeMap<SocketId, Family>,
+    /// Per-socket state beyond listening and connections.
+    socks: BTreeMap<SocketId, RSock>,
     listeners: BTreeMap<SocketId, Listener>,
     ends: BTreeMap<SocketId, End>,
-    /// Sockets whose last handle closed.
-    closed: BTreeMap<SocketId, ()>,
-    /// What the application observes of each socket (end, pending `sk_err`): the socket-call
-    /// semantics shared with the simulation's host layer.
-    app: BTreeMap<SocketId, AppSocket>,
     rng: ChaCha8Rng,
 }
 
@@ -141,12 +148,9 @@ impl Model {
                     t: if shared { 0 } else { i },
                     procs: Processes::new(),
                     names: BTreeMap::new(),
-                    opts: BTreeMap::new(),
-                    family: BTreeMap::new(),
+                    socks: BTreeMap::new(),
                     listeners: BTreeMap::new(),
                     ends: BTreeMap::new(),
-                    closed: BTreeMap::new(),
-                    app: BTreeMap::new(),
                     rng,
                 }
             })
@@ -169,7 +173,10 @@ impl Model {
     }
 
     fn family_of(&self, h: usize, id: SocketId) -> Family {
-        self.hosts[h].family.get(&id).copied().unwrap_or_default()
+        self.hosts[h]
+            .socks
+            .get(&id)
+            .map_or(Family::default(), |s| s.family)
     }
 
     fn held(&self, h: usize, proc: &str, name: &str) -> Result<SocketId, Errno> {
@@ -196,7 +203,7 @@ impl Model {
     fn end_connection(&mut self, h: usize, id: SocketId) {
         let t = self.hosts[h].t;
         let host = &mut self.hosts[h];
-        if host.closed.contains_key(&id) {
+        if host.socks.get(&id).is_some_and(|s| s.closed) {
             self.tables[t].remove(id);
             host.ends.remove(&id);
         } else {
@@ -215,15 +222,21 @@ impl Model {
                 // Linux tcp_reset: EPIPE in CLOSE-WAIT (the peer had sent its FIN), else
                 // ECONNRESET.
                 let end = ConnEnd::reset(pe.fin_received, pe.fin_sent);
-                self.hosts[ph].app.entry(pid).or_default().set_end(end);
+                self.hosts[ph]
+                    .socks
+                    .entry(pid)
+                    .or_default()
+                    .app
+                    .set_end(end);
             }
         }
         if let Some(e) = self.hosts[h].ends.get_mut(&id) {
             e.reset = true;
             self.hosts[h]
-                .app
+                .socks
                 .entry(id)
                 .or_default()
+                .app
                 .set_end(ConnEnd::Aborted);
         }
         // The peer may be in TIME-WAIT already (it closed first and we never did): an RST in
@@ -258,7 +271,7 @@ impl Model {
             if let Some(pe) = peer_end {
                 let pt = self.hosts[ph].t;
                 let ph_host = &mut self.hosts[ph];
-                let linger = ph_host.opts.get(&pid).and_then(|o| o.linger_secs);
+                let linger = ph_host.socks.get(&pid).and_then(|s| s.opts.linger_secs);
                 let len = ph_host.cfg.time_wait_for(ph_host.msl, linger);
                 ph_host.ends.get_mut(&pid).expect("present").done = true;
                 if len == Duration::ZERO {
@@ -279,13 +292,17 @@ impl Model {
 
     /// The socket's last handle closed.
     fn last_close(&mut self, h: usize, id: SocketId) {
-        self.hosts[h].closed.insert(id, ());
-        let opts = self.hosts[h].opts.get(&id).copied().unwrap_or_default();
+        self.hosts[h].socks.entry(id).or_default().closed = true;
+        let opts = self.hosts[h]
+            .socks
+            .get(&id)
+            .map(|s| s.opts)
+            .unwrap_or_default();
         if let Some(l) = self.hosts[h].listeners.remove(&id) {
             self.tables[self.hosts[h].t].remove(id);
             // Linux inet_csk_listen_stop: connections not yet accepted are reset.
             for child in l.ready {
-                self.hosts[h].closed.insert(child, ());
+                self.hosts[h].socks.entry(child).or_default().closed = true;
                 self.reset_both(h, child);
             }
             return;
@@ -321,7 +338,7 @@ impl Model {
             return ConnView::Listener;
         }
         match host.ends.get(&id) {
-            None if host.app.get(&id).is_some_and(|a| a.end.is_some()) => {
+            None if host.socks.get(&id).is_some_and(|s| s.app.end.is_some()) => {
                 ConnView::Ended { readable: false }
             }
             None => ConnView::Unconnected,
