@@ -242,6 +242,7 @@ impl AddressTable {
             return Err(Errno::EADDRINUSE);
         }
         self.entries.get_mut(&id).expect("checked").state = TableState::Listen;
+        self.listening.entry(addr.port()).or_default().insert(id);
         Ok(addr)
     }
 }

@@ -17,15 +17,14 @@ impl AddressTable {
     pub fn listeners_for(&self, local: SocketAddr) -> Vec<SocketId> {
         let to_v4 = unmapped(local.ip()).is_ipv4();
         let mut found: Vec<(bool, bool, SocketId)> = self
-            .by_port
+            .listening
             .get(&local.port())
             .into_iter()
             .flatten()
             .filter_map(|id| {
                 let e = &self.entries[id];
                 let l = e.local?;
-                let ok = e.state == TableState::Listen
-                    && overlaps(l.ip(), e.opts.v6only, local.ip(), false);
+                let ok = overlaps(l.ip(), e.opts.v6only, local.ip(), false);
                 ok.then_some((is_wildcard(l.ip()), to_v4 && l.is_ipv6(), *id))
             })
             .collect();

@@ -143,6 +143,9 @@ pub struct AddressTable {
     next_id: u32,
     entries: BTreeMap<SocketId, Entry>,
     by_port: BTreeMap<u16, BTreeSet<SocketId>>,
+    /// The listening entries of each port (a subset of `by_port`): listener lookup per SYN
+    /// costs the port's listeners, not every TIME-WAIT record on it.
+    listening: BTreeMap<u16, BTreeSet<SocketId>>,
     by_tuple: BTreeMap<FourTuple, SocketId>,
     expiries: BTreeSet<(Instant, SocketId)>,
     /// Linux `table_perturb`: per-destination offset advanced after every automatic connect.
@@ -175,6 +178,7 @@ impl AddressTable {
             next_id: 1,
             entries: BTreeMap::new(),
             by_port: BTreeMap::new(),
+            listening: BTreeMap::new(),
             by_tuple: BTreeMap::new(),
             expiries: BTreeSet::new(),
             perturb: BTreeMap::new(),

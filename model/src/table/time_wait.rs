@@ -90,6 +90,14 @@ impl AddressTable {
                     self.by_port.remove(&l.port());
                 }
             }
+            if e.state == TableState::Listen {
+                if let Some(set) = self.listening.get_mut(&l.port()) {
+                    set.remove(&id);
+                    if set.is_empty() {
+                        self.listening.remove(&l.port());
+                    }
+                }
+            }
         }
         match e.state {
             TableState::Connected { remote } => {
