@@ -127,9 +127,11 @@ impl AddressTable {
         e.local = None;
         e.bound_addr = None;
         e.state = TableState::Unbound;
-        e.port_by_connect = false;
+        let explicit = !std::mem::take(&mut e.port_by_connect);
         if let Some(set) = self.by_port.get_mut(&local.port()) {
-            set.remove(&id);
+            if set.remove(&id) && explicit {
+                self.explicit.sub(local.port());
+            }
             if set.is_empty() {
                 self.by_port.remove(&local.port());
             }

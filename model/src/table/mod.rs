@@ -24,11 +24,13 @@ use crate::profile::{
 use crate::state::TcpState;
 use crate::time::Instant;
 use crate::time_wait::{EndReason, SegmentInfo, TimeWaitRecord, TwDecision};
+use index::{PortCounts, TupleIndex};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 
 mod bind;
 mod connect;
+mod index;
 mod listeners;
 mod ports;
 mod time_wait;
@@ -146,7 +148,9 @@ pub struct AddressTable {
     /// The listening entries of each port (a subset of `by_port`): listener lookup per SYN
     /// costs the port's listeners, not every TIME-WAIT record on it.
     listening: BTreeMap<u16, BTreeSet<SocketId>>,
-    by_tuple: BTreeMap<FourTuple, SocketId>,
+    by_tuple: TupleIndex,
+    /// Ports held by an entry placed by an explicit bind (not by `connect()`).
+    explicit: PortCounts,
     expiries: BTreeSet<(Instant, SocketId)>,
     /// Linux `table_perturb`: per-destination offset advanced after every automatic connect.
     perturb: BTreeMap<(IpAddr, u16), u32>,
@@ -179,7 +183,8 @@ impl AddressTable {
             entries: BTreeMap::new(),
             by_port: BTreeMap::new(),
             listening: BTreeMap::new(),
-            by_tuple: BTreeMap::new(),
+            by_tuple: TupleIndex::default(),
+            explicit: PortCounts::default(),
             expiries: BTreeSet::new(),
             perturb: BTreeMap::new(),
             pre_connect: BTreeMap::new(),
@@ -254,7 +259,9 @@ impl AddressTable {
         e.local = Some(addr);
         e.bound_addr = Some(addr);
         e.port_by_connect = by_connect;
-        self.by_port.entry(addr.port()).or_default().insert(id);
+        if self.by_port.entry(addr.port()).or_default().insert(id) && !by_connect {
+            self.explicit.add(addr.port());
+        }
     }
 }
 

@@ -63,16 +63,47 @@ impl AddressTable {
         hint: u32,
         now: Instant,
     ) -> Option<u16> {
+        self.scan_connect_port(src, remote, hint, now, true)
+    }
+
+    /// The automatic port of `connect()`; `skip_words` allows passing over runs of taken
+    /// ports a word at a time (the same result, tested against the port-by-port scan).
+    fn scan_connect_port(
+        &mut self,
+        src: IpAddr,
+        remote: SocketAddr,
+        hint: u32,
+        now: Instant,
+        skip_words: bool,
+    ) -> Option<u16> {
         let range = self.cfg.ephemeral;
         let n = range.len();
         let key = (remote.ip(), remote.port());
         let perturb = self.perturb.get(&key).copied().unwrap_or(0);
+        // Whether a TIME-WAIT 4-tuple can be reused at all on this path (decided once, so a
+        // port taken by a record costs one bit test).
+        let reuse_possible = self.timestamps
+            && self.cfg.tw_reuse_loopback_after.is_some()
+            && (unmapped(src).is_loopback() || unmapped(remote.ip()).is_loopback());
+        let taken = self.by_tuple.ports_to(src, remote);
         let usable = |port: u16| {
-            let tuple = FourTuple::new(SocketAddr::new(src, port), remote);
-            if let Some(&other) = self.by_tuple.get(&tuple) {
-                if !self.tw_reusable(other, &tuple, now) {
+            if self.cfg.connect_shares_ports && self.explicit.any(port) {
+                return false;
+            }
+            if taken.contains(port) {
+                let tuple = FourTuple::new(SocketAddr::new(src, port), remote);
+                let reusable = reuse_possible
+                    && self
+                        .by_tuple
+                        .get(&tuple)
+                        .is_some_and(|&other| self.tw_reusable(other, &tuple, now));
+                if !reusable {
                     return false;
                 }
+            }
+            if self.cfg.connect_shares_ports {
+                // Every entry on the port got it from connect() (no explicit bind above).
+                return true;
             }
             let mut on_port = self
                 .by_port
@@ -97,11 +128,41 @@ impl AddressTable {
             (hint % n, 1)
         };
         let passes: &[u32] = if step == 2 { &[0, 1] } else { &[0] };
+        // Word skipping: a run of ports of the scanned parity that are all taken by 4-tuples
+        // to this destination (or, where connecting sockets share ports, held by an explicit
+        // bind) is passed over 64 ports at a time. The order of the scan and its result are
+        // those of the port-by-port loop; only taken ports are skipped. Off when a taken
+        // 4-tuple may be reusable, and for an odd range with step 2 (its wrap changes parity).
+        let skip_ok = skip_words && !reuse_possible && (step == 1 || n.is_multiple_of(2));
+        let blocked_word = |w: usize| {
+            let explicit = if self.cfg.connect_shares_ports {
+                self.explicit.word(w)
+            } else {
+                0
+            };
+            taken.word(w) | explicit
+        };
         for &parity in passes {
             let mut i = 0;
             while i < n {
                 let idx = (offset + i + parity) % n;
                 let port = (u32::from(range.first) + idx) as u16;
+                if skip_ok {
+                    let bit = u32::from(port & 63);
+                    let lane = if step == 2 {
+                        0x5555_5555_5555_5555u64 << (bit & 1)
+                    } else {
+                        u64::MAX
+                    };
+                    let rest = (u64::MAX << bit) & lane;
+                    if blocked_word(usize::from(port >> 6)) & rest == rest {
+                        // Every port of this parity from `port` to the end of its word (or of
+                        // the range) is taken: go to the next one after them.
+                        let span = (64 - bit).min(n - idx);
+                        i += span.div_ceil(step) * step;
+                        continue;
+                    }
+                }
                 if usable(port) {
                     self.perturb.insert(key, perturb.wrapping_add(i + 2));
                     let tuple = FourTuple::new(SocketAddr::new(src, port), remote);
@@ -117,5 +178,67 @@ impl AddressTable {
             }
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::{PortRange, Profile};
+    use crate::time::Duration;
+    use crate::time_wait::TimeWaitRecord;
+    use crate::SeqNum;
+
+    /// Fills a small port range with connections and TIME-WAIT records to one destination
+    /// (and a few explicit binds), and checks at every step that the word-skipping scan picks
+    /// the port the port-by-port scan picks, for even and odd ranges and every profile's
+    /// step.
+    #[test]
+    fn word_skipping_scan_equals_port_by_port_scan() {
+        for profile in [Profile::Linux, Profile::FreeBsd] {
+            for last in [1255u16, 1256] {
+                let mut cfg = profile.config();
+                cfg.ephemeral = PortRange { first: 1000, last };
+                let src: IpAddr = "10.0.0.1".parse().unwrap();
+                let remote: SocketAddr = "10.0.0.2:80".parse().unwrap();
+                let mut t = AddressTable::new(cfg, vec![src]);
+                let now = Instant::ZERO;
+                let mut x = 0x9e37_79b9u32;
+                let mut next = || {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    x
+                };
+                for k in 0..400u32 {
+                    if k % 37 == 5 {
+                        let id = t.socket(0);
+                        let _ = t.bind(id, SocketAddr::new(src, 1000 + (next() % 256) as u16), 0);
+                    }
+                    let hint = next();
+                    let fast = t.clone().scan_connect_port(src, remote, hint, now, true);
+                    let slow = t.clone().scan_connect_port(src, remote, hint, now, false);
+                    assert_eq!(fast, slow, "{profile:?} range 1000-{last}, connection {k}");
+                    let id = t.socket(0);
+                    let Ok(l) = t.connect(id, src, remote, hint, now) else {
+                        break;
+                    };
+                    if k % 3 == 0 {
+                        let rec = TimeWaitRecord::new(
+                            FourTuple::new(l, remote),
+                            1,
+                            SeqNum(1),
+                            SeqNum(1),
+                            1000,
+                            now,
+                            Duration::from_secs(60),
+                        );
+                        t.enter_time_wait(id, rec).unwrap();
+                    } else if k % 7 == 0 {
+                        t.remove(id);
+                    }
+                }
+            }
+        }
     }
 }

@@ -85,7 +85,9 @@ impl AddressTable {
         }
         if let Some(l) = e.local {
             if let Some(set) = self.by_port.get_mut(&l.port()) {
-                set.remove(&id);
+                if set.remove(&id) && !e.port_by_connect {
+                    self.explicit.sub(l.port());
+                }
                 if set.is_empty() {
                     self.by_port.remove(&l.port());
                 }

@@ -1,0 +1,215 @@
+//! Indexes that keep the automatic-port search of `connect()` cheap per probed port, however
+//! many connections and TIME-WAIT records the table holds: which local ports each destination
+//! already uses ([`TupleIndex`]), and which ports hold an explicitly bound entry
+//! ([`PortCounts`]). Both answer "is this port taken?" with one bit test.
+
+use crate::addr::FourTuple;
+use crate::table::SocketId;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+
+/// A set of ports: a short list while small, a 65 536-bit map (8 KiB) once it grows.
+#[derive(Debug, Clone)]
+enum PortSet {
+    Few(Vec<u16>),
+    Many(Box<[u64; 1024]>),
+}
+
+/// Ports a short list holds before it becomes a bit map.
+const FEW: usize = 32;
+
+impl PortSet {
+    fn contains(&self, port: u16) -> bool {
+        match self {
+            PortSet::Few(v) => v.contains(&port),
+            PortSet::Many(b) => b[usize::from(port >> 6)] & (1 << (port & 63)) != 0,
+        }
+    }
+
+    fn insert(&mut self, port: u16) {
+        match self {
+            PortSet::Few(v) if v.len() < FEW => {
+                if !v.contains(&port) {
+                    v.push(port);
+                }
+            }
+            PortSet::Few(v) => {
+                let mut b = Box::new([0u64; 1024]);
+                for &p in v.iter().chain([&port]) {
+                    b[usize::from(p >> 6)] |= 1 << (p & 63);
+                }
+                *self = PortSet::Many(b);
+            }
+            PortSet::Many(b) => b[usize::from(port >> 6)] |= 1 << (port & 63),
+        }
+    }
+
+    fn remove(&mut self, port: u16) {
+        match self {
+            PortSet::Few(v) => v.retain(|&p| p != port),
+            PortSet::Many(b) => b[usize::from(port >> 6)] &= !(1 << (port & 63)),
+        }
+    }
+}
+
+/// Every 4-tuple in the table, with the local ports each destination (local address, remote
+/// endpoint) uses. A destination's entry lives while it has a 4-tuple.
+#[derive(Debug, Clone, Default)]
+pub(super) struct TupleIndex {
+    tuples: BTreeMap<FourTuple, SocketId>,
+    /// (local address, remote endpoint) → (4-tuples, their local ports).
+    by_dest: BTreeMap<(IpAddr, SocketAddr), (u32, PortSet)>,
+}
+
+impl TupleIndex {
+    pub(super) fn get(&self, t: &FourTuple) -> Option<&SocketId> {
+        self.tuples.get(t)
+    }
+
+    pub(super) fn contains_key(&self, t: &FourTuple) -> bool {
+        self.tuples.contains_key(t)
+    }
+
+    pub(super) fn insert(&mut self, t: FourTuple, id: SocketId) {
+        if self.tuples.insert(t, id).is_none() {
+            let d = self
+                .by_dest
+                .entry((t.local.ip(), t.remote))
+                .or_insert_with(|| (0, PortSet::Few(Vec::new())));
+            d.0 += 1;
+            d.1.insert(t.local.port());
+        }
+    }
+
+    pub(super) fn remove(&mut self, t: &FourTuple) -> Option<SocketId> {
+        let id = self.tuples.remove(t)?;
+        let key = (t.local.ip(), t.remote);
+        if let Some(d) = self.by_dest.get_mut(&key) {
+            d.0 -= 1;
+            if d.0 == 0 {
+                self.by_dest.remove(&key);
+            } else {
+                d.1.remove(t.local.port());
+            }
+        }
+        Some(id)
+    }
+
+    /// Whether some 4-tuple `(src, port) → remote` exists.
+    #[cfg(test)]
+    fn port_taken(&self, src: IpAddr, port: u16, remote: SocketAddr) -> bool {
+        self.ports_to(src, remote).contains(port)
+    }
+
+    /// The local ports 4-tuples from `src` to `remote` use: looked up once, then one bit test
+    /// per port.
+    pub(super) fn ports_to(&self, src: IpAddr, remote: SocketAddr) -> TakenPorts<'_> {
+        TakenPorts(self.by_dest.get(&(src, remote)).map(|(_, p)| p))
+    }
+}
+
+/// The local ports one destination uses ([`TupleIndex::ports_to`]).
+pub(super) struct TakenPorts<'a>(Option<&'a PortSet>);
+
+impl TakenPorts<'_> {
+    /// Whether `port` is among them.
+    pub(super) fn contains(&self, port: u16) -> bool {
+        self.0.is_some_and(|p| p.contains(port))
+    }
+
+    /// Ports `64 w .. 64 w + 63` as bits (bit k: port `64 w + k`); 0 while the set is a short
+    /// list (a scan finds a free port at once then).
+    pub(super) fn word(&self, w: usize) -> u64 {
+        match self.0 {
+            Some(PortSet::Many(b)) => b[w],
+            _ => 0,
+        }
+    }
+}
+
+/// How many entries of each port got it from an explicit `bind()` rather than from
+/// `connect()` (Linux: a port shared by connecting sockets only stays usable by
+/// `__inet_hash_connect`).
+#[derive(Debug, Clone, Default)]
+pub(super) struct PortCounts {
+    counts: BTreeMap<u16, u32>,
+    bits: Option<Box<[u64; 1024]>>,
+}
+
+impl PortCounts {
+    pub(super) fn add(&mut self, port: u16) {
+        *self.counts.entry(port).or_default() += 1;
+        let b = self.bits.get_or_insert_with(|| Box::new([0u64; 1024]));
+        b[usize::from(port >> 6)] |= 1 << (port & 63);
+    }
+
+    pub(super) fn sub(&mut self, port: u16) {
+        if let Some(c) = self.counts.get_mut(&port) {
+            *c -= 1;
+            if *c == 0 {
+                self.counts.remove(&port);
+                if let Some(b) = &mut self.bits {
+                    b[usize::from(port >> 6)] &= !(1 << (port & 63));
+                }
+            }
+        }
+    }
+
+    /// Ports `64 w .. 64 w + 63` held from an explicit bind, as bits.
+    pub(super) fn word(&self, w: usize) -> u64 {
+        self.bits.as_ref().map_or(0, |b| b[w])
+    }
+
+    /// Whether any entry holds `port` from an explicit bind.
+    pub(super) fn any(&self, port: u16) -> bool {
+        self.bits
+            .as_ref()
+            .is_some_and(|b| b[usize::from(port >> 6)] & (1 << (port & 63)) != 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(lport: u16, remote: &str) -> FourTuple {
+        FourTuple::new(
+            SocketAddr::new("10.0.0.1".parse().unwrap(), lport),
+            remote.parse().unwrap(),
+        )
+    }
+
+    #[test]
+    fn ports_per_destination_follow_inserts_and_removes() {
+        let mut ix = TupleIndex::default();
+        let src: IpAddr = "10.0.0.1".parse().unwrap();
+        let server: SocketAddr = "10.0.0.2:80".parse().unwrap();
+        for p in 0..100u16 {
+            ix.insert(t(40000 + p, "10.0.0.2:80"), SocketId(u32::from(p)));
+        }
+        ix.insert(t(40000, "10.0.0.3:80"), SocketId(1000));
+        assert!(ix.port_taken(src, 40050, server));
+        assert!(!ix.port_taken(src, 40100, server));
+        assert_eq!(ix.remove(&t(40050, "10.0.0.2:80")), Some(SocketId(50)));
+        assert!(!ix.port_taken(src, 40050, server));
+        assert!(ix.port_taken(src, 40000, "10.0.0.3:80".parse().unwrap()));
+        assert_eq!(ix.remove(&t(40050, "10.0.0.2:80")), None);
+        for p in 0..100u16 {
+            ix.remove(&t(40000 + p, "10.0.0.2:80"));
+        }
+        assert!(!ix.port_taken(src, 40001, server));
+        assert!(ix.by_dest.len() == 1);
+    }
+
+    #[test]
+    fn explicit_ports_are_counted() {
+        let mut c = PortCounts::default();
+        assert!(!c.any(80));
+        c.add(80);
+        c.add(80);
+        c.sub(80);
+        assert!(c.any(80));
+        c.sub(80);
+        assert!(!c.any(80));
+    }
+}
