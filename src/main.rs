@@ -97,8 +97,9 @@ enum Cmd {
         #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..))]
         lifecycles: u64,
         /// Measure the address-table model instead: calls per second with this many sockets
-        /// in the table, and heap bytes per TIME-WAIT record.
-        #[arg(long, value_name = "SOCKETS", conflicts_with_all = ["scale", "lifecycles"])]
+        /// in the table (default 10000), and heap bytes per TIME-WAIT record.
+        #[arg(long, value_name = "SOCKETS", num_args = 0..=1, default_missing_value = "10000",
+              conflicts_with_all = ["scale", "lifecycles"])]
         model: Option<usize>,
         /// Time the simulator on N and 4N connections 1 ms apart whose TIME-WAIT records stay
         /// alive, and print time(4N) / time(N) (default N: 2000).
