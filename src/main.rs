@@ -91,15 +91,22 @@ enum Cmd {
         json: bool,
     },
     /// Measure connection lifecycles per wall-clock second: the simulator beside a bare
-    /// two-interface smoltcp harness.
+    /// two-interface smoltcp harness and the real kernel on loopback.
     Bench {
         /// Lifecycles per measurement.
-        #[arg(long, default_value_t = 20_000)]
+        #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..))]
         lifecycles: u64,
         /// Measure the address-table model instead: calls per second with this many sockets
-        /// in the table, and heap bytes per TIME-WAIT record.
-        #[arg(long, value_name = "SOCKETS")]
+        /// in the table (default 10000), and heap bytes per TIME-WAIT record.
+        #[arg(long, value_name = "SOCKETS", num_args = 0..=1, default_missing_value = "10000",
+              conflicts_with_all = ["scale", "lifecycles"])]
         model: Option<usize>,
+        /// Time the simulator on N and 4N connections 1 ms apart whose TIME-WAIT records stay
+        /// alive, and print time(4N) / time(N) (default N: 2000).
+        #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "2000",
+              conflicts_with = "lifecycles",
+              value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        scale: Option<u64>,
     },
 }
 
@@ -174,6 +181,10 @@ fn main() -> ExitCode {
                     f.record_size
                 ),
             }
+            Ok(true)
+        }
+        Cmd::Bench { scale: Some(n), .. } => {
+            twsim::bench::run_scale(n as usize);
             Ok(true)
         }
         Cmd::Bench { lifecycles, .. } => {

@@ -728,3 +728,52 @@ fn unmet_expectation_exits_1() {
     let v: Value = serde_json::from_str(&stdout(&o)).expect("--json prints one JSON document");
     assert_eq!(v["ok"], Value::Bool(false), "{v}");
 }
+
+/// The last `k` non-empty lines of `text`.
+fn last_lines(text: &str, k: usize) -> Vec<&str> {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(k)..].to_vec()
+}
+
+#[test]
+fn bench_prints_both_ratios_last() {
+    let o = twsim(["bench", "--lifecycles", "200"]);
+    assert_status(&o, 0, "twsim bench --lifecycles 200");
+    let out = stdout(&o);
+    assert!(out.contains("bare smoltcp harness"), "{out}");
+    assert!(out.contains("twsim simulator"), "{out}");
+    assert!(out.contains("kernel loopback"), "{out}");
+    let last = last_lines(&out, 2);
+    assert_eq!(last.len(), 2, "{out}");
+    let bare = last[0]
+        .strip_prefix("simulator / bare = ")
+        .and_then(|r| r.strip_suffix('%'))
+        .unwrap_or_else(|| panic!("second-to-last line is not the bare ratio:\n{out}"));
+    assert!(bare.parse::<f64>().is_ok_and(|x| x > 0.0), "{out}");
+    let kernel = last[1]
+        .strip_prefix("simulator / kernel = ")
+        .unwrap_or_else(|| panic!("last line is not the kernel ratio:\n{out}"));
+    // a figure, or n/a where this machine has no sockets for the baseline
+    assert!(
+        kernel
+            .strip_suffix('×')
+            .is_some_and(|y| y.parse::<f64>().is_ok_and(|y| y > 0.0))
+            || kernel.starts_with("n/a"),
+        "{out}"
+    );
+}
+
+#[test]
+fn bench_scale_prints_the_ratio() {
+    let o = twsim(["bench", "--scale", "200"]);
+    assert_status(&o, 0, "twsim bench --scale 200");
+    let out = stdout(&o);
+    assert!(out.contains("    200 connections"), "{out}");
+    assert!(out.contains("    800 connections"), "{out}");
+    let last = last_lines(&out, 1);
+    let r = last[0]
+        .strip_prefix("time(4N) / time(N) = ")
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("last line is not the scale ratio:\n{out}"));
+    assert!(r.parse::<f64>().is_ok_and(|r| r > 0.0), "{out}");
+}

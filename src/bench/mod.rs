@@ -1,11 +1,15 @@
 //! `twsim bench`: connection lifecycles per wall-clock second, the simulator beside the bare
-//! two-interface smoltcp harness ([`bare`]) doing the same exchange, in the same process. A
-//! lifecycle is: handshake, a 16-byte request, a 64-byte response, close by the client first,
-//! and the client's TIME-WAIT expiry. `twsim bench --model` measures the address-table model
-//! alone ([`model`]). Wall time is read here only, never inside the simulation.
+//! two-interface smoltcp harness ([`bare`]) and the real kernel on loopback ([`kernel`]) doing
+//! the same exchange, in the same process. A lifecycle is: handshake, a 16-byte request, a
+//! 64-byte response, close by the client first, and (simulator and bare harness, in virtual
+//! time) the client's TIME-WAIT expiry. `twsim bench --model` measures the address-table model
+//! alone ([`model`]); `twsim bench --scale N` how the simulator's time grows with live
+//! TIME-WAIT records ([`scale`]). Wall time is read here only, never inside the simulation.
 
 pub mod bare;
+pub mod kernel;
 pub mod model;
+pub mod scale;
 
 use bare::run_bare_lifecycles;
 use std::fmt::Write;
@@ -127,10 +131,12 @@ pub fn measure_bare(n: u64) -> Figures {
     }
 }
 
-/// Runs both measurements and prints them.
+/// Runs the three measurements and prints them; the last two lines are the ratios
+/// `simulator / bare = X%` and `simulator / kernel = Y×`.
 pub fn run(n: u64) {
     let bare = measure_bare(n);
     let sim = measure_sim(n);
+    let kernel = kernel::measure(n);
     let mut s = String::new();
     let _ = writeln!(s, "connection lifecycles (handshake, 16 B request, 64 B response, client close, TIME-WAIT expiry), n = {n}");
     for (name, f) in [("bare smoltcp harness", &bare), ("twsim simulator", &sim)] {
@@ -142,10 +148,61 @@ pub fn run(n: u64) {
             f.segments as f64 / f.lifecycles as f64
         );
     }
+    match &kernel {
+        Ok(k) => {
+            let _ = writeln!(
+                s,
+                "  {:<22} {:>10.0} lifecycles/s  {:>7.3} s  (std::net on 127.0.0.1; its TIME-WAITs stay in the kernel)",
+                "kernel loopback",
+                k.rate(),
+                k.seconds
+            );
+        }
+        Err(why) => {
+            let _ = writeln!(s, "  {:<22} skipped: {why}", "kernel loopback");
+        }
+    }
     let _ = writeln!(
         s,
-        "  simulator / bare = {:.1}%",
+        "simulator / bare = {:.1}%",
         100.0 * sim.rate() / bare.rate()
+    );
+    match &kernel {
+        Ok(k) => {
+            let _ = writeln!(s, "simulator / kernel = {:.2}×", sim.rate() / k.rate());
+        }
+        Err(_) => {
+            let _ = writeln!(s, "simulator / kernel = n/a (kernel baseline skipped)");
+        }
+    }
+    print!("{s}");
+}
+
+/// Times the scale scenario with `n` and `4n` connections and prints both times and the
+/// ratio; the last line is `time(4N) / time(N) = R`.
+pub fn run_scale(n: usize) {
+    let small = scale::measure(n);
+    let large = scale::measure(4 * n);
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "scale: connections 1 ms apart (socket, connect, accept, client close, server close), 100 µs route, linux, TIME-WAIT 60 s"
+    );
+    for (label, f) in [("N", &small), ("4N", &large)] {
+        let _ = writeln!(
+            s,
+            "  {label:<2} = {:>7} connections  {:>8.3} s  {:>9.0} connections/s  {} TIME-WAIT records, {} alive together",
+            f.connections,
+            f.seconds,
+            f.connections as f64 / f.seconds,
+            f.time_waits,
+            f.alive_at_end
+        );
+    }
+    let _ = writeln!(
+        s,
+        "time(4N) / time(N) = {:.2} (linear would be 4)",
+        large.seconds / small.seconds
     );
     print!("{s}");
 }
