@@ -92,6 +92,75 @@ impl Packet {
         let meta = SegMeta::parse(&bytes)?;
         Some(Packet { meta, bytes })
     }
+
+    /// Sequence-number translation of an outbound segment: SEG.SEQ += `delta` (the sender's
+    /// ISS as the wire sees it minus its stack's ISS). With [`Packet::unshift_ack`] on the
+    /// way in, a bijection between the stack's sequence space and the wire's, as pf's
+    /// `modulate state` does; the TCP checksum is recomputed and the view follows.
+    pub fn shift_seq(&mut self, delta: u32) {
+        if delta == 0 {
+            return;
+        }
+        self.meta.seq = self.meta.seq.wrapping_add(delta);
+        let seq = self.meta.seq;
+        self.rewrite(|tcp| tcp.set_seq_number(TcpSeqNumber(seq.0 as i32)));
+    }
+
+    /// Sequence-number translation of an inbound segment for the receiver whose ISS was
+    /// shifted by `delta`: SEG.ACK and every SACK block edge -= `delta` (RFC 2018 blocks
+    /// acknowledge the receiver's own data), checksum recomputed, view updated.
+    pub fn unshift_ack(&mut self, delta: u32) {
+        if delta == 0 {
+            return;
+        }
+        let back = |s: u32| s.wrapping_sub(delta);
+        if self.meta.has(TcpFlags::ACK) {
+            self.meta.ack = SeqNum(back(self.meta.ack.0));
+        }
+        for b in self.meta.options.sack.iter_mut().flatten() {
+            *b = (back(b.0), back(b.1));
+        }
+        let (ack, has_ack) = (self.meta.ack, self.meta.has(TcpFlags::ACK));
+        self.rewrite(|tcp| {
+            if has_ack {
+                tcp.set_ack_number(TcpSeqNumber(ack.0 as i32));
+            }
+            shift_sack_edges(tcp.options_mut(), delta);
+        });
+    }
+
+    /// Applies `edit` to the TCP header in place and recomputes the TCP checksum.
+    fn rewrite(&mut self, edit: impl FnOnce(&mut TcpPacket<&mut [u8]>)) {
+        let (src, dst) = (*self.meta.src.ip(), *self.meta.dst.ip());
+        let mut ip = Ipv4Packet::new_unchecked(&mut self.bytes[..]);
+        let mut tcp = TcpPacket::new_unchecked(ip.payload_mut());
+        edit(&mut tcp);
+        tcp.fill_checksum(&IpAddress::Ipv4(src), &IpAddress::Ipv4(dst));
+    }
+}
+
+/// Subtracts `delta` from every edge of every SACK option (kind 5) in a raw options field.
+fn shift_sack_edges(mut opts: &mut [u8], delta: u32) {
+    while let Some(&kind) = opts.first() {
+        match kind {
+            0 => return,
+            1 => opts = &mut opts[1..],
+            _ => {
+                let Some(&len) = opts.get(1) else { return };
+                let len = usize::from(len);
+                if len < 2 || len > opts.len() {
+                    return;
+                }
+                if kind == 5 {
+                    for edge in opts[2..len].chunks_exact_mut(4) {
+                        let v = u32::from_be_bytes([edge[0], edge[1], edge[2], edge[3]]);
+                        edge.copy_from_slice(&v.wrapping_sub(delta).to_be_bytes());
+                    }
+                }
+                opts = &mut opts[len..];
+            }
+        }
+    }
 }
 
 impl SegMeta {
@@ -330,5 +399,48 @@ mod tests {
         );
         assert_eq!(p.meta.info().tsval, Some(TsVal(11)));
         assert_eq!((p.meta.seq, p.meta.seg_len()), (SeqNum(100), 1));
+    }
+
+    #[test]
+    fn translation_is_a_bijection_with_valid_checksums() {
+        let a: SocketAddrV4 = "10.0.0.1:40000".parse().unwrap();
+        let b: SocketAddrV4 = "10.0.0.2:80".parse().unwrap();
+        let tcp = TcpRepr {
+            src_port: a.port(),
+            dst_port: b.port(),
+            control: TcpControl::None,
+            seq_number: TcpSeqNumber(1000),
+            ack_number: Some(TcpSeqNumber(5000)),
+            window_len: 1024,
+            window_scale: None,
+            max_seg_size: None,
+            sack_permitted: false,
+            sack_ranges: [Some((6000, 7000)), Some((8000, 9000)), None],
+            timestamp: Some(smoltcp::wire::TcpTimestampRepr::new(3, 4)),
+            payload: b"data",
+        };
+        let original = emit(a, b, &tcp);
+        let mut p = Packet::parse(original.clone()).unwrap();
+        p.shift_seq(u32::MAX - 10);
+        p.unshift_ack(100);
+        let check = |p: &Packet| {
+            let ip = Ipv4Packet::new_checked(&p.bytes[..]).unwrap();
+            let t = TcpPacket::new_checked(ip.payload()).unwrap();
+            assert!(t.verify_checksum(&IpAddress::Ipv4(*a.ip()), &IpAddress::Ipv4(*b.ip())));
+            assert_eq!(
+                SegMeta::parse(&p.bytes).unwrap(),
+                p.meta,
+                "the view follows the bytes"
+            );
+        };
+        check(&p);
+        assert_eq!(p.meta.seq, SeqNum(1000u32.wrapping_add(u32::MAX - 10)));
+        assert_eq!(p.meta.ack, SeqNum(4900));
+        assert_eq!(p.meta.options.sack[0], Some((5900, 6900)));
+        assert_eq!(p.meta.options.timestamp, Some((3, 4)));
+        p.shift_seq(11);
+        p.unshift_ack(u32::MAX - 99);
+        check(&p);
+        assert_eq!(p.bytes, original, "shifting back restores every byte");
     }
 }
