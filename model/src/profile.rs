@@ -24,12 +24,13 @@ use crate::errno::{Errno, ErrnoStyle};
 use crate::time::Duration;
 use crate::time_wait::{RstInTimeWait, SynInTimeWait, TimeWaitPolicy, TimerRestart};
 
-/// A named operating-system profile.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// A named operating-system profile. The default (a scenario that names none) is `linux`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Profile {
     /// Linux 6.x, read from the 6.18 source and checked against a 6.18 kernel
     /// (`inet_bind_conflict`, `inet_csk_listen_start`, `__inet_hash_connect`,
     /// `tcp_timewait_state_process`, `reuseport_select_sock`).
+    #[default]
     Linux,
     /// The RFC 793 reference: MSL = 2 min, TIME-WAIT = 2·MSL, every segment processed as
     /// RFC 793 p.72–75 reads. RFC 793 defines no `bind()`; the profile assumes the 4.4BSD rule

@@ -121,6 +121,28 @@ impl AppSocket {
         self.err.take()
     }
 
+    /// `connect()` again on a socket whose earlier attempt or connection is over. Linux
+    /// `inet_stream_connect`: a socket once connected stays `SS_CONNECTED` (EISCONN); only a
+    /// failed attempt (never established: refused, timed out) leaves it `SS_UNCONNECTED`, and
+    /// the new attempt forgets how the old one ended (its pending error stays).
+    pub fn reconnect(&mut self) -> Result<(), Errno> {
+        if self.established {
+            return Err(Errno::EISCONN);
+        }
+        self.end = None;
+        Ok(())
+    }
+
+    /// The result of a finished connect attempt (`inet_wait_for_connect`, then `sock_error`):
+    /// ok if the connection ended normally or is in TIME-WAIT (`in_time_wait`), otherwise the
+    /// pending error, consumed, or ECONNREFUSED.
+    pub fn connect_outcome(&mut self, in_time_wait: bool) -> Result<(), Errno> {
+        if self.end == Some(ConnEnd::Normal) || in_time_wait {
+            return Ok(());
+        }
+        Err(self.take_error().unwrap_or(Errno::ECONNREFUSED))
+    }
+
     /// `send()`: `Ok` if data may be queued. Linux `tcp_sendmsg` → `sk_stream_wait_connect`: a
     /// pending error first; ENOTCONN during the handshake; EPIPE for any socket that is not,
     /// or no longer, connected, or has sent its FIN.
@@ -232,5 +254,18 @@ mod tests {
         );
         assert_eq!(ConnEnd::reset(true, true), ConnEnd::Reset);
         assert_eq!(ConnEnd::Refused.error(), Some(Errno::ECONNREFUSED));
+        let mut refused = AppSocket::default();
+        refused.set_end(ConnEnd::Refused);
+        assert_eq!(refused.connect_outcome(false), Err(Errno::ECONNREFUSED));
+        assert_eq!(refused.connect_outcome(false), Err(Errno::ECONNREFUSED));
+        assert_eq!(refused.reconnect(), Ok(()));
+        assert_eq!(refused.end, None);
+        let mut once = AppSocket {
+            established: true,
+            ..AppSocket::default()
+        };
+        assert_eq!(once.reconnect(), Err(Errno::EISCONN));
+        once.set_end(ConnEnd::Normal);
+        assert_eq!(once.connect_outcome(false), Ok(()));
     }
 }

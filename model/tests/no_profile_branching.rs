@@ -1,7 +1,7 @@
 //! The model never branches on a profile's name, only on rule values (ARCHITECTURE.md,
 //! "Profiles are data"): every behaviour that differs between profiles is a named field of
-//! `ProfileConfig` with its source. This test reads the model's non-test sources and fails on
-//! a condition that names a profile:
+//! `ProfileConfig` with its source. This test reads the non-test sources of the model, the
+//! simulator and the kernel crate and fails on a condition that names a profile:
 //!
 //! - `== Profile::`, `!= Profile::`, `== BindRules::`, `!= BindRules::`, reading
 //!   `cfg.profile` / `.profile ==`, `matches!(…, Profile::…)` or `matches!(…, BindRules::…)`;
@@ -143,19 +143,25 @@ fn violations(name: &str, src: &str) -> Vec<String> {
 }
 
 #[test]
-fn the_model_never_branches_on_a_profile_name() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
-    assert!(files.len() >= 8, "scanned too few files: {files:?}");
-    let bad: Vec<String> = files
-        .iter()
-        .flat_map(|p| {
+fn no_crate_branches_on_a_profile_name() {
+    // The model, and the crates that use it: the simulator and the kernel backends must not
+    // bring the branching back either.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut bad = Vec::new();
+    for dir in ["src", "../sim/src", "../kernel/src"] {
+        let src = root.join(dir);
+        let mut files = Vec::new();
+        rust_files(&src, &mut files);
+        assert!(
+            files.len() >= 8,
+            "scanned too few files in {dir}: {files:?}"
+        );
+        bad.extend(files.iter().flat_map(|p| {
             let text = fs::read_to_string(p).expect("readable source");
-            let name = p.strip_prefix(&src).unwrap_or(p).display().to_string();
+            let name = format!("{dir}/{}", p.strip_prefix(&src).unwrap_or(p).display());
             violations(&name, &text)
-        })
-        .collect();
+        }));
+    }
     assert!(
         bad.is_empty(),
         "conditions on a profile name; make the rule a ProfileConfig field instead:\n{}",

@@ -136,16 +136,13 @@ impl Host {
     ) -> Result<SocketAddrV4, Errno> {
         let id = self.held(proc, name)?;
         if let Kind::Conn(t) = self.socks[&id].kind {
-            // Linux inet_stream_connect: a socket that was once connected stays SS_CONNECTED
-            // (EISCONN); only a failed attempt (refused, timed out) may connect again.
-            let failed_attempt = !self.socks[&id].app.established;
-            if failed_attempt && !self.conns.contains_key(&t) && self.table.time_wait(id).is_none()
-            {
-                // The previous connection ended (refused, timed out, reset): connect() may be
-                // called again on the same socket, as on Linux after ECONNREFUSED.
+            if !self.conns.contains_key(&t) && self.table.time_wait(id).is_none() {
+                // The previous attempt is over: a failed one may be retried
+                // (`AppSocket::reconnect`); a once-connected socket answers EISCONN below.
                 let s = self.socks.get_mut(&id).expect("held");
-                s.kind = Kind::Plain;
-                s.app.end = None;
+                if s.app.reconnect().is_ok() {
+                    s.kind = Kind::Plain;
+                }
             }
         }
         match self.socks[&id].kind {
@@ -227,11 +224,8 @@ impl Host {
                 _ => Some(Ok(())),
             };
         }
-        let s = self.socks.get_mut(&id)?;
-        if s.app.end == Some(ConnEnd::Normal) || self.table.time_wait(id).is_some() {
-            return Some(Ok(()));
-        }
-        Some(Err(s.app.take_error().unwrap_or(Errno::ECONNREFUSED)))
+        let in_time_wait = self.table.time_wait(id).is_some();
+        Some(self.socks.get_mut(&id)?.app.connect_outcome(in_time_wait))
     }
 
     /// Gives up a connect at its deadline: aborts the socket (ETIMEDOUT).

@@ -109,7 +109,7 @@ impl Host {
         };
         // Linux sk_acceptq_is_full: full when the queue holds more than `backlog` connections,
         // so backlog + 1 fit; other profiles admit `backlog`.
-        if (pending.len() + ready.len()) as u32 >= accept_queue_limit(&self.cfg, *backlog) {
+        if (pending.len() + ready.len()) as u32 >= self.cfg.accept_queue_limit(*backlog) {
             ev!(
                 self,
                 Event::Drop(HostDrop {

@@ -172,16 +172,6 @@ type NameMap = std::collections::HashMap<
     std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>,
 >;
 
-/// How many connections a listener with `backlog` queues before dropping SYNs: Linux
-/// `sk_acceptq_is_full` admits `backlog + 1` (so 0 admits one); other profiles `max(backlog, 1)`.
-pub fn accept_queue_limit(cfg: &ProfileConfig, backlog: u32) -> u32 {
-    if cfg.profile == twsim_model::Profile::Linux {
-        backlog.saturating_add(1)
-    } else {
-        backlog.max(1)
-    }
-}
-
 /// The RFC 9293 §3.3.2 state of a smoltcp state (the only place the two are mapped).
 pub fn tcp_state(s: State) -> TcpState {
     match s {

@@ -176,11 +176,8 @@ impl Model {
             let r = self.tables[t].connect(id, src, remote, 0, self.now);
             return Err(r.err().unwrap_or(Errno::EINVAL));
         }
-        if self.hosts[h].ends.contains_key(&id) {
-            // Linux inet_stream_connect: once connected, a socket stays SS_CONNECTED even
-            // after its connection ended; only a failed attempt returns it to SS_UNCONNECTED.
-            return Err(Errno::EISCONN);
-        }
+        // Once connected, a socket stays SS_CONNECTED (`AppSocket::reconnect`).
+        self.hosts[h].socks.entry(id).or_default().app.reconnect()?;
         let t = self.hosts[h].t;
         // The socket's state is checked before the address (`__inet_stream_connect`).
         let family = self.family_of(h, id);
@@ -195,8 +192,6 @@ impl Model {
             }
         }
         let host = &mut self.hosts[h];
-        // A new attempt: the previous connection's end is forgotten (its error is not).
-        host.socks.entry(id).or_default().app.end = None;
         let hint = host.rng.next_u32();
         // The source routing picks: the host's IPv4 address towards IPv4 (v4-mapped
         // included), ::1 towards IPv6 (loopback is the only IPv6 network here).
@@ -253,7 +248,7 @@ impl Model {
         };
         let l = &self.hosts[sh].listeners[&lid];
         // Linux sk_acceptq_is_full admits backlog + 1 connections; other profiles `backlog`.
-        if l.ready.len() as u32 >= crate::host::accept_queue_limit(&self.hosts[sh].cfg, l.backlog) {
+        if l.ready.len() as u32 >= self.hosts[sh].cfg.accept_queue_limit(l.backlog) {
             self.tables[self.hosts[h].t].disconnected(id);
             self.advance(self.now + deadline);
             return Err(Errno::ETIMEDOUT);
@@ -293,7 +288,9 @@ impl Model {
             done: false,
         };
         server.ends.insert(child, fresh((h, id), server_tuple));
+        server.socks.entry(child).or_default().app.established = true;
         self.hosts[h].ends.insert(id, fresh((sh, child), tuple));
+        self.hosts[h].socks.entry(id).or_default().app.established = true;
         Ok(format!("connected {tuple}"))
     }
 

@@ -33,10 +33,12 @@ pub(super) fn settings(
     variant: Option<usize>,
     ov: &Overrides,
 ) -> Result<Settings, ScenarioError> {
-    let mut default_os = match &sc.os {
-        Some(n) => profile(ctx, "os", n)?,
-        None => Profile::Linux,
-    };
+    let mut default_os = sc
+        .os
+        .as_deref()
+        .map(|n| profile(ctx, "os", n))
+        .transpose()?
+        .unwrap_or_default();
     let mut seed = sc.seed.unwrap_or(1);
     let mut msl = sc.msl.map(|d| d.0);
     let mut host_os_forced = false;
