@@ -74,9 +74,52 @@ impl RunReport {
 }
 
 impl Sim<'_> {
+    /// The run's report; emits the `end` record.
     pub(super) fn report(mut self, cur: Cursor, aborted: Option<String>) -> RunReport {
         let steps = cur.results;
         let unreached = self.sc.steps.len() - cur.next;
+        let time_wait = self.time_wait_lives();
+        let checks = self.checks(&time_wait);
+        let hosts = self
+            .sc
+            .hosts
+            .iter()
+            .zip(&self.hosts)
+            .map(|(s, h)| {
+                (
+                    s.name.clone(),
+                    s.addr.to_string(),
+                    s.profile.name(),
+                    h.tw_len,
+                )
+            })
+            .collect();
+        let end = Event::End(RunEnd {
+            steps: steps.len(),
+            unreached,
+            segments: self.segments,
+            aborted: aborted.clone(),
+        });
+        self.rec.emit(self.now, None, &end);
+        RunReport {
+            name: self.sc.name.clone(),
+            variant: self.sc.variant.clone(),
+            seed: self.sc.seed,
+            hosts,
+            steps,
+            unreached,
+            time_wait,
+            checks,
+            ended_at: self.now,
+            segments: self.segments,
+            recorder: self.rec,
+            aborted,
+        }
+    }
+
+    /// Every TIME-WAIT record of the run, host by host: the ended ones in the order they
+    /// ended, then the ones still alive.
+    fn time_wait_lives(&self) -> Vec<TimeWaitSummary> {
         let mut tw = Vec::new();
         for h in &self.hosts {
             for l in &h.tw_log {
@@ -104,6 +147,12 @@ impl Sim<'_> {
                 });
             }
         }
+        tw
+    }
+
+    /// The scenario's checks on TIME-WAIT records: count per host and port, then each
+    /// record's lifetime and restarts where asked.
+    fn checks(&self, tw: &[TimeWaitSummary]) -> Vec<CheckResult> {
         let mut checks = Vec::new();
         for c in &self.sc.checks {
             let h = &self.hosts[c.host];
@@ -149,40 +198,6 @@ impl Sim<'_> {
                 }
             }
         }
-        let hosts = self
-            .sc
-            .hosts
-            .iter()
-            .zip(&self.hosts)
-            .map(|(s, h)| {
-                (
-                    s.name.clone(),
-                    s.addr.to_string(),
-                    s.profile.name(),
-                    h.tw_len,
-                )
-            })
-            .collect();
-        let end = Event::End(RunEnd {
-            steps: steps.len(),
-            unreached,
-            segments: self.segments,
-            aborted: aborted.clone(),
-        });
-        self.rec.emit(self.now, None, &end);
-        RunReport {
-            name: self.sc.name.clone(),
-            variant: self.sc.variant.clone(),
-            seed: self.sc.seed,
-            hosts,
-            steps,
-            unreached,
-            time_wait: tw,
-            checks,
-            ended_at: self.now,
-            segments: self.segments,
-            recorder: self.rec,
-            aborted,
-        }
+        checks
     }
 }

@@ -14,151 +14,216 @@ impl Model {
         if !self.hosts[h].procs.is_alive(proc) {
             return Err(Errno::EBADF);
         }
-        let t = self.hosts[h].t;
         match call {
-            Call::Socket(name, family) => {
-                let host = &mut self.hosts[h];
-                let id = self.tables[t].socket(0);
-                host.procs.open(proc, id)?;
-                host.names.insert(name.clone(), id);
-                host.socks.entry(id).or_default().opts = SockOptions::default();
-                host.socks.entry(id).or_default().family = *family;
-                Ok(String::new())
-            }
-            Call::SetSockOpt(name, o) => {
-                let id = self.held(h, proc, name)?;
-                if let SockOpt::V6Only(_) = o {
-                    // Linux: an IPv6-level option on an IPv4 socket is ENOPROTOOPT
-                    // (`ip_setsockopt`); IPV6_V6ONLY once the socket has a port is EINVAL
-                    // (`do_ipv6_setsockopt`: `inet_num`).
-                    if self.family_of(h, id) != Family::Inet6 {
-                        return Err(Errno::ENOPROTOOPT);
-                    }
-                    if self.tables[t].get(id).is_some_and(|e| e.local.is_some()) {
-                        return Err(Errno::EINVAL);
-                    }
-                }
-                let host = &mut self.hosts[h];
-                let opts = &mut host.socks.entry(id).or_default().opts;
-                match *o {
-                    SockOpt::ReuseAddr(v) => opts.reuseaddr = v,
-                    SockOpt::ReusePort(v) => opts.reuseport = v,
-                    SockOpt::Linger(v) => opts.linger_secs = v,
-                    SockOpt::V6Only(v) => opts.v6only = v,
-                }
-                let opts = *opts;
-                let _ = self.tables[t].set_options(id, opts);
-                Ok(String::new())
-            }
-            Call::Bind(name, a) => {
-                let id = self.held(h, proc, name)?;
-                if let Some(e) = family_mismatch(self.family_of(h, id), *a) {
-                    return Err(e);
-                }
-                let host = &mut self.hosts[h];
-                let hint = host.rng.next_u32();
-                if !host_owns(host.addr, a.ip()) {
-                    // Another host's address (the table may know it when hosts share one).
-                    return Err(Errno::EADDRNOTAVAIL);
-                }
-                self.tables[t]
-                    .bind(id, *a, hint)
-                    .map(|a| format!("bound {a}"))
-            }
-            Call::Listen(name, backlog) => {
-                let id = self.held(h, proc, name)?;
-                // An unbound socket binds the wildcard of its own family (`inet_autobind`).
-                let wildcard = match self.family_of(h, id) {
-                    Family::Inet => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-                    Family::Inet6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-                };
-                let host = &mut self.hosts[h];
-                let hint = host.rng.next_u32();
-                let a = self.tables[t].listen_with(id, hint, wildcard)?;
-                host.listeners.entry(id).or_default().backlog = *backlog;
-                Ok(format!("listening on {a}"))
-            }
+            Call::Socket(name, family) => self.socket(h, proc, name, family),
+            Call::SetSockOpt(name, o) => self.setsockopt(h, proc, name, o),
+            Call::Bind(name, a) => self.bind(h, proc, name, a),
+            Call::Listen(name, backlog) => self.listen(h, proc, name, backlog),
             Call::Connect(name, remote) => self.connect(h, proc, name, *remote, timeout),
-            Call::Accept(name, new_name) => {
-                let id = self.held(h, proc, name)?;
-                let host = &mut self.hosts[h];
-                let l = host.listeners.get_mut(&id).ok_or(Errno::EINVAL)?;
-                let Some(child) = l.ready.pop_front() else {
-                    self.advance(self.now + timeout.unwrap_or(DEFAULT_WAIT_TIMEOUT));
-                    return Err(Errno::EAGAIN);
-                };
-                let host = &mut self.hosts[h];
-                host.procs.open(proc, child)?;
-                host.names.insert(new_name.clone(), child);
-                let t = host
-                    .ends
-                    .get(&child)
-                    .map(|e| e.tuple.to_string())
-                    .unwrap_or_default();
-                Ok(format!("accepted {t}"))
-            }
-            Call::Send(name, data) => {
-                let id = self.held(h, proc, name)?;
-                let view = self.conn_view(h, id);
-                self.hosts[h].socks.entry(id).or_default().app.send(view)?;
-                let end = self.hosts[h].ends.get(&id).cloned().ok_or(Errno::EPIPE)?;
-                let (ph, pid) = end.peer;
-                // RFC 1122 §4.2.2.13: data for a socket its application closed draws an RST
-                // where the profile follows that SHOULD (Linux); RFC 793 queues it.
-                let peer_gone = self.hosts[ph].socks.get(&pid).is_some_and(|s| s.closed)
-                    && self.hosts[ph].cfg.rst_on_close_with_unread;
-                if let Some(pe) = self.hosts[ph].ends.get_mut(&pid) {
-                    pe.unread += data.len() as u64;
-                }
-                if peer_gone {
-                    // Data for a socket nobody will read: the peer answers with RST.
-                    self.reset_both(ph, pid);
-                }
-                Ok(format!("{} bytes queued", data.len()))
-            }
-            Call::Recv(name, max) => {
-                let id = self.held(h, proc, name)?;
-                let view = self.conn_view(h, id);
-                let host = &mut self.hosts[h];
-                match host.socks.entry(id).or_default().app.recv(view)? {
-                    RecvOutcome::Read => {
-                        let end = host.ends.get_mut(&id).ok_or(Errno::ENOTCONN)?;
-                        let n = max.map_or(end.unread, |m| end.unread.min(u64::from(m)));
-                        end.unread -= n;
-                        Ok(format!("{n} bytes"))
-                    }
-                    RecvOutcome::Eof => Ok("end of stream".into()),
-                    RecvOutcome::Block => {
-                        self.advance(self.now + timeout.unwrap_or(DEFAULT_WAIT_TIMEOUT));
-                        Err(Errno::EAGAIN)
-                    }
-                }
-            }
-            Call::Shutdown(name, _, write) => {
-                let id = self.held(h, proc, name)?;
-                let view = self.conn_view(h, id);
-                AppSocket::shutdown(view)?;
-                if *write && !matches!(view, ConnView::Listener) {
-                    self.send_fin(h, id);
-                }
-                Ok(String::new())
-            }
-            Call::Close(name) => {
-                let id = *self.hosts[h].names.get(name).ok_or(Errno::EBADF)?;
-                if self.hosts[h].procs.close(proc, id)? {
-                    self.last_close(h, id);
-                }
-                Ok(String::new())
-            }
+            Call::Accept(name, new_name) => self.accept(h, proc, name, new_name, timeout),
+            Call::Send(name, data) => self.send(h, proc, name, data),
+            Call::Recv(name, max) => self.recv(h, proc, name, max, timeout),
+            Call::Shutdown(name, _, write) => self.shutdown(h, proc, name, write),
+            Call::Close(name) => self.close(h, proc, name),
             Call::Fork(child) => self.hosts[h].procs.fork(proc, child).map(|_| String::new()),
-            Call::Exit => {
-                for id in self.hosts[h].procs.exit(proc)? {
-                    self.last_close(h, id);
-                }
-                Ok(String::new())
-            }
+            Call::Exit => self.exit(h, proc),
             Call::Wait(w) => self.wait(h, w, timeout),
         }
+    }
+
+    /// `socket()`.
+    fn socket(
+        &mut self,
+        h: usize,
+        proc: &str,
+        name: &str,
+        family: &Family,
+    ) -> Result<String, Errno> {
+        let t = self.hosts[h].t;
+        let host = &mut self.hosts[h];
+        let id = self.tables[t].socket(0);
+        host.procs.open(proc, id)?;
+        host.names.insert(name.to_string(), id);
+        host.socks.entry(id).or_default().opts = SockOptions::default();
+        host.socks.entry(id).or_default().family = *family;
+        Ok(String::new())
+    }
+
+    /// `setsockopt()`.
+    fn setsockopt(
+        &mut self,
+        h: usize,
+        proc: &str,
+        name: &str,
+        o: &SockOpt,
+    ) -> Result<String, Errno> {
+        let t = self.hosts[h].t;
+        let id = self.held(h, proc, name)?;
+        if let SockOpt::V6Only(_) = o {
+            // Linux: an IPv6-level option on an IPv4 socket is ENOPROTOOPT
+            // (`ip_setsockopt`); IPV6_V6ONLY once the socket has a port is EINVAL
+            // (`do_ipv6_setsockopt`: `inet_num`).
+            if self.family_of(h, id) != Family::Inet6 {
+                return Err(Errno::ENOPROTOOPT);
+            }
+            if self.tables[t].get(id).is_some_and(|e| e.local.is_some()) {
+                return Err(Errno::EINVAL);
+            }
+        }
+        let host = &mut self.hosts[h];
+        let opts = &mut host.socks.entry(id).or_default().opts;
+        match *o {
+            SockOpt::ReuseAddr(v) => opts.reuseaddr = v,
+            SockOpt::ReusePort(v) => opts.reuseport = v,
+            SockOpt::Linger(v) => opts.linger_secs = v,
+            SockOpt::V6Only(v) => opts.v6only = v,
+        }
+        let opts = *opts;
+        let _ = self.tables[t].set_options(id, opts);
+        Ok(String::new())
+    }
+
+    /// `bind()`.
+    fn bind(&mut self, h: usize, proc: &str, name: &str, a: &SocketAddr) -> Result<String, Errno> {
+        let t = self.hosts[h].t;
+        let id = self.held(h, proc, name)?;
+        if let Some(e) = family_mismatch(self.family_of(h, id), *a) {
+            return Err(e);
+        }
+        let host = &mut self.hosts[h];
+        let hint = host.rng.next_u32();
+        if !host_owns(host.addr, a.ip()) {
+            // Another host's address (the table may know it when hosts share one).
+            return Err(Errno::EADDRNOTAVAIL);
+        }
+        self.tables[t]
+            .bind(id, *a, hint)
+            .map(|a| format!("bound {a}"))
+    }
+
+    /// `listen()`.
+    fn listen(&mut self, h: usize, proc: &str, name: &str, backlog: &u32) -> Result<String, Errno> {
+        let t = self.hosts[h].t;
+        let id = self.held(h, proc, name)?;
+        // An unbound socket binds the wildcard of its own family (`inet_autobind`).
+        let wildcard = match self.family_of(h, id) {
+            Family::Inet => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            Family::Inet6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        };
+        let host = &mut self.hosts[h];
+        let hint = host.rng.next_u32();
+        let a = self.tables[t].listen_with(id, hint, wildcard)?;
+        host.listeners.entry(id).or_default().backlog = *backlog;
+        Ok(format!("listening on {a}"))
+    }
+
+    /// `accept()`: the next ready connection, or EAGAIN at the deadline.
+    fn accept(
+        &mut self,
+        h: usize,
+        proc: &str,
+        name: &str,
+        new_name: &str,
+        timeout: Option<Duration>,
+    ) -> Result<String, Errno> {
+        let id = self.held(h, proc, name)?;
+        let host = &mut self.hosts[h];
+        let l = host.listeners.get_mut(&id).ok_or(Errno::EINVAL)?;
+        let Some(child) = l.ready.pop_front() else {
+            self.advance(self.now + timeout.unwrap_or(DEFAULT_WAIT_TIMEOUT));
+            return Err(Errno::EAGAIN);
+        };
+        let host = &mut self.hosts[h];
+        host.procs.open(proc, child)?;
+        host.names.insert(new_name.to_string(), child);
+        let t = host
+            .ends
+            .get(&child)
+            .map(|e| e.tuple.to_string())
+            .unwrap_or_default();
+        Ok(format!("accepted {t}"))
+    }
+
+    /// `send()`: the peer can read the bytes at once.
+    fn send(&mut self, h: usize, proc: &str, name: &str, data: &[u8]) -> Result<String, Errno> {
+        let id = self.held(h, proc, name)?;
+        let view = self.conn_view(h, id);
+        self.hosts[h].socks.entry(id).or_default().app.send(view)?;
+        let end = self.hosts[h].ends.get(&id).cloned().ok_or(Errno::EPIPE)?;
+        let (ph, pid) = end.peer;
+        // RFC 1122 §4.2.2.13: data for a socket its application closed draws an RST
+        // where the profile follows that SHOULD (Linux); RFC 793 queues it.
+        let peer_gone = self.hosts[ph].socks.get(&pid).is_some_and(|s| s.closed)
+            && self.hosts[ph].cfg.rst_on_close_with_unread;
+        if let Some(pe) = self.hosts[ph].ends.get_mut(&pid) {
+            pe.unread += data.len() as u64;
+        }
+        if peer_gone {
+            // Data for a socket nobody will read: the peer answers with RST.
+            self.reset_both(ph, pid);
+        }
+        Ok(format!("{} bytes queued", data.len()))
+    }
+
+    /// `recv()`, through the shared socket-call semantics.
+    fn recv(
+        &mut self,
+        h: usize,
+        proc: &str,
+        name: &str,
+        max: &Option<u32>,
+        timeout: Option<Duration>,
+    ) -> Result<String, Errno> {
+        let id = self.held(h, proc, name)?;
+        let view = self.conn_view(h, id);
+        let host = &mut self.hosts[h];
+        match host.socks.entry(id).or_default().app.recv(view)? {
+            RecvOutcome::Read => {
+                let end = host.ends.get_mut(&id).ok_or(Errno::ENOTCONN)?;
+                let n = max.map_or(end.unread, |m| end.unread.min(u64::from(m)));
+                end.unread -= n;
+                Ok(format!("{n} bytes"))
+            }
+            RecvOutcome::Eof => Ok("end of stream".into()),
+            RecvOutcome::Block => {
+                self.advance(self.now + timeout.unwrap_or(DEFAULT_WAIT_TIMEOUT));
+                Err(Errno::EAGAIN)
+            }
+        }
+    }
+
+    /// `shutdown()`.
+    fn shutdown(
+        &mut self,
+        h: usize,
+        proc: &str,
+        name: &str,
+        write: &bool,
+    ) -> Result<String, Errno> {
+        let id = self.held(h, proc, name)?;
+        let view = self.conn_view(h, id);
+        AppSocket::shutdown(view)?;
+        if *write && !matches!(view, ConnView::Listener) {
+            self.send_fin(h, id);
+        }
+        Ok(String::new())
+    }
+
+    /// `close()` of `proc`'s handle.
+    fn close(&mut self, h: usize, proc: &str, name: &str) -> Result<String, Errno> {
+        let id = *self.hosts[h].names.get(name).ok_or(Errno::EBADF)?;
+        if self.hosts[h].procs.close(proc, id)? {
+            self.last_close(h, id);
+        }
+        Ok(String::new())
+    }
+
+    /// `exit()`: every handle of `proc` closes.
+    fn exit(&mut self, h: usize, proc: &str) -> Result<String, Errno> {
+        for id in self.hosts[h].procs.exit(proc)? {
+            self.last_close(h, id);
+        }
+        Ok(String::new())
     }
 
     pub(super) fn connect(
@@ -210,6 +275,22 @@ impl Model {
             self.advance(self.now + deadline);
             return Err(Errno::ETIMEDOUT);
         };
+        self.handshake(h, id, sh, tuple, deadline)
+    }
+
+    /// The other end of an instant `connect()` from socket `id` of host `h` to host `sh` over
+    /// `tuple`: a TIME-WAIT record there is reopened, a listener is chosen by the profile, the
+    /// accept queue must have room, and both ends are connected at once. The connect fails
+    /// with ECONNREFUSED (no listener, or the profile refuses) or ETIMEDOUT at `deadline`
+    /// (queue full, 4-tuple busy).
+    fn handshake(
+        &mut self,
+        h: usize,
+        id: SocketId,
+        sh: usize,
+        tuple: FourTuple,
+        deadline: Duration,
+    ) -> Result<String, Errno> {
         let server_tuple = tuple.reversed();
         // A TIME-WAIT record on the server side for this 4-tuple: the new SYN reopens it
         // (RFC 1122 §4.2.2.13, Linux TCP_TW_SYN with a listener; RFC 793: ACK, RST, retry).
