@@ -9,8 +9,8 @@ use crate::sys::{self, Sys};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd;
+use twsim_model::addr::family_mismatch;
 use twsim_model::{Duration, Errno, Family};
-use twsim_sim::replay::family_mismatch;
 use twsim_sim::scenario::SockOpt;
 
 impl Runner<'_> {

@@ -67,7 +67,7 @@
 //!   the kernel's source address for the destination (127.0.0.1), not its host's address.
 //! - Host addresses: the kernel accepts a bind to any 127.0.0.0/8 address; the replay answers
 //!   EADDRNOTAVAIL itself when a host binds (or waits to bind) an address of the socket's
-//!   family that is not its own ([`twsim_sim::replay::host_owns`]: its address, `::1`, its
+//!   family that is not its own ([`twsim_model::addr::host_owns`]: its address, `::1`, its
 //!   v4-mapped address, a wildcard), as the `linux` profile does for an address the host does
 //!   not own. The step's detail says the answer is emulated. `::1` is every host's.
 //! - A connect that does not complete before its deadline is abandoned with

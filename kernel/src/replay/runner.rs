@@ -7,8 +7,9 @@ use super::{KernelError, DEFAULT_TIMEOUT, MAX_AT_SLEEP, SETTLE};
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use twsim_model::addr::host_owns;
 use twsim_model::{Duration, Errno, Family, Instant};
-use twsim_sim::replay::{host_owns, ReplayStep};
+use twsim_sim::replay::ReplayStep;
 use twsim_sim::scenario::{Call, Resolved, Step, WaitFor};
 
 /// What the replay knows about one socket name on a host (shared by every process holding it,

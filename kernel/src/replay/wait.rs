@@ -12,8 +12,8 @@ use crate::proc_net::{
 use crate::sys::{self, Sys};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd;
+use twsim_model::addr::family_mismatch;
 use twsim_model::{Duration, Errno, Family, TcpState};
-use twsim_sim::replay::family_mismatch;
 
 impl Runner<'_> {
     /// `wait for`: sleeps at most [`MAX_WAIT`]; the script clock moves on by the whole wait.

@@ -415,8 +415,7 @@ pub fn replay_model_with(sc: &Resolved, shared_port_space: bool) -> Vec<ReplaySt
 }
 
 mod calls;
-mod family;
 #[cfg(test)]
 mod tests;
 
-pub use family::{family_mismatch, host_owns, inet6_connect_refusal};
+pub use twsim_model::addr::{family_mismatch, host_owns, inet6_connect_refusal};
