@@ -499,6 +499,13 @@ malformed! {
     malformed_wrong_type_seed: "wrong_type_seed.json", 3, 11, "seed: ", "invalid type: string \"one\", expected u64";
     malformed_trailing_garbage: "trailing_garbage.json", 5, 3, "", "trailing characters";
     malformed_ipv6_in_run: "ipv6_in_run.json", 6, 61, "steps[1].family: ", "the full simulation is IPv4-only";
+    malformed_isn_unknown_policy: "isn_unknown_policy.json", 5, 47, "hosts[1].isn: ", "unknown ISN policy \"rfc1948\"";
+    malformed_isn_out_of_range: "isn_out_of_range.json", 3, 32, "isn.scripted[1]: ",
+        "invalid value: integer `4294967296`, expected a sequence number (an integer from 0 to 4294967295)";
+    malformed_isn_negative_constant: "isn_negative_constant.json", 5, 24, "isn.constant: ", "invalid value: integer `-1`";
+    malformed_isn_two_keys: "isn_two_keys.json", 4, 47, "hosts[0].isn: ", "an ISN object needs exactly one key";
+    malformed_isn_empty_scripted: "isn_empty_scripted.json", 7, 46, "variants[1].isn.scripted: ",
+        "a scripted ISN list needs at least one sequence number";
 }
 
 #[test]

@@ -13,6 +13,7 @@
 pub mod addr;
 pub mod decision_table;
 pub mod errno;
+pub mod isn;
 pub mod process;
 pub mod profile;
 pub mod seq;
@@ -24,6 +25,7 @@ pub mod time_wait;
 
 pub use addr::{Family, FourTuple};
 pub use errno::{Errno, ErrnoStyle};
+pub use isn::{IsnGenerator, IsnPolicy};
 pub use process::Processes;
 pub use profile::{BindRules, ListenerChoice, Profile, ProfileConfig, TimeWaitLen};
 pub use seq::{SeqNum, TsVal};

@@ -3,7 +3,7 @@
 //! that `docs/scenario-format.md` expands on. Nothing here is validated beyond its JSON type;
 //! [`Scenario::resolve`] does that.
 
-use super::values::{parse_duration, At, Dur};
+use super::values::{parse_duration, At, Dur, Seq};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -52,6 +52,9 @@ pub struct Scenario {
     /// Ephemeral port range `[first, last]` for every host (a host may override it).
     #[serde(default)]
     pub ephemeral_ports: Option<[u16; 2]>,
+    /// ISN policy of every host (default `"random"`; a variant, then a host, may override it).
+    #[serde(default)]
+    pub isn: Option<IsnSpec>,
 }
 
 /// A host.
@@ -72,6 +75,55 @@ pub struct HostSpec {
     /// `net.ipv4.ip_local_port_range`).
     #[serde(default)]
     pub ephemeral_ports: Option<[u16; 2]>,
+    /// ISN policy of this host, replacing the variant's and the scenario's.
+    #[serde(default)]
+    pub isn: Option<IsnSpec>,
+}
+
+/// An ISN policy as written: a word (`"random"`, `"rfc793-clock"`, `"rfc6528"`) or an object
+/// with one key (`{"constant": N}`, `{"scripted": [N, …]}`). The word and the number of keys
+/// are checked by [`Scenario::resolve`]; each N is checked here (0 ≤ N ≤ 4294967295).
+#[derive(Debug, Clone)]
+pub enum IsnSpec {
+    /// A policy named by a word.
+    Word(String),
+    /// An object with one key.
+    Object(IsnObject),
+}
+
+/// The object form of an ISN policy (exactly one field).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IsnObject {
+    /// Every connection gets this ISS.
+    #[serde(default)]
+    pub constant: Option<Seq>,
+    /// The host's k-th connection gets entry k, cycling (at least one entry).
+    #[serde(default)]
+    pub scripted: Option<Vec<Seq>>,
+}
+
+impl<'de> Deserialize<'de> for IsnSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = IsnSpec;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "an ISN policy: \"random\", \"rfc793-clock\", \"rfc6528\", \
+                     {\"constant\": N} or {\"scripted\": [N, …]}",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<IsnSpec, E> {
+                Ok(IsnSpec::Word(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<IsnSpec, A::Error> {
+                IsnObject::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(IsnSpec::Object)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// Overrides of a profile's TIME-WAIT behaviour (time-wait.md's policy columns).
@@ -416,6 +468,10 @@ pub struct VariantSpec {
     /// TIME-WAIT policy overrides for every host in this variant (after the scenario's).
     #[serde(default)]
     pub time_wait: Option<TimeWaitSpec>,
+    /// ISN policy of every host in this variant, replacing the scenario's (a host's own
+    /// replaces it).
+    #[serde(default)]
+    pub isn: Option<IsnSpec>,
 }
 
 /// An outcome check evaluated after the run.

@@ -11,7 +11,8 @@
 //! - `format`: the file format, serde structs with `deny_unknown_fields` ([`Scenario`],
 //!   [`HostSpec`], [`StepSpec`] …);
 //! - `values`: values written as text: durations ([`Dur`], [`parse_duration`]), step times
-//!   ([`At`]), socket addresses, errno names, flags and `SO_LINGER`;
+//!   ([`At`]), socket addresses, errno names, flags and `SO_LINGER`, ISN policies and their
+//!   sequence numbers ([`Seq`]);
 //! - `resolved`: the validated types ([`Resolved`], [`Host`], [`Step`], [`Call`] …);
 //! - `resolve`: [`Scenario::resolve`], one named step per part of the document (settings and
 //!   variants, hosts, network, script, checks);
@@ -26,14 +27,14 @@ mod values;
 pub use error::ScenarioError;
 pub use format::{
     ActionObject, ActionSpec, CheckSpec, DelaySpec, DistSpec, EmpiricalSpec, ExpSpec, FaultSpec,
-    HostSpec, MatchSpec, NetworkSpec, NormalSpec, RouteSpec, Scenario, StepSpec, TimeWaitSpec,
-    VariantSpec,
+    HostSpec, IsnObject, IsnSpec, MatchSpec, NetworkSpec, NormalSpec, RouteSpec, Scenario,
+    StepSpec, TimeWaitSpec, VariantSpec,
 };
 pub use resolved::{
     Action, Call, Check, Fault, Host, HostTiming, Ipv6Use, Overrides, Resolved, Route, SockOpt,
     Step, TimeWaitOverride, WaitFor,
 };
-pub use values::{parse_duration, At, Dur};
+pub use values::{parse_duration, At, Dur, Seq};
 
 use crate::locate::{locate, locate_key};
 
@@ -103,6 +104,31 @@ mod tests {
         let e = parse("f.json", src).unwrap_err();
         assert_eq!(e.path, "");
         assert!(e.to_string().starts_with("f.json:1:"), "{e}");
+    }
+
+    #[test]
+    fn parse_points_at_a_bad_sequence_number() {
+        let src = "{\"name\": \"x\", \"hosts\": [\n  {\"name\": \"a\", \"addr\": \"10.0.0.1\", \
+                   \"isn\": {\"scripted\": [1, 2, 4294967296]}}], \"steps\": []}";
+        let e = parse("f.json", src).unwrap_err();
+        assert_eq!(e.path, "hosts[0].isn.scripted[2]");
+        assert_eq!((e.line, e.column), (2, 64));
+        assert!(
+            e.message
+                .starts_with("invalid value: integer `4294967296`, expected a sequence number"),
+            "{e}"
+        );
+        let src = "{\"name\": \"x\", \"isn\": {\"constant\": -1, \"x\": 1}, \"hosts\": [], \"steps\": []}";
+        let e = parse("f.json", src).unwrap_err();
+        assert_eq!(e.path, "isn.constant");
+        assert_eq!((e.line, e.column), (1, 35));
+        let src = "{\"name\": \"x\", \"isn\": true, \"hosts\": [], \"steps\": []}";
+        let e = parse("f.json", src).unwrap_err();
+        assert_eq!(e.path, "isn");
+        assert_eq!((e.line, e.column), (1, 22));
+        assert!(e
+            .message
+            .starts_with("invalid type: boolean `true`, expected an ISN policy"));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use super::error::{Ctx, ScenarioError};
 use super::values::At;
 use crate::wire::TcpFlags;
 use std::net::{Ipv4Addr, SocketAddr};
-use twsim_model::{Duration, Errno, Family, Instant, Profile, ProfileConfig, TcpState};
+use twsim_model::{Duration, Errno, Family, Instant, IsnPolicy, Profile, ProfileConfig, TcpState};
 
 /// Overrides applied on top of a scenario (command line, variant).
 #[derive(Debug, Clone, Default)]
@@ -32,6 +32,9 @@ pub struct Host {
     pub time_wait: TimeWaitOverride,
     /// Ephemeral port range replacing the profile's.
     pub ephemeral: Option<twsim_model::profile::PortRange>,
+    /// How the host chooses each connection's ISS: the host's own `isn`, else the variant's,
+    /// else the scenario's, else [`IsnPolicy::Random`] (the stack's own generator).
+    pub isn: IsnPolicy,
 }
 
 /// Validated TIME-WAIT overrides (each `None` keeps the profile's rule).
@@ -374,6 +377,7 @@ mod tests {
             profile,
             time_wait,
             ephemeral: None,
+            isn: IsnPolicy::Random,
         }
     }
 

@@ -1,14 +1,17 @@
 //! Values written as text in a scenario: durations, step times, socket addresses, errno
-//! names, socket-option values, state names, probabilities and profile names.
+//! names, socket-option values, state names, probabilities, profile names and ISN policies
+//! (with their 32-bit sequence numbers).
 //!
 //! The `Deserialize` impls here run inside [`super::parse`] (their errors become serde
 //! errors, positioned by the parser); the `fn (ctx, path, …)` helpers run inside
 //! [`super::Scenario::resolve`] and position their errors at `path`.
 
 use super::error::{Ctx, ScenarioError};
+use super::format::IsnSpec;
 use serde::Deserialize;
+use std::fmt;
 use std::net::SocketAddr;
-use twsim_model::{Duration, Errno, Instant, Profile, TcpState};
+use twsim_model::{Duration, Errno, Instant, IsnPolicy, Profile, SeqNum, TcpState};
 
 /// A duration written with units (`"4us"`, `"10ms"`, `"30s"`, `"2min"`), parsed by humantime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +48,82 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         ));
     }
     Ok(Duration::from_micros(us))
+}
+
+/// A sequence number written as a JSON integer from 0 to 4294967295 (2³² − 1): an ISN of
+/// `{"constant": N}` or `{"scripted": [N, …]}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seq(pub SeqNum);
+
+impl<'de> Deserialize<'de> for Seq {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Seq;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a sequence number (an integer from 0 to 4294967295)")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Seq, E> {
+                u32::try_from(v)
+                    .map(|n| Seq(SeqNum(n)))
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Seq, E> {
+                u64::try_from(v)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+                    .and_then(|v| self.visit_u64(v))
+            }
+        }
+        d.deserialize_u64(V)
+    }
+}
+
+/// The ISN policies written as words, with their spellings.
+const ISN_WORDS: [(&str, IsnPolicy); 3] = [
+    ("random", IsnPolicy::Random),
+    ("rfc793-clock", IsnPolicy::Rfc793Clock),
+    ("rfc6528", IsnPolicy::Rfc6528),
+];
+
+/// The ISN policy written at `path` (`None` when absent): `"random"`, `"rfc793-clock"`,
+/// `"rfc6528"`, `{"constant": N}` or a non-empty `{"scripted": [N, …]}`.
+pub(super) fn isn_policy(
+    ctx: &Ctx,
+    path: &str,
+    spec: &Option<IsnSpec>,
+) -> Result<Option<IsnPolicy>, ScenarioError> {
+    match spec {
+        None => Ok(None),
+        Some(IsnSpec::Word(w)) => ISN_WORDS
+            .iter()
+            .find(|(n, _)| n == w)
+            .map(|(_, p)| Some(p.clone()))
+            .ok_or_else(|| {
+                let words: Vec<String> = ISN_WORDS.iter().map(|(w, _)| format!("{w:?}")).collect();
+                let known = words.join(", ");
+                ctx.err(
+                    path,
+                    format!(
+                        "unknown ISN policy {w:?} (known: {known}, {{\"constant\": N}}, \
+                         {{\"scripted\": [N, …]}})"
+                    ),
+                )
+            }),
+        Some(IsnSpec::Object(o)) => match (o.constant, &o.scripted) {
+            (Some(Seq(n)), None) => Ok(Some(IsnPolicy::Constant(n))),
+            (None, Some(list)) if list.is_empty() => Err(ctx.err(
+                &format!("{path}.scripted"),
+                "a scripted ISN list needs at least one sequence number",
+            )),
+            (None, Some(list)) => Ok(Some(IsnPolicy::Scripted(
+                list.iter().map(|s| s.0).collect(),
+            ))),
+            _ => Err(ctx.err(
+                path,
+                "an ISN object needs exactly one key: {\"constant\": N} or {\"scripted\": [N, …]}",
+            )),
+        },
+    }
 }
 
 /// When a step runs: absolute (`"90s"`) or relative to the previous step's completion (`"+1s"`).
@@ -268,6 +347,82 @@ mod tests {
             Ok(false)
         );
         assert!(flag(&CTX, "p", "SO_REUSEADDR", &Some(v(r#"2"#))).is_err());
+    }
+
+    #[test]
+    fn sequence_numbers_are_integers_from_0_to_2_pow_32_minus_1() {
+        let seq = |text: &str| serde_json::from_value::<Seq>(v(text)).map_err(|e| e.to_string());
+        assert_eq!(seq("0"), Ok(Seq(SeqNum(0))));
+        assert_eq!(seq("4294967295"), Ok(Seq(SeqNum(u32::MAX))));
+        let expected = "expected a sequence number (an integer from 0 to 4294967295)";
+        assert_eq!(
+            seq("4294967296"),
+            Err(format!("invalid value: integer `4294967296`, {expected}"))
+        );
+        assert_eq!(
+            seq("-1"),
+            Err(format!("invalid value: integer `-1`, {expected}"))
+        );
+        assert_eq!(
+            seq("1.5"),
+            Err(format!("invalid type: floating point `1.5`, {expected}"))
+        );
+        assert_eq!(
+            seq(r#""7""#),
+            Err(format!("invalid type: string \"7\", {expected}"))
+        );
+    }
+
+    #[test]
+    fn isn_policies_are_words_or_one_key_objects() {
+        let isn = |text: &str| {
+            let spec = serde_json::from_value::<IsnSpec>(v(text)).expect("an ISN spec");
+            isn_policy(&CTX, "isn", &Some(spec)).map_err(|e| format!("{}: {}", e.path, e.message))
+        };
+        assert_eq!(isn_policy(&CTX, "isn", &None), Ok(None));
+        assert_eq!(isn(r#""random""#), Ok(Some(IsnPolicy::Random)));
+        assert_eq!(isn(r#""rfc793-clock""#), Ok(Some(IsnPolicy::Rfc793Clock)));
+        assert_eq!(isn(r#""rfc6528""#), Ok(Some(IsnPolicy::Rfc6528)));
+        assert_eq!(
+            isn(r#"{"constant": 4294967295}"#),
+            Ok(Some(IsnPolicy::Constant(SeqNum(u32::MAX))))
+        );
+        assert_eq!(
+            isn(r#"{"scripted": [5, 0, 5]}"#),
+            Ok(Some(IsnPolicy::Scripted(vec![
+                SeqNum(5),
+                SeqNum(0),
+                SeqNum(5)
+            ])))
+        );
+        assert_eq!(
+            isn(r#""RFC6528""#),
+            Err(
+                "isn: unknown ISN policy \"RFC6528\" (known: \"random\", \"rfc793-clock\", \
+                 \"rfc6528\", {\"constant\": N}, {\"scripted\": [N, …]})"
+                    .into()
+            )
+        );
+        let one_key = "isn: an ISN object needs exactly one key: {\"constant\": N} or \
+                       {\"scripted\": [N, …]}";
+        assert_eq!(isn("{}"), Err(one_key.into()));
+        assert_eq!(
+            isn(r#"{"constant": 1, "scripted": [1]}"#),
+            Err(one_key.into())
+        );
+        assert_eq!(
+            isn(r#"{"scripted": []}"#),
+            Err("isn.scripted: a scripted ISN list needs at least one sequence number".into())
+        );
+        let spec = |text: &str| serde_json::from_value::<IsnSpec>(v(text)).map(|_| ());
+        assert!(spec("5").unwrap_err().to_string().starts_with(
+            "invalid type: integer `5`, expected an ISN policy: \"random\", \"rfc793-clock\""
+        ));
+        assert!(spec(r#"{"constnat": 5}"#)
+            .unwrap_err()
+            .to_string()
+            .starts_with("unknown field `constnat`, expected `constant` or `scripted`"));
+        assert!(spec(r#"{"scripted": [1, -2]}"#).is_err());
     }
 
     #[test]

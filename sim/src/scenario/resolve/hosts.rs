@@ -1,10 +1,10 @@
-//! Hosts: unique names and addresses, profiles, TIME-WAIT overrides, ephemeral port ranges;
-//! and the lookup of a host by name for the later steps.
+//! Hosts: unique names and addresses, profiles, TIME-WAIT overrides, ephemeral port ranges,
+//! ISN policies; and the lookup of a host by name for the later steps.
 
 use super::super::error::{Ctx, ScenarioError};
 use super::super::format::{HostSpec, Scenario};
 use super::super::resolved::Host;
-use super::super::values::profile;
+use super::super::values::{isn_policy, profile};
 use super::variants::{time_wait_override, Settings};
 use std::net::Ipv4Addr;
 use twsim_model::profile::PortRange;
@@ -56,12 +56,17 @@ fn host(
         &h.time_wait,
     )?);
     let ephemeral = ephemeral_ports(ctx, p, h.ephemeral_ports, sc.ephemeral_ports)?;
+    // The most specific policy wins: the host's, else the variant's, else the scenario's.
+    let isn = isn_policy(ctx, &format!("{p}.isn"), &h.isn)?
+        .or_else(|| settings.isn.clone())
+        .unwrap_or_default();
     Ok(Host {
         name: h.name.clone(),
         addr,
         profile: prof,
         time_wait: tw,
         ephemeral,
+        isn,
     })
 }
 

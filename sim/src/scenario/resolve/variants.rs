@@ -1,13 +1,14 @@
-//! Scenario-wide settings (profile, seed, MSL, TIME-WAIT overrides), with the chosen variant
-//! and the command-line overrides applied, and the variant's replacement expectations.
+//! Scenario-wide settings (profile, seed, MSL, TIME-WAIT overrides, ISN policy), with the
+//! chosen variant and the command-line overrides applied, and the variant's replacement
+//! expectations.
 
 use super::super::error::{Ctx, ScenarioError};
 use super::super::format::{Scenario, TimeWaitSpec, VariantSpec};
 use super::super::resolved::{Overrides, Step, TimeWaitOverride};
-use super::super::values::{expectation, parse_duration, profile};
+use super::super::values::{expectation, isn_policy, parse_duration, profile};
 use std::collections::BTreeSet;
 use twsim_model::time_wait::{RstInTimeWait, SynInTimeWait, TimerRestart};
-use twsim_model::{Duration, Profile};
+use twsim_model::{Duration, IsnPolicy, Profile};
 
 /// What applies to every host, after the variant and the overrides.
 pub(super) struct Settings {
@@ -17,6 +18,9 @@ pub(super) struct Settings {
     pub(super) host_os_forced: bool,
     /// TIME-WAIT overrides of the scenario and the variant (each host adds its own).
     pub(super) time_wait: TimeWaitOverride,
+    /// ISN policy: the variant's, else the scenario's (`None`: neither sets one; a host's own
+    /// replaces it).
+    pub(super) isn: Option<IsnPolicy>,
     /// Run seed.
     pub(super) seed: u64,
     /// MSL (`None`: each profile's default).
@@ -61,12 +65,14 @@ pub(super) fn settings(
         host_os_forced = true;
     }
     let mut time_wait = time_wait_override(ctx, "time_wait", &sc.time_wait)?;
+    let mut isn = isn_policy(ctx, "isn", &sc.isn)?;
     if let Some(vi) = variant {
         time_wait = time_wait.merge(time_wait_override(
             ctx,
             &format!("variants[{vi}].time_wait"),
             &sc.variants[vi].time_wait,
         )?);
+        isn = isn_policy(ctx, &format!("variants[{vi}].isn"), &sc.variants[vi].isn)?.or(isn);
     }
     seed = ov.seed.unwrap_or(seed);
     msl = ov.msl.or(msl);
@@ -77,6 +83,7 @@ pub(super) fn settings(
         default_os,
         host_os_forced,
         time_wait,
+        isn,
         seed,
         msl,
         variant: variant_name,
@@ -174,7 +181,7 @@ mod tests {
     use super::super::tests::{error, resolve_with};
     use crate::scenario::Overrides;
     use twsim_model::time_wait::RstInTimeWait;
-    use twsim_model::{Duration, Errno, Profile};
+    use twsim_model::{Duration, Errno, IsnPolicy, Profile, SeqNum};
 
     const VARIANTS: &str = r#"{"name": "v", "os": "freebsd", "seed": 7, "msl": "30s",
         "time_wait": {"rst": "ignore"},
@@ -209,6 +216,62 @@ mod tests {
         let o = resolve_with(VARIANTS, Some(0), &ov).unwrap();
         assert_eq!((o.seed, o.msl), (3, Some(Duration::from_secs(1))));
         assert_eq!(o.hosts[0].profile, Profile::FreeBsd);
+    }
+
+    /// Hosts `a` (no `isn`) and `b` (its own), the scenario's `isn` and two variants: `v`
+    /// with an `isn`, `w` without.
+    const ISN: &str = r#"{"name": "i", "isn": "rfc793-clock",
+        "hosts": [{"name": "a", "addr": "10.0.0.1"},
+                  {"name": "b", "addr": "10.0.0.2", "isn": {"scripted": [7, 8]}}],
+        "steps": [{"host": "a", "call": "exit"}],
+        "variants": [{"name": "v", "isn": {"constant": 9}}, {"name": "w"}]}"#;
+
+    #[test]
+    fn the_most_specific_isn_wins_host_then_variant_then_scenario() {
+        let isns = |src: &str, v| {
+            let r = resolve_with(src, v, &Overrides::default()).unwrap();
+            r.hosts.into_iter().map(|h| h.isn).collect::<Vec<_>>()
+        };
+        let b = IsnPolicy::Scripted(vec![SeqNum(7), SeqNum(8)]);
+        assert_eq!(isns(ISN, None), [IsnPolicy::Rfc793Clock, b.clone()]);
+        assert_eq!(
+            isns(ISN, Some(0)),
+            [IsnPolicy::Constant(SeqNum(9)), b.clone()]
+        );
+        assert_eq!(isns(ISN, Some(1)), [IsnPolicy::Rfc793Clock, b.clone()]);
+        // Without the scenario's: the variant's, else the default.
+        let no_top = ISN.replace(r#""isn": "rfc793-clock","#, "");
+        assert_eq!(isns(&no_top, None), [IsnPolicy::Random, b.clone()]);
+        assert_eq!(
+            isns(&no_top, Some(0)),
+            [IsnPolicy::Constant(SeqNum(9)), b.clone()]
+        );
+        assert_eq!(isns(&no_top, Some(1)), [IsnPolicy::Random, b]);
+        // The command-line overrides do not touch it.
+        let ov = Overrides {
+            seed: Some(3),
+            os: Some(Profile::FreeBsd),
+            msl: None,
+        };
+        let r = resolve_with(ISN, Some(0), &ov).unwrap();
+        assert_eq!(r.hosts[0].isn, IsnPolicy::Constant(SeqNum(9)));
+    }
+
+    #[test]
+    fn isn_errors_name_where_the_policy_is_written() {
+        let e = |src: &str, v| {
+            let e = resolve_with(src, v, &Overrides::default()).unwrap_err();
+            format!("{}: {}", e.path, e.message)
+        };
+        let top = ISN.replace(r#""rfc793-clock""#, r#""rfc793""#);
+        assert!(e(&top, None).starts_with("isn: unknown ISN policy \"rfc793\""));
+        let variant = ISN.replace(r#"{"constant": 9}"#, r#"{"scripted": []}"#);
+        assert_eq!(
+            e(&variant, Some(0)),
+            "variants[0].isn.scripted: a scripted ISN list needs at least one sequence number"
+        );
+        let host = ISN.replace(r#"{"scripted": [7, 8]}"#, r#"{}"#);
+        assert!(e(&host, None).starts_with("hosts[1].isn: an ISN object needs exactly one key"));
     }
 
     #[test]
