@@ -13,7 +13,8 @@ use crate::rng::stream;
 use crate::scenario::Resolved;
 use crate::trace::Recorder;
 use crate::wire::SegMeta;
-use twsim_model::Instant;
+use rand::RngCore;
+use twsim_model::{Instant, IsnGenerator};
 
 /// What a run should record besides the summary.
 #[derive(Clone, Copy, Debug, Default)]
@@ -57,6 +58,10 @@ impl<'a> Sim<'a> {
                     t.time_wait,
                     t.msl,
                     stream(sc.seed, &format!("host/{}", h.name)),
+                    IsnGenerator::new(
+                        h.isn.clone(),
+                        stream(sc.seed, &format!("isn/{}", h.name)).next_u64(),
+                    ),
                 )
             })
             .collect();

@@ -393,6 +393,10 @@ pub struct StateChange {
     pub to: TcpState,
     /// How many connections this 4-tuple has had on this host, 1-based.
     pub incarnation: u32,
+    /// The connection's ISS as the wire shows it (after the host layer's ISN policy), once
+    /// its SYN or SYN-ACK has left; `None` before.
+    #[serde(serialize_with = "opt_seq_num")]
+    pub iss: Option<SeqNum>,
     /// Why (timeline only).
     #[serde(skip)]
     pub cause: StateCause,
@@ -407,6 +411,7 @@ impl StateChange {
             to,
             incarnation,
             cause,
+            ..
         } = self;
         match cause {
             StateCause::Connect => {

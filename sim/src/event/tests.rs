@@ -79,6 +79,7 @@ fn samples() -> Vec<Event> {
             from: TcpState::Closed,
             to: TcpState::SynSent,
             incarnation: 1,
+            iss: Some(SeqNum(7)),
             cause: StateCause::Connect,
         }),
         Event::TimeWait(TimeWaitEvent::Created {

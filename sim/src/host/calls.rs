@@ -180,6 +180,7 @@ impl Host {
         }
         let handle = self.sockets.add(sock);
         let incarnation = self.next_incarnation(tuple);
+        let want_iss = self.isn.next(now, tuple);
         self.conns.insert(
             tuple,
             Conn {
@@ -190,11 +191,17 @@ impl Host {
                 listener: None,
                 last_tx: None,
                 peer_fin_end: None,
+                want_iss,
+                delta: 0,
+                wire_iss: None,
                 rst_in: false,
                 shut_wr: false,
             },
         );
         self.socks.get_mut(&id).expect("held").kind = Kind::Conn(tuple);
+        // The SYN leaves in this poll; the record shows the ISS it carried.
+        self.poll(now);
+        let iss = self.conns.get(&tuple).and_then(|c| c.wire_iss);
         ev!(
             self,
             Event::State(StateChange {
@@ -203,10 +210,10 @@ impl Host {
                 from: TcpState::Closed,
                 to: TcpState::SynSent,
                 incarnation,
+                iss,
                 cause: StateCause::Connect,
             })
         );
-        self.poll(now);
         Ok(local)
     }
 
@@ -247,6 +254,7 @@ impl Host {
                     tuple: t,
                     from: tcp_state(c.state),
                     to: TcpState::Closed,
+                    iss: c.wire_iss,
                     incarnation: c.incarnation,
                     cause: StateCause::ConnectTimeout,
                 })

@@ -5,7 +5,7 @@ use super::*;
 
 impl Host {
     /// Accepts one packet from the wire at `now`: demultiplexes it (module docs).
-    pub fn deliver(&mut self, now: Instant, pkt: Packet) {
+    pub fn deliver(&mut self, now: Instant, mut pkt: Packet) {
         let seg = pkt.meta;
         if *seg.dst.ip() != self.addr {
             return;
@@ -35,6 +35,8 @@ impl Host {
             if seg.has(TcpFlags::RST) {
                 c.rst_in = true;
             }
+            // Back into smoltcp's sequence space: ACK and SACK edges acknowledge our data.
+            pkt.unshift_ack(c.delta);
             self.dev.rx.push_back(pkt.bytes);
             self.poll(now);
             return;
@@ -45,7 +47,7 @@ impl Host {
                 return;
             }
         }
-        if seg.flags == TcpFlags::SYN && self.syn_to_listener(now, tuple, pkt) {
+        if seg.flags == TcpFlags::SYN && self.syn_to_listener(now, tuple, pkt, None) {
             return;
         }
         self.no_socket(&seg, "no connection, TIME-WAIT record or listener");
@@ -86,7 +88,17 @@ impl Host {
         self.table.choose_listener(tuple.local, tuple.remote, r)
     }
 
-    pub(super) fn syn_to_listener(&mut self, now: Instant, tuple: FourTuple, pkt: Packet) -> bool {
+    /// Hands a SYN to a listener of `tuple`'s local endpoint: a fresh smoltcp socket takes it.
+    /// `forced_iss` is the ISS a TIME-WAIT rule fixes for the new incarnation (Linux
+    /// `tcp_timewait_state_process`: SND.NXT + 65537); otherwise the host's ISN policy decides.
+    /// `false` if no listener exists.
+    pub(super) fn syn_to_listener(
+        &mut self,
+        now: Instant,
+        tuple: FourTuple,
+        pkt: Packet,
+        forced_iss: Option<SeqNum>,
+    ) -> bool {
         let lid = match self.choose_listener(tuple) {
             twsim_model::ListenerVerdict::Listener(id) => id,
             twsim_model::ListenerVerdict::None => return false,
@@ -132,6 +144,7 @@ impl Host {
             .expect("port is non-zero: it came from a segment");
         let handle = self.sockets.add(sock);
         let incarnation = self.next_incarnation(tuple);
+        let want_iss = forced_iss.or(self.isn.next(now, tuple));
         let opts = self.socks[&lid].opts;
         self.socks.insert(
             cid,
@@ -153,6 +166,9 @@ impl Host {
                 listener: Some(lid),
                 last_tx: None,
                 peer_fin_end: None,
+                want_iss,
+                delta: 0,
+                wire_iss: None,
                 rst_in: false,
                 shut_wr: false,
             },

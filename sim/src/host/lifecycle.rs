@@ -8,12 +8,19 @@ impl Host {
         // 1. what left the host
         for bytes in std::mem::take(&mut self.dev.tx) {
             // The one parse of an emitted segment: the view travels with the bytes.
-            let Some(pkt) = Packet::parse(bytes) else {
+            let Some(mut pkt) = Packet::parse(bytes) else {
                 continue;
             };
-            let seg = &pkt.meta;
-            let t = FourTuple::new(SocketAddr::V4(seg.src), SocketAddr::V4(seg.dst));
+            let t = FourTuple::new(SocketAddr::V4(pkt.meta.src), SocketAddr::V4(pkt.meta.dst));
             if let Some(c) = self.conns.get_mut(&t) {
+                if c.wire_iss.is_none() && pkt.meta.has(TcpFlags::SYN) {
+                    // The SYN (or SYN-ACK) carries smoltcp's ISS: from here on the connection's
+                    // sequence numbers are shifted to the ISS the host layer chose.
+                    c.delta = c.want_iss.map_or(0, |w| w - pkt.meta.seq) as u32;
+                    c.wire_iss = Some(pkt.meta.seq.wrapping_add(c.delta));
+                }
+                pkt.shift_seq(c.delta);
+                let seg = &pkt.meta;
                 c.last_tx = Some((seg.seq.wrapping_add(seg.seg_len()), seg.ack, seg.window));
             }
             self.crafted.push(pkt);
@@ -42,7 +49,8 @@ impl Host {
     pub(super) fn on_state_change(&mut self, now: Instant, t: FourTuple, old: State, new: State) {
         let c = self.conns.get_mut(&t).expect("caller iterates live conns");
         c.state = new;
-        let (id, inc, listener, rst_in) = (c.id, c.incarnation, c.listener, c.rst_in);
+        let (id, inc, listener, rst_in, iss) =
+            (c.id, c.incarnation, c.listener, c.rst_in, c.wire_iss);
         let name = self
             .socks
             .get(&id)
@@ -56,6 +64,7 @@ impl Host {
                 from: tcp_state(old),
                 to: tcp_state(new),
                 incarnation: inc,
+                iss,
                 cause: StateCause::Stack,
             })
         );

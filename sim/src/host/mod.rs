@@ -35,9 +35,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use twsim_model::time_wait::SynInTimeWait;
 pub use twsim_model::ConnEnd;
 use twsim_model::{
-    AddressTable, AppSocket, ConnView, Duration, EndReason, Errno, FourTuple, Instant, Processes,
-    ProfileConfig, RecvOutcome, SeqNum, SockOptions, SocketId, TableState, TcpState,
-    TimeWaitRecord, TwAction,
+    AddressTable, AppSocket, ConnView, Duration, EndReason, Errno, FourTuple, Instant,
+    IsnGenerator, Processes, ProfileConfig, RecvOutcome, SeqNum, SockOptions, SocketId, TableState,
+    TcpState, TimeWaitRecord, TwAction,
 };
 
 /// Socket buffer size in bytes, each direction (no window scaling below 64 KiB).
@@ -78,6 +78,14 @@ struct Conn {
     last_tx: Option<(SeqNum, SeqNum, u16)>,
     /// RCV.NXT after the peer's FIN.
     peer_fin_end: Option<SeqNum>,
+    /// The ISS this connection must show on the wire (the host's ISN policy, or a TIME-WAIT
+    /// rule such as Linux's SND.NXT + 65537); `None`: smoltcp's own.
+    want_iss: Option<SeqNum>,
+    /// Sequence-number translation: wire SEQ = smoltcp SEQ + `delta` (RFC 793 §3.3 ISS chosen
+    /// by the host layer; 0 until the SYN leaves, and 0 for smoltcp's own ISS).
+    delta: u32,
+    /// The ISS on the wire, once the SYN (or SYN-ACK) has left.
+    wire_iss: Option<SeqNum>,
     rst_in: bool,
     shut_wr: bool,
 }
@@ -120,6 +128,8 @@ pub struct Host {
     conns: BTreeMap<FourTuple, Conn>,
     incarnations: BTreeMap<FourTuple, u32>,
     rng: ChaCha8Rng,
+    /// The ISN policy's generator (counts every connection, active or passive).
+    isn: IsnGenerator,
     crafted: Vec<Packet>,
     /// Events since the simulator last drained them.
     pub events: Vec<Event>,
@@ -199,6 +209,7 @@ impl Host {
         tw_len: Duration,
         msl: Duration,
         mut rng: ChaCha8Rng,
+        isn: IsnGenerator,
     ) -> Host {
         let mut dev = Dev::default();
         let mut config = Config::new(HardwareAddress::Ip);
@@ -224,6 +235,7 @@ impl Host {
             conns: BTreeMap::new(),
             incarnations: BTreeMap::new(),
             rng,
+            isn,
             crafted: Vec::new(),
             events: Vec::new(),
             tw_log: Vec::new(),

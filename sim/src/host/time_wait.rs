@@ -64,7 +64,7 @@ impl Host {
                     self.log_tw_end(now, id, r, EndReason::Assassinated);
                 }
             }
-            TwAction::AcceptSyn { .. } => {
+            TwAction::AcceptSyn { iss } => {
                 if let Some(r) = self.table.remove(id) {
                     if matches!(
                         self.cfg.time_wait.syn,
@@ -78,7 +78,9 @@ impl Host {
                     self.log_tw_end(now, id, r, EndReason::ReusedBySyn);
                 }
                 let seg = pkt.meta;
-                if !self.syn_to_listener(now, tuple, pkt) {
+                // The ISS the rule fixes (Linux: SND.NXT + 65537) applies whatever the host's
+                // ISN policy.
+                if !self.syn_to_listener(now, tuple, pkt, iss) {
                     self.no_socket(&seg, "TIME-WAIT reopened but no listener took the SYN");
                 }
             }
