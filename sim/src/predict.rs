@@ -378,7 +378,7 @@ fn syn_chain(
         ));
         let next = match d.action {
             TwAction::AcceptSyn { iss } => {
-                let offset = iss.map(|i| i.0.wrapping_sub(record.snd_nxt.0));
+                let offset = iss.map(|i| (i - record.snd_nxt) as u32);
                 return (TwOutcome::Accepted, TwOutcome::TimeWaitGone, offset);
             }
             TwAction::RstAndKill => {
@@ -431,7 +431,7 @@ fn predict_rst(
 ) -> Prediction {
     let rst = SegmentInfo {
         rst: true,
-        ..bare(record.rcv_nxt.0.wrapping_add(offset))
+        ..bare(record.rcv_nxt.wrapping_add(offset).0)
     };
     let d = record.on_segment(&rst, Instant::ZERO + MODEL_PROBE_AT, policy, listener);
     let kept = !matches!(

@@ -179,8 +179,24 @@ fn every_record_type_and_field_is_documented() {
             "no sample of {kind}"
         );
     }
+    // Both ways: every documented record type is one the simulator produces.
+    let documented: Vec<&str> = DOC
+        .lines()
+        .filter_map(|l| l.strip_prefix("## `"))
+        .filter_map(|l| l.split('`').next())
+        .collect();
+    for kind in &documented {
+        assert!(
+            TRACE_TYPES.contains(kind),
+            "docs/trace-format.md documents `{kind}`, which no Event produces"
+        );
+    }
     for e in &samples {
         let kind = e.kind().expect("trace record");
+        assert!(
+            TRACE_TYPES.contains(&kind),
+            "{kind} is missing from TRACE_TYPES"
+        );
         let sec = section(kind);
         let data = e.data().expect("trace record");
         let obj = data.as_object().expect("data is an object");
