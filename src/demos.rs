@@ -42,6 +42,11 @@ pub const DEMOS: &[Demo] = &[
         files: &[file!("fin-retransmits-extend-time-wait.json")],
     },
     Demo {
+        name: "slow-route-old-duplicate",
+        summary: "an old duplicate 45 s late corrupts the next incarnation with constant ISNs and a short TIME-WAIT (smoltcp 10 s, STCP 2 s); Linux's 60 s or RFC 793 clock ISNs prevent it",
+        files: &[file!("slow-route-old-duplicate.json")],
+    },
+    Demo {
         name: "time-wait-assassination",
         summary: "RFC 1337 S0: an old FIN copy draws an ACK, the RST answer kills TIME-WAIT at +20 s; RFC 1337 and FreeBSD survive",
         files: &[file!("time-wait-assassination.json")],
