@@ -89,13 +89,13 @@ impl Figures {
     }
 }
 
-/// Runs `n` lifecycles through the simulator. Panics if the run does not complete: the
-/// scenario is generated here, so a failure is a bug.
-pub fn measure_sim(n: u64) -> Figures {
-    let src = lifecycle_scenario(n);
-    let sc = parse("<bench>", &src).expect("generated scenario parses");
+/// Runs a generated scenario `src` (named `label`) quietly and times the run alone (parsing
+/// and validation excluded): the report and the wall-clock seconds. Panics if the run does not
+/// complete: the scenario is generated here, so a failure is a bug.
+pub fn time_quiet_run(label: &str, src: &str) -> (twsim_sim::engine::RunReport, f64) {
+    let sc = parse(label, src).expect("generated scenario parses");
     let r = sc
-        .resolve("<bench>", &src, None, &Overrides::default())
+        .resolve(label, src, None, &Overrides::default())
         .expect("generated scenario is valid");
     #[allow(clippy::disallowed_methods)] // wall time is what a benchmark measures
     let t0 = Wall::now();
@@ -109,9 +109,15 @@ pub fn measure_sim(n: u64) -> Figures {
     let seconds = t0.elapsed().as_secs_f64();
     assert!(
         rep.ok(),
-        "benchmark scenario failed:\n{}",
+        "{label} failed:\n{}",
         twsim_sim::report::text(&rep)
     );
+    (rep, seconds)
+}
+
+/// Runs `n` lifecycles through the simulator.
+pub fn measure_sim(n: u64) -> Figures {
+    let (rep, seconds) = time_quiet_run("<bench>", &lifecycle_scenario(n));
     Figures {
         lifecycles: n,
         segments: rep.segments,

@@ -19,10 +19,6 @@
 //! `connect` chose be shared between destinations), which keeps each destination's share of
 //! the range at most 36 % used.
 
-use std::time::Instant as Wall;
-use twsim_sim::engine::{run as simulate, RunOptions};
-use twsim_sim::scenario::{parse, Overrides};
-
 /// Connections per server port.
 const PER_PORT: usize = 10_000;
 /// The first server port.
@@ -86,26 +82,7 @@ pub struct ScaleFigures {
 /// Runs the scale scenario with `n` connections, quietly, and times it. Panics if the run
 /// does not complete: the scenario is generated here, so a failure is a bug.
 pub fn measure(n: usize) -> ScaleFigures {
-    let src = scale_scenario(n);
-    let sc = parse("<bench-scale>", &src).expect("generated scenario parses");
-    let r = sc
-        .resolve("<bench-scale>", &src, None, &Overrides::default())
-        .expect("generated scenario is valid");
-    #[allow(clippy::disallowed_methods)] // wall time is what a benchmark measures
-    let t0 = Wall::now();
-    let rep = simulate(
-        &r,
-        RunOptions {
-            quiet: true,
-            ..RunOptions::default()
-        },
-    );
-    let seconds = t0.elapsed().as_secs_f64();
-    assert!(
-        rep.ok(),
-        "scale scenario failed:\n{}",
-        twsim_sim::report::text(&rep)
-    );
+    let (rep, seconds) = super::time_quiet_run("<bench-scale>", &scale_scenario(n));
     // The instant the last record was created: every record alive then is live state the
     // simulator carried.
     let last = rep.time_wait.iter().map(|t| t.entered_at).max();
