@@ -380,6 +380,7 @@ const RFC793_POLICY: TimeWaitPolicy = TimeWaitPolicy {
     syn: SynInTimeWait::Rfc793,
     ack_rate_limit: None,
     rate_limit_fin: false,
+    paws: false,
 };
 
 /// FreeBSD `tcp_twcheck` and, by bind-rules.md's BSD section, macOS.
@@ -389,6 +390,7 @@ const BSD_POLICY: TimeWaitPolicy = TimeWaitPolicy {
     syn: SynInTimeWait::Bsd,
     ack_rate_limit: None,
     rate_limit_fin: false,
+    paws: false,
 };
 
 const IANA_DYNAMIC: PortRange = PortRange {
@@ -504,6 +506,7 @@ impl Profile {
                     syn: SynInTimeWait::Linux,
                     ack_rate_limit: Some(Duration::from_millis(500)),
                     rate_limit_fin: false,
+                    paws: true,
                 },
                 // net.ipv4.ip_local_port_range default
                 ephemeral: PortRange {
@@ -610,6 +613,7 @@ impl Profile {
                     // challenge ACKs: one per second; segments with data are exempt
                     ack_rate_limit: Some(Duration::from_secs(1)),
                     rate_limit_fin: true,
+                    paws: false,
                 },
                 default_msl: Duration::from_secs(5),
                 connect_on_listener: Errno::EINVAL,

@@ -130,6 +130,11 @@ pub struct TimeWaitPolicy {
     /// answers a FIN without data with a rate-limited challenge ACK and exempts only segments
     /// carrying data.
     pub rate_limit_fin: bool,
+    /// PAWS in TIME-WAIT (RFC 7323 §5.3): a segment whose TSval is older than the record's
+    /// TS.Recent is rejected, answered with an ACK (rate-limited) and restarts the timer
+    /// (Linux `tcp_timewait_state_process`: `tcp_paws_reject`, then "if (paws_reject ||
+    /// th->ack) inet_twsk_reschedule").
+    pub paws: bool,
 }
 
 /// The fields of an incoming segment that TIME-WAIT processing reads.
@@ -341,8 +346,8 @@ impl TimeWaitRecord {
             }
         }
         let retransmitted_fin = seg.fin && seg.seq.wrapping_add(seg.seg_len()) == self.rcv_nxt;
-        let paws_reject = policy.syn == SynInTimeWait::Linux
-            && matches!((seg.tsval, self.ts_recent), (Some(v), Some(r)) if v.before(r));
+        let paws_reject =
+            policy.paws && matches!((seg.tsval, self.ts_recent), (Some(v), Some(r)) if v.before(r));
         if paws_reject {
             // tcp_timewait_state_process: "if (paws_reject || th->ack) inet_twsk_reschedule"
             // and the out-of-window ACK (rate-limited).

@@ -147,6 +147,9 @@ pub struct TimeWaitSpec {
     /// Minimum spacing of rate-limited ACKs, or `"off"`.
     #[serde(default)]
     pub ack_rate_limit: Option<String>,
+    /// PAWS in TIME-WAIT (RFC 7323 §5.3) on or off.
+    #[serde(default)]
+    pub paws: Option<bool>,
 }
 
 /// The network.

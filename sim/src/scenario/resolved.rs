@@ -50,6 +50,8 @@ pub struct TimeWaitOverride {
     pub length: Option<Duration>,
     /// ACK rate limit (`Some(None)`: off).
     pub ack_rate_limit: Option<Option<Duration>>,
+    /// PAWS in TIME-WAIT.
+    pub paws: Option<bool>,
 }
 
 impl TimeWaitOverride {
@@ -61,6 +63,7 @@ impl TimeWaitOverride {
             syn: o.syn.or(self.syn),
             length: o.length.or(self.length),
             ack_rate_limit: o.ack_rate_limit.or(self.ack_rate_limit),
+            paws: o.paws.or(self.paws),
         }
     }
 }
@@ -84,6 +87,9 @@ impl Host {
         }
         if let Some(x) = o.ack_rate_limit {
             c.time_wait.ack_rate_limit = x;
+        }
+        if let Some(x) = o.paws {
+            c.time_wait.paws = x;
         }
         if let Some(r) = self.ephemeral {
             c.ephemeral = r;

@@ -132,6 +132,7 @@ pub(super) fn time_wait_override(
         syn: rule(ctx, &format!("{path}.syn"), &t.syn, &SynInTimeWait::NAMES)?,
         length: t.length.map(|d| d.0),
         ack_rate_limit,
+        paws: t.paws,
     })
 }
 
