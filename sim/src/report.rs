@@ -92,6 +92,8 @@ pub struct Summary<'a> {
     pub time_wait: Vec<TimeWaitLife<'a>>,
     /// The scenario's checks.
     pub checks: Vec<CheckSummary<'a>>,
+    /// Stale-segment hazards, from ground truth (`host::Hazards`).
+    pub hazards: crate::host::Hazards,
 }
 
 /// A step of the `--json` summary.
@@ -212,6 +214,7 @@ impl<'a> Summary<'a> {
                     ok: c.ok,
                 })
                 .collect(),
+            hazards: r.hazards,
         }
     }
 }

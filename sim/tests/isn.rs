@@ -235,6 +235,23 @@ fn the_slow_route_copy_corrupts_only_without_its_protections() {
             .unwrap_or_else(|e| panic!("{e}"));
         let rep = run(&r, RunOptions::default());
         assert!(rep.ok(), "{}", twsim_sim::report::text(&rep));
+        // Ground truth agrees with what the server read.
+        let corrupt = read == "OLD-REQUEST";
+        assert_eq!(
+            rep.hazards.corruption_events,
+            u64::from(corrupt),
+            "{variant}"
+        );
+        assert_eq!(
+            rep.hazards.corrupted_bytes,
+            if corrupt { 11 } else { 0 },
+            "{variant}"
+        );
+        assert_eq!(
+            rep.hazards.first_corrupt_offset,
+            corrupt.then_some(0),
+            "{variant}"
+        );
         let last = rep.steps.last().expect("the server's recv");
         assert!(
             matches!(&last.result, Ok(Detail::Data(d)) if d == read.as_bytes()),

@@ -198,6 +198,8 @@ fn compare(src: &str) -> Result<(), TestCaseError> {
     let model = replay_model(&r);
     let sim = run(&r, RunOptions::default());
     prop_assert_eq!(sim.unreached, 0, "the simulation did not finish the script");
+    // No duplication, no reordering: ground truth never finds another incarnation's bytes.
+    prop_assert_eq!(sim.hazards, twsim_sim::host::Hazards::default());
     if std::env::var("TWSIM_PROP_STATS").is_ok() {
         let ok = |p: &str| {
             sim.steps

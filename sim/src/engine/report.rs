@@ -61,6 +61,8 @@ pub struct RunReport {
     pub recorder: Recorder,
     /// Why the run stopped early, if it did.
     pub aborted: Option<String>,
+    /// Stale-segment hazards, summed over the hosts.
+    pub hazards: crate::host::Hazards,
 }
 
 impl RunReport {
@@ -101,6 +103,10 @@ impl Sim<'_> {
             aborted: aborted.clone(),
         });
         self.rec.emit(self.now, None, &end);
+        let mut hazards = crate::host::Hazards::default();
+        for h in &self.hosts {
+            hazards.add(&h.hazards);
+        }
         RunReport {
             name: self.sc.name.clone(),
             variant: self.sc.variant.clone(),
@@ -114,6 +120,7 @@ impl Sim<'_> {
             segments: self.segments,
             recorder: self.rec,
             aborted,
+            hazards,
         }
     }
 

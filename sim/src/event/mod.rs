@@ -67,6 +67,8 @@ pub enum Event {
     End(RunEnd),
     /// `error`: an internal inconsistency the run survived.
     Error(Internal),
+    /// `hazard`: a stale-segment hazard happened (ground truth, not a guess).
+    Hazard(Hazard),
     /// Timeline only: the run stopped while a call was blocked.
     Stopped {
         /// The blocked call as text.
@@ -75,7 +77,7 @@ pub enum Event {
 }
 
 /// Every trace record type, in the order `docs/trace-format.md` documents them.
-pub const TRACE_TYPES: [&str; 10] = [
+pub const TRACE_TYPES: [&str; 11] = [
     "run",
     "segment",
     "state",
@@ -86,6 +88,7 @@ pub const TRACE_TYPES: [&str; 10] = [
     "call",
     "end",
     "error",
+    "hazard",
 ];
 
 impl Event {
@@ -102,6 +105,7 @@ impl Event {
             Event::Call(_) => "call",
             Event::End(_) => "end",
             Event::Error(_) => "error",
+            Event::Hazard(_) => "hazard",
             Event::Stopped { .. } => return None,
         })
     }
@@ -119,6 +123,7 @@ impl Event {
             Event::Call(e) => serde_json::to_value(e),
             Event::End(e) => serde_json::to_value(e),
             Event::Error(e) => serde_json::to_value(e),
+            Event::Hazard(e) => serde_json::to_value(e),
             Event::Stopped { .. } => return None,
         };
         Some(v.expect("events serialise to JSON"))
@@ -145,6 +150,10 @@ impl Event {
             }],
             Event::Call(e) => e.text(),
             Event::Error(e) => vec![format!("internal: no table entry for {}", e.tuple)],
+            Event::Hazard(h) => vec![format!(
+                "HAZARD {}: {} byte(s) of incarnation {} read as incarnation {}'s, from stream offset {} (old duplicate delivered)",
+                h.tuple, h.bytes, h.from_incarnation, h.incarnation, h.offset
+            )],
             Event::Stopped { call } => vec![format!("run stopped while {call} was blocked")],
         }
     }
@@ -745,6 +754,24 @@ pub struct RunEnd {
     pub segments: u64,
     /// Why the run stopped early.
     pub aborted: Option<String>,
+}
+
+/// `hazard`: bytes of an earlier incarnation became readable in the current one.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hazard {
+    /// `old_duplicate_delivered`.
+    pub kind: &'static str,
+    /// The receiving connection's 4-tuple.
+    #[serde(serialize_with = "display")]
+    pub tuple: FourTuple,
+    /// The receiving connection's incarnation (as the receiving host counts them).
+    pub incarnation: u32,
+    /// The incarnation that sent the bytes (as the sending host counts them).
+    pub from_incarnation: u32,
+    /// How many bytes became readable.
+    pub bytes: u64,
+    /// Receive-stream offset of the first, in bytes.
+    pub offset: u64,
 }
 
 /// `error`: an internal inconsistency the run survived.

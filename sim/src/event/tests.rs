@@ -153,6 +153,14 @@ fn samples() -> Vec<Event> {
             segments: 2,
             aborted: Some("x".into()),
         }),
+        Event::Hazard(Hazard {
+            kind: "old_duplicate_delivered",
+            tuple: t,
+            incarnation: 2,
+            from_incarnation: 1,
+            bytes: 11,
+            offset: 0,
+        }),
         Event::Error(Internal {
             what: "w",
             tuple: t,

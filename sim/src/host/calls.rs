@@ -181,6 +181,7 @@ impl Host {
         let handle = self.sockets.add(sock);
         let incarnation = self.next_incarnation(tuple);
         let want_iss = self.isn.next(now, tuple);
+        let uid = self.new_conn_uid();
         self.conns.insert(
             tuple,
             Conn {
@@ -194,6 +195,9 @@ impl Host {
                 want_iss,
                 delta: 0,
                 wire_iss: None,
+                uid,
+                peer: None,
+                oracle: RxOracle::default(),
                 rst_in: false,
                 shut_wr: false,
             },

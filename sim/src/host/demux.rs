@@ -35,10 +35,28 @@ impl Host {
             if seg.has(TcpFlags::RST) {
                 c.rst_in = true;
             }
+            if seg.has(TcpFlags::SYN) && c.peer.is_none() {
+                // A SYN-ACK names the peer endpoint and its ISS.
+                c.peer = pkt.prov.map(|p| (p.conn, seg.seq));
+            }
+            let stale = match (pkt.prov, c.peer) {
+                (Some(p), Some((peer, _))) if p.conn != peer => Some(p.incarnation),
+                _ => None,
+            };
+            // Where the payload lands in the receive stream (the receiver's own arithmetic).
+            let start = c.peer.map_or(0, |(_, irs)| {
+                u64::from((seg.seq - irs.wrapping_add(1)) as u32)
+            });
+            let handle = c.handle;
+            let queued = self.sockets.get::<tcp::Socket>(handle).recv_queue();
             // Back into smoltcp's sequence space: ACK and SACK edges acknowledge our data.
             pkt.unshift_ack(c.delta);
             self.dev.rx.push_back(pkt.bytes);
+            if stale.is_some() {
+                self.hazards.stale_arrivals += 1;
+            }
             self.poll(now);
+            self.check_delivery(tuple, handle, queued, start, &seg, stale);
             return;
         }
         if let Some(id) = self.table.lookup_tuple(&tuple) {
@@ -145,6 +163,7 @@ impl Host {
         let handle = self.sockets.add(sock);
         let incarnation = self.next_incarnation(tuple);
         let want_iss = forced_iss.or(self.isn.next(now, tuple));
+        let uid = self.new_conn_uid();
         let opts = self.socks[&lid].opts;
         self.socks.insert(
             cid,
@@ -169,6 +188,10 @@ impl Host {
                 want_iss,
                 delta: 0,
                 wire_iss: None,
+                uid,
+                // The SYN names the peer endpoint and its ISS.
+                peer: pkt.prov.map(|p| (p.conn, pkt.meta.seq)),
+                oracle: RxOracle::default(),
                 rst_in: false,
                 shut_wr: false,
             },

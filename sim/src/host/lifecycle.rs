@@ -20,6 +20,12 @@ impl Host {
                     c.wire_iss = Some(pkt.meta.seq.wrapping_add(c.delta));
                 }
                 pkt.shift_seq(c.delta);
+                let first = c.wire_iss.unwrap_or(pkt.meta.seq).wrapping_add(1);
+                pkt.prov = Some(Provenance {
+                    conn: c.uid,
+                    incarnation: c.incarnation,
+                    offset: (pkt.meta.seq - first) as u32,
+                });
                 let seg = &pkt.meta;
                 c.last_tx = Some((seg.seq.wrapping_add(seg.seg_len()), seg.ack, seg.window));
             }

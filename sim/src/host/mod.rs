@@ -19,11 +19,11 @@
 //! window from the wire in a [`TimeWaitRecord`] and removes the smoltcp socket silently.
 
 use crate::event::{
-    Close, CloseKind, Event, HostDrop, Internal, NoSocket, StateCause, StateChange, TimeWaitEnd,
-    TimeWaitEvent,
+    Close, CloseKind, Event, Hazard, HostDrop, Internal, NoSocket, StateCause, StateChange,
+    TimeWaitEnd, TimeWaitEvent,
 };
 use crate::wire::TcpFlags;
-use crate::wire::{craft, reset_for, Ctl, Packet, SegMeta};
+use crate::wire::{craft, reset_for, ConnUid, Ctl, Packet, Provenance, SegMeta};
 use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
@@ -86,6 +86,12 @@ struct Conn {
     delta: u32,
     /// The ISS on the wire, once the SYN (or SYN-ACK) has left.
     wire_iss: Option<SeqNum>,
+    /// This connection endpoint, for the provenance of what it sends.
+    uid: ConnUid,
+    /// The peer connection endpoint and its ISS (IRS), learned from its SYN or SYN-ACK.
+    peer: Option<(ConnUid, SeqNum)>,
+    /// The receive-side oracle of stream bytes (ground truth of every delivered byte).
+    oracle: RxOracle,
     rst_in: bool,
     shut_wr: bool,
 }
@@ -130,6 +136,10 @@ pub struct Host {
     rng: ChaCha8Rng,
     /// The ISN policy's generator (counts every connection, active or passive).
     isn: IsnGenerator,
+    /// Connections created so far (numbers [`ConnUid`]s).
+    conns_created: u32,
+    /// Stale-segment hazards seen by this host.
+    pub hazards: Hazards,
     crafted: Vec<Packet>,
     /// Events since the simulator last drained them.
     pub events: Vec<Event>,
@@ -236,6 +246,8 @@ impl Host {
             incarnations: BTreeMap::new(),
             rng,
             isn,
+            conns_created: 0,
+            hazards: Hazards::default(),
             crafted: Vec::new(),
             events: Vec::new(),
             tw_log: Vec::new(),
@@ -282,6 +294,58 @@ impl Host {
         std::mem::take(&mut self.crafted)
     }
 
+    /// The next connection endpoint's id.
+    fn new_conn_uid(&mut self) -> ConnUid {
+        let n = self.conns_created;
+        self.conns_created += 1;
+        ConnUid { host: self.addr, n }
+    }
+
+    /// After a delivered segment was processed: hands the receive queue's growth to the
+    /// connection's oracle and records any stale bytes that became readable (`queued`: the
+    /// receive queue before, `start`: the segment's receive-stream offset).
+    fn check_delivery(
+        &mut self,
+        tuple: FourTuple,
+        handle: SocketHandle,
+        queued: usize,
+        start: u64,
+        seg: &SegMeta,
+        stale: Option<u32>,
+    ) {
+        let Some(c) = self.conns.get_mut(&tuple).filter(|c| c.handle == handle) else {
+            return;
+        };
+        let now_queued = self.sockets.get::<tcp::Socket>(handle).recv_queue();
+        let grown = now_queued.saturating_sub(queued) as u64;
+        let Some(k) = c
+            .oracle
+            .delivered(start, u64::from(seg.payload_len), stale, grown)
+        else {
+            return;
+        };
+        let incarnation = c.incarnation;
+        self.hazards.corruption_events += 1;
+        self.hazards.corrupted_bytes += k.bytes;
+        if k.by_this_segment {
+            self.hazards.stale_delivered += 1;
+        }
+        if self.hazards.first_corrupt_offset.is_none() {
+            self.hazards.first_corrupt_offset = Some(k.offset);
+        }
+        ev!(
+            self,
+            Event::Hazard(Hazard {
+                kind: "old_duplicate_delivered",
+                tuple,
+                incarnation,
+                from_incarnation: k.from,
+                bytes: k.bytes,
+                offset: k.offset,
+            })
+        );
+    }
+
     /// Queues a segment the host layer crafted itself (parsed once, here).
     fn send_crafted(&mut self, bytes: Vec<u8>) {
         if let Some(p) = Packet::parse(bytes) {
@@ -315,6 +379,9 @@ mod calls;
 mod demux;
 mod device;
 mod lifecycle;
+mod oracle;
 mod time_wait;
 
 pub use device::{Dev, RxTok, TxTok};
+pub use oracle::Hazards;
+use oracle::RxOracle;

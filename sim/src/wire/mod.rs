@@ -6,4 +6,4 @@ mod flags;
 mod segment;
 
 pub use flags::TcpFlags;
-pub use segment::{craft, emit, reset_for, Ctl, Packet, SegMeta, TcpOptions};
+pub use segment::{craft, emit, reset_for, ConnUid, Ctl, Packet, Provenance, SegMeta, TcpOptions};

@@ -84,13 +84,43 @@ pub struct Packet {
     pub meta: SegMeta,
     /// The IPv4 packet.
     pub bytes: Vec<u8>,
+    /// Ground truth the simulator carries beside the bytes, never on the wire: which
+    /// connection sent the segment and where its payload sits in that connection's stream.
+    pub prov: Option<Provenance>,
+}
+
+/// A connection endpoint, unique in a run: its host's address and the host's count of
+/// connections created before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConnUid {
+    /// The host's address.
+    pub host: std::net::Ipv4Addr,
+    /// The host's connection number (0-based, in order of creation).
+    pub n: u32,
+}
+
+/// Where a segment comes from: the sending connection, its incarnation of the 4-tuple on
+/// the sending host, and the stream offset of the first payload byte (SEG.SEQ − ISS − 1,
+/// bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Provenance {
+    /// The sending connection.
+    pub conn: ConnUid,
+    /// Its incarnation of the 4-tuple, 1-based, as its host counts them.
+    pub incarnation: u32,
+    /// Stream offset of the first payload byte, in bytes.
+    pub offset: u32,
 }
 
 impl Packet {
     /// Parses `bytes` once; `None` for anything but a well-formed TCP/IPv4 packet.
     pub fn parse(bytes: Vec<u8>) -> Option<Packet> {
         let meta = SegMeta::parse(&bytes)?;
-        Some(Packet { meta, bytes })
+        Some(Packet {
+            meta,
+            bytes,
+            prov: None,
+        })
     }
 
     /// Sequence-number translation of an outbound segment: SEG.SEQ += `delta` (the sender's

@@ -1,0 +1,184 @@
+//! Ground truth of every delivered byte: the receive-side oracle of stale-segment hazards.
+//!
+//! Every segment a connection sends carries its provenance beside the bytes (the sending
+//! connection endpoint, its incarnation, the stream offset; [`crate::wire::Provenance`], never
+//! on the wire). A receiving connection knows its peer endpoint from the peer's SYN or SYN-ACK.
+//! When a delivered segment makes bytes readable (smoltcp's receive queue grows), the oracle
+//! attributes each new readable byte to the segment that wrote it — the delivered one, or an
+//! earlier out-of-order one smoltcp kept, the later writer winning as smoltcp's reassembly
+//! buffer does — and counts the bytes whose provenance is not the current peer: bytes of an
+//! old incarnation read as the new one's (the hazard TIME-WAIT exists to prevent, RFC 793
+//! §3.3 "Knowing When to Keep Quiet", RFC 1337 H1). Nothing is inferred from sequence numbers
+//! except where a byte lands, which is what the receiver itself computes.
+
+use serde::Serialize;
+
+/// Stale-segment hazards seen by a host (summed over hosts in the `--json` summary,
+/// `"hazards"`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Hazards {
+    /// Segments from another connection endpoint than the receiving connection's peer (an
+    /// earlier incarnation of the 4-tuple) that reached a live connection.
+    pub stale_arrivals: u64,
+    /// Stale segments some of whose bytes became readable.
+    pub stale_delivered: u64,
+    /// Deliveries after which the readable stream held bytes not sent by the current peer.
+    pub corruption_events: u64,
+    /// Readable bytes not sent by the current peer.
+    pub corrupted_bytes: u64,
+    /// The receive-stream offset (bytes) of the first such byte, if any.
+    pub first_corrupt_offset: Option<u64>,
+}
+
+impl Hazards {
+    /// Adds another host's counts (the first corrupt offset is the smaller of the two).
+    pub fn add(&mut self, o: &Hazards) {
+        self.stale_arrivals += o.stale_arrivals;
+        self.stale_delivered += o.stale_delivered;
+        self.corruption_events += o.corruption_events;
+        self.corrupted_bytes += o.corrupted_bytes;
+        self.first_corrupt_offset = match (self.first_corrupt_offset, o.first_corrupt_offset) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
+/// Bytes written into a connection's receive buffer that are not readable yet, and who wrote
+/// them.
+#[derive(Debug, Default)]
+pub(super) struct RxOracle {
+    /// Bytes that have become readable so far (the receive stream's length, bytes).
+    readable: u64,
+    /// Written ranges `[start, end)` of the receive stream not yet readable, in the order
+    /// they were written, with the writer's incarnation when it was stale.
+    pending: Vec<(u64, u64, Option<u32>)>,
+}
+
+/// Corrupted bytes a delivery made readable.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Corruption {
+    /// How many.
+    pub(super) bytes: u64,
+    /// Receive-stream offset of the first.
+    pub(super) offset: u64,
+    /// The incarnation (as its sender counts them) that wrote the first.
+    pub(super) from: u32,
+    /// Whether the delivered segment itself wrote some of them.
+    pub(super) by_this_segment: bool,
+}
+
+impl RxOracle {
+    /// A segment covering receive-stream offsets `[start, start + len)` was delivered
+    /// (`stale`: the sending incarnation when it is not the current peer), after which
+    /// `newly_readable` bytes became readable. Returns the corrupted bytes among them.
+    pub(super) fn delivered(
+        &mut self,
+        start: u64,
+        len: u64,
+        stale: Option<u32>,
+        newly_readable: u64,
+    ) -> Option<Corruption> {
+        if len > 0 {
+            self.pending.push((start, start + len, stale));
+        }
+        let (lo, hi) = (self.readable, self.readable + newly_readable);
+        self.readable = hi;
+        let this = self.pending.len().checked_sub(usize::from(len > 0));
+        let mut out = None;
+        if newly_readable > 0 && self.pending.iter().any(|p| p.2.is_some()) {
+            let mut bytes = 0;
+            let mut first: Option<(u64, u32)> = None;
+            let mut by_this = false;
+            for off in lo..hi {
+                // The last writer of this byte.
+                let w = self
+                    .pending
+                    .iter()
+                    .enumerate()
+                    .rev()
+                    .find(|(_, p)| p.0 <= off && off < p.1);
+                if let Some((i, &(_, _, Some(inc)))) = w {
+                    bytes += 1;
+                    first.get_or_insert((off, inc));
+                    by_this |= Some(i) == this;
+                }
+            }
+            if let Some((offset, from)) = first {
+                out = Some(Corruption {
+                    bytes,
+                    offset,
+                    from,
+                    by_this_segment: by_this,
+                });
+            }
+        }
+        self.pending.retain(|p| p.1 > hi);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_order_genuine_bytes_are_not_corruption() {
+        let mut o = RxOracle::default();
+        assert_eq!(o.delivered(0, 10, None, 10), None);
+        assert_eq!(o.delivered(10, 5, None, 5), None);
+        assert!(o.pending.is_empty());
+    }
+
+    #[test]
+    fn a_stale_segment_at_rcv_nxt_is_corruption() {
+        let mut o = RxOracle::default();
+        let c = o.delivered(0, 11, Some(1), 11).expect("corruption");
+        assert_eq!(
+            (c.bytes, c.offset, c.from, c.by_this_segment),
+            (11, 0, 1, true)
+        );
+        // The genuine bytes for the same offsets arrive later: already read, nothing new.
+        assert_eq!(o.delivered(0, 11, None, 0), None);
+    }
+
+    #[test]
+    fn stale_bytes_held_out_of_order_count_when_released() {
+        let mut o = RxOracle::default();
+        // A stale segment lands beyond RCV.NXT: kept, not readable.
+        assert_eq!(o.delivered(5, 5, Some(2), 0), None);
+        // The genuine first five bytes release all ten.
+        let c = o.delivered(0, 5, None, 10).expect("released stale bytes");
+        assert_eq!(
+            (c.bytes, c.offset, c.from, c.by_this_segment),
+            (5, 5, 2, false)
+        );
+        // A later genuine write over stale pending bytes wins (the last writer).
+        assert_eq!(o.delivered(15, 5, Some(2), 0), None);
+        assert_eq!(o.delivered(15, 5, None, 0), None);
+        assert_eq!(o.delivered(10, 5, None, 10), None);
+    }
+
+    #[test]
+    fn hazards_add_up() {
+        let mut a = Hazards {
+            corrupted_bytes: 3,
+            first_corrupt_offset: Some(9),
+            ..Hazards::default()
+        };
+        a.add(&Hazards {
+            corruption_events: 1,
+            corrupted_bytes: 2,
+            first_corrupt_offset: Some(4),
+            ..Hazards::default()
+        });
+        assert_eq!(
+            (
+                a.corruption_events,
+                a.corrupted_bytes,
+                a.first_corrupt_offset
+            ),
+            (1, 5, Some(4))
+        );
+    }
+}
