@@ -220,20 +220,39 @@ fn the_slow_route_copy_corrupts_only_without_its_protections() {
     );
     let src = std::fs::read_to_string(path).expect("example");
     let sc = parse(path, &src).unwrap_or_else(|e| panic!("{e}"));
+    // (variant, what incarnation 2 reads, what became of the 45 s-late copy)
     let want = [
-        ("smoltcp-constant-isn", "OLD-REQUEST"),
-        ("stratus-stcp-constant-isn", "OLD-REQUEST"),
-        ("linux-constant-isn", "NEW-REQUEST"),
-        ("smoltcp-rfc793-clock", "NEW-REQUEST"),
+        ("smoltcp-constant-isn", "OLD-REQUEST", "delivered"),
+        ("stratus-stcp-constant-isn", "OLD-REQUEST", "delivered"),
+        ("linux-constant-isn", "NEW-REQUEST", "no_connection"),
+        ("smoltcp-rfc793-clock", "NEW-REQUEST", "processed"),
     ];
     let names = sc.variant_names();
     assert_eq!(names.len(), want.len());
-    for (variant, read) in want {
+    for (variant, read, copy) in want {
         let i = names.iter().position(|n| n == variant).expect(variant);
         let r = sc
             .resolve(path, &src, Some(i), &Overrides::default())
             .unwrap_or_else(|e| panic!("{e}"));
-        let rep = run(&r, RunOptions::default());
+        let mut rep = run(
+            &r,
+            RunOptions {
+                trace: true,
+                ..RunOptions::default()
+            },
+        );
+        let trace: Vec<Value> = String::from_utf8(rep.recorder.take_trace().unwrap())
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let arrival = trace
+            .iter()
+            .find(|l| l["data"]["event"] == "delivered" && !l["data"]["dup_of"].is_null())
+            .expect("the copy arrives");
+        assert_eq!(arrival["data"]["stale"], true, "{variant}");
+        assert_eq!(arrival["data"]["incarnation"], 1, "{variant}");
+        assert_eq!(arrival["data"]["outcome"], copy, "{variant}");
         assert!(rep.ok(), "{}", twsim_sim::report::text(&rep));
         // Ground truth agrees with what the server read.
         let corrupt = read == "OLD-REQUEST";

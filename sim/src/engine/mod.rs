@@ -7,7 +7,7 @@
 //! A run is a pure function of (scenario, seed).
 
 use crate::event::{Event, HostInfo, RouteInfo, RunStart, SegFields, SegmentEvent};
-use crate::host::Host;
+use crate::host::{Host, Outcome};
 use crate::net::{Network, Verdict};
 use crate::rng::stream;
 use crate::scenario::Resolved;
@@ -163,17 +163,27 @@ impl<'a> Sim<'a> {
             while let Some(seg) = self.net.pop_due(now) {
                 busy = true;
                 self.rec.capture(now, &seg.pkt.bytes);
+                let meta = seg.pkt.meta;
+                let arrival = self.hosts[seg.to].deliver(now, seg.pkt);
+                // The record follows the delivery (it says what became of the segment) and
+                // precedes what the delivery caused.
                 if self.rec.wants_events() {
                     let event = Event::Segment(SegmentEvent::Delivered {
-                        seg: SegFields::of(&seg.pkt.meta),
+                        seg: SegFields::of(&meta),
                         id: seg.id,
                         dup_of: seg.dup_of,
                         route: self.net.route_name(seg.route).to_string(),
                         age: now - seg.sent_at,
+                        stale: arrival.stale,
+                        incarnation: arrival.incarnation,
+                        outcome: arrival.outcome.name(),
+                        readable: match arrival.outcome {
+                            Outcome::Delivered(n) => Some(n),
+                            _ => None,
+                        },
                     });
                     self.rec.emit(now, Some(&self.hosts[seg.to].name), &event);
                 }
-                self.hosts[seg.to].deliver(now, seg.pkt);
                 self.flush(seg.to);
             }
             for i in 0..self.hosts.len() {

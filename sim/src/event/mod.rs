@@ -310,6 +310,16 @@ pub enum SegmentEvent {
         /// Time since it was sent (µs).
         #[serde(rename = "age_us", serialize_with = "duration_us")]
         age: Duration,
+        /// Whether it belongs to an incarnation that no longer exists on the receiver (from
+        /// ground truth); `None` where that cannot be told.
+        stale: Option<bool>,
+        /// The sending incarnation, as the sending host counts them.
+        incarnation: Option<u32>,
+        /// What the receiver did with it: `delivered`, `queued`, `processed`, `time_wait`,
+        /// `listener`, `no_connection`, `aborted`.
+        outcome: &'static str,
+        /// Bytes of it that became readable (`delivered`).
+        readable: Option<u64>,
     },
 }
 
@@ -362,14 +372,33 @@ impl SegmentEvent {
             SegmentEvent::Delivered {
                 seg,
                 id,
-                dup_of: Some(o),
+                dup_of,
                 age,
+                stale,
+                incarnation,
+                outcome,
+                readable,
                 ..
-            } => Some(format!(
-                "#{id} arrives: copy of #{o} sent {age} ago [{}] seq={}",
-                seg.flags, seg.seq
-            )),
-            SegmentEvent::Delivered { dup_of: None, .. } => None,
+            } => {
+                let copy = dup_of.map(|o| {
+                    format!(
+                        "#{id} arrives: copy of #{o} sent {age} ago [{}] seq={}",
+                        seg.flags, seg.seq
+                    )
+                });
+                let old = (*stale == Some(true)).then(|| {
+                    let what = match readable {
+                        Some(n) => format!("{outcome}: {n} byte(s) readable"),
+                        None => outcome.to_string(),
+                    };
+                    let inc = incarnation.map_or(String::new(), |k| format!(" of incarnation {k}"));
+                    format!("#{id} is an old duplicate{inc}: {what}")
+                });
+                match (copy, old) {
+                    (Some(c), Some(o)) => Some(format!("{c}; {o}")),
+                    (c, o) => c.or(o),
+                }
+            }
         }
     }
 }

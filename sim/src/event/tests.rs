@@ -72,6 +72,10 @@ fn samples() -> Vec<Event> {
             dup_of: Some(0),
             route: "r".into(),
             age: d,
+            stale: Some(true),
+            incarnation: Some(1),
+            outcome: "delivered",
+            readable: Some(11),
         }),
         Event::State(StateChange {
             sock: "A".into(),

@@ -4,11 +4,18 @@
 use super::*;
 
 impl Host {
-    /// Accepts one packet from the wire at `now`: demultiplexes it (module docs).
-    pub fn deliver(&mut self, now: Instant, mut pkt: Packet) {
+    /// Accepts one packet from the wire at `now`: demultiplexes it (module docs) and says
+    /// what became of it.
+    pub fn deliver(&mut self, now: Instant, mut pkt: Packet) -> Arrival {
         let seg = pkt.meta;
+        let incarnation = pkt.prov.map(|p| p.incarnation);
+        let arrival = |stale: Option<bool>, outcome| Arrival {
+            stale,
+            incarnation,
+            outcome,
+        };
         if *seg.dst.ip() != self.addr {
-            return;
+            return arrival(None, Outcome::NotMine);
         }
         let tuple = FourTuple::new(SocketAddr::V4(seg.dst), SocketAddr::V4(seg.src));
         let orphan_data = self.cfg.rst_on_close_with_unread
@@ -26,7 +33,7 @@ impl Host {
                 Event::Close(Close::new(CloseKind::DataAfterClose, None, Some(tuple)))
             );
             self.abort_conn(now, tuple, ConnEnd::Aborted);
-            return;
+            return arrival(None, Outcome::Aborted);
         }
         if let Some(c) = self.conns.get_mut(&tuple) {
             if seg.has(TcpFlags::FIN) {
@@ -48,7 +55,10 @@ impl Host {
                 u64::from((seg.seq - irs.wrapping_add(1)) as u32)
             });
             let handle = c.handle;
-            let queued = self.sockets.get::<tcp::Socket>(handle).recv_queue();
+            let sock = self.sockets.get::<tcp::Socket>(handle);
+            let queued = sock.recv_queue();
+            let window = sock.recv_capacity().saturating_sub(queued) as u64;
+            let known = pkt.prov.is_some() && c.peer.is_some();
             // Back into smoltcp's sequence space: ACK and SACK edges acknowledge our data.
             pkt.unshift_ack(c.delta);
             self.dev.rx.push_back(pkt.bytes);
@@ -56,19 +66,34 @@ impl Host {
                 self.hazards.stale_arrivals += 1;
             }
             self.poll(now);
-            self.check_delivery(tuple, handle, queued, start, &seg, stale);
-            return;
+            let before = RxBefore {
+                handle,
+                queued,
+                window,
+                start,
+                len: u64::from(seg.payload_len),
+                stale,
+            };
+            let outcome = self.check_delivery(tuple, before);
+            return arrival(known.then_some(stale.is_some()), outcome);
         }
         if let Some(id) = self.table.lookup_tuple(&tuple) {
             if self.table.time_wait(id).is_some() {
                 self.time_wait_segment(now, id, tuple, pkt);
-                return;
+                return arrival(None, Outcome::TimeWait);
             }
         }
         if seg.flags == TcpFlags::SYN && self.syn_to_listener(now, tuple, pkt, None) {
-            return;
+            return arrival(None, Outcome::Listener);
         }
         self.no_socket(&seg, "no connection, TIME-WAIT record or listener");
+        // A segment of a connection that no longer exists here (a SYN without listener is a
+        // new connection, not a stale one).
+        let stale = incarnation.is_some() && seg.flags != TcpFlags::SYN;
+        if stale {
+            self.hazards.stale_arrivals += 1;
+        }
+        arrival(incarnation.map(|_| stale), Outcome::NoConnection)
     }
 
     pub(super) fn no_socket(&mut self, seg: &SegMeta, why: &str) {

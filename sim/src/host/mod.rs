@@ -155,6 +155,20 @@ pub struct Host {
     reopened: BTreeMap<FourTuple, TimeWaitRecord>,
 }
 
+/// A live connection's receive side just before a segment is handed to smoltcp.
+struct RxBefore {
+    handle: SocketHandle,
+    /// Bytes readable (smoltcp's receive queue).
+    queued: usize,
+    /// The receive window, bytes.
+    window: u64,
+    /// The segment's receive-stream offset and payload length, bytes.
+    start: u64,
+    len: u64,
+    /// The sending incarnation, when the segment is stale.
+    stale: Option<u32>,
+}
+
 /// Records a host event only when the run keeps events: building the JSON and the text costs
 /// more than simulating the segment.
 macro_rules! ev {
@@ -302,27 +316,30 @@ impl Host {
     }
 
     /// After a delivered segment was processed: hands the receive queue's growth to the
-    /// connection's oracle and records any stale bytes that became readable (`queued`: the
-    /// receive queue before, `start`: the segment's receive-stream offset).
-    fn check_delivery(
-        &mut self,
-        tuple: FourTuple,
-        handle: SocketHandle,
-        queued: usize,
-        start: u64,
-        seg: &SegMeta,
-        stale: Option<u32>,
-    ) {
+    /// connection's oracle and records any stale bytes that became readable.
+    fn check_delivery(&mut self, tuple: FourTuple, before: RxBefore) -> Outcome {
+        let RxBefore {
+            handle,
+            queued,
+            window,
+            start,
+            len,
+            stale,
+        } = before;
         let Some(c) = self.conns.get_mut(&tuple).filter(|c| c.handle == handle) else {
-            return;
+            // The connection ended in this poll (an RST, or TIME-WAIT took over).
+            return Outcome::Processed;
         };
         let now_queued = self.sockets.get::<tcp::Socket>(handle).recv_queue();
         let grown = now_queued.saturating_sub(queued) as u64;
-        let Some(k) = c
-            .oracle
-            .delivered(start, u64::from(seg.payload_len), stale, grown)
-        else {
-            return;
+        let d = c.oracle.delivered(start, len, stale, window, grown);
+        let outcome = match d {
+            _ if d.readable > 0 => Outcome::Delivered(d.readable),
+            _ if d.queued => Outcome::Queued,
+            _ => Outcome::Processed,
+        };
+        let Some(k) = d.corruption else {
+            return outcome;
         };
         let incarnation = c.incarnation;
         self.hazards.corruption_events += 1;
@@ -344,6 +361,7 @@ impl Host {
                 offset: k.offset,
             })
         );
+        outcome
     }
 
     /// Queues a segment the host layer crafted itself (parsed once, here).
@@ -383,5 +401,5 @@ mod oracle;
 mod time_wait;
 
 pub use device::{Dev, RxTok, TxTok};
-pub use oracle::Hazards;
 use oracle::RxOracle;
+pub use oracle::{Arrival, Hazards, Outcome};

@@ -44,6 +44,57 @@ impl Hazards {
     }
 }
 
+/// What became of one segment delivered to a host, from ground truth.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arrival {
+    /// Whether it belongs to an incarnation that no longer exists on the receiver: sent by
+    /// another endpoint than the live connection's peer, or meeting no connection at all;
+    /// `None` where provenance cannot tell (no provenance, a TIME-WAIT record, a new SYN).
+    pub stale: Option<bool>,
+    /// The sending incarnation (as the sending host counts them), when known.
+    pub incarnation: Option<u32>,
+    /// What the receiver did with it.
+    pub outcome: Outcome,
+}
+
+/// What a receiver did with a segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Some of its bytes became readable (this many).
+    Delivered(u64),
+    /// Its bytes wait in the window for earlier ones.
+    Queued,
+    /// A live connection took it without data becoming readable or queued (pure ACK,
+    /// control, out of the window, or rejected).
+    Processed,
+    /// It met a TIME-WAIT record (the profile's policy decided).
+    TimeWait,
+    /// A listener took it (a SYN).
+    Listener,
+    /// It met no connection, record or listener (RFC 9293 §3.10.7.1).
+    NoConnection,
+    /// Data for a socket its application closed: the connection was reset.
+    Aborted,
+    /// Not addressed to this host.
+    NotMine,
+}
+
+impl Outcome {
+    /// The trace's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Delivered(_) => "delivered",
+            Outcome::Queued => "queued",
+            Outcome::Processed => "processed",
+            Outcome::TimeWait => "time_wait",
+            Outcome::Listener => "listener",
+            Outcome::NoConnection => "no_connection",
+            Outcome::Aborted => "aborted",
+            Outcome::NotMine => "not_mine",
+        }
+    }
+}
+
 /// Bytes written into a connection's receive buffer that are not readable yet, and who wrote
 /// them.
 #[derive(Debug, Default)]
@@ -53,6 +104,17 @@ pub(super) struct RxOracle {
     /// Written ranges `[start, end)` of the receive stream not yet readable, in the order
     /// they were written, with the writer's incarnation when it was stale.
     pending: Vec<(u64, u64, Option<u32>)>,
+}
+
+/// What one delivered segment became, from the oracle's ground truth.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct Delivery {
+    /// Bytes of this segment that became readable.
+    pub(super) readable: u64,
+    /// Whether some of its bytes wait, in the window, for earlier bytes.
+    pub(super) queued: bool,
+    /// Bytes not sent by the current peer that became readable, if any.
+    pub(super) corruption: Option<Corruption>,
 }
 
 /// Corrupted bytes a delivery made readable.
@@ -69,22 +131,43 @@ pub(super) struct Corruption {
 }
 
 impl RxOracle {
+    /// Most written-but-unreadable ranges kept (older ones are forgotten first).
+    const PENDING_MAX: usize = 64;
+
     /// A segment covering receive-stream offsets `[start, start + len)` was delivered
-    /// (`stale`: the sending incarnation when it is not the current peer), after which
-    /// `newly_readable` bytes became readable. Returns the corrupted bytes among them.
+    /// (`stale`: the sending incarnation when it is not the current peer) while the receive
+    /// window held `window` bytes, after which `newly_readable` bytes became readable. Only
+    /// the part inside the window can have been written (RFC 9293 §3.10.7.4: the rest is
+    /// trimmed), so only that part may later be read.
     pub(super) fn delivered(
         &mut self,
         start: u64,
         len: u64,
         stale: Option<u32>,
+        window: u64,
         newly_readable: u64,
-    ) -> Option<Corruption> {
-        if len > 0 {
-            self.pending.push((start, start + len, stale));
+    ) -> Delivery {
+        let lo = self.readable;
+        let (w0, w1) = (
+            start.max(lo),
+            (start + len).min(lo + window.max(newly_readable)),
+        );
+        let written = w0 < w1;
+        if written {
+            if self.pending.len() >= Self::PENDING_MAX {
+                self.pending.remove(0);
+            }
+            self.pending.push((w0, w1, stale));
         }
-        let (lo, hi) = (self.readable, self.readable + newly_readable);
+        let hi = lo + newly_readable;
+        let readable = if written {
+            w1.min(hi).saturating_sub(w0)
+        } else {
+            0
+        };
+        let queued = written && w1 > hi;
         self.readable = hi;
-        let this = self.pending.len().checked_sub(usize::from(len > 0));
+        let this = self.pending.len().checked_sub(usize::from(written));
         let mut out = None;
         if newly_readable > 0 && self.pending.iter().any(|p| p.2.is_some()) {
             let mut bytes = 0;
@@ -114,7 +197,11 @@ impl RxOracle {
             }
         }
         self.pending.retain(|p| p.1 > hi);
-        out
+        Delivery {
+            readable,
+            queued,
+            corruption: out,
+        }
     }
 }
 
@@ -125,38 +212,60 @@ mod tests {
     #[test]
     fn in_order_genuine_bytes_are_not_corruption() {
         let mut o = RxOracle::default();
-        assert_eq!(o.delivered(0, 10, None, 10), None);
-        assert_eq!(o.delivered(10, 5, None, 5), None);
+        let d = o.delivered(0, 10, None, 100, 10);
+        assert_eq!((d.readable, d.queued, d.corruption), (10, false, None));
+        assert_eq!(o.delivered(10, 5, None, 100, 5).corruption, None);
         assert!(o.pending.is_empty());
     }
 
     #[test]
     fn a_stale_segment_at_rcv_nxt_is_corruption() {
         let mut o = RxOracle::default();
-        let c = o.delivered(0, 11, Some(1), 11).expect("corruption");
+        let c = o
+            .delivered(0, 11, Some(1), 100, 11)
+            .corruption
+            .expect("corruption");
         assert_eq!(
             (c.bytes, c.offset, c.from, c.by_this_segment),
             (11, 0, 1, true)
         );
         // The genuine bytes for the same offsets arrive later: already read, nothing new.
-        assert_eq!(o.delivered(0, 11, None, 0), None);
+        assert_eq!(o.delivered(0, 11, None, 100, 0), Delivery::default());
     }
 
     #[test]
     fn stale_bytes_held_out_of_order_count_when_released() {
         let mut o = RxOracle::default();
         // A stale segment lands beyond RCV.NXT: kept, not readable.
-        assert_eq!(o.delivered(5, 5, Some(2), 0), None);
+        let d = o.delivered(5, 5, Some(2), 100, 0);
+        assert_eq!((d.readable, d.queued, d.corruption), (0, true, None));
         // The genuine first five bytes release all ten.
-        let c = o.delivered(0, 5, None, 10).expect("released stale bytes");
+        let c = o
+            .delivered(0, 5, None, 100, 10)
+            .corruption
+            .expect("released stale bytes");
         assert_eq!(
             (c.bytes, c.offset, c.from, c.by_this_segment),
             (5, 5, 2, false)
         );
         // A later genuine write over stale pending bytes wins (the last writer).
-        assert_eq!(o.delivered(15, 5, Some(2), 0), None);
-        assert_eq!(o.delivered(15, 5, None, 0), None);
-        assert_eq!(o.delivered(10, 5, None, 10), None);
+        assert_eq!(o.delivered(15, 5, Some(2), 100, 0).corruption, None);
+        assert_eq!(o.delivered(15, 5, None, 100, 0).corruption, None);
+        assert_eq!(o.delivered(10, 5, None, 100, 10).corruption, None);
+    }
+
+    #[test]
+    fn bytes_outside_the_window_are_never_written() {
+        let mut o = RxOracle::default();
+        // A stale copy 2.5 MB ahead (RFC 793 clock ISNs): outside a 16 KiB window.
+        assert_eq!(
+            o.delivered(2_500_000, 11, Some(1), 16_384, 0),
+            Delivery::default()
+        );
+        assert!(o.pending.is_empty());
+        // The stream later reaches that offset: only genuine bytes were ever written there.
+        let d = o.delivered(0, 2_500_011, None, 3_000_000, 2_500_011);
+        assert_eq!(d.corruption, None);
     }
 
     #[test]
