@@ -102,6 +102,12 @@ impl Host {
                 (State::SynSent, false) => ConnEnd::Aborted,
                 _ => ConnEnd::Normal,
             };
+            if old == State::LastAck && rst_in {
+                // The peer answered our retransmitted FIN with RST: it kept no TIME-WAIT (or
+                // lost it) and never saw our FIN acknowledged (RFC 9293 §3.6.1, the hazard
+                // TIME-WAIT's final-ACK retransmission prevents).
+                self.hazards.lastack_resets += 1;
+            }
             let c = self.conns.remove(&t).expect("present");
             self.retire(c.handle);
             if let Some(lid) = listener {

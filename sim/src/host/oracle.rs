@@ -28,6 +28,11 @@ pub struct Hazards {
     pub corrupted_bytes: u64,
     /// The receive-stream offset (bytes) of the first such byte, if any.
     pub first_corrupt_offset: Option<u64>,
+    /// TIME-WAIT records killed by a segment (TIME-WAIT assassination, RFC 1337).
+    pub assassinations: u64,
+    /// Connections in LAST-ACK ended by the peer's RST: the peer held no TIME-WAIT to answer
+    /// a retransmitted FIN (RFC 9293 §3.6.1).
+    pub lastack_resets: u64,
 }
 
 impl Hazards {
@@ -37,6 +42,8 @@ impl Hazards {
         self.stale_delivered += o.stale_delivered;
         self.corruption_events += o.corruption_events;
         self.corrupted_bytes += o.corrupted_bytes;
+        self.assassinations += o.assassinations;
+        self.lastack_resets += o.lastack_resets;
         self.first_corrupt_offset = match (self.first_corrupt_offset, o.first_corrupt_offset) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

@@ -94,6 +94,9 @@ impl Host {
         record: TimeWaitRecord,
         reason: EndReason,
     ) {
+        if reason == EndReason::Assassinated {
+            self.hazards.assassinations += 1;
+        }
         let lived = now - record.entered_at;
         let name = self
             .socks
