@@ -3,6 +3,7 @@
 
 use super::*;
 use std::net::SocketAddrV4;
+use twsim_model::{Duration, FourTuple, Instant, SeqNum, TcpState};
 
 const DOC: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),

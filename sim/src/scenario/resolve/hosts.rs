@@ -4,7 +4,8 @@
 use super::super::error::{Ctx, ScenarioError};
 use super::super::format::{HostSpec, Scenario};
 use super::super::resolved::Host;
-use super::super::values::{isn_policy, profile};
+use super::super::values::profile;
+use super::isn::isn_policy;
 use super::variants::{time_wait_override, Settings};
 use std::net::Ipv4Addr;
 use twsim_model::profile::PortRange;

@@ -7,6 +7,7 @@
 
 mod checks;
 mod hosts;
+mod isn;
 mod network;
 mod script;
 mod variants;

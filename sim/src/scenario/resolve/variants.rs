@@ -5,7 +5,8 @@
 use super::super::error::{Ctx, ScenarioError};
 use super::super::format::{Scenario, TimeWaitSpec, VariantSpec};
 use super::super::resolved::{Overrides, Step, TimeWaitOverride};
-use super::super::values::{expectation, isn_policy, parse_duration, profile};
+use super::super::values::{expectation, parse_duration, profile};
+use super::isn::isn_policy;
 use std::collections::BTreeSet;
 use twsim_model::time_wait::{RstInTimeWait, SynInTimeWait, TimerRestart};
 use twsim_model::{Duration, IsnPolicy, Profile};
