@@ -64,6 +64,20 @@ impl Host {
             self.dev.rx.push_back(pkt.bytes);
             if stale.is_some() {
                 self.hazards.stale_arrivals += 1;
+                // The acceptability tests, with the receiver's own RCV.NXT, RCV.WND, SND.NXT.
+                let d = start as i64 - c.oracle.readable() as i64;
+                let (len, w) = (i64::from(seg.payload_len), window as i64);
+                let seq_ok = if len == 0 {
+                    d == 0 || (0..w).contains(&d)
+                } else {
+                    -len < d && d < w
+                };
+                let ack_ok = seq_ok
+                    && (!seg.has(TcpFlags::ACK)
+                        || c.last_tx.is_none_or(|(snd_nxt, _, _)| seg.ack.le(snd_nxt)));
+                self.hazards.stale_seq_ok += u64::from(seq_ok);
+                self.hazards.stale_ack_ok += u64::from(ack_ok);
+                self.hazards.stale_paws_ok += u64::from(ack_ok);
             }
             self.poll(now);
             let before = RxBefore {

@@ -28,6 +28,16 @@ pub struct Hazards {
     pub corrupted_bytes: u64,
     /// The receive-stream offset (bytes) of the first such byte, if any.
     pub first_corrupt_offset: Option<u64>,
+    /// Stale arrivals at a live connection whose SEQ passed the receiver's acceptability test
+    /// (RFC 9293 §3.10.7.4: `−L < d < W` with d = SEG.SEQ − RCV.NXT, the receiver's actual
+    /// RCV.NXT and RCV.WND at arrival).
+    pub stale_seq_ok: u64,
+    /// Of those, the ones whose ACK was acceptable too (SEG.ACK ≤ SND.NXT, RFC 9293
+    /// §3.10.7.4; an ACK of unsent data is dropped).
+    pub stale_ack_ok: u64,
+    /// Of those, the ones PAWS let through (RFC 7323 §5.3). The simulation's segments carry
+    /// no timestamps yet, so this equals `stale_ack_ok`.
+    pub stale_paws_ok: u64,
     /// TIME-WAIT records killed by a segment (TIME-WAIT assassination, RFC 1337).
     pub assassinations: u64,
     /// Connections in LAST-ACK ended by the peer's RST: the peer held no TIME-WAIT to answer
@@ -40,6 +50,9 @@ impl Hazards {
     pub fn add(&mut self, o: &Hazards) {
         self.stale_arrivals += o.stale_arrivals;
         self.stale_delivered += o.stale_delivered;
+        self.stale_seq_ok += o.stale_seq_ok;
+        self.stale_ack_ok += o.stale_ack_ok;
+        self.stale_paws_ok += o.stale_paws_ok;
         self.corruption_events += o.corruption_events;
         self.corrupted_bytes += o.corrupted_bytes;
         self.assassinations += o.assassinations;
@@ -138,6 +151,11 @@ pub(super) struct Corruption {
 }
 
 impl RxOracle {
+    /// Bytes that have become readable so far: RCV.NXT as a receive-stream offset.
+    pub(super) fn readable(&self) -> u64 {
+        self.readable
+    }
+
     /// Most written-but-unreadable ranges kept (older ones are forgotten first).
     const PENDING_MAX: usize = 64;
 
