@@ -271,6 +271,11 @@ fn the_slow_route_copy_corrupts_only_without_its_protections() {
             corrupt.then_some(0),
             "{variant}"
         );
+        // The copy is stale everywhere; only where it was delivered did it pass the
+        // receiver's SEQ and ACK tests (with the clock ISNs it falls outside the window).
+        assert_eq!(rep.hazards.stale_arrivals, 1, "{variant}");
+        assert_eq!(rep.hazards.stale_seq_ok, u64::from(corrupt), "{variant}");
+        assert_eq!(rep.hazards.stale_ack_ok, u64::from(corrupt), "{variant}");
         let last = rep.steps.last().expect("the server's recv");
         assert!(
             matches!(&last.result, Ok(Detail::Data(d)) if d == read.as_bytes()),
