@@ -66,12 +66,7 @@ impl Host {
                 self.hazards.stale_arrivals += 1;
                 // The acceptability tests, with the receiver's own RCV.NXT, RCV.WND, SND.NXT.
                 let d = start as i64 - c.oracle.readable() as i64;
-                let (len, w) = (i64::from(seg.payload_len), window as i64);
-                let seq_ok = if len == 0 {
-                    d == 0 || (0..w).contains(&d)
-                } else {
-                    -len < d && d < w
-                };
+                let seq_ok = seq_acceptable(d, u64::from(seg.payload_len), window);
                 let ack_ok = seq_ok
                     && (!seg.has(TcpFlags::ACK)
                         || c.last_tx.is_none_or(|(snd_nxt, _, _)| seg.ack.le(snd_nxt)));

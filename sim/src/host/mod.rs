@@ -401,5 +401,5 @@ mod oracle;
 mod time_wait;
 
 pub use device::{Dev, RxTok, TxTok};
-use oracle::RxOracle;
+use oracle::{seq_acceptable, RxOracle};
 pub use oracle::{Arrival, Hazards, Outcome};
