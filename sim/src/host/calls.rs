@@ -191,6 +191,7 @@ impl Host {
                 incarnation,
                 listener: None,
                 last_tx: None,
+                snd_max: None,
                 peer_fin_end: None,
                 want_iss,
                 delta: 0,

@@ -42,9 +42,20 @@ impl Host {
             if seg.has(TcpFlags::RST) {
                 c.rst_in = true;
             }
-            if seg.has(TcpFlags::SYN) && c.peer.is_none() {
-                // A SYN-ACK names the peer endpoint and its ISS.
-                c.peer = pkt.prov.map(|p| (p.conn, seg.seq));
+            // A SYN-ACK names the peer endpoint and its ISS, once smoltcp accepts it.
+            let learn = if seg.has(TcpFlags::SYN) && c.peer.is_none() {
+                pkt.prov.map(|p| (p.conn, seg.seq))
+            } else {
+                None
+            };
+            if let (Some(p), Some((peer, _))) = (pkt.prov, c.peer) {
+                if p.conn.host == peer.host && p.conn.n > peer.n {
+                    // A newer endpoint of the peer's host: the one we synchronized with was an
+                    // old incarnation (an old SYN-ACK accepted, e.g. with constant ISNs). The
+                    // newer one is the current peer; its ISS follows from its stream offset.
+                    let irs = SeqNum(seg.seq.0.wrapping_sub(p.offset).wrapping_sub(1));
+                    c.peer = Some((p.conn, irs));
+                }
             }
             let stale = match (pkt.prov, c.peer) {
                 (Some(p), Some((peer, _))) if p.conn != peer => Some(p.incarnation),
@@ -58,21 +69,16 @@ impl Host {
             let sock = self.sockets.get::<tcp::Socket>(handle);
             let queued = sock.recv_queue();
             let window = sock.recv_capacity().saturating_sub(queued) as u64;
-            let known = pkt.prov.is_some() && c.peer.is_some();
+            // A SYN-ACK that names the peer is its own peer's: not stale.
+            let known = pkt.prov.is_some() && (c.peer.is_some() || learn.is_some());
             // Back into smoltcp's sequence space: ACK and SACK edges acknowledge our data.
             pkt.unshift_ack(c.delta);
             self.dev.rx.push_back(pkt.bytes);
+            // The receiver's own SEQ test (RCV.NXT, RCV.WND) before processing.
+            let d = start as i64 - c.oracle.readable() as i64;
+            let seq_ok = seq_acceptable(d, u64::from(seg.payload_len), window);
             if stale.is_some() {
                 self.hazards.stale_arrivals += 1;
-                // The acceptability tests, with the receiver's own RCV.NXT, RCV.WND, SND.NXT.
-                let d = start as i64 - c.oracle.readable() as i64;
-                let seq_ok = seq_acceptable(d, u64::from(seg.payload_len), window);
-                let ack_ok = seq_ok
-                    && (!seg.has(TcpFlags::ACK)
-                        || c.last_tx.is_none_or(|(snd_nxt, _, _)| seg.ack.le(snd_nxt)));
-                self.hazards.stale_seq_ok += u64::from(seq_ok);
-                self.hazards.stale_ack_ok += u64::from(ack_ok);
-                self.hazards.stale_paws_ok += u64::from(ack_ok);
             }
             self.poll(now);
             let before = RxBefore {
@@ -82,6 +88,9 @@ impl Host {
                 start,
                 len: u64::from(seg.payload_len),
                 stale,
+                seq_ok,
+                learn,
+                ack: seg.has(TcpFlags::ACK).then_some(seg.ack),
             };
             let outcome = self.check_delivery(tuple, before);
             return arrival(known.then_some(stale.is_some()), outcome);
@@ -96,9 +105,9 @@ impl Host {
             return arrival(None, Outcome::Listener);
         }
         self.no_socket(&seg, "no connection, TIME-WAIT record or listener");
-        // A segment of a connection that no longer exists here (a SYN without listener is a
-        // new connection, not a stale one).
-        let stale = incarnation.is_some() && seg.flags != TcpFlags::SYN;
+        // A segment of a connection that no longer exists here (a SYN or SYN-ACK opens a new
+        // one: not stale).
+        let stale = incarnation.is_some() && !seg.has(TcpFlags::SYN);
         if stale {
             self.hazards.stale_arrivals += 1;
         }
@@ -218,6 +227,7 @@ impl Host {
                 incarnation,
                 listener: Some(lid),
                 last_tx: None,
+                snd_max: None,
                 peer_fin_end: None,
                 want_iss,
                 delta: 0,

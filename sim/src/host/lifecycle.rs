@@ -27,7 +27,11 @@ impl Host {
                     offset: (pkt.meta.seq - first) as u32,
                 });
                 let seg = &pkt.meta;
-                c.last_tx = Some((seg.seq.wrapping_add(seg.seg_len()), seg.ack, seg.window));
+                let end = seg.seq.wrapping_add(seg.seg_len());
+                c.last_tx = Some((end, seg.ack, seg.window));
+                if c.snd_max.is_none_or(|m| end.gt(m)) {
+                    c.snd_max = Some(end);
+                }
             }
             self.crafted.push(pkt);
         }

@@ -76,6 +76,9 @@ struct Conn {
     listener: Option<SocketId>,
     /// (SEQ + SEG.LEN, ACK, window) of the last segment this end sent.
     last_tx: Option<(SeqNum, SeqNum, u16)>,
+    /// The highest SEQ + SEG.LEN this end has sent (SND.MAX, wire space): a retransmission
+    /// or keepalive sends less.
+    snd_max: Option<SeqNum>,
     /// RCV.NXT after the peer's FIN.
     peer_fin_end: Option<SeqNum>,
     /// The ISS this connection must show on the wire (the host's ISN policy, or a TIME-WAIT
@@ -167,6 +170,13 @@ struct RxBefore {
     len: u64,
     /// The sending incarnation, when the segment is stale.
     stale: Option<u32>,
+    /// For a stale segment: whether its SEQ passed the receiver's test before processing.
+    seq_ok: bool,
+    /// For a SYN-ACK while the peer is unknown: the peer it names, learned only if smoltcp
+    /// accepts it.
+    learn: Option<(ConnUid, SeqNum)>,
+    /// SEG.ACK, when the segment has one.
+    ack: Option<SeqNum>,
 }
 
 /// Records a host event only when the run keeps events: building the JSON and the text costs
@@ -325,14 +335,35 @@ impl Host {
             start,
             len,
             stale,
+            seq_ok,
+            learn,
+            ack,
         } = before;
+        self.hazards.stale_seq_ok += u64::from(stale.is_some() && seq_ok);
         let Some(c) = self.conns.get_mut(&tuple).filter(|c| c.handle == handle) else {
             // The connection ended in this poll (an RST, or TIME-WAIT took over).
             return Outcome::Processed;
         };
-        let now_queued = self.sockets.get::<tcp::Socket>(handle).recv_queue();
-        let grown = now_queued.saturating_sub(queued) as u64;
+        let sock = self.sockets.get::<tcp::Socket>(handle);
+        if learn.is_some() && sock.state() != State::SynSent {
+            // smoltcp accepted the SYN-ACK: its sender is the peer.
+            c.peer = learn;
+        }
+        let grown = sock.recv_queue().saturating_sub(queued) as u64;
         let d = c.oracle.delivered(start, len, stale, window, grown);
+        if stale.is_some() && seq_ok {
+            // Ground truth where there is some: data was written (readable or queued) only if
+            // its ACK was acceptable; for an empty segment, SEG.ACK <= SND.MAX (RFC 9293
+            // §3.10.7.4: an ACK of unsent data is dropped).
+            let ack_ok = if len > 0 {
+                d.readable > 0 || d.queued
+            } else {
+                ack.is_none_or(|a| c.snd_max.is_none_or(|m| a.le(m)))
+            };
+            // No timestamps in the simulation yet: PAWS lets everything through.
+            self.hazards.stale_ack_ok += u64::from(ack_ok);
+            self.hazards.stale_paws_ok += u64::from(ack_ok);
+        }
         let outcome = match d {
             _ if d.readable > 0 => Outcome::Delivered(d.readable),
             _ if d.queued => Outcome::Queued,

@@ -192,7 +192,9 @@ impl RxOracle {
             start.max(lo),
             (start + len).min(lo + window.max(newly_readable)),
         );
-        let written = w0 < w1;
+        // Bytes at RCV.NXT that did not become readable were not written: smoltcp dropped the
+        // segment (an unacceptable ACK, for instance), so it cannot be credited later.
+        let written = w0 < w1 && !(w0 == lo && newly_readable == 0);
         if written {
             if self.pending.len() >= Self::PENDING_MAX {
                 self.pending.remove(0);
@@ -276,6 +278,9 @@ mod tests {
     #[test]
     fn stale_bytes_held_out_of_order_count_when_released() {
         let mut o = RxOracle::default();
+        // A segment at RCV.NXT that made nothing readable was dropped: never credited.
+        assert_eq!(o.delivered(0, 5, Some(2), 100, 0), Delivery::default());
+        assert!(o.pending.is_empty());
         // A stale segment lands beyond RCV.NXT: kept, not readable.
         let d = o.delivered(5, 5, Some(2), 100, 0);
         assert_eq!((d.readable, d.queued, d.corruption), (0, true, None));
