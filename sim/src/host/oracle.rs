@@ -2,7 +2,8 @@
 //!
 //! Every segment a connection sends carries its provenance beside the bytes (the sending
 //! connection endpoint, its incarnation, the stream offset; [`crate::wire::Provenance`], never
-//! on the wire). A receiving connection knows its peer endpoint from the peer's SYN or SYN-ACK.
+//! on the wire). A receiving connection knows its peer endpoint from the peer's SYN, or from
+//! the SYN-ACK smoltcp accepted (a newer endpoint of the same host supersedes it).
 //! When a delivered segment makes bytes readable (smoltcp's receive queue grows), the oracle
 //! attributes each new readable byte to the segment that wrote it — the delivered one, or an
 //! earlier out-of-order one smoltcp kept, the later writer winning as smoltcp's reassembly
