@@ -390,6 +390,16 @@ fn json_summary_parses() {
     let v: Value = serde_json::from_str(&stdout(&o)).expect("--json prints one JSON document");
     assert_eq!(v["ok"], Value::Bool(true), "{v}");
     assert_eq!(v["scenario"], "fork-server-restart", "{v}");
+    // Every step names its call, as the timeline does.
+    let steps = v["steps"].as_array().expect("steps");
+    assert!(!steps.is_empty());
+    for st in steps {
+        assert!(
+            st["call"].as_str().is_some_and(|c| !c.is_empty()),
+            "a step without its call: {st}"
+        );
+    }
+    assert_eq!(steps[0]["call"], "fork() -> parent", "{v}");
 
     // A scenario with variants prints one summary per variant.
     let o = twsim(["run", "examples/restart-time-wait.json", "--json"]);
