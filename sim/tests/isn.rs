@@ -37,8 +37,13 @@ fn run_src(src: &str) -> (RunReport, Vec<Value>) {
     let r = sc
         .resolve("isn.json", src, None, &Overrides::default())
         .unwrap_or_else(|e| panic!("{e}"));
+    run_traced(&r)
+}
+
+/// Runs a resolved scenario keeping its trace and pcap; the report and the trace's records.
+fn run_traced(r: &twsim_sim::scenario::Resolved) -> (RunReport, Vec<Value>) {
     let mut rep = run(
-        &r,
+        r,
         RunOptions {
             trace: true,
             pcap: true,
@@ -145,19 +150,7 @@ fn a_syn_reopening_time_wait_on_linux_gets_snd_nxt_plus_65537() {
         let r = sc
             .resolve(path, &src, Some(linux), &Overrides::default())
             .unwrap_or_else(|e| panic!("{e}"));
-        let mut rep = run(
-            &r,
-            RunOptions {
-                trace: true,
-                pcap: false,
-                quiet: false,
-            },
-        );
-        let trace: Vec<Value> = String::from_utf8(rep.recorder.take_trace().unwrap())
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let (_, trace) = run_traced(&r);
         let server = |l: &&Value| l["host"] == "server";
         let reopened = trace
             .iter()
@@ -234,18 +227,7 @@ fn the_slow_route_copy_corrupts_only_without_its_protections() {
         let r = sc
             .resolve(path, &src, Some(i), &Overrides::default())
             .unwrap_or_else(|e| panic!("{e}"));
-        let mut rep = run(
-            &r,
-            RunOptions {
-                trace: true,
-                ..RunOptions::default()
-            },
-        );
-        let trace: Vec<Value> = String::from_utf8(rep.recorder.take_trace().unwrap())
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let (rep, trace) = run_traced(&r);
         let arrival = trace
             .iter()
             .find(|l| l["data"]["event"] == "delivered" && !l["data"]["dup_of"].is_null())

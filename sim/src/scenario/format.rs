@@ -500,11 +500,8 @@ pub struct CheckSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::test_support::v;
 
-    /// A JSON value from its text.
-    fn v(text: &str) -> serde_json::Value {
-        serde_json::from_str(text).expect("valid JSON")
-    }
     use twsim_model::Duration;
 
     #[test]

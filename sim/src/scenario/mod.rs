@@ -22,6 +22,8 @@ mod error;
 mod format;
 mod resolve;
 mod resolved;
+#[cfg(test)]
+mod test_support;
 mod values;
 
 pub use error::ScenarioError;

@@ -228,16 +228,7 @@ pub(super) fn linger(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A JSON value from its text.
-    fn v(text: &str) -> serde_json::Value {
-        serde_json::from_str(text).expect("valid JSON")
-    }
-
-    const CTX: Ctx = Ctx {
-        file: "t.json",
-        src: "{}",
-    };
+    use crate::scenario::test_support::{v, CTX};
 
     #[test]
     fn durations_take_units_and_refuse_negative_or_huge_values() {

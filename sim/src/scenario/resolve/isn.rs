@@ -56,17 +56,8 @@ pub(in crate::scenario) fn isn_policy(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::test_support::{v, CTX};
     use twsim_model::SeqNum;
-
-    /// A JSON value from its text.
-    fn v(text: &str) -> serde_json::Value {
-        serde_json::from_str(text).expect("valid JSON")
-    }
-
-    const CTX: Ctx = Ctx {
-        file: "t.json",
-        src: "{}",
-    };
 
     #[test]
     fn isn_policies_are_words_or_one_key_objects() {
