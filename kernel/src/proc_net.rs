@@ -32,6 +32,21 @@ pub(crate) fn same_endpoint(a: SocketAddr, b: SocketAddr) -> bool {
     a.ip() == b.ip() && a.port() == b.port()
 }
 
+/// The `(local, remote, st)` columns of every row after the header line, with addresses read
+/// by `addr`; malformed rows are skipped.
+fn rows<A>(text: &str, addr: impl Fn(&str) -> Option<A>) -> Vec<(A, A, u8)> {
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let mut f = line.split_whitespace().skip(1);
+            let local = addr(f.next()?)?;
+            let remote = addr(f.next()?)?;
+            let st = u8::from_str_radix(f.next()?, 16).ok()?;
+            Some((local, remote, st))
+        })
+        .collect()
+}
+
 /// Rows `(local, remote, state)` of `/proc/net/tcp6` (format: `tcp6_seq_show`; each address
 /// is four raw network-order words, each printed in host order, then the port, all hex).
 pub(crate) fn parse_proc_net_tcp6(text: &str) -> Vec<(SocketAddr, SocketAddr, u8)> {
@@ -48,16 +63,7 @@ pub(crate) fn parse_proc_net_tcp6(text: &str) -> Vec<(SocketAddr, SocketAddr, u8
         let port = u16::from_str_radix(port, 16).ok()?;
         Some(SocketAddr::new(IpAddr::V6(Ipv6Addr::from(bytes)), port))
     }
-    text.lines()
-        .skip(1)
-        .filter_map(|line| {
-            let mut f = line.split_whitespace().skip(1);
-            let local = addr(f.next()?)?;
-            let remote = addr(f.next()?)?;
-            let st = u8::from_str_radix(f.next()?, 16).ok()?;
-            Some((local, remote, st))
-        })
-        .collect()
+    rows(text, addr)
 }
 
 /// Rows `(local, remote, state)` of `/proc/net/tcp` (format: `tcp4_seq_show`; addresses are
@@ -69,16 +75,7 @@ pub(crate) fn parse_proc_net_tcp(text: &str) -> Vec<(SocketAddrV4, SocketAddrV4,
         let port = u16::from_str_radix(port, 16).ok()?;
         Some(SocketAddrV4::new(Ipv4Addr::from(ip.to_ne_bytes()), port))
     }
-    text.lines()
-        .skip(1)
-        .filter_map(|line| {
-            let mut f = line.split_whitespace().skip(1);
-            let local = addr(f.next()?)?;
-            let remote = addr(f.next()?)?;
-            let st = u8::from_str_radix(f.next()?, 16).ok()?;
-            Some((local, remote, st))
-        })
-        .collect()
+    rows(text, addr)
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ pub use errno::{Errno, ErrnoStyle};
 pub use isn::{IsnGenerator, IsnPolicy};
 pub use process::Processes;
 pub use profile::{BindRules, ListenerChoice, Profile, ProfileConfig, TimeWaitLen};
-pub use seq::{SeqNum, TsVal};
+pub use seq::{seq_acceptable, SeqNum, TsVal};
 pub use socket::{AppSocket, ConnEnd, ConnView, RecvOutcome, DEFAULT_WAIT_TIMEOUT};
 pub use state::TcpState;
 pub use table::{AddressTable, ListenerVerdict, SockOptions, SocketId, TableState};

@@ -52,6 +52,20 @@ impl SeqNum {
     }
 }
 
+/// The receiver's acceptability test (RFC 9293 §3.10.7.4, Table 6) of a segment with SEG.SEQ
+/// `seq` and SEG.LEN `len` (sequence-space units) against RCV.NXT `rcv_nxt` and RCV.WND `wnd`
+/// (bytes): an empty segment needs `SEG.SEQ = RCV.NXT` (closed window) or SEG.SEQ in the
+/// window; a segment with data needs an open window and its first or last octet in it.
+pub fn seq_acceptable(seq: SeqNum, len: u32, rcv_nxt: SeqNum, wnd: u32) -> bool {
+    let in_wnd = |s: SeqNum| s.in_window(rcv_nxt, wnd);
+    match (len, wnd) {
+        (0, 0) => seq == rcv_nxt,
+        (0, _) => in_wnd(seq),
+        (_, 0) => false,
+        _ => in_wnd(seq) || in_wnd(seq.wrapping_add(len - 1)),
+    }
+}
+
 impl Add<u32> for SeqNum {
     type Output = SeqNum;
 
@@ -121,6 +135,21 @@ impl fmt::Display for TsVal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn acceptability_follows_rfc9293_table_6() {
+        let nxt = SeqNum(u32::MAX - 4); // the window wraps around 2^32
+                                        // zero-length segments
+        assert!(seq_acceptable(nxt, 0, nxt, 0));
+        assert!(!seq_acceptable(nxt + 1, 0, nxt, 0));
+        assert!(seq_acceptable(nxt + 99, 0, nxt, 100) && !seq_acceptable(nxt + 100, 0, nxt, 100));
+        assert!(!seq_acceptable(SeqNum(nxt.0 - 1), 0, nxt, 100));
+        // segments with data: the first or the last octet in the window
+        assert!(!seq_acceptable(nxt, 10, nxt, 0));
+        assert!(seq_acceptable(SeqNum(nxt.0 - 9), 10, nxt, 100));
+        assert!(!seq_acceptable(SeqNum(nxt.0 - 10), 10, nxt, 100));
+        assert!(seq_acceptable(nxt + 99, 10, nxt, 100) && !seq_acceptable(nxt + 100, 10, nxt, 100));
+    }
 
     const MAX: SeqNum = SeqNum(u32::MAX);
 

@@ -303,15 +303,7 @@ impl TimeWaitRecord {
 
     /// RFC 9293 §3.10.7.4 Table 6 acceptability test against RCV.NXT and RCV.WND.
     pub fn acceptable(&self, seg: &SegmentInfo) -> bool {
-        let len = seg.seg_len();
-        let wnd = self.rcv_wnd;
-        let in_wnd = |s: SeqNum| s.in_window(self.rcv_nxt, wnd);
-        match (len, wnd) {
-            (0, 0) => seg.seq == self.rcv_nxt,
-            (0, _) => in_wnd(seg.seq),
-            (_, 0) => false,
-            (_, _) => in_wnd(seg.seq) || in_wnd(seg.seq.wrapping_add(len - 1)),
-        }
+        crate::seq::seq_acceptable(seg.seq, seg.seg_len(), self.rcv_nxt, self.rcv_wnd)
     }
 
     /// Processes one segment of this 4-tuple at `now` under `policy`. `listener_exists` says

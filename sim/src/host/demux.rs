@@ -75,8 +75,13 @@ impl Host {
             pkt.unshift_ack(c.delta);
             self.dev.rx.push_back(pkt.bytes);
             // The receiver's own SEQ test (RCV.NXT, RCV.WND) before processing.
-            let d = start as i64 - c.oracle.readable() as i64;
-            let seq_ok = seq_acceptable(d, u64::from(seg.payload_len), window);
+            // (Offsets taken modulo 2³², as sequence numbers are.)
+            let seq_ok = twsim_model::seq_acceptable(
+                SeqNum(start as u32),
+                seg.seg_len(),
+                SeqNum(c.oracle.readable() as u32),
+                window.min(u64::from(u32::MAX)) as u32,
+            );
             if stale.is_some() {
                 self.hazards.stale_arrivals += 1;
             }

@@ -432,5 +432,5 @@ mod oracle;
 mod time_wait;
 
 pub use device::{Dev, RxTok, TxTok};
-use oracle::{seq_acceptable, RxOracle};
+use oracle::RxOracle;
 pub use oracle::{Arrival, Hazards, Outcome};

@@ -116,21 +116,6 @@ impl Outcome {
     }
 }
 
-/// The receiver's sequence-number acceptability test (RFC 9293 §3.10.7.4, Table 6) for a
-/// segment of `len` payload bytes starting `d` bytes after RCV.NXT, with a window of `wnd`
-/// bytes: zero-length segments need `d = 0` (closed window) or `0 ≤ d < wnd`; others need
-/// their first or last byte in the window and an open window, i.e. `−len < d < wnd`
-/// (time-wait.md: `SEQ_OK ⇔ −L < d < W`).
-pub(super) fn seq_acceptable(d: i64, len: u64, wnd: u64) -> bool {
-    let (len, wnd) = (len as i64, wnd as i64);
-    match (len, wnd) {
-        (0, 0) => d == 0,
-        (0, _) => (0..wnd).contains(&d),
-        (_, 0) => false,
-        _ => -len < d && d < wnd,
-    }
-}
-
 /// Bytes written into a connection's receive buffer that are not readable yet, and who wrote
 /// them.
 #[derive(Debug, Default)]
@@ -312,19 +297,6 @@ mod tests {
         // The stream later reaches that offset: only genuine bytes were ever written there.
         let d = o.delivered(0, 2_500_011, None, 3_000_000, 2_500_011);
         assert_eq!(d.corruption, None);
-    }
-
-    #[test]
-    fn sequence_acceptability_follows_rfc9293_table_6() {
-        // zero-length segments
-        assert!(seq_acceptable(0, 0, 0));
-        assert!(!seq_acceptable(1, 0, 0));
-        assert!(seq_acceptable(99, 0, 100) && !seq_acceptable(100, 0, 100));
-        assert!(!seq_acceptable(-1, 0, 100));
-        // segments with data: the first or the last byte in the window
-        assert!(!seq_acceptable(0, 10, 0));
-        assert!(seq_acceptable(-9, 10, 100) && !seq_acceptable(-10, 10, 100));
-        assert!(seq_acceptable(99, 10, 100) && !seq_acceptable(100, 10, 100));
     }
 
     #[test]
