@@ -48,8 +48,12 @@ pub const DEMOS: &[Demo] = &[
     },
     Demo {
         name: "time-wait-assassination",
-        summary: "RFC 1337 S0: an old FIN copy draws an ACK, the RST answer kills TIME-WAIT at +20 s; RFC 1337 and FreeBSD survive",
-        files: &[file!("time-wait-assassination.json")],
+        summary: "RFC 1337: an old FIN copy draws an ACK whose RST answer kills TIME-WAIT (S0), then old data is read as new and an ACK war follows (H1, H2), or a new connection is reset after connect() succeeded (H3); RFC 1337's fix and PAWS beside each",
+        files: &[
+            file!("time-wait-assassination.json"),
+            file!("time-wait-assassination-old-data.json"),
+            file!("time-wait-assassination-new-connection.json"),
+        ],
     },
     Demo {
         name: "nt4-refused-after-rebind",

@@ -269,6 +269,7 @@ fn run_sources(srcs: &[(String, String)], out: &Out) -> Result<bool, Bad> {
     let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     let mut all_ok = true;
     let mut summaries = Vec::new();
+    let mut rows = Vec::new();
     for sc in &runs {
         let mut rep: RunReport = run(sc, opts);
         all_ok &= rep.ok();
@@ -281,6 +282,7 @@ fn run_sources(srcs: &[(String, String)], out: &Out) -> Result<bool, Bad> {
         } else {
             print!("{}", report::text(&rep));
             println!();
+            rows.push(report::CompareRow::of(&rep));
         }
         let tag = if several { Some(tag_of(sc)) } else { None };
         if let (Some(p), Some(bytes)) = (&out.trace, rep.recorder.take_trace()) {
@@ -289,6 +291,10 @@ fn run_sources(srcs: &[(String, String)], out: &Out) -> Result<bool, Bad> {
         if let (Some(p), Some(bytes)) = (&out.pcap, rep.recorder.take_pcap()) {
             files.push((output::with_tag(p, tag.as_deref()), bytes));
         }
+    }
+    // Hazards and their controls, side by side.
+    if rows.len() > 1 && rows.iter().any(report::CompareRow::has_hazards) {
+        println!("{}", report::compare(&rows));
     }
     if out.json {
         let v = if summaries.len() == 1 {

@@ -368,6 +368,23 @@ pub struct ProfileConfig {
     /// admits one). False: `max(b, 1)` (assumed for the other stacks). See
     /// [`ProfileConfig::accept_queue_limit`].
     pub accept_queue_one_more: bool,
+    /// Connections send RFC 7323 timestamps (TSval in ms of virtual time) when the peer
+    /// offers them, and then discard segments PAWS finds old (RFC 7323 §5.3; Linux
+    /// `net.ipv4.tcp_timestamps` = 1 and `tcp_paws_discard`, FreeBSD `net.inet.tcp.rfc1323` = 1
+    /// and the PAWS test in `tcp_input`, XNU `tcp_do_rfc1323` = 1). False: Windows
+    /// (`Tcp1323Opts` leaves timestamps off by default, KB 224829), Solaris
+    /// (`tcp_tstamp_always` = 0), smoltcp (no TSval generator by default) and the stacks
+    /// without a documented default (RFC 793 predates the option).
+    pub timestamps: bool,
+    /// Replies to unacceptable segments of a live connection (SEQ outside the window, or an
+    /// ACK of unsent data) are rate-limited (RFC 5961 §7; Linux `tcp_oow_rate_limited`,
+    /// `net.ipv4.tcp_invalid_ratelimit` = 500 ms; FreeBSD `tcp_send_challenge_ack` with
+    /// `tcp_ack_war_time_window` = 1000 ms; smoltcp one challenge ACK per second). False: every
+    /// such segment is answered with an ACK (RFC 793 p.69, RFC 9293 §3.10.7.4), the behaviour
+    /// that lets RFC 1337's H2 ACK war run forever; assumed for the stacks that predate RFC
+    /// 5961 (2010) and have no source saying otherwise. The simulated endpoints rate-limit as
+    /// smoltcp does (one per second) where this is true.
+    pub oow_ack_rate_limited: bool,
 }
 
 /// RFC 793 TIME-WAIT processing: restart on a retransmitted FIN or in-window data, an
@@ -482,6 +499,8 @@ impl Profile {
             recycle_time_wait_on_bound_connect: false,
             tw_reuse_loopback_after: None,
             accept_queue_one_more: false,
+            timestamps: false,
+            oow_ack_rate_limited: false,
         };
         let windows = ProfileConfig {
             bind: BindRules::WindowsClassic,
@@ -527,6 +546,8 @@ impl Profile {
                 // net.ipv4.tcp_tw_reuse = 2, net.ipv4.tcp_tw_reuse_delay = 1000 ms
                 tw_reuse_loopback_after: Some(Duration::from_millis(1000)),
                 accept_queue_one_more: true,
+                timestamps: true,
+                oow_ack_rate_limited: true,
                 ..base
             },
             // Ephemeral ports: RFC 6335 §6, the dynamic range 49152–65535.
@@ -544,12 +565,17 @@ impl Profile {
                 },
                 // net.inet.tcp.msl = 30 s (TCPTV_MSL)
                 default_msl: Duration::from_secs(30),
+                timestamps: true,
+                oow_ack_rate_limited: true,
                 ..base
             },
             Profile::MacOs => ProfileConfig {
                 time_wait: BSD_POLICY,
                 // XNU TCPTV_MSL = 15 s
                 default_msl: Duration::from_secs(15),
+                timestamps: true,
+                // XNU tcp_input: challenge ACKs limited by tcp_challengeack_limit
+                oow_ack_rate_limited: true,
                 ..base
             },
             Profile::WindowsNt4 => ProfileConfig {
@@ -617,6 +643,7 @@ impl Profile {
                 },
                 default_msl: Duration::from_secs(5),
                 connect_on_listener: Errno::EINVAL,
+                oow_ack_rate_limited: true,
                 ..base
             },
         }

@@ -310,7 +310,12 @@ impl Network {
         self.queue.remove(&(t, s))
     }
 
-    /// Whether nothing is in flight.
+    /// Segments in flight.
+    pub fn in_flight(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Whether no segment is in flight.
     pub fn is_empty(&self) -> bool {
         self.queue.is_empty()
     }

@@ -2,6 +2,7 @@
 
 use crate::engine::RunReport;
 use crate::event::HostInfo;
+use crate::host::Hazards;
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -43,6 +44,10 @@ pub fn text(r: &RunReport) -> String {
             c.what
         );
     }
+    let h = &r.hazards;
+    if *h != Hazards::default() {
+        let _ = writeln!(s, "   hazards: {}", hazard_line(h));
+    }
     if r.unreached > 0 {
         let _ = writeln!(s, "   {} step(s) never ran", r.unreached);
     }
@@ -61,6 +66,136 @@ pub fn text(r: &RunReport) -> String {
         r.checks.len(),
         if r.ok() { "OK" } else { "FAILED" }
     );
+    s
+}
+
+/// The hazards of a run in one line: the stale-arrival funnel beside its expectation, then
+/// each hazard's count.
+fn hazard_line(h: &Hazards) -> String {
+    let mut parts = vec![format!(
+        "{} stale arrival(s) (SEQ ok {}, ACK ok {}, PAWS ok {}; expected accepted {:.3}; written {})",
+        h.stale_arrivals,
+        h.stale_seq_ok,
+        h.stale_ack_ok,
+        h.stale_paws_ok,
+        h.expected_accepted,
+        h.stale_written
+    )];
+    if h.corruption_events > 0 {
+        parts.push(format!(
+            "H1 {} corrupted byte(s) in {} event(s), first at stream offset {}",
+            h.corrupted_bytes,
+            h.corruption_events,
+            h.first_corrupt_offset.unwrap_or(0)
+        ));
+    }
+    for (n, what) in [
+        (h.ack_wars, "H2 ACK war(s)"),
+        (h.h3_resets, "H3 reset(s)"),
+        (h.assassinations, "assassination(s)"),
+        (h.lastack_resets, "LAST-ACK reset(s)"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {what}"));
+        }
+    }
+    parts.join("; ")
+}
+
+/// One run's line in the closing comparison of several runs ([`compare`]).
+#[derive(Debug, Clone)]
+pub struct CompareRow {
+    run: String,
+    os: String,
+    time_wait: String,
+    hazards: Hazards,
+    ok: bool,
+}
+
+impl CompareRow {
+    /// Whether the run saw any stale arrival or hazard.
+    pub fn has_hazards(&self) -> bool {
+        self.hazards != Hazards::default()
+    }
+
+    /// The row of a run.
+    pub fn of(r: &RunReport) -> CompareRow {
+        let mut os: Vec<&str> = r.hosts.iter().map(|h| h.2).collect();
+        os.dedup();
+        let mut tw: Vec<String> = r.hosts.iter().map(|h| h.3.to_string()).collect();
+        tw.dedup();
+        CompareRow {
+            run: r.variant.clone().unwrap_or_else(|| r.name.clone()),
+            os: os.join("/"),
+            time_wait: tw.join("/"),
+            hazards: r.hazards,
+            ok: r.ok(),
+        }
+    }
+}
+
+/// A table comparing several runs side by side: profile, TIME-WAIT length, the stale-arrival
+/// funnel and every hazard, so a hazard and the control that prevents it read on one screen.
+pub fn compare(rows: &[CompareRow]) -> String {
+    let head = [
+        "run",
+        "os",
+        "TIME-WAIT",
+        "stale",
+        "accepted",
+        "expected",
+        "corrupted B",
+        "assassin.",
+        "ACK wars",
+        "H3",
+        "LAST-ACK RST",
+        "result",
+    ];
+    let body: Vec<[String; 12]> = rows
+        .iter()
+        .map(|r| {
+            let h = &r.hazards;
+            [
+                r.run.clone(),
+                r.os.clone(),
+                r.time_wait.clone(),
+                h.stale_arrivals.to_string(),
+                h.stale_paws_ok.to_string(),
+                format!("{:.3}", h.expected_accepted),
+                h.corrupted_bytes.to_string(),
+                h.assassinations.to_string(),
+                h.ack_wars.to_string(),
+                h.h3_resets.to_string(),
+                h.lastack_resets.to_string(),
+                if r.ok { "OK" } else { "FAILED" }.to_string(),
+            ]
+        })
+        .collect();
+    let width = |i: usize| {
+        body.iter()
+            .map(|r| r[i].chars().count())
+            .chain([head[i].len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let widths: Vec<usize> = (0..head.len()).map(width).collect();
+    let mut s = String::from("== compared\n");
+    let line = |cells: Vec<&str>| {
+        let mut l = String::from("  ");
+        for (i, c) in cells.iter().enumerate() {
+            let pad = widths[i] - c.chars().count();
+            if i < 3 {
+                l.push_str(&format!(" {c}{}", " ".repeat(pad)));
+            } else {
+                l.push_str(&format!(" {}{c}", " ".repeat(pad)));
+            }
+        }
+        l.trim_end().to_string()
+    };
+    let _ = writeln!(s, "{}", line(head.to_vec()));
+    for r in &body {
+        let _ = writeln!(s, "{}", line(r.iter().map(String::as_str).collect()));
+    }
     s
 }
 

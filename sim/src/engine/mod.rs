@@ -34,6 +34,9 @@ pub use script::{describe, Detail, StepResult};
 pub use twsim_model::DEFAULT_WAIT_TIMEOUT;
 /// Most loop iterations allowed at one virtual instant before the run is stopped.
 const SPIN_LIMIT: u32 = 100_000;
+/// Most segments in flight before a run stops as a segment storm (an RFC 793 ACK war over a
+/// duplicating network grows without bound).
+const MAX_IN_FLIGHT: usize = 1 << 18;
 
 struct Sim<'a> {
     sc: &'a Resolved,
@@ -274,6 +277,15 @@ impl<'a> Sim<'a> {
                     .is_some_and(|step| step.start_time(cur.prev_done) <= self.now)
             {
                 continue;
+            }
+            if self.net.in_flight() > MAX_IN_FLIGHT {
+                // Answering every unacceptable segment (RFC 793 p.69) over a duplicating
+                // network multiplies an ACK war without bound; a real network's capacity
+                // would cap it, the simulation's does not.
+                return Some(format!(
+                    "segment storm at t={}: more than {MAX_IN_FLIGHT} segments in flight",
+                    self.now
+                ));
             }
             let t = self.next_instant(cur)?;
             if t == self.now {

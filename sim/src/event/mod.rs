@@ -118,10 +118,28 @@ impl Event {
             }],
             Event::Call(e) => e.text(),
             Event::Error(e) => vec![format!("internal: no table entry for {}", e.tuple)],
-            Event::Hazard(h) => vec![format!(
-                "HAZARD {}: {} byte(s) of incarnation {} read as incarnation {}'s, from stream offset {} (old duplicate delivered)",
-                h.tuple, h.bytes, h.from_incarnation, h.incarnation, h.offset
-            )],
+            Event::Hazard(h) => vec![match &h.what {
+                HazardKind::OldDuplicateDelivered {
+                    from_incarnation,
+                    bytes,
+                    offset,
+                } => format!(
+                    "HAZARD H1 {}: {bytes} byte(s) of incarnation {from_incarnation} read as incarnation {}'s, from stream offset {offset} (old duplicate delivered)",
+                    h.tuple, h.incarnation
+                ),
+                HazardKind::AckWar { acks, since } => format!(
+                    "HAZARD H2 {} (incarnation {}): {acks} ACKs of data never sent since {since}, each answered: an ACK war",
+                    h.tuple, h.incarnation
+                ),
+                HazardKind::AckWarEnd { acks, duration } => format!(
+                    "ACK war on {} (incarnation {}) over: {acks} ACKs of unsent data in {duration}",
+                    h.tuple, h.incarnation
+                ),
+                HazardKind::H3Reset => format!(
+                    "HAZARD H3 {} (incarnation {}): reset after connect() succeeded, before any byte arrived, by a peer with no connection",
+                    h.tuple, h.incarnation
+                ),
+            }],
             Event::Stopped { call } => vec![format!("run stopped while {call} was blocked")],
         }
     }

@@ -663,22 +663,52 @@ pub struct RunEnd {
     pub aborted: Option<String>,
 }
 
-/// `hazard`: bytes of an earlier incarnation became readable in the current one.
+/// `hazard`: a stale-segment hazard seen from ground truth (RFC 1337 H1/H2/H3).
 #[derive(Debug, Clone, Serialize)]
 pub struct Hazard {
-    /// `old_duplicate_delivered`.
-    pub kind: &'static str,
-    /// The receiving connection's 4-tuple.
+    /// The affected connection's 4-tuple (the receiver's view).
     #[serde(serialize_with = "display")]
     pub tuple: FourTuple,
-    /// The receiving connection's incarnation (as the receiving host counts them).
+    /// The affected connection's incarnation (as its host counts them).
     pub incarnation: u32,
-    /// The incarnation that sent the bytes (as the sending host counts them).
-    pub from_incarnation: u32,
-    /// How many bytes became readable.
-    pub bytes: u64,
-    /// Receive-stream offset of the first, in bytes.
-    pub offset: u64,
+    /// Which hazard, with its figures.
+    #[serde(flatten)]
+    pub what: HazardKind,
+}
+
+/// The hazards a `hazard` record reports (its `kind` field and the fields that go with it).
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum HazardKind {
+    /// H1 (RFC 1337 §2.2): bytes of an earlier incarnation became readable in this one.
+    OldDuplicateDelivered {
+        /// The incarnation that sent the bytes (as the sending host counts them).
+        from_incarnation: u32,
+        /// How many bytes became readable.
+        bytes: u64,
+        /// Receive-stream offset of the first, in bytes.
+        offset: u64,
+    },
+    /// H2 (RFC 1337 §2.3): this many ACKs of data never sent arrived in a row without
+    /// progress, the first at `since`: an ACK war began.
+    AckWar {
+        /// ACKs of unsent data received so far.
+        acks: u64,
+        /// When the first arrived (µs of virtual time).
+        #[serde(rename = "since_us", serialize_with = "instant_us")]
+        since: Instant,
+    },
+    /// The ACK war ended (progress, or the connection ended).
+    AckWarEnd {
+        /// ACKs of unsent data received in the war.
+        acks: u64,
+        /// From its first ACK to its end (µs).
+        #[serde(rename = "duration_us", serialize_with = "duration_us")]
+        duration: Duration,
+    },
+    /// H3 (RFC 1337 §2.4): a connection whose `connect()` succeeded was reset, before any
+    /// byte arrived, by a peer that holds no connection for its 4-tuple.
+    H3Reset,
 }
 
 /// `error`: an internal inconsistency the run survived.

@@ -159,12 +159,34 @@ fn samples() -> Vec<Event> {
             aborted: Some("x".into()),
         }),
         Event::Hazard(Hazard {
-            kind: "old_duplicate_delivered",
             tuple: t,
             incarnation: 2,
-            from_incarnation: 1,
-            bytes: 11,
-            offset: 0,
+            what: HazardKind::OldDuplicateDelivered {
+                from_incarnation: 1,
+                bytes: 11,
+                offset: 0,
+            },
+        }),
+        Event::Hazard(Hazard {
+            tuple: t,
+            incarnation: 2,
+            what: HazardKind::AckWar {
+                acks: 10,
+                since: at,
+            },
+        }),
+        Event::Hazard(Hazard {
+            tuple: t,
+            incarnation: 2,
+            what: HazardKind::AckWarEnd {
+                acks: 12,
+                duration: Duration::from_millis(5),
+            },
+        }),
+        Event::Hazard(Hazard {
+            tuple: t,
+            incarnation: 2,
+            what: HazardKind::H3Reset,
         }),
         Event::Error(Internal {
             what: "w",

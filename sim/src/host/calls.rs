@@ -100,12 +100,16 @@ impl Host {
     /// A closed smoltcp socket: recycled from a finished connection when possible (its
     /// buffers are reused; `connect`/`listen` reset all connection state), else new.
     pub(super) fn new_tcp_socket(&mut self) -> tcp::Socket<'static> {
-        self.pool.pop().unwrap_or_else(|| {
+        let mut s = self.pool.pop().unwrap_or_else(|| {
             tcp::Socket::new(
                 tcp::SocketBuffer::new(vec![0; BUF]),
                 tcp::SocketBuffer::new(vec![0; BUF]),
             )
-        })
+        });
+        // RFC 7323 timestamps where the profile sends them (smoltcp offers them in its SYN and
+        // keeps them only if the peer does too).
+        s.set_tsval_generator(self.cfg.timestamps.then_some(tsval_now as fn() -> u32));
+        s
     }
 
     /// Removes a smoltcp socket from the interface without sending anything and keeps it for
@@ -184,24 +188,17 @@ impl Host {
         let uid = self.new_conn_uid();
         self.conns.insert(
             tuple,
-            Conn {
+            Conn::new(
                 id,
                 handle,
-                state: State::SynSent,
+                State::SynSent,
                 incarnation,
-                listener: None,
-                last_tx: None,
-                snd_max: None,
-                peer_fin_end: None,
+                None,
                 want_iss,
-                delta: 0,
-                wire_iss: None,
                 uid,
-                peer: None,
-                oracle: RxOracle::default(),
-                rst_in: false,
-                shut_wr: false,
-            },
+                None,
+                now,
+            ),
         );
         self.socks.get_mut(&id).expect("held").kind = Kind::Conn(tuple);
         // The SYN leaves in this poll; the record shows the ISS it carried.

@@ -6,7 +6,7 @@ use super::*;
 impl Host {
     /// Accepts one packet from the wire at `now`: demultiplexes it (module docs) and says
     /// what became of it.
-    pub fn deliver(&mut self, now: Instant, mut pkt: Packet) -> Arrival {
+    pub fn deliver(&mut self, now: Instant, pkt: Packet) -> Arrival {
         let seg = pkt.meta;
         let incarnation = pkt.prov.map(|p| p.incarnation);
         let arrival = |stale: Option<bool>, outcome| Arrival {
@@ -35,70 +35,9 @@ impl Host {
             self.abort_conn(now, tuple, ConnEnd::Aborted);
             return arrival(None, Outcome::Aborted);
         }
-        if let Some(c) = self.conns.get_mut(&tuple) {
-            if seg.has(TcpFlags::FIN) {
-                c.peer_fin_end = Some(seg.seq.wrapping_add(seg.seg_len()));
-            }
-            if seg.has(TcpFlags::RST) {
-                c.rst_in = true;
-            }
-            // A SYN-ACK names the peer endpoint and its ISS, once smoltcp accepts it.
-            let learn = if seg.has(TcpFlags::SYN) && c.peer.is_none() {
-                pkt.prov.map(|p| (p.conn, seg.seq))
-            } else {
-                None
-            };
-            if let (Some(p), Some((peer, _))) = (pkt.prov, c.peer) {
-                if p.conn.host == peer.host && p.conn.n > peer.n {
-                    // A newer endpoint of the peer's host: the one we synchronized with was an
-                    // old incarnation (an old SYN-ACK accepted, e.g. with constant ISNs). The
-                    // newer one is the current peer; its ISS follows from its stream offset.
-                    let irs = SeqNum(seg.seq.0.wrapping_sub(p.offset).wrapping_sub(1));
-                    c.peer = Some((p.conn, irs));
-                }
-            }
-            let stale = match (pkt.prov, c.peer) {
-                (Some(p), Some((peer, _))) if p.conn != peer => Some(p.incarnation),
-                _ => None,
-            };
-            // Where the payload lands in the receive stream (the receiver's own arithmetic).
-            let start = c.peer.map_or(0, |(_, irs)| {
-                u64::from((seg.seq - irs.wrapping_add(1)) as u32)
-            });
-            let handle = c.handle;
-            let sock = self.sockets.get::<tcp::Socket>(handle);
-            let queued = sock.recv_queue();
-            let window = sock.recv_capacity().saturating_sub(queued) as u64;
-            // A SYN-ACK that names the peer is its own peer's: not stale.
-            let known = pkt.prov.is_some() && (c.peer.is_some() || learn.is_some());
-            // Back into smoltcp's sequence space: ACK and SACK edges acknowledge our data.
-            pkt.unshift_ack(c.delta);
-            self.dev.rx.push_back(pkt.bytes);
-            // The receiver's own SEQ test (RCV.NXT, RCV.WND) before processing.
-            // (Offsets taken modulo 2³², as sequence numbers are.)
-            let seq_ok = twsim_model::seq_acceptable(
-                SeqNum(start as u32),
-                seg.seg_len(),
-                SeqNum(c.oracle.readable() as u32),
-                window.min(u64::from(u32::MAX)) as u32,
-            );
-            if stale.is_some() {
-                self.hazards.stale_arrivals += 1;
-            }
-            self.poll(now);
-            let before = RxBefore {
-                handle,
-                queued,
-                window,
-                start,
-                len: u64::from(seg.payload_len),
-                stale,
-                seq_ok,
-                learn,
-                ack: seg.has(TcpFlags::ACK).then_some(seg.ack),
-            };
-            let outcome = self.check_delivery(tuple, before);
-            return arrival(known.then_some(stale.is_some()), outcome);
+        if self.conns.contains_key(&tuple) {
+            let (stale, outcome) = self.deliver_to_conn(now, tuple, pkt);
+            return arrival(stale, outcome);
         }
         if let Some(id) = self.table.lookup_tuple(&tuple) {
             if self.table.time_wait(id).is_some() {
@@ -117,6 +56,251 @@ impl Host {
             self.hazards.stale_arrivals += 1;
         }
         arrival(incarnation.map(|_| stale), Outcome::NoConnection)
+    }
+
+    /// A segment for the live connection `tuple`: PAWS first (RFC 7323 §5.3), then smoltcp,
+    /// then the oracle. Says whether the segment was stale (when provenance can tell) and
+    /// what became of it.
+    fn deliver_to_conn(
+        &mut self,
+        now: Instant,
+        tuple: FourTuple,
+        mut pkt: Packet,
+    ) -> (Option<bool>, Outcome) {
+        let seg = pkt.meta;
+        let timestamps = self.cfg.timestamps;
+        let c = self.conns.get_mut(&tuple).expect("the caller found it");
+        // A SYN-ACK names the peer endpoint and its ISS, once smoltcp accepts it.
+        let learn = if seg.has(TcpFlags::SYN) && c.peer.is_none() {
+            pkt.prov.map(|p| (p.conn, seg.seq))
+        } else {
+            None
+        };
+        if let (Some(p), Some((peer, _))) = (pkt.prov, c.peer) {
+            if p.conn.host == peer.host && p.conn.n > peer.n {
+                // A newer endpoint of the peer's host: the one we synchronized with was an
+                // old incarnation (an old SYN-ACK accepted, e.g. with constant ISNs). The
+                // newer one is the current peer; its ISS follows from its stream offset.
+                let irs = SeqNum(seg.seq.0.wrapping_sub(p.offset).wrapping_sub(1));
+                c.peer = Some((p.conn, irs));
+            }
+        }
+        let stale = match (pkt.prov, c.peer) {
+            (Some(p), Some((peer, _))) if p.conn != peer => Some(p.incarnation),
+            // Before the SYN-ACK: this end's peer is created by its SYN, so an endpoint born
+            // before this connection is an earlier incarnation's (RFC 1337 Figure 4's ACK).
+            (Some(p), None) if c.active_open && p.born < c.born => Some(p.incarnation),
+            _ => None,
+        };
+        // Where the payload lands in the receive stream (the receiver's own arithmetic).
+        let start = c.peer.map_or(0, |(_, irs)| {
+            u64::from((seg.seq - irs.wrapping_add(1)) as u32)
+        });
+        let handle = c.handle;
+        let sock = self.sockets.get::<tcp::Socket>(handle);
+        let queued = sock.recv_queue();
+        let window = sock.recv_capacity().saturating_sub(queued) as u64;
+        let send_queue = sock.send_queue();
+        // A SYN-ACK that names the peer is its own peer's: not stale.
+        let known = pkt.prov.is_some() && (c.peer.is_some() || learn.is_some() || stale.is_some());
+        let tests = self.seg_tests(tuple, &pkt, start, window, send_queue);
+        if stale.is_some() {
+            self.count_stale_tests(&tests);
+        }
+        if !tests.paws_ok {
+            // RFC 7323 §5.3 R1: not acceptable; acknowledge and drop.
+            self.answer_unacceptable(now, tuple);
+            return (known.then_some(stale.is_some()), Outcome::PawsRejected);
+        }
+        let c = self.conns.get_mut(&tuple).expect("present");
+        if seg.has(TcpFlags::FIN) {
+            c.peer_fin_end = Some(seg.seq.wrapping_add(seg.seg_len()));
+        }
+        if seg.has(TcpFlags::RST) {
+            c.rst_in = true;
+            c.rst_from_no_connection = pkt.prov.is_none();
+        }
+        // TS.Recent (RFC 7323 §4.3): from the peer's SYN, then from segments that cover
+        // Last.ACK.sent.
+        if let (true, Some((v, _))) = (timestamps, seg.options.timestamp) {
+            let last_ack_sent = c.last_tx.map(|t| t.1);
+            if seg.has(TcpFlags::SYN) && c.ts_recent.is_none() {
+                c.ts_recent = Some(TsVal(v));
+            } else if let (Some(r), Some(la)) = (c.ts_recent, last_ack_sent) {
+                if !TsVal(v).before(r) && seg.seq.le(la) {
+                    c.ts_recent = Some(TsVal(v));
+                }
+            }
+        }
+        let sent = c.sent;
+        let delta = c.delta;
+        let synchronized = c.peer.is_some();
+        // Back into smoltcp's sequence space: ACK and SACK edges acknowledge our data.
+        pkt.unshift_ack(delta);
+        self.dev.rx.push_back(pkt.bytes);
+        self.poll(now);
+        let before = RxBefore {
+            handle,
+            queued,
+            window,
+            start,
+            len: u64::from(seg.payload_len),
+            stale,
+            learn,
+        };
+        let outcome = self.check_delivery(tuple, before);
+        let Some(c) = self.conns.get_mut(&tuple).filter(|c| c.handle == handle) else {
+            return (known.then_some(stale.is_some()), outcome);
+        };
+        if stale.is_none() && tests.seq_ok && tests.ack_ok && seg.has(TcpFlags::ACK) {
+            c.snd_una = Some(seg.ack);
+        }
+        // RFC 1337 H2: ACKs of data never sent, in a row.
+        if tests.ack_unsent && seg.payload_len == 0 && !seg.has(TcpFlags::RST) {
+            if c.war.0 == 0 {
+                c.war.1 = now;
+            }
+            c.war.0 += 1;
+            if c.war.0 == ACK_WAR_MIN {
+                self.hazards.ack_wars += 1;
+                let (incarnation, since) = (c.incarnation, c.war.1);
+                ev!(
+                    self,
+                    Event::Hazard(Hazard {
+                        tuple,
+                        incarnation,
+                        what: HazardKind::AckWar {
+                            acks: ACK_WAR_MIN,
+                            since,
+                        },
+                    })
+                );
+            }
+        } else {
+            self.end_ack_war(now, tuple);
+        }
+        // RFC 793 p.69: an unacceptable segment is answered with an ACK, every time, where
+        // the stack does not rate-limit (smoltcp withholds all but one per second).
+        let c = &self.conns[&tuple];
+        let answered = c.sent > sent;
+        let synchronized =
+            synchronized && !matches!(c.state, State::SynSent | State::SynReceived | State::Listen);
+        if !self.cfg.oow_ack_rate_limited
+            && !answered
+            && synchronized
+            && !seg.has(TcpFlags::RST)
+            && (!tests.seq_ok || tests.ack_unsent)
+        {
+            self.answer_unacceptable(now, tuple);
+        }
+        (known.then_some(stale.is_some()), outcome)
+    }
+
+    /// The receiver's acceptability tests of `pkt` at connection `tuple` before processing
+    /// (`start`: its receive-stream offset; `window`: RCV.WND; `send_queue`: bytes smoltcp
+    /// holds to send), and their probabilities under the ISN policies.
+    fn seg_tests(
+        &self,
+        tuple: FourTuple,
+        pkt: &Packet,
+        start: u64,
+        window: u64,
+        send_queue: usize,
+    ) -> SegTests {
+        let c = &self.conns[&tuple];
+        let seg = &pkt.meta;
+        // (Offsets taken modulo 2³², as sequence numbers are.)
+        let w = window.min(u64::from(u32::MAX)) as u32;
+        let seq_ok = twsim_model::seq_acceptable(
+            SeqNum(start as u32),
+            seg.seg_len(),
+            SeqNum(c.oracle.readable() as u32),
+            w,
+        );
+        let range = c.ack_range(send_queue);
+        let has_ack = seg.has(TcpFlags::ACK);
+        let ack_ok = match range {
+            _ if !has_ack => seg.has(TcpFlags::RST),
+            Some((lo, hi)) => seg.ack.ge(lo) && seg.ack.le(hi),
+            None => true,
+        };
+        let ack_unsent = has_ack && c.snd_max.is_some_and(|m| seg.ack.gt(m));
+        let paws_ok = match (c.ts_recent, seg.options.timestamp) {
+            (Some(r), Some((v, _))) if !seg.has(TcpFlags::RST) => !TsVal(v).before(r),
+            _ => true,
+        };
+        const SPACE: f64 = 4_294_967_296.0;
+        let l = u64::from(seg.seg_len());
+        let p_seq = match pkt.prov {
+            Some(p) if p.random_iss => {
+                // Table 6: W values of SEQ for an empty segment, W + L − 1 for L > 0.
+                let values = match (l, u64::from(w)) {
+                    (0, 0) => 1,
+                    (0, w) => w,
+                    (_, 0) => 0,
+                    (l, w) => w + l - 1,
+                };
+                values as f64 / SPACE
+            }
+            _ => f64::from(u8::from(seq_ok)),
+        };
+        let p_ack = match range {
+            Some((lo, hi)) if c.want_iss.is_none() && has_ack => {
+                f64::from((hi - lo) as u32) / SPACE + 1.0 / SPACE
+            }
+            _ => f64::from(u8::from(ack_ok)),
+        };
+        SegTests {
+            seq_ok,
+            ack_ok,
+            ack_unsent,
+            paws_ok,
+            p_seq,
+            p_ack,
+        }
+    }
+
+    /// Answers an unacceptable segment of connection `tuple` with <SEQ=SND.NXT><ACK=RCV.NXT>
+    /// (RFC 793 p.69, RFC 7323 §5.3 R1), once per second where the profile rate-limits such
+    /// replies (RFC 5961 §7).
+    fn answer_unacceptable(&mut self, now: Instant, tuple: FourTuple) {
+        let c = self.conns.get_mut(&tuple).expect("present");
+        let (Some((_, ack, win)), Some(snd_nxt)) = (c.last_tx, c.snd_max) else {
+            return;
+        };
+        let limited = self.cfg.oow_ack_rate_limited
+            && c.last_oow_ack
+                .is_some_and(|t| now < t + Duration::from_secs(1));
+        if limited {
+            return;
+        }
+        c.last_oow_ack = Some(now);
+        c.sent += 1;
+        let (l, r) = (v4(tuple.local), v4(tuple.remote));
+        self.send_crafted(craft(l, r, snd_nxt, Some(ack), Ctl::Ack, win));
+    }
+
+    /// Ends an ACK war on `tuple`, if one was on (a segment other than an ACK of unsent data
+    /// arrived, or the connection ended).
+    pub(super) fn end_ack_war(&mut self, now: Instant, tuple: FourTuple) {
+        let Some(c) = self.conns.get_mut(&tuple) else {
+            return;
+        };
+        let (acks, since) = std::mem::replace(&mut c.war, (0, Instant::ZERO));
+        if acks >= ACK_WAR_MIN {
+            let incarnation = c.incarnation;
+            ev!(
+                self,
+                Event::Hazard(Hazard {
+                    tuple,
+                    incarnation,
+                    what: HazardKind::AckWarEnd {
+                        acks,
+                        duration: now - since,
+                    },
+                })
+            );
+        }
     }
 
     pub(super) fn no_socket(&mut self, seg: &SegMeta, why: &str) {
@@ -226,23 +410,25 @@ impl Host {
         self.conns.insert(
             tuple,
             Conn {
-                id: cid,
-                handle,
-                state: State::Listen,
-                incarnation,
-                listener: Some(lid),
-                last_tx: None,
-                snd_max: None,
-                peer_fin_end: None,
-                want_iss,
-                delta: 0,
-                wire_iss: None,
-                uid,
-                // The SYN names the peer endpoint and its ISS.
-                peer: pkt.prov.map(|p| (p.conn, pkt.meta.seq)),
-                oracle: RxOracle::default(),
-                rst_in: false,
-                shut_wr: false,
+                // RFC 7323 §4.3: TS.Recent starts from the SYN's TSval.
+                ts_recent: pkt
+                    .meta
+                    .options
+                    .timestamp
+                    .filter(|_| self.cfg.timestamps)
+                    .map(|(v, _)| TsVal(v)),
+                ..Conn::new(
+                    cid,
+                    handle,
+                    State::Listen,
+                    incarnation,
+                    Some(lid),
+                    want_iss,
+                    uid,
+                    // The SYN names the peer endpoint and its ISS.
+                    pkt.prov.map(|p| (p.conn, pkt.meta.seq)),
+                    now,
+                )
             },
         );
         if let Some(Sock {

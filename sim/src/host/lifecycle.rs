@@ -25,7 +25,10 @@ impl Host {
                     conn: c.uid,
                     incarnation: c.incarnation,
                     offset: (pkt.meta.seq - first) as u32,
+                    random_iss: c.want_iss.is_none(),
+                    born: c.born,
                 });
+                c.sent += 1;
                 let seg = &pkt.meta;
                 let end = seg.seq.wrapping_add(seg.seg_len());
                 c.last_tx = Some((end, seg.ack, seg.window));
@@ -106,6 +109,26 @@ impl Host {
                 (State::SynSent, false) => ConnEnd::Aborted,
                 _ => ConnEnd::Normal,
             };
+            let c = &self.conns[&t];
+            let h3 = end == ConnEnd::Reset
+                && c.active_open
+                && c.rst_from_no_connection
+                && c.oracle.readable() == 0
+                && self.socks.get(&id).is_some_and(|s| s.app.established);
+            if h3 {
+                // RFC 1337 §2.4 H3: connect() succeeded, and the peer, which holds no
+                // connection (an old duplicate reset its half-open one), resets it.
+                self.hazards.h3_resets += 1;
+                ev!(
+                    self,
+                    Event::Hazard(Hazard {
+                        tuple: t,
+                        incarnation: inc,
+                        what: HazardKind::H3Reset,
+                    })
+                );
+            }
+            self.end_ack_war(now, t);
             if old == State::LastAck && rst_in {
                 // The peer answered our retransmitted FIN with RST: it kept no TIME-WAIT (or
                 // lost it) and never saw our FIN acknowledged (RFC 9293 §3.6.1, the hazard
@@ -164,7 +187,6 @@ impl Host {
                 // The application still holds the socket: it keeps an explicitly bound port.
                 self.table.disconnected(c.id);
             }
-            let _ = now;
         }
     }
 }

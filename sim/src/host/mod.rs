@@ -19,8 +19,8 @@
 //! window from the wire in a [`TimeWaitRecord`] and removes the smoltcp socket silently.
 
 use crate::event::{
-    Close, CloseKind, Event, Hazard, HostDrop, Internal, NoSocket, StateCause, StateChange,
-    TimeWaitEnd, TimeWaitEvent,
+    Close, CloseKind, Event, Hazard, HazardKind, HostDrop, Internal, NoSocket, StateCause,
+    StateChange, TimeWaitEnd, TimeWaitEvent,
 };
 use crate::wire::TcpFlags;
 use crate::wire::{craft, reset_for, ConnUid, Ctl, Packet, Provenance, SegMeta};
@@ -37,7 +37,7 @@ pub use twsim_model::ConnEnd;
 use twsim_model::{
     AddressTable, AppSocket, ConnView, Duration, EndReason, Errno, FourTuple, Instant,
     IsnGenerator, Processes, ProfileConfig, RecvOutcome, SeqNum, SockOptions, SocketId, TableState,
-    TcpState, TimeWaitRecord, TwAction,
+    TcpState, TimeWaitRecord, TsVal, TwAction,
 };
 
 /// Socket buffer size in bytes, each direction (no window scaling below 64 KiB).
@@ -96,7 +96,99 @@ struct Conn {
     /// The receive-side oracle of stream bytes (ground truth of every delivered byte).
     oracle: RxOracle,
     rst_in: bool,
+    /// The RST that ended it came from a host holding no connection for the 4-tuple (crafted
+    /// by its host layer: RFC 9293 §3.10.7.1), the end of RFC 1337 H3.
+    rst_from_no_connection: bool,
     shut_wr: bool,
+    /// This end opened actively (`connect()`).
+    active_open: bool,
+    /// When the connection was created.
+    born: Instant,
+    /// SND.UNA as the wire shows it: the highest acceptable ACK the peer sent (`None`: the
+    /// ISS is not acknowledged yet).
+    snd_una: Option<SeqNum>,
+    /// TS.Recent (RFC 7323 §4.3), once the peer's SYN or SYN-ACK carried a timestamp and this
+    /// host uses timestamps: PAWS applies to the connection.
+    ts_recent: Option<TsVal>,
+    /// Segments this end has sent (to tell whether a delivery drew a reply).
+    sent: u64,
+    /// When the host layer last answered an unacceptable segment itself.
+    last_oow_ack: Option<Instant>,
+    /// ACKs of unsent data received in a row, and when the first arrived (RFC 1337 H2).
+    war: (u64, Instant),
+}
+
+impl Conn {
+    /// A connection `id` on smoltcp socket `handle`, starting in `state`.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        id: SocketId,
+        handle: SocketHandle,
+        state: State,
+        incarnation: u32,
+        listener: Option<SocketId>,
+        want_iss: Option<SeqNum>,
+        uid: ConnUid,
+        peer: Option<(ConnUid, SeqNum)>,
+        born: Instant,
+    ) -> Conn {
+        Conn {
+            id,
+            handle,
+            state,
+            incarnation,
+            listener,
+            last_tx: None,
+            snd_max: None,
+            peer_fin_end: None,
+            want_iss,
+            delta: 0,
+            wire_iss: None,
+            uid,
+            peer,
+            oracle: RxOracle::default(),
+            rst_in: false,
+            rst_from_no_connection: false,
+            shut_wr: false,
+            active_open: listener.is_none(),
+            born,
+            snd_una: None,
+            ts_recent: None,
+            sent: 0,
+            last_oow_ack: None,
+            war: (0, Instant::ZERO),
+        }
+    }
+
+    /// The range of SEG.ACK values smoltcp accepts (wire space, both ends included):
+    /// SND.UNA (+1 while its SYN is unacknowledged) to SND.UNA + the bytes it holds to send
+    /// (+1 for an unacknowledged SYN or FIN) — smoltcp `Socket::process`.
+    fn ack_range(&self, send_queue: usize) -> Option<(SeqNum, SeqNum)> {
+        let iss = self.wire_iss?;
+        let una = self.snd_una.unwrap_or(iss);
+        let (syn, fin) = match self.state {
+            State::SynSent | State::SynReceived => (1, 0),
+            State::FinWait1 | State::LastAck | State::Closing => (0, 1),
+            _ => (0, 0),
+        };
+        Some((
+            una.wrapping_add(syn),
+            una.wrapping_add(send_queue as u32 + syn + fin),
+        ))
+    }
+}
+
+thread_local! {
+    /// The TSval smoltcp's timestamp generator reads: milliseconds of virtual time, set by
+    /// [`Host::poll`] before every poll of an interface (RFC 7323 §5.4: a clock of 1 ms to
+    /// 1 s per tick; Linux and FreeBSD tick every millisecond). One run runs on one thread, so
+    /// the value is always the polling host's.
+    static TS_CLOCK: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// smoltcp's TSval generator: the virtual clock in [`TS_CLOCK`].
+fn tsval_now() -> u32 {
+    TS_CLOCK.with(std::cell::Cell::get)
 }
 
 /// A finished TIME-WAIT record, for the summary.
@@ -170,13 +262,26 @@ struct RxBefore {
     len: u64,
     /// The sending incarnation, when the segment is stale.
     stale: Option<u32>,
-    /// For a stale segment: whether its SEQ passed the receiver's test before processing.
-    seq_ok: bool,
     /// For a SYN-ACK while the peer is unknown: the peer it names, learned only if smoltcp
     /// accepts it.
     learn: Option<(ConnUid, SeqNum)>,
-    /// SEG.ACK, when the segment has one.
-    ack: Option<SeqNum>,
+}
+
+/// A segment's acceptability at a live connection, tested before it is processed, and the
+/// probability of that verdict under the hosts' ISN policies.
+#[derive(Clone, Copy, Debug)]
+struct SegTests {
+    /// SEQ acceptable (RFC 9293 §3.10.7.4, Table 6), with the receiver's RCV.NXT and RCV.WND.
+    seq_ok: bool,
+    /// ACK acceptable as smoltcp tests it ([`Conn::ack_range`]).
+    ack_ok: bool,
+    /// SEG.ACK is beyond anything this end ever sent (an ACK of unsent data).
+    ack_unsent: bool,
+    /// Not discarded by PAWS (RFC 7323 §5.3).
+    paws_ok: bool,
+    /// P(SEQ_OK) and P(ACK_OK) under the ISN policies (time-wait.md "Analytic model").
+    p_seq: f64,
+    p_ack: f64,
 }
 
 /// Records a host event only when the run keeps events: building the JSON and the text costs
@@ -300,6 +405,8 @@ impl Host {
         for (id, record, reason) in self.table.handle_timeout(now) {
             self.log_tw_end(now, id, record, reason);
         }
+        // Timestamps are milliseconds of virtual time, wrapping modulo 2³².
+        TS_CLOCK.with(|c| c.set((now.micros() / 1000) as u32));
         // smoltcp sends at most one segment per socket per poll; poll again while it reports
         // progress. Anything left for this instant shows in poll_at, which the event loop reads.
         for _ in 0..64 {
@@ -335,11 +442,8 @@ impl Host {
             start,
             len,
             stale,
-            seq_ok,
             learn,
-            ack,
         } = before;
-        self.hazards.stale_seq_ok += u64::from(stale.is_some() && seq_ok);
         let Some(c) = self.conns.get_mut(&tuple).filter(|c| c.handle == handle) else {
             // The connection ended in this poll (an RST, or TIME-WAIT took over).
             return Outcome::Processed;
@@ -351,18 +455,8 @@ impl Host {
         }
         let grown = sock.recv_queue().saturating_sub(queued) as u64;
         let d = c.oracle.delivered(start, len, stale, window, grown);
-        if stale.is_some() && seq_ok {
-            // Ground truth where there is some: data was written (readable or queued) only if
-            // its ACK was acceptable; for an empty segment, SEG.ACK <= SND.MAX (RFC 9293
-            // §3.10.7.4: an ACK of unsent data is dropped).
-            let ack_ok = if len > 0 {
-                d.readable > 0 || d.queued
-            } else {
-                ack.is_none_or(|a| c.snd_max.is_none_or(|m| a.le(m)))
-            };
-            // No timestamps in the simulation yet: PAWS lets everything through.
-            self.hazards.stale_ack_ok += u64::from(ack_ok);
-            self.hazards.stale_paws_ok += u64::from(ack_ok);
+        if stale.is_some() && len > 0 && (d.readable > 0 || d.queued) {
+            self.hazards.stale_written += 1;
         }
         let outcome = match d {
             _ if d.readable > 0 => Outcome::Delivered(d.readable),
@@ -384,15 +478,29 @@ impl Host {
         ev!(
             self,
             Event::Hazard(Hazard {
-                kind: "old_duplicate_delivered",
                 tuple,
                 incarnation,
-                from_incarnation: k.from,
-                bytes: k.bytes,
-                offset: k.offset,
+                what: HazardKind::OldDuplicateDelivered {
+                    from_incarnation: k.from,
+                    bytes: k.bytes,
+                    offset: k.offset,
+                },
             })
         );
         outcome
+    }
+
+    /// Counts a stale arrival at a live connection in the acceptance funnel (SEQ → ACK →
+    /// PAWS) and adds its probability of acceptance to the expectation.
+    fn count_stale_tests(&mut self, t: &SegTests) {
+        let h = &mut self.hazards;
+        h.stale_arrivals += 1;
+        h.stale_seq_ok += u64::from(t.seq_ok);
+        h.stale_ack_ok += u64::from(t.seq_ok && t.ack_ok);
+        h.stale_paws_ok += u64::from(t.seq_ok && t.ack_ok && t.paws_ok);
+        if t.paws_ok {
+            h.expected_accepted += t.p_seq * t.p_ack;
+        }
     }
 
     /// Queues a segment the host layer crafted itself (parsed once, here).
@@ -433,4 +541,4 @@ mod time_wait;
 
 pub use device::{Dev, RxTok, TxTok};
 use oracle::RxOracle;
-pub use oracle::{Arrival, Hazards, Outcome};
+pub use oracle::{Arrival, Hazards, Outcome, ACK_WAR_MIN};

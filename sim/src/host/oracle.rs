@@ -16,7 +16,7 @@ use serde::Serialize;
 
 /// Stale-segment hazards seen by a host (summed over hosts in the `--json` summary,
 /// `"hazards"`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct Hazards {
     /// Segments from another connection endpoint than the receiving connection's peer (an
     /// earlier incarnation of the 4-tuple) that reached a live connection.
@@ -30,21 +30,46 @@ pub struct Hazards {
     /// The receive-stream offset (bytes) of the first such byte, if any.
     pub first_corrupt_offset: Option<u64>,
     /// Stale arrivals at a live connection whose SEQ passed the receiver's acceptability test
-    /// (RFC 9293 §3.10.7.4: `−L < d < W` with d = SEG.SEQ − RCV.NXT, the receiver's actual
-    /// RCV.NXT and RCV.WND at arrival).
+    /// (RFC 9293 §3.10.7.4 Table 6: `−L < d < W` with d = SEG.SEQ − RCV.NXT, the receiver's
+    /// actual RCV.NXT and RCV.WND at arrival; time-wait.md "SEQ_OK").
     pub stale_seq_ok: u64,
-    /// Of those, the ones whose ACK was acceptable too (SEG.ACK ≤ SND.NXT, RFC 9293
-    /// §3.10.7.4; an ACK of unsent data is dropped).
+    /// Of those, the ones whose ACK the receiver accepts: SND.UNA ≤ SEG.ACK ≤ SND.UNA + the
+    /// bytes it holds to send (+1 for an unacknowledged SYN or FIN), smoltcp's test (its
+    /// `process`: a lower ACK drops the segment, a higher one draws a challenge ACK).
     pub stale_ack_ok: u64,
-    /// Of those, the ones PAWS let through (RFC 7323 §5.3). The simulation's segments carry
-    /// no timestamps yet, so this equals `stale_ack_ok`.
+    /// Of those, the ones PAWS lets through (RFC 7323 §5.3: SEG.TSval not older than
+    /// TS.Recent, where the connection uses timestamps): the stale arrivals the receiver is
+    /// predicted to accept.
     pub stale_paws_ok: u64,
+    /// Stale segments with data whose bytes the receiver wrote into its receive buffer
+    /// (readable or queued), from ground truth: the observed acceptances that
+    /// `stale_paws_ok` predicts.
+    pub stale_written: u64,
+    /// The expected number of stale arrivals accepted under the hosts' ISN policies: the sum
+    /// over stale arrivals at live connections of P(SEQ_OK)·P(ACK_OK)·1{PAWS_OK}
+    /// (time-wait.md "Analytic model"). A random ISS on the sending side makes
+    /// P(SEQ_OK) = (W + L − 1) / 2³² (the 2³²-space measure of the acceptable SEQ values),
+    /// on the receiving side P(ACK_OK) = (acceptable ACK values) / 2³²; a deterministic
+    /// policy (constant, scripted, clock, RFC 6528, TIME-WAIT reuse) makes each factor the
+    /// predicate itself, 0 or 1.
+    pub expected_accepted: f64,
     /// TIME-WAIT records killed by a segment (TIME-WAIT assassination, RFC 1337).
     pub assassinations: u64,
+    /// ACK wars (RFC 1337 H2, §2.3): a connection received [`ACK_WAR_MIN`] or more ACKs of
+    /// data it never sent in a row without progress, each answered with an ACK. Counted once
+    /// per war, at the end that receives the ACKs of unsent data.
+    pub ack_wars: u64,
+    /// New connections reset (RFC 1337 H3, §2.4): `connect()` succeeded, then an RST from a
+    /// peer holding no connection for the 4-tuple ended it before any byte arrived.
+    pub h3_resets: u64,
     /// Connections in LAST-ACK ended by the peer's RST: the peer held no TIME-WAIT to answer
     /// a retransmitted FIN (RFC 9293 §3.6.1).
     pub lastack_resets: u64,
 }
+
+/// ACKs of unsent data in a row, each answered, that make an ACK war (RFC 1337 §2.3: "an
+/// infinite ACK loop"; ten round trips without progress are no accident of reordering).
+pub const ACK_WAR_MIN: u64 = 10;
 
 impl Hazards {
     /// Adds another host's counts (the first corrupt offset is the smaller of the two).
@@ -54,6 +79,10 @@ impl Hazards {
         self.stale_seq_ok += o.stale_seq_ok;
         self.stale_ack_ok += o.stale_ack_ok;
         self.stale_paws_ok += o.stale_paws_ok;
+        self.stale_written += o.stale_written;
+        self.expected_accepted += o.expected_accepted;
+        self.ack_wars += o.ack_wars;
+        self.h3_resets += o.h3_resets;
         self.corruption_events += o.corruption_events;
         self.corrupted_bytes += o.corrupted_bytes;
         self.assassinations += o.assassinations;
@@ -88,6 +117,9 @@ pub enum Outcome {
     /// A live connection took it without data becoming readable or queued (pure ACK,
     /// control, out of the window, or rejected).
     Processed,
+    /// PAWS discarded it before the connection saw it (RFC 7323 §5.3: SEG.TSval older than
+    /// TS.Recent).
+    PawsRejected,
     /// It met a TIME-WAIT record (the profile's policy decided).
     TimeWait,
     /// A listener took it (a SYN).
@@ -107,6 +139,7 @@ impl Outcome {
             Outcome::Delivered(_) => "delivered",
             Outcome::Queued => "queued",
             Outcome::Processed => "processed",
+            Outcome::PawsRejected => "paws_rejected",
             Outcome::TimeWait => "time_wait",
             Outcome::Listener => "listener",
             Outcome::NoConnection => "no_connection",

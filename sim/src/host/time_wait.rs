@@ -167,7 +167,8 @@ impl Host {
             u32::from(win),
             now,
             tw_len,
-        );
+        )
+        .with_ts_recent(c.ts_recent);
         let name = self
             .socks
             .get(&c.id)

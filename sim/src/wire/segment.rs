@@ -110,6 +110,13 @@ pub struct Provenance {
     pub incarnation: u32,
     /// Stream offset of the first payload byte, in bytes.
     pub offset: u32,
+    /// Whether the sender's ISS came from a random generator (smoltcp's), which makes the
+    /// segment's place in another incarnation's sequence space uniformly random (for the
+    /// expected acceptances of time-wait.md's analytic model).
+    pub random_iss: bool,
+    /// When the sending connection endpoint was created (virtual time): an endpoint older
+    /// than a connection's own SYN cannot be that connection's peer.
+    pub born: twsim_model::Instant,
 }
 
 impl Packet {
