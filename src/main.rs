@@ -117,11 +117,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.cmd {
         Cmd::Run { file, out } => {
-            let name = file.display().to_string();
-            match std::fs::read_to_string(&file) {
-                Ok(src) => run_sources(&[(name, src)], &out),
-                Err(e) => Err(Bad(format!("{name}: cannot read: {e}"))),
-            }
+            read_scenario(&file).and_then(|(name, src)| run_sources(&[(name, src)], &out))
         }
         Cmd::Demo { list: true, .. } => {
             for d in demos::DEMOS {
@@ -152,13 +148,8 @@ fn main() -> ExitCode {
             all_os,
             kernel,
             json,
-        } => {
-            let name = file.display().to_string();
-            match std::fs::read_to_string(&file) {
-                Ok(src) => replay(&name, &src, os, variant, all_os, kernel, json),
-                Err(e) => Err(Bad(format!("{name}: cannot read: {e}"))),
-            }
-        }
+        } => read_scenario(&file)
+            .and_then(|(name, src)| replay(&name, &src, os, variant, all_os, kernel, json)),
         Cmd::Bench { model: Some(n), .. } => {
             let f = twsim::bench::model::measure(n, 200_000);
             println!(
@@ -199,6 +190,18 @@ fn main() -> ExitCode {
             eprintln!("twsim: error: {msg}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// The name and text of the scenario file `file` (a regular UTF-8 file of at most
+/// [`scenario::MAX_INPUT_BYTES`]).
+fn read_scenario(file: &Path) -> Result<(String, String), Bad> {
+    let name = file.display().to_string();
+    match scenario::read_input(file) {
+        Ok(src) => Ok((name, src)),
+        // An encoding error has a position: FILE:LINE:COL: ….
+        Err(e @ scenario::InputError::Utf8 { .. }) => Err(Bad(format!("{name}:{e}"))),
+        Err(e) => Err(Bad(format!("{name}: {e}"))),
     }
 }
 

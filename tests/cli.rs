@@ -425,14 +425,19 @@ fn json_summary_parses() {
 // Bad input
 // ---------------------------------------------------------------------------------------------
 
-/// Runs `twsim run tests/malformed/FILE` with `--trace` and `--pcap` pointing into a fresh
-/// directory and checks the error: exit 2, `twsim: error: FILE:LINE:COL: ` followed by `then`
-/// (the JSON path and `: `, or the message when the error concerns the whole document), a
-/// message containing `msg`, no panic, no output and no file written.
+/// What an output file held before a run that must not touch it.
+const PREVIOUS_TRACE: &[u8] = b"{\"previous\": \"trace\"}\n";
+
+/// Runs `twsim run tests/malformed/FILE` with `--trace` pointing at an existing file and
+/// `--pcap` at a new one in a fresh directory and checks the error: exit 2,
+/// `twsim: error: FILE:LINE:COL: ` followed by `then` (the JSON path and `: `, or the message
+/// when the error concerns the whole document), a message containing `msg`, no panic, no
+/// output, no file written and the existing trace unchanged.
 fn check_malformed(file: &str, line: usize, col: usize, then: &str, msg: &str) {
     let rel = format!("tests/malformed/{file}");
     let dir = TempDir::new("malformed");
     let (trace, pcap) = (dir.path("t.jsonl"), dir.path("p.pcap"));
+    std::fs::write(&trace, PREVIOUS_TRACE).expect("write the previous trace");
     let o = twsim([
         "run".as_ref(),
         rel.as_ref(),
@@ -459,10 +464,15 @@ fn check_malformed(file: &str, line: usize, col: usize, then: &str, msg: &str) {
         "{rel}: printed output for a bad scenario:\n{}",
         stdout(&o)
     );
-    assert!(
-        dir.entries().is_empty(),
-        "{rel}: files written for a bad scenario: {:?}",
-        dir.entries()
+    assert_eq!(
+        dir.entries(),
+        ["t.jsonl"],
+        "{rel}: files written for a bad scenario"
+    );
+    assert_eq!(
+        std::fs::read(&trace).expect("read the previous trace"),
+        PREVIOUS_TRACE,
+        "{rel}: the existing trace changed"
     );
 }
 
@@ -516,6 +526,121 @@ malformed! {
     malformed_isn_two_keys: "isn_two_keys.json", 4, 47, "hosts[0].isn: ", "an ISN object needs exactly one key";
     malformed_isn_empty_scripted: "isn_empty_scripted.json", 7, 46, "variants[1].isn.scripted: ",
         "a scripted ISN list needs at least one sequence number";
+    malformed_bad_utf8: "bad_utf8.json", 3, 24, "invalid UTF-8 at byte offset 48", "input files are UTF-8 text";
+    malformed_empirical_outside_folder: "empirical_outside_folder.json", 4, 69,
+        "network.routes[0].delay.empirical: ", "must be a relative path inside the scenario's folder";
+}
+
+/// Runs `twsim ARGS --trace DIR/t.jsonl` where `t.jsonl` already exists, and checks the
+/// error: exit 2, one line on stderr starting `twsim: error: ` + `start` and containing
+/// `msg`, nothing on stdout, and the existing trace unchanged and alone in `dir`.
+fn check_bad_input(dir: &TempDir, args: &[&std::ffi::OsStr], start: &str, msg: &str) {
+    let trace = dir.path("t.jsonl");
+    std::fs::write(&trace, PREVIOUS_TRACE).expect("write the previous trace");
+    let before = dir.entries();
+    let mut all: Vec<&std::ffi::OsStr> = args.to_vec();
+    all.extend(["--trace".as_ref(), trace.as_os_str()]);
+    let o = twsim(all);
+    let what = format!("{args:?}");
+    assert_status(&o, 2, &what);
+    let err = stderr(&o);
+    let want = format!("twsim: error: {start}");
+    assert!(
+        err.starts_with(&want),
+        "{what}: expected {want:?}, got {err:?}"
+    );
+    assert!(err.contains(msg), "{what}: expected {msg:?} in {err:?}");
+    assert_eq!(
+        err.lines().count(),
+        1,
+        "{what}: one error line expected:\n{err}"
+    );
+    assert!(stdout(&o).is_empty(), "{what}: ran:\n{}", stdout(&o));
+    assert_eq!(dir.entries(), before, "{what}: files written");
+    assert_eq!(
+        std::fs::read(&trace).expect("read the previous trace"),
+        PREVIOUS_TRACE,
+        "{what}: the existing trace changed"
+    );
+}
+
+/// A scenario with one route whose delays come from `delays` (a path as written in the file).
+fn empirical_scenario(delays: &str) -> String {
+    format!(
+        r#"{{ "name": "emp", "hosts": [ {{ "name": "a", "addr": "10.0.0.1" }} ],
+  "network": {{ "routes": [ {{ "name": "lan", "delay": {{ "empirical": "{delays}" }} }} ] }},
+  "steps": [ {{ "host": "a", "call": "socket", "sock": "S" }} ] }}"#
+    )
+}
+
+/// Only regular files under the size cap are read: a device, a FIFO (which would block), a
+/// directory or an oversized file as the scenario or as an empirical-delay file is bad input,
+/// and a delay file reached through a symbolic link out of the scenario's folder is refused
+/// without quoting it.
+#[cfg(unix)]
+#[test]
+fn inputs_are_regular_files_under_the_size_cap_inside_the_scenarios_folder() {
+    let dir = TempDir::new("inputs");
+    fn run(p: &Path) -> [&std::ffi::OsStr; 2] {
+        ["run".as_ref(), p.as_os_str()]
+    }
+    check_bad_input(
+        &dir,
+        &run(Path::new("/dev/zero")),
+        "/dev/zero: cannot read: a device, not a regular file",
+        "",
+    );
+    let fifo = dir.path("fifo.json");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    let fifo_name = fifo.display().to_string();
+    check_bad_input(
+        &dir,
+        &run(&fifo),
+        &format!("{fifo_name}: cannot read: a FIFO, not a regular file"),
+        "",
+    );
+    let o = twsim(["replay".as_ref(), fifo.as_os_str()]);
+    assert_status(&o, 2, "replay of a FIFO");
+    assert!(
+        stderr(&o).starts_with(&format!("twsim: error: {fifo_name}: cannot read: a FIFO")),
+        "{}",
+        stderr(&o)
+    );
+    let big = dir.path("big.json");
+    std::fs::File::create(&big)
+        .and_then(|f| f.set_len(16 * 1024 * 1024 + 1))
+        .expect("sparse file");
+    check_bad_input(
+        &dir,
+        &run(&big),
+        &format!("{}: cannot read: larger than 16 MiB", big.display()),
+        "the limit for an input file",
+    );
+    std::fs::remove_file(&big).expect("remove the big file");
+
+    // Empirical-delay files: a FIFO in the folder, a link out of it, a directory.
+    let sc = |name: &str, delays: &str| {
+        let p = dir.path(name);
+        std::fs::write(&p, empirical_scenario(delays)).expect("write scenario");
+        p
+    };
+    let at = |p: &Path| format!("{}:2:69: network.routes[0].delay.empirical: ", p.display());
+    let f = sc("fifo-delays.json", "fifo.json");
+    check_bad_input(&dir, &run(&f), &at(&f), "fifo.json: cannot read: a FIFO");
+    std::os::unix::fs::symlink("/etc/hostname", dir.path("link.txt")).expect("symlink");
+    let f = sc("link-delays.json", "link.txt");
+    check_bad_input(
+        &dir,
+        &run(&f),
+        &at(&f),
+        "resolves outside the scenario's folder",
+    );
+    let f = sc("abs-delays.json", "/etc/hostname");
+    check_bad_input(&dir, &run(&f), &at(&f), "must be a relative path");
+    std::fs::create_dir(dir.path("sub")).expect("mkdir");
+    let f = sc("dir-delays.json", "sub");
+    check_bad_input(&dir, &run(&f), &at(&f), "sub: cannot read: a directory");
 }
 
 #[test]

@@ -16,10 +16,13 @@
 //! - `resolved`: the validated types ([`Resolved`], [`Host`], [`Step`], [`Call`] …);
 //! - `resolve`: [`Scenario::resolve`], one named step per part of the document (settings and
 //!   variants, hosts, network, script, checks);
-//! - `error`: [`ScenarioError`] and the positions it carries.
+//! - `error`: [`ScenarioError`] and the positions it carries;
+//! - `input`: [`read_input`], which reads a scenario or empirical-delay file (a regular file of
+//!   at most [`MAX_INPUT_BYTES`], UTF-8).
 
 mod error;
 mod format;
+mod input;
 mod resolve;
 mod resolved;
 #[cfg(test)]
@@ -32,6 +35,7 @@ pub use format::{
     HostSpec, IsnObject, IsnSpec, MatchSpec, NetworkSpec, NormalSpec, RouteSpec, Scenario,
     StepSpec, TimeWaitSpec, VariantSpec,
 };
+pub use input::{read_input, InputError, MAX_INPUT_BYTES};
 pub use resolved::{
     Action, Call, Check, Fault, Host, HostTiming, Ipv6Use, Overrides, Resolved, Route, SockOpt,
     Step, TimeWaitOverride, WaitFor,
