@@ -529,6 +529,16 @@ malformed! {
     malformed_bad_utf8: "bad_utf8.json", 3, 24, "invalid UTF-8 at byte offset 48", "input files are UTF-8 text";
     malformed_empirical_outside_folder: "empirical_outside_folder.json", 4, 69,
         "network.routes[0].delay.empirical: ", "must be a relative path inside the scenario's folder";
+    malformed_duplicate_key_in_variant_expect: "duplicate_key_in_variant_expect.json", 6, 44,
+        "variants[0].expect.1: ", "duplicate key \"1\" (first at line 5, column 44)";
+    malformed_duplicate_key_in_linger: "duplicate_key_in_linger.json", 6, 95, "steps[1].value.on: ",
+        "duplicate key \"on\" (first at line 6, column 86)";
+    malformed_duplicate_field: "duplicate_field.json", 3, 49, "hosts[0].addr: ", "duplicate key \"addr\"";
+    malformed_array_as_host: "array_as_host.json", 3, 56, "hosts[1]: ", "invalid type: sequence, expected a host object";
+    malformed_array_as_scenario: "array_as_scenario.json", 1, 1, "invalid type: sequence",
+        "expected a scenario object";
+    malformed_array_as_match: "array_as_match.json", 4, 39, "network.faults[0].match: ",
+        "invalid type: sequence, expected a match object";
 }
 
 /// Runs `twsim ARGS --trace DIR/t.jsonl` where `t.jsonl` already exists, and checks the

@@ -8,6 +8,7 @@
 //!
 //! The module is laid out along those stages:
 //!
+//! - `duplicates`: the walk that refuses a key repeated in an object, before the typed parse;
 //! - `format`: the file format, serde structs with `deny_unknown_fields` ([`Scenario`],
 //!   [`HostSpec`], [`StepSpec`] …);
 //! - `values`: values written as text: durations ([`Dur`], [`parse_duration`]), step times
@@ -20,6 +21,7 @@
 //! - `input`: [`read_input`], which reads a scenario or empirical-delay file (a regular file of
 //!   at most [`MAX_INPUT_BYTES`], UTF-8).
 
+mod duplicates;
 mod error;
 mod format;
 mod input;
@@ -42,16 +44,38 @@ pub use resolved::{
 };
 pub use values::{parse_duration, At, Dur, Seq};
 
-use crate::locate::{locate, locate_key};
+use crate::locate::{locate, locate_key, locate_nth_key};
 
 /// Parses a scenario document. `file` is only used in error messages.
 ///
 /// # Errors
 ///
-/// A [`ScenarioError`] for text that is not JSON, an unknown field, a missing field, a value
+/// A [`ScenarioError`] for text that is not JSON, a key repeated in an object, an array where
+/// an object is expected, an unknown field, a missing field, a value
 /// of the wrong type (a bad duration, an out-of-range number) or anything but white space
 /// after the document; its position points at the offending key or value.
 pub fn parse(file: &str, src: &str) -> Result<Scenario, ScenarioError> {
+    // A key repeated in one object (a map would keep the last value) is refused first.
+    if let Some(d) = duplicates::first_duplicate(src) {
+        let segs = d.object_segs();
+        let second = locate_nth_key(src, &segs, &d.key, 2);
+        let first = locate_nth_key(src, &segs, &d.key, 1);
+        let (line, column) = second.unwrap_or((1, 1));
+        return Err(ScenarioError {
+            file: file.to_string(),
+            path: d.path(),
+            line,
+            column,
+            message: match first {
+                Some((l, c)) => format!(
+                    "duplicate key {:?} (first at line {l}, column {c}); a key appears once per \
+                     object",
+                    d.key
+                ),
+                None => format!("duplicate key {:?}", d.key),
+            },
+        });
+    }
     let de = &mut serde_json::Deserializer::from_str(src);
     let res: Result<Scenario, _> = serde_path_to_error::deserialize(&mut *de);
     let err = |path: String, inner: serde_json::Error| {
