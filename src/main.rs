@@ -187,7 +187,8 @@ fn main() -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(Bad(msg)) => {
-            eprintln!("twsim: error: {msg}");
+            // Long values (a 10 MB name) are never echoed whole.
+            eprintln!("twsim: error: {}", scenario::elide(&msg));
             ExitCode::from(2)
         }
     }
@@ -214,7 +215,13 @@ fn run_sources(srcs: &[(String, String)], out: &Out) -> Result<bool, Bad> {
         msl: out
             .msl
             .as_deref()
-            .map(|m| parse_duration(m).map_err(|e| Bad(format!("--msl: {e}"))))
+            .map(|m| match parse_duration(m) {
+                Ok(d) if d == twsim_model::Duration::ZERO => Err(Bad(format!(
+                    "--msl: {m:?}: the MSL must be greater than zero"
+                ))),
+                Ok(d) => Ok(d),
+                Err(e) => Err(Bad(format!("--msl: {e}"))),
+            })
             .transpose()?,
     };
     let mut runs = Vec::new();

@@ -539,6 +539,33 @@ malformed! {
         "expected a scenario object";
     malformed_array_as_match: "array_as_match.json", 4, 39, "network.faults[0].match: ",
         "invalid type: sequence, expected a match object";
+    malformed_variant_zero_msl: "variant_zero_msl.json", 6, 60, "variants[1].msl: ", "msl must be greater than zero";
+    malformed_unsafe_variant_name: "unsafe_variant_name.json", 5, 48, "variants[1].name: ",
+        "name \"../../x\" is used in output file names: write 1 to 64 letters, digits, '.', '_', '+' or '-'";
+    malformed_long_value: "long_value.json", 4, 24, "steps[0].host: ", "…\" (4936 more characters)";
+    malformed_virtual_time_past_limit: "virtual_time_past_limit.json", 104, 43, "steps[99].for: ",
+        "the run could pass 100 years of virtual time here";
+}
+
+/// A 5000-character value is not echoed whole.
+#[test]
+fn long_values_are_elided_in_errors() {
+    let o = twsim(["run", "tests/malformed/long_value.json"]);
+    assert_status(&o, 2, "long_value.json");
+    let err = stderr(&o);
+    assert!(err.len() < 300, "{} bytes: {err}", err.len());
+    let o = twsim([
+        "run",
+        "examples/restart-time-wait.json",
+        "--variant",
+        &"v".repeat(5000),
+    ]);
+    assert_status(&o, 2, "long --variant");
+    let err = stderr(&o);
+    assert!(
+        err.len() < 300 && err.contains("(4936 more characters)"),
+        "{err}"
+    );
 }
 
 /// Runs `twsim ARGS --trace DIR/t.jsonl` where `t.jsonl` already exists, and checks the
@@ -732,6 +759,20 @@ fn bad_command_line_values_are_bad_input() {
         stderr(&o).starts_with("twsim: error: --msl: "),
         "{}",
         stderr(&o)
+    );
+
+    // A zero MSL on the command line is the flag's error, not the file's.
+    let dir = TempDir::new("msl0");
+    check_bad_input(
+        &dir,
+        &[
+            "run".as_ref(),
+            "examples/restart-time-wait.json".as_ref(),
+            "--msl".as_ref(),
+            "0s".as_ref(),
+        ],
+        "--msl: \"0s\": the MSL must be greater than zero",
+        "",
     );
 
     let o = twsim([
