@@ -276,10 +276,25 @@ fn run_sources(srcs: &[(String, String)], out: &Out) -> Result<bool, Bad> {
         quiet: out.json,
     };
     let several = runs.len() > 1;
+    // Every output path, per run, checked before anything runs.
+    let paths: Vec<(Option<PathBuf>, Option<PathBuf>)> = runs
+        .iter()
+        .map(|sc| {
+            let tag = if several { Some(tag_of(sc)) } else { None };
+            let path =
+                |p: &Option<PathBuf>| p.as_ref().map(|p| output::with_tag(p, tag.as_deref()));
+            (path(&out.trace), path(&out.pcap))
+        })
+        .collect();
+    let all_paths: Vec<PathBuf> = paths
+        .iter()
+        .flat_map(|(t, p)| t.iter().chain(p.iter()).cloned())
+        .collect();
+    output::check_all(&all_paths).map_err(|e| Bad(e.to_string()))?;
     let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     let mut all_ok = true;
     let mut summaries = Vec::new();
-    for sc in &runs {
+    for (sc, (trace_path, pcap_path)) in runs.iter().zip(paths) {
         let mut rep: RunReport = run(sc, opts);
         all_ok &= rep.ok();
         // A quiet run keeps no call text; the summary names every call.
@@ -292,12 +307,11 @@ fn run_sources(srcs: &[(String, String)], out: &Out) -> Result<bool, Bad> {
             print!("{}", report::text(&rep));
             println!();
         }
-        let tag = if several { Some(tag_of(sc)) } else { None };
-        if let (Some(p), Some(bytes)) = (&out.trace, rep.recorder.take_trace()) {
-            files.push((output::with_tag(p, tag.as_deref()), bytes));
+        if let (Some(p), Some(bytes)) = (trace_path, rep.recorder.take_trace()) {
+            files.push((p, bytes));
         }
-        if let (Some(p), Some(bytes)) = (&out.pcap, rep.recorder.take_pcap()) {
-            files.push((output::with_tag(p, tag.as_deref()), bytes));
+        if let (Some(p), Some(bytes)) = (pcap_path, rep.recorder.take_pcap()) {
+            files.push((p, bytes));
         }
     }
     if out.json {
@@ -351,6 +365,15 @@ fn replay(
         None => None,
     };
     if all_os {
+        // Validated as `replay` validates: the chosen variant, or every one.
+        let check: Vec<Option<usize>> = match vidx {
+            Some(i) => vec![Some(i)],
+            None => (0..sc.variants.len()).map(Some).collect(),
+        };
+        for v in check {
+            sc.resolve(file, src, v, &Overrides::default())
+                .map_err(|e| Bad(e.to_string()))?;
+        }
         let resolve = |ov: &Overrides| sc.resolve(file, src, vidx, ov).map_err(|e| e.to_string());
         let out = replay_cmd::all_os(&resolve).map_err(Bad)?;
         emit(&out, json);

@@ -545,6 +545,69 @@ malformed! {
     malformed_long_value: "long_value.json", 4, 24, "steps[0].host: ", "…\" (4936 more characters)";
     malformed_virtual_time_past_limit: "virtual_time_past_limit.json", 104, 43, "steps[99].for: ",
         "the run could pass 100 years of virtual time here";
+    malformed_variant_expect_unknown_step: "variant_expect_unknown_step.json", 5, 68, "variants[0].expect.7: ",
+        "\"7\" is not a step index (0..1)";
+}
+
+/// `replay --all-os` validates the variants as `run` and `replay` do.
+#[test]
+fn replay_all_os_validates_like_replay() {
+    let rel = "tests/malformed/variant_expect_unknown_step.json";
+    for args in [&["replay", rel][..], &["replay", "--all-os", rel]] {
+        let o = twsim(args);
+        assert_status(&o, 2, &format!("{args:?}"));
+        let want = format!("twsim: error: {rel}:5:68: variants[0].expect.7: ");
+        assert!(stderr(&o).starts_with(&want), "{args:?}: {}", stderr(&o));
+        assert!(stdout(&o).is_empty(), "{args:?}: {}", stdout(&o));
+    }
+}
+
+/// Every output path is checked before the run: a directory, a missing folder or one path
+/// named twice is bad input, nothing runs and the existing trace is unchanged.
+#[test]
+fn bad_output_paths_are_refused_before_the_run() {
+    let dir = TempDir::new("outputs");
+    let sub = dir.path("sub");
+    std::fs::create_dir(&sub).expect("mkdir");
+    let trace = dir.path("t.jsonl");
+    let ex = "examples/restart-time-wait.json";
+    let missing = dir.path("missing").join("p.pcap");
+    for (pcap, why) in [
+        (sub.clone(), "it is a directory"),
+        (missing.clone(), "folder "),
+        (trace.clone(), "named for two outputs"),
+    ] {
+        check_bad_input(
+            &dir,
+            &[
+                "run".as_ref(),
+                ex.as_ref(),
+                "--variant".as_ref(),
+                "linux".as_ref(),
+                "--pcap".as_ref(),
+                pcap.as_os_str(),
+            ],
+            "",
+            why,
+        );
+    }
+    // With several runs, each run's file is checked (the first would have been replaced).
+    check_bad_input(
+        &dir,
+        &[
+            "run".as_ref(),
+            ex.as_ref(),
+            "--pcap".as_ref(),
+            missing.as_os_str(),
+        ],
+        &format!(
+            "{}: cannot write: folder ",
+            dir.path("missing")
+                .join("p.restart-time-wait.linux.pcap")
+                .display()
+        ),
+        "",
+    );
 }
 
 /// A 5000-character value is not echoed whole.
