@@ -117,11 +117,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.cmd {
         Cmd::Run { file, out } => {
-            let name = file.display().to_string();
-            match std::fs::read_to_string(&file) {
-                Ok(src) => run_sources(&[(name, src)], &out),
-                Err(e) => Err(Bad(format!("{name}: cannot read: {e}"))),
-            }
+            read_scenario(&file).and_then(|(name, src)| run_sources(&[(name, src)], &out))
         }
         Cmd::Demo { list: true, .. } => {
             for d in demos::DEMOS {
@@ -152,13 +148,8 @@ fn main() -> ExitCode {
             all_os,
             kernel,
             json,
-        } => {
-            let name = file.display().to_string();
-            match std::fs::read_to_string(&file) {
-                Ok(src) => replay(&name, &src, os, variant, all_os, kernel, json),
-                Err(e) => Err(Bad(format!("{name}: cannot read: {e}"))),
-            }
-        }
+        } => read_scenario(&file)
+            .and_then(|(name, src)| replay(&name, &src, os, variant, all_os, kernel, json)),
         Cmd::Bench { model: Some(n), .. } => {
             let f = twsim::bench::model::measure(n, 200_000);
             println!(
@@ -196,9 +187,22 @@ fn main() -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(Bad(msg)) => {
-            eprintln!("twsim: error: {msg}");
+            // Long values (a 10 MB name) are never echoed whole.
+            eprintln!("twsim: error: {}", scenario::elide(&msg));
             ExitCode::from(2)
         }
+    }
+}
+
+/// The name and text of the scenario file `file` (a regular UTF-8 file of at most
+/// [`scenario::MAX_INPUT_BYTES`]).
+fn read_scenario(file: &Path) -> Result<(String, String), Bad> {
+    let name = file.display().to_string();
+    match scenario::read_input(file) {
+        Ok(src) => Ok((name, src)),
+        // An encoding error has a position: FILE:LINE:COL: ….
+        Err(e @ scenario::InputError::Utf8 { .. }) => Err(Bad(format!("{name}:{e}"))),
+        Err(e) => Err(Bad(format!("{name}: {e}"))),
     }
 }
 
@@ -211,7 +215,13 @@ fn run_sources(srcs: &[(String, String)], out: &Out) -> Result<bool, Bad> {
         msl: out
             .msl
             .as_deref()
-            .map(|m| parse_duration(m).map_err(|e| Bad(format!("--msl: {e}"))))
+            .map(|m| match parse_duration(m) {
+                Ok(d) if d == twsim_model::Duration::ZERO => Err(Bad(format!(
+                    "--msl: {m:?}: the MSL must be greater than zero"
+                ))),
+                Ok(d) => Ok(d),
+                Err(e) => Err(Bad(format!("--msl: {e}"))),
+            })
             .transpose()?,
     };
     let mut runs = Vec::new();
@@ -266,11 +276,26 @@ fn run_sources(srcs: &[(String, String)], out: &Out) -> Result<bool, Bad> {
         quiet: out.json,
     };
     let several = runs.len() > 1;
+    // Every output path, per run, checked before anything runs.
+    let paths: Vec<(Option<PathBuf>, Option<PathBuf>)> = runs
+        .iter()
+        .map(|sc| {
+            let tag = if several { Some(tag_of(sc)) } else { None };
+            let path =
+                |p: &Option<PathBuf>| p.as_ref().map(|p| output::with_tag(p, tag.as_deref()));
+            (path(&out.trace), path(&out.pcap))
+        })
+        .collect();
+    let all_paths: Vec<PathBuf> = paths
+        .iter()
+        .flat_map(|(t, p)| t.iter().chain(p.iter()).cloned())
+        .collect();
+    output::check_all(&all_paths).map_err(|e| Bad(e.to_string()))?;
     let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     let mut all_ok = true;
     let mut summaries = Vec::new();
     let mut rows = Vec::new();
-    for sc in &runs {
+    for (sc, (trace_path, pcap_path)) in runs.iter().zip(paths) {
         let mut rep: RunReport = run(sc, opts);
         all_ok &= rep.ok();
         // A quiet run keeps no call text; the summary names every call.
@@ -284,12 +309,11 @@ fn run_sources(srcs: &[(String, String)], out: &Out) -> Result<bool, Bad> {
             println!();
             rows.push(report::CompareRow::of(&rep));
         }
-        let tag = if several { Some(tag_of(sc)) } else { None };
-        if let (Some(p), Some(bytes)) = (&out.trace, rep.recorder.take_trace()) {
-            files.push((output::with_tag(p, tag.as_deref()), bytes));
+        if let (Some(p), Some(bytes)) = (trace_path, rep.recorder.take_trace()) {
+            files.push((p, bytes));
         }
-        if let (Some(p), Some(bytes)) = (&out.pcap, rep.recorder.take_pcap()) {
-            files.push((output::with_tag(p, tag.as_deref()), bytes));
+        if let (Some(p), Some(bytes)) = (pcap_path, rep.recorder.take_pcap()) {
+            files.push((p, bytes));
         }
     }
     // Hazards and their controls, side by side.
@@ -347,6 +371,15 @@ fn replay(
         None => None,
     };
     if all_os {
+        // Validated as `replay` validates: the chosen variant, or every one.
+        let check: Vec<Option<usize>> = match vidx {
+            Some(i) => vec![Some(i)],
+            None => (0..sc.variants.len()).map(Some).collect(),
+        };
+        for v in check {
+            sc.resolve(file, src, v, &Overrides::default())
+                .map_err(|e| Bad(e.to_string()))?;
+        }
         let resolve = |ov: &Overrides| sc.resolve(file, src, vidx, ov).map_err(|e| e.to_string());
         let out = replay_cmd::all_os(&resolve).map_err(Bad)?;
         emit(&out, json);

@@ -1,5 +1,6 @@
-//! Output files, written whole or not at all: every file goes to a temporary sibling first and
-//! is renamed into place only when all of them were written.
+//! Output files, written whole or not at all: every path is checked before anything runs
+//! ([`check_all`]), then every file goes to a temporary sibling first and is renamed into place
+//! only when all of them were written, so a failing run leaves existing files untouched.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -30,14 +31,54 @@ impl std::fmt::Display for OutputError {
     }
 }
 
+/// The temporary sibling a file is written to before it is renamed into place.
+fn tmp(p: &Path) -> PathBuf {
+    let mut name = p.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".twsim-tmp");
+    p.with_file_name(name)
+}
+
+/// Checks every output path before a run: each names a file (not a directory or anything but a
+/// regular file) in an existing folder where a file can be created, and no two are the same.
+///
+/// # Errors
+///
+/// An [`OutputError`] naming the first bad path.
+pub fn check_all(paths: &[PathBuf]) -> Result<(), OutputError> {
+    let bad = |p: &Path, why: String| OutputError(format!("{}: cannot write: {why}", p.display()));
+    let mut seen = std::collections::BTreeSet::new();
+    for p in paths {
+        if !seen.insert(p) {
+            return Err(bad(p, "named for two outputs".into()));
+        }
+        if p.file_name().is_none() {
+            return Err(bad(p, "not a file name".into()));
+        }
+        let folder = match p.parent() {
+            Some(f) if !f.as_os_str().is_empty() => f,
+            _ => Path::new("."),
+        };
+        match std::fs::metadata(folder) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(bad(p, format!("{} is not a folder", folder.display()))),
+            Err(e) => return Err(bad(p, format!("folder {}: {e}", folder.display()))),
+        }
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => return Err(bad(p, "it is a directory".into())),
+            Ok(m) if !m.is_file() => return Err(bad(p, "it is not a regular file".into())),
+            _ => {}
+        }
+        // Creating the temporary sibling shows the folder is writable.
+        let t = tmp(p);
+        std::fs::File::create(&t).map_err(|e| bad(p, e.to_string()))?;
+        let _ = std::fs::remove_file(&t);
+    }
+    Ok(())
+}
+
 /// Writes every `(path, bytes)`; on any failure removes the temporaries and leaves no
 /// output file behind.
 pub fn write_all(files: &[(PathBuf, Vec<u8>)]) -> Result<(), OutputError> {
-    let tmp = |p: &Path| {
-        let mut name = p.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-        name.push(".twsim-tmp");
-        p.with_file_name(name)
-    };
     let mut written: Vec<PathBuf> = Vec::new();
     let fail = |written: &[PathBuf], p: &Path, e: io::Error| {
         for w in written {
@@ -75,6 +116,24 @@ mod tests {
             with_tag(Path::new("t.jsonl"), None),
             PathBuf::from("t.jsonl")
         );
+    }
+
+    #[test]
+    fn bad_paths_are_found_before_anything_is_written() {
+        let dir = std::env::temp_dir().join(format!("twsim-check-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("a.bin");
+        assert!(check_all(std::slice::from_ref(&good)).is_ok());
+        for (paths, why) in [
+            (vec![dir.clone()], "it is a directory"),
+            (vec![dir.join("missing").join("b.bin")], "folder "),
+            (vec![good.clone(), good.clone()], "named for two outputs"),
+        ] {
+            let e = check_all(&paths).unwrap_err().0;
+            assert!(e.contains(why), "{e}");
+        }
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

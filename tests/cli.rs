@@ -425,14 +425,19 @@ fn json_summary_parses() {
 // Bad input
 // ---------------------------------------------------------------------------------------------
 
-/// Runs `twsim run tests/malformed/FILE` with `--trace` and `--pcap` pointing into a fresh
-/// directory and checks the error: exit 2, `twsim: error: FILE:LINE:COL: ` followed by `then`
-/// (the JSON path and `: `, or the message when the error concerns the whole document), a
-/// message containing `msg`, no panic, no output and no file written.
+/// What an output file held before a run that must not touch it.
+const PREVIOUS_TRACE: &[u8] = b"{\"previous\": \"trace\"}\n";
+
+/// Runs `twsim run tests/malformed/FILE` with `--trace` pointing at an existing file and
+/// `--pcap` at a new one in a fresh directory and checks the error: exit 2,
+/// `twsim: error: FILE:LINE:COL: ` followed by `then` (the JSON path and `: `, or the message
+/// when the error concerns the whole document), a message containing `msg`, no panic, no
+/// output, no file written and the existing trace unchanged.
 fn check_malformed(file: &str, line: usize, col: usize, then: &str, msg: &str) {
     let rel = format!("tests/malformed/{file}");
     let dir = TempDir::new("malformed");
     let (trace, pcap) = (dir.path("t.jsonl"), dir.path("p.pcap"));
+    std::fs::write(&trace, PREVIOUS_TRACE).expect("write the previous trace");
     let o = twsim([
         "run".as_ref(),
         rel.as_ref(),
@@ -459,10 +464,15 @@ fn check_malformed(file: &str, line: usize, col: usize, then: &str, msg: &str) {
         "{rel}: printed output for a bad scenario:\n{}",
         stdout(&o)
     );
-    assert!(
-        dir.entries().is_empty(),
-        "{rel}: files written for a bad scenario: {:?}",
-        dir.entries()
+    assert_eq!(
+        dir.entries(),
+        ["t.jsonl"],
+        "{rel}: files written for a bad scenario"
+    );
+    assert_eq!(
+        std::fs::read(&trace).expect("read the previous trace"),
+        PREVIOUS_TRACE,
+        "{rel}: the existing trace changed"
     );
 }
 
@@ -516,6 +526,221 @@ malformed! {
     malformed_isn_two_keys: "isn_two_keys.json", 4, 47, "hosts[0].isn: ", "an ISN object needs exactly one key";
     malformed_isn_empty_scripted: "isn_empty_scripted.json", 7, 46, "variants[1].isn.scripted: ",
         "a scripted ISN list needs at least one sequence number";
+    malformed_bad_utf8: "bad_utf8.json", 3, 24, "invalid UTF-8 at byte offset 48", "input files are UTF-8 text";
+    malformed_empirical_outside_folder: "empirical_outside_folder.json", 4, 69,
+        "network.routes[0].delay.empirical: ", "must be a relative path inside the scenario's folder";
+    malformed_duplicate_key_in_variant_expect: "duplicate_key_in_variant_expect.json", 6, 44,
+        "variants[0].expect.1: ", "duplicate key \"1\" (first at line 5, column 44)";
+    malformed_duplicate_key_in_linger: "duplicate_key_in_linger.json", 6, 95, "steps[1].value.on: ",
+        "duplicate key \"on\" (first at line 6, column 86)";
+    malformed_duplicate_field: "duplicate_field.json", 3, 49, "hosts[0].addr: ", "duplicate key \"addr\"";
+    malformed_array_as_host: "array_as_host.json", 3, 56, "hosts[1]: ", "invalid type: sequence, expected a host object";
+    malformed_array_as_scenario: "array_as_scenario.json", 1, 1, "invalid type: sequence",
+        "expected a scenario object";
+    malformed_array_as_match: "array_as_match.json", 4, 39, "network.faults[0].match: ",
+        "invalid type: sequence, expected a match object";
+    malformed_variant_zero_msl: "variant_zero_msl.json", 6, 60, "variants[1].msl: ", "msl must be greater than zero";
+    malformed_unsafe_variant_name: "unsafe_variant_name.json", 5, 48, "variants[1].name: ",
+        "name \"../../x\" is used in output file names: write 1 to 64 letters, digits, '.', '_', '+' or '-'";
+    malformed_long_value: "long_value.json", 4, 24, "steps[0].host: ", "…\" (4936 more characters)";
+    malformed_virtual_time_past_limit: "virtual_time_past_limit.json", 104, 43, "steps[99].for: ",
+        "the run could pass 100 years of virtual time here";
+    malformed_variant_expect_unknown_step: "variant_expect_unknown_step.json", 5, 68, "variants[0].expect.7: ",
+        "\"7\" is not a step index (0..1)";
+}
+
+/// `replay --all-os` validates the variants as `run` and `replay` do.
+#[test]
+fn replay_all_os_validates_like_replay() {
+    let rel = "tests/malformed/variant_expect_unknown_step.json";
+    for args in [&["replay", rel][..], &["replay", "--all-os", rel]] {
+        let o = twsim(args);
+        assert_status(&o, 2, &format!("{args:?}"));
+        let want = format!("twsim: error: {rel}:5:68: variants[0].expect.7: ");
+        assert!(stderr(&o).starts_with(&want), "{args:?}: {}", stderr(&o));
+        assert!(stdout(&o).is_empty(), "{args:?}: {}", stdout(&o));
+    }
+}
+
+/// Every output path is checked before the run: a directory, a missing folder or one path
+/// named twice is bad input, nothing runs and the existing trace is unchanged.
+#[test]
+fn bad_output_paths_are_refused_before_the_run() {
+    let dir = TempDir::new("outputs");
+    let sub = dir.path("sub");
+    std::fs::create_dir(&sub).expect("mkdir");
+    let trace = dir.path("t.jsonl");
+    let ex = "examples/restart-time-wait.json";
+    let missing = dir.path("missing").join("p.pcap");
+    for (pcap, why) in [
+        (sub.clone(), "it is a directory"),
+        (missing.clone(), "folder "),
+        (trace.clone(), "named for two outputs"),
+    ] {
+        check_bad_input(
+            &dir,
+            &[
+                "run".as_ref(),
+                ex.as_ref(),
+                "--variant".as_ref(),
+                "linux".as_ref(),
+                "--pcap".as_ref(),
+                pcap.as_os_str(),
+            ],
+            "",
+            why,
+        );
+    }
+    // With several runs, each run's file is checked (the first would have been replaced).
+    check_bad_input(
+        &dir,
+        &[
+            "run".as_ref(),
+            ex.as_ref(),
+            "--pcap".as_ref(),
+            missing.as_os_str(),
+        ],
+        &format!(
+            "{}: cannot write: folder ",
+            dir.path("missing")
+                .join("p.restart-time-wait.linux.pcap")
+                .display()
+        ),
+        "",
+    );
+}
+
+/// A 5000-character value is not echoed whole.
+#[test]
+fn long_values_are_elided_in_errors() {
+    let o = twsim(["run", "tests/malformed/long_value.json"]);
+    assert_status(&o, 2, "long_value.json");
+    let err = stderr(&o);
+    assert!(err.len() < 300, "{} bytes: {err}", err.len());
+    let o = twsim([
+        "run",
+        "examples/restart-time-wait.json",
+        "--variant",
+        &"v".repeat(5000),
+    ]);
+    assert_status(&o, 2, "long --variant");
+    let err = stderr(&o);
+    assert!(
+        err.len() < 300 && err.contains("(4936 more characters)"),
+        "{err}"
+    );
+}
+
+/// Runs `twsim ARGS --trace DIR/t.jsonl` where `t.jsonl` already exists, and checks the
+/// error: exit 2, one line on stderr starting `twsim: error: ` + `start` and containing
+/// `msg`, nothing on stdout, and the existing trace unchanged and alone in `dir`.
+fn check_bad_input(dir: &TempDir, args: &[&std::ffi::OsStr], start: &str, msg: &str) {
+    let trace = dir.path("t.jsonl");
+    std::fs::write(&trace, PREVIOUS_TRACE).expect("write the previous trace");
+    let before = dir.entries();
+    let mut all: Vec<&std::ffi::OsStr> = args.to_vec();
+    all.extend(["--trace".as_ref(), trace.as_os_str()]);
+    let o = twsim(all);
+    let what = format!("{args:?}");
+    assert_status(&o, 2, &what);
+    let err = stderr(&o);
+    let want = format!("twsim: error: {start}");
+    assert!(
+        err.starts_with(&want),
+        "{what}: expected {want:?}, got {err:?}"
+    );
+    assert!(err.contains(msg), "{what}: expected {msg:?} in {err:?}");
+    assert_eq!(
+        err.lines().count(),
+        1,
+        "{what}: one error line expected:\n{err}"
+    );
+    assert!(stdout(&o).is_empty(), "{what}: ran:\n{}", stdout(&o));
+    assert_eq!(dir.entries(), before, "{what}: files written");
+    assert_eq!(
+        std::fs::read(&trace).expect("read the previous trace"),
+        PREVIOUS_TRACE,
+        "{what}: the existing trace changed"
+    );
+}
+
+/// A scenario with one route whose delays come from `delays` (a path as written in the file).
+fn empirical_scenario(delays: &str) -> String {
+    format!(
+        r#"{{ "name": "emp", "hosts": [ {{ "name": "a", "addr": "10.0.0.1" }} ],
+  "network": {{ "routes": [ {{ "name": "lan", "delay": {{ "empirical": "{delays}" }} }} ] }},
+  "steps": [ {{ "host": "a", "call": "socket", "sock": "S" }} ] }}"#
+    )
+}
+
+/// Only regular files under the size cap are read: a device, a FIFO (which would block), a
+/// directory or an oversized file as the scenario or as an empirical-delay file is bad input,
+/// and a delay file reached through a symbolic link out of the scenario's folder is refused
+/// without quoting it.
+#[cfg(unix)]
+#[test]
+fn inputs_are_regular_files_under_the_size_cap_inside_the_scenarios_folder() {
+    let dir = TempDir::new("inputs");
+    fn run(p: &Path) -> [&std::ffi::OsStr; 2] {
+        ["run".as_ref(), p.as_os_str()]
+    }
+    check_bad_input(
+        &dir,
+        &run(Path::new("/dev/zero")),
+        "/dev/zero: cannot read: a device, not a regular file",
+        "",
+    );
+    let fifo = dir.path("fifo.json");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    let fifo_name = fifo.display().to_string();
+    check_bad_input(
+        &dir,
+        &run(&fifo),
+        &format!("{fifo_name}: cannot read: a FIFO, not a regular file"),
+        "",
+    );
+    let o = twsim(["replay".as_ref(), fifo.as_os_str()]);
+    assert_status(&o, 2, "replay of a FIFO");
+    assert!(
+        stderr(&o).starts_with(&format!("twsim: error: {fifo_name}: cannot read: a FIFO")),
+        "{}",
+        stderr(&o)
+    );
+    let big = dir.path("big.json");
+    std::fs::File::create(&big)
+        .and_then(|f| f.set_len(16 * 1024 * 1024 + 1))
+        .expect("sparse file");
+    check_bad_input(
+        &dir,
+        &run(&big),
+        &format!("{}: cannot read: larger than 16 MiB", big.display()),
+        "the limit for an input file",
+    );
+    std::fs::remove_file(&big).expect("remove the big file");
+
+    // Empirical-delay files: a FIFO in the folder, a link out of it, a directory.
+    let sc = |name: &str, delays: &str| {
+        let p = dir.path(name);
+        std::fs::write(&p, empirical_scenario(delays)).expect("write scenario");
+        p
+    };
+    let at = |p: &Path| format!("{}:2:69: network.routes[0].delay.empirical: ", p.display());
+    let f = sc("fifo-delays.json", "fifo.json");
+    check_bad_input(&dir, &run(&f), &at(&f), "fifo.json: cannot read: a FIFO");
+    std::os::unix::fs::symlink("/etc/hostname", dir.path("link.txt")).expect("symlink");
+    let f = sc("link-delays.json", "link.txt");
+    check_bad_input(
+        &dir,
+        &run(&f),
+        &at(&f),
+        "resolves outside the scenario's folder",
+    );
+    let f = sc("abs-delays.json", "/etc/hostname");
+    check_bad_input(&dir, &run(&f), &at(&f), "must be a relative path");
+    std::fs::create_dir(dir.path("sub")).expect("mkdir");
+    let f = sc("dir-delays.json", "sub");
+    check_bad_input(&dir, &run(&f), &at(&f), "sub: cannot read: a directory");
 }
 
 #[test]
@@ -597,6 +822,20 @@ fn bad_command_line_values_are_bad_input() {
         stderr(&o).starts_with("twsim: error: --msl: "),
         "{}",
         stderr(&o)
+    );
+
+    // A zero MSL on the command line is the flag's error, not the file's.
+    let dir = TempDir::new("msl0");
+    check_bad_input(
+        &dir,
+        &[
+            "run".as_ref(),
+            "examples/restart-time-wait.json".as_ref(),
+            "--msl".as_ref(),
+            "0s".as_ref(),
+        ],
+        "--msl: \"0s\": the MSL must be greater than zero",
+        "",
     );
 
     let o = twsim([

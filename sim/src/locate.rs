@@ -4,8 +4,12 @@
 //! deserialisation (an unknown host, a duplicate socket name) are located here by walking the
 //! text. The walker is tolerant: on text it cannot follow it returns `None`.
 
-enum Seg<'a> {
+/// One step of a JSON path: an object member or an array element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seg<'a> {
+    /// The member with this key.
     Key(&'a str),
+    /// The element at this index.
     Index(usize),
 }
 
@@ -111,9 +115,35 @@ impl Walker<'_> {
             }
             self.i += 1;
             self.ws();
-            if &self.b[s..e] == key.as_bytes() {
+            if key_is(&self.b[s..e], key) {
                 return Some(s - 1);
             }
+            self.past_member()?;
+        }
+    }
+
+    /// In the object here, the opening quote of the `nth` (1-based) key equal to `key`.
+    fn nth_key_at(&mut self, key: &str, nth: usize) -> Option<usize> {
+        self.ws();
+        if self.b.get(self.i) != Some(&b'{') {
+            return None;
+        }
+        self.i += 1;
+        let mut seen = 0;
+        loop {
+            self.ws();
+            let (s, e) = self.string()?;
+            if key_is(&self.b[s..e], key) {
+                seen += 1;
+                if seen == nth {
+                    return Some(s - 1);
+                }
+            }
+            self.ws();
+            if self.b.get(self.i) != Some(&b':') {
+                return None;
+            }
+            self.i += 1;
             self.past_member()?;
         }
     }
@@ -142,6 +172,54 @@ impl Walker<'_> {
         self.ws();
         Some(())
     }
+}
+
+/// Whether the raw text of a JSON string (between its quotes) spells `key`, escapes decoded.
+fn key_is(raw: &[u8], key: &str) -> bool {
+    if !raw.contains(&b'\\') {
+        return raw == key.as_bytes();
+    }
+    let Ok(raw) = std::str::from_utf8(raw) else {
+        return false;
+    };
+    serde_json::from_str::<String>(&format!("\"{raw}\"")).is_ok_and(|k| k == key)
+}
+
+/// The 1-based (line, column) of the character at byte `pos` of `src`.
+fn line_col(src: &str, pos: usize) -> (usize, usize) {
+    let mut pos = pos.min(src.len());
+    while !src.is_char_boundary(pos) {
+        pos -= 1;
+    }
+    let before = &src[..pos];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// The 1-based (line, column) of the opening quote of the `nth` (1-based) occurrence of `key`
+/// in the object at `object` (a path given as steps, so keys may hold any character), or
+/// `None`. Used to point at a duplicate key.
+pub fn locate_nth_key(
+    src: &str,
+    object: &[Seg<'_>],
+    key: &str,
+    nth: usize,
+) -> Option<(usize, usize)> {
+    let mut w = Walker {
+        b: src.as_bytes(),
+        i: 0,
+    };
+    for seg in object {
+        match *seg {
+            Seg::Key(k) => {
+                w.find_key_at(k)?;
+            }
+            Seg::Index(ix) => w.find_index(ix)?,
+        }
+    }
+    let at = w.nth_key_at(key, nth)?;
+    Some(line_col(src, at))
 }
 
 /// The 1-based (line, column) where the value at `path` starts in `src`, or `None`.
@@ -179,11 +257,7 @@ fn walk(src: &str, path: &str, key: bool) -> Option<(usize, usize)> {
         return None;
     }
     w.ws();
-    let pos = at.unwrap_or(w.i).min(src.len());
-    let before = &src[..pos];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    Some((line, col))
+    Some(line_col(src, at.unwrap_or(w.i)))
 }
 
 #[cfg(test)]
@@ -200,6 +274,17 @@ mod tests {
         assert_eq!(locate(src, ""), Some((1, 1)));
         assert_eq!(super::locate_key(src, "steps[1].addr"), Some((5, 6)));
         assert_eq!(super::locate_key(src, "steps[1]"), None);
+    }
+
+    #[test]
+    fn finds_the_nth_occurrence_of_a_key() {
+        use super::{locate_nth_key, Seg};
+        let src = "{\"v\": [{\"e\": {\"1\": 1,\n \"1\": 2, \"a.b\": 3, \"a\\u002eb\": 4}}]}";
+        let obj = [Seg::Key("v"), Seg::Index(0), Seg::Key("e")];
+        assert_eq!(locate_nth_key(src, &obj, "1", 1), Some((1, 15)));
+        assert_eq!(locate_nth_key(src, &obj, "1", 2), Some((2, 2)));
+        assert_eq!(locate_nth_key(src, &obj, "a.b", 2), Some((2, 20)));
+        assert_eq!(locate_nth_key(src, &obj, "1", 3), None);
     }
 
     #[test]

@@ -2,15 +2,60 @@
 //! an error rather than a silently ignored one. Field documentation here is the reference
 //! that `docs/scenario-format.md` expands on. Nothing here is validated beyond its JSON type;
 //! [`Scenario::resolve`] does that.
+//!
+//! Every struct is read from a JSON object only: serde's derived impl would also read one from
+//! an array, by field position (a host as `["server", "10.0.0.2"]`), so each derives with
+//! `#[serde(remote = "Self")]` and `object_only!` implements `Deserialize` over a map alone.
 
 use super::values::{parse_duration, At, Dur, Seq};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
 
+/// `Deserialize` for structs derived with `#[serde(remote = "Self")]`, reading them from a JSON
+/// object only (`expecting` names what was expected in the error for anything else).
+macro_rules! object_only {
+    ($($t:ty => $what:literal,)*) => {$(
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> serde::de::Visitor<'de> for V {
+                    type Value = $t;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str($what)
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<$t, A::Error> {
+                        // The derived (inherent) function, reading the object's members.
+                        <$t>::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    }
+                }
+                d.deserialize_map(V)
+            }
+        }
+    )*};
+}
+
+object_only! {
+    Scenario => "a scenario object",
+    HostSpec => "a host object",
+    IsnObject => "an ISN object",
+    TimeWaitSpec => "a time_wait object",
+    NetworkSpec => "a network object",
+    RouteSpec => "a route object",
+    DistSpec => "a delay distribution object",
+    NormalSpec => "a normal distribution object",
+    ExpSpec => "an exponential distribution object",
+    FaultSpec => "a fault object",
+    MatchSpec => "a match object",
+    ActionObject => "a fault action object",
+    StepSpec => "a step object",
+    VariantSpec => "a variant object",
+    CheckSpec => "a check object",
+}
+
 /// The raw scenario document.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct Scenario {
     /// Short name.
     pub name: String,
@@ -59,7 +104,7 @@ pub struct Scenario {
 
 /// A host.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct HostSpec {
     /// Unique name.
     pub name: String,
@@ -93,7 +138,7 @@ pub enum IsnSpec {
 
 /// The object form of an ISN policy (exactly one field).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct IsnObject {
     /// Every connection gets this ISS.
     #[serde(default)]
@@ -128,7 +173,7 @@ impl<'de> Deserialize<'de> for IsnSpec {
 
 /// Overrides of a profile's TIME-WAIT behaviour (time-wait.md's policy columns).
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct TimeWaitSpec {
     /// Timer restart rule: `duplicate_fin`, `any_segment`, `literal`, `retransmitted_fin`,
     /// `out_of_window`.
@@ -154,7 +199,7 @@ pub struct TimeWaitSpec {
 
 /// The network.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct NetworkSpec {
     /// Segments older than this are dropped (MSL_net; default 2 min, RFC 793).
     #[serde(default)]
@@ -169,7 +214,7 @@ pub struct NetworkSpec {
 
 /// A route.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct RouteSpec {
     /// Unique name.
     pub name: String,
@@ -203,7 +248,7 @@ pub enum DelaySpec {
 
 /// A delay distribution (exactly one field).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct DistSpec {
     /// `[min, max]`.
     #[serde(default)]
@@ -221,7 +266,7 @@ pub struct DistSpec {
 
 /// Truncated normal parameters.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct NormalSpec {
     /// Mean.
     pub mean: Dur,
@@ -237,7 +282,7 @@ pub struct NormalSpec {
 
 /// Exponential parameters.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct ExpSpec {
     /// Mean of the exponential part.
     pub mean: Dur,
@@ -308,7 +353,7 @@ impl<'de> Deserialize<'de> for EmpiricalSpec {
 
 /// A fault rule.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct FaultSpec {
     /// Which segments.
     #[serde(rename = "match")]
@@ -319,7 +364,7 @@ pub struct FaultSpec {
 
 /// Segment selector of a fault rule.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct MatchSpec {
     /// Sending host.
     #[serde(default)]
@@ -366,7 +411,7 @@ pub enum ActionSpec {
 
 /// The object form of a fault action.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct ActionObject {
     /// Extra delay.
     #[serde(default)]
@@ -381,7 +426,7 @@ pub struct ActionObject {
 
 /// One socket call.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct StepSpec {
     /// When (default: when the previous step completed).
     #[serde(default)]
@@ -451,7 +496,7 @@ pub struct StepSpec {
 
 /// A variant: the same script under other settings.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct VariantSpec {
     /// Name shown in output and used as file-name suffix.
     pub name: String,
@@ -479,7 +524,7 @@ pub struct VariantSpec {
 
 /// An outcome check evaluated after the run.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct CheckSpec {
     /// Host whose TIME-WAIT records are checked.
     pub host: String,

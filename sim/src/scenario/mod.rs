@@ -8,6 +8,7 @@
 //!
 //! The module is laid out along those stages:
 //!
+//! - `duplicates`: the walk that refuses a key repeated in an object, before the typed parse;
 //! - `format`: the file format, serde structs with `deny_unknown_fields` ([`Scenario`],
 //!   [`HostSpec`], [`StepSpec`] …);
 //! - `values`: values written as text: durations ([`Dur`], [`parse_duration`]), step times
@@ -16,38 +17,66 @@
 //! - `resolved`: the validated types ([`Resolved`], [`Host`], [`Step`], [`Call`] …);
 //! - `resolve`: [`Scenario::resolve`], one named step per part of the document (settings and
 //!   variants, hosts, network, script, checks);
-//! - `error`: [`ScenarioError`] and the positions it carries.
+//! - `error`: [`ScenarioError`] and the positions it carries;
+//! - `input`: [`read_input`], which reads a scenario or empirical-delay file (a regular file of
+//!   at most [`MAX_INPUT_BYTES`], UTF-8).
 
+mod duplicates;
 mod error;
 mod format;
+mod input;
 mod resolve;
 mod resolved;
 #[cfg(test)]
 mod test_support;
 mod values;
 
-pub use error::ScenarioError;
+pub use error::{elide, ScenarioError, SHOWN_CHARS};
 pub use format::{
     ActionObject, ActionSpec, CheckSpec, DelaySpec, DistSpec, EmpiricalSpec, ExpSpec, FaultSpec,
     HostSpec, IsnObject, IsnSpec, MatchSpec, NetworkSpec, NormalSpec, RouteSpec, Scenario,
     StepSpec, TimeWaitSpec, VariantSpec,
 };
+pub use input::{read_input, InputError, MAX_INPUT_BYTES};
+pub use resolve::{is_safe_name, MAX_NAME_CHARS, MAX_VIRTUAL_TIME};
 pub use resolved::{
     Action, Call, Check, Fault, Host, HostTiming, Ipv6Use, Overrides, Resolved, Route, SockOpt,
     Step, TimeWaitOverride, WaitFor,
 };
 pub use values::{parse_duration, At, Dur, Seq};
 
-use crate::locate::{locate, locate_key};
+use crate::locate::{locate, locate_key, locate_nth_key};
 
 /// Parses a scenario document. `file` is only used in error messages.
 ///
 /// # Errors
 ///
-/// A [`ScenarioError`] for text that is not JSON, an unknown field, a missing field, a value
+/// A [`ScenarioError`] for text that is not JSON, a key repeated in an object, an array where
+/// an object is expected, an unknown field, a missing field, a value
 /// of the wrong type (a bad duration, an out-of-range number) or anything but white space
 /// after the document; its position points at the offending key or value.
 pub fn parse(file: &str, src: &str) -> Result<Scenario, ScenarioError> {
+    // A key repeated in one object (a map would keep the last value) is refused first.
+    if let Some(d) = duplicates::first_duplicate(src) {
+        let segs = d.object_segs();
+        let second = locate_nth_key(src, &segs, &d.key, 2);
+        let first = locate_nth_key(src, &segs, &d.key, 1);
+        let (line, column) = second.unwrap_or((1, 1));
+        return Err(ScenarioError {
+            file: file.to_string(),
+            path: d.path(),
+            line,
+            column,
+            message: match first {
+                Some((l, c)) => format!(
+                    "duplicate key {:?} (first at line {l}, column {c}); a key appears once per \
+                     object",
+                    d.key
+                ),
+                None => format!("duplicate key {:?}", d.key),
+            },
+        });
+    }
     let de = &mut serde_json::Deserializer::from_str(src);
     let res: Result<Scenario, _> = serde_path_to_error::deserialize(&mut *de);
     let err = |path: String, inner: serde_json::Error| {

@@ -10,7 +10,11 @@ mod hosts;
 mod isn;
 mod network;
 mod script;
+mod time;
 mod variants;
+
+pub use time::MAX_VIRTUAL_TIME;
+pub use variants::{is_safe_name, MAX_NAME_CHARS};
 
 use super::error::{Ctx, ScenarioError};
 use super::format::Scenario;
@@ -25,6 +29,8 @@ impl Scenario {
 
     /// Validates the scenario for one variant (`None` = the base scenario) with `ov` applied
     /// last. `src` is the file text, for error positions.
+    ///
+    /// Refuses a script that could run past [`MAX_VIRTUAL_TIME`].
     ///
     /// Defaults filled in: seed 1, profile `linux`, one 1 ms route named `default` when there
     /// are none, a network lifetime of 2 min, 1 h of lingering after the last step.
@@ -54,6 +60,10 @@ impl Scenario {
             variants::expectations(&ctx, vi, &self.variants[vi], &mut steps)?;
         }
         let checks = checks::checks(&ctx, &self.checks, &hosts)?;
+        let linger_after_steps = self
+            .linger_after_steps
+            .map_or(Duration::from_secs(3600), |d| d.0);
+        time::bounded(&ctx, &self.steps, &steps, linger_after_steps)?;
         Ok(Resolved {
             name: self.name.clone(),
             variant: settings.variant,
@@ -70,9 +80,7 @@ impl Scenario {
             faults,
             steps,
             checks,
-            linger_after_steps: self
-                .linger_after_steps
-                .map_or(Duration::from_secs(3600), |d| d.0),
+            linger_after_steps,
         })
     }
 }

@@ -5,6 +5,7 @@ use super::super::error::{Ctx, ScenarioError};
 use super::super::format::{
     ActionSpec, DelaySpec, DistSpec, EmpiricalSpec, FaultSpec, NetworkSpec, RouteSpec,
 };
+use super::super::input::read_input;
 use super::super::resolved::{Action, Fault, Host, Route};
 use super::super::values::{parse_duration, prob};
 use super::hosts::opt_host_index;
@@ -135,30 +136,48 @@ fn parametric(ctx: &Ctx, path: &str, spec: &DistSpec) -> Result<Option<DelayDist
 }
 
 /// The delays in file `f` (relative to the scenario file): one duration per line, `#`
-/// comments and blank lines skipped.
+/// comments and blank lines skipped. The name must be a relative path without `..`, and the
+/// file must lie inside the scenario's folder (also after following symbolic links); it is read
+/// with [`read_input`] (a regular file, size-capped, UTF-8).
 fn empirical_file(ctx: &Ctx, path: &str, f: &str) -> Result<Vec<Duration>, ScenarioError> {
-    let base = std::path::Path::new(ctx.file)
-        .parent()
-        .unwrap_or(std::path::Path::new("."));
-    let full = base.join(f);
-    let text = std::fs::read_to_string(&full).map_err(|e| {
-        ctx.err(
-            &format!("{path}.empirical"),
-            format!("cannot read {}: {e}", full.display()),
-        )
-    })?;
+    use std::path::{Component, Path};
+    let at = format!("{path}.empirical");
+    let bad = |what: String| ctx.err(&at, what);
+    let rel = Path::new(f);
+    if f.is_empty()
+        || !rel
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        return Err(bad(format!(
+            "delay file {f:?} must be a relative path inside the scenario's folder (no \"..\", \
+             no absolute path)"
+        )));
+    }
+    let base = match Path::new(ctx.file).parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let full = base.join(rel);
+    let shown = full.display().to_string();
+    let canon = |p: &Path| {
+        p.canonicalize()
+            .map_err(|e| bad(format!("{shown}: cannot read: {e}")))
+    };
+    let (base_c, full_c) = (canon(base)?, canon(&full)?);
+    if !full_c.starts_with(&base_c) {
+        return Err(bad(format!(
+            "{shown}: the delay file resolves outside the scenario's folder"
+        )));
+    }
+    let text = read_input(&full_c).map_err(|e| bad(format!("{shown}: {e}")))?;
     let mut v = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.split('#').next().unwrap_or("").trim();
         if line.is_empty() {
             continue;
         }
-        v.push(parse_duration(line).map_err(|e| {
-            ctx.err(
-                &format!("{path}.empirical"),
-                format!("{}:{}: {e}", full.display(), i + 1),
-            )
-        })?);
+        v.push(parse_duration(line).map_err(|e| bad(format!("{shown}:{}: {e}", i + 1)))?);
     }
     Ok(v)
 }

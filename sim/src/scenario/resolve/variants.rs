@@ -31,7 +31,7 @@ pub(super) struct Settings {
 }
 
 /// The settings of `sc` for `variant` (an index into `sc.variants`) with `ov` applied last.
-/// Also refuses duplicate variant names and a zero MSL.
+/// Also refuses unsafe names, duplicate variant names and a zero MSL, where each is written.
 pub(super) fn settings(
     ctx: &Ctx,
     sc: &Scenario,
@@ -47,7 +47,12 @@ pub(super) fn settings(
     let mut seed = sc.seed.unwrap_or(1);
     let mut msl = sc.msl.map(|d| d.0);
     let mut host_os_forced = false;
-    unique_variant_names(ctx, &sc.variants)?;
+    safe_name(ctx, "name", &sc.name)?;
+    variant_names_and_msl(ctx, &sc.variants)?;
+    // A zero MSL is refused where it is written.
+    if msl == Some(Duration::ZERO) {
+        return Err(ctx.err("msl", "msl must be greater than zero"));
+    }
     let variant_name = match variant {
         Some(i) => {
             let v = &sc.variants[i];
@@ -76,10 +81,11 @@ pub(super) fn settings(
         isn = isn_policy(ctx, &format!("variants[{vi}].isn"), &sc.variants[vi].isn)?.or(isn);
     }
     seed = ov.seed.unwrap_or(seed);
-    msl = ov.msl.or(msl);
-    if msl == Some(Duration::ZERO) {
-        return Err(ctx.err("msl", "msl must be greater than zero"));
+    if ov.msl == Some(Duration::ZERO) {
+        // Not in the file: the command line's `--msl` (which the CLI checks first).
+        return Err(ctx.err("", "the msl override (--msl) must be greater than zero"));
     }
+    msl = ov.msl.or(msl);
     Ok(Settings {
         default_os,
         host_os_forced,
@@ -91,9 +97,45 @@ pub(super) fn settings(
     })
 }
 
-fn unique_variant_names(ctx: &Ctx, variants: &[VariantSpec]) -> Result<(), ScenarioError> {
+/// Longest scenario or variant name, in characters.
+pub const MAX_NAME_CHARS: usize = 64;
+
+/// Whether `name` may be used in an output file name: 1 to [`MAX_NAME_CHARS`] ASCII letters,
+/// digits, `.`, `_`, `+` and `-` (no path separator, so nothing is written outside the
+/// output's folder).
+pub fn is_safe_name(name: &str) -> bool {
+    (1..=MAX_NAME_CHARS).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'+' | b'-'))
+}
+
+/// Refuses a scenario or variant name that is not [`is_safe_name`].
+fn safe_name(ctx: &Ctx, path: &str, name: &str) -> Result<(), ScenarioError> {
+    if is_safe_name(name) {
+        return Ok(());
+    }
+    Err(ctx.err(
+        path,
+        format!(
+            "name {name:?} is used in output file names: write 1 to {MAX_NAME_CHARS} letters, \
+             digits, '.', '_', '+' or '-'"
+        ),
+    ))
+}
+
+/// Refuses unsafe or repeated variant names and a variant's zero MSL (every variant, whichever
+/// runs).
+fn variant_names_and_msl(ctx: &Ctx, variants: &[VariantSpec]) -> Result<(), ScenarioError> {
     let mut names = BTreeSet::new();
     for (i, v) in variants.iter().enumerate() {
+        safe_name(ctx, &format!("variants[{i}].name"), &v.name)?;
+        if v.msl.is_some_and(|d| d.0 == Duration::ZERO) {
+            return Err(ctx.err(
+                &format!("variants[{i}].msl"),
+                "msl must be greater than zero",
+            ));
+        }
         if !names.insert(v.name.as_str()) {
             return Err(ctx.err(
                 &format!("variants[{i}].name"),
@@ -286,6 +328,13 @@ mod tests {
             ))
         };
         assert_eq!(e(r#""msl": "0s","#), "msl: msl must be greater than zero");
+        assert_eq!(
+            e(r#""variants": [{"name": "x"}, {"name": "y", "msl": "0s"}],"#),
+            "variants[1].msl: msl must be greater than zero",
+            "a variant's zero MSL is refused whichever variant runs"
+        );
+        assert!(e(r#""variants": [{"name": "../../x"}],"#)
+            .starts_with("variants[0].name: name \"../../x\" is used in output file names"));
         assert!(e(r#""os": "plan9","#).starts_with("os: unknown profile \"plan9\""));
         assert_eq!(
             e(r#""variants": [{"name": "x"}, {"name": "x"}],"#),
