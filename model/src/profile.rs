@@ -22,7 +22,10 @@
 
 use crate::errno::{Errno, ErrnoStyle};
 use crate::time::Duration;
-use crate::time_wait::{RstInTimeWait, SynInTimeWait, TimeWaitPolicy, TimerRestart};
+use crate::time_wait::{
+    BareAckInTimeWait, DataInTimeWait, NoAckInTimeWait, RstInTimeWait, SegmentInfo, SynInTimeWait,
+    TimeWaitPolicy, TimerRestart,
+};
 
 /// A named operating-system profile. The default (a scenario that names none) is `linux`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -252,6 +255,45 @@ pub enum TimeWaitLen {
     LingerOr(Duration),
 }
 
+/// What a host does with a segment carrying both SYN and FIN, before any lookup. smoltcp 0.14
+/// cannot represent one (`TcpControl` holds one control flag), so the host layer decides
+/// here and never hands smoltcp a SYN+FIN.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SynFinRule {
+    /// A SYN+FIN without ACK or RST is a SYN: the FIN is ignored (FreeBSD `tcp_input`, listen
+    /// socket: "Segment's flags are (SYN) or (SYN|FIN)", the FIN unused by `syncache_add`,
+    /// with `net.inet.tcp.drop_synfin` = 0, the default; `tcp_twcheck` drops it only with
+    /// that sysctl set). Assumed for the profiles without a source, and for smoltcp, which
+    /// cannot take one at all.
+    AsSyn,
+    /// A TIME-WAIT record decides on it as on a SYN (Linux `tcp_timewait_state_process` reads
+    /// no FIN for `TCP_TW_SYN`, and `tcp_v4_rcv` deschedules the record when a listener
+    /// exists); a listener then discards it (`tcp_rcv_state_process`, `TCP_LISTEN`: "if
+    /// (th->fin) goto discard"): no SYN-ACK, no reset.
+    DiscardAtListener,
+    /// Every segment with SYN and FIN is dropped before any lookup (XNU `tcp_input` line 2237
+    /// "Drop all packets with both the SYN and FIN bits set", unconditional since the
+    /// `drop_synfin` sysctl is no longer read; FreeBSD with `net.inet.tcp.drop_synfin` = 1).
+    Drop,
+}
+
+impl SynFinRule {
+    /// The segment the host passes on under this rule: `None` when it drops it, the SYN
+    /// without its FIN under [`SynFinRule::AsSyn`], otherwise `seg` unchanged.
+    pub fn apply(self, seg: &SegmentInfo) -> Option<SegmentInfo> {
+        if !(seg.syn && seg.fin) {
+            return Some(*seg);
+        }
+        match self {
+            SynFinRule::Drop => None,
+            SynFinRule::AsSyn if seg.ack.is_none() && !seg.rst => {
+                Some(SegmentInfo { fin: false, ..*seg })
+            }
+            SynFinRule::AsSyn | SynFinRule::DiscardAtListener => Some(*seg),
+        }
+    }
+}
+
 /// An inclusive range of ports, `first..=last`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PortRange {
@@ -301,6 +343,8 @@ pub struct ProfileConfig {
     pub time_wait_len: TimeWaitLen,
     /// How a TIME-WAIT record answers segments.
     pub time_wait: TimeWaitPolicy,
+    /// What a segment with both SYN and FIN does.
+    pub syn_fin: SynFinRule,
     /// Ephemeral ports for `bind(port 0)` and `connect()` without bind.
     pub ephemeral: PortRange,
     /// How errors are spelled.
@@ -381,16 +425,43 @@ const RFC793_POLICY: TimeWaitPolicy = TimeWaitPolicy {
     ack_rate_limit: None,
     rate_limit_fin: false,
     paws: false,
+    bare_ack: BareAckInTimeWait::Ack,
+    no_ack: NoAckInTimeWait::DropAcceptable,
+    data: DataInTimeWait::Ack,
 };
 
-/// FreeBSD `tcp_twcheck` and, by bind-rules.md's BSD section, macOS.
-const BSD_POLICY: TimeWaitPolicy = TimeWaitPolicy {
+/// FreeBSD `tcp_twcheck` (sys/netinet/tcp_timewait.c), in its order: RST dropped; a SYN
+/// without ACK above RCV.NXT reopens; any other segment without ACK dropped; a duplicate FIN
+/// restarts the timer; a segment that is not a duplicate ACK is ACKed (`tcp_respond`), an
+/// exact duplicate ACK dropped. Not modelled: the missing-timestamp drop (RFC 7323 §3.2,
+/// `V_tcp_tolerate_missing_ts`).
+const FREEBSD_POLICY: TimeWaitPolicy = TimeWaitPolicy {
     restart: TimerRestart::RetransmittedFin,
     rst: RstInTimeWait::Ignore,
     syn: SynInTimeWait::Bsd,
     ack_rate_limit: None,
     rate_limit_fin: false,
     paws: false,
+    bare_ack: BareAckInTimeWait::DropExact,
+    no_ack: NoAckInTimeWait::Drop,
+    data: DataInTimeWait::Ack,
+};
+
+/// XNU xnu-11417.101.15 (macOS): no `tcp_twcheck`; a TIME-WAIT connection is a full tcpcb and
+/// its segments go through `tcp_input` (bsd/netinet/tcp_input.c), row by row as the rules cite.
+/// Not modelled: the challenge-ACK limit `tcp_challengeack_limit` (10 per second per
+/// connection, `tcp_is_ack_ratelimited`), PAWS on segments other than SYNs (line 4291: dropped,
+/// ACKed when they carry data), the old-ACK test `SEQ_LT(th_ack, snd_una - max_sndwnd)`.
+const XNU_POLICY: TimeWaitPolicy = TimeWaitPolicy {
+    restart: TimerRestart::Never,
+    rst: RstInTimeWait::ChallengeInexact,
+    syn: SynInTimeWait::Xnu,
+    ack_rate_limit: None,
+    rate_limit_fin: false,
+    paws: false,
+    bare_ack: BareAckInTimeWait::DropInWindow,
+    no_ack: NoAckInTimeWait::Process,
+    data: DataInTimeWait::Reset,
 };
 
 const IANA_DYNAMIC: PortRange = PortRange {
@@ -467,6 +538,7 @@ impl Profile {
             stale_listener_refuses: false,
             time_wait_len: TimeWaitLen::TwiceMsl,
             time_wait: RFC793_POLICY,
+            syn_fin: SynFinRule::AsSyn,
             ephemeral: IANA_DYNAMIC,
             errno_style: ErrnoStyle::Posix,
             rst_on_close_with_unread: false,
@@ -507,7 +579,11 @@ impl Profile {
                     ack_rate_limit: Some(Duration::from_millis(500)),
                     rate_limit_fin: false,
                     paws: true,
+                    bare_ack: BareAckInTimeWait::RestartSilently,
+                    no_ack: NoAckInTimeWait::Process,
+                    data: DataInTimeWait::Ack,
                 },
+                syn_fin: SynFinRule::DiscardAtListener,
                 // net.ipv4.ip_local_port_range default
                 ephemeral: PortRange {
                     first: 32768,
@@ -536,7 +612,7 @@ impl Profile {
                 ..base
             },
             Profile::FreeBsd => ProfileConfig {
-                time_wait: BSD_POLICY,
+                time_wait: FREEBSD_POLICY,
                 // sys/netinet/in.h IPPORT_EPHEMERALFIRST / IPPORT_EPHEMERALLAST
                 ephemeral: PortRange {
                     first: 10000,
@@ -547,7 +623,8 @@ impl Profile {
                 ..base
             },
             Profile::MacOs => ProfileConfig {
-                time_wait: BSD_POLICY,
+                time_wait: XNU_POLICY,
+                syn_fin: SynFinRule::Drop,
                 // XNU TCPTV_MSL = 15 s
                 default_msl: Duration::from_secs(15),
                 ..base
@@ -614,6 +691,10 @@ impl Profile {
                     ack_rate_limit: Some(Duration::from_secs(1)),
                     rate_limit_fin: true,
                     paws: false,
+                    // as before the rows below were added; not re-derived from the source
+                    bare_ack: BareAckInTimeWait::Ack,
+                    no_ack: NoAckInTimeWait::Process,
+                    data: DataInTimeWait::Ack,
                 },
                 default_msl: Duration::from_secs(5),
                 connect_on_listener: Errno::EINVAL,
