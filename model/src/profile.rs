@@ -12,6 +12,7 @@
 //! | `freebsd` | [`BindRules::Bsd`] | 2·MSL (MSL 30 s) | BSD `tcp_twcheck` | 10000–65535 | 75 s |
 //! | `macos` | [`BindRules::Bsd`] | 2·MSL (MSL 15 s) | BSD | 49152–65535 | 75 s |
 //! | `windows-nt4` | [`BindRules::WindowsClassic`] + KB 307175 + KB Q177074 | 240 s fixed | RFC 793 (assumed) | 1025–5000 | 21 s |
+//! | `windows-95` | as `windows-nt4` (assumed; KB Q177074 names both) | 240 s fixed | RFC 793 (assumed) | 1025–5000 | 21 s |
 //! | `windows-2000` | [`BindRules::WindowsClassic`] + KB 307175 | 240 s fixed | RFC 793 (assumed) | 1025–5000 | 21 s |
 //! | `windows-2003` | [`BindRules::Windows2003`] | 120 s fixed | RFC 793 (assumed) | 1025–5000 | 21 s |
 //! | `solaris` | [`BindRules::Solaris`] | 60 s fixed | RFC 793 (assumed) | 32768–65535 | 180 s |
@@ -60,6 +61,14 @@ pub enum Profile {
     /// live, every connect to the port is refused until they are gone). TIME-WAIT =
     /// `TcpTimedWaitDelay`, documented default 240 s (2·MSL with MSL = 2 min).
     WindowsNt4,
+    /// Windows 95: KB Q177074 ("BUG: Starting and Stopping a Winsock Server Using
+    /// SO_REUSEADDR") applies to Windows NT 4.0 and Windows 95 (keyword kbWinOS95), so the
+    /// refusal after a rebind ([`ProfileConfig::stale_listener_refuses`]) is Windows 95's too.
+    /// Everything else is NT4's rules, assumed: no source describes Windows 95's bind table,
+    /// its TIME-WAIT length or KB 307175 behaviour, and SO_EXCLUSIVEADDRUSE (dated NT4 SP4 by
+    /// Microsoft) is kept. Not modelled: Windows 95's limit of 100 TCP sockets at once
+    /// (KB Q198663, `MaxConnections`).
+    Windows95,
     /// Windows 2000: the classic table as NT4; KB 307175: once the listener is closed, bind()
     /// succeeds even without SO_REUSEADDR while an accepted connection lives. TIME-WAIT =
     /// `TcpTimedWaitDelay` default 240 s (range 30–300).
@@ -484,12 +493,13 @@ const BSD_CONNECT_TIMEOUT: Duration = Duration::from_secs(75);
 
 impl Profile {
     /// Every implemented profile.
-    pub const ALL: [Profile; 12] = [
+    pub const ALL: [Profile; 13] = [
         Profile::Linux,
         Profile::Rfc793,
         Profile::FreeBsd,
         Profile::MacOs,
         Profile::WindowsNt4,
+        Profile::Windows95,
         Profile::Windows2000,
         Profile::Windows2003,
         Profile::Solaris,
@@ -507,6 +517,7 @@ impl Profile {
             Profile::FreeBsd => "freebsd",
             Profile::MacOs => "macos",
             Profile::WindowsNt4 => "windows-nt4",
+            Profile::Windows95 => "windows-95",
             Profile::Windows2000 => "windows-2000",
             Profile::Windows2003 => "windows-2003",
             Profile::Solaris => "solaris",
@@ -629,7 +640,8 @@ impl Profile {
                 default_msl: Duration::from_secs(15),
                 ..base
             },
-            Profile::WindowsNt4 => ProfileConfig {
+            // KB Q177074 applies to both; the rest of Windows 95 is assumed to be NT4's.
+            Profile::WindowsNt4 | Profile::Windows95 => ProfileConfig {
                 address_object_outlives_listener: true,
                 stale_listener_refuses: true,
                 ..windows
