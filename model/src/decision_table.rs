@@ -6,7 +6,7 @@
 //! restarts, and the rule applied is listed per row below the table.
 
 use crate::addr::FourTuple;
-use crate::profile::Profile;
+use crate::profile::{Profile, SynFinRule};
 use crate::seq::{SeqNum, TsVal};
 use crate::time::{Duration, Instant};
 use crate::time_wait::{
@@ -44,6 +44,8 @@ pub struct Column {
     pub name: &'static str,
     /// The policy.
     pub policy: TimeWaitPolicy,
+    /// The host's SYN+FIN rule, applied before the record sees the segment.
+    pub syn_fin: SynFinRule,
 }
 
 fn seg(seq: u32, payload_len: u32) -> SegmentInfo {
@@ -116,6 +118,71 @@ pub fn rows() -> Vec<Row> {
             seg(RCV_NXT.0 - 2_000, 0),
             false,
             false,
+        ),
+        r(
+            "3c",
+            "exact duplicate ACK (SEQ = RCV.NXT, ACK = SND.NXT, no data)",
+            seg(RCV_NXT.0, 0),
+            false,
+            false,
+        ),
+        r(
+            "3d",
+            "bare ACK in window, SEQ > RCV.NXT",
+            seg(RCV_NXT.0 + 100, 0),
+            false,
+            false,
+        ),
+        r(
+            "1n",
+            "in-window data without ACK",
+            SegmentInfo {
+                ack: None,
+                ..seg(RCV_NXT.0, 100)
+            },
+            false,
+            false,
+        ),
+        r(
+            "2n",
+            "retransmitted FIN without ACK",
+            SegmentInfo {
+                ack: None,
+                fin: true,
+                ..seg(RCV_NXT.0 - 1, 0)
+            },
+            false,
+            false,
+        ),
+        r(
+            "3n",
+            "exact duplicate without ACK (no flags, SEQ = RCV.NXT)",
+            SegmentInfo {
+                ack: None,
+                ..seg(RCV_NXT.0, 0)
+            },
+            false,
+            false,
+        ),
+        r(
+            "10",
+            "SYN+FIN, SEQ > RCV.NXT (in window), no timestamps",
+            SegmentInfo {
+                fin: true,
+                ..syn(RCV_NXT.0 + 100, None)
+            },
+            false,
+            true,
+        ),
+        r(
+            "10'",
+            "SYN+FIN, SEQ > RCV.NXT (beyond the window), no timestamps",
+            SegmentInfo {
+                fin: true,
+                ..syn(RCV_NXT.0 + 1_000_000, None)
+            },
+            false,
+            true,
         ),
         r("4a", "RST with SEQ = RCV.NXT", rst(RCV_NXT.0), false, false),
         r(
@@ -194,58 +261,90 @@ pub fn rows() -> Vec<Row> {
 pub fn columns() -> Vec<Column> {
     let base = Profile::Rfc793.config().time_wait;
     let linux = Profile::Linux.config().time_wait;
+    let c = |name, policy| Column {
+        name,
+        policy,
+        syn_fin: SynFinRule::AsSyn,
+    };
     let mut v = vec![
-        Column {
-            name: "rfc793",
-            policy: base,
-        },
-        Column {
-            name: "rfc1337",
-            policy: TimeWaitPolicy {
+        c("rfc793", base),
+        c(
+            "rfc1337",
+            TimeWaitPolicy {
                 rst: RstInTimeWait::Ignore,
                 ..base
             },
-        },
-        Column {
-            name: "rfc1122",
-            policy: TimeWaitPolicy {
+        ),
+        c(
+            "rfc1122",
+            TimeWaitPolicy {
                 syn: SynInTimeWait::Rfc1122,
                 ..base
             },
-        },
-        Column {
-            name: "rfc6191",
-            policy: TimeWaitPolicy {
+        ),
+        c(
+            "rfc6191",
+            TimeWaitPolicy {
                 syn: SynInTimeWait::Rfc6191,
                 ..base
             },
-        },
-        Column {
-            name: "rfc5961",
-            policy: TimeWaitPolicy {
+        ),
+        c(
+            "rfc5961",
+            TimeWaitPolicy {
                 rst: RstInTimeWait::ChallengeAck,
                 ..base
             },
-        },
-        Column {
-            name: "linux-rfc1337",
-            policy: TimeWaitPolicy {
+        ),
+        c(
+            "linux-rfc1337",
+            TimeWaitPolicy {
                 rst: RstInTimeWait::Ignore,
                 ..linux
             },
-        },
+        ),
     ];
+    v.last_mut().expect("six columns").syn_fin = Profile::Linux.config().syn_fin;
     for p in Profile::ALL {
+        let cfg = p.config();
         v.push(Column {
             name: p.name(),
-            policy: p.config().time_wait,
+            policy: cfg.time_wait,
+            syn_fin: cfg.syn_fin,
         });
     }
     v
 }
 
-/// Feeds `row` to a fresh probe record under `policy`.
-pub fn decide(policy: &TimeWaitPolicy, row: &Row) -> TwDecision {
+/// Feeds `row` to a fresh probe record under `column`'s policy, after the column's SYN+FIN
+/// rule ([`SynFinRule::apply`]): a SYN+FIN the host drops never reaches the record, and one
+/// that reopens the record under [`SynFinRule::DiscardAtListener`] shows as `KILL` (the record
+/// is gone, the listener discards the segment, nothing is sent).
+pub fn decide(column: &Column, row: &Row) -> TwDecision {
+    let Some(seg) = column.syn_fin.apply(&row.seg) else {
+        return TwDecision {
+            action: TwAction::Drop,
+            restarted: false,
+            rule: "tcp_input (XNU) 2237: \"Drop all packets with both the SYN and FIN bits set\", before any lookup",
+        };
+    };
+    let d = decide_segment(&column.policy, &Row { seg, ..*row });
+    if column.syn_fin == SynFinRule::DiscardAtListener
+        && seg.syn
+        && seg.fin
+        && matches!(d.action, TwAction::AcceptSyn { .. })
+    {
+        return TwDecision {
+            action: TwAction::Kill,
+            restarted: false,
+            rule: "tcp_v4_rcv: TCP_TW_SYN with a listener deschedules the record; tcp_rcv_state_process (LISTEN) discards a SYN with FIN: no reply",
+        };
+    }
+    d
+}
+
+/// Feeds `row` to a fresh probe record under `policy` (no SYN+FIN rule).
+pub fn decide_segment(policy: &TimeWaitPolicy, row: &Row) -> TwDecision {
     let mut r = TimeWaitRecord::new(
         FourTuple::new(
             "10.0.0.1:40000".parse().expect("literal"),
@@ -294,7 +393,7 @@ pub fn render() -> String {
     s.push_str(&format!(
         "# TIME-WAIT decisions (RCV.NXT {RCV_NXT}, SND.NXT {SND_NXT}, RCV.WND {RCV_WND}, TS.Recent {TS_RECENT} in rows 7-9)\n\n"
     ));
-    s.push_str("Generated by `twsim_model::decision_table::render`; `-nl`: no listener. `+R`: the timer restarts.\n\n");
+    s.push_str("Generated by `twsim_model::decision_table::render`; `-nl`: no listener. `+R`: the timer restarts. Rows 10 apply the column's SYN+FIN rule first.\n\n");
     s.push_str("| row | segment |");
     for c in &cols {
         s.push_str(&format!(" {} |", c.name));
@@ -307,7 +406,7 @@ pub fn render() -> String {
     for r in &rows {
         s.push_str(&format!("| {} | {} |", r.id, r.what));
         for c in &cols {
-            s.push_str(&format!(" {} |", cell(&decide(&c.policy, r))));
+            s.push_str(&format!(" {} |", cell(&decide(c, r))));
         }
         s.push('\n');
     }
@@ -315,7 +414,7 @@ pub fn render() -> String {
     for c in &cols {
         s.push_str(&format!("\n### {}\n\n", c.name));
         for r in &rows {
-            s.push_str(&format!("- {}: {}\n", r.id, decide(&c.policy, r).rule));
+            s.push_str(&format!("- {}: {}\n", r.id, decide(c, r).rule));
         }
     }
     s

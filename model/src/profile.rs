@@ -12,6 +12,7 @@
 //! | `freebsd` | [`BindRules::Bsd`] | 2·MSL (MSL 30 s) | BSD `tcp_twcheck` | 10000–65535 | 75 s |
 //! | `macos` | [`BindRules::Bsd`] | 2·MSL (MSL 15 s) | BSD | 49152–65535 | 75 s |
 //! | `windows-nt4` | [`BindRules::WindowsClassic`] + KB 307175 + KB Q177074 | 240 s fixed | RFC 793 (assumed) | 1025–5000 | 21 s |
+//! | `windows-95` | as `windows-nt4` (assumed; KB Q177074 names both) | 240 s fixed | RFC 793 (assumed) | 1025–5000 | 21 s |
 //! | `windows-2000` | [`BindRules::WindowsClassic`] + KB 307175 | 240 s fixed | RFC 793 (assumed) | 1025–5000 | 21 s |
 //! | `windows-2003` | [`BindRules::Windows2003`] | 120 s fixed | RFC 793 (assumed) | 1025–5000 | 21 s |
 //! | `solaris` | [`BindRules::Solaris`] | 60 s fixed | RFC 793 (assumed) | 32768–65535 | 180 s |
@@ -22,7 +23,10 @@
 
 use crate::errno::{Errno, ErrnoStyle};
 use crate::time::Duration;
-use crate::time_wait::{RstInTimeWait, SynInTimeWait, TimeWaitPolicy, TimerRestart};
+use crate::time_wait::{
+    BareAckInTimeWait, DataInTimeWait, NoAckInTimeWait, RstInTimeWait, SegmentInfo, SynInTimeWait,
+    TimeWaitPolicy, TimerRestart,
+};
 
 /// A named operating-system profile. The default (a scenario that names none) is `linux`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -57,6 +61,14 @@ pub enum Profile {
     /// live, every connect to the port is refused until they are gone). TIME-WAIT =
     /// `TcpTimedWaitDelay`, documented default 240 s (2·MSL with MSL = 2 min).
     WindowsNt4,
+    /// Windows 95: KB Q177074 ("BUG: Starting and Stopping a Winsock Server Using
+    /// SO_REUSEADDR") applies to Windows NT 4.0 and Windows 95 (keyword kbWinOS95), so the
+    /// refusal after a rebind ([`ProfileConfig::stale_listener_refuses`]) is Windows 95's too.
+    /// Everything else is NT4's rules, assumed: no source describes Windows 95's bind table,
+    /// its TIME-WAIT length or KB 307175 behaviour, and SO_EXCLUSIVEADDRUSE (dated NT4 SP4 by
+    /// Microsoft) is kept. Not modelled: Windows 95's limit of 100 TCP sockets at once
+    /// (KB Q198663, `MaxConnections`).
+    Windows95,
     /// Windows 2000: the classic table as NT4; KB 307175: once the listener is closed, bind()
     /// succeeds even without SO_REUSEADDR while an accepted connection lives. TIME-WAIT =
     /// `TcpTimedWaitDelay` default 240 s (range 30–300).
@@ -252,6 +264,45 @@ pub enum TimeWaitLen {
     LingerOr(Duration),
 }
 
+/// What a host does with a segment carrying both SYN and FIN, before any lookup. smoltcp 0.14
+/// cannot represent one (`TcpControl` holds one control flag), so the host layer decides
+/// here and never hands smoltcp a SYN+FIN.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SynFinRule {
+    /// A SYN+FIN without ACK or RST is a SYN: the FIN is ignored (FreeBSD `tcp_input`, listen
+    /// socket: "Segment's flags are (SYN) or (SYN|FIN)", the FIN unused by `syncache_add`,
+    /// with `net.inet.tcp.drop_synfin` = 0, the default; `tcp_twcheck` drops it only with
+    /// that sysctl set). Assumed for the profiles without a source, and for smoltcp, which
+    /// cannot take one at all.
+    AsSyn,
+    /// A TIME-WAIT record decides on it as on a SYN (Linux `tcp_timewait_state_process` reads
+    /// no FIN for `TCP_TW_SYN`, and `tcp_v4_rcv` deschedules the record when a listener
+    /// exists); a listener then discards it (`tcp_rcv_state_process`, `TCP_LISTEN`: "if
+    /// (th->fin) goto discard"): no SYN-ACK, no reset.
+    DiscardAtListener,
+    /// Every segment with SYN and FIN is dropped before any lookup (XNU `tcp_input` line 2237
+    /// "Drop all packets with both the SYN and FIN bits set", unconditional since the
+    /// `drop_synfin` sysctl is no longer read; FreeBSD with `net.inet.tcp.drop_synfin` = 1).
+    Drop,
+}
+
+impl SynFinRule {
+    /// The segment the host passes on under this rule: `None` when it drops it, the SYN
+    /// without its FIN under [`SynFinRule::AsSyn`], otherwise `seg` unchanged.
+    pub fn apply(self, seg: &SegmentInfo) -> Option<SegmentInfo> {
+        if !(seg.syn && seg.fin) {
+            return Some(*seg);
+        }
+        match self {
+            SynFinRule::Drop => None,
+            SynFinRule::AsSyn if seg.ack.is_none() && !seg.rst => {
+                Some(SegmentInfo { fin: false, ..*seg })
+            }
+            SynFinRule::AsSyn | SynFinRule::DiscardAtListener => Some(*seg),
+        }
+    }
+}
+
 /// An inclusive range of ports, `first..=last`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PortRange {
@@ -301,6 +352,8 @@ pub struct ProfileConfig {
     pub time_wait_len: TimeWaitLen,
     /// How a TIME-WAIT record answers segments.
     pub time_wait: TimeWaitPolicy,
+    /// What a segment with both SYN and FIN does.
+    pub syn_fin: SynFinRule,
     /// Ephemeral ports for `bind(port 0)` and `connect()` without bind.
     pub ephemeral: PortRange,
     /// How errors are spelled.
@@ -398,16 +451,43 @@ const RFC793_POLICY: TimeWaitPolicy = TimeWaitPolicy {
     ack_rate_limit: None,
     rate_limit_fin: false,
     paws: false,
+    bare_ack: BareAckInTimeWait::Ack,
+    no_ack: NoAckInTimeWait::DropAcceptable,
+    data: DataInTimeWait::Ack,
 };
 
-/// FreeBSD `tcp_twcheck` and, by bind-rules.md's BSD section, macOS.
-const BSD_POLICY: TimeWaitPolicy = TimeWaitPolicy {
+/// FreeBSD `tcp_twcheck` (sys/netinet/tcp_timewait.c), in its order: RST dropped; a SYN
+/// without ACK above RCV.NXT reopens; any other segment without ACK dropped; a duplicate FIN
+/// restarts the timer; a segment that is not a duplicate ACK is ACKed (`tcp_respond`), an
+/// exact duplicate ACK dropped. Not modelled: the missing-timestamp drop (RFC 7323 §3.2,
+/// `V_tcp_tolerate_missing_ts`).
+const FREEBSD_POLICY: TimeWaitPolicy = TimeWaitPolicy {
     restart: TimerRestart::RetransmittedFin,
     rst: RstInTimeWait::Ignore,
     syn: SynInTimeWait::Bsd,
     ack_rate_limit: None,
     rate_limit_fin: false,
     paws: false,
+    bare_ack: BareAckInTimeWait::DropExact,
+    no_ack: NoAckInTimeWait::Drop,
+    data: DataInTimeWait::Ack,
+};
+
+/// XNU xnu-11417.101.15 (macOS): no `tcp_twcheck`; a TIME-WAIT connection is a full tcpcb and
+/// its segments go through `tcp_input` (bsd/netinet/tcp_input.c), row by row as the rules cite.
+/// Not modelled: the challenge-ACK limit `tcp_challengeack_limit` (10 per second per
+/// connection, `tcp_is_ack_ratelimited`), PAWS on segments other than SYNs (line 4291: dropped,
+/// ACKed when they carry data), the old-ACK test `SEQ_LT(th_ack, snd_una - max_sndwnd)`.
+const XNU_POLICY: TimeWaitPolicy = TimeWaitPolicy {
+    restart: TimerRestart::Never,
+    rst: RstInTimeWait::ChallengeInexact,
+    syn: SynInTimeWait::Xnu,
+    ack_rate_limit: None,
+    rate_limit_fin: false,
+    paws: false,
+    bare_ack: BareAckInTimeWait::DropInWindow,
+    no_ack: NoAckInTimeWait::Process,
+    data: DataInTimeWait::Reset,
 };
 
 const IANA_DYNAMIC: PortRange = PortRange {
@@ -430,12 +510,13 @@ const BSD_CONNECT_TIMEOUT: Duration = Duration::from_secs(75);
 
 impl Profile {
     /// Every implemented profile.
-    pub const ALL: [Profile; 12] = [
+    pub const ALL: [Profile; 13] = [
         Profile::Linux,
         Profile::Rfc793,
         Profile::FreeBsd,
         Profile::MacOs,
         Profile::WindowsNt4,
+        Profile::Windows95,
         Profile::Windows2000,
         Profile::Windows2003,
         Profile::Solaris,
@@ -453,6 +534,7 @@ impl Profile {
             Profile::FreeBsd => "freebsd",
             Profile::MacOs => "macos",
             Profile::WindowsNt4 => "windows-nt4",
+            Profile::Windows95 => "windows-95",
             Profile::Windows2000 => "windows-2000",
             Profile::Windows2003 => "windows-2003",
             Profile::Solaris => "solaris",
@@ -484,6 +566,7 @@ impl Profile {
             stale_listener_refuses: false,
             time_wait_len: TimeWaitLen::TwiceMsl,
             time_wait: RFC793_POLICY,
+            syn_fin: SynFinRule::AsSyn,
             ephemeral: IANA_DYNAMIC,
             errno_style: ErrnoStyle::Posix,
             rst_on_close_with_unread: false,
@@ -526,7 +609,11 @@ impl Profile {
                     ack_rate_limit: Some(Duration::from_millis(500)),
                     rate_limit_fin: false,
                     paws: true,
+                    bare_ack: BareAckInTimeWait::RestartSilently,
+                    no_ack: NoAckInTimeWait::Process,
+                    data: DataInTimeWait::Ack,
                 },
+                syn_fin: SynFinRule::DiscardAtListener,
                 // net.ipv4.ip_local_port_range default
                 ephemeral: PortRange {
                     first: 32768,
@@ -557,7 +644,7 @@ impl Profile {
                 ..base
             },
             Profile::FreeBsd => ProfileConfig {
-                time_wait: BSD_POLICY,
+                time_wait: FREEBSD_POLICY,
                 // sys/netinet/in.h IPPORT_EPHEMERALFIRST / IPPORT_EPHEMERALLAST
                 ephemeral: PortRange {
                     first: 10000,
@@ -570,7 +657,8 @@ impl Profile {
                 ..base
             },
             Profile::MacOs => ProfileConfig {
-                time_wait: BSD_POLICY,
+                time_wait: XNU_POLICY,
+                syn_fin: SynFinRule::Drop,
                 // XNU TCPTV_MSL = 15 s
                 default_msl: Duration::from_secs(15),
                 timestamps: true,
@@ -578,7 +666,8 @@ impl Profile {
                 oow_ack_rate_limited: true,
                 ..base
             },
-            Profile::WindowsNt4 => ProfileConfig {
+            // KB Q177074 applies to both; the rest of Windows 95 is assumed to be NT4's.
+            Profile::WindowsNt4 | Profile::Windows95 => ProfileConfig {
                 address_object_outlives_listener: true,
                 stale_listener_refuses: true,
                 ..windows
@@ -640,6 +729,10 @@ impl Profile {
                     ack_rate_limit: Some(Duration::from_secs(1)),
                     rate_limit_fin: true,
                     paws: false,
+                    // as before the rows below were added; not re-derived from the source
+                    bare_ack: BareAckInTimeWait::Ack,
+                    no_ack: NoAckInTimeWait::Process,
+                    data: DataInTimeWait::Ack,
                 },
                 default_msl: Duration::from_secs(5),
                 connect_on_listener: Errno::EINVAL,

@@ -3,7 +3,9 @@
 //! Read first: RFC 793 p.22 (the 2·MSL wait), p.69–75 (segment arrival in TIME-WAIT);
 //! RFC 9293 §3.6.1 and §3.10.7.4; RFC 1122 §4.2.2.13 (reopening from TIME-WAIT);
 //! RFC 1337 (TIME-WAIT assassination); RFC 5961 §3.2 (RST challenge ACK);
-//! Linux `tcp_timewait_state_process` (net/ipv4/tcp_minisocks.c).
+//! Linux `tcp_timewait_state_process` (net/ipv4/tcp_minisocks.c); FreeBSD `tcp_twcheck`
+//! (sys/netinet/tcp_timewait.c); XNU xnu-11417.101.15 `tcp_input` (bsd/netinet/tcp_input.c,
+//! which has no TIME-WAIT function of its own: line numbers below are of that file).
 //!
 //! A [`TimeWaitRecord`] is what stays of a connection after its active close, like Linux's
 //! `inet_timewait_sock`: the 4-tuple, RCV.NXT, SND.NXT, the window and the deadline. The
@@ -27,13 +29,20 @@ pub enum TimerRestart {
     /// (SEQ = RCV.NXT − 1) fails the acceptability test and is ACKed without restart.
     Literal,
     /// Only a retransmitted FIN restarts it (FreeBSD `tcp_twcheck`: "Reset the 2MSL timer if
-    /// this is a duplicate FIN", `tcp_tw_2msl_reset`); in-window data is ACKed without restart.
+    /// this is a duplicate FIN", `tcp_timer_activate(tp, TT_2MSL, 2 * V_tcp_msl)`); in-window
+    /// data is ACKed without restart.
     RetransmittedFin,
     /// Every out-of-window segment with ACK, a retransmitted FIN included, restarts it; an
     /// acceptable one does not (smoltcp 0.14 `tcp::Socket::process`: "If we're in the
     /// TIME-WAIT state, restart the TIME-WAIT timeout" on the not-in-window path; segments
     /// without ACK are dropped before that check).
     OutOfWindow,
+    /// Nothing restarts it (XNU `tcp_input`: a retransmitted FIN is trimmed as old data,
+    /// `thflags &= ~TH_FIN` at line 4390, and any other FIN in TIME-WAIT is cleared at line
+    /// 5941 because the receive side has already seen a FIN, so the `add_to_time_wait` arm of
+    /// FIN processing, line 6034, is never reached; the ACK-processing arm, line 5653, needs an
+    /// ACK above SND.UNA, which TIME-WAIT cannot receive: line 4872 answers it first).
+    Never,
 }
 
 /// What an RST does to a TIME-WAIT record.
@@ -45,8 +54,13 @@ pub enum RstInTimeWait {
     KillExact,
     /// SEQ = RCV.NXT kills; other in-window RSTs get a challenge ACK (RFC 5961 §3.2).
     ChallengeAck,
-    /// RSTs are ignored (RFC 1337 §3 fix "TW1"; Linux tcp_rfc1337 = 1; FreeBSD).
+    /// RSTs are ignored (RFC 1337 §3 fix "TW1"; Linux tcp_rfc1337 = 1; FreeBSD `tcp_twcheck`:
+    /// "If the segment contains RST: Drop the segment").
     Ignore,
+    /// An in-window RST with SEQ = RCV.NXT is ignored, any other in-window RST gets a challenge
+    /// ACK, an out-of-window one is dropped (XNU `tcp_input` lines 4222–4284: `case
+    /// TCPS_TIME_WAIT: break` for SEQ = last_ack_sent, `tcps_rstchallenge` otherwise).
+    ChallengeInexact,
 }
 
 /// What a SYN does to a TIME-WAIT record.
@@ -74,38 +88,123 @@ pub enum SynInTimeWait {
     /// timestamps, the RFC 1122 sequence-number rule (SEQ > RCV.NXT reopens), and an old SYN is
     /// dropped silently.
     Rfc6191,
+    /// XNU `tcp_input`: a SYN whose TSval is older than TS.Recent fails PAWS and is dropped
+    /// (line 4291, `tlen == 0` → drop); a SYN with SEQ > RCV.NXT + RCV.WND closes the record and
+    /// is looked up again as a new connection (line 4510, `goto findpcb`); a SYN with SEQ in
+    /// RCV.NXT..=RCV.NXT + RCV.WND gets a challenge ACK (lines 4570–4584, RFC 5961 §4.2); a SYN
+    /// with SEQ < RCV.NXT is trimmed as old data and ACKed (lines 4367–4402).
+    Xnu,
+}
+
+/// What an exact duplicate ACK does: no data, no SYN or FIN, SEQ = RCV.NXT (the late copy of
+/// an ACK that two TIME-WAIT endpoints of a simultaneous close would otherwise bounce between
+/// them until TIME-WAIT ends).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BareAckInTimeWait {
+    /// Acknowledge it like any other segment (RFC 793 p.73, fifth check in TIME-WAIT read as
+    /// "acknowledge"; assumed for the profiles without a source).
+    Ack,
+    /// Restart the timer and send nothing, whatever SEG.ACK and the ACK flag say (Linux
+    /// `tcp_timewait_state_process`: the `seq == rcv_nxt && (seq == end_seq || th->rst)`
+    /// branch calls `inet_twsk_reschedule` and returns `TCP_TW_SUCCESS`).
+    RestartSilently,
+    /// Drop it, no restart, when it carries exactly ACK and SEG.ACK = SND.NXT (FreeBSD
+    /// `tcp_twcheck`: "Acknowledge the segment if it has data or is not a duplicate ACK",
+    /// `thflags != TH_ACK || tlen != 0 || th->th_seq != tp->rcv_nxt || th->th_ack !=
+    /// tp->snd_nxt`, else drop).
+    DropExact,
+    /// Drop any segment without data whose SEQ lies in RCV.NXT..=RCV.NXT + RCV.WND and whose
+    /// SEG.ACK is not above SND.NXT, FIN or not, no restart (XNU `tcp_input`: nothing sets
+    /// `TF_ACKNOW` on that path — the ACK is a duplicate, line 4956, the FIN is cleared at
+    /// line 5941 — so no segment leaves, line 6052).
+    DropInWindow,
+}
+
+/// What a segment without ACK does, other than a SYN (the SYN rule decides those).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoAckInTimeWait {
+    /// Process it like a segment with ACK (Linux `tcp_timewait_state_process` does not look at
+    /// the ACK flag, except that only segments with ACK restart the timer on the out-of-window
+    /// path; XNU `tcp_input` line 4600 drops it only after the trimming that sets `TF_ACKNOW`).
+    Process,
+    /// Drop an acceptable one; an unacceptable one is still ACKed (RFC 793 p.69 first, then
+    /// p.72 "fifth check the ACK field, if the ACK bit is off drop the segment and return").
+    DropAcceptable,
+    /// Drop it (FreeBSD `tcp_twcheck`: "Drop the segment if it does not contain an ACK",
+    /// before the duplicate-FIN restart).
+    Drop,
+}
+
+/// What data at or beyond RCV.NXT does (bytes the closed receive side cannot take).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataInTimeWait {
+    /// ACK it (under the window test and the timer rule): RFC 793 p.69–73, Linux, FreeBSD.
+    Ack,
+    /// Send RST and delete the record (XNU `tcp_input` lines 4466–4489: `tlen` left after
+    /// trimming old data with `SS_CANTRCVMORE` set → `tcp_close`, `dropwithreset`).
+    Reset,
+}
+
+impl BareAckInTimeWait {
+    /// Every rule with its scenario name.
+    pub const NAMES: [(&'static str, BareAckInTimeWait); 4] = [
+        ("ack", BareAckInTimeWait::Ack),
+        ("restart_silently", BareAckInTimeWait::RestartSilently),
+        ("drop_exact", BareAckInTimeWait::DropExact),
+        ("drop_in_window", BareAckInTimeWait::DropInWindow),
+    ];
+}
+
+impl NoAckInTimeWait {
+    /// Every rule with its scenario name.
+    pub const NAMES: [(&'static str, NoAckInTimeWait); 3] = [
+        ("process", NoAckInTimeWait::Process),
+        ("drop_acceptable", NoAckInTimeWait::DropAcceptable),
+        ("drop", NoAckInTimeWait::Drop),
+    ];
+}
+
+impl DataInTimeWait {
+    /// Every rule with its scenario name.
+    pub const NAMES: [(&'static str, DataInTimeWait); 2] = [
+        ("ack", DataInTimeWait::Ack),
+        ("reset", DataInTimeWait::Reset),
+    ];
 }
 
 impl TimerRestart {
     /// Every rule with its scenario name.
-    pub const NAMES: [(&'static str, TimerRestart); 5] = [
+    pub const NAMES: [(&'static str, TimerRestart); 6] = [
         ("duplicate_fin", TimerRestart::DuplicateFin),
         ("any_segment", TimerRestart::AnySegment),
         ("literal", TimerRestart::Literal),
         ("retransmitted_fin", TimerRestart::RetransmittedFin),
         ("out_of_window", TimerRestart::OutOfWindow),
+        ("never", TimerRestart::Never),
     ];
 }
 
 impl RstInTimeWait {
     /// Every rule with its scenario name.
-    pub const NAMES: [(&'static str, RstInTimeWait); 4] = [
+    pub const NAMES: [(&'static str, RstInTimeWait); 5] = [
         ("kill_in_window", RstInTimeWait::KillInWindow),
         ("kill_exact", RstInTimeWait::KillExact),
         ("challenge_ack", RstInTimeWait::ChallengeAck),
         ("ignore", RstInTimeWait::Ignore),
+        ("challenge_inexact", RstInTimeWait::ChallengeInexact),
     ];
 }
 
 impl SynInTimeWait {
     /// Every rule with its scenario name.
-    pub const NAMES: [(&'static str, SynInTimeWait); 6] = [
+    pub const NAMES: [(&'static str, SynInTimeWait); 7] = [
         ("rfc793", SynInTimeWait::Rfc793),
         ("linux", SynInTimeWait::Linux),
         ("rfc1122", SynInTimeWait::Rfc1122),
         ("bsd", SynInTimeWait::Bsd),
         ("silent", SynInTimeWait::Silent),
         ("rfc6191", SynInTimeWait::Rfc6191),
+        ("xnu", SynInTimeWait::Xnu),
     ];
 }
 
@@ -135,6 +234,12 @@ pub struct TimeWaitPolicy {
     /// (Linux `tcp_timewait_state_process`: `tcp_paws_reject`, then "if (paws_reject ||
     /// th->ack) inet_twsk_reschedule").
     pub paws: bool,
+    /// Exact duplicate ACK rule.
+    pub bare_ack: BareAckInTimeWait,
+    /// Rule for segments without ACK (SYNs excepted).
+    pub no_ack: NoAckInTimeWait,
+    /// Rule for data at or beyond RCV.NXT.
+    pub data: DataInTimeWait,
 }
 
 /// The fields of an incoming segment that TIME-WAIT processing reads.
@@ -337,6 +442,40 @@ impl TimeWaitRecord {
                 return self.limit(d, seg, now, policy);
             }
         }
+        if policy.data == DataInTimeWait::Reset
+            && seg.payload_len > 0
+            && seg
+                .seq
+                .wrapping_add(u32::from(seg.syn) + seg.payload_len)
+                .gt(self.rcv_nxt)
+        {
+            // XNU tcp_input 4466–4489: data left after trimming what lies before RCV.NXT, on a
+            // socket that cannot receive any more (SS_CANTRCVMORE since the FIN).
+            return TwDecision {
+                action: TwAction::RstAndKill,
+                restarted: false,
+                rule: "tcp_input (XNU) 4478: data after the receive side closed (SS_CANTRCVMORE), tcp_close and dropwithreset",
+            };
+        }
+        if seg.ack.is_none() {
+            let drop = match policy.no_ack {
+                NoAckInTimeWait::Process => None,
+                NoAckInTimeWait::DropAcceptable if acceptable => {
+                    Some("RFC 793 p.72: fifth, check the ACK field: ACK bit off, drop the segment")
+                }
+                NoAckInTimeWait::DropAcceptable => None,
+                NoAckInTimeWait::Drop => {
+                    Some("tcp_twcheck: \"Drop the segment if it does not contain an ACK\"")
+                }
+            };
+            if let Some(rule) = drop {
+                return TwDecision {
+                    action: TwAction::Drop,
+                    restarted: false,
+                    rule,
+                };
+            }
+        }
         let retransmitted_fin = seg.fin && seg.seq.wrapping_add(seg.seg_len()) == self.rcv_nxt;
         let paws_reject =
             policy.paws && matches!((seg.tsval, self.ts_recent), (Some(v), Some(r)) if v.before(r));
@@ -351,42 +490,54 @@ impl TimeWaitRecord {
             };
             return self.limit(d, seg, now, policy);
         }
+        if let Some(d) = self.bare_ack(seg, now, policy) {
+            return d;
+        }
         let restart = match policy.restart {
             TimerRestart::DuplicateFin => retransmitted_fin || (acceptable && seg.seg_len() > 0),
             TimerRestart::AnySegment => seg.ack.is_some(),
             TimerRestart::Literal => acceptable,
             TimerRestart::RetransmittedFin => retransmitted_fin,
             TimerRestart::OutOfWindow => seg.ack.is_some() && !acceptable,
+            TimerRestart::Never => false,
         };
         if restart {
             self.restart(now);
         }
-        let rule = match (retransmitted_fin, acceptable, policy.restart) {
-            (true, _, TimerRestart::RetransmittedFin) => {
-                "tcp_twcheck: duplicate FIN, ACK and restart the 2MSL timer (tcp_tw_2msl_reset)"
+        let rule = match policy.restart {
+            TimerRestart::AnySegment if restart => {
+                "tcp_timewait_state_process: not a bare ACK at RCV.NXT (out-of-window branch), ACK set: inet_twsk_reschedule, ACK (TCP_TW_ACK)"
             }
-            (false, _, TimerRestart::RetransmittedFin) => {
-                "tcp_twcheck: ACK (tcp_twrespond), timer not restarted"
+            TimerRestart::AnySegment => {
+                "tcp_timewait_state_process: not a bare ACK at RCV.NXT (out-of-window branch), no ACK flag: no reschedule, ACK (TCP_TW_ACK)"
             }
-            (_, false, TimerRestart::OutOfWindow) if restart => {
+            TimerRestart::RetransmittedFin if retransmitted_fin => {
+                "tcp_twcheck: duplicate FIN, restart the 2MSL timer (tcp_timer_activate TT_2MSL), ACK (tcp_respond)"
+            }
+            TimerRestart::RetransmittedFin => {
+                "tcp_twcheck: not a duplicate ACK, ACK (tcp_respond), timer not restarted"
+            }
+            TimerRestart::OutOfWindow if restart => {
                 "smoltcp tcp::Socket::process: segment not in window in TIME-WAIT, ACK and restart the close timer"
             }
-            (_, _, TimerRestart::OutOfWindow) => {
+            TimerRestart::OutOfWindow => {
                 "smoltcp tcp::Socket::process: TIME-WAIT, ACK, timer not restarted"
             }
-            (true, _, TimerRestart::Literal) => {
-                "RFC 793 p.69: unacceptable segment, ACK and drop (literal: no restart)"
+            TimerRestart::Never if seg.seq.lt(self.rcv_nxt) => {
+                "tcp_input (XNU) 4363-4405: old sequence space trimmed (FIN cleared), TF_ACKNOW, ACK; no restart"
             }
-            (true, _, TimerRestart::AnySegment) => {
-                "tcp_timewait_state_process: ACK, inet_twsk_reschedule"
+            TimerRestart::Never => {
+                "tcp_input (XNU) 4491-4529: segment beyond RCV.NXT + RCV.WND, dropafterack; no restart"
             }
-            (true, _, _) => {
+            TimerRestart::Literal if !acceptable => {
+                "RFC 793 p.69: unacceptable segment, send ACK and drop (literal: no restart)"
+            }
+            _ if retransmitted_fin => {
                 "RFC 9293 §3.10.7.4: retransmitted FIN, ACK and restart the 2 MSL timeout"
             }
-            (false, true, _) => {
-                "RFC 793 p.73: TIME-WAIT, acknowledge and restart the 2 MSL timeout"
-            }
-            (false, false, _) => "RFC 793 p.69: unacceptable segment, send ACK and drop",
+            _ if !acceptable => "RFC 793 p.69: unacceptable segment, send ACK and drop",
+            _ if restart => "RFC 793 p.73: TIME-WAIT, acknowledge and restart the 2 MSL timeout",
+            _ => "RFC 793 p.72: fifth, check the ACK field, TIME-WAIT: acknowledge (no FIN, no data: no restart)",
         };
         let d = TwDecision {
             action: TwAction::Ack,
@@ -394,6 +545,53 @@ impl TimeWaitRecord {
             rule,
         };
         self.limit(d, seg, now, policy)
+    }
+
+    /// The exact-duplicate-ACK rule ([`BareAckInTimeWait`]): `Some` when it decides.
+    fn bare_ack(
+        &mut self,
+        seg: &SegmentInfo,
+        now: Instant,
+        policy: &TimeWaitPolicy,
+    ) -> Option<TwDecision> {
+        let no_data = seg.payload_len == 0 && !seg.syn;
+        let drop = |rule| TwDecision {
+            action: TwAction::Drop,
+            restarted: false,
+            rule,
+        };
+        match policy.bare_ack {
+            BareAckInTimeWait::Ack => None,
+            BareAckInTimeWait::RestartSilently
+                if no_data && !seg.fin && seg.seq == self.rcv_nxt =>
+            {
+                self.restart(now);
+                Some(TwDecision {
+                    action: TwAction::Drop,
+                    restarted: true,
+                    rule: "tcp_timewait_state_process: bare ACK with SEQ = RCV.NXT (seq == end_seq), inet_twsk_reschedule, no reply (TCP_TW_SUCCESS)",
+                })
+            }
+            BareAckInTimeWait::RestartSilently => None,
+            BareAckInTimeWait::DropExact
+                if no_data
+                    && !seg.fin
+                    && seg.seq == self.rcv_nxt
+                    && seg.ack == Some(self.snd_nxt) =>
+            {
+                Some(drop("tcp_twcheck: duplicate ACK (flags = ACK, no data, SEQ = RCV.NXT, ACK = SND.NXT), drop"))
+            }
+            BareAckInTimeWait::DropExact => None,
+            BareAckInTimeWait::DropInWindow
+                if no_data
+                    && !seg.seq.lt(self.rcv_nxt)
+                    && !seg.seq.gt(self.rcv_nxt.wrapping_add(self.rcv_wnd))
+                    && seg.ack.is_none_or(|a| !a.gt(self.snd_nxt)) =>
+            {
+                Some(drop("tcp_input (XNU) 4956/5941: no data in window, duplicate ACK, FIN cleared: nothing to send, no restart"))
+            }
+            BareAckInTimeWait::DropInWindow => None,
+        }
     }
 
     fn restart(&mut self, now: Instant) {
@@ -429,6 +627,14 @@ impl TimeWaitRecord {
             RstInTimeWait::ChallengeAck => {
                 (TwAction::Ack, "RFC 5961 §3.2: in-window RST, challenge ACK")
             }
+            RstInTimeWait::ChallengeInexact if exact => (
+                TwAction::Drop,
+                "tcp_input (XNU) 4265: RST with SEQ = last_ack_sent in TIME_WAIT, break: ignored",
+            ),
+            RstInTimeWait::ChallengeInexact => (
+                TwAction::Ack,
+                "tcp_input (XNU) 4276: in-window RST with SEQ != last_ack_sent, challenge ACK",
+            ),
         };
         TwDecision {
             action,
@@ -513,6 +719,22 @@ impl TimeWaitRecord {
                 ),
                 None => d(TwAction::Drop, "RFC 6191 §2 (no timestamps): old SYN, drop silently"),
             }),
+            SynInTimeWait::Xnu if ts == Some(-1) => Some(d(
+                TwAction::Drop,
+                "tcp_input (XNU) 4291: PAWS (TSval < TS.Recent), no data: drop",
+            )),
+            SynInTimeWait::Xnu if seg.seq.gt(self.rcv_nxt.wrapping_add(self.rcv_wnd)) => Some(d(
+                TwAction::AcceptSyn { iss: None },
+                "tcp_input (XNU) 4506-4512: SYN beyond RCV.NXT + RCV.WND in TIME_WAIT, tcp_close and look up again (findpcb)",
+            )),
+            SynInTimeWait::Xnu if newer || seg.seq == self.rcv_nxt => Some(d(
+                TwAction::Ack,
+                "tcp_input (XNU) 4570-4584: SYN in window, challenge ACK (RFC 5961 §4.2)",
+            )),
+            SynInTimeWait::Xnu => Some(d(
+                TwAction::Ack,
+                "tcp_input (XNU) 4363-4402: SYN before RCV.NXT trimmed as old data, ACK",
+            )),
             SynInTimeWait::Silent => Some(d(
                 TwAction::Drop,
                 "smoltcp tcp::Socket::process: segment without ACK in TIME-WAIT, drop (\"expecting an ACK\")",

@@ -266,6 +266,7 @@ fn restart_after_server_side_time_wait_on_every_profile() {
         ("freebsd", "EADDRINUSE", "ok", 60),
         ("macos", "EADDRINUSE", "ok", 30),
         ("windows-nt4", "EADDRINUSE", "ok", 240),
+        ("windows-95", "EADDRINUSE", "ok", 240),
         ("windows-2000", "ok", "ok", 0),
         ("windows-2003", "ok", "ok", 0),
         ("solaris", "EADDRINUSE", "ok", 60),

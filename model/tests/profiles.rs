@@ -40,6 +40,7 @@ fn profile_table_snapshot() {
         freebsd bind=Bsd choice=Exact ephemeral=10000-65535 connect=75.000s msl=30.000s inuse=EADDRINUSE access=EACCES refused=ECONNREFUSED
         macos bind=Bsd choice=Exact ephemeral=49152-65535 connect=75.000s msl=15.000s inuse=EADDRINUSE access=EACCES refused=ECONNREFUSED
         windows-nt4 bind=WindowsClassic choice=Random ephemeral=1025-5000 connect=21.000s msl=120.000s inuse=WSAEADDRINUSE (10048) access=WSAEACCES (10013) refused=WSAECONNREFUSED (10061)
+        windows-95 bind=WindowsClassic choice=Random ephemeral=1025-5000 connect=21.000s msl=120.000s inuse=WSAEADDRINUSE (10048) access=WSAEACCES (10013) refused=WSAECONNREFUSED (10061)
         windows-2000 bind=WindowsClassic choice=Random ephemeral=1025-5000 connect=21.000s msl=120.000s inuse=WSAEADDRINUSE (10048) access=WSAEACCES (10013) refused=WSAECONNREFUSED (10061)
         windows-2003 bind=Windows2003 choice=Random ephemeral=1025-5000 connect=21.000s msl=60.000s inuse=WSAEADDRINUSE (10048) access=WSAEACCES (10013) refused=WSAECONNREFUSED (10061)
         solaris bind=Solaris choice=Exact ephemeral=32768-65535 connect=180.000s msl=30.000s inuse=EADDRINUSE access=EACCES refused=ECONNREFUSED
@@ -50,11 +51,12 @@ fn profile_table_snapshot() {
         ",
     );
     assert_eq!(lines.join("\n"), expected);
-    assert_eq!(Profile::ALL.len(), 12);
+    assert_eq!(Profile::ALL.len(), 13);
     for name in [
         "freebsd",
         "macos",
         "windows-nt4",
+        "windows-95",
         "windows-2000",
         "windows-2003",
         "solaris",
@@ -69,8 +71,8 @@ fn profile_table_snapshot() {
     }
     assert_eq!(
         Profile::known_names(),
-        "linux, rfc793, freebsd, macos, windows-nt4, windows-2000, windows-2003, solaris, \
-         hpux, stratus-os-tcp, stratus-stcp, smoltcp"
+        "linux, rfc793, freebsd, macos, windows-nt4, windows-95, windows-2000, windows-2003, \
+         solaris, hpux, stratus-os-tcp, stratus-stcp, smoltcp"
     );
 }
 
@@ -83,6 +85,7 @@ fn time_wait_length_per_profile_msl_and_linger() {
         ("freebsd", 60, 240, 60, 60),
         ("macos", 60, 240, 60, 60),
         ("windows-nt4", 240, 240, 240, 240),
+        ("windows-95", 240, 240, 240, 240),
         ("windows-2000", 240, 240, 240, 240),
         ("windows-2003", 120, 120, 120, 120),
         ("solaris", 60, 60, 60, 60),
@@ -251,22 +254,27 @@ fn time_wait_row(profile: Profile) -> String {
 #[test]
 fn time_wait_policy_per_profile() {
     let got: Vec<String> = Profile::ALL.iter().map(|p| time_wait_row(*p)).collect();
-    // RFC 793 p.69–75 for the profiles without a source of their own; FreeBSD tcp_twcheck for
-    // the BSDs; tcp_timewait_state_process for Linux; smoltcp 0.14 as measured.
+    // RFC 793 p.69–75 for the profiles without a source of their own; FreeBSD tcp_twcheck;
+    // XNU tcp_input for macOS; tcp_timewait_state_process for Linux; smoltcp 0.14 as
+    // measured. `ack-in`, a bare ACK with SEQ = RCV.NXT: no reply under Linux (rescheduled),
+    // FreeBSD and XNU.
     let rfc793 = "fin=ack+R data=ack+R ack-in=ack old=ack rst==kill rst~=kill rst-out=drop \
                   syn-in=rst+kill syn-in-nolisten=rst+kill syn-beyond=ack syn-old=ack";
-    let bsd = "fin=ack+R data=ack ack-in=ack old=ack rst==drop rst~=drop rst-out=drop \
-               syn-in=accept syn-in-nolisten=accept syn-beyond=accept syn-old=drop";
+    let freebsd = "fin=ack+R data=ack ack-in=drop old=ack rst==drop rst~=drop rst-out=drop \
+                   syn-in=accept syn-in-nolisten=accept syn-beyond=accept syn-old=drop";
+    let xnu = "fin=ack data=rst+kill ack-in=drop old=ack rst==drop rst~=ack rst-out=drop \
+               syn-in=ack syn-in-nolisten=ack syn-beyond=accept syn-old=ack";
     let expected: Vec<String> = [
         (
             "linux",
-            "fin=ack+R data=ack+R ack-in=ack+R old=ack+R rst==kill rst~=drop rst-out=drop \
+            "fin=ack+R data=ack+R ack-in=drop+R old=ack+R rst==kill rst~=drop rst-out=drop \
              syn-in=accept(iss=70537) syn-in-nolisten=ack syn-beyond=accept(iss=70537) syn-old=ack",
         ),
         ("rfc793", rfc793),
-        ("freebsd", bsd),
-        ("macos", bsd),
+        ("freebsd", freebsd),
+        ("macos", xnu),
         ("windows-nt4", rfc793),
+        ("windows-95", rfc793),
         ("windows-2000", rfc793),
         ("windows-2003", rfc793),
         ("solaris", rfc793),

@@ -1,5 +1,5 @@
 //! Windows address objects: KB 307175 (listener reuse on NT4 and Windows 2000) and KB
-//! Q177074 (NT4 refuses every connect while the old listener's children live).
+//! Q177074 (NT4 and Windows 95 refuse every connect while the old listener's children live).
 
 mod common;
 
@@ -352,11 +352,13 @@ fn q177074_specific_old_listener_does_not_shadow_other_addresses() {
 }
 
 #[test]
-fn q177074_is_nt4_only() {
-    // The same story on every other profile: a new listener gets the connection (Linux
-    // and BSD need SO_REUSEADDR as their rules say; smoltcp has no rules).
+fn q177074_is_nt4_and_windows_95_only() {
+    // KB Q177074 applies to "Microsoft Windows NT 4.0" and "Microsoft Windows 95" (keyword
+    // kbWinOS95): both refuse. The same story on every other profile: a new listener gets
+    // the connection (Linux and BSD need SO_REUSEADDR as their rules say; smoltcp has no
+    // rules).
     for profile in Profile::ALL {
-        let nt4 = profile == Profile::WindowsNt4;
+        let nt4 = matches!(profile, Profile::WindowsNt4 | Profile::Windows95);
         let r = run_script(&format!(
             "
             profile {}

@@ -628,3 +628,109 @@ fn an_old_duplicate_syn_returns_a_reopened_record_to_time_wait_under_rfc1122_onl
     }
     assert!(seen > 0, "no seed made the old SYN newer than RCV.NXT");
 }
+
+/// A simultaneous close leaves both hosts in TIME-WAIT for one connection; one late copy of
+/// the client's final ACK (duplicated onto a 5 s route) then reaches the server's record as
+/// an exact duplicate ACK (SEQ = RCV.NXT, ACK = SND.NXT, no data). Linux
+/// (`tcp_timewait_state_process`: `seq == rcv_nxt && seq == end_seq` → reschedule,
+/// `TCP_TW_SUCCESS`) and FreeBSD (`tcp_twcheck`: a duplicate ACK is not acknowledged) send
+/// nothing, so nothing more crosses the wire; the RFC 793 reading acknowledges it, and the
+/// two records bounce ACKs until TIME-WAIT ends.
+fn simultaneous_close_then_late_ack(os: &str) -> (RunReport, u64, String) {
+    let net = r#"{"max_lifetime":"2min","routes":[{"name":"lan","delay":"10ms"},{"name":"slow","delay":"5s"}],
+                  "faults":[{"match":{"from":"client","flags":"ACK","has_payload":false,"after":"FIN","nth":1},
+                             "action":{"duplicate_via":"slow"}}]}"#;
+    let steps = format!(
+        r#"{SERVER_UP},
+        {{"host":"server","call":"close","sock":"A","at":"1s"}},
+        {{"host":"client","call":"close","sock":"C","at":"1s"}},
+        {{"host":"server","call":"socket","sock":"X","at":"+300s"}}"#
+    );
+    let mut r = run_src(&scenario(os, net, &steps));
+    let trace = String::from_utf8(r.recorder.take_trace().unwrap()).unwrap();
+    let late = trace
+        .lines()
+        .find(|l| l.contains("\"delivered\"") && l.contains("\"route\":\"slow\""))
+        .unwrap_or_else(|| panic!("{os}: the late copy never arrived\n{trace}"));
+    let at: u64 = late["{\"t_us\":".len()..late.find(',').unwrap()]
+        .parse()
+        .unwrap();
+    let after = trace
+        .lines()
+        .filter(|l| l.contains("\"type\":\"segment\"") && l.contains("\"event\":\"sent\""))
+        .filter(|l| {
+            l["{\"t_us\":".len()..l.find(',').unwrap()]
+                .parse::<u64>()
+                .unwrap()
+                >= at
+        })
+        .count() as u64;
+    (r, after, trace)
+}
+
+#[test]
+fn a_late_ack_copy_between_two_time_wait_records_gets_no_reply_under_linux_and_freebsd() {
+    for (os, restarted) in [("linux", true), ("freebsd", false), ("macos", false)] {
+        let (r, after, trace) = simultaneous_close_then_late_ack(os);
+        assert_eq!(
+            r.time_wait.len(),
+            2,
+            "{os}: both ends hold TIME-WAIT\n{trace}"
+        );
+        let decision = trace
+            .lines()
+            .rev()
+            .find(|l| l.contains("\"type\":\"time_wait\"") && l.contains("\"event\":\"segment\""))
+            .unwrap_or_else(|| panic!("{os}: the copy met no record\n{trace}"));
+        assert!(decision.contains("\"action\":\"drop\""), "{os}: {decision}");
+        assert!(
+            decision.contains(&format!("\"restarted\":{restarted}")),
+            "{os}: {decision}"
+        );
+        assert_eq!(after, 0, "{os}: segments sent after the late copy\n{trace}");
+    }
+    // The RFC 793 reading acknowledges the copy, and each ACK is itself an exact duplicate
+    // for the other record: a storm until TIME-WAIT ends (60 s at 20 ms a round trip).
+    let (_, storm, _) = simultaneous_close_then_late_ack("rfc793");
+    assert!(storm > 5_000, "rfc793: {storm}");
+}
+
+/// A TIME-WAIT record answers with the window it recorded (RCV.WND of the final ACK), not the
+/// buffer size: here 5 unread bytes shrink it (RFC 793 profile: close with unread data sends
+/// FIN). Linux `tcp_v4_timewait_ack` sends `tw_rcv_wnd >> tw_rcv_wscale` likewise.
+#[test]
+fn a_time_wait_ack_advertises_the_records_rcv_wnd() {
+    let net = r#"{"routes":[{"name":"lan","delay":"10ms"}],
+                  "faults":[{"match":{"from":"server","flags":"ACK","has_payload":false,"after":"FIN","nth":1},"action":"drop"}]}"#;
+    let steps = format!(
+        r#"{SERVER_UP},
+        {{"host":"client","call":"send","sock":"C","data":"hello"}},
+        {{"host":"server","call":"close","sock":"A","at":"+100ms"}},
+        {{"host":"client","call":"close","sock":"C","at":"+100ms"}},
+        {{"host":"server","call":"socket","sock":"X","at":"+10s"}}"#
+    );
+    let mut r = run_src(&scenario("rfc793", net, &steps));
+    let trace = String::from_utf8(r.recorder.take_trace().unwrap()).unwrap();
+    let field = |l: &str, k: &str| -> u64 {
+        let i = l.find(&format!("\"{k}\":")).unwrap() + k.len() + 3;
+        l[i..].split([',', '}']).next().unwrap().parse().unwrap()
+    };
+    let created = trace
+        .lines()
+        .find(|l| l.contains("\"event\":\"created\""))
+        .unwrap_or_else(|| panic!("no TIME-WAIT\n{trace}"));
+    let wnd = field(created, "rcv_wnd");
+    assert_eq!(wnd, 16_384 - 5, "{created}");
+    let at = field(created, "t_us");
+    let acks: Vec<u64> = trace
+        .lines()
+        .filter(|l| l.contains("\"event\":\"sent\"") && l.contains("\"from\":\"server\""))
+        .filter(|l| field(l, "t_us") > at)
+        .map(|l| field(l, "win"))
+        .collect();
+    assert!(
+        !acks.is_empty(),
+        "the record answered the retransmitted FIN\n{trace}"
+    );
+    assert!(acks.iter().all(|w| *w == wnd), "{acks:?}");
+}

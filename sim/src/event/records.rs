@@ -194,7 +194,7 @@ pub enum SegmentEvent {
         /// The sending incarnation, as the sending host counts them.
         incarnation: Option<u32>,
         /// What the receiver did with it: `delivered`, `queued`, `processed`, `time_wait`,
-        /// `listener`, `no_connection`, `aborted`.
+        /// `listener`, `no_connection`, `aborted`, `dropped`.
         outcome: &'static str,
         /// Bytes of it that became readable (`delivered`).
         readable: Option<u64>,
@@ -582,7 +582,7 @@ impl Close {
 /// `drop`: the host layer discarded a segment. Absent fields are omitted.
 #[derive(Debug, Clone, Serialize)]
 pub struct HostDrop {
-    /// `listen queue full`.
+    /// `listen queue full`, `SYN+FIN`, `SYN+FIN discarded by the listener`.
     pub reason: &'static str,
     /// The 4-tuple, when the segment had one.
     #[serde(

@@ -6,7 +6,7 @@ use super::*;
 impl Host {
     /// Accepts one packet from the wire at `now`: demultiplexes it (module docs) and says
     /// what became of it.
-    pub fn deliver(&mut self, now: Instant, pkt: Packet) -> Arrival {
+    pub fn deliver(&mut self, now: Instant, mut pkt: Packet) -> Arrival {
         let seg = pkt.meta;
         let incarnation = pkt.prov.map(|p| p.incarnation);
         let arrival = |stale: Option<bool>, outcome| Arrival {
@@ -18,6 +18,25 @@ impl Host {
             return arrival(None, Outcome::NotMine);
         }
         let tuple = FourTuple::new(SocketAddr::V4(seg.dst), SocketAddr::V4(seg.src));
+        if seg.has(TcpFlags::SYN | TcpFlags::FIN) {
+            // smoltcp 0.14 cannot take a SYN+FIN (one control flag per segment): the profile's
+            // rule decides before anything else sees it.
+            match self.cfg.syn_fin.apply(&seg.info()) {
+                None => {
+                    ev!(
+                        self,
+                        Event::Drop(HostDrop {
+                            reason: "SYN+FIN",
+                            tuple: Some(tuple)
+                        })
+                    );
+                    return arrival(None, Outcome::Dropped);
+                }
+                Some(info) if !info.fin => pkt.clear_fin(),
+                Some(_) => {}
+            }
+        }
+        let seg = pkt.meta;
         let orphan_data = self.cfg.rst_on_close_with_unread
             && seg.payload_len > 0
             && self
@@ -47,6 +66,11 @@ impl Host {
         }
         if seg.flags == TcpFlags::SYN && self.syn_to_listener(now, tuple, pkt, None) {
             return arrival(None, Outcome::Listener);
+        }
+        if seg.flags == TcpFlags::SYN | TcpFlags::FIN && self.listener_for(tuple.local).is_some() {
+            // SynFinRule::DiscardAtListener (Linux tcp_rcv_state_process, TCP_LISTEN).
+            self.discard_syn_fin(tuple);
+            return arrival(None, Outcome::Dropped);
         }
         self.no_socket(&seg, "no connection, TIME-WAIT record or listener");
         // A segment of a connection that no longer exists here (a SYN or SYN-ACK opens a new
@@ -301,6 +325,17 @@ impl Host {
                 })
             );
         }
+    }
+
+    /// A listener discards a SYN+FIN ([`twsim_model::SynFinRule::DiscardAtListener`]).
+    pub(super) fn discard_syn_fin(&mut self, tuple: FourTuple) {
+        ev!(
+            self,
+            Event::Drop(HostDrop {
+                reason: "SYN+FIN discarded by the listener",
+                tuple: Some(tuple)
+            })
+        );
     }
 
     pub(super) fn no_socket(&mut self, seg: &SegMeta, why: &str) {

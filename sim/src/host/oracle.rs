@@ -128,6 +128,9 @@ pub enum Outcome {
     NoConnection,
     /// Data for a socket its application closed: the connection was reset.
     Aborted,
+    /// The host dropped it before any lookup, or a listener discarded it (a SYN+FIN, per the
+    /// profile's [`twsim_model::SynFinRule`]).
+    Dropped,
     /// Not addressed to this host.
     NotMine,
 }
@@ -144,6 +147,7 @@ impl Outcome {
             Outcome::Listener => "listener",
             Outcome::NoConnection => "no_connection",
             Outcome::Aborted => "aborted",
+            Outcome::Dropped => "dropped",
             Outcome::NotMine => "not_mine",
         }
     }

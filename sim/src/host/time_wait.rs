@@ -78,6 +78,17 @@ impl Host {
                     self.log_tw_end(now, id, r, EndReason::ReusedBySyn);
                 }
                 let seg = pkt.meta;
+                if seg.has(TcpFlags::FIN) {
+                    // A SYN+FIN the profile keeps (SynFinRule::DiscardAtListener): the record
+                    // is gone (tcp_v4_rcv deschedules it for TCP_TW_SYN), and a listener
+                    // discards the segment; without one it is answered as for no socket.
+                    if self.listener_for(tuple.local).is_some() {
+                        self.discard_syn_fin(tuple);
+                    } else {
+                        self.no_socket(&seg, "TIME-WAIT reopened but no listener took the SYN");
+                    }
+                    return;
+                }
                 // The ISS the rule fixes (Linux: SND.NXT + 65537) applies whatever the host's
                 // ISN policy.
                 if !self.syn_to_listener(now, tuple, pkt, iss) {

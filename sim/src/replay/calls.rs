@@ -292,6 +292,25 @@ impl Model {
         deadline: Duration,
     ) -> Result<String, Errno> {
         let server_tuple = tuple.reversed();
+        if sh == h && server_tuple == tuple {
+            // A socket connecting to its own address and port: its SYN reaches itself, a
+            // simultaneous open with one socket at both ends (RFC 9293 §3.5, Figure 8; the
+            // Linux kernel and the simulation both connect, no listener involved).
+            self.hosts[h].ends.insert(
+                id,
+                End {
+                    peer: (h, id),
+                    tuple,
+                    fin_sent: false,
+                    fin_received: false,
+                    unread: 0,
+                    reset: false,
+                    done: false,
+                },
+            );
+            self.hosts[h].socks.entry(id).or_default().app.established = true;
+            return Ok(format!("connected {tuple}"));
+        }
         // A TIME-WAIT record on the server side for this 4-tuple: the new SYN reopens it
         // (RFC 1122 §4.2.2.13, Linux TCP_TW_SYN with a listener; RFC 793: ACK, RST, retry).
         if let Some(tw) = self.tables[self.hosts[sh].t].lookup_tuple(&server_tuple) {

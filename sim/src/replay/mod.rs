@@ -264,6 +264,22 @@ impl Model {
             }
             None => false,
         };
+        if (ph, pid) == (h, id) {
+            // A self-connected socket receives its own FIN: a simultaneous close of one
+            // socket, which ends in TIME-WAIT (CLOSING, then the ACK of its own FIN).
+            self.hosts[h].ends.get_mut(&id).expect("present").done = true;
+            let host = &self.hosts[h];
+            let linger = host.socks.get(&id).and_then(|s| s.opts.linger_secs);
+            let len = host.cfg.time_wait_for(host.msl, linger);
+            if len == Duration::ZERO {
+                self.end_connection(h, id);
+            } else {
+                let record =
+                    TimeWaitRecord::new(end.tuple, 1, SeqNum(0), SeqNum(0), 0, self.now, len);
+                let _ = self.tables[host.t].enter_time_wait(id, record);
+            }
+            return;
+        }
         if peer_sent {
             // The peer closed first: it enters TIME-WAIT, this end (LAST-ACK) closes.
             let now = self.now;

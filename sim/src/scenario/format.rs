@@ -176,14 +176,14 @@ impl<'de> Deserialize<'de> for IsnSpec {
 #[serde(deny_unknown_fields, remote = "Self")]
 pub struct TimeWaitSpec {
     /// Timer restart rule: `duplicate_fin`, `any_segment`, `literal`, `retransmitted_fin`,
-    /// `out_of_window`.
+    /// `out_of_window`, `never`.
     #[serde(default)]
     pub restart: Option<String>,
     /// RST rule: `kill_in_window` (RFC 793), `kill_exact` (Linux), `challenge_ack` (RFC 5961),
-    /// `ignore` (RFC 1337).
+    /// `ignore` (RFC 1337), `challenge_inexact` (XNU).
     #[serde(default)]
     pub rst: Option<String>,
-    /// SYN rule: `rfc793`, `linux`, `rfc1122`, `bsd`, `silent`, `rfc6191`.
+    /// SYN rule: `rfc793`, `linux`, `rfc1122`, `bsd`, `silent`, `rfc6191`, `xnu`.
     #[serde(default)]
     pub syn: Option<String>,
     /// A fixed TIME-WAIT length replacing the profile's (`"0s"`: no TIME-WAIT at all).
@@ -195,6 +195,16 @@ pub struct TimeWaitSpec {
     /// PAWS in TIME-WAIT (RFC 7323 §5.3) on or off.
     #[serde(default)]
     pub paws: Option<bool>,
+    /// Exact-duplicate-ACK rule: `ack`, `restart_silently` (Linux), `drop_exact` (FreeBSD),
+    /// `drop_in_window` (XNU).
+    #[serde(default)]
+    pub bare_ack: Option<String>,
+    /// Rule for segments without ACK: `process`, `drop_acceptable` (RFC 793), `drop` (FreeBSD).
+    #[serde(default)]
+    pub no_ack: Option<String>,
+    /// Rule for data at or beyond RCV.NXT: `ack`, `reset` (XNU).
+    #[serde(default)]
+    pub data: Option<String>,
 }
 
 /// The network.

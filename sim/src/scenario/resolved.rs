@@ -52,6 +52,12 @@ pub struct TimeWaitOverride {
     pub ack_rate_limit: Option<Option<Duration>>,
     /// PAWS in TIME-WAIT.
     pub paws: Option<bool>,
+    /// Exact-duplicate-ACK rule.
+    pub bare_ack: Option<twsim_model::time_wait::BareAckInTimeWait>,
+    /// Rule for segments without ACK.
+    pub no_ack: Option<twsim_model::time_wait::NoAckInTimeWait>,
+    /// Rule for data at or beyond RCV.NXT.
+    pub data: Option<twsim_model::time_wait::DataInTimeWait>,
 }
 
 impl TimeWaitOverride {
@@ -64,6 +70,9 @@ impl TimeWaitOverride {
             length: o.length.or(self.length),
             ack_rate_limit: o.ack_rate_limit.or(self.ack_rate_limit),
             paws: o.paws.or(self.paws),
+            bare_ack: o.bare_ack.or(self.bare_ack),
+            no_ack: o.no_ack.or(self.no_ack),
+            data: o.data.or(self.data),
         }
     }
 }
@@ -90,6 +99,15 @@ impl Host {
         }
         if let Some(x) = o.paws {
             c.time_wait.paws = x;
+        }
+        if let Some(x) = o.bare_ack {
+            c.time_wait.bare_ack = x;
+        }
+        if let Some(x) = o.no_ack {
+            c.time_wait.no_ack = x;
+        }
+        if let Some(x) = o.data {
+            c.time_wait.data = x;
         }
         if let Some(r) = self.ephemeral {
             c.ephemeral = r;

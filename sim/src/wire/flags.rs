@@ -32,6 +32,11 @@ impl TcpFlags {
         self.0 & other.0 == other.0
     }
 
+    /// These flags with those of `other` cleared.
+    pub fn without(self, other: TcpFlags) -> TcpFlags {
+        TcpFlags(self.0 & !other.0)
+    }
+
     /// Whether no flag is set.
     pub fn is_empty(self) -> bool {
         self.0 == 0

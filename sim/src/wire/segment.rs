@@ -166,6 +166,12 @@ impl Packet {
         });
     }
 
+    /// Clears the FIN flag (a SYN+FIN handed on as a SYN), checksum recomputed, view updated.
+    pub fn clear_fin(&mut self) {
+        self.meta.flags = self.meta.flags.without(TcpFlags::FIN);
+        self.rewrite(|tcp| tcp.set_fin(false));
+    }
+
     /// Applies `edit` to the TCP header in place and recomputes the TCP checksum.
     fn rewrite(&mut self, edit: impl FnOnce(&mut TcpPacket<&mut [u8]>)) {
         let (src, dst) = (*self.meta.src.ip(), *self.meta.dst.ip());

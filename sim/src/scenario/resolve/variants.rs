@@ -8,7 +8,9 @@ use super::super::resolved::{Overrides, Step, TimeWaitOverride};
 use super::super::values::{expectation, parse_duration, profile};
 use super::isn::isn_policy;
 use std::collections::BTreeSet;
-use twsim_model::time_wait::{RstInTimeWait, SynInTimeWait, TimerRestart};
+use twsim_model::time_wait::{
+    BareAckInTimeWait, DataInTimeWait, NoAckInTimeWait, RstInTimeWait, SynInTimeWait, TimerRestart,
+};
 use twsim_model::{Duration, IsnPolicy, Profile};
 
 /// What applies to every host, after the variant and the overrides.
@@ -176,6 +178,24 @@ pub(super) fn time_wait_override(
         length: t.length.map(|d| d.0),
         ack_rate_limit,
         paws: t.paws,
+        bare_ack: rule(
+            ctx,
+            &format!("{path}.bare_ack"),
+            &t.bare_ack,
+            &BareAckInTimeWait::NAMES,
+        )?,
+        no_ack: rule(
+            ctx,
+            &format!("{path}.no_ack"),
+            &t.no_ack,
+            &NoAckInTimeWait::NAMES,
+        )?,
+        data: rule(
+            ctx,
+            &format!("{path}.data"),
+            &t.data,
+            &DataInTimeWait::NAMES,
+        )?,
     })
 }
 
