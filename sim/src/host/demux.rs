@@ -172,7 +172,15 @@ impl Host {
             stale,
             learn,
         };
-        let outcome = self.check_delivery(tuple, before);
+        let mut outcome = self.check_delivery(tuple, before);
+        if stale.is_some() && outcome == Outcome::Processed && !seg.has(TcpFlags::RST) {
+            // What the receiver's tests said of the old segment it did not take.
+            if !tests.seq_ok {
+                outcome = Outcome::OutsideWindow;
+            } else if !tests.ack_ok {
+                outcome = Outcome::BadAck;
+            }
+        }
         let Some(c) = self.conns.get_mut(&tuple).filter(|c| c.handle == handle) else {
             return (known.then_some(stale.is_some()), outcome);
         };

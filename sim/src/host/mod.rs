@@ -358,6 +358,10 @@ impl Host {
             a.push(IpCidr::new(IpAddress::Ipv4(addr), 0))
                 .expect("a fresh interface has room for one address");
         });
+        let mut table = AddressTable::new(cfg, vec![IpAddr::V4(addr)]);
+        // The host's connections carry timestamps where the profile sends them, which is what
+        // Linux's TIME-WAIT recycling on connect requires (`tcp_twsk_unique`).
+        table.set_timestamps(cfg.timestamps);
         Host {
             name,
             addr,
@@ -367,7 +371,7 @@ impl Host {
             iface,
             dev,
             sockets: SocketSet::new(Vec::new()),
-            table: AddressTable::new(cfg, vec![IpAddr::V4(addr)]),
+            table,
             procs: Processes::new(),
             socks: BTreeMap::new(),
             names: NameMap::default(),

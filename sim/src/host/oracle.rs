@@ -120,6 +120,12 @@ pub enum Outcome {
     /// PAWS discarded it before the connection saw it (RFC 7323 §5.3: SEG.TSval older than
     /// TS.Recent).
     PawsRejected,
+    /// A stale segment whose SEQ the receiver found outside its window (RFC 9293 §3.10.7.4):
+    /// nothing of it was taken.
+    OutsideWindow,
+    /// A stale segment inside the window whose ACK the receiver did not accept (an ACK of
+    /// data never sent, or below SND.UNA): nothing of it was taken.
+    BadAck,
     /// It met a TIME-WAIT record (the profile's policy decided).
     TimeWait,
     /// A listener took it (a SYN).
@@ -143,6 +149,8 @@ impl Outcome {
             Outcome::Queued => "queued",
             Outcome::Processed => "processed",
             Outcome::PawsRejected => "paws_rejected",
+            Outcome::OutsideWindow => "outside_window",
+            Outcome::BadAck => "bad_ack",
             Outcome::TimeWait => "time_wait",
             Outcome::Listener => "listener",
             Outcome::NoConnection => "no_connection",

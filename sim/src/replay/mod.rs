@@ -404,11 +404,13 @@ pub fn replay_model(sc: &Resolved) -> Vec<ReplayStep> {
 /// when one kernel plays every host on loopback (`twsim replay --kernel`): a wildcard bind on
 /// one host then overlaps every other host's address. It also declares that connections use
 /// TCP timestamps, as a real kernel's do (Linux then recycles a TIME-WAIT 4-tuple on bind +
-/// connect); the simulator's smoltcp endpoints do not, so the plain replay leaves them off.
+/// connect); the plain replay declares them where the profile sends them
+/// ([`twsim_model::ProfileConfig::timestamps`]), as the simulator's endpoints do.
 pub fn replay_model_with(sc: &Resolved, shared_port_space: bool) -> Vec<ReplayStep> {
     let mut m = Model::new(sc, shared_port_space);
     for t in &mut m.tables {
-        t.set_timestamps(shared_port_space);
+        let on = shared_port_space || t.config().timestamps;
+        t.set_timestamps(on);
     }
     let mut prev_done = Instant::ZERO;
     let mut out = Vec::with_capacity(sc.steps.len());
