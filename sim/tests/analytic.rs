@@ -25,6 +25,16 @@ fn hazards(src: &str) -> Hazards {
     rep.hazards
 }
 
+/// The first steps of both experiments: a server listening on port 80 and incarnation 1 of
+/// 10.0.0.1:40000 ↔ 10.0.0.2:80 (client socket C1, accepted as A1).
+const OPENING: &str = r#"{"host":"server","call":"socket","sock":"L"},
+    {"host":"server","call":"bind","sock":"L","addr":"0.0.0.0:80"},
+    {"host":"server","call":"listen","sock":"L"},
+    {"host":"client","call":"socket","sock":"C1"},
+    {"host":"client","call":"bind","sock":"C1","addr":"10.0.0.1:40000"},
+    {"host":"client","call":"connect","sock":"C1","addr":"10.0.0.2:80"},
+    {"host":"server","call":"accept","sock":"L","as":"A1"}"#;
+
 /// Incarnation 1 sends 12 segments of 1000 bytes, each copied onto a slow route with
 /// probability 0.3 (delay uniform in 11–24 s); A closes first, TIME-WAIT (smoltcp, 10 s) ends,
 /// A reopens the 4-tuple and sends 12 more segments one second apart while the copies arrive:
@@ -49,13 +59,7 @@ fn stream_with_old_copies(seed: u64, isn: &str) -> String {
           "faults":[{{"match":{{"from":"client","has_payload":true,"probability":0.3}},
                       "action":{{"duplicate_via":"slow"}}}}]}},
         "steps":[
-          {{"host":"server","call":"socket","sock":"L"}},
-          {{"host":"server","call":"bind","sock":"L","addr":"0.0.0.0:80"}},
-          {{"host":"server","call":"listen","sock":"L"}},
-          {{"host":"client","call":"socket","sock":"C1"}},
-          {{"host":"client","call":"bind","sock":"C1","addr":"10.0.0.1:40000"}},
-          {{"host":"client","call":"connect","sock":"C1","addr":"10.0.0.2:80"}},
-          {{"host":"server","call":"accept","sock":"L","as":"A1"}},
+          {OPENING},
           {sends1},
           {{"at":"+100ms","host":"client","call":"close","sock":"C1"}},
           {{"at":"+50ms","host":"server","call":"recv","sock":"A1","bytes":20000}},
@@ -143,13 +147,7 @@ fn random_isn_acceptance_agrees_with_p_seq_ok_by_importance_sampling() {
               "faults":[{{"match":{{"from":"client","has_payload":true,"nth":1}},
                           "action":{{"duplicate_via":"slow"}}}}]}},
             "steps":[
-              {{"host":"server","call":"socket","sock":"L"}},
-              {{"host":"server","call":"bind","sock":"L","addr":"0.0.0.0:80"}},
-              {{"host":"server","call":"listen","sock":"L"}},
-              {{"host":"client","call":"socket","sock":"C1"}},
-              {{"host":"client","call":"bind","sock":"C1","addr":"10.0.0.1:40000"}},
-              {{"host":"client","call":"connect","sock":"C1","addr":"10.0.0.2:80"}},
-              {{"host":"server","call":"accept","sock":"L","as":"A1"}},
+              {OPENING},
               {{"host":"client","call":"send","sock":"C1","data":"{req}"}},
               {{"at":"+100ms","host":"server","call":"recv","sock":"A1"}},
               {{"host":"client","call":"close","sock":"C1"}},
