@@ -1,7 +1,8 @@
 //! The `twsim` package: command-line glue around `twsim-sim` (embedded demos, atomic output
-//! files, the benchmark). Reusable logic lives in the library crates.
+//! files, the benchmark, the packetdrill runner). Reusable logic lives in the library crates.
 
 pub mod bench;
 pub mod demos;
 pub mod output;
+pub mod packetdrill;
 pub mod replay_cmd;

@@ -90,6 +90,24 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Run packetdrill scripts (a .pkt file, or every .pkt below a directory) against one
+    /// simulated host in virtual time; exit status 1 if any fails (docs/packetdrill.md).
+    Packetdrill {
+        /// Script file or directory.
+        path: PathBuf,
+        /// Profile of the host under test.
+        #[arg(long, default_value = "linux")]
+        os: String,
+        /// Define a preprocessor symbol for #ifdef (repeatable), e.g. -D FreeBSD.
+        #[arg(short = 'D', value_name = "NAME")]
+        define: Vec<String>,
+        /// Tolerance on send times in µs, where a script sets none (default 4000).
+        #[arg(long)]
+        tolerance_usecs: Option<u64>,
+        /// Only ipv4 is supported (the simulated endpoints are IPv4).
+        #[arg(long, default_value = "ipv4")]
+        ip_version: String,
+    },
     /// Measure connection lifecycles per wall-clock second: the simulator beside a bare
     /// two-interface smoltcp harness and the real kernel on loopback.
     Bench {
@@ -150,6 +168,13 @@ fn main() -> ExitCode {
             json,
         } => read_scenario(&file)
             .and_then(|(name, src)| replay(&name, &src, os, variant, all_os, kernel, json)),
+        Cmd::Packetdrill {
+            path,
+            os,
+            define,
+            tolerance_usecs,
+            ip_version,
+        } => packetdrill(&path, &os, define, tolerance_usecs, &ip_version),
         Cmd::Bench { model: Some(n), .. } => {
             let f = twsim::bench::model::measure(n, 200_000);
             println!(
@@ -461,6 +486,45 @@ fn kernel_replay(_r: &scenario::Resolved) -> Result<replay_cmd::Outcome, Bad> {
 }
 
 /// `--os NAME`, validated.
+/// `twsim packetdrill`: one line per script, then the totals; Ok(false) if any failed.
+fn packetdrill(
+    path: &Path,
+    os: &str,
+    define: Vec<String>,
+    tolerance_usecs: Option<u64>,
+    ip_version: &str,
+) -> Result<bool, Bad> {
+    use twsim::packetdrill::{report_line, run_source, scripts, Config, Verdict};
+    let profile = parse_os(Some(os))?.expect("a name was given");
+    if ip_version != "ipv4" {
+        return Err(Bad(format!(
+            "--ip_version {ip_version}: the simulated endpoints are IPv4 only"
+        )));
+    }
+    let files = scripts(path).map_err(Bad)?;
+    if files.is_empty() {
+        return Err(Bad(format!("{}: no .pkt scripts", path.display())));
+    }
+    let config = Config {
+        profile,
+        tolerance_us: tolerance_usecs,
+    };
+    let defines = define.into_iter().collect();
+    let (mut pass, mut fail, mut na) = (0, 0, 0);
+    for f in &files {
+        let src = std::fs::read_to_string(f).map_err(|e| Bad(format!("{}: {e}", f.display())))?;
+        let v = run_source(&src, &defines, &config);
+        match v {
+            Verdict::Pass => pass += 1,
+            Verdict::Fail(..) => fail += 1,
+            Verdict::NotApplicable(..) => na += 1,
+        }
+        println!("{}", report_line(f, &v));
+    }
+    println!("{pass} passed, {fail} failed, {na} not applicable");
+    Ok(fail == 0)
+}
+
 fn parse_os(name: Option<&str>) -> Result<Option<Profile>, Bad> {
     name.map(|n| {
         Profile::from_name(n).ok_or_else(|| {

@@ -279,6 +279,8 @@ pub enum EndReason {
     ReusedBySyn,
     /// A local connect() recycled it (Linux `tcp_twsk_unique`).
     RecycledByConnect,
+    /// The administrator dropped it (FreeBSD `tcpdrop -s TIME_WAIT`, Linux `ss -K`).
+    Dropped,
 }
 
 impl EndReason {
@@ -289,6 +291,7 @@ impl EndReason {
             EndReason::Assassinated => "assassinated",
             EndReason::ReusedBySyn => "reused_by_syn",
             EndReason::RecycledByConnect => "recycled_by_connect",
+            EndReason::Dropped => "dropped",
         }
     }
 }

@@ -449,9 +449,20 @@ impl Host {
             Kind::Listener { pending, ready, .. } => {
                 self.table.remove(id);
                 self.socks.remove(&id);
-                // Linux inet_csk_listen_stop: connections not yet accepted are reset.
+                // Half-open connections (SYN-RECEIVED) go silently: Linux frees its request
+                // sockets and FreeBSD its syncache entries without a segment.
+                for t in pending {
+                    if let Some(c) = self.conns.remove(&t) {
+                        self.retire(c.handle);
+                        self.reopened.remove(&t);
+                        self.socks.remove(&c.id);
+                        self.table.remove(c.id);
+                    }
+                }
+                // Established connections not yet accepted are reset (Linux
+                // inet_csk_listen_stop → inet_child_forget; FreeBSD soabort → tcp_drop).
                 // Nobody can accept them any more: they are orphans, dropped once reset.
-                for t in pending.into_iter().chain(ready) {
+                for t in ready {
                     if let Some(cid) = self.conns.get(&t).map(|c| c.id) {
                         if let Some(cs) = self.socks.get_mut(&cid) {
                             cs.closed = true;

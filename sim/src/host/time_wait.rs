@@ -98,6 +98,18 @@ impl Host {
         }
     }
 
+    /// Drops every TIME-WAIT record of the host, as an administrator's `tcpdrop -s TIME_WAIT`
+    /// (FreeBSD) does; returns how many there were.
+    pub fn drop_time_wait(&mut self, now: Instant) -> usize {
+        let ids: Vec<SocketId> = self.table.time_wait_records().map(|(id, _)| id).collect();
+        for &id in &ids {
+            if let Some(r) = self.table.remove(id) {
+                self.log_tw_end(now, id, r, EndReason::Dropped);
+            }
+        }
+        ids.len()
+    }
+
     pub(super) fn log_tw_end(
         &mut self,
         now: Instant,
