@@ -86,6 +86,11 @@ enum Cmd {
         /// possible) and compare with the linux profile.
         #[arg(long)]
         kernel: bool,
+        /// With --kernel: move every host onto 127.0.0.0/8 first (host i to 127.0.0.(i+2),
+        /// with every address that names it), so any scenario can be checked against the
+        /// kernel without editing it.
+        #[arg(long, requires = "kernel")]
+        map_loopback: bool,
         /// Print a JSON summary instead of text.
         #[arg(long)]
         json: bool,
@@ -165,9 +170,17 @@ fn main() -> ExitCode {
             variant,
             all_os,
             kernel,
+            map_loopback,
             json,
-        } => read_scenario(&file)
-            .and_then(|(name, src)| replay(&name, &src, os, variant, all_os, kernel, json)),
+        } => read_scenario(&file).and_then(|(name, src)| {
+            let mode = ReplayMode {
+                all_os,
+                kernel,
+                map_loopback,
+                json,
+            };
+            replay(&name, &src, os, variant, mode)
+        }),
         Cmd::Packetdrill {
             path,
             os,
@@ -375,15 +388,27 @@ fn tag_of(sc: &scenario::Resolved) -> String {
 }
 
 /// `twsim replay`.
+/// How `twsim replay` runs.
+struct ReplayMode {
+    all_os: bool,
+    kernel: bool,
+    map_loopback: bool,
+    json: bool,
+}
+
 fn replay(
     file: &str,
     src: &str,
     os: Option<String>,
     variant: Option<String>,
-    all_os: bool,
-    kernel: bool,
-    json: bool,
+    mode: ReplayMode,
 ) -> Result<bool, Bad> {
+    let ReplayMode {
+        all_os,
+        kernel,
+        map_loopback,
+        json,
+    } = mode;
     let sc = scenario::parse(file, src).map_err(|e| Bad(e.to_string()))?;
     let os = parse_os(os.as_deref())?;
     let vidx = match &variant {
@@ -421,9 +446,12 @@ fn replay(
     };
     let mut resolved = Vec::new();
     for v in variants {
-        let r = sc
+        let mut r = sc
             .resolve(file, src, v, &ov)
             .map_err(|e| Bad(e.to_string()))?;
+        if map_loopback {
+            r.map_loopback();
+        }
         if kernel && r.hosts.iter().any(|h| h.profile != Profile::Linux) {
             continue; // kernel replay checks the linux profile; other variants do not apply
         }
@@ -485,7 +513,6 @@ fn kernel_replay(_r: &scenario::Resolved) -> Result<replay_cmd::Outcome, Bad> {
     Err(Bad("--kernel needs Linux".into()))
 }
 
-/// `--os NAME`, validated.
 /// `twsim packetdrill`: one line per script, then the totals; Ok(false) if any failed.
 fn packetdrill(
     path: &Path,
@@ -525,6 +552,7 @@ fn packetdrill(
     Ok(fail == 0)
 }
 
+/// `--os NAME`, validated.
 fn parse_os(name: Option<&str>) -> Result<Option<Profile>, Bad> {
     name.map(|n| {
         Profile::from_name(n).ok_or_else(|| {

@@ -153,3 +153,57 @@ fn kernel_agrees_with_the_model_on_every_call() {
         failures.join("\n")
     );
 }
+
+/// `replay --kernel --map-loopback`: examples written for 10.0.0.0/8 hosts, moved onto
+/// 127.0.0.0/8 (`Resolved::map_loopback`), give the kernel's results for every call the linux
+/// model gives.
+#[cfg(target_os = "linux")]
+#[test]
+fn examples_moved_onto_loopback_agree_with_the_kernel() {
+    use twsim_kernel::replay::{replay, KernelError};
+    let ci = std::env::var_os("CI").is_some();
+    let mut failures = Vec::new();
+    for ex in [
+        "restart-time-wait-reuseaddr",
+        "fork-server-restart",
+        "lost-final-ack",
+        "old-syn-returns-to-time-wait",
+    ] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{ex}.json"));
+        let src = std::fs::read_to_string(&path).expect("example");
+        let file = path.display().to_string();
+        let sc = parse(&file, &src).unwrap_or_else(|e| panic!("{e}"));
+        let ov = Overrides {
+            os: Some(twsim_model::Profile::Linux),
+            ..Overrides::default()
+        };
+        let mut r = sc
+            .resolve(&file, &src, None, &ov)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let moves = r.map_loopback();
+        assert!(!moves.is_empty(), "{ex}: its hosts were not on loopback");
+        assert!(r.hosts.iter().all(|h| h.addr.is_loopback()));
+        let (kernel, _) = match replay(&r, ci) {
+            Ok(x) => x,
+            Err(KernelError::Namespace(why)) if !ci => {
+                eprintln!("skipped: no private network namespace here ({why})");
+                return;
+            }
+            Err(e) => panic!("{ex}: {e}"),
+        };
+        let model = replay_model_with(&r, true);
+        assert_eq!(kernel.len(), model.len());
+        for (k, m) in kernel.iter().zip(&model) {
+            if k.result != m.result {
+                failures.push(format!(
+                    "{ex} step {} {}: kernel {:?}, model {:?}",
+                    k.index,
+                    describe(&r, k.index),
+                    k.result,
+                    m.result
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

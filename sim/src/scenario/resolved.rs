@@ -348,6 +348,43 @@ pub struct Ipv6Use {
 }
 
 impl Resolved {
+    /// Moves every host onto loopback for a real-kernel replay: host `i` whose address is not
+    /// in 127.0.0.0/8 gets 127.0.0.(i + 2) (127.0.0.1 stays free for hosts already on it), and
+    /// every bind, connect and `wait until bindable` address naming a moved host (IPv4 or
+    /// v4-mapped IPv6) follows it. Other addresses are left as written. Returns the moves, in
+    /// host order.
+    pub fn map_loopback(&mut self) -> Vec<(Ipv4Addr, Ipv4Addr)> {
+        let mut moves = Vec::new();
+        for (i, h) in self.hosts.iter_mut().enumerate() {
+            if !h.addr.is_loopback() {
+                let to = Ipv4Addr::new(127, 0, 0, (i + 2).min(254) as u8);
+                moves.push((h.addr, to));
+                h.addr = to;
+            }
+        }
+        let map = |a: &mut SocketAddr| {
+            let ip = match a {
+                SocketAddr::V4(v) => Some(*v.ip()),
+                SocketAddr::V6(v) => v.ip().to_ipv4_mapped(),
+            };
+            if let Some((_, to)) = ip.and_then(|ip| moves.iter().find(|(from, _)| *from == ip)) {
+                match a {
+                    SocketAddr::V4(v) => v.set_ip(*to),
+                    SocketAddr::V6(v) => v.set_ip(to.to_ipv6_mapped()),
+                }
+            }
+        };
+        for step in &mut self.steps {
+            match &mut step.call {
+                Call::Bind(_, a) | Call::Connect(_, a) | Call::Wait(WaitFor::Bindable(_, a)) => {
+                    map(a)
+                }
+                _ => {}
+            }
+        }
+        moves
+    }
+
     /// The first step that needs IPv6: an `inet6` socket, or an IPv6 address in bind,
     /// connect or `wait until bindable`. Model replay and kernel replay accept IPv6; the full
     /// simulation does not (its smoltcp endpoints are IPv4-only), see
@@ -392,6 +429,33 @@ impl Resolved {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn map_loopback_moves_hosts_and_the_addresses_that_name_them() {
+        let src = r#"{"name":"m","hosts":[{"name":"a","addr":"10.0.0.1"},{"name":"b","addr":"127.0.0.1"}],
+            "steps":[{"host":"a","call":"socket","sock":"S"},
+                     {"host":"a","call":"bind","sock":"S","addr":"10.0.0.1:40000"},
+                     {"host":"a","call":"connect","sock":"S","addr":"10.0.0.9:80"}]}"#;
+        let sc = crate::scenario::parse("m.json", src).expect("parses");
+        let mut r = sc
+            .resolve("m.json", src, None, &crate::scenario::Overrides::default())
+            .expect("resolves");
+        let moves = r.map_loopback();
+        assert_eq!(
+            moves,
+            vec![(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(127, 0, 0, 2))]
+        );
+        assert_eq!(r.hosts[1].addr, Ipv4Addr::new(127, 0, 0, 1));
+        assert_eq!(
+            r.steps[1].call,
+            Call::Bind("S".into(), "127.0.0.2:40000".parse().unwrap())
+        );
+        // An address naming no host is left as written (the kernel replay refuses it).
+        assert_eq!(
+            r.steps[2].call,
+            Call::Connect("S".into(), "10.0.0.9:80".parse().unwrap())
+        );
+    }
     use twsim_model::TimeWaitLen;
 
     fn host(profile: Profile, time_wait: TimeWaitOverride) -> Host {
