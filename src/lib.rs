@@ -3,5 +3,6 @@
 
 pub mod bench;
 pub mod demos;
+pub mod lesson;
 pub mod output;
 pub mod replay_cmd;
