@@ -44,7 +44,10 @@ struct Out {
     /// Write the JSON Lines trace here (FILE.VARIANT.EXT when several variants run).
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
-    /// Write a pcap (LINKTYPE_RAW) here (FILE.VARIANT.EXT when several variants run).
+    /// Write a capture here (FILE.VARIANT.EXT when several variants run): classic pcap
+    /// (LINKTYPE_RAW, each segment at delivery), or pcapng when FILE ends in .pcapng (two
+    /// interfaces, send and receive side, dropped segments included, a comment on every
+    /// packet).
     #[arg(long, value_name = "FILE")]
     pcap: Option<PathBuf>,
     /// Print a machine-readable JSON summary instead of the timeline.
@@ -411,8 +414,19 @@ fn run_sources(srcs: &[(String, String)], out: &Out, demo: Option<DemoMode>) -> 
         if let (Some(p), Some(bytes)) = (trace_path, rep.recorder.take_trace()) {
             files.push((p, bytes));
         }
-        if let (Some(p), Some(bytes)) = (pcap_path, rep.recorder.take_pcap()) {
-            files.push((p, bytes));
+        if let Some(p) = pcap_path {
+            // pcapng (two capture points, comments) when the name ends in .pcapng.
+            let ng = p
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("pcapng"));
+            let bytes = if ng {
+                rep.recorder.take_pcapng()
+            } else {
+                rep.recorder.take_pcap()
+            };
+            if let Some(bytes) = bytes {
+                files.push((p, bytes));
+            }
         }
     }
     // Every run side by side: always after a demo; after `run`, when hazards and their

@@ -374,6 +374,138 @@ fn unknown_demo_is_bad_input() {
 // Determinism, trace and pcap
 // ---------------------------------------------------------------------------------------------
 
+/// A pcapng packet as the tests read it: (interface, microseconds, TCP flags byte, comment).
+type NgPacket = (u32, u64, u8, String);
+
+/// Reads a pcapng: the interface names, then every packet.
+fn read_pcapng(bytes: &[u8]) -> (Vec<String>, Vec<NgPacket>) {
+    use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketOption;
+    use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
+    use pcap_file::pcapng::{Block, PcapNgReader};
+    let mut r = PcapNgReader::new(bytes).expect("a pcapng section header");
+    let mut packets = Vec::new();
+    while let Some(b) = r.next_block() {
+        if let Block::EnhancedPacket(p) = b.expect("a valid block") {
+            let comment = p
+                .options
+                .iter()
+                .find_map(|o| match o {
+                    EnhancedPacketOption::Comment(c) => Some(c.to_string()),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            // IPv4 header (20 bytes, no options here), then TCP: flags at offset 13.
+            let flags = p.data[20 + 13];
+            packets.push((
+                p.interface_id,
+                p.timestamp.as_micros() as u64,
+                flags,
+                comment,
+            ));
+        }
+    }
+    let names = r
+        .interfaces()
+        .iter()
+        .map(|i| {
+            i.options
+                .iter()
+                .find_map(|o| match o {
+                    InterfaceDescriptionOption::IfName(n) => Some(n.to_string()),
+                    _ => None,
+                })
+                .unwrap_or_default()
+        })
+        .collect();
+    (names, packets)
+}
+
+/// `--pcap FILE.pcapng`: send and receive side as two interfaces; the lost final ACK of
+/// lost-final-ack is on the send side only, with its comment; a late copy carries where it
+/// came from; same seed, same bytes; classic pcap for other names.
+#[test]
+fn pcapng_shows_dropped_and_late_segments_with_comments() {
+    let dir = TempDir::new("pcapng");
+    let f = dir.path("f.pcapng");
+    let o = twsim([
+        "demo".as_ref(),
+        "lost-final-ack".as_ref(),
+        "--pcap".as_ref(),
+        f.as_os_str(),
+    ]);
+    assert_status(&o, 0, "demo lost-final-ack --pcap f.pcapng");
+    let main = dir.path("f.lost-final-ack.base.pcapng");
+    let bytes = std::fs::read(&main).expect("the pcapng was written");
+    assert_eq!(
+        &bytes[..4],
+        &[0x0a, 0x0d, 0x0d, 0x0a],
+        "a pcapng section header block"
+    );
+    let (names, packets) = read_pcapng(&bytes);
+    assert_eq!(names, ["send", "receive"]);
+    let dropped: Vec<_> = packets
+        .iter()
+        .filter(|p| p.3.contains("dropped by fault #0"))
+        .collect();
+    assert_eq!(dropped.len(), 1, "{packets:?}");
+    let (iface, t, flags, comment) = dropped[0];
+    assert_eq!(*iface, 0, "seen where it was sent");
+    assert_eq!(*flags, 0x10, "a bare ACK: {comment}");
+    assert!(comment.contains("client > server [.]"), "{comment}");
+    let id = comment.split(' ').next().expect("an id");
+    assert!(
+        !packets
+            .iter()
+            .any(|p| p.0 == 1 && p.3.split(':').next() == Some(id)),
+        "the dropped ACK {id} never reaches the receive side: {packets:?}"
+    );
+    // Every segment sent at t is received one route delay (10 ms) later.
+    let sends = packets.iter().filter(|p| p.0 == 0).count();
+    let receives = packets.iter().filter(|p| p.0 == 1).count();
+    assert_eq!(sends, receives + 1, "{packets:?}");
+    let first_receive = packets.iter().find(|p| p.0 == 1).expect("a delivery");
+    assert_eq!(first_receive.1, packets[0].1 + 10_000, "{packets:?}");
+    assert!(*t > 0);
+    // A late copy says what it is, on both sides.
+    let g = dir.path("g.pcapng");
+    let o = twsim([
+        "demo".as_ref(),
+        "slow-route-old-duplicate".as_ref(),
+        "--variant".as_ref(),
+        "smoltcp-constant-isn".as_ref(),
+        "--pcap".as_ref(),
+        g.as_os_str(),
+    ]);
+    assert_status(&o, 0, "slow-route-old-duplicate --pcap g.pcapng");
+    let g_bytes = std::fs::read(&g).expect("the pcapng was written");
+    let (_, packets) = read_pcapng(&g_bytes);
+    assert!(
+        packets.iter().any(|p| p.0 == 0
+            && p.3
+                .contains("copy of #4 via slow (fault #0), arrives t=45.030s")),
+        "{packets:?}"
+    );
+    assert!(
+        packets.iter().any(|p| p.0 == 1
+            && p.1 == 45_030_000
+            && p.3.contains(
+                "copy of #4 via slow, sent 45.000s ago; old duplicate of incarnation 1: delivered"
+            )),
+        "{packets:?}"
+    );
+    // Deterministic bytes.
+    let h = dir.path("h.pcapng");
+    twsim([
+        "demo".as_ref(),
+        "slow-route-old-duplicate".as_ref(),
+        "--variant".as_ref(),
+        "smoltcp-constant-isn".as_ref(),
+        "--pcap".as_ref(),
+        h.as_os_str(),
+    ]);
+    assert_eq!(std::fs::read(&h).expect("written"), g_bytes);
+}
+
 const DET_SCENARIO: &str = "examples/fork-server-restart.json";
 
 /// Runs the determinism scenario with `seed`, returning (trace, pcap) bytes.

@@ -122,7 +122,7 @@ impl SegFields {
     }
 
     /// `a > b [S.] seq=1 ack=2 len=0`, the timeline's view.
-    fn line(&self, from: &str, to: &str) -> String {
+    pub fn line(&self, from: &str, to: &str) -> String {
         let ack = self.ack.map_or(String::new(), |a| format!(" ack={a}"));
         format!(
             "{from} > {to} [{}] seq={}{ack} len={}",
