@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod demos;
+pub mod ladder;
 pub mod lesson;
 pub mod output;
 pub mod replay_cmd;

@@ -50,6 +50,10 @@ struct Out {
     /// packet).
     #[arg(long, value_name = "FILE")]
     pcap: Option<PathBuf>,
+    /// Write a ladder diagram (SVG) of each run here (FILE.VARIANT.EXT when several variants
+    /// run): one lane per host, segments from send to arrival, TIME-WAIT shaded.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
     /// Print a machine-readable JSON summary instead of the timeline.
     #[arg(long)]
     json: bool,
@@ -344,24 +348,26 @@ fn run_sources(srcs: &[(String, String)], out: &Out, demo: Option<DemoMode>) -> 
         )));
     }
     let opts = RunOptions {
-        trace: out.trace.is_some(),
+        // The ladder diagram is drawn from the trace.
+        trace: out.trace.is_some() || out.svg.is_some(),
         pcap: out.pcap.is_some(),
         quiet: out.json,
     };
     let several = runs.len() > 1;
     // Every output path, per run, checked before anything runs.
-    let paths: Vec<(Option<PathBuf>, Option<PathBuf>)> = runs
+    type Paths = (Option<PathBuf>, Option<PathBuf>, Option<PathBuf>);
+    let paths: Vec<Paths> = runs
         .iter()
         .map(|sc| {
             let tag = if several { Some(tag_of(sc)) } else { None };
             let path =
                 |p: &Option<PathBuf>| p.as_ref().map(|p| output::with_tag(p, tag.as_deref()));
-            (path(&out.trace), path(&out.pcap))
+            (path(&out.trace), path(&out.pcap), path(&out.svg))
         })
         .collect();
     let all_paths: Vec<PathBuf> = paths
         .iter()
-        .flat_map(|(t, p)| t.iter().chain(p.iter()).cloned())
+        .flat_map(|(t, p, g)| t.iter().chain(p.iter()).chain(g.iter()).cloned())
         .collect();
     output::check_all(&all_paths).map_err(|e| Bad(e.to_string()))?;
     let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
@@ -377,7 +383,7 @@ fn run_sources(srcs: &[(String, String)], out: &Out, demo: Option<DemoMode>) -> 
             }
         }
     }
-    for (i, (sc, (trace_path, pcap_path))) in runs.iter().zip(paths).enumerate() {
+    for (i, (sc, (trace_path, pcap_path, svg_path))) in runs.iter().zip(paths).enumerate() {
         let mut rep: RunReport = run(sc, opts);
         all_ok &= rep.ok();
         // A quiet run keeps no call text; the summary names every call.
@@ -411,7 +417,13 @@ fn run_sources(srcs: &[(String, String)], out: &Out, demo: Option<DemoMode>) -> 
             }
             rows.push(report::CompareRow::of(&rep));
         }
-        if let (Some(p), Some(bytes)) = (trace_path, rep.recorder.take_trace()) {
+        let trace = rep.recorder.take_trace();
+        if let (Some(p), Some(bytes)) = (svg_path, &trace) {
+            let svg = twsim::ladder::render(&String::from_utf8_lossy(bytes))
+                .map_err(|e| Bad(format!("--svg: {e}")))?;
+            files.push((p, svg.into_bytes()));
+        }
+        if let (Some(p), Some(bytes)) = (trace_path, trace) {
             files.push((p, bytes));
         }
         if let Some(p) = pcap_path {

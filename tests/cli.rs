@@ -506,6 +506,86 @@ fn pcapng_shows_dropped_and_late_segments_with_comments() {
     assert_eq!(std::fs::read(&h).expect("written"), g_bytes);
 }
 
+/// `--svg`: a well-formed SVG ladder, read back with the svg crate's parser: two lanes, the
+/// lost final ACK drawn as a dropped segment ending in a cross with its fault, TIME-WAIT as a
+/// band labelled with its length, calls beside the lanes, and a break for the idle minute.
+#[test]
+fn svg_ladder_shows_the_lost_final_ack() {
+    use svg::parser::Event;
+    let dir = TempDir::new("svg");
+    let f = dir.path("f.svg");
+    let o = twsim([
+        "demo".as_ref(),
+        "lost-final-ack".as_ref(),
+        "--svg".as_ref(),
+        f.as_os_str(),
+    ]);
+    assert_status(&o, 0, "demo lost-final-ack --svg f.svg");
+    let text = std::fs::read_to_string(dir.path("f.lost-final-ack.base.svg")).expect("written");
+    let mut tags: Vec<(String, String)> = Vec::new(); // (tag, class)
+    let mut texts: Vec<String> = Vec::new();
+    for ev in svg::read(&text).expect("parses") {
+        match ev {
+            Event::Tag(name, _, attrs) => tags.push((
+                name.to_string(),
+                attrs
+                    .get("class")
+                    .map(|c| c.to_string())
+                    .unwrap_or_default(),
+            )),
+            Event::Text(t) => texts.push(t.to_string()),
+            Event::Error(e) => panic!("bad SVG: {e:?}"),
+            _ => {}
+        }
+    }
+    assert!(text.starts_with("<svg"), "{}", &text[..40]);
+    let count =
+        |tag: &str, class: &str| tags.iter().filter(|(t, c)| t == tag && c == class).count();
+    assert_eq!(count("g", "segment dropped"), 1, "one dropped segment");
+    assert_eq!(count("line", "cross"), 2, "a cross of two strokes");
+    let has = |want: &str| texts.iter().any(|t| t.contains(want));
+    assert!(has("dropped by fault #0"), "{texts:?}");
+    assert!(has("TIME-WAIT 61.000s (expired)"), "{texts:?}");
+    assert!(
+        has("server 10.0.0.2") && has("client 10.0.0.1"),
+        "{texts:?}"
+    );
+    assert!(has("C: TIME-WAIT"), "{texts:?}");
+    assert!(has("close(C) = ok"), "{texts:?}");
+    assert!(has("59.990s later"), "{texts:?}");
+    // The README's pictures are what the command draws today.
+    for (args, file) in [
+        (
+            &["run", "examples/lost-final-ack.json"][..],
+            "docs/img/lost-final-ack.svg",
+        ),
+        (
+            &[
+                "demo",
+                "slow-route-old-duplicate",
+                "--variant",
+                "smoltcp-constant-isn",
+            ][..],
+            "docs/img/slow-route-old-duplicate.svg",
+        ),
+    ] {
+        let out = dir.path("readme.svg");
+        let mut a: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+        a.push("--svg".into());
+        a.push(out.clone().into());
+        let o = twsim(&a);
+        assert_status(&o, 0, &format!("{args:?}"));
+        let now = std::fs::read(&out).expect("written");
+        let kept = std::fs::read(Path::new(ROOT).join(file)).expect("the README's picture");
+        assert!(
+            now == kept,
+            "{file} is out of date: regenerate it with twsim {} --svg {file}",
+            args.join(" ")
+        );
+        std::fs::remove_file(&out).expect("removed");
+    }
+}
+
 const DET_SCENARIO: &str = "examples/fork-server-restart.json";
 
 /// Runs the determinism scenario with `seed`, returning (trace, pcap) bytes.
