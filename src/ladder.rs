@@ -72,6 +72,12 @@ fn secs(us: u64) -> String {
 /// The ladder diagram of one run's trace (JSON Lines, as `--trace` writes it), as an SVG
 /// document. Errors name the line of the trace that could not be read.
 pub fn render(trace: &str) -> Result<String, String> {
+    render_with_layout(trace).map(|(svg, _)| svg)
+}
+
+/// [`render`], and where each drawn instant is: (virtual time in µs, y in px of the SVG), in
+/// time order (the viewer's cursor follows it).
+pub fn render_with_layout(trace: &str) -> Result<(String, Vec<(u64, f64)>), String> {
     let mut hosts: Vec<(String, String, String, u64)> = Vec::new();
     let mut title = String::new();
     let mut marks: BTreeMap<(u64, usize), Vec<Mark>> = BTreeMap::new();
@@ -534,5 +540,5 @@ pub fn render(trace: &str) -> Result<String, String> {
         }
     }
     doc = doc.add(g);
-    Ok(doc.to_string())
+    Ok((doc.to_string(), y_of.into_iter().collect()))
 }

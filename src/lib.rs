@@ -7,3 +7,4 @@ pub mod ladder;
 pub mod lesson;
 pub mod output;
 pub mod replay_cmd;
+pub mod viewer;

@@ -104,6 +104,15 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Write one self-contained HTML page for a run's trace: the ladder diagram, a scrubber
+    /// over virtual time, filters by host and connection, the record under the cursor.
+    View {
+        /// A JSON Lines trace of one run (`--trace`).
+        trace: PathBuf,
+        /// The HTML file to write.
+        #[arg(short = 'o', long = "output", value_name = "FILE.html")]
+        output: PathBuf,
+    },
     /// Measure connection lifecycles per wall-clock second: the simulator beside a bare
     /// two-interface smoltcp harness and the real kernel on loopback.
     Bench {
@@ -166,6 +175,7 @@ fn main() -> ExitCode {
             json,
         } => read_scenario(&file)
             .and_then(|(name, src)| replay(&name, &src, os, variant, all_os, kernel, json)),
+        Cmd::View { trace, output } => view(&trace, &output),
         Cmd::Bench { model: Some(n), .. } => {
             let f = twsim::bench::model::measure(n, 200_000);
             println!(
@@ -477,6 +487,17 @@ fn tag_of(sc: &scenario::Resolved) -> String {
     } else {
         base
     }
+}
+
+/// `twsim view`: the trace read (a regular UTF-8 file), the page written all or nothing.
+fn view(trace: &Path, html: &Path) -> Result<bool, Bad> {
+    let (name, text) = read_scenario(trace)?;
+    output::check_all(&[html.to_path_buf()]).map_err(|e| Bad(e.to_string()))?;
+    let page = twsim::viewer::page(&text).map_err(|e| Bad(format!("{name}: {e}")))?;
+    output::write_all(&[(html.to_path_buf(), page.into_bytes())])
+        .map_err(|e| Bad(e.to_string()))?;
+    eprintln!("wrote {}", html.display());
+    Ok(true)
 }
 
 /// `twsim replay`.

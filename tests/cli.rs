@@ -586,6 +586,71 @@ fn svg_ladder_shows_the_lost_final_ack() {
     }
 }
 
+/// `twsim view`: one self-contained page holding the ladder, the whole trace, the layout
+/// and the controls, with nothing fetched from elsewhere; a file that is not a trace is bad
+/// input and writes nothing. (CI renders the page in headless Chromium.)
+#[test]
+fn view_writes_one_self_contained_page() {
+    let dir = TempDir::new("view");
+    let t = dir.path("t.jsonl");
+    let o = twsim([
+        "run".as_ref(),
+        "examples/lost-final-ack.json".as_ref(),
+        "--trace".as_ref(),
+        t.as_os_str(),
+    ]);
+    assert_status(&o, 0, "run --trace");
+    let html = dir.path("v.html");
+    let o = twsim([
+        "view".as_ref(),
+        t.as_os_str(),
+        "-o".as_ref(),
+        html.as_os_str(),
+    ]);
+    assert_status(&o, 0, "view");
+    let page = std::fs::read_to_string(&html).expect("written");
+    let trace = std::fs::read_to_string(&t).expect("trace");
+    for want in [
+        "<svg",
+        "class=\"segment dropped\"",
+        "id=\"scrub\"",
+        "id=\"conn\"",
+        "id=\"records\"",
+        "id=\"record\"",
+        "<title>lost-final-ack (seed 1)</title>",
+    ] {
+        assert!(page.contains(want), "{want:?} not in the page");
+    }
+    for banned in ["http://", "https://", "src=\"", "href=\""] {
+        let hits: Vec<&str> = page
+            .lines()
+            .filter(|l| l.contains(banned) && !l.contains("http://www.w3.org/2000/svg"))
+            .collect();
+        assert!(hits.is_empty(), "{banned:?}: {hits:?}");
+    }
+    // The whole trace, record for record.
+    let start =
+        page.find("id=\"trace-data\">").expect("trace element") + "id=\"trace-data\">".len();
+    let end = start + page[start..].find("</script>").expect("its end");
+    let embedded: Vec<serde_json::Value> = serde_json::from_str(&page[start..end]).expect("JSON");
+    let lines: Vec<serde_json::Value> = trace
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a trace line"))
+        .collect();
+    assert_eq!(embedded, lines);
+    // Not a trace.
+    let bad = dir.path("bad.html");
+    let o = twsim([
+        "view".as_ref(),
+        "examples/lost-final-ack.json".as_ref(),
+        "-o".as_ref(),
+        bad.as_os_str(),
+    ]);
+    assert_status(&o, 2, "view of a scenario");
+    assert!(stderr(&o).contains("trace line 1"), "{}", stderr(&o));
+    assert!(!bad.exists());
+}
+
 const DET_SCENARIO: &str = "examples/fork-server-restart.json";
 
 /// Runs the determinism scenario with `seed`, returning (trace, pcap) bytes.
