@@ -87,7 +87,8 @@ enum Cmd {
     Replay {
         /// Scenario JSON file.
         file: PathBuf,
-        /// Profile for every host.
+        /// Profile for every host: linux, rfc793, freebsd, macos, windows-nt4, windows-95,
+        /// windows-2000, windows-2003, solaris, hpux, stratus-os-tcp, stratus-stcp, smoltcp.
         #[arg(long)]
         os: Option<String>,
         /// Run only this variant.

@@ -336,6 +336,30 @@ fn notes_follow_the_outcome() {
     assert!(has_line(w2k, "no stale address object here"), "{w2k}");
 }
 
+/// The README's first scenario is a story that shows TIME-WAIT, and it runs as the README
+/// says: the restart fails with EADDRINUSE, then binds when TIME-WAIT ends (61.050 s on Linux,
+/// 241.050 s under RFC 793 with MSL 2 min).
+#[test]
+fn readme_scenario_runs_and_shows_time_wait() {
+    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).expect("README");
+    let start = readme.find("```json\n").expect("a JSON example") + "```json\n".len();
+    let end = start + readme[start..].find("```").expect("its end");
+    let dir = TempDir::new("readme");
+    let f = dir.path("restart.json");
+    std::fs::write(&f, &readme[start..end]).expect("write");
+    let o = twsim(["run".as_ref(), f.as_os_str()]);
+    assert_status(&o, 0, "the README's scenario");
+    let out = stdout(&o);
+    for want in [
+        "bind(L2, 0.0.0.0:9099) = EADDRINUSE (expected EADDRINUSE)",
+        "lasts 60.000s (until t=61.050s)",
+        "61.050s server bind(L2, 0.0.0.0:9099) = ok",
+        "241.050s server bind(L2, 0.0.0.0:9099) = ok",
+    ] {
+        assert!(has_line(&out, want), "{want:?} missing:\n{out}");
+    }
+}
+
 #[test]
 fn demo_list_names_every_demo() {
     let o = twsim(["demo", "--list"]);
