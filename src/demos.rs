@@ -23,12 +23,12 @@ pub const DEFAULT: &str = "restart-time-wait";
 pub const DEMOS: &[Demo] = &[
     Demo {
         name: "restart-time-wait",
-        summary: "server restart blocked by TIME-WAIT (linux 60 s, rfc793 2*MSL); SO_REUSEADDR restarts at once",
+        summary: "server restart blocked by TIME-WAIT under 6 profiles (linux, rfc793 with MSL 30 s and 2 min, Stratus OS_TCP and STCP, HP-UX: 2 s to 240 s), then with SO_REUSEADDR, which restarts at once",
         files: &[file!("restart-time-wait.json"), file!("restart-time-wait-reuseaddr.json")],
     },
     Demo {
         name: "restart-time-wait-every-profile",
-        summary: "the same restart under all 12 profiles, each with its own TIME-WAIT length (2 s to 240 s)",
+        summary: "the same restart under all 13 profiles, each with its own TIME-WAIT length (2 s to 240 s) and bind rules",
         files: &[file!("restart-time-wait-every-profile.json")],
     },
     Demo {

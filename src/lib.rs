@@ -3,6 +3,9 @@
 
 pub mod bench;
 pub mod demos;
+pub mod ladder;
+pub mod lesson;
 pub mod output;
 pub mod packetdrill;
 pub mod replay_cmd;
+pub mod viewer;

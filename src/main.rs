@@ -29,7 +29,10 @@ struct Out {
     /// Seed for every random draw (overrides the scenario's).
     #[arg(long)]
     seed: Option<u64>,
-    /// Profile for every host (linux, rfc793), overriding the scenario and its variants.
+    /// Profile for every host, overriding the scenario and its variants: linux, rfc793,
+    /// freebsd, macos, windows-nt4, windows-95, windows-2000, windows-2003, solaris, hpux,
+    /// stratus-os-tcp, stratus-stcp, smoltcp. Under `demo`, the story's expectations become
+    /// its reference profile's outcomes, and what differs is reported with its source.
     #[arg(long)]
     os: Option<String>,
     /// MSL the endpoints assume, e.g. 30s or 2min.
@@ -41,9 +44,16 @@ struct Out {
     /// Write the JSON Lines trace here (FILE.VARIANT.EXT when several variants run).
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
-    /// Write a pcap (LINKTYPE_RAW) here (FILE.VARIANT.EXT when several variants run).
+    /// Write a capture here (FILE.VARIANT.EXT when several variants run): classic pcap
+    /// (LINKTYPE_RAW, each segment at delivery), or pcapng when FILE ends in .pcapng (two
+    /// interfaces, send and receive side, dropped segments included, a comment on every
+    /// packet).
     #[arg(long, value_name = "FILE")]
     pcap: Option<PathBuf>,
+    /// Write a ladder diagram (SVG) of each run here (FILE.VARIANT.EXT when several variants
+    /// run): one lane per host, segments from send to arrival, TIME-WAIT shaded.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
     /// Print a machine-readable JSON summary instead of the timeline.
     #[arg(long)]
     json: bool,
@@ -65,6 +75,10 @@ enum Cmd {
         /// List the demos.
         #[arg(long)]
         list: bool,
+        /// Print every run's timeline (by default only the first run's; the others are rows
+        /// of the closing comparison) and how each differs from the story's reference.
+        #[arg(long)]
+        details: bool,
         #[command(flatten)]
         out: Out,
     },
@@ -73,7 +87,8 @@ enum Cmd {
     Replay {
         /// Scenario JSON file.
         file: PathBuf,
-        /// Profile for every host.
+        /// Profile for every host: linux, rfc793, freebsd, macos, windows-nt4, windows-95,
+        /// windows-2000, windows-2003, solaris, hpux, stratus-os-tcp, stratus-stcp, smoltcp.
         #[arg(long)]
         os: Option<String>,
         /// Run only this variant.
@@ -113,6 +128,15 @@ enum Cmd {
         #[arg(long, default_value = "ipv4")]
         ip_version: String,
     },
+    /// Write one self-contained HTML page for a run's trace: the ladder diagram, a scrubber
+    /// over virtual time, filters by host and connection, the record under the cursor.
+    View {
+        /// A JSON Lines trace of one run (`--trace`).
+        trace: PathBuf,
+        /// The HTML file to write.
+        #[arg(short = 'o', long = "output", value_name = "FILE.html")]
+        output: PathBuf,
+    },
     /// Measure connection lifecycles per wall-clock second: the simulator beside a bare
     /// two-interface smoltcp harness and the real kernel on loopback.
     Bench {
@@ -140,7 +164,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.cmd {
         Cmd::Run { file, out } => {
-            read_scenario(&file).and_then(|(name, src)| run_sources(&[(name, src)], &out))
+            read_scenario(&file).and_then(|(name, src)| run_sources(&[(name, src)], &out, None))
         }
         Cmd::Demo { list: true, .. } => {
             for d in demos::DEMOS {
@@ -148,7 +172,9 @@ fn main() -> ExitCode {
             }
             Ok(true)
         }
-        Cmd::Demo { name, out, .. } => {
+        Cmd::Demo {
+            name, out, details, ..
+        } => {
             let name = name.unwrap_or_else(|| demos::DEFAULT.to_string());
             match demos::find(&name) {
                 Some(d) => {
@@ -157,7 +183,7 @@ fn main() -> ExitCode {
                         .iter()
                         .map(|(f, src)| (format!("<embedded {f}>"), src.to_string()))
                         .collect();
-                    run_sources(&srcs, &out)
+                    run_sources(&srcs, &out, Some(DemoMode { details }))
                 }
                 None => Err(Bad(format!(
                     "unknown demo {name:?}; `twsim demo --list` shows them"
@@ -188,6 +214,7 @@ fn main() -> ExitCode {
             tolerance_usecs,
             ip_version,
         } => packetdrill(&path, &os, define, tolerance_usecs, &ip_version),
+        Cmd::View { trace, output } => view(&trace, &output),
         Cmd::Bench { model: Some(n), .. } => {
             let f = twsim::bench::model::measure(n, 200_000);
             println!(
@@ -244,9 +271,49 @@ fn read_scenario(file: &Path) -> Result<(String, String), Bad> {
     }
 }
 
+/// How `twsim demo` differs from `twsim run`.
+#[derive(Clone, Copy)]
+struct DemoMode {
+    /// Every run's timeline and lessons, not only the first run's.
+    details: bool,
+}
+
+/// A scenario's description and source, as printed before its runs: `== NAME`, the
+/// description wrapped at 96 columns, then `source: …`.
+fn header(sc: &scenario::Resolved) -> String {
+    let mut s = format!("== {}\n", sc.name);
+    let mut wrap = |prefix: &str, text: &str| {
+        let mut line = String::from(prefix);
+        for w in text.split_whitespace() {
+            if line.chars().count() + w.chars().count() + 1 > 96 && !line.trim().is_empty() {
+                s.push_str(line.trim_end());
+                s.push('\n');
+                line = " ".repeat(prefix.len());
+            }
+            line.push_str(w);
+            line.push(' ');
+        }
+        s.push_str(line.trim_end());
+        s.push('\n');
+    };
+    if let Some(d) = &sc.description {
+        wrap("   ", d);
+    }
+    if let Some(src) = &sc.source {
+        wrap("   source: ", src);
+    }
+    s
+}
+
 /// Loads and validates every scenario and variant before running any, runs them, then writes
 /// the output files (all or none). Returns whether every run was OK.
-fn run_sources(srcs: &[(String, String)], out: &Out) -> Result<bool, Bad> {
+///
+/// A demo (`demo` is `Some`) prints every scenario's description and source first, then the
+/// first run's timeline (every run's with `details`), and always ends with the comparison of
+/// all runs. Under `--os` a demo's expectations are the story's outcomes under the scenario's
+/// own profile (its reference): the script also runs there, quietly, and each run is followed
+/// by how it differs, with the source of the rule, instead of failing.
+fn run_sources(srcs: &[(String, String)], out: &Out, demo: Option<DemoMode>) -> Result<bool, Bad> {
     let ov = Overrides {
         seed: out.seed,
         os: parse_os(out.os.as_deref())?,
@@ -263,8 +330,25 @@ fn run_sources(srcs: &[(String, String)], out: &Out) -> Result<bool, Bad> {
             .transpose()?,
     };
     let mut runs = Vec::new();
+    // Per run: the index of its reference in `references` (demos only).
+    let mut reference_of: Vec<Option<usize>> = Vec::new();
+    let mut references: Vec<scenario::Resolved> = Vec::new();
     for (file, src) in srcs {
         let sc = scenario::parse(file, src).map_err(|e| Bad(e.to_string()))?;
+        let reference = if demo.is_some() && (ov.os.is_some() || out.variant.is_some()) {
+            // The story as written: its own profile, no variant, the same seed and MSL.
+            let base = Overrides {
+                os: None,
+                ..ov.clone()
+            };
+            let r = sc
+                .resolve(file, src, None, &base)
+                .map_err(|e| Bad(e.to_string()))?;
+            references.push(r);
+            Some(references.len() - 1)
+        } else {
+            None
+        };
         if let Some(want) = &out.variant {
             if !sc.variants.iter().any(|v| &v.name == want) {
                 let known = sc.variant_names();
@@ -294,12 +378,16 @@ fn run_sources(srcs: &[(String, String)], out: &Out) -> Result<bool, Bad> {
                     continue;
                 }
             }
-            let r = sc
+            let mut r = sc
                 .resolve(file, src, v, &ov)
                 .map_err(|e| Bad(e.to_string()))?;
             // The full simulation's endpoints are IPv4-only; the replays take IPv6.
             r.require_ipv4(file, src).map_err(|e| Bad(e.to_string()))?;
+            if let (Some(i), Some(_)) = (reference, ov.os) {
+                r.reference = references[i].hosts.first().map(|h| h.profile);
+            }
             runs.push(r);
+            reference_of.push(reference);
         }
     }
     if runs.is_empty() {
@@ -309,53 +397,106 @@ fn run_sources(srcs: &[(String, String)], out: &Out) -> Result<bool, Bad> {
         )));
     }
     let opts = RunOptions {
-        trace: out.trace.is_some(),
+        // The ladder diagram is drawn from the trace.
+        trace: out.trace.is_some() || out.svg.is_some(),
         pcap: out.pcap.is_some(),
         quiet: out.json,
     };
     let several = runs.len() > 1;
     // Every output path, per run, checked before anything runs.
-    let paths: Vec<(Option<PathBuf>, Option<PathBuf>)> = runs
+    type Paths = (Option<PathBuf>, Option<PathBuf>, Option<PathBuf>);
+    let paths: Vec<Paths> = runs
         .iter()
         .map(|sc| {
             let tag = if several { Some(tag_of(sc)) } else { None };
             let path =
                 |p: &Option<PathBuf>| p.as_ref().map(|p| output::with_tag(p, tag.as_deref()));
-            (path(&out.trace), path(&out.pcap))
+            (path(&out.trace), path(&out.pcap), path(&out.svg))
         })
         .collect();
     let all_paths: Vec<PathBuf> = paths
         .iter()
-        .flat_map(|(t, p)| t.iter().chain(p.iter()).cloned())
+        .flat_map(|(t, p, g)| t.iter().chain(p.iter()).chain(g.iter()).cloned())
         .collect();
     output::check_all(&all_paths).map_err(|e| Bad(e.to_string()))?;
     let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     let mut all_ok = true;
     let mut summaries = Vec::new();
     let mut rows = Vec::new();
-    for (sc, (trace_path, pcap_path)) in runs.iter().zip(paths) {
+    if let (Some(_), false) = (demo, out.json) {
+        let mut seen: Vec<&str> = Vec::new();
+        for sc in &runs {
+            if !seen.contains(&sc.name.as_str()) {
+                seen.push(&sc.name);
+                println!("{}", header(sc));
+            }
+        }
+    }
+    for (i, (sc, (trace_path, pcap_path, svg_path))) in runs.iter().zip(paths).enumerate() {
         let mut rep: RunReport = run(sc, opts);
         all_ok &= rep.ok();
         // A quiet run keeps no call text; the summary names every call.
         for step in rep.steps.iter_mut().filter(|s| s.call.is_empty()) {
             step.call = twsim_sim::engine::describe(&sc.steps[step.index].call);
         }
+        let shown = match demo {
+            Some(d) => d.details || i == 0,
+            None => true,
+        };
         if out.json {
             summaries.push(report::json(&rep));
         } else {
-            print!("{}", report::text(&rep));
-            println!();
+            if shown {
+                print!("{}", report::text(&rep));
+                println!();
+            }
+            if let Some(Some(j)) = reference_of.get(i) {
+                let reference = &references[*j];
+                let mut there = run(
+                    reference,
+                    RunOptions {
+                        quiet: true,
+                        ..RunOptions::default()
+                    },
+                );
+                for step in there.steps.iter_mut().filter(|s| s.call.is_empty()) {
+                    step.call = twsim_sim::engine::describe(&reference.steps[step.index].call);
+                }
+                println!("{}", twsim::lesson::block(&rep, &there));
+            }
             rows.push(report::CompareRow::of(&rep));
         }
-        if let (Some(p), Some(bytes)) = (trace_path, rep.recorder.take_trace()) {
+        let trace = rep.recorder.take_trace();
+        if let (Some(p), Some(bytes)) = (svg_path, &trace) {
+            let svg = twsim::ladder::render(&String::from_utf8_lossy(bytes))
+                .map_err(|e| Bad(format!("--svg: {e}")))?;
+            files.push((p, svg.into_bytes()));
+        }
+        if let (Some(p), Some(bytes)) = (trace_path, trace) {
             files.push((p, bytes));
         }
-        if let (Some(p), Some(bytes)) = (pcap_path, rep.recorder.take_pcap()) {
-            files.push((p, bytes));
+        if let Some(p) = pcap_path {
+            // pcapng (two capture points, comments) when the name ends in .pcapng.
+            let ng = p
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("pcapng"));
+            let bytes = if ng {
+                rep.recorder.take_pcapng()
+            } else {
+                rep.recorder.take_pcap()
+            };
+            if let Some(bytes) = bytes {
+                files.push((p, bytes));
+            }
         }
     }
-    // Hazards and their controls, side by side.
-    if rows.len() > 1 && rows.iter().any(report::CompareRow::has_hazards) {
+    // Every run side by side: always after a demo; after `run`, when hazards and their
+    // controls are to be compared.
+    let table = match demo {
+        Some(_) => !rows.is_empty(),
+        None => rows.len() > 1 && rows.iter().any(report::CompareRow::has_hazards),
+    };
+    if table {
         println!("{}", report::compare(&rows));
     }
     if out.json {
@@ -385,6 +526,17 @@ fn tag_of(sc: &scenario::Resolved) -> String {
     } else {
         base
     }
+}
+
+/// `twsim view`: the trace read (a regular UTF-8 file), the page written all or nothing.
+fn view(trace: &Path, html: &Path) -> Result<bool, Bad> {
+    let (name, text) = read_scenario(trace)?;
+    output::check_all(&[html.to_path_buf()]).map_err(|e| Bad(e.to_string()))?;
+    let page = twsim::viewer::page(&text).map_err(|e| Bad(format!("{name}: {e}")))?;
+    output::write_all(&[(html.to_path_buf(), page.into_bytes())])
+        .map_err(|e| Bad(e.to_string()))?;
+    eprintln!("wrote {}", html.display());
+    Ok(true)
 }
 
 /// `twsim replay`.

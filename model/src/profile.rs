@@ -545,6 +545,39 @@ impl Profile {
         }
     }
 
+    /// Where the profile's bind rules and TIME-WAIT length come from, in one line (the
+    /// variant docs above give the full citations). Demos print it beside every outcome that
+    /// differs from a story's reference profile.
+    pub fn citation(self) -> &'static str {
+        match self {
+            Profile::Linux => {
+                "Linux 6.18 inet_bind_conflict, inet_csk_listen_start; TCP_TIMEWAIT_LEN 60 s"
+            }
+            Profile::Rfc793 => "RFC 793 p.22, p.72-75 (TIME-WAIT 2*MSL); 4.4BSD bind rule, assumed",
+            Profile::FreeBsd => "FreeBSD in_pcbbind_setup, tcp_twcheck; 2 * net.inet.tcp.msl = 60 s",
+            Profile::MacOs => "XNU in_pcbbind, tcp_input; 2 * TCPTV_MSL = 30 s",
+            Profile::WindowsNt4 => {
+                "Microsoft \"Using SO_REUSEADDR and SO_EXCLUSIVEADDRUSE\"; KB 307175, KB Q177074; TcpTimedWaitDelay 240 s"
+            }
+            Profile::Windows95 => {
+                "KB Q177074 (Windows 95 and NT4); otherwise NT4's rules, assumed; TcpTimedWaitDelay 240 s"
+            }
+            Profile::Windows2000 => {
+                "KB 307175: bind succeeds once the listener is closed; TcpTimedWaitDelay 240 s"
+            }
+            Profile::Windows2003 => {
+                "Windows Server 2003 bind table; KB 307175 carried over, assumed; TcpTimedWaitDelay 120 s"
+            }
+            Profile::Solaris => "illumos tcp_bind.c tcp_bindi; tcp_time_wait_interval 60 s",
+            Profile::Hpux => "tcp_time_wait_interval 60 s (Stratus article); BSD bind rule, assumed",
+            Profile::StratusOsTcp => "Stratus article: OS_TCP TIME-WAIT 60 s fixed; BSD bind rule, assumed",
+            Profile::StratusStcp => {
+                "Stratus article: STCP MSL 1 s, TIME-WAIT 2 s or the linger time; BSD bind rule, assumed"
+            }
+            Profile::Smoltcp => "smoltcp 0.14: no bind table; CLOSE_DELAY 10 s",
+        }
+    }
+
     /// Parses a profile name.
     pub fn from_name(s: &str) -> Option<Profile> {
         Profile::ALL.into_iter().find(|p| p.name() == s)

@@ -33,16 +33,28 @@ pub fn text(r: &RunReport) -> String {
         );
     }
     let unmet: Vec<_> = r.steps.iter().filter(|x| x.met == Some(false)).collect();
+    let reference = r.reference.map(|p| p.name());
     for x in &unmet {
-        let _ = writeln!(s, "   UNMET step {} on {}: {}", x.index, x.host, x.call);
+        match reference {
+            Some(p) => {
+                let _ = writeln!(
+                    s,
+                    "   differs from {p}: step {} on {}: {}",
+                    x.index, x.host, x.call
+                );
+            }
+            None => {
+                let _ = writeln!(s, "   UNMET step {} on {}: {}", x.index, x.host, x.call);
+            }
+        }
     }
     for c in &r.checks {
-        let _ = writeln!(
-            s,
-            "   check {}: {}",
-            if c.ok { "ok" } else { "FAILED" },
-            c.what
-        );
+        let verdict = match (c.ok, reference) {
+            (true, _) => "ok".to_string(),
+            (false, Some(p)) => format!("differs from {p}"),
+            (false, None) => "FAILED".to_string(),
+        };
+        let _ = writeln!(s, "   check {verdict}: {}", c.what);
     }
     let h = &r.hazards;
     if *h != Hazards::default() {
@@ -55,9 +67,13 @@ pub fn text(r: &RunReport) -> String {
         let _ = writeln!(s, "   run aborted: {a}");
     }
     let expects = r.steps.iter().filter(|x| x.met.is_some()).count();
+    let met = match reference {
+        Some(p) => format!("outcomes as under {p}"),
+        None => "expectations met".to_string(),
+    };
     let _ = writeln!(
         s,
-        "   {} segments, ended t={}; {}/{} expectations met, {}/{} checks -> {}",
+        "   {} segments, ended t={}; {}/{} {met}, {}/{} checks -> {}",
         r.segments,
         r.ended_at,
         expects - unmet.len(),
@@ -105,9 +121,12 @@ fn hazard_line(h: &Hazards) -> String {
 /// One run's line in the closing comparison of several runs ([`compare`]).
 #[derive(Debug, Clone)]
 pub struct CompareRow {
-    run: String,
+    scenario: String,
+    variant: Option<String>,
     os: String,
     time_wait: String,
+    /// The key steps (`"key": true`): the call, and its result with its completion time.
+    key: Vec<(String, String)>,
     hazards: Hazards,
     ok: bool,
 }
@@ -124,67 +143,112 @@ impl CompareRow {
         os.dedup();
         let mut tw: Vec<String> = r.hosts.iter().map(|h| h.3.to_string()).collect();
         tw.dedup();
+        let key = r
+            .steps
+            .iter()
+            .filter(|s| s.key)
+            .map(|s| {
+                let res = match &s.result {
+                    Ok(_) => "ok",
+                    Err(e) => e.name(),
+                };
+                (s.call.clone(), format!("{res} at {}", s.done_at))
+            })
+            .collect();
         CompareRow {
-            run: r.variant.clone().unwrap_or_else(|| r.name.clone()),
+            scenario: r.name.clone(),
+            variant: r.variant.clone(),
             os: os.join("/"),
             time_wait: tw.join("/"),
+            key,
             hazards: r.hazards,
             ok: r.ok(),
         }
     }
 }
 
-/// A table comparing several runs side by side: profile, TIME-WAIT length, the stale-arrival
-/// funnel and every hazard, so a hazard and the control that prevents it read on one screen.
+/// A table comparing several runs side by side, one row per run: profile, TIME-WAIT length,
+/// the result and completion time (virtual, seconds) of each key step (`"key": true`) when
+/// some run has one, the stale-arrival funnel and every hazard when some run has one, and
+/// whether the run met its expectations. Runs of several scenarios are named
+/// `scenario [variant]`; each scenario's key calls are listed under the table.
 pub fn compare(rows: &[CompareRow]) -> String {
-    let head = [
-        "run",
-        "os",
-        "TIME-WAIT",
-        "stale",
-        "accepted",
-        "expected",
-        "corrupted B",
-        "assassin.",
-        "ACK wars",
-        "H3",
-        "LAST-ACK RST",
-        "result",
-    ];
-    let body: Vec<[String; 12]> = rows
+    let mut scenarios: Vec<&str> = Vec::new();
+    for r in rows {
+        if !scenarios.contains(&r.scenario.as_str()) {
+            scenarios.push(&r.scenario);
+        }
+    }
+    let keys = rows.iter().map(|r| r.key.len()).max().unwrap_or(0);
+    let hazards = rows.iter().any(CompareRow::has_hazards);
+    let mut head: Vec<String> = ["run", "os", "TIME-WAIT"].map(String::from).to_vec();
+    for k in 0..keys {
+        head.push(if keys == 1 {
+            "key call".to_string()
+        } else {
+            format!("key call {}", k + 1)
+        });
+    }
+    if hazards {
+        head.extend(
+            [
+                "stale",
+                "accepted",
+                "expected",
+                "corrupted B",
+                "assassin.",
+                "ACK wars",
+                "H3",
+                "LAST-ACK RST",
+            ]
+            .map(String::from),
+        );
+    }
+    head.push("result".into());
+    let left = 3 + keys;
+    let body: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            let h = &r.hazards;
-            [
-                r.run.clone(),
-                r.os.clone(),
-                r.time_wait.clone(),
-                h.stale_arrivals.to_string(),
-                h.stale_paws_ok.to_string(),
-                format!("{:.3}", h.expected_accepted),
-                h.corrupted_bytes.to_string(),
-                h.assassinations.to_string(),
-                h.ack_wars.to_string(),
-                h.h3_resets.to_string(),
-                h.lastack_resets.to_string(),
-                if r.ok { "OK" } else { "FAILED" }.to_string(),
-            ]
+            let run = match (&r.variant, scenarios.len() > 1) {
+                (Some(v), true) => format!("{} [{v}]", r.scenario),
+                (Some(v), false) => v.clone(),
+                (None, _) => r.scenario.clone(),
+            };
+            let mut cells = vec![run, r.os.clone(), r.time_wait.clone()];
+            for k in 0..keys {
+                cells.push(r.key.get(k).map_or("-".to_string(), |(_, v)| v.clone()));
+            }
+            if hazards {
+                let h = &r.hazards;
+                cells.extend([
+                    h.stale_arrivals.to_string(),
+                    h.stale_paws_ok.to_string(),
+                    format!("{:.3}", h.expected_accepted),
+                    h.corrupted_bytes.to_string(),
+                    h.assassinations.to_string(),
+                    h.ack_wars.to_string(),
+                    h.h3_resets.to_string(),
+                    h.lastack_resets.to_string(),
+                ]);
+            }
+            cells.push(if r.ok { "OK" } else { "FAILED" }.to_string());
+            cells
         })
         .collect();
     let width = |i: usize| {
         body.iter()
             .map(|r| r[i].chars().count())
-            .chain([head[i].len()])
+            .chain([head[i].chars().count()])
             .max()
             .unwrap_or(0)
     };
     let widths: Vec<usize> = (0..head.len()).map(width).collect();
     let mut s = String::from("== compared\n");
-    let line = |cells: Vec<&str>| {
+    let line = |cells: &[String]| {
         let mut l = String::from("  ");
         for (i, c) in cells.iter().enumerate() {
             let pad = widths[i] - c.chars().count();
-            if i < 3 {
+            if i < left {
                 l.push_str(&format!(" {c}{}", " ".repeat(pad)));
             } else {
                 l.push_str(&format!(" {}{c}", " ".repeat(pad)));
@@ -192,9 +256,16 @@ pub fn compare(rows: &[CompareRow]) -> String {
         }
         l.trim_end().to_string()
     };
-    let _ = writeln!(s, "{}", line(head.to_vec()));
+    let _ = writeln!(s, "{}", line(&head));
     for r in &body {
-        let _ = writeln!(s, "{}", line(r.iter().map(String::as_str).collect()));
+        let _ = writeln!(s, "{}", line(r));
+    }
+    for sc in &scenarios {
+        let Some(r) = rows.iter().find(|r| r.scenario == *sc && !r.key.is_empty()) else {
+            continue;
+        };
+        let calls: Vec<&str> = r.key.iter().map(|(c, _)| c.as_str()).collect();
+        let _ = writeln!(s, "   key call of {sc}: {}", calls.join("; "));
     }
     s
 }
@@ -207,6 +278,14 @@ pub struct Summary<'a> {
     pub scenario: &'a str,
     /// Variant name.
     pub variant: Option<&'a str>,
+    /// What the scenario shows (its `description`).
+    pub description: Option<&'a str>,
+    /// The source it reproduces (its `source`).
+    pub source: Option<&'a str>,
+    /// The story's reference profile, when the expectations were the story's outcomes under
+    /// it rather than requirements (a demo run with `--os`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<&'static str>,
     /// Run seed.
     pub seed: u64,
     /// Whether every expectation and check held and the script ran to its end.
@@ -292,6 +371,9 @@ impl<'a> Summary<'a> {
         Summary {
             scenario: &r.name,
             variant: r.variant.as_deref(),
+            description: r.description.as_deref(),
+            source: r.source.as_deref(),
+            reference: r.reference.map(|p| p.name()),
             seed: r.seed,
             ok: r.ok(),
             ended_at_us: r.ended_at.micros(),

@@ -5,9 +5,18 @@
 //! records); `docs/trace-format.md` documents every type field by field. The format only
 //! grows. Keys inside `data` are sorted, so lines are byte-stable.
 //!
-//! The pcap has one capture point: the wire at the receiving end, at the virtual time a
-//! segment is delivered (dropped segments never appear; the trace has them). LINKTYPE_RAW
+//! The classic pcap has one capture point: the wire at the receiving end, at the virtual time
+//! a segment is delivered (dropped segments never appear; the trace has them). LINKTYPE_RAW
 //! (101), written through smoltcp's `PcapSink` with little-endian headers on every machine.
+//!
+//! The pcapng ([`Recorder::take_pcapng`], through the `pcap-file` crate, little-endian) has two
+//! capture points as two interfaces, both LINKTYPE_RAW, timestamps (virtual time) in nanosecond
+//! units: interface 0 `send` sees every segment as it leaves its sender (direction outbound),
+//! dropped ones and network copies included; interface 1 `receive` sees it as it reaches its
+//! receiver (inbound). Every packet carries a comment naming its segment id (`#4`, as in the
+//! timeline and trace), and what the network did to it: `dropped by fault #0: …`,
+//! `copy of #4 via slow (fault #1), arrives t=45.030s`, `old duplicate of incarnation 1, sent
+//! 45.000s ago`.
 
 use crate::event::Event;
 use serde::Serialize;
@@ -42,10 +51,29 @@ impl PcapSink for LePcap {
     }
 }
 
+/// A packet of the pcapng capture: when (virtual time), at which capture point, its bytes
+/// and its comment.
+struct NgPacket {
+    t: Instant,
+    point: CapturePoint,
+    bytes: Vec<u8>,
+    comment: String,
+}
+
+/// Where a pcapng packet was seen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CapturePoint {
+    /// As it leaves its sender (interface 0).
+    Send,
+    /// As it reaches its receiver (interface 1).
+    Receive,
+}
+
 /// Everything a run records.
 pub struct Recorder {
     jsonl: Option<Vec<u8>>,
     pcap: Option<LePcap>,
+    ng: Option<Vec<NgPacket>>,
     /// Human-readable timeline: (time, host, text).
     pub timeline: Vec<(Instant, String, String)>,
     /// Whether to keep the timeline at all.
@@ -62,6 +90,7 @@ impl Recorder {
         });
         Recorder {
             jsonl: trace.then(Vec::new),
+            ng: pcap.is_some().then(Vec::new),
             pcap,
             timeline: Vec::new(),
             timeline_on: true,
@@ -101,6 +130,80 @@ impl Recorder {
         if let Some(p) = &mut self.pcap {
             p.packet(SInstant::from_micros(t.micros() as i64), bytes);
         }
+    }
+
+    /// Whether captures are kept (callers skip building comments otherwise).
+    pub fn wants_capture(&self) -> bool {
+        self.ng.is_some()
+    }
+
+    /// Records a packet for the pcapng capture at `t`, seen at `point`, with `comment`.
+    pub fn capture_at(&mut self, t: Instant, point: CapturePoint, bytes: &[u8], comment: String) {
+        if let Some(ng) = &mut self.ng {
+            ng.push(NgPacket {
+                t,
+                point,
+                bytes: bytes.to_vec(),
+                comment,
+            });
+        }
+    }
+
+    /// The pcapng bytes, if captures were kept: a section header, the two interfaces (`send`,
+    /// `receive`), and every packet in the order recorded (virtual time order), with its
+    /// direction flag and comment.
+    pub fn take_pcapng(&mut self) -> Option<Vec<u8>> {
+        use pcap_file::pcapng::blocks::enhanced_packet::{
+            EnhancedPacketBlock, EnhancedPacketOption,
+        };
+        use pcap_file::pcapng::blocks::interface_description::{
+            InterfaceDescriptionBlock, InterfaceDescriptionOption,
+        };
+        use pcap_file::pcapng::PcapNgWriter;
+        use pcap_file::{DataLink, Endianness};
+        use std::borrow::Cow;
+        let packets = self.ng.take()?;
+        let mut w = PcapNgWriter::with_endianness(Vec::new(), Endianness::Little)
+            .expect("writing to a Vec cannot fail");
+        for (name, what) in [
+            (
+                "send",
+                "each segment as it leaves its sender, dropped ones and copies included",
+            ),
+            ("receive", "each segment as it reaches its receiver"),
+        ] {
+            let idb = InterfaceDescriptionBlock {
+                linktype: DataLink::RAW,
+                snaplen: 0,
+                options: vec![
+                    InterfaceDescriptionOption::IfName(Cow::Borrowed(name)),
+                    InterfaceDescriptionOption::IfDescription(Cow::Borrowed(what)),
+                    // pcap-file writes timestamps in nanoseconds (10^-9).
+                    InterfaceDescriptionOption::IfTsResol(9),
+                ],
+            };
+            w.write_pcapng_block(idb)
+                .expect("writing to a Vec cannot fail");
+        }
+        for p in &packets {
+            let (iface, direction) = match p.point {
+                CapturePoint::Send => (0, 0b10),
+                CapturePoint::Receive => (1, 0b01),
+            };
+            let epb = EnhancedPacketBlock {
+                interface_id: iface,
+                timestamp: std::time::Duration::from_micros(p.t.micros()),
+                original_len: u32::try_from(p.bytes.len()).expect("a segment fits in u32"),
+                data: Cow::Borrowed(&p.bytes),
+                options: vec![
+                    EnhancedPacketOption::Flags(direction),
+                    EnhancedPacketOption::Comment(Cow::Borrowed(&p.comment)),
+                ],
+            };
+            w.write_pcapng_block(epb)
+                .expect("writing to a Vec cannot fail");
+        }
+        Some(w.into_inner())
     }
 
     /// The trace bytes, if kept.

@@ -11,7 +11,7 @@ use crate::host::{Host, Outcome};
 use crate::net::{Network, Verdict};
 use crate::rng::stream;
 use crate::scenario::Resolved;
-use crate::trace::Recorder;
+use crate::trace::{CapturePoint, Recorder};
 use crate::wire::SegMeta;
 use rand::RngCore;
 use twsim_model::{Instant, IsnGenerator};
@@ -104,7 +104,18 @@ impl<'a> Sim<'a> {
             let seg = pkt.meta;
             let to = self.host_of(*seg.dst.ip());
             self.segments += 1;
+            let bytes = self.rec.wants_capture().then(|| pkt.bytes.clone());
             let verdicts = self.net.send(now, i, to, pkt);
+            if let Some(bytes) = bytes {
+                let from = &self.hosts[i].name;
+                let to_name = to.map_or("?", |t| self.hosts[t].name.as_str());
+                let line = SegFields::of(&seg).line(from, to_name);
+                for v in &verdicts {
+                    let comment = send_comment(v, &line);
+                    self.rec
+                        .capture_at(now, CapturePoint::Send, &bytes, comment);
+                }
+            }
             if !self.rec.wants_events() {
                 continue;
             }
@@ -167,7 +178,32 @@ impl<'a> Sim<'a> {
                 busy = true;
                 self.rec.capture(now, &seg.pkt.bytes);
                 let meta = seg.pkt.meta;
+                let bytes = self.rec.wants_capture().then(|| seg.pkt.bytes.clone());
                 let arrival = self.hosts[seg.to].deliver(now, seg.pkt);
+                if let Some(bytes) = bytes {
+                    let mut c = format!("#{}", seg.id);
+                    if let Some(o) = seg.dup_of {
+                        c.push_str(&format!(
+                            ": copy of #{o} via {}, sent {} ago",
+                            self.net.route_name(seg.route),
+                            now - seg.sent_at
+                        ));
+                    }
+                    if arrival.stale == Some(true) {
+                        let inc = arrival
+                            .incarnation
+                            .map_or("?".to_string(), |n| n.to_string());
+                        let age = match seg.dup_of {
+                            Some(_) => String::new(),
+                            None => format!(", sent {} ago", now - seg.sent_at),
+                        };
+                        c.push_str(&format!(
+                            "; old duplicate of incarnation {inc}{age}: {}",
+                            arrival.outcome.name()
+                        ));
+                    }
+                    self.rec.capture_at(now, CapturePoint::Receive, &bytes, c);
+                }
                 // The record follows the delivery (it says what became of the segment) and
                 // precedes what the delivery caused.
                 if self.rec.wants_events() {
@@ -338,3 +374,37 @@ pub fn run(sc: &Resolved, opts: RunOptions) -> RunReport {
 
 mod report;
 mod script;
+
+/// The pcapng comment of a segment at its sender: its id, and what the network did to it
+/// (`line` is the segment as the timeline shows it).
+fn send_comment(v: &Verdict, line: &str) -> String {
+    match v {
+        Verdict::Scheduled {
+            id,
+            dup_of: Some(o),
+            route,
+            deliver_at,
+            fault,
+        } => format!(
+            "#{id}: copy of #{o} via {route}{}, arrives t={deliver_at}",
+            fault.map_or(String::new(), |f| format!(" (fault #{f})"))
+        ),
+        Verdict::Scheduled {
+            id,
+            dup_of: None,
+            route,
+            deliver_at,
+            fault: Some(f),
+        } => format!("#{id}: via {route} (fault #{f}), arrives t={deliver_at}"),
+        Verdict::Scheduled { id, .. } => format!("#{id}"),
+        Verdict::Dropped {
+            id,
+            reason,
+            route,
+            fault,
+        } => match fault {
+            Some(f) => format!("#{id} dropped by fault #{f} on route {route}: {line}"),
+            None => format!("#{id} dropped ({reason}) on route {route}: {line}"),
+        },
+    }
+}

@@ -63,15 +63,27 @@ pub struct RunReport {
     pub aborted: Option<String>,
     /// Stale-segment hazards, summed over the hosts.
     pub hazards: crate::host::Hazards,
+    /// The reference profile whose outcomes the expectations are ([`Resolved::reference`]):
+    /// when set, an unmet expectation is a difference from the story, not a failure.
+    ///
+    /// [`Resolved::reference`]: crate::scenario::Resolved::reference
+    pub reference: Option<twsim_model::Profile>,
+    /// The scenario's description.
+    pub description: Option<String>,
+    /// The scenario's source.
+    pub source: Option<String>,
 }
 
 impl RunReport {
-    /// Whether every expectation and check held and the script ran to its end.
+    /// Whether every expectation and check held and the script ran to its end. With a
+    /// [`reference`](Self::reference), expectations and checks are the story's outcomes under
+    /// that profile, not requirements: only a run that stopped early is not OK.
     pub fn ok(&self) -> bool {
         self.unreached == 0
             && self.aborted.is_none()
-            && self.steps.iter().all(|s| s.met != Some(false))
-            && self.checks.iter().all(|c| c.ok)
+            && (self.reference.is_some()
+                || (self.steps.iter().all(|s| s.met != Some(false))
+                    && self.checks.iter().all(|c| c.ok)))
     }
 }
 
@@ -121,6 +133,9 @@ impl Sim<'_> {
             recorder: self.rec,
             aborted,
             hazards,
+            reference: self.sc.reference,
+            description: self.sc.description.clone(),
+            source: self.sc.source.clone(),
         }
     }
 

@@ -66,8 +66,10 @@ pub struct StepResult {
     pub expect: Option<Option<Errno>>,
     /// Whether the expectations held (`None` = nothing expected).
     pub met: Option<bool>,
-    /// Teaching note.
+    /// The teaching note printed for this outcome.
     pub note: Option<String>,
+    /// The story's key call.
+    pub key: bool,
 }
 
 /// A call as text, e.g. `bind(L2, 0.0.0.0:9099)`.
@@ -303,6 +305,10 @@ impl Sim<'_> {
         };
         let h = &self.hosts[step.host];
         let host = h.name.clone();
+        let note = step.note.as_ref().and_then(|n| {
+            n.for_outcome(result.as_ref().err().copied(), met)
+                .map(str::to_string)
+        });
         let call = if self.rec.wants_events() || met == Some(false) {
             describe(&step.call)
         } else {
@@ -331,7 +337,8 @@ impl Sim<'_> {
                 expect_shown: step
                     .expect
                     .map(|e| e.map_or("ok".to_string(), |e| e.display_for(style))),
-                note: step.note.clone(),
+                note: note.clone(),
+                reference: self.sc.reference.map(|p| p.name()),
             });
             self.rec.emit(self.now, Some(&host), &event);
         }
@@ -345,7 +352,8 @@ impl Sim<'_> {
             result,
             expect: step.expect,
             met,
-            note: step.note.clone(),
+            note,
+            key: step.key,
         });
     }
 }

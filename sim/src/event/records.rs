@@ -122,7 +122,7 @@ impl SegFields {
     }
 
     /// `a > b [S.] seq=1 ack=2 len=0`, the timeline's view.
-    fn line(&self, from: &str, to: &str) -> String {
+    pub fn line(&self, from: &str, to: &str) -> String {
         let ack = self.ack.map_or(String::new(), |a| format!(" ack={a}"));
         format!(
             "{from} > {to} [{}] seq={}{ack} len={}",
@@ -617,9 +617,13 @@ pub struct CallDone {
     /// The expectation as the profile spells it (timeline only).
     #[serde(skip)]
     pub expect_shown: Option<String>,
-    /// The step's teaching note (timeline only).
+    /// The step's teaching note for this outcome (timeline only).
     #[serde(skip)]
     pub note: Option<String>,
+    /// When set, `expect` is the story's outcome under this reference profile, not a
+    /// requirement (a demo run under another profile); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<&'static str>,
 }
 
 impl CallDone {
@@ -633,14 +637,22 @@ impl CallDone {
         } else {
             format!("[{}] ", self.proc)
         };
-        let expect = self
-            .expect_shown
-            .as_ref()
-            .map_or(String::new(), |e| format!(" (expected {e})"));
-        let mark = match self.met {
-            Some(true) => " \u{2713}",
-            Some(false) => " \u{2717} UNEXPECTED",
-            None => "",
+        let (expect, mark) = match (self.reference, self.met) {
+            (Some(_), Some(true)) => (String::new(), " \u{2713}"),
+            (Some(r), Some(false)) => (
+                format!(" ({r}: {})", self.expect.unwrap_or("?")),
+                " \u{2260} the story",
+            ),
+            (_, met) => (
+                self.expect_shown
+                    .as_ref()
+                    .map_or(String::new(), |e| format!(" (expected {e})")),
+                match met {
+                    Some(true) => " \u{2713}",
+                    Some(false) => " \u{2717} UNEXPECTED",
+                    None => "",
+                },
+            ),
         };
         out.push(format!(
             "{proc}{} = {}{expect}{mark}",

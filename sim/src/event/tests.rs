@@ -151,6 +151,7 @@ fn samples() -> Vec<Event> {
             met: Some(true),
             expect_shown: Some("ok".into()),
             note: Some("n".into()),
+            reference: None,
         }),
         Event::End(RunEnd {
             steps: 1,

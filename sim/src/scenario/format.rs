@@ -499,9 +499,52 @@ pub struct StepSpec {
     /// Expected received text, for recv.
     #[serde(default)]
     pub expect_data: Option<String>,
-    /// A sentence printed in the timeline (teaching notes).
+    /// A sentence printed in the timeline beside the step's result (teaching notes): a
+    /// string, printed unless the result contradicts the step's expectation, or an object from
+    /// outcome (`"ok"` or an errno name) to the sentence printed for that outcome.
     #[serde(default)]
-    pub note: Option<String>,
+    pub note: Option<NoteSpec>,
+    /// Whether this is the story's key call, whose result and time the closing comparison of
+    /// a demo shows for every run.
+    #[serde(default)]
+    pub key: bool,
+}
+
+/// A step's `note`: one sentence, or one per outcome.
+#[derive(Debug, Clone)]
+pub enum NoteSpec {
+    /// Printed unless the result contradicts the step's expectation.
+    Text(String),
+    /// Outcome (`"ok"` or an errno name) → the sentence printed for it.
+    ByOutcome(BTreeMap<String, String>),
+}
+
+impl<'de> Deserialize<'de> for NoteSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = NoteSpec;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "a sentence, or an object from outcome (\"ok\" or an errno name) to a sentence",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<NoteSpec, E> {
+                Ok(NoteSpec::Text(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<NoteSpec, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some((k, v)) = map.next_entry::<String, String>()? {
+                    out.insert(k, v);
+                }
+                Ok(NoteSpec::ByOutcome(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// A variant: the same script under other settings.

@@ -34,14 +34,14 @@ mod values;
 pub use error::{elide, ScenarioError, SHOWN_CHARS};
 pub use format::{
     ActionObject, ActionSpec, CheckSpec, DelaySpec, DistSpec, EmpiricalSpec, ExpSpec, FaultSpec,
-    HostSpec, IsnObject, IsnSpec, MatchSpec, NetworkSpec, NormalSpec, RouteSpec, Scenario,
-    StepSpec, TimeWaitSpec, VariantSpec,
+    HostSpec, IsnObject, IsnSpec, MatchSpec, NetworkSpec, NormalSpec, NoteSpec, RouteSpec,
+    Scenario, StepSpec, TimeWaitSpec, VariantSpec,
 };
 pub use input::{read_input, InputError, MAX_INPUT_BYTES};
 pub use resolve::{is_safe_name, MAX_NAME_CHARS, MAX_VIRTUAL_TIME};
 pub use resolved::{
-    Action, Call, Check, Fault, Host, HostTiming, Ipv6Use, Overrides, Resolved, Route, SockOpt,
-    Step, TimeWaitOverride, WaitFor,
+    Action, Call, Check, Fault, Host, HostTiming, Ipv6Use, Note, Overrides, Resolved, Route,
+    SockOpt, Step, TimeWaitOverride, WaitFor,
 };
 pub use values::{parse_duration, At, Dur, Seq};
 

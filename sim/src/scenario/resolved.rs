@@ -275,7 +275,33 @@ pub struct Step {
     /// Expected received data.
     pub expect_data: Option<String>,
     /// Teaching note.
-    pub note: Option<String>,
+    pub note: Option<Note>,
+    /// The story's key call (shown in a demo's closing comparison).
+    pub key: bool,
+}
+
+/// A validated teaching note ([`Step::note`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    /// One sentence, printed unless the result contradicts the step's expectation.
+    Text(String),
+    /// A sentence per outcome (`None` = success), printed for that outcome only.
+    ByOutcome(Vec<(Option<Errno>, String)>),
+}
+
+impl Note {
+    /// The sentence to print for a step that returned `result` (`None` = success), given
+    /// whether its expectation held (`met`, `None` = nothing expected): a plain sentence
+    /// narrates the expected outcome, so it is left out when the expectation failed.
+    pub fn for_outcome(&self, result: Option<Errno>, met: Option<bool>) -> Option<&str> {
+        match self {
+            Note::Text(t) => (met != Some(false)).then_some(t.as_str()),
+            Note::ByOutcome(v) => v
+                .iter()
+                .find(|(e, _)| *e == result)
+                .map(|(_, t)| t.as_str()),
+        }
+    }
 }
 
 impl Step {
@@ -334,6 +360,11 @@ pub struct Resolved {
     pub checks: Vec<Check>,
     /// How long to keep running after the last step if not quiet.
     pub linger_after_steps: Duration,
+    /// When set, the steps' expectations are the story's under this reference profile, not
+    /// requirements: a demo run under another profile (`--os`) shows an outcome that differs
+    /// beside the reference's, and it does not make the run fail. `None` (every scenario as
+    /// resolved): expectations are requirements.
+    pub reference: Option<Profile>,
 }
 
 /// A step that needs IPv6 ([`Resolved::uses_ipv6`]).
@@ -525,6 +556,7 @@ mod tests {
             expect: None,
             expect_data: None,
             note: None,
+            key: false,
         }
     }
 

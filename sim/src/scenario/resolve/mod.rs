@@ -81,6 +81,7 @@ impl Scenario {
             steps,
             checks,
             linger_after_steps,
+            reference: None,
         })
     }
 }

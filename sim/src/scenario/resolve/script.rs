@@ -2,8 +2,8 @@
 //! processes it names (created by earlier steps), and its expected result.
 
 use super::super::error::{Ctx, ScenarioError};
-use super::super::format::StepSpec;
-use super::super::resolved::{Call, Host, SockOpt, Step, WaitFor};
+use super::super::format::{NoteSpec, StepSpec};
+use super::super::resolved::{Call, Host, Note, SockOpt, Step, WaitFor};
 use super::super::values::{expectation, flag, linger, socket_addr, state_name, At};
 use super::hosts::host_index;
 use std::collections::BTreeSet;
@@ -29,6 +29,26 @@ pub(super) fn steps(
         .enumerate()
         .map(|(i, s)| script.step(ctx, hosts, i, s))
         .collect()
+}
+
+/// A step's validated note: each key of a per-outcome note is `"ok"` or an errno name.
+fn note(ctx: &Ctx, p: &str, n: &NoteSpec) -> Result<Note, ScenarioError> {
+    Ok(match n {
+        NoteSpec::Text(t) => Note::Text(t.clone()),
+        NoteSpec::ByOutcome(m) => {
+            if m.is_empty() {
+                return Err(ctx.err(
+                    &format!("{p}.note"),
+                    "a per-outcome note needs at least one outcome",
+                ));
+            }
+            Note::ByOutcome(
+                m.iter()
+                    .map(|(k, t)| Ok((expectation(ctx, &format!("{p}.note.{k}"), k)?, t.clone())))
+                    .collect::<Result<_, ScenarioError>>()?,
+            )
+        }
+    })
 }
 
 /// What the steps so far created: socket and process names per host, and the latest
@@ -97,7 +117,8 @@ impl Script {
             timeout: s.timeout.map(|d| d.0),
             expect,
             expect_data: s.expect_data.clone(),
-            note: s.note.clone(),
+            note: s.note.as_ref().map(|n| note(ctx, &p, n)).transpose()?,
+            key: s.key,
         })
     }
 
