@@ -127,6 +127,10 @@ enum Cmd {
         /// Only ipv4 is supported (the simulated endpoints are IPv4).
         #[arg(long, default_value = "ipv4")]
         ip_version: String,
+        /// Run against this machine's kernel (Linux, root): a private network namespace, a TUN
+        /// device, real sockets and real time; only `--os linux`.
+        #[arg(long)]
+        kernel: bool,
     },
     /// Write one self-contained HTML page for a run's trace: the ladder diagram, a scrubber
     /// over virtual time, filters by host and connection, the record under the cursor.
@@ -213,7 +217,8 @@ fn main() -> ExitCode {
             define,
             tolerance_usecs,
             ip_version,
-        } => packetdrill(&path, &os, define, tolerance_usecs, &ip_version),
+            kernel,
+        } => packetdrill(&path, &os, define, tolerance_usecs, &ip_version, kernel),
         Cmd::View { trace, output } => view(&trace, &output),
         Cmd::Bench { model: Some(n), .. } => {
             let f = twsim::bench::model::measure(n, 200_000);
@@ -672,6 +677,7 @@ fn packetdrill(
     define: Vec<String>,
     tolerance_usecs: Option<u64>,
     ip_version: &str,
+    kernel: bool,
 ) -> Result<bool, Bad> {
     use twsim::packetdrill::{report_line, run_source, scripts, Config, Verdict};
     let profile = parse_os(Some(os))?.expect("a name was given");
@@ -684,9 +690,15 @@ fn packetdrill(
     if files.is_empty() {
         return Err(Bad(format!("{}: no .pkt scripts", path.display())));
     }
+    if kernel && profile != Profile::Linux {
+        return Err(Bad(format!(
+            "--kernel runs this machine's Linux kernel: --os linux, not {os}"
+        )));
+    }
     let config = Config {
         profile,
         tolerance_us: tolerance_usecs,
+        kernel,
     };
     let defines = define.into_iter().collect();
     let (mut pass, mut fail, mut na) = (0, 0, 0);

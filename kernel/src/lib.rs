@@ -12,7 +12,9 @@
 //! `twsim-sim`'s scenario format and model replay) against the kernel it describes, so it
 //! depends on them and nothing depends on it except the CLI and the tests; `twsim-sim` and
 //! `twsim-model` stay pure (`#![forbid(unsafe_code)]`, no clock, no sleeps). Even here no
-//! clock is read: deadlines are counted in the poll and sleep slices asked for. Every `unsafe`
+//! clock is read (deadlines are counted in the poll and sleep slices asked for), except by
+//! [`tun`], the real host of `twsim packetdrill --kernel`, whose scripts check when segments
+//! leave. Every `unsafe`
 //! block is a single system call with its `SAFETY` argument.
 //!
 //! On other operating systems the crate is empty: the Linux code is behind
@@ -29,3 +31,5 @@ pub mod replay;
 mod sys;
 #[cfg(target_os = "linux")]
 pub mod time_wait;
+#[cfg(target_os = "linux")]
+pub mod tun;

@@ -159,7 +159,14 @@ proptest! {
         let tw_ms = 4_000;
         let src = scenario(&n, seed, &format!(r#"{{"rst":"ignore","length":"{tw_ms}ms"}}"#), tw_ms);
         let rep = run_src(&src);
-        prop_assert!(rep.aborted.is_none(), "{:?}", rep.aborted);
+        // Under RFC 793's rules two TIME-WAIT records of one connection (a simultaneous
+        // close) answer each other's duplicated ACKs until the run stops as a segment storm;
+        // the property holds on what ran before.
+        prop_assert!(
+            rep.aborted.as_deref().is_none_or(|a| a.starts_with("segment storm")),
+            "{:?}",
+            rep.aborted
+        );
         prop_assert_eq!(rep.hazards.corruption_events, 0, "{:?}", rep.hazards);
         prop_assert_eq!(rep.hazards.stale_written, 0, "{:?}", rep.hazards);
     }

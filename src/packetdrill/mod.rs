@@ -4,6 +4,7 @@
 
 pub mod parse;
 pub mod run;
+pub mod sut;
 
 pub use run::{Config, Verdict};
 use std::collections::BTreeSet;

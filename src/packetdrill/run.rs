@@ -19,13 +19,12 @@
 //! unexpected segment fails the script, since time is virtual and nothing else can explain it.
 
 use super::parse::{Action, Event, Script, Segment, Time};
+use super::sut::Sut;
 use smoltcp::wire::{TcpControl, TcpPacket, TcpRepr, TcpSeqNumber, TcpTimestampRepr};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use twsim_model::time_wait::RstInTimeWait;
-use twsim_model::{
-    Errno, Instant, IsnGenerator, IsnPolicy, Profile, ProfileConfig, SynFinRule, TcpState,
-};
+use twsim_model::{Instant, IsnGenerator, IsnPolicy, Profile, ProfileConfig, SynFinRule};
 use twsim_sim::host::Host;
 use twsim_sim::wire::{emit, Packet, TcpFlags};
 
@@ -56,6 +55,9 @@ pub struct Config {
     pub profile: Profile,
     /// Tolerance on send times, µs, when the script sets none (packetdrill's default 4 ms).
     pub tolerance_us: Option<u64>,
+    /// Run against this machine's kernel behind a TUN device (Linux, root) instead of a
+    /// simulated host; the profile must be `linux`.
+    pub kernel: bool,
 }
 
 /// A script-level stop: fail or not applicable at a line.
@@ -68,8 +70,12 @@ type Step<T> = Result<T, Stop>;
 
 struct Runner<'a> {
     cfg: ProfileConfig,
-    host: Option<Host>,
-    now: Instant,
+    /// The system under test, created at the first event that needs it.
+    host: Option<Sut>,
+    /// Run against the real kernel (`--kernel`).
+    kernel: bool,
+    /// The host's clock, µs.
+    now: u64,
     /// Time of the previous event, µs.
     prev: u64,
     tolerance: u64,
@@ -79,8 +85,8 @@ struct Runner<'a> {
     /// (host-side endpoint, remote endpoint) of the connection under test.
     tuple: Option<(SocketAddrV4, SocketAddrV4)>,
     local_isn: Option<u32>,
-    /// Segments the host sent and no expectation has taken yet, with their send times.
-    out: VecDeque<(Instant, Packet)>,
+    /// Segments the host sent and no expectation has taken yet, with their send times (µs).
+    out: VecDeque<(u64, Packet)>,
     /// Whether the host has ever held a TIME-WAIT record (strict from then on).
     strict: bool,
     line: usize,
@@ -116,7 +122,8 @@ pub fn run(script: &Script, config: &Config) -> Verdict {
     let mut r = Runner {
         cfg: config.profile.config(),
         host: None,
-        now: Instant::ZERO,
+        kernel: config.kernel,
+        now: 0,
         prev: 0,
         tolerance,
         fds: BTreeMap::new(),
@@ -182,19 +189,19 @@ impl Runner<'_> {
                     ret,
                     errno,
                 } => {
-                    self.start_host();
+                    self.start_host()?;
                     self.advance(start)?;
                     self.unexpected(start)?;
                     self.call(name, args, *ret, errno.as_deref(), end)?;
                 }
                 Action::Inject(seg) => {
-                    self.start_host();
+                    self.start_host()?;
                     self.advance(start)?;
                     self.unexpected(start)?;
                     self.inject(seg)?;
                 }
                 Action::Expect(seg) => {
-                    self.start_host();
+                    self.start_host()?;
                     self.expect(seg, start, any_time)?;
                 }
             }
@@ -205,19 +212,32 @@ impl Runner<'_> {
         self.unexpected(last + self.tolerance + 1)
     }
 
-    fn host(&mut self) -> &mut Host {
-        self.start_host();
-        self.host.as_mut().expect("started")
+    /// The host, created on first use.
+    fn host(&mut self) -> Step<&mut Sut> {
+        self.start_host()?;
+        Ok(self.host.as_mut().expect("started"))
     }
 
     /// Creates the host once the settings (sysctls) before the first socket call are known.
-    fn start_host(&mut self) {
+    fn start_host(&mut self) -> Step<()> {
         if self.host.is_some() {
-            return;
+            return Ok(());
+        }
+        if self.kernel {
+            #[cfg(target_os = "linux")]
+            {
+                let k = twsim_kernel::tun::TunHost::new()
+                    .map_err(|e| Stop::Na(self.line, format!("no kernel host: {e}")))?;
+                self.now = k.now_us();
+                self.host = Some(Sut::Kernel(k));
+                return Ok(());
+            }
+            #[cfg(not(target_os = "linux"))]
+            return self.na("--kernel needs Linux");
         }
         let msl = self.cfg.default_msl;
         let tw = self.cfg.time_wait_duration(msl);
-        self.host = Some(Host::new(
+        self.host = Some(Sut::Sim(Box::new(Host::new(
             "local".into(),
             LOCAL,
             self.cfg,
@@ -225,44 +245,33 @@ impl Runner<'_> {
             msl,
             twsim_sim::rng::stream(1, "packetdrill host"),
             IsnGenerator::new(IsnPolicy::Random, 1),
-        ));
+        ))));
+        Ok(())
     }
 
-    /// Runs the host's timers up to `to` (µs), collecting what it sends.
-    fn advance(&mut self, to: u64) -> Step<()> {
-        let to = Instant::from_micros(to);
+    /// Runs the host up to `to` (µs), collecting what it sends; with `first_only`, stops at
+    /// the first segment.
+    fn run_until(&mut self, to: u64, first_only: bool) {
         let Some(h) = self.host.as_mut() else {
             self.now = self.now.max(to);
-            return Ok(());
+            return;
         };
-        for _ in 0..100_000 {
-            match h.poll_at(self.now) {
-                Some(t) if t <= to => {
-                    self.now = t;
-                    h.poll(t);
-                    Self::collect(h, t, &mut self.out);
-                    self.strict |= !h.live_time_wait().is_empty();
-                }
-                _ => {
-                    self.now = self.now.max(to);
-                    return Ok(());
-                }
-            }
-        }
-        self.fail("the host made no progress (timer loop)")
+        let sent = h.advance(&mut self.now, to, first_only);
+        self.out.extend(sent);
+        self.strict |= h.time_wait_count() > 0;
     }
 
-    fn collect(h: &mut Host, now: Instant, out: &mut VecDeque<(Instant, Packet)>) {
-        for p in h.take_tx() {
-            out.push_back((now, p));
-        }
+    /// Runs the host up to `to` (µs), collecting what it sends.
+    fn advance(&mut self, to: u64) -> Step<()> {
+        self.run_until(to, false);
+        Ok(())
     }
 
     /// Fails on a segment the host sent more than the tolerance before `t` that no expectation
     /// took (forgiving pure ACKs before the first TIME-WAIT record).
     fn unexpected(&mut self, t: u64) -> Step<()> {
         while let Some((at, p)) = self.out.front() {
-            if t.saturating_sub(at.micros()) <= self.tolerance {
+            if t.saturating_sub(*at) <= self.tolerance {
                 return Ok(());
             }
             let pure_ack = p.meta.flags == TcpFlags::ACK && p.meta.payload_len == 0;
@@ -271,7 +280,10 @@ impl Runner<'_> {
                 continue;
             }
             let d = self.describe(p);
-            return self.fail(format!("unexpected segment sent at {at}: {d}"));
+            return self.fail(format!(
+                "unexpected segment sent at {}: {d}",
+                Instant::from_micros(*at)
+            ));
         }
         Ok(())
     }
@@ -328,7 +340,7 @@ impl Runner<'_> {
         };
         let insecure = (seg.has('R') && self.insecure_rst) || (seg.has('S') && self.insecure_syn);
         let t = twsim_model::FourTuple::new(SocketAddr::V4(local), SocketAddr::V4(remote));
-        if insecure && self.host().has_connection(&t) {
+        if insecure && self.host()?.has_connection(&t) {
             return self.na(
                 "RFC 793 processing of RSTs and SYNs in synchronized states (insecure_rst, \
                  insecure_syn = 1) is not modelled: the endpoints follow RFC 5961",
@@ -356,36 +368,25 @@ impl Runner<'_> {
             return self.fail("could not build the segment");
         };
         let now = self.now;
-        let h = self.host();
-        h.deliver(now, pkt);
-        let h = self.host.as_mut().expect("started");
-        Self::collect(h, now, &mut self.out);
-        self.strict |= !h.live_time_wait().is_empty();
+        if let Err(e) = self.host()?.deliver(now, pkt) {
+            return self.na(e);
+        }
+        self.collect_now();
         Ok(())
     }
 
     fn expect(&mut self, seg: &Segment, at: u64, any_time: bool) -> Step<()> {
         let limit = at + self.tolerance;
         // Wait for the host to send something, up to the end of the tolerance.
-        while self.out.is_empty() {
-            let next = self
-                .host
-                .as_mut()
-                .and_then(|h| h.poll_at(self.now))
-                .map(|t| t.micros());
-            match next {
-                Some(t) if t <= limit => self.advance(t)?,
-                _ => {
-                    self.advance(limit)?;
-                    if self.out.is_empty() {
-                        return self.fail(format!(
-                            "expected {} at {}, the host sent nothing",
-                            seg_text(seg),
-                            Instant::from_micros(at)
-                        ));
-                    }
-                }
-            }
+        if self.out.is_empty() {
+            self.run_until(limit, true);
+        }
+        if self.out.is_empty() {
+            return self.fail(format!(
+                "expected {} at {}, the host sent nothing",
+                seg_text(seg),
+                Instant::from_micros(at)
+            ));
         }
         // Forgive early pure ACKs before TIME-WAIT when something else is expected.
         loop {
@@ -395,10 +396,11 @@ impl Runner<'_> {
             if pure_ack && !want_pure_ack && !self.strict && !self.out.is_empty() {
                 continue;
             }
-            if !any_time && sent.micros().abs_diff(at) > self.tolerance {
+            if !any_time && sent.abs_diff(at) > self.tolerance {
                 let d = self.describe(&p);
                 return self.fail(format!(
-                    "{d} sent at {sent}, expected {} at {} (± {} µs)",
+                    "{d} sent at {}, expected {} at {} (± {} µs)",
+                    Instant::from_micros(sent),
                     seg_text(seg),
                     Instant::from_micros(at),
                     self.tolerance
@@ -482,14 +484,12 @@ impl Runner<'_> {
                 }
                 let fd = self.next_fd;
                 let sock = format!("fd{fd}");
-                self.host()
-                    .socket("main", &sock)
-                    .map(|()| {
-                        self.fds.insert(fd, sock);
-                        self.next_fd += 1;
-                        fd
-                    })
-                    .map_err(Errno::name)
+                let r = self.host()?.socket(&sock);
+                r.map(|()| {
+                    self.fds.insert(fd, sock);
+                    self.next_fd += 1;
+                    fd
+                })
             }
             "fcntl" => {
                 let fd: i64 = args[0].parse().unwrap_or(-1);
@@ -524,72 +524,59 @@ impl Runner<'_> {
             "setsockopt" => {
                 let sock = self.fd_name(args.first())?;
                 let on = args.get(3).is_some_and(|v| v != "[0]");
-                match args.get(2).map(String::as_str) {
-                    Some("SO_REUSEADDR") => self
-                        .host()
-                        .setsockopt("main", &sock, |o| o.reuseaddr = on)
-                        .map(|()| 0)
-                        .map_err(Errno::name),
-                    Some("SO_REUSEPORT") => self
-                        .host()
-                        .setsockopt("main", &sock, |o| o.reuseport = on)
-                        .map(|()| 0)
-                        .map_err(Errno::name),
+                let port = match args.get(2).map(String::as_str) {
+                    Some("SO_REUSEADDR") => false,
+                    Some("SO_REUSEPORT") => true,
                     o => return self.na(format!("setsockopt {o:?} is not supported")),
-                }
+                };
+                self.host()?.set_reuse(&sock, port, on).map(|()| 0)
             }
             "bind" => {
                 let sock = self.fd_name(args.first())?;
-                let addr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT));
-                self.host()
-                    .bind("main", &sock, addr)
-                    .map(|_| 0)
-                    .map_err(Errno::name)
+                let addr = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT);
+                self.host()?.bind(&sock, addr).map(|()| 0)
             }
             "listen" => {
                 let sock = self.fd_name(args.first())?;
                 let backlog = args.get(1).and_then(|b| b.parse().ok()).unwrap_or(1);
-                self.host()
-                    .listen("main", &sock, backlog)
-                    .map(|_| 0)
-                    .map_err(Errno::name)
+                self.host()?.listen(&sock, backlog).map(|()| 0)
             }
             "accept" => {
                 let sock = self.fd_name(args.first())?;
                 let fd = self.next_fd;
                 let child = format!("fd{fd}");
-                let mut r = self.host().accept("main", &sock, &child);
-                if let (Ok(None), Some(end)) = (&r, end) {
+                let mut r = self.host()?.accept(&sock, &child);
+                if let (Ok(false), Some(end)) = (&r, end) {
                     self.advance(end)?;
-                    r = self.host().accept("main", &sock, &child);
+                    r = self.host()?.accept(&sock, &child);
                 }
                 match r {
-                    Ok(Some(_)) => {
+                    Ok(true) => {
                         self.fds.insert(fd, child);
                         self.next_fd += 1;
                         Ok(fd)
                     }
-                    Ok(None) if self.nonblock.contains(&args[0].parse().unwrap_or(-1)) => {
+                    Ok(false) if self.nonblock.contains(&args[0].parse().unwrap_or(-1)) => {
                         Err("EAGAIN")
                     }
-                    Ok(None) => return self.fail("accept() would block: no connection is ready"),
-                    Err(e) => Err(e.name()),
+                    Ok(false) => return self.fail("accept() would block: no connection is ready"),
+                    Err(e) => Err(e),
                 }
             }
             "connect" => {
                 let sock = self.fd_name(args.first())?;
                 let fd: i64 = args[0].parse().unwrap_or(-1);
-                let remote = SocketAddr::V4(SocketAddrV4::new(REMOTE, PORT));
-                match self.host().connect(now, "main", &sock, remote) {
-                    Err(e) => Err(e.name()),
-                    Ok(_) if self.nonblock.contains(&fd) => Err("EINPROGRESS"),
-                    Ok(_) => {
+                let remote = SocketAddrV4::new(REMOTE, PORT);
+                match self.host()?.connect(now, &sock, remote) {
+                    Err(e) => Err(e),
+                    Ok(()) if self.nonblock.contains(&fd) => Err("EINPROGRESS"),
+                    Ok(()) => {
                         match end {
                             Some(end) => {
                                 self.collect_now();
                                 self.advance(end)?;
-                                match self.host().connect_result(&sock) {
-                                    Some(r) => r.map(|()| 0).map_err(Errno::name),
+                                match self.host()?.connect_result(&sock) {
+                                    Some(r) => r.map(|()| 0),
                                     None => return self.fail(
                                         "connect() has not completed by the end of its time range",
                                     ),
@@ -605,44 +592,30 @@ impl Runner<'_> {
             "write" | "send" => {
                 let sock = self.fd_name(args.first())?;
                 let n: usize = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(0);
-                self.host()
-                    .send(now, "main", &sock, &vec![0u8; n])
-                    .map(|n| n as i64)
-                    .map_err(Errno::name)
+                self.host()?.send(now, &sock, n).map(|n| n as i64)
             }
             "read" | "recv" => {
                 let sock = self.fd_name(args.first())?;
                 let n: u32 = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(0);
-                match self.host().recv(now, "main", &sock, Some(n)) {
-                    Ok(Some(d)) => Ok(d.len() as i64),
+                match self.host()?.recv(now, &sock, n) {
+                    Ok(Some(k)) => Ok(k as i64),
                     Ok(None) => Err("EAGAIN"),
-                    Err(e) => Err(e.name()),
+                    Err(e) => Err(e),
                 }
             }
             "shutdown" => {
                 let sock = self.fd_name(args.first())?;
-                match args.get(1).map(String::as_str) {
-                    Some("SHUT_WR") | Some("SHUT_RDWR") => self
-                        .host()
-                        .shutdown(now, "main", &sock, true)
-                        .map(|()| 0)
-                        .map_err(Errno::name),
-                    Some("SHUT_RD") => self
-                        .host()
-                        .shutdown(now, "main", &sock, false)
-                        .map(|()| 0)
-                        .map_err(Errno::name),
+                let write = match args.get(1).map(String::as_str) {
+                    Some("SHUT_WR") | Some("SHUT_RDWR") => true,
+                    Some("SHUT_RD") => false,
                     o => return self.na(format!("shutdown {o:?} is not supported")),
-                }
+                };
+                self.host()?.shutdown(now, &sock, write).map(|()| 0)
             }
             "close" => {
                 let sock = self.fd_name(args.first())?;
                 let fd: i64 = args[0].parse().unwrap_or(-1);
-                let r = self
-                    .host()
-                    .close(now, "main", &sock)
-                    .map(|()| 0)
-                    .map_err(Errno::name);
+                let r = self.host()?.close(now, &sock).map(|()| 0);
                 self.fds.remove(&fd);
                 r
             }
@@ -667,17 +640,15 @@ impl Runner<'_> {
         Ok(())
     }
 
+    /// Takes what the host sent during the last call or delivery.
     fn collect_now(&mut self) {
         let now = self.now;
-        if let Some(h) = self.host.as_mut() {
-            Self::collect(h, now, &mut self.out);
-            self.strict |= !h.live_time_wait().is_empty();
-        }
+        self.run_until(now, false);
     }
 
     /// O_NONBLOCK as the host's system spells it (Linux 04000, the BSDs 0x4).
     fn o_nonblock(&self) -> i64 {
-        if self.profile == Profile::Linux {
+        if self.profile == Profile::Linux || self.kernel {
             0x800
         } else {
             0x4
@@ -693,21 +664,20 @@ impl Runner<'_> {
             }
             ["tcpdrop", "-s", "TIME_WAIT"] => {
                 let now = self.now;
-                self.host().drop_time_wait(now);
-                Ok(())
+                match self.host()?.drop_time_wait(now) {
+                    Ok(()) => Ok(()),
+                    Err(e) => self.na(e),
+                }
             }
             ["sockstat", .., "|", "grep", "packetdril", "|", "grep", "-c", state, "|", "grep", n] =>
             {
                 let want: usize = n.parse().or_else(|_| self.na("sockstat count"))?;
                 let got = match *state {
-                    "TIME_WAIT" => self.host().live_time_wait().len(),
+                    "TIME_WAIT" => self.host()?.time_wait_count(),
                     "CLOSED" => {
                         let names: Vec<String> = self.fds.values().cloned().collect();
-                        let h = self.host();
-                        names
-                            .iter()
-                            .filter(|s| h.state_of(s) == TcpState::Closed)
-                            .count()
+                        let h = self.host()?;
+                        names.iter().filter(|s| h.is_closed(s)).count()
                     }
                     s => return self.na(format!("sockstat state {s} is not supported")),
                 };
@@ -723,6 +693,17 @@ impl Runner<'_> {
     /// Known sysctls (docs/packetdrill.md): the ones a profile models change it; the ones that
     /// do not change what a TIME-WAIT test sees are accepted at their default values.
     fn sysctl(&mut self, k: &str, v: &str) -> Step<()> {
+        if self.kernel {
+            // The kernel's own per-namespace settings; the BSDs' names do not exist here.
+            #[cfg(target_os = "linux")]
+            {
+                let host = self.host()?;
+                if let Sut::Kernel(kh) = host {
+                    return kh.sysctl(k, v).map_err(|e| Stop::Na(self.line, e));
+                }
+            }
+            return self.na(format!("sysctl {k} on the kernel"));
+        }
         let n: i64 = v.parse().unwrap_or(-1);
         let started = self.host.is_some();
         let change = |r: &mut Self, f: &dyn Fn(&mut ProfileConfig)| -> Step<()> {
@@ -744,7 +725,9 @@ impl Runner<'_> {
                     return r.na(format!("sysctl {k} changed after the first socket call"));
                 }
                 // The SYN+FIN rule is read per segment: it can change while the host runs.
-                r.host().cfg.syn_fin = c.syn_fin;
+                if let Some(Sut::Sim(h)) = r.host.as_mut() {
+                    h.cfg.syn_fin = c.syn_fin;
+                }
             }
             r.cfg = c;
             Ok(())
