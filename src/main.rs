@@ -121,11 +121,12 @@ enum Cmd {
         /// Define a preprocessor symbol for #ifdef (repeatable), e.g. -D FreeBSD.
         #[arg(short = 'D', value_name = "NAME")]
         define: Vec<String>,
-        /// Tolerance on send times in µs, where a script sets none (default 4000).
-        #[arg(long)]
+        /// Tolerance on send times in µs, replacing the script's (default: the script's, else
+        /// 4000). Real time under load (--kernel) may need more.
+        #[arg(long = "tolerance_usecs", value_name = "USECS")]
         tolerance_usecs: Option<u64>,
         /// Only ipv4 is supported (the simulated endpoints are IPv4).
-        #[arg(long, default_value = "ipv4")]
+        #[arg(long = "ip_version", default_value = "ipv4")]
         ip_version: String,
         /// Run against this machine's kernel (Linux, root): a private network namespace, a TUN
         /// device, real sockets and real time; only `--os linux`.

@@ -93,3 +93,35 @@ fn unsupported_commands_are_not_applicable_never_passed() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--kernel`: the linux scripts against this machine's kernel (a private network namespace, a
+/// TUN device, real sockets, real time, a tolerance for a loaded machine). Required under CI
+/// (`CI` set, run as root); elsewhere skipped with a note when no namespace can be made.
+#[cfg(target_os = "linux")]
+#[test]
+fn linux_scripts_pass_on_this_kernel() {
+    let o = Command::new(BIN)
+        .args([
+            "packetdrill",
+            "tests/packetdrill/linux",
+            "--os",
+            "linux",
+            "--kernel",
+            "--tolerance_usecs",
+            "300000",
+        ])
+        .current_dir(ROOT)
+        .output()
+        .expect("twsim starts");
+    let out = String::from_utf8(o.stdout).expect("UTF-8");
+    if out.contains("no kernel host") && std::env::var_os("CI").is_none() {
+        eprintln!("kernel packetdrill skipped:\n{out}");
+        return;
+    }
+    let n = scripts("linux");
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.ends_with(&format!("{n} passed, 0 failed, 0 not applicable\n")),
+        "{out}"
+    );
+}

@@ -53,7 +53,8 @@ pub enum Verdict {
 pub struct Config {
     /// The profile of the host under test.
     pub profile: Profile,
-    /// Tolerance on send times, µs, when the script sets none (packetdrill's default 4 ms).
+    /// Tolerance on send times, µs; when given it replaces the script's (`--tolerance_usecs`
+    /// line), otherwise the script's or packetdrill's default 4 ms applies.
     pub tolerance_us: Option<u64>,
     /// Run against this machine's kernel behind a TUN device (Linux, root) instead of a
     /// simulated host; the profile must be `linux`.
@@ -105,6 +106,8 @@ pub fn run(script: &Script, config: &Config) -> Verdict {
     let mut tolerance = config.tolerance_us.unwrap_or(4_000);
     for (k, v) in &script.options {
         match k.as_str() {
+            // The command line's tolerance, when given, wins over the script's.
+            "tolerance_usecs" if config.tolerance_us.is_some() => {}
             "tolerance_usecs" => match v.parse() {
                 Ok(t) => tolerance = t,
                 Err(_) => return Verdict::NotApplicable(0, format!("bad --tolerance_usecs={v}")),
