@@ -5,3 +5,4 @@ pub mod bench;
 pub mod demos;
 pub mod output;
 pub mod replay_cmd;
+pub mod sweep;
