@@ -93,6 +93,11 @@ fn jobs_do_not_change_the_results() {
     );
     assert_eq!(read(&a), read(&b));
     assert_eq!(read(&sa), read(&sb));
+    // Not on a terminal: no progress bar, nothing on stderr or stdout.
+    let o = twsim(&["sweep", CORRUPTION, "-o", &a, "--jobs", "2"]);
+    ok(&o, "rerun");
+    assert!(o.stderr.is_empty() && o.stdout.is_empty(), "{o:?}");
+    assert_eq!(read(&a), read(&b), "a complete output is left as it was");
     let text = String::from_utf8(read(&a)).unwrap();
     // 27 points × 400 replications, in (point, replication) order.
     assert_eq!(text.lines().count(), 27 * 400);
