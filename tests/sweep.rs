@@ -296,6 +296,29 @@ fn bad_specs_are_refused_with_their_position() {
         assert!(e.contains(&format!("sweep.json:{want}")), "{what}: {e}");
         assert!(!Path::new(&out).exists(), "{what}: no output");
     }
+    // The base's own errors: in the spec under `base` when inline, in the base file otherwise.
+    let inline = r#"{"name": "s", "seed": 1, "replications": 1,
+ "base": {"name": "x", "hosts": [{"name": "a", "addr": "10.0.0.1"}],
+          "steps": [{"host": "nobody", "call": "socket", "sock": "S"}]},
+ "axes": [{"name": "m", "pointer": "/name", "values": ["y"]}],
+ "metrics": [{"name": "ok", "derived": "ok"}]}"#;
+    let p = spec_file(&t, inline);
+    let e = bad(&twsim(&["sweep", &p, "-o", &out]), "inline base");
+    assert!(
+        e.contains("sweep.json:3:30: base.steps[0].host: unknown host \"nobody\""),
+        "{e}"
+    );
+    let p = spec_file(&t, good);
+    let base = std::fs::read_to_string(t.0.join("base.json")).unwrap();
+    let broken = base.replacen(r#""host": "client""#, r#""host": "nobody""#, 1);
+    assert_ne!(broken, base);
+    std::fs::write(t.0.join("base.json"), broken).unwrap();
+    let e = bad(&twsim(&["sweep", &p, "-o", &out]), "base file");
+    assert!(
+        e.contains("base.json:") && e.contains(": steps[3].host: unknown host \"nobody\""),
+        "{e}"
+    );
+    assert!(!Path::new(&out).exists());
     // A metric that is not a number is found by the first run, before anything is written.
     let p = spec_file(&t, &good.replace("/hazards/assassinations", "/scenario"));
     let e = bad(&twsim(&["sweep", &p, "-o", &out]), "a string metric");

@@ -260,7 +260,7 @@ pub fn load(path: &Path) -> Result<Sweep, ScenarioError> {
         return Err(bad("replications", "at least one replication".into()));
     }
     // The base scenario: a file beside the spec, or the scenario itself.
-    let (scenario_file, base) = match &spec.base {
+    let (scenario_file, base, base_text, inline) = match &spec.base {
         Value::String(rel) => {
             let p = resolve_beside(path, rel);
             let name = p.display().to_string();
@@ -271,9 +271,12 @@ pub fn load(path: &Path) -> Result<Sweep, ScenarioError> {
             // Parsed here for its errors' positions; the sweep works on its JSON value.
             scenario::parse(&name, &text)?;
             let v: Value = serde_json::from_str(&text).map_err(|e| bad("base", e.to_string()))?;
-            (name, v)
+            (name, v, text, false)
         }
-        v @ Value::Object(_) => (file.clone(), v.clone()),
+        v @ Value::Object(_) => {
+            let text = serde_json::to_string_pretty(v).expect("values serialise");
+            (file.clone(), v.clone(), text, true)
+        }
         _ => {
             return Err(bad(
                 "base",
@@ -281,6 +284,45 @@ pub fn load(path: &Path) -> Result<Sweep, ScenarioError> {
             ))
         }
     };
+    let variant_of = |sc: &Scenario| -> Result<Option<usize>, ScenarioError> {
+        match &spec.variant {
+            None => Ok(None),
+            Some(v) => sc
+                .variants
+                .iter()
+                .position(|x| &x.name == v)
+                .map(Some)
+                .ok_or_else(|| {
+                    bad(
+                        "variant",
+                        format!("the base scenario has no variant named {v:?}"),
+                    )
+                }),
+        }
+    };
+    // The base alone, before any axis changes it: its errors are the base's, positioned in
+    // the base file, or in the spec under `base` when it is inline.
+    {
+        let base_err = |e: ScenarioError| {
+            if inline {
+                let p = if e.path.is_empty() {
+                    "base".to_string()
+                } else {
+                    format!("base.{}", e.path)
+                };
+                bad(&p, e.message)
+            } else {
+                e
+            }
+        };
+        let sc = scenario::parse(&scenario_file, &base_text).map_err(base_err)?;
+        let v = variant_of(&sc)?;
+        let r = sc
+            .resolve(&scenario_file, &base_text, v, &Overrides::default())
+            .map_err(base_err)?;
+        r.require_ipv4(&scenario_file, &base_text)
+            .map_err(base_err)?;
+    }
 
     // Axes.
     if spec.axes.is_empty() {
@@ -478,22 +520,6 @@ pub fn load(path: &Path) -> Result<Sweep, ScenarioError> {
             ),
         ));
     }
-    let variant_of = |sc: &Scenario| -> Result<Option<usize>, ScenarioError> {
-        match &spec.variant {
-            None => Ok(None),
-            Some(v) => sc
-                .variants
-                .iter()
-                .position(|x| &x.name == v)
-                .map(Some)
-                .ok_or_else(|| {
-                    bad(
-                        "variant",
-                        format!("the base scenario has no variant named {v:?}"),
-                    )
-                }),
-        }
-    };
     let mut variant = None;
     let mut points = Vec::with_capacity(combos.len());
     for (ix, values) in combos.into_iter().enumerate() {
