@@ -283,6 +283,12 @@ fn bad_specs_are_refused_with_their_position() {
             "1:23: base: ",
         ),
         (
+            "reciprocal of a duration",
+            r#""values": ["5s", "10s"]"#,
+            r#""write_as": "reciprocal_duration", "values": ["5s", "10s"]"#,
+            "2:126: axes[0].values[0]: \"5s\": reciprocal_duration takes positive numbers",
+        ),
+        (
             "grid with a range",
             r#""values": ["5s", "10s"]"#,
             r#""uniform": ["5s", "10s"]"#,
@@ -473,7 +479,7 @@ fn plot_draws_an_svg_from_a_summary() {
     let svg = String::from_utf8(read(&fig)).unwrap();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
     assert!(
-        svg.contains("assassinated against stale_mean_delay"),
+        svg.contains("assassinated against stale_rate"),
         "defaults: first metric, first axis"
     );
     assert!(svg.contains("<polygon"), "the confidence band");

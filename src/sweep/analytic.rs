@@ -15,8 +15,8 @@ pub enum Formula {
     /// time-wait.md: `E[K] = q·r·∫ S_D` over the window, here for one copy (q·r·T = 1) with
     /// constant ISNs, so every copy in the window is accepted (p_acc = 1).
     CorruptionExponential,
-    /// Probability that a Poisson stream of triggering stale arrivals of rate λ = 1/`mean`
-    /// (one copy whose delay is exponential with mean `mean`: its arrival is the stream's
+    /// Probability that a Poisson stream of triggering stale arrivals of rate λ = `rate` (per
+    /// second; one copy whose delay is exponential with mean 1/λ: its arrival is the stream's
     /// first event) reaches the TIME-WAIT endpoint in time to kill it: P = 1 − exp(−λ·(t_tw − r)),
     /// where `r` is how much earlier than TIME-WAIT's end the trigger must arrive (the RST
     /// round trip, time-wait.md; negative when the trigger arrives before TIME-WAIT began or
@@ -58,7 +58,7 @@ impl Formula {
     pub fn params(self) -> &'static [&'static str] {
         match self {
             Formula::CorruptionExponential => &["t_tw", "a", "b", "mean", "min"],
-            Formula::AssassinationPoisson => &["t_tw", "r", "mean"],
+            Formula::AssassinationPoisson => &["t_tw", "r", "rate"],
         }
     }
 
@@ -87,15 +87,15 @@ impl Formula {
                 (s(t_tw + a) - s(t_tw + b)).max(0.0)
             }
             Formula::AssassinationPoisson => {
-                let (t_tw, r, mean) = (get("t_tw"), get("r"), get("mean"));
-                if mean.is_nan() || mean <= 0.0 {
+                let (t_tw, r, rate) = (get("t_tw"), get("r"), get("rate"));
+                if rate.is_nan() || rate < 0.0 {
                     return f64::NAN;
                 }
                 let w = t_tw - r;
                 if w <= 0.0 {
                     0.0
                 } else {
-                    1.0 - (-w / mean).exp()
+                    1.0 - (-rate * w).exp()
                 }
             }
         }
@@ -158,14 +158,18 @@ mod tests {
     #[test]
     fn assassination_follows_the_poisson_first_arrival() {
         let f = Formula::AssassinationPoisson;
-        let p = f.eval(&args(&[("t_tw", 60.0), ("r", 0.02), ("mean", 30.0)]));
+        let p = f.eval(&args(&[("t_tw", 60.0), ("r", 0.02), ("rate", 1.0 / 30.0)]));
         assert!((p - (1.0 - (-(59.98f64) / 30.0).exp())).abs() < 1e-12);
         assert_eq!(
-            f.eval(&args(&[("t_tw", 1.0), ("r", 2.0), ("mean", 3.0)])),
+            f.eval(&args(&[("t_tw", 1.0), ("r", 2.0), ("rate", 3.0)])),
+            0.0
+        );
+        assert_eq!(
+            f.eval(&args(&[("t_tw", 5.0), ("r", 0.0), ("rate", 0.0)])),
             0.0
         );
         assert!(f
-            .eval(&args(&[("t_tw", 1.0), ("r", 0.0), ("mean", 0.0)]))
+            .eval(&args(&[("t_tw", 1.0), ("r", 0.0), ("rate", -1.0)]))
             .is_nan());
     }
 }

@@ -192,6 +192,13 @@ pub fn svg(name: &str, text: &str, x: Option<&str>, y: Option<&str>) -> Result<S
     }
     let pad = ((y1 - y0) * 0.05).max(1e-9);
     let (y0, y1) = (y0 - pad, y1 + pad);
+    // The legend goes where the first series is not: below a rising curve, above a falling one.
+    let legend_at = match order.first().map(|l| &series[l]) {
+        Some(pts) if pts.len() > 1 && pts[pts.len() - 1].1.mean > pts[0].1.mean => {
+            SeriesLabelPosition::LowerRight
+        }
+        _ => SeriesLabelPosition::UpperRight,
+    };
     let mut buf = String::new();
     {
         let root = SVGBackend::with_string(&mut buf, (800, 500)).into_drawing_area();
@@ -270,7 +277,7 @@ pub fn svg(name: &str, text: &str, x: Option<&str>, y: Option<&str>) -> Result<S
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            .position(legend_at)
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .draw()

@@ -58,6 +58,8 @@ struct AxisFile {
     values: Option<Vec<Value>>,
     #[serde(default)]
     uniform: Option<[Value; 2]>,
+    #[serde(default)]
+    write_as: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -114,6 +116,35 @@ pub struct Axis {
     pub name: String,
     /// RFC 6901 pointer into the base scenario.
     pub pointer: String,
+    /// How a value is written at the pointer.
+    pub write_as: WriteAs,
+}
+
+/// How an axis value is written into the scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteAs {
+    /// As it is.
+    Value,
+    /// A positive number x (a rate, per second) is written as the duration 1/x seconds, in
+    /// whole microseconds (`"NNNus"`): a route's mean delay given as the rate of arrivals.
+    ReciprocalDuration,
+}
+
+impl WriteAs {
+    /// The JSON value written at the pointer for the axis value `v`, or `None` when `v` does
+    /// not fit (not a positive number, or a reciprocal below 1 µs or above 100 years).
+    pub fn write(self, v: &Value) -> Option<Value> {
+        match self {
+            WriteAs::Value => Some(v.clone()),
+            WriteAs::ReciprocalDuration => {
+                let x = v.as_f64().filter(|x| *x > 0.0)?;
+                let us = (1e6 / x).round();
+                (1.0..=3.2e15)
+                    .contains(&us)
+                    .then(|| Value::String(format!("{}us", us as u64)))
+            }
+        }
+    }
 }
 
 /// One analytic curve: a formula of [`super::analytic`] evaluated at every point.
@@ -390,9 +421,43 @@ pub fn load(path: &Path) -> Result<Sweep, ScenarioError> {
             }
             _ => {}
         }
+        let write_as = match a.write_as.as_deref() {
+            None => WriteAs::Value,
+            Some("reciprocal_duration") => WriteAs::ReciprocalDuration,
+            Some(other) => {
+                return Err(bad(
+                    &format!("{p}.write_as"),
+                    format!("unknown {other:?} (known: reciprocal_duration)"),
+                ))
+            }
+        };
+        if write_as != WriteAs::Value {
+            let vals: Vec<(String, &Value)> = match (&a.values, &a.uniform) {
+                (Some(vs), _) => vs
+                    .iter()
+                    .enumerate()
+                    .map(|(j, v)| (format!("{p}.values[{j}]"), v))
+                    .collect(),
+                (None, Some(u)) => u
+                    .iter()
+                    .enumerate()
+                    .map(|(j, v)| (format!("{p}.uniform[{j}]"), v))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for (vp, v) in vals {
+                if write_as.write(v).is_none() {
+                    return Err(bad(
+                        &vp,
+                        format!("{v}: reciprocal_duration takes positive numbers (a rate per second) whose reciprocal is 1 µs to 100 years"),
+                    ));
+                }
+            }
+        }
         axes.push(Axis {
             name: a.name.clone(),
             pointer: a.pointer.clone(),
+            write_as,
         });
     }
 
@@ -525,8 +590,8 @@ pub fn load(path: &Path) -> Result<Sweep, ScenarioError> {
     for (ix, values) in combos.into_iter().enumerate() {
         let mut doc = base.clone();
         for (a, v) in axes.iter().zip(&values) {
-            if let Some(slot) = doc.pointer_mut(&a.pointer) {
-                *slot = v.clone();
+            if let (Some(slot), Some(w)) = (doc.pointer_mut(&a.pointer), a.write_as.write(v)) {
+                *slot = w;
             }
         }
         let text = serde_json::to_string_pretty(&doc).expect("values serialise");
