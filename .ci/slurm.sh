@@ -4,7 +4,7 @@
 # background; proctrack/linuxproc, no cgroups), submits examples/cluster/sweep.sbatch as an
 # array job over 3 shards with `sbatch --wait`, merges the parts and compares them byte for
 # byte with the unsharded sweep. Runs as root; everything it writes is under one temporary
-# folder, and it stops the daemons it started.
+# folder (removed after a success), and it stops the daemons it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -30,6 +30,8 @@ cleanup() {
   [ -s "$D/munge/munged.pid" ] && kill "$(cat "$D/munge/munged.pid")" 2>/dev/null || true
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  # Kept for inspection after a failure.
+  if [ "$status" -eq 0 ]; then rm -rf "$D"; else echo "left in $D"; fi
 }
 trap cleanup EXIT
 
