@@ -9,3 +9,4 @@ pub mod output;
 pub mod packetdrill;
 pub mod replay_cmd;
 pub mod viewer;
+pub mod sweep;

@@ -142,6 +142,51 @@ enum Cmd {
         #[arg(short = 'o', long = "output", value_name = "FILE.html")]
         output: PathBuf,
     },
+    /// Run a sweep spec: every point × replication as one JSON line, optionally a summary CSV.
+    /// Resumes: runs already in the output are skipped.
+    Sweep {
+        /// Sweep spec JSON file (docs/sweep-format.md).
+        spec: PathBuf,
+        /// Results, JSON Lines.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        /// Worker threads (default: the number of cores).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+        jobs: Option<u64>,
+        /// Run only the K-th of N slices of the runs (1 <= K <= N), for array jobs.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<twsim::sweep::exec::Shard>,
+        /// Write the summary CSV here (n, mean, standard error, 95% CI, analytic value).
+        #[arg(long, value_name = "FILE")]
+        summary: Option<PathBuf>,
+    },
+    /// Merge results files (shards) into one, sorted; optionally with its summary CSV.
+    Merge {
+        /// Results files.
+        #[arg(required = true)]
+        parts: Vec<PathBuf>,
+        /// Merged results, JSON Lines.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        /// Write the summary CSV here.
+        #[arg(long, value_name = "FILE")]
+        summary: Option<PathBuf>,
+    },
+    /// Plot a metric of a summary CSV against a parameter (SVG): the mean, its 95% confidence
+    /// band and the analytic curve where the sweep has one.
+    Plot {
+        /// Summary CSV (from `twsim sweep --summary` or `twsim merge --summary`).
+        summary: PathBuf,
+        /// The parameter on the x axis (default: the sweep's first axis).
+        #[arg(long)]
+        x: Option<String>,
+        /// The metric on the y axis (default: the sweep's first metric).
+        #[arg(long)]
+        y: Option<String>,
+        /// The SVG file.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
     /// Measure connection lifecycles per wall-clock second: the simulator beside a bare
     /// two-interface smoltcp harness and the real kernel on loopback.
     Bench {
@@ -221,6 +266,26 @@ fn main() -> ExitCode {
             kernel,
         } => packetdrill(&path, &os, define, tolerance_usecs, &ip_version, kernel),
         Cmd::View { trace, output } => view(&trace, &output),
+        Cmd::Sweep {
+            spec,
+            output,
+            jobs,
+            shard,
+            summary,
+        } => sweep(&spec, &output, jobs, shard, summary.as_deref()),
+        Cmd::Merge {
+            parts,
+            output,
+            summary,
+        } => twsim::sweep::exec::merge(&parts, &output, summary.as_deref())
+            .map(|_| true)
+            .map_err(Bad),
+        Cmd::Plot {
+            summary,
+            x,
+            y,
+            output,
+        } => plot(&summary, x.as_deref(), y.as_deref(), &output),
         Cmd::Bench { model: Some(n), .. } => {
             let f = twsim::bench::model::measure(n, 200_000);
             println!(
@@ -542,6 +607,38 @@ fn view(trace: &Path, html: &Path) -> Result<bool, Bad> {
     output::write_all(&[(html.to_path_buf(), page.into_bytes())])
         .map_err(|e| Bad(e.to_string()))?;
     eprintln!("wrote {}", html.display());
+    Ok(true)
+}
+
+/// `twsim sweep`.
+fn sweep(
+    spec: &Path,
+    out: &Path,
+    jobs: Option<u64>,
+    shard: Option<twsim::sweep::exec::Shard>,
+    summary: Option<&Path>,
+) -> Result<bool, Bad> {
+    let sw = twsim::sweep::spec::load(spec).map_err(|e| Bad(e.to_string()))?;
+    let jobs = jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        |j| j as usize,
+    );
+    let opts = twsim::sweep::exec::Options {
+        jobs,
+        shard,
+        progress: true,
+    };
+    twsim::sweep::exec::sweep(&sw, out, summary, opts).map_err(Bad)?;
+    Ok(true)
+}
+
+/// `twsim plot`.
+fn plot(summary: &Path, x: Option<&str>, y: Option<&str>, out: &Path) -> Result<bool, Bad> {
+    let name = summary.display().to_string();
+    let text = std::fs::read_to_string(summary).map_err(|e| Bad(format!("{name}: {e}")))?;
+    output::check_all(&[out.to_path_buf()]).map_err(|e| Bad(e.to_string()))?;
+    let svg = twsim::sweep::plot::svg(&name, &text, x, y).map_err(Bad)?;
+    output::write_all(&[(out.to_path_buf(), svg.into_bytes())]).map_err(|e| Bad(e.to_string()))?;
     Ok(true)
 }
 
