@@ -8,5 +8,5 @@ pub mod lesson;
 pub mod output;
 pub mod packetdrill;
 pub mod replay_cmd;
-pub mod viewer;
 pub mod sweep;
+pub mod viewer;
