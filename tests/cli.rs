@@ -505,6 +505,7 @@ malformed! {
     malformed_unknown_profile: "unknown_profile.json", 5, 46, "hosts[1].os: ", "unknown profile \"plan9\"";
     malformed_duplicate_socket: "duplicate_socket.json", 6, 46, "steps[1].sock: ", "duplicate socket name \"S\"";
     malformed_call_on_unknown_socket: "unknown_socket.json", 6, 44, "steps[1].sock: ", "unknown socket \"T\"";
+    malformed_process_after_exit: "process_after_exit.json", 7, 28, "steps[2].proc: ", "exited at steps[1]";
     malformed_unknown_call: "unknown_call.json", 6, 28, "steps[1].call: ", "unknown call \"frobnicate\"";
     malformed_bad_address: "bad_address.json", 6, 57, "steps[1].addr: ", "\"10.0.0.300:80\" is not an IPv4 address";
     malformed_probability_out_of_range: "probability_out_of_range.json", 6, 51,

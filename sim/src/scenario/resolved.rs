@@ -266,6 +266,9 @@ pub struct Step {
     pub host: usize,
     /// Process name.
     pub proc: String,
+    /// The step is the first to name `proc`, which no fork created: the process starts here,
+    /// a freshly executed program holding no handles ([`twsim_model::Processes::start`]).
+    pub starts: bool,
     /// The call.
     pub call: Call,
     /// Deadline for blocking calls.
@@ -452,6 +455,7 @@ mod tests {
 
     fn step(at: Option<At>) -> Step {
         Step {
+            starts: false,
             index: 0,
             at,
             host: 0,
