@@ -360,6 +360,8 @@ fn replay(
     json: bool,
 ) -> Result<bool, Bad> {
     let sc = scenario::parse(file, src).map_err(|e| Bad(e.to_string()))?;
+    sc.refuse_workloads(file, src, "twsim replay")
+        .map_err(|e| Bad(e.to_string()))?;
     let os = parse_os(os.as_deref())?;
     let vidx = match &variant {
         Some(v) => Some(

@@ -1,6 +1,7 @@
 //! What a run produced: step results, TIME-WAIT records and the scenario's checks.
 
 use super::{script::Cursor, Sim, StepResult};
+use super::{Occupancy, WorkloadStats, Workloads};
 use crate::event::{Event, RunEnd};
 use crate::trace::Recorder;
 use twsim_model::{Duration, Instant};
@@ -63,6 +64,10 @@ pub struct RunReport {
     pub aborted: Option<String>,
     /// Stale-segment hazards, summed over the hosts.
     pub hazards: crate::host::Hazards,
+    /// What each workload did, in scenario order (empty without workloads).
+    pub workloads: Vec<WorkloadStats>,
+    /// TIME-WAIT occupancy per host (empty without workloads).
+    pub occupancy: Vec<Occupancy>,
 }
 
 impl RunReport {
@@ -77,7 +82,12 @@ impl RunReport {
 
 impl Sim<'_> {
     /// The run's report; emits the `end` record.
-    pub(super) fn report(mut self, cur: Cursor, aborted: Option<String>) -> RunReport {
+    pub(super) fn report(
+        mut self,
+        cur: Cursor,
+        wl: Workloads,
+        aborted: Option<String>,
+    ) -> RunReport {
         let steps = cur.results;
         let unreached = self.sc.steps.len() - cur.next;
         let time_wait = self.time_wait_lives();
@@ -107,7 +117,14 @@ impl Sim<'_> {
         for h in &self.hosts {
             hazards.add(&h.hazards);
         }
+        let (workloads, occupancy) = if self.sc.workloads.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            wl.into_stats()
+        };
         RunReport {
+            workloads,
+            occupancy,
             name: self.sc.name.clone(),
             variant: self.sc.variant.clone(),
             seed: self.sc.seed,

@@ -10,15 +10,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use twsim_model::{Duration, Family};
 
-/// The steps (at least one), in file order.
+/// The steps, in file order (a scenario without workloads needs one: `Scenario::resolve`).
 pub(super) fn steps(
     ctx: &Ctx,
     specs: &[StepSpec],
     hosts: &[Host],
 ) -> Result<Vec<Step>, ScenarioError> {
-    if specs.is_empty() {
-        return Err(ctx.err("steps", "a scenario needs at least one step"));
-    }
     let mut script = Script {
         socks: vec![BTreeSet::new(); hosts.len()],
         procs: vec![BTreeMap::from([("main".to_string(), None)]); hosts.len()],
@@ -300,7 +297,10 @@ mod tests {
     #[test]
     fn script_errors() {
         let e = |steps: &str| error(&script(steps));
-        assert_eq!(e("[]"), "steps: a scenario needs at least one step");
+        assert_eq!(
+            e("[]"),
+            "steps: a scenario needs at least one step or workload"
+        );
         assert_eq!(
             e(r#"[{"host": "b", "call": "exit"}]"#),
             "steps[0].host: unknown host \"b\""
