@@ -1,8 +1,8 @@
 //! Golden traces: every example under `examples/`, run with its own seed, must give exactly the
 //! timeline, `--json` summary, JSON Lines trace and pcap digest stored under `tests/golden/`.
 //!
-//! Outputs larger than [`MAX_STORED`] (the workload examples' timelines, traces and
-//! summaries, megabytes each) are kept as SHA-256 digests in `digests.sha256`, as pcaps are.
+//! Outputs larger than [`MAX_STORED`] (the workload examples' timelines and traces, megabytes
+//! each) are kept as SHA-256 digests in `digests.sha256`, as pcaps are.
 //! A change to any of them shows as a diff of the stored files. After an intended change,
 //! regenerate them with
 //!
@@ -79,18 +79,6 @@ fn outputs(example: &Path, work: &Path) -> Vec<(String, Vec<u8>)> {
         }
     }
     out.push(("pcap.sha256".to_string(), digests.into_bytes()));
-    // A summary too large to keep still shows its workload figures: everything but the list
-    // of TIME-WAIT records, which is replaced by its length.
-    if summary_len(&out) > MAX_STORED {
-        let full: serde_json::Value =
-            serde_json::from_slice(&out[1].1).expect("the summary is JSON");
-        let mut brief = full.clone();
-        let n = full["time_wait"].as_array().map_or(0, Vec::len);
-        brief["time_wait"] = serde_json::Value::from(format!("{n} records (in the digest)"));
-        let mut text = serde_json::to_string_pretty(&brief).expect("serialises");
-        text.push('\n');
-        out.push(("summary-brief.json".to_string(), text.into_bytes()));
-    }
     out.retain(|(name, bytes)| {
         if bytes.len() <= MAX_STORED {
             return true;
@@ -103,11 +91,6 @@ fn outputs(example: &Path, work: &Path) -> Vec<(String, Vec<u8>)> {
     }
     let _ = std::fs::remove_dir_all(work);
     out
-}
-
-/// Length of the `--json` summary, the second output.
-fn summary_len(out: &[(String, Vec<u8>)]) -> usize {
-    out[1].1.len()
 }
 
 #[test]

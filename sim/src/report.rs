@@ -145,8 +145,9 @@ fn workload_line(w: &WorkloadStats) -> String {
 /// One host's TIME-WAIT occupancy in one line.
 fn occupancy_line(o: &Occupancy, end: twsim_model::Instant) -> String {
     let mut line = format!(
-        "TIME-WAIT occupancy {}: max {}, time-average {:.2}",
+        "TIME-WAIT occupancy {}: {} workload records, max {} alive, time-average {:.2}",
         o.host,
+        o.records,
         o.max,
         mean_over_run(o, end)
     );
@@ -319,7 +320,8 @@ pub struct Summary<'a> {
     pub hosts: Vec<HostInfo>,
     /// One entry per completed step.
     pub steps: Vec<StepSummary<'a>>,
-    /// Every TIME-WAIT record of the run.
+    /// Every TIME-WAIT record of the run's script sockets (workload connections' records are
+    /// counted in `time_wait_occupancy`).
     pub time_wait: Vec<TimeWaitLife<'a>>,
     /// The scenario's checks.
     pub checks: Vec<CheckSummary<'a>>,
@@ -392,6 +394,8 @@ pub struct OccupancySummary<'a> {
     pub host: &'a str,
     /// Most records alive together.
     pub max: usize,
+    /// TIME-WAIT records of workload connections (not listed in `time_wait`).
+    pub records: u64,
     /// Time-average count from 0 to the end of the run.
     pub mean: f64,
     /// Time-average count over the steady window (`null` if empty).
@@ -554,6 +558,7 @@ impl<'a> Summary<'a> {
                 .map(|o| OccupancySummary {
                     host: &o.host,
                     max: o.max,
+                    records: o.records,
                     mean: mean_over_run(o, r.ended_at),
                     steady_mean: o.steady_mean(),
                     steady_from_us: o.steady_from.micros(),

@@ -58,6 +58,9 @@ fn the_port_exhaustion_example_fails_connect_28233_with_eaddrnotavail() {
     assert_eq!(w.latency.quantile_us(0.5), Some(10_000));
     let client = r.occupancy.iter().find(|o| o.host == "client").unwrap();
     assert_eq!(client.max as u64, p);
+    // Counted, not listed: nothing of a finished workload connection is kept.
+    assert_eq!(client.records, p);
+    assert!(r.time_wait.is_empty());
 }
 
 #[test]

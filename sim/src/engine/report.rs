@@ -117,11 +117,14 @@ impl Sim<'_> {
         for h in &self.hosts {
             hazards.add(&h.hazards);
         }
-        let (workloads, occupancy) = if self.sc.workloads.is_empty() {
+        let (workloads, mut occupancy) = if self.sc.workloads.is_empty() {
             (Vec::new(), Vec::new())
         } else {
             wl.into_stats()
         };
+        for (o, h) in occupancy.iter_mut().zip(&self.hosts) {
+            o.records = h.tw_unlogged + h.live_time_wait_unlogged() as u64;
+        }
         RunReport {
             workloads,
             occupancy,

@@ -144,6 +144,9 @@ pub struct Occupancy {
     pub host: String,
     /// Most records alive together.
     pub max: usize,
+    /// TIME-WAIT records of workload connections during the run (ended or alive at the end;
+    /// they are counted, not listed one by one).
+    pub records: u64,
     /// Record-microseconds from 0 to the end of the run.
     pub area: u128,
     /// Start of the steady window: the first workload's start plus the host's TIME-WAIT
@@ -420,7 +423,7 @@ impl Sim<'_> {
                 .start(&w.name)
                 .map_err(|e| format!("start: {}", e.name()))?;
             let l = h
-                .open_socket(&w.name, format!("{}.listen", w.name))
+                .open_socket(&w.name, format!("{}.listen", w.name), false)
                 .map_err(|e| format!("socket: {}", e.name()))?;
             h.bind_id(&w.name, l, SocketAddr::V4(w.to))
                 .map_err(|e| format!("bind: {}", e.name()))?;
@@ -453,7 +456,7 @@ impl Sim<'_> {
                 stats.first_failure = Some((n + 1, now, e.name()));
             }
         };
-        let sock = match h.open_socket(&w.name, label) {
+        let sock = match h.open_socket(&w.name, label, false) {
             Ok(s) => s,
             Err(e) => return fail(stats, e),
         };

@@ -13,15 +13,22 @@ impl Host {
 
     /// `socket()` in `proc`, named `name`.
     pub fn socket(&mut self, proc: &str, name: &str) -> Result<(), Errno> {
-        let id = self.open_socket(proc, name.to_string())?;
+        let id = self.open_socket(proc, name.to_string(), true)?;
         self.names.insert(name.to_string(), id);
         Ok(())
     }
 
     /// `socket()` in `proc` without a script name (workload connections): the socket is
     /// reached by its id, and `label` names it in events only. Nothing is kept for it once it
-    /// is gone. Errors: EBADF if `proc` is not alive.
-    pub fn open_socket(&mut self, proc: &str, label: String) -> Result<SocketId, Errno> {
+    /// is gone; with `log_time_wait` false its ended TIME-WAIT records (and those of the
+    /// connections a listener made from it accepts) are counted in [`Host::tw_unlogged`]
+    /// rather than kept in [`Host::tw_log`]. Errors: EBADF if `proc` is not alive.
+    pub fn open_socket(
+        &mut self,
+        proc: &str,
+        label: String,
+        log_time_wait: bool,
+    ) -> Result<SocketId, Errno> {
         if !self.procs.is_alive(proc) {
             return Err(Errno::EBADF);
         }
@@ -35,6 +42,7 @@ impl Host {
                 kind: Kind::Plain,
                 app: AppSocket::default(),
                 closed: false,
+                log_time_wait,
             },
         );
         Ok(id)
