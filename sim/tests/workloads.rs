@@ -145,3 +145,34 @@ fn a_refused_server_and_a_fixed_port_are_counted_by_errno() {
     assert_eq!(f.connected, 1);
     assert_eq!(f.failed.get("EADDRINUSE"), Some(&2));
 }
+
+#[test]
+fn think_time_delays_the_close_and_a_killed_server_refuses() {
+    // 10/s for 1 s, each client thinking 5 s before closing: every exchange completes, and the
+    // last close (hence the last TIME-WAIT, 60 s on linux) comes after 0.9 s + 5 s.
+    let src = r#"{"name":"t","os":"linux",
+        "hosts":[{"name":"server","addr":"10.0.0.2"},{"name":"client","addr":"10.0.0.1"}],
+        "network":{"routes":[{"name":"lan","delay":"1ms"}]},
+        "workloads":[{"name":"w","client":"client","server":"server","to":"10.0.0.2:80",
+            "duration":"1s","rate":"10/s","request":5,"response":7,"think":"5s"}],
+        "linger_after_steps":"0s"}"#;
+    let r = run_src(src, None);
+    let w = &r.workloads[0];
+    assert_eq!((w.attempted, w.completed, w.bytes_delivered), (10, 10, 120));
+    assert!(r.ended_at.micros() >= 5_900_000, "{}", r.ended_at);
+    assert!(r.ended_at.micros() < 6_000_000, "{}", r.ended_at);
+    // The workload's server process is killed at 0.55 s by a step naming it: its listener
+    // closes, and later connects are refused.
+    let src = r#"{"name":"k","os":"linux",
+        "hosts":[{"name":"server","addr":"10.0.0.2"},{"name":"client","addr":"10.0.0.1"}],
+        "network":{"routes":[{"name":"lan","delay":"1ms"}]},
+        "steps":[{"at":"550ms","host":"server","proc":"w","call":"exit"}],
+        "workloads":[{"name":"w","client":"client","server":"server","to":"10.0.0.2:80",
+            "connections":10,"rate":"10/s"}],
+        "linger_after_steps":"1s"}"#;
+    let r = run_src(src, None);
+    let w = &r.workloads[0];
+    assert_eq!(w.connected, 6);
+    assert_eq!(w.failed.get("ECONNREFUSED"), Some(&4));
+    assert_eq!(w.first_failure.map(|f| f.0), Some(7));
+}

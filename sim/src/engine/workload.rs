@@ -5,7 +5,8 @@
 //! inter-arrival times from the workload's random stream `rng::stream(seed, "workload/NAME")`).
 //! Only live connections are kept; what finished lives on as counters and a fixed-bucket
 //! latency histogram, so memory is bounded by live state and the cost of an iteration by the
-//! number of live workload connections, whatever the history.
+//! number of live workload connections waiting on the network, whatever the history
+//! (connections in their think time sleep in a map ordered by wake time until it ends).
 //!
 //! Every socket call goes through the host layer, so the trace shows workload connections with
 //! the usual records (state changes, segments, TIME-WAIT).
@@ -208,7 +209,10 @@ struct Wl {
 /// Every workload's state.
 pub(super) struct Workloads {
     wls: Vec<Wl>,
+    /// Connections waiting on the network (stepped every iteration).
     conns: BTreeMap<u64, Conn>,
+    /// Connections thinking, by wake time: not stepped until then.
+    sleeping: BTreeMap<(Instant, u64), Conn>,
     next_conn: u64,
     /// Per host.
     pub(super) occupancy: Vec<Occupancy>,
@@ -219,7 +223,9 @@ pub(super) struct Workloads {
 impl Workloads {
     /// No workload is waiting to open connections and none has a live connection.
     pub(super) fn idle(&self) -> bool {
-        self.conns.is_empty() && self.wls.iter().all(|w| w.next_at.is_none())
+        self.conns.is_empty()
+            && self.sleeping.is_empty()
+            && self.wls.iter().all(|w| w.next_at.is_none())
     }
 
     /// The earliest arrival, connect deadline or end of think time.
@@ -230,7 +236,8 @@ impl Workloads {
             Phase::Think(t) => Some(t),
             _ => None,
         });
-        arrivals.chain(conns).min()
+        let sleeping = self.sleeping.keys().next().map(|(t, _)| *t);
+        arrivals.chain(conns).chain(sleeping).min()
     }
 
     /// The statistics, in workload order.
@@ -307,6 +314,7 @@ impl Sim<'_> {
         Workloads {
             wls,
             conns: BTreeMap::new(),
+            sleeping: BTreeMap::new(),
             next_conn: 0,
             occupancy,
             last_activity: Instant::ZERO,
@@ -359,15 +367,30 @@ impl Sim<'_> {
             }
         }
         self.accept_all(wl);
+        // Thinkers whose time has come rejoin the connections stepped below.
+        while let Some(entry) = wl.sleeping.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let ((_, id), c) = entry.remove_entry();
+            wl.conns.insert(id, c);
+        }
         let mut done = Vec::new();
+        let mut asleep = Vec::new();
         for (id, c) in &mut wl.conns {
             if !self.step_conn(&sc.workloads[c.wl], &mut wl.wls[c.wl].stats, c) {
                 done.push(*id);
+            } else if let Phase::Think(t) = c.phase {
+                asleep.push((t, *id));
             }
             self.flush(c.host);
         }
         for id in &done {
             wl.conns.remove(id);
+        }
+        for (t, id) in asleep {
+            let c = wl.conns.remove(&id).expect("listed");
+            wl.sleeping.insert((t, id), c);
         }
         if !done.is_empty() {
             wl.last_activity = now;
