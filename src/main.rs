@@ -665,6 +665,8 @@ fn replay(
         json,
     } = mode;
     let sc = scenario::parse(file, src).map_err(|e| Bad(e.to_string()))?;
+    sc.refuse_workloads(file, src, "twsim replay")
+        .map_err(|e| Bad(e.to_string()))?;
     let os = parse_os(os.as_deref())?;
     let vidx = match &variant {
         Some(v) => Some(

@@ -935,6 +935,9 @@ malformed! {
     malformed_unknown_profile: "unknown_profile.json", 5, 46, "hosts[1].os: ", "unknown profile \"plan9\"";
     malformed_duplicate_socket: "duplicate_socket.json", 6, 46, "steps[1].sock: ", "duplicate socket name \"S\"";
     malformed_call_on_unknown_socket: "unknown_socket.json", 6, 44, "steps[1].sock: ", "unknown socket \"T\"";
+    malformed_process_after_exit: "process_after_exit.json", 7, 28, "steps[2].proc: ", "exited at steps[1]";
+    malformed_workload_bad_rate: "workload_bad_rate.json", 5, 100, "workloads[0].rate: ", "is not a rate";
+    malformed_workload_unknown_field: "workload_unknown_field.json", 6, 7, "workloads[0].think_time: ", "unknown field `think_time`";
     malformed_unknown_call: "unknown_call.json", 6, 28, "steps[1].call: ", "unknown call \"frobnicate\"";
     malformed_bad_address: "bad_address.json", 6, 57, "steps[1].addr: ", "\"10.0.0.300:80\" is not an IPv4 address";
     malformed_probability_out_of_range: "probability_out_of_range.json", 6, 51,
@@ -944,7 +947,7 @@ malformed! {
     malformed_bad_flag_in_fault: "bad_flag_in_fault.json", 5, 39, "network.faults[0].match.flags: ", "unknown TCP flag \"URG\"";
     malformed_duplicate_host_address: "duplicate_host_address.json", 5, 33, "hosts[1].addr: ", "address 10.0.0.2 is already host \"server\"'s";
     malformed_empty_steps: "empty_steps.json", 4, 12, "steps: ", "at least one step";
-    malformed_missing_steps: "missing_steps.json", 4, 1, "missing field `steps`", "missing field `steps`";
+    malformed_missing_steps: "missing_steps.json", 1, 1, "steps: ", "at least one step or workload";
     malformed_unknown_errno: "unknown_errno.json", 6, 81, "steps[1].expect: ", "unknown expectation \"EWHATEVER\"";
     malformed_wrong_type_seed: "wrong_type_seed.json", 3, 11, "seed: ", "invalid type: string \"one\", expected u64";
     malformed_trailing_garbage: "trailing_garbage.json", 5, 3, "", "trailing characters";
@@ -1466,4 +1469,51 @@ fn bench_scale_prints_the_ratio() {
         .and_then(|r| r.split_whitespace().next())
         .unwrap_or_else(|| panic!("last line is not the scale ratio:\n{out}"));
     assert!(r.parse::<f64>().is_ok_and(|r| r > 0.0), "{out}");
+}
+
+/// The replays play steps only: a scenario with workloads is refused, exit 2, at the workload.
+#[test]
+fn replay_refuses_workloads() {
+    for extra in [&[][..], &["--all-os"][..]] {
+        let o = twsim(
+            ["replay", "examples/time-wait-occupancy.json"]
+                .iter()
+                .chain(extra),
+        );
+        assert_eq!(o.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(
+                "time-wait-occupancy.json:10:5: workloads[0]: twsim replay plays the steps only"
+            ),
+            "{err}"
+        );
+        assert!(o.stdout.is_empty());
+    }
+}
+
+/// A workload scenario's `--json` summary is the same on every run and carries the workload
+/// figures.
+#[test]
+fn workload_summary_is_deterministic() {
+    let a = twsim([
+        "run",
+        "examples/time-wait-occupancy.json",
+        "--json",
+        "--seed",
+        "9",
+    ]);
+    let b = twsim([
+        "run",
+        "examples/time-wait-occupancy.json",
+        "--json",
+        "--seed",
+        "9",
+    ]);
+    assert!(a.status.success());
+    assert_eq!(a.stdout, b.stdout);
+    let v: serde_json::Value = serde_json::from_slice(&a.stdout).expect("JSON");
+    assert_eq!(v["workloads"][0]["name"], "api");
+    assert!(v["workloads"][0]["attempted"].as_u64().unwrap() > 7000);
+    assert_eq!(v["time_wait_occupancy"][1]["host"], "client");
 }

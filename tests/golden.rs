@@ -1,6 +1,8 @@
 //! Golden traces: every example under `examples/`, run with its own seed, must give exactly the
 //! timeline, `--json` summary, JSON Lines trace and pcap digest stored under `tests/golden/`.
 //!
+//! Outputs larger than [`MAX_STORED`] (the workload examples' timelines and traces, megabytes
+//! each) are kept as SHA-256 digests in `digests.sha256`, as pcaps are.
 //! A change to any of them shows as a diff of the stored files. After an intended change,
 //! regenerate them with
 //!
@@ -16,6 +18,15 @@ use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_twsim");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+/// Largest output stored verbatim, bytes.
+const MAX_STORED: usize = 1 << 20;
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 /// What one example produces: (file name under its golden folder, contents).
 fn outputs(example: &Path, work: &Path) -> Vec<(String, Vec<u8>)> {
@@ -52,6 +63,7 @@ fn outputs(example: &Path, work: &Path) -> Vec<(String, Vec<u8>)> {
         ("summary.json".to_string(), summary),
     ];
     let mut digests = String::new();
+    let mut large = String::new();
     let mut files: Vec<PathBuf> = std::fs::read_dir(work)
         .expect("read work dir")
         .map(|e| e.expect("dir entry").path())
@@ -61,14 +73,22 @@ fn outputs(example: &Path, work: &Path) -> Vec<(String, Vec<u8>)> {
         let name = f.file_name().unwrap().to_string_lossy().into_owned();
         let bytes = std::fs::read(&f).expect("read output");
         if name.ends_with(".pcap") {
-            let d = Sha256::digest(&bytes);
-            let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
-            digests.push_str(&format!("{hex}  {name}\n"));
+            digests.push_str(&format!("{}  {name}\n", sha256_hex(&bytes)));
         } else {
             out.push((name, bytes));
         }
     }
     out.push(("pcap.sha256".to_string(), digests.into_bytes()));
+    out.retain(|(name, bytes)| {
+        if bytes.len() <= MAX_STORED {
+            return true;
+        }
+        large.push_str(&format!("{}  {name}\n", sha256_hex(bytes)));
+        false
+    });
+    if !large.is_empty() {
+        out.push(("digests.sha256".to_string(), large.into_bytes()));
+    }
     let _ = std::fs::remove_dir_all(work);
     out
 }

@@ -33,6 +33,9 @@ enum ProcOp {
     Exit {
         proc: usize,
     },
+    Start {
+        proc: usize,
+    },
 }
 
 fn proc_op_strategy() -> impl Strategy<Value = ProcOp> {
@@ -42,7 +45,8 @@ fn proc_op_strategy() -> impl Strategy<Value = ProcOp> {
         1 => (any::<usize>(), p.clone()).prop_map(|(sock, proc)| ProcOp::Share { sock, proc }),
         2 => (p.clone(), p.clone()).prop_map(|(parent, child)| ProcOp::Fork { parent, child }),
         3 => (p.clone(), any::<usize>()).prop_map(|(proc, sock)| ProcOp::Close { proc, sock }),
-        1 => p.prop_map(|proc| ProcOp::Exit { proc }),
+        1 => p.clone().prop_map(|proc| ProcOp::Exit { proc }),
+        1 => p.prop_map(|proc| ProcOp::Start { proc }),
     ]
 }
 
@@ -56,6 +60,7 @@ fn report(ids: &[SocketId], last_closed: &mut BTreeMap<SocketId, u32>) {
 #[derive(Default)]
 struct ProcRef {
     procs: BTreeMap<&'static str, BTreeSet<SocketId>>,
+    exited: BTreeSet<&'static str>,
 }
 
 impl ProcRef {
@@ -111,7 +116,7 @@ proptest! {
                     let res = p.fork(parent, child);
                     match r.procs.get(parent).cloned() {
                         None => prop_assert_eq!(res, Err(Errno::EBADF)),
-                        Some(_) if r.procs.contains_key(child) => {
+                        Some(_) if r.procs.contains_key(child) || r.exited.contains(child) => {
                             prop_assert_eq!(res, Err(Errno::EINVAL))
                         }
                         Some(h) => {
@@ -144,6 +149,7 @@ proptest! {
                     match r.procs.remove(name) {
                         None => prop_assert_eq!(res, Err(Errno::EBADF)),
                         Some(h) => {
+                            r.exited.insert(name);
                             let want: Vec<SocketId> =
                                 h.into_iter().filter(|id| r.count(*id) == 0).collect();
                             prop_assert_eq!(&res, &Ok(want.clone()));
@@ -151,9 +157,20 @@ proptest! {
                         }
                     }
                 }
+                ProcOp::Start { proc } => {
+                    let name = PROCS[proc];
+                    let res = p.start(name);
+                    if r.exited.contains(name) {
+                        prop_assert_eq!(res, Err(Errno::EBADF));
+                    } else {
+                        prop_assert_eq!(res, Ok(()));
+                        r.procs.entry(name).or_default();
+                    }
+                }
             }
             for name in PROCS {
                 prop_assert_eq!(p.is_alive(name), r.procs.contains_key(name));
+                prop_assert_eq!(p.has_exited(name), r.exited.contains(name));
                 for id in &opened {
                     let held = r.procs.get(name).is_some_and(|h| h.contains(id));
                     prop_assert_eq!(p.holds(name, *id), held);

@@ -1,6 +1,6 @@
 //! Rendering a [`RunReport`]: the human timeline and summary, and the `--json` summary.
 
-use crate::engine::RunReport;
+use crate::engine::{Occupancy, RunReport, WorkloadStats};
 use crate::event::HostInfo;
 use crate::host::Hazards;
 use serde::Serialize;
@@ -21,7 +21,7 @@ pub fn text(r: &RunReport) -> String {
         let _ = writeln!(s, "{:>12}  {host:<8} {line}", t.to_string());
     }
     let _ = writeln!(s, "-- summary");
-    for t in &r.time_wait {
+    for t in r.time_wait.iter().take(MAX_TIME_WAIT_LINES) {
         let end = match t.ended_at {
             Some(e) => format!("ended t={e} ({}, lived {})", t.reason, e - t.entered_at),
             None => "still alive at the end".into(),
@@ -31,6 +31,19 @@ pub fn text(r: &RunReport) -> String {
             "   TIME-WAIT {} {}: began t={}, {end}, {} restart(s)",
             t.host, t.tuple, t.entered_at, t.restarts
         );
+    }
+    if r.time_wait.len() > MAX_TIME_WAIT_LINES {
+        let _ = writeln!(
+            s,
+            "   … and {} more TIME-WAIT records (all of them in --json)",
+            r.time_wait.len() - MAX_TIME_WAIT_LINES
+        );
+    }
+    for w in &r.workloads {
+        let _ = writeln!(s, "   {}", workload_line(w));
+    }
+    for o in &r.occupancy {
+        let _ = writeln!(s, "   {}", occupancy_line(o, r.ended_at));
     }
     let unmet: Vec<_> = r.steps.iter().filter(|x| x.met == Some(false)).collect();
     let reference = r.reference.map(|p| p.name());
@@ -83,6 +96,90 @@ pub fn text(r: &RunReport) -> String {
         if r.ok() { "OK" } else { "FAILED" }
     );
     s
+}
+
+/// TIME-WAIT records listed one per line in the text summary; the rest are counted.
+const MAX_TIME_WAIT_LINES: usize = 50;
+
+/// Errno counts as `EADDRNOTAVAIL 1, ETIMEDOUT 2`.
+fn counts(m: &std::collections::BTreeMap<&'static str, u64>) -> String {
+    m.iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A µs value as a duration.
+fn us(v: u64) -> twsim_model::Duration {
+    twsim_model::Duration::from_micros(v)
+}
+
+/// One workload in one line: connects, failures, exchanges, latency, bytes.
+fn workload_line(w: &WorkloadStats) -> String {
+    let mut line = format!(
+        "workload {}: {} connects, {} ok, {} failed",
+        w.name,
+        w.attempted,
+        w.connected,
+        w.failed.values().sum::<u64>()
+    );
+    if !w.failed.is_empty() {
+        let _ = write!(line, " ({})", counts(&w.failed));
+    }
+    if let Some((n, at, e)) = w.first_failure {
+        let _ = write!(line, ", first failure: connect {n} at t={at} ({e})");
+    }
+    let _ = write!(line, "; {} exchanges completed", w.completed);
+    if !w.broken.is_empty() {
+        let _ = write!(
+            line,
+            ", {} broken ({})",
+            w.broken.values().sum::<u64>(),
+            counts(&w.broken)
+        );
+    }
+    if let (Some(mean), Some(p50), Some(p99)) = (
+        w.latency.mean_us(),
+        w.latency.quantile_us(0.5),
+        w.latency.quantile_us(0.99),
+    ) {
+        let _ = write!(
+            line,
+            "; connect latency mean {} p50 {} p99 {}",
+            us(mean.round() as u64),
+            us(p50),
+            us(p99)
+        );
+    }
+    let _ = write!(line, "; {} bytes delivered", w.bytes_delivered);
+    if let Some(e) = &w.setup_error {
+        let _ = write!(line, "; server not listening ({e})");
+    }
+    line
+}
+
+/// One host's TIME-WAIT occupancy in one line.
+fn occupancy_line(o: &Occupancy, end: twsim_model::Instant) -> String {
+    let mut line = format!(
+        "TIME-WAIT occupancy {}: {} workload records, max {} alive, time-average {:.2}",
+        o.host,
+        o.records,
+        o.max,
+        mean_over_run(o, end)
+    );
+    if let (Some(m), Some(to)) = (o.steady_mean(), o.steady_to) {
+        let _ = write!(line, ", {m:.2} from t={} to t={to}", o.steady_from);
+    }
+    line
+}
+
+/// Time-average of the TIME-WAIT count from 0 to `end` (0 for an empty run).
+fn mean_over_run(o: &Occupancy, end: twsim_model::Instant) -> f64 {
+    if end.micros() == 0 {
+        0.0
+    } else {
+        o.area as f64 / end.micros() as f64
+    }
 }
 
 /// The hazards of a run in one line: the stale-arrival funnel beside its expectation, then
@@ -302,12 +399,91 @@ pub struct Summary<'a> {
     pub hosts: Vec<HostInfo>,
     /// One entry per completed step.
     pub steps: Vec<StepSummary<'a>>,
-    /// Every TIME-WAIT record of the run.
+    /// Every TIME-WAIT record of the run's script sockets (workload connections' records are
+    /// counted in `time_wait_occupancy`).
     pub time_wait: Vec<TimeWaitLife<'a>>,
     /// The scenario's checks.
     pub checks: Vec<CheckSummary<'a>>,
     /// Stale-segment hazards, from ground truth (`host::Hazards`).
     pub hazards: crate::host::Hazards,
+    /// What each workload did (absent without workloads).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub workloads: Vec<WorkloadSummary<'a>>,
+    /// TIME-WAIT occupancy per host (absent without workloads).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub time_wait_occupancy: Vec<OccupancySummary<'a>>,
+}
+
+/// A workload in the `--json` summary.
+#[derive(Debug, Serialize)]
+pub struct WorkloadSummary<'a> {
+    /// Workload name.
+    pub name: &'a str,
+    /// Connects attempted.
+    pub attempted: u64,
+    /// Connects that reached ESTABLISHED.
+    pub connected: u64,
+    /// Failed connects by errno name.
+    pub failed: &'a std::collections::BTreeMap<&'static str, u64>,
+    /// The first failed connect (1-based index among the attempts, µs, errno), if any.
+    pub first_failure: Option<FirstFailure>,
+    /// Exchanges that ended early, by errno name (`EOF`: end of stream too early).
+    pub broken: &'a std::collections::BTreeMap<&'static str, u64>,
+    /// Exchanges completed (the client read the whole response).
+    pub completed: u64,
+    /// Request bytes the server read plus response bytes the client read.
+    pub bytes_delivered: u64,
+    /// Connect latency (`connect()` to ESTABLISHED), µs.
+    pub connect_latency: Latency,
+    /// Why the server could not listen.
+    pub setup_error: Option<&'a str>,
+}
+
+/// The first failed connect of a workload.
+#[derive(Debug, Serialize)]
+pub struct FirstFailure {
+    /// 1-based index among the workload's connects.
+    pub connect: u64,
+    /// When it failed (µs).
+    pub at_us: u64,
+    /// Errno name.
+    pub errno: &'static str,
+}
+
+/// Connect latency statistics, µs (`null` when no connect completed). p50 and p99 are the
+/// lower edges of fixed histogram buckets at most 1/256 wide (`engine::Histogram`).
+#[derive(Debug, Serialize)]
+pub struct Latency {
+    /// Completed connects.
+    pub count: u64,
+    /// Exact mean, µs.
+    pub mean_us: Option<f64>,
+    /// Median, µs.
+    pub p50_us: Option<u64>,
+    /// 99th percentile, µs.
+    pub p99_us: Option<u64>,
+    /// Largest, µs.
+    pub max_us: Option<u64>,
+}
+
+/// One host's TIME-WAIT occupancy in the `--json` summary.
+#[derive(Debug, Serialize)]
+pub struct OccupancySummary<'a> {
+    /// Host name.
+    pub host: &'a str,
+    /// Most records alive together.
+    pub max: usize,
+    /// TIME-WAIT records of workload connections (not listed in `time_wait`).
+    pub records: u64,
+    /// Time-average count from 0 to the end of the run.
+    pub mean: f64,
+    /// Time-average count over the steady window (`null` if empty).
+    pub steady_mean: Option<f64>,
+    /// Steady window start (µs): the first workload's start plus this host's TIME-WAIT
+    /// length.
+    pub steady_from_us: u64,
+    /// Steady window end (µs): the last workload arrival.
+    pub steady_to_us: Option<u64>,
 }
 
 /// A step of the `--json` summary.
@@ -432,6 +608,45 @@ impl<'a> Summary<'a> {
                 })
                 .collect(),
             hazards: r.hazards,
+            workloads: r
+                .workloads
+                .iter()
+                .map(|w| WorkloadSummary {
+                    name: &w.name,
+                    attempted: w.attempted,
+                    connected: w.connected,
+                    failed: &w.failed,
+                    first_failure: w.first_failure.map(|(n, at, e)| FirstFailure {
+                        connect: n,
+                        at_us: at.micros(),
+                        errno: e,
+                    }),
+                    broken: &w.broken,
+                    completed: w.completed,
+                    bytes_delivered: w.bytes_delivered,
+                    connect_latency: Latency {
+                        count: w.latency.count(),
+                        mean_us: w.latency.mean_us(),
+                        p50_us: w.latency.quantile_us(0.5),
+                        p99_us: w.latency.quantile_us(0.99),
+                        max_us: w.latency.max_us(),
+                    },
+                    setup_error: w.setup_error.as_deref(),
+                })
+                .collect(),
+            time_wait_occupancy: r
+                .occupancy
+                .iter()
+                .map(|o| OccupancySummary {
+                    host: &o.host,
+                    max: o.max,
+                    records: o.records,
+                    mean: mean_over_run(o, r.ended_at),
+                    steady_mean: o.steady_mean(),
+                    steady_from_us: o.steady_from.micros(),
+                    steady_to_us: o.steady_to.map(|t| t.micros()),
+                })
+                .collect(),
         }
     }
 }

@@ -734,3 +734,26 @@ fn a_time_wait_ack_advertises_the_records_rcv_wnd() {
     );
     assert!(acks.iter().all(|w| *w == wnd), "{acks:?}");
 }
+
+/// "The operator restarts the server": a step naming a process not seen before starts it with
+/// no handles; the crashed server's sockets are not its own.
+#[test]
+fn a_process_named_first_by_a_step_starts_with_no_handles() {
+    let steps = format!(
+        r#"{SERVER_UP},
+        {{"at":"+1s","host":"server","call":"exit"}},
+        {{"at":"+1s","host":"server","proc":"srv2","call":"close","sock":"L","expect":"EBADF"}},
+        {{"host":"server","proc":"srv2","call":"socket","sock":"L2"}},
+        {{"host":"server","proc":"srv2","call":"bind","sock":"L2","addr":"0.0.0.0:80","expect":"EADDRINUSE"}},
+        {{"host":"server","proc":"srv2","call":"close","sock":"L2","expect":"ok"}}"#
+    );
+    let r = run_src(&scenario("linux", LAN, &steps));
+    assert!(r.ok(), "{}", twsim_sim::report::text(&r));
+    let srv2: Vec<&str> = r
+        .steps
+        .iter()
+        .filter(|s| s.proc == "srv2")
+        .map(|s| s.call.as_str())
+        .collect();
+    assert_eq!(srv2.len(), 4, "{srv2:?}");
+}

@@ -144,6 +144,10 @@ impl<'a> Runner<'a> {
     fn call(&mut self, step: &Step) -> Result<String, Fail> {
         let host = step.host;
         let proc = step.proc.as_str();
+        if step.starts {
+            // A process the script names first here starts with no descriptors.
+            self.hosts[host].procs.entry(proc.to_string()).or_default();
+        }
         if !self.hosts[host].procs.contains_key(proc) {
             return Err(fail(Errno::EBADF, format!("process {proc:?} has exited")));
         }

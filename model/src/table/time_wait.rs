@@ -138,6 +138,11 @@ impl AddressTable {
         out
     }
 
+    /// How many TIME-WAIT records the table holds (one per entry of the expiry index: O(1)).
+    pub fn time_wait_count(&self) -> usize {
+        self.expiries.len()
+    }
+
     /// Every TIME-WAIT record, by socket id.
     pub fn time_wait_records(&self) -> impl Iterator<Item = (SocketId, &TimeWaitRecord)> {
         self.entries.iter().filter_map(|(id, e)| match &e.state {

@@ -245,7 +245,8 @@ impl<'a> Sim<'a> {
         let start = self.run_record();
         self.rec.emit(Instant::ZERO, None, &start);
         let mut cur = Cursor::default();
-        let aborted = self.event_loop(&mut cur);
+        let mut wl = self.new_workloads();
+        let aborted = self.event_loop(&mut cur, &mut wl);
         if let Some(p) = &cur.pending {
             let step = &self.sc.steps[p.step];
             let event = Event::Stopped {
@@ -254,7 +255,7 @@ impl<'a> Sim<'a> {
             self.rec
                 .emit(self.now, Some(&self.hosts[step.host].name), &event);
         }
-        self.report(cur, aborted)
+        self.report(cur, wl, aborted)
     }
 
     /// The `run` record: what the run simulates.
@@ -294,13 +295,16 @@ impl<'a> Sim<'a> {
 
     /// Advances virtual time until nothing is left to happen; `Some(why)` if the run had to
     /// stop early.
-    fn event_loop(&mut self, cur: &mut Cursor) -> Option<String> {
+    fn event_loop(&mut self, cur: &mut Cursor, wl: &mut Workloads) -> Option<String> {
         let mut same_instant = 0u32;
         loop {
             if let Err(e) = self.process_due() {
                 return Some(e);
             }
             self.run_due_steps(cur);
+            if !self.sc.workloads.is_empty() {
+                self.run_workloads(wl);
+            }
             for i in 0..self.hosts.len() {
                 self.flush(i);
             }
@@ -323,7 +327,8 @@ impl<'a> Sim<'a> {
                     self.now
                 ));
             }
-            let t = self.next_instant(cur)?;
+            let t = self.next_instant(cur, wl)?;
+            self.integrate_occupancy(wl, t);
             if t == self.now {
                 same_instant += 1;
                 if same_instant > SPIN_LIMIT {
@@ -338,8 +343,8 @@ impl<'a> Sim<'a> {
 
     /// The earliest of the next delivery, every host's timer, the blocked call's deadline or
     /// the next step's time; `None` when nothing is left, or only events past the linger
-    /// time after the last step.
-    fn next_instant(&mut self, cur: &Cursor) -> Option<Instant> {
+    /// time after the last step and the workloads' last activity.
+    fn next_instant(&mut self, cur: &Cursor, wl: &Workloads) -> Option<Instant> {
         let now = self.now;
         let mut earliest: Option<Instant> = self.net.next_delivery();
         let mut consider = |t: Option<Instant>| {
@@ -359,8 +364,12 @@ impl<'a> Sim<'a> {
                     .map(|step| step.start_time(cur.prev_done)),
             ),
         }
+        consider(wl.next_wake());
         let t = earliest?.max(now);
-        if cur.next >= self.sc.steps.len() && t > cur.prev_done + self.sc.linger_after_steps {
+        if cur.next >= self.sc.steps.len()
+            && wl.idle()
+            && t > cur.prev_done.max(wl.last_activity) + self.sc.linger_after_steps
+        {
             return None;
         }
         Some(t)
@@ -374,6 +383,9 @@ pub fn run(sc: &Resolved, opts: RunOptions) -> RunReport {
 
 mod report;
 mod script;
+mod workload;
+use workload::Workloads;
+pub use workload::{Histogram, Occupancy, WorkloadStats};
 
 /// The pcapng comment of a segment at its sender: its id, and what the network did to it
 /// (`line` is the segment as the timeline shows it).

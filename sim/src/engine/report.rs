@@ -1,6 +1,7 @@
 //! What a run produced: step results, TIME-WAIT records and the scenario's checks.
 
 use super::{script::Cursor, Sim, StepResult};
+use super::{Occupancy, WorkloadStats, Workloads};
 use crate::event::{Event, RunEnd};
 use crate::trace::Recorder;
 use twsim_model::{Duration, Instant};
@@ -72,6 +73,10 @@ pub struct RunReport {
     pub description: Option<String>,
     /// The scenario's source.
     pub source: Option<String>,
+    /// What each workload did, in scenario order (empty without workloads).
+    pub workloads: Vec<WorkloadStats>,
+    /// TIME-WAIT occupancy per host (empty without workloads).
+    pub occupancy: Vec<Occupancy>,
 }
 
 impl RunReport {
@@ -89,7 +94,12 @@ impl RunReport {
 
 impl Sim<'_> {
     /// The run's report; emits the `end` record.
-    pub(super) fn report(mut self, cur: Cursor, aborted: Option<String>) -> RunReport {
+    pub(super) fn report(
+        mut self,
+        cur: Cursor,
+        wl: Workloads,
+        aborted: Option<String>,
+    ) -> RunReport {
         let steps = cur.results;
         let unreached = self.sc.steps.len() - cur.next;
         let time_wait = self.time_wait_lives();
@@ -119,7 +129,17 @@ impl Sim<'_> {
         for h in &self.hosts {
             hazards.add(&h.hazards);
         }
+        let (workloads, mut occupancy) = if self.sc.workloads.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            wl.into_stats()
+        };
+        for (o, h) in occupancy.iter_mut().zip(&self.hosts) {
+            o.records = h.tw_unlogged + h.live_time_wait_unlogged() as u64;
+        }
         RunReport {
+            workloads,
+            occupancy,
             name: self.sc.name.clone(),
             variant: self.sc.variant.clone(),
             seed: self.sc.seed,

@@ -184,6 +184,10 @@ impl Sim<'_> {
         let now = self.now;
         let h = &mut self.hosts[step.host];
         let p = step.proc.as_str();
+        if step.starts {
+            // Refused only for a process that exited, which the script's validation excludes.
+            let _ = h.procs.start(p);
+        }
         if !h.procs.is_alive(p) {
             return Outcome::Done(Err(Errno::EBADF));
         }

@@ -13,20 +13,47 @@ impl Host {
 
     /// `socket()` in `proc`, named `name`.
     pub fn socket(&mut self, proc: &str, name: &str) -> Result<(), Errno> {
+        let id = self.open_socket(proc, name.to_string(), true)?;
+        self.names.insert(name.to_string(), id);
+        Ok(())
+    }
+
+    /// `socket()` in `proc` without a script name (workload connections): the socket is
+    /// reached by its id, and `label` names it in events only. Nothing is kept for it once it
+    /// is gone; with `log_time_wait` false its ended TIME-WAIT records (and those of the
+    /// connections a listener made from it accepts) are counted in [`Host::tw_unlogged`]
+    /// rather than kept in [`Host::tw_log`]. Errors: EBADF if `proc` is not alive.
+    pub fn open_socket(
+        &mut self,
+        proc: &str,
+        label: String,
+        log_time_wait: bool,
+    ) -> Result<SocketId, Errno> {
+        if !self.procs.is_alive(proc) {
+            return Err(Errno::EBADF);
+        }
         let id = self.table.socket(0);
         self.procs.open(proc, id)?;
-        self.names.insert(name.to_string(), id);
         self.socks.insert(
             id,
             Sock {
-                name: Some(name.to_string()),
+                name: Some(label),
                 opts: SockOptions::default(),
                 kind: Kind::Plain,
                 app: AppSocket::default(),
                 closed: false,
+                log_time_wait,
             },
         );
-        Ok(())
+        Ok(id)
+    }
+
+    /// `id` if `proc` holds it. Errors: EBADF otherwise.
+    pub(super) fn held_id(&self, proc: &str, id: SocketId) -> Result<SocketId, Errno> {
+        if !self.procs.holds(proc, id) {
+            return Err(Errno::EBADF);
+        }
+        Ok(id)
     }
 
     pub(super) fn held(&self, proc: &str, name: &str) -> Result<SocketId, Errno> {
@@ -45,6 +72,15 @@ impl Host {
         f: impl FnOnce(&mut SockOptions),
     ) -> Result<(), Errno> {
         let id = self.held(proc, name)?;
+        self.setsockopt_id(id, f)
+    }
+
+    /// `setsockopt()` on socket `id` (the caller checked the handle).
+    pub fn setsockopt_id(
+        &mut self,
+        id: SocketId,
+        f: impl FnOnce(&mut SockOptions),
+    ) -> Result<(), Errno> {
         let s = self.socks.get_mut(&id).ok_or(Errno::EBADF)?;
         f(&mut s.opts);
         let opts = s.opts;
@@ -62,6 +98,17 @@ impl Host {
         addr: SocketAddr,
     ) -> Result<SocketAddrV4, Errno> {
         let id = self.held(proc, name)?;
+        self.bind_id(proc, id, addr)
+    }
+
+    /// `bind()` of `proc`'s socket `id`.
+    pub fn bind_id(
+        &mut self,
+        proc: &str,
+        id: SocketId,
+        addr: SocketAddr,
+    ) -> Result<SocketAddrV4, Errno> {
+        let id = self.held_id(proc, id)?;
         let addr = only_v4(addr)?;
         let hint = self.rng.next_u32();
         self.table.bind(id, SocketAddr::V4(addr), hint).map(v4)
@@ -82,6 +129,17 @@ impl Host {
     /// `listen()`.
     pub fn listen(&mut self, proc: &str, name: &str, backlog: u32) -> Result<SocketAddrV4, Errno> {
         let id = self.held(proc, name)?;
+        self.listen_id(proc, id, backlog)
+    }
+
+    /// `listen()` on `proc`'s socket `id`.
+    pub fn listen_id(
+        &mut self,
+        proc: &str,
+        id: SocketId,
+        backlog: u32,
+    ) -> Result<SocketAddrV4, Errno> {
+        let id = self.held_id(proc, id)?;
         let hint = self.rng.next_u32();
         let local = self.table.listen(id, hint).map(v4)?;
         let s = self.socks.get_mut(&id).ok_or(Errno::EBADF)?;
@@ -139,6 +197,19 @@ impl Host {
         remote: SocketAddr,
     ) -> Result<SocketAddrV4, Errno> {
         let id = self.held(proc, name)?;
+        self.connect_id(now, proc, id, remote)
+    }
+
+    /// `connect()` of `proc`'s socket `id` (see [`Host::connect`]); completion is read with
+    /// [`Host::connect_result_id`].
+    pub fn connect_id(
+        &mut self,
+        now: Instant,
+        proc: &str,
+        id: SocketId,
+        remote: SocketAddr,
+    ) -> Result<SocketAddrV4, Errno> {
+        let id = self.held_id(proc, id)?;
         if let Kind::Conn(t) = self.socks[&id].kind {
             if !self.conns.contains_key(&t) && self.table.time_wait(id).is_none() {
                 // The previous attempt is over: a failed one may be retried
@@ -207,7 +278,7 @@ impl Host {
         ev!(
             self,
             Event::State(StateChange {
-                sock: name.to_string(),
+                sock: self.socks[&id].name.clone().unwrap_or_default(),
                 tuple,
                 from: TcpState::Closed,
                 to: TcpState::SynSent,
@@ -223,6 +294,11 @@ impl Host {
     /// reported here and consumed, as `inet_stream_connect` consumes `sk_err`).
     pub fn connect_result(&mut self, name: &str) -> Option<Result<(), Errno>> {
         let id = self.sock_id(name)?;
+        self.connect_result_id(id)
+    }
+
+    /// [`Host::connect_result`] of socket `id`.
+    pub fn connect_result_id(&mut self, id: SocketId) -> Option<Result<(), Errno>> {
         let s = self.socks.get(&id)?;
         let Kind::Conn(t) = s.kind else {
             return Some(Err(Errno::ENOTCONN));
@@ -242,6 +318,11 @@ impl Host {
     /// `tcp_syn_retries`: no RST is sent) and its 4-tuple freed.
     pub fn connect_timeout(&mut self, now: Instant, name: &str) {
         let Some(id) = self.sock_id(name) else { return };
+        self.connect_timeout_id(now, id);
+    }
+
+    /// [`Host::connect_timeout`] of socket `id`.
+    pub fn connect_timeout_id(&mut self, now: Instant, id: SocketId) {
         let Some(Kind::Conn(t)) = self.socks.get(&id).map(|s| &s.kind) else {
             return;
         };
@@ -252,7 +333,7 @@ impl Host {
             ev!(
                 self,
                 Event::State(StateChange {
-                    sock: name.to_string(),
+                    sock: self.socks[&id].name.clone().unwrap_or_default(),
                     tuple: t,
                     from: tcp_state(c.state),
                     to: TcpState::Closed,
@@ -277,6 +358,22 @@ impl Host {
         new_name: &str,
     ) -> Result<Option<FourTuple>, Errno> {
         let id = self.held(proc, name)?;
+        let Some((tuple, cid)) = self.accept_id(proc, id, new_name.to_string())? else {
+            return Ok(None);
+        };
+        self.names.insert(new_name.to_string(), cid);
+        Ok(Some(tuple))
+    }
+
+    /// `accept()` on `proc`'s listener `id`: the connection's 4-tuple and socket id, named
+    /// `label` (in events; no script name is kept). `Ok(None)` while none is ready.
+    pub fn accept_id(
+        &mut self,
+        proc: &str,
+        id: SocketId,
+        label: String,
+    ) -> Result<Option<(FourTuple, SocketId)>, Errno> {
+        let id = self.held_id(proc, id)?;
         let Kind::Listener { ready, .. } = &mut self.socks.get_mut(&id).ok_or(Errno::EBADF)?.kind
         else {
             return Err(Errno::EINVAL);
@@ -300,11 +397,10 @@ impl Host {
                 .ok_or(Errno::ECONNRESET)?,
         };
         self.procs.open(proc, cid)?;
-        self.names.insert(new_name.to_string(), cid);
         if let Some(s) = self.socks.get_mut(&cid) {
-            s.name = Some(new_name.to_string());
+            s.name = Some(label);
         }
-        Ok(Some(tuple))
+        Ok(Some((tuple, cid)))
     }
 
     /// `send()`: queues `data`. Returns bytes queued.
@@ -316,6 +412,18 @@ impl Host {
         data: &[u8],
     ) -> Result<usize, Errno> {
         let id = self.held(proc, name)?;
+        self.send_id(now, proc, id, data)
+    }
+
+    /// `send()` on `proc`'s socket `id`: bytes queued (0 while the send buffer is full).
+    pub fn send_id(
+        &mut self,
+        now: Instant,
+        proc: &str,
+        id: SocketId,
+        data: &[u8],
+    ) -> Result<usize, Errno> {
+        let id = self.held_id(proc, id)?;
         let view = self.conn_view(id);
         self.socks
             .get_mut(&id)
@@ -359,6 +467,50 @@ impl Host {
                 buf.truncate(n);
                 self.poll(now); // window update
                 Ok(Some(buf))
+            }
+        }
+    }
+
+    /// `recv()` on `proc`'s socket `id` that reads and discards up to `max` bytes without
+    /// copying them out (workload connections count bytes only): `Ok(None)` while nothing is
+    /// available, `Ok(Some(0))` at end of stream, else the bytes read.
+    pub fn recv_discard(
+        &mut self,
+        now: Instant,
+        proc: &str,
+        id: SocketId,
+        max: usize,
+    ) -> Result<Option<usize>, Errno> {
+        let id = self.held_id(proc, id)?;
+        let view = self.conn_view(id);
+        let s = self.socks.get_mut(&id).ok_or(Errno::EBADF)?;
+        match s.app.recv(view)? {
+            RecvOutcome::Block => Ok(None),
+            RecvOutcome::Eof => Ok(Some(0)),
+            RecvOutcome::Read => {
+                let Kind::Conn(t) = s.kind else {
+                    return Ok(None);
+                };
+                let Some(c) = self.conns.get(&t) else {
+                    return Ok(None);
+                };
+                let sock = self.sockets.get_mut::<tcp::Socket>(c.handle);
+                let mut n = 0;
+                while n < max {
+                    let want = max - n;
+                    let got = sock
+                        .recv(|b| {
+                            let k = b.len().min(want);
+                            (k, k)
+                        })
+                        .map_err(|_| Errno::ECONNRESET)?;
+                    if got == 0 {
+                        break;
+                    }
+                    n += got;
+                }
+                self.poll(now); // window update
+                Ok(Some(n))
             }
         }
     }
@@ -415,6 +567,11 @@ impl Host {
     /// `close()` of `proc`'s handle; the socket closes when that was its last handle.
     pub fn close(&mut self, now: Instant, proc: &str, name: &str) -> Result<(), Errno> {
         let id = self.sock_id(name).ok_or(Errno::EBADF)?;
+        self.close_id(now, proc, id)
+    }
+
+    /// `close()` of `proc`'s handle to socket `id`.
+    pub fn close_id(&mut self, now: Instant, proc: &str, id: SocketId) -> Result<(), Errno> {
         if self.procs.close(proc, id)? {
             self.last_close(now, id);
         }

@@ -439,7 +439,7 @@ impl Host {
         let incarnation = self.next_incarnation(tuple);
         let want_iss = forced_iss.or(self.isn.next(now, tuple));
         let uid = self.new_conn_uid();
-        let opts = self.socks[&lid].opts;
+        let (opts, log_time_wait) = (self.socks[&lid].opts, self.socks[&lid].log_time_wait);
         self.socks.insert(
             cid,
             Sock {
@@ -448,6 +448,7 @@ impl Host {
                 kind: Kind::Conn(tuple),
                 app: AppSocket::default(),
                 closed: false,
+                log_time_wait,
             },
         );
         self.conns.insert(

@@ -64,6 +64,9 @@ struct Sock {
     app: AppSocket,
     /// The user closed its last handle.
     closed: bool,
+    /// Its ended TIME-WAIT records go to [`Host::tw_log`] (script sockets); workload sockets
+    /// only count them, so memory does not grow with the number of connections.
+    log_time_wait: bool,
 }
 
 #[derive(Debug)]
@@ -238,8 +241,11 @@ pub struct Host {
     crafted: Vec<Packet>,
     /// Events since the simulator last drained them.
     pub events: Vec<Event>,
-    /// Finished TIME-WAIT records.
+    /// Finished TIME-WAIT records of script sockets (workload sockets' records are counted
+    /// in [`Host::tw_unlogged`] only).
     pub tw_log: Vec<TimeWaitLog>,
+    /// TIME-WAIT records of workload sockets that ended (not kept one by one).
+    pub tw_unlogged: u64,
     /// Whether to record [`Event`]s (off for benchmarks and sweeps).
     pub record: bool,
     pool: Vec<tcp::Socket<'static>>,
@@ -384,6 +390,7 @@ impl Host {
             crafted: Vec::new(),
             events: Vec::new(),
             tw_log: Vec::new(),
+            tw_unlogged: 0,
             record: true,
             pool: Vec::new(),
             scratch: Vec::new(),
@@ -519,12 +526,25 @@ impl Host {
         self.conns.is_empty() && self.table.poll_timeout().is_none()
     }
 
-    /// TIME-WAIT records alive now.
+    /// TIME-WAIT records alive now, of script sockets (workload sockets' are counted by
+    /// [`Host::live_time_wait_unlogged`]).
     pub fn live_time_wait(&self) -> Vec<TimeWaitRecord> {
         self.table
             .time_wait_records()
+            .filter(|(id, _)| self.logs_time_wait(*id))
             .map(|(_, r)| r.clone())
             .collect()
+    }
+
+    /// TIME-WAIT records of workload sockets alive now.
+    pub fn live_time_wait_unlogged(&self) -> usize {
+        self.table.time_wait_count() - self.live_time_wait().len()
+    }
+
+    /// Whether socket `id`'s ended TIME-WAIT records are logged one by one (a socket the
+    /// host no longer knows is logged).
+    fn logs_time_wait(&self, id: SocketId) -> bool {
+        self.socks.get(&id).is_none_or(|s| s.log_time_wait)
     }
 
     /// Whether the 4-tuple's table entry is a live connection (for tests).

@@ -138,10 +138,15 @@ impl Host {
                 restarts: record.restarts(),
             }))
         );
+        let logged = self.logs_time_wait(id);
         if let Some(s) = self.socks.get(&id) {
             if s.closed {
                 self.socks.remove(&id);
             }
+        }
+        if !logged {
+            self.tw_unlogged += 1;
+            return;
         }
         self.tw_log.push(TimeWaitLog {
             record,

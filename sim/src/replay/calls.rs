@@ -10,7 +10,12 @@ impl Model {
         proc: &str,
         call: &Call,
         timeout: Option<Duration>,
+        starts: bool,
     ) -> Result<String, Errno> {
+        if starts {
+            // A process the script names first here starts with no handles.
+            let _ = self.hosts[h].procs.start(proc);
+        }
         if !self.hosts[h].procs.is_alive(proc) {
             return Err(Errno::EBADF);
         }

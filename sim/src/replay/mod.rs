@@ -416,7 +416,7 @@ pub fn replay_model_with(sc: &Resolved, shared_port_space: bool) -> Vec<ReplaySt
     let mut out = Vec::with_capacity(sc.steps.len());
     for step in &sc.steps {
         m.advance(step.start_time(prev_done));
-        let r = m.call(step.host, &step.proc, &step.call, step.timeout);
+        let r = m.call(step.host, &step.proc, &step.call, step.timeout, step.starts);
         prev_done = m.now;
         let (result, detail) = match r {
             Ok(d) => (Ok(()), d),

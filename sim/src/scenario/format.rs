@@ -51,6 +51,8 @@ object_only! {
     StepSpec => "a step object",
     VariantSpec => "a variant object",
     CheckSpec => "a check object",
+    WorkloadSpec => "a workload object",
+    PoissonSpec => "a poisson rate object",
 }
 
 /// The raw scenario document.
@@ -83,8 +85,12 @@ pub struct Scenario {
     /// Routes, faults and the network's maximum segment lifetime.
     #[serde(default)]
     pub network: NetworkSpec,
-    /// The socket-call script.
+    /// The socket-call script (may be empty when there are workloads).
+    #[serde(default)]
     pub steps: Vec<StepSpec>,
+    /// Workloads: generated client populations and the servers that serve them.
+    #[serde(default)]
+    pub workloads: Vec<WorkloadSpec>,
     /// Runs of the same script under other settings (each one a separate run).
     #[serde(default)]
     pub variants: Vec<VariantSpec>,
@@ -632,5 +638,118 @@ mod tests {
             a(v(r#"{"via": "slow"}"#)),
             ActionSpec::Object(ActionObject { via: Some(_), .. })
         ));
+    }
+}
+
+/// A workload: a client population on host `client` opening connections to `to` (a server
+/// on host `server`, which the workload also runs: listen, accept, serve). Validated by
+/// [`Scenario::resolve`]; see `docs/scenario-format.md` "Workloads".
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, remote = "Self")]
+pub struct WorkloadSpec {
+    /// Unique name (also its processes' name on both hosts).
+    pub name: String,
+    /// Host of the clients.
+    pub client: String,
+    /// Host of the server.
+    pub server: String,
+    /// The server's address, `"IPv4:port"` (an address of the server host).
+    pub to: String,
+    /// How many connections (exactly one of `connections` and `duration`).
+    #[serde(default)]
+    pub connections: Option<u64>,
+    /// For how long connections are opened, from `start`.
+    #[serde(default)]
+    pub duration: Option<Dur>,
+    /// Arrival rate: `"470/s"` (periodic) or `{"poisson": "470/s"}`.
+    pub rate: RateSpec,
+    /// When the server starts listening and the first connection opens (default `"0s"`).
+    #[serde(default)]
+    pub start: Option<Dur>,
+    /// Local port of every connection: `"auto"` (default: an ephemeral port) or a number.
+    #[serde(default)]
+    pub from_port: Option<FromPortSpec>,
+    /// Bytes the client sends once connected (default 0).
+    #[serde(default)]
+    pub request: Option<u64>,
+    /// Bytes the server sends back once it has the whole request (default 0).
+    #[serde(default)]
+    pub response: Option<u64>,
+    /// Who closes first: `"client"` (default) or `"server"`.
+    #[serde(default)]
+    pub closes_first: Option<String>,
+    /// Time the first closer waits after the exchange before closing (default `"0s"`).
+    #[serde(default)]
+    pub think: Option<Dur>,
+    /// Connect deadline (default: the client profile's connect timeout).
+    #[serde(default)]
+    pub connect_timeout: Option<Dur>,
+    /// The listener's backlog (default 128).
+    #[serde(default)]
+    pub backlog: Option<u32>,
+}
+
+/// An arrival rate as written: `"N/s"` (periodic) or `{"poisson": "N/s"}`.
+#[derive(Debug, Clone)]
+pub enum RateSpec {
+    /// Evenly spaced arrivals.
+    Periodic(String),
+    /// Exponential inter-arrival times.
+    Poisson(PoissonSpec),
+}
+
+/// The object form of a rate.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, remote = "Self")]
+pub struct PoissonSpec {
+    /// The mean rate, `"N/s"`.
+    pub poisson: String,
+}
+
+impl<'de> Deserialize<'de> for RateSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RateSpec;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a rate: \"N/s\" or {\"poisson\": \"N/s\"}")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RateSpec, E> {
+                Ok(RateSpec::Periodic(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RateSpec, A::Error> {
+                PoissonSpec::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RateSpec::Poisson)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A workload's local port as written: `"auto"` or a port number.
+#[derive(Debug, Clone)]
+pub enum FromPortSpec {
+    /// A word (only `"auto"` is valid; checked by [`Scenario::resolve`]).
+    Word(String),
+    /// A fixed port.
+    Port(u64),
+}
+
+impl<'de> Deserialize<'de> for FromPortSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = FromPortSpec;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("\"auto\" or a port number")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<FromPortSpec, E> {
+                Ok(FromPortSpec::Word(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<FromPortSpec, E> {
+                Ok(FromPortSpec::Port(v))
+            }
+        }
+        d.deserialize_any(V)
     }
 }

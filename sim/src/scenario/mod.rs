@@ -34,15 +34,16 @@ mod values;
 pub use error::{elide, ScenarioError, SHOWN_CHARS};
 pub use format::{
     ActionObject, ActionSpec, CheckSpec, DelaySpec, DistSpec, EmpiricalSpec, ExpSpec, FaultSpec,
-    HostSpec, IsnObject, IsnSpec, MatchSpec, NetworkSpec, NormalSpec, NoteSpec, RouteSpec,
-    Scenario, StepSpec, TimeWaitSpec, VariantSpec,
+    FromPortSpec, HostSpec, IsnObject, IsnSpec, MatchSpec, NetworkSpec, NormalSpec, NoteSpec,
+    PoissonSpec, RateSpec, RouteSpec, Scenario, StepSpec, TimeWaitSpec, VariantSpec, WorkloadSpec,
 };
 pub use input::{read_input, InputError, MAX_INPUT_BYTES};
-pub use resolve::{is_safe_name, MAX_NAME_CHARS, MAX_VIRTUAL_TIME};
+pub use resolve::{is_safe_name, MAX_CONNECTIONS, MAX_NAME_CHARS, MAX_VIRTUAL_TIME};
 pub use resolved::{
     Action, Call, Check, Fault, Host, HostTiming, Ipv6Use, Note, Overrides, Resolved, Route,
     SockOpt, Step, TimeWaitOverride, WaitFor,
 };
+pub use resolved::{Arrivals, Rate, Workload, WorkloadEnd};
 pub use values::{parse_duration, At, Dur, Seq};
 
 use crate::locate::{locate, locate_key, locate_nth_key};

@@ -266,6 +266,9 @@ pub struct Step {
     pub host: usize,
     /// Process name.
     pub proc: String,
+    /// The step is the first to name `proc`, which no fork created: the process starts here,
+    /// a freshly executed program holding no handles ([`twsim_model::Processes::start`]).
+    pub starts: bool,
     /// The call.
     pub call: Call,
     /// Deadline for blocking calls.
@@ -365,6 +368,91 @@ pub struct Resolved {
     /// beside the reference's, and it does not make the run fail. `None` (every scenario as
     /// resolved): expectations are requirements.
     pub reference: Option<Profile>,
+    /// Workloads, in file order.
+    pub workloads: Vec<Workload>,
+}
+
+/// A validated workload (see [`crate::scenario::WorkloadSpec`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workload {
+    /// Name; also the name of its processes on the client and the server host.
+    pub name: String,
+    /// Client host index.
+    pub client: usize,
+    /// Server host index.
+    pub server: usize,
+    /// The server's address.
+    pub to: std::net::SocketAddrV4,
+    /// When connections stop being opened.
+    pub end: WorkloadEnd,
+    /// Arrival process.
+    pub arrivals: Arrivals,
+    /// When the server listens and the first connection opens (virtual time from 0).
+    pub start: Duration,
+    /// Fixed local port; `None`: an ephemeral port per connection.
+    pub from_port: Option<u16>,
+    /// Request bytes (client to server).
+    pub request: u64,
+    /// Response bytes (server to client), sent once the whole request arrived.
+    pub response: u64,
+    /// The client closes first (else the server does).
+    pub client_closes: bool,
+    /// Time the first closer waits after the exchange before closing.
+    pub think: Duration,
+    /// Connect deadline; `None`: the client profile's.
+    pub connect_timeout: Option<Duration>,
+    /// Listen backlog.
+    pub backlog: u32,
+}
+
+/// When a workload stops opening connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkloadEnd {
+    /// After this many connections.
+    Count(u64),
+    /// At `start` + this duration (arrivals strictly before it).
+    Duration(Duration),
+}
+
+/// A rate of `per` events per `per_us` microseconds (`"2.5/s"` is 25 per 10 000 000 µs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Events…
+    pub per: u64,
+    /// …per this many µs.
+    pub per_us: u64,
+}
+
+impl Rate {
+    /// Events per second.
+    pub fn per_second(self) -> f64 {
+        self.per as f64 * 1e6 / self.per_us as f64
+    }
+
+    /// The time of arrival `i` (0-based) after the start of a periodic process, µs, rounded
+    /// down: ⌊i · per_us / per⌋ (exact integer arithmetic, no accumulated error).
+    pub fn periodic_offset_us(self, i: u64) -> u128 {
+        u128::from(i) * u128::from(self.per_us) / u128::from(self.per)
+    }
+}
+
+/// A workload's arrival process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrivals {
+    /// Arrival i at start + ⌊i / rate⌋.
+    Periodic(Rate),
+    /// Exponential inter-arrival times of mean 1/rate, from the workload's own random stream
+    /// (`rng::stream(seed, "workload/NAME")`).
+    Poisson(Rate),
+}
+
+impl Arrivals {
+    /// The rate.
+    pub fn rate(self) -> Rate {
+        match self {
+            Arrivals::Periodic(r) | Arrivals::Poisson(r) => r,
+        }
+    }
 }
 
 /// A step that needs IPv6 ([`Resolved::uses_ipv6`]).
@@ -547,6 +635,7 @@ mod tests {
 
     fn step(at: Option<At>) -> Step {
         Step {
+            starts: false,
             index: 0,
             at,
             host: 0,

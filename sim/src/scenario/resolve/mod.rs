@@ -12,9 +12,11 @@ mod network;
 mod script;
 mod time;
 mod variants;
+mod workloads;
 
 pub use time::MAX_VIRTUAL_TIME;
 pub use variants::{is_safe_name, MAX_NAME_CHARS};
+pub use workloads::MAX_CONNECTIONS;
 
 use super::error::{Ctx, ScenarioError};
 use super::format::Scenario;
@@ -25,6 +27,22 @@ impl Scenario {
     /// The variant names, in file order (empty if the scenario has none).
     pub fn variant_names(&self) -> Vec<String> {
         self.variants.iter().map(|v| v.name.clone()).collect()
+    }
+
+    /// Refuses a scenario with workloads where only the script can run (`twsim replay`: the
+    /// replays play steps, not generated connections).
+    ///
+    /// # Errors
+    ///
+    /// A [`ScenarioError`] positioned at `workloads[0]`.
+    pub fn refuse_workloads(&self, file: &str, src: &str, what: &str) -> Result<(), ScenarioError> {
+        if self.workloads.is_empty() {
+            return Ok(());
+        }
+        Err(Ctx { file, src }.err(
+            "workloads[0]",
+            format!("{what} plays the steps only; workloads run in `twsim run`"),
+        ))
     }
 
     /// Validates the scenario for one variant (`None` = the base scenario) with `ov` applied
@@ -64,6 +82,10 @@ impl Scenario {
             .linger_after_steps
             .map_or(Duration::from_secs(3600), |d| d.0);
         time::bounded(&ctx, &self.steps, &steps, linger_after_steps)?;
+        let workloads = workloads::workloads(&ctx, &self.workloads, &hosts, linger_after_steps)?;
+        if steps.is_empty() && workloads.is_empty() {
+            return Err(ctx.err("steps", "a scenario needs at least one step or workload"));
+        }
         Ok(Resolved {
             name: self.name.clone(),
             variant: settings.variant,
@@ -82,6 +104,7 @@ impl Scenario {
             checks,
             linger_after_steps,
             reference: None,
+            workloads,
         })
     }
 }

@@ -6,22 +6,19 @@ use super::super::format::{NoteSpec, StepSpec};
 use super::super::resolved::{Call, Host, Note, SockOpt, Step, WaitFor};
 use super::super::values::{expectation, flag, linger, socket_addr, state_name, At};
 use super::hosts::host_index;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use twsim_model::{Duration, Family};
 
-/// The steps (at least one), in file order.
+/// The steps, in file order (a scenario without workloads needs one: `Scenario::resolve`).
 pub(super) fn steps(
     ctx: &Ctx,
     specs: &[StepSpec],
     hosts: &[Host],
 ) -> Result<Vec<Step>, ScenarioError> {
-    if specs.is_empty() {
-        return Err(ctx.err("steps", "a scenario needs at least one step"));
-    }
     let mut script = Script {
         socks: vec![BTreeSet::new(); hosts.len()],
-        procs: vec![BTreeSet::from(["main".to_string()]); hosts.len()],
+        procs: vec![BTreeMap::from([("main".to_string(), None)]); hosts.len()],
         last_abs: Duration::ZERO,
     };
     specs
@@ -51,11 +48,11 @@ fn note(ctx: &Ctx, p: &str, n: &NoteSpec) -> Result<Note, ScenarioError> {
     })
 }
 
-/// What the steps so far created: socket and process names per host, and the latest
-/// absolute step time.
+/// What the steps so far created: socket and process names per host (each process with the
+/// step that ended it, if one did), and the latest absolute step time.
 struct Script {
     socks: Vec<BTreeSet<String>>,
-    procs: Vec<BTreeSet<String>>,
+    procs: Vec<BTreeMap<String, Option<usize>>>,
     last_abs: Duration,
 }
 
@@ -71,15 +68,23 @@ impl Script {
         let p = format!("steps[{i}]");
         let h = host_index(ctx, hosts, &format!("{p}.host"), &s.host)?;
         let proc = s.proc.clone().unwrap_or_else(|| "main".into());
-        if !self.procs[h].contains(&proc) {
-            return Err(ctx.err(
-                &format!("{p}.proc"),
-                format!(
-                    "unknown process {proc:?} on host {:?} (processes come from fork)",
-                    s.host
-                ),
-            ));
-        }
+        // A process not seen before starts here, holding no handles; one that exited is gone.
+        let starts = match self.procs[h].get(&proc) {
+            None => {
+                self.procs[h].insert(proc.clone(), None);
+                true
+            }
+            Some(None) => false,
+            Some(Some(k)) => {
+                return Err(ctx.err(
+                    &format!("{p}.proc"),
+                    format!(
+                        "process {proc:?} on host {:?} exited at steps[{k}] and cannot run calls any more (start a process under a new name)",
+                        s.host
+                    ),
+                ))
+            }
+        };
         if let Some(At::Absolute(t)) = s.at {
             if t < self.last_abs {
                 return Err(ctx.err(
@@ -101,7 +106,7 @@ impl Script {
         let f = Fields { ctx, p: &p, s };
         let call = self.call(&f, h)?;
         if matches!(call, Call::Exit) {
-            self.procs[h].remove(&proc);
+            self.procs[h].insert(proc.clone(), Some(i));
         }
         let expect = s
             .expect
@@ -113,6 +118,7 @@ impl Script {
             at: s.at,
             host: h,
             proc,
+            starts,
             call,
             timeout: s.timeout.map(|d| d.0),
             expect,
@@ -159,9 +165,10 @@ impl Script {
             "close" => Call::Close(f.sock(socks)?),
             "fork" => {
                 let c = f.need("child", &s.child)?;
-                if !self.procs[h].insert(c.clone()) {
+                if self.procs[h].contains_key(&c) {
                     return Err(ctx.err(&format!("{p}.child"), format!("process {c:?} already exists on host {:?}", s.host)));
                 }
+                self.procs[h].insert(c.clone(), None);
                 Call::Fork(c)
             }
             "exit" => Call::Exit,
@@ -311,14 +318,17 @@ mod tests {
     #[test]
     fn script_errors() {
         let e = |steps: &str| error(&script(steps));
-        assert_eq!(e("[]"), "steps: a scenario needs at least one step");
+        assert_eq!(
+            e("[]"),
+            "steps: a scenario needs at least one step or workload"
+        );
         assert_eq!(
             e(r#"[{"host": "b", "call": "exit"}]"#),
             "steps[0].host: unknown host \"b\""
         );
         assert_eq!(
             e(r#"[{"host": "a", "call": "exit"}, {"host": "a", "call": "exit"}]"#),
-            "steps[1].proc: unknown process \"main\" on host \"a\" (processes come from fork)"
+            "steps[1].proc: process \"main\" on host \"a\" exited at steps[0] and cannot run calls any more (start a process under a new name)"
         );
         assert_eq!(
             e(r#"[{"host": "a", "call": "wait", "for": "1s", "at": "2s"},

@@ -1,0 +1,668 @@
+//! Workloads in the event loop: each connection is a small state machine (connect, send the
+//! request, read the response, think, close; the server side: accept, read the request, send
+//! the response, close), stepped when the loop runs and woken by its own deadlines. Arrivals
+//! are computed one at a time (periodic: exact integer arithmetic; Poisson: exponential
+//! inter-arrival times from the workload's random stream `rng::stream(seed, "workload/NAME")`).
+//! Only live connections are kept; what finished lives on as counters and a fixed-bucket
+//! latency histogram, so memory is bounded by live state and the cost of an iteration by the
+//! number of live workload connections waiting on the network, whatever the history
+//! (connections in their think time sleep in a map ordered by wake time until it ends).
+//!
+//! Every socket call goes through the host layer, so the trace shows workload connections with
+//! the usual records (state changes, segments, TIME-WAIT).
+
+use super::Sim;
+use crate::delay::ln;
+use crate::rng::{stream, unit};
+use crate::scenario::{Arrivals, Workload, WorkloadEnd};
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, SocketAddrV4};
+use twsim_model::{Duration, Errno, Instant, SocketId};
+
+/// Most bytes moved per send or recv call of a workload connection (the socket buffers hold
+/// 16 KiB).
+const CHUNK: usize = 16 * 1024;
+/// The bytes workload connections send (their content is not examined).
+static PAYLOAD: [u8; CHUNK] = [b'x'; CHUNK];
+
+/// Sub-buckets per power of two of the latency histogram: a bucket is at most 1/256 of its
+/// values wide.
+const SUB: u64 = 256;
+const SUB_BITS: u32 = 8;
+
+/// A fixed-bucket histogram of durations in µs: exact below 256 µs, then 256 buckets per
+/// power of two (relative width ≤ 1/256, about 0.4 %). Constant memory.
+#[derive(Debug, Clone, Default)]
+pub struct Histogram {
+    counts: Vec<u64>,
+    n: u64,
+    sum_us: u128,
+    min_us: u64,
+    max_us: u64,
+}
+
+impl Histogram {
+    fn bucket(v: u64) -> usize {
+        if v < SUB {
+            return v as usize;
+        }
+        let k = 63 - v.leading_zeros(); // ≥ SUB_BITS
+        let sub = (v >> (k - SUB_BITS)) & (SUB - 1);
+        (SUB + u64::from(k - SUB_BITS) * SUB + sub) as usize
+    }
+
+    /// The lowest value of bucket `b`.
+    fn lower(b: usize) -> u64 {
+        let b = b as u64;
+        if b < SUB {
+            return b;
+        }
+        let k = (b - SUB) / SUB + u64::from(SUB_BITS);
+        let sub = (b - SUB) % SUB;
+        (1 << k) | (sub << (k - u64::from(SUB_BITS)))
+    }
+
+    /// Adds one value.
+    pub fn add(&mut self, d: Duration) {
+        let v = d.micros();
+        let b = Self::bucket(v);
+        if self.counts.len() <= b {
+            self.counts.resize(b + 1, 0);
+        }
+        self.counts[b] += 1;
+        self.n += 1;
+        self.sum_us += u128::from(v);
+        self.min_us = if self.n == 1 { v } else { self.min_us.min(v) };
+        self.max_us = self.max_us.max(v);
+    }
+
+    /// Values added.
+    pub fn count(&self) -> u64 {
+        self.n
+    }
+
+    /// Exact mean, µs (`None` when empty).
+    pub fn mean_us(&self) -> Option<f64> {
+        (self.n > 0).then(|| self.sum_us as f64 / self.n as f64)
+    }
+
+    /// Largest value, µs.
+    pub fn max_us(&self) -> Option<u64> {
+        (self.n > 0).then_some(self.max_us)
+    }
+
+    /// The `q`-quantile (0 < q ≤ 1), µs: the lower edge of the bucket holding the
+    /// ⌈q·n⌉-th smallest value (at most 0.4 % below it), raised to the smallest value added
+    /// (so equal values give themselves). `None` when empty.
+    pub fn quantile_us(&self, q: f64) -> Option<u64> {
+        if self.n == 0 {
+            return None;
+        }
+        let rank = ((q * self.n as f64).ceil() as u64).clamp(1, self.n);
+        let mut seen = 0;
+        for (b, c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                return Some(Self::lower(b).max(self.min_us));
+            }
+        }
+        Some(self.max_us)
+    }
+}
+
+/// What a workload did, for the summary.
+#[derive(Debug, Clone, Default)]
+pub struct WorkloadStats {
+    /// Workload name.
+    pub name: String,
+    /// Connections opened (`connect()` called or refused before it).
+    pub attempted: u64,
+    /// Connects that completed (ESTABLISHED).
+    pub connected: u64,
+    /// Failed connects by errno name (e.g. `EADDRNOTAVAIL`, `ECONNREFUSED`, `ETIMEDOUT`).
+    pub failed: BTreeMap<&'static str, u64>,
+    /// The first failed connect: (1-based index among the attempts, when, errno name).
+    pub first_failure: Option<(u64, Instant, &'static str)>,
+    /// Connections whose exchange ended early, by errno name (`ECONNRESET`, `EPIPE`, or
+    /// `EOF` for an end of stream before the whole request or response).
+    pub broken: BTreeMap<&'static str, u64>,
+    /// Exchanges completed (the client read the whole response).
+    pub completed: u64,
+    /// Bytes delivered to the applications: request bytes the server read plus response bytes
+    /// the client read.
+    pub bytes_delivered: u64,
+    /// Connect latency (from `connect()` to ESTABLISHED).
+    pub latency: Histogram,
+    /// Why the server could not listen, if it could not (`bind: EADDRINUSE`).
+    pub setup_error: Option<String>,
+}
+
+/// TIME-WAIT occupancy of one host, integrated over virtual time.
+#[derive(Debug, Clone, Default)]
+pub struct Occupancy {
+    /// Host name.
+    pub host: String,
+    /// Most records alive together.
+    pub max: usize,
+    /// TIME-WAIT records of workload connections during the run (ended or alive at the end;
+    /// they are counted, not listed one by one).
+    pub records: u64,
+    /// Record-microseconds from 0 to the end of the run.
+    pub area: u128,
+    /// Start of the steady window: the first workload's start plus the host's TIME-WAIT
+    /// length (records of the first arrivals have had time to accumulate).
+    pub steady_from: Instant,
+    /// End of the steady window: the last arrival of the last workload.
+    pub steady_to: Option<Instant>,
+    /// `area` at `steady_from`, at `steady_to`.
+    area_from: Option<u128>,
+    area_to: Option<u128>,
+}
+
+impl Occupancy {
+    /// Time-average of the count over the steady window (`None` if the window is empty).
+    pub fn steady_mean(&self) -> Option<f64> {
+        let (a, b) = (self.area_from?, self.area_to?);
+        let to = self.steady_to?;
+        (to > self.steady_from).then(|| (b - a) as f64 / (to - self.steady_from).micros() as f64)
+    }
+}
+
+enum Phase {
+    /// Client: waiting for the handshake, until the deadline.
+    Connecting { since: Instant, deadline: Instant },
+    /// Bytes left to send.
+    Send(u64),
+    /// Bytes left to read.
+    Recv(u64),
+    /// The first closer waits until then.
+    Think(Instant),
+    /// Waiting for the peer's end of stream, then closing.
+    Eof,
+}
+
+struct Conn {
+    wl: usize,
+    /// 1-based index of a client connection among its workload's attempts.
+    n: u64,
+    client: bool,
+    host: usize,
+    sock: SocketId,
+    phase: Phase,
+}
+
+struct Wl {
+    /// Index of the next arrival.
+    next_i: u64,
+    /// When it happens (`None`: no more).
+    next_at: Option<Instant>,
+    /// The previous arrival's offset from the start, µs (Poisson).
+    offset_us: f64,
+    rng: ChaCha8Rng,
+    listener: Option<SocketId>,
+    started: bool,
+    accepted: u64,
+    stats: WorkloadStats,
+}
+
+/// Every workload's state.
+pub(super) struct Workloads {
+    wls: Vec<Wl>,
+    /// Connections waiting on the network (stepped every iteration).
+    conns: BTreeMap<u64, Conn>,
+    /// Connections thinking, by wake time: not stepped until then.
+    sleeping: BTreeMap<(Instant, u64), Conn>,
+    next_conn: u64,
+    /// Per host.
+    pub(super) occupancy: Vec<Occupancy>,
+    /// When the last connection finished or the last arrival happened.
+    pub(super) last_activity: Instant,
+}
+
+impl Workloads {
+    /// No workload is waiting to open connections and none has a live connection.
+    pub(super) fn idle(&self) -> bool {
+        self.conns.is_empty()
+            && self.sleeping.is_empty()
+            && self.wls.iter().all(|w| w.next_at.is_none())
+    }
+
+    /// The earliest arrival, connect deadline or end of think time.
+    pub(super) fn next_wake(&self) -> Option<Instant> {
+        let arrivals = self.wls.iter().filter_map(|w| w.next_at);
+        let conns = self.conns.values().filter_map(|c| match c.phase {
+            Phase::Connecting { deadline, .. } => Some(deadline),
+            Phase::Think(t) => Some(t),
+            _ => None,
+        });
+        let sleeping = self.sleeping.keys().next().map(|(t, _)| *t);
+        arrivals.chain(conns).chain(sleeping).min()
+    }
+
+    /// The statistics, in workload order.
+    pub(super) fn into_stats(self) -> (Vec<WorkloadStats>, Vec<Occupancy>) {
+        (
+            self.wls.into_iter().map(|w| w.stats).collect(),
+            self.occupancy,
+        )
+    }
+}
+
+/// When arrival `i` of `w` happens, drawing from `wl.rng` for Poisson arrivals; `None` past
+/// the end.
+fn arrival_time(w: &Workload, wl: &mut Wl, i: u64) -> Option<Instant> {
+    if let WorkloadEnd::Count(n) = w.end {
+        if i >= n {
+            return None;
+        }
+    }
+    let offset_us: u128 = match w.arrivals {
+        Arrivals::Periodic(r) => r.periodic_offset_us(i),
+        Arrivals::Poisson(r) => {
+            if i > 0 {
+                let mean = r.per_us as f64 / r.per as f64;
+                let u = 1.0 - unit(&mut wl.rng); // (0, 1]
+                wl.offset_us += -mean * ln(u);
+            }
+            wl.offset_us as u128
+        }
+    };
+    if let WorkloadEnd::Duration(d) = w.end {
+        if offset_us >= u128::from(d.micros()) {
+            return None;
+        }
+    }
+    Some(Instant::ZERO + w.start + Duration::from_micros(offset_us as u64))
+}
+
+impl Sim<'_> {
+    /// The workloads' state at the start of a run.
+    pub(super) fn new_workloads(&self) -> Workloads {
+        let first_start = self.sc.workloads.iter().map(|w| w.start).min();
+        let wls = self
+            .sc
+            .workloads
+            .iter()
+            .map(|w| {
+                let mut wl = Wl {
+                    next_i: 0,
+                    next_at: None,
+                    offset_us: 0.0,
+                    rng: stream(self.sc.seed, &format!("workload/{}", w.name)),
+                    listener: None,
+                    started: false,
+                    accepted: 0,
+                    stats: WorkloadStats {
+                        name: w.name.clone(),
+                        ..WorkloadStats::default()
+                    },
+                };
+                wl.next_at = arrival_time(w, &mut wl, 0);
+                wl
+            })
+            .collect();
+        let occupancy = self
+            .hosts
+            .iter()
+            .map(|h| Occupancy {
+                host: h.name.clone(),
+                steady_from: Instant::ZERO + first_start.unwrap_or(Duration::ZERO) + h.tw_len,
+                ..Occupancy::default()
+            })
+            .collect();
+        Workloads {
+            wls,
+            conns: BTreeMap::new(),
+            sleeping: BTreeMap::new(),
+            next_conn: 0,
+            occupancy,
+            last_activity: Instant::ZERO,
+        }
+    }
+
+    /// Integrates every host's TIME-WAIT count from now until `to` (called before time
+    /// advances).
+    pub(super) fn integrate_occupancy(&mut self, wl: &mut Workloads, to: Instant) {
+        if self.sc.workloads.is_empty() {
+            return;
+        }
+        let now = self.now;
+        for (h, o) in self.hosts.iter().zip(&mut wl.occupancy) {
+            let c = h.table.time_wait_count() as u128;
+            o.max = o.max.max(c as usize);
+            if o.area_from.is_none() && o.steady_from <= to {
+                o.area_from = Some(o.area + c * (o.steady_from.max(now) - now).micros() as u128);
+            }
+            o.area += c * (to - now).micros() as u128;
+        }
+    }
+
+    /// Runs every workload action due now: server setup, arrivals, then every live
+    /// connection's next step, and accepts.
+    pub(super) fn run_workloads(&mut self, wl: &mut Workloads) {
+        let sc = self.sc;
+        let now = self.now;
+        for (i, w) in sc.workloads.iter().enumerate() {
+            if !wl.wls[i].started && Instant::ZERO + w.start <= now {
+                wl.wls[i].started = true;
+                self.setup_server(w, &mut wl.wls[i]);
+            }
+            while wl.wls[i].next_at.is_some_and(|t| t <= now) {
+                self.arrive(i, w, wl);
+                let n = wl.wls[i].next_i + 1;
+                wl.wls[i].next_i = n;
+                let next = arrival_time(w, &mut wl.wls[i], n);
+                wl.wls[i].next_at = next;
+                wl.last_activity = now;
+                if wl.wls.iter().all(|w| w.next_at.is_none()) {
+                    for o in &mut wl.occupancy {
+                        o.steady_to = Some(now);
+                        o.area_to = Some(o.area);
+                        if o.area_from.is_none() {
+                            o.area_to = None;
+                        }
+                    }
+                }
+            }
+        }
+        self.accept_all(wl);
+        // Thinkers whose time has come rejoin the connections stepped below.
+        while let Some(entry) = wl.sleeping.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let ((_, id), c) = entry.remove_entry();
+            wl.conns.insert(id, c);
+        }
+        let mut done = Vec::new();
+        let mut asleep = Vec::new();
+        for (id, c) in &mut wl.conns {
+            if !self.step_conn(&sc.workloads[c.wl], &mut wl.wls[c.wl].stats, c) {
+                done.push(*id);
+            } else if let Phase::Think(t) = c.phase {
+                asleep.push((t, *id));
+            }
+            self.flush(c.host);
+        }
+        for id in &done {
+            wl.conns.remove(id);
+        }
+        for (t, id) in asleep {
+            let c = wl.conns.remove(&id).expect("listed");
+            wl.sleeping.insert((t, id), c);
+        }
+        if !done.is_empty() {
+            wl.last_activity = now;
+        }
+        // A step may have let a server accept at once.
+        self.accept_all(wl);
+    }
+
+    fn accept_all(&mut self, wl: &mut Workloads) {
+        let sc = self.sc;
+        for (i, w) in sc.workloads.iter().enumerate() {
+            let Some(l) = wl.wls[i].listener else {
+                continue;
+            };
+            loop {
+                let n = wl.wls[i].accepted;
+                let h = &mut self.hosts[w.server];
+                let label = if h.record {
+                    format!("{}.s{n}", w.name)
+                } else {
+                    String::new()
+                };
+                match h.accept_id(&w.name, l, label) {
+                    Ok(Some((_, sock))) => {
+                        wl.wls[i].accepted += 1;
+                        let id = wl.next_conn;
+                        wl.next_conn += 1;
+                        let mut c = Conn {
+                            wl: i,
+                            n: 0,
+                            client: false,
+                            host: w.server,
+                            sock,
+                            phase: Phase::Recv(w.request),
+                        };
+                        if self.step_conn(w, &mut wl.wls[i].stats, &mut c) {
+                            wl.conns.insert(id, c);
+                        }
+                        self.flush(w.server);
+                    }
+                    _ => break,
+                }
+            }
+        }
+    }
+
+    /// Starts the workload's processes and its server's listener.
+    fn setup_server(&mut self, w: &Workload, wl: &mut Wl) {
+        let _ = self.hosts[w.client].procs.start(&w.name);
+        let h = &mut self.hosts[w.server];
+        let r = (|| {
+            h.procs
+                .start(&w.name)
+                .map_err(|e| format!("start: {}", e.name()))?;
+            let l = h
+                .open_socket(&w.name, format!("{}.listen", w.name), false)
+                .map_err(|e| format!("socket: {}", e.name()))?;
+            h.bind_id(&w.name, l, SocketAddr::V4(w.to))
+                .map_err(|e| format!("bind: {}", e.name()))?;
+            h.listen_id(&w.name, l, w.backlog)
+                .map_err(|e| format!("listen: {}", e.name()))?;
+            Ok::<_, String>(l)
+        })();
+        match r {
+            Ok(l) => wl.listener = Some(l),
+            Err(e) => wl.stats.setup_error = Some(e),
+        }
+        self.flush(w.server);
+    }
+
+    /// One arrival: a client socket, an optional bind, the connect.
+    fn arrive(&mut self, i: usize, w: &Workload, wl: &mut Workloads) {
+        let now = self.now;
+        let n = wl.wls[i].next_i;
+        let stats = &mut wl.wls[i].stats;
+        stats.attempted += 1;
+        let h = &mut self.hosts[w.client];
+        let label = if h.record {
+            format!("{}.c{n}", w.name)
+        } else {
+            String::new()
+        };
+        let fail = |stats: &mut WorkloadStats, e: Errno| {
+            *stats.failed.entry(e.name()).or_insert(0) += 1;
+            if stats.first_failure.is_none() {
+                stats.first_failure = Some((n + 1, now, e.name()));
+            }
+        };
+        let sock = match h.open_socket(&w.name, label, false) {
+            Ok(s) => s,
+            Err(e) => return fail(stats, e),
+        };
+        if let Some(port) = w.from_port {
+            if let Err(e) = h.bind_id(
+                &w.name,
+                sock,
+                SocketAddr::V4(SocketAddrV4::new(h.addr, port)),
+            ) {
+                fail(stats, e);
+                let _ = h.close_id(now, &w.name, sock);
+                self.flush(w.client);
+                return;
+            }
+        }
+        match h.connect_id(now, &w.name, sock, SocketAddr::V4(w.to)) {
+            Ok(_) => {
+                let timeout = w.connect_timeout.unwrap_or(h.cfg.connect_timeout);
+                let id = wl.next_conn;
+                wl.next_conn += 1;
+                wl.conns.insert(
+                    id,
+                    Conn {
+                        wl: i,
+                        n: n + 1,
+                        client: true,
+                        host: w.client,
+                        sock,
+                        phase: Phase::Connecting {
+                            since: now,
+                            deadline: now + timeout,
+                        },
+                    },
+                );
+            }
+            Err(e) => {
+                fail(stats, e);
+                let _ = h.close_id(now, &w.name, sock);
+            }
+        }
+        self.flush(w.client);
+    }
+
+    /// Advances one connection as far as it can go now; `false` once it is finished (closed).
+    fn step_conn(&mut self, w: &Workload, stats: &mut WorkloadStats, c: &mut Conn) -> bool {
+        let now = self.now;
+        let h = &mut self.hosts[c.host];
+        let p = w.name.as_str();
+        let broken = |stats: &mut WorkloadStats, what: &'static str| {
+            *stats.broken.entry(what).or_insert(0) += 1;
+        };
+        loop {
+            match c.phase {
+                Phase::Connecting { since, deadline } => match h.connect_result_id(c.sock) {
+                    None if now >= deadline => {
+                        h.connect_timeout_id(now, c.sock);
+                        *stats.failed.entry(Errno::ETIMEDOUT.name()).or_insert(0) += 1;
+                        stats
+                            .first_failure
+                            .get_or_insert((c.n, now, Errno::ETIMEDOUT.name()));
+                        let _ = h.close_id(now, p, c.sock);
+                        return false;
+                    }
+                    None => return true,
+                    Some(Ok(())) => {
+                        stats.connected += 1;
+                        stats.latency.add(now - since);
+                        c.phase = Phase::Send(w.request);
+                    }
+                    Some(Err(e)) => {
+                        *stats.failed.entry(e.name()).or_insert(0) += 1;
+                        stats.first_failure.get_or_insert((c.n, now, e.name()));
+                        let _ = h.close_id(now, p, c.sock);
+                        return false;
+                    }
+                },
+                Phase::Send(0) => {
+                    c.phase = if c.client {
+                        Phase::Recv(w.response)
+                    } else {
+                        self::after_exchange(w, c.client, now)
+                    };
+                }
+                Phase::Send(left) => {
+                    let k = (left as usize).min(CHUNK);
+                    match h.send_id(now, p, c.sock, &PAYLOAD[..k]) {
+                        Ok(0) => return true,
+                        Ok(n) => c.phase = Phase::Send(left - n as u64),
+                        Err(e) => {
+                            broken(stats, e.name());
+                            let _ = h.close_id(now, p, c.sock);
+                            return false;
+                        }
+                    }
+                }
+                Phase::Recv(0) => {
+                    if c.client {
+                        stats.completed += 1;
+                        c.phase = self::after_exchange(w, true, now);
+                    } else {
+                        c.phase = Phase::Send(w.response);
+                    }
+                }
+                Phase::Recv(left) => {
+                    let k = (left as usize).min(CHUNK);
+                    match h.recv_discard(now, p, c.sock, k) {
+                        Ok(None) => return true,
+                        Ok(Some(0)) => {
+                            broken(stats, "EOF");
+                            let _ = h.close_id(now, p, c.sock);
+                            return false;
+                        }
+                        Ok(Some(n)) => {
+                            stats.bytes_delivered += n as u64;
+                            c.phase = Phase::Recv(left - n as u64);
+                        }
+                        Err(e) => {
+                            broken(stats, e.name());
+                            let _ = h.close_id(now, p, c.sock);
+                            return false;
+                        }
+                    }
+                }
+                Phase::Think(t) if now < t => return true,
+                Phase::Think(_) => {
+                    let _ = h.close_id(now, p, c.sock);
+                    return false;
+                }
+                Phase::Eof => match h.recv_discard(now, p, c.sock, CHUNK) {
+                    Ok(None) => return true,
+                    Ok(Some(0)) => {
+                        let _ = h.close_id(now, p, c.sock);
+                        return false;
+                    }
+                    Ok(Some(_)) => {}
+                    Err(e) => {
+                        broken(stats, e.name());
+                        let _ = h.close_id(now, p, c.sock);
+                        return false;
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// What a side does once its part of the exchange is over: the first closer thinks, then
+/// closes; the other waits for the end of stream.
+fn after_exchange(w: &Workload, client: bool, now: Instant) -> Phase {
+    if client == w.client_closes {
+        Phase::Think(now + w.think)
+    } else {
+        Phase::Eof
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_exact_below_256_and_narrow_above() {
+        for v in [0u64, 1, 255, 256, 257, 1000, 20_000, 1 << 40, u64::MAX] {
+            let b = Histogram::bucket(v);
+            let lo = Histogram::lower(b);
+            assert!(lo <= v, "{v}: {lo}");
+            assert!(v - lo <= v / 256, "{v}: {lo}");
+            assert_eq!(Histogram::bucket(lo), b);
+        }
+        let mut h = Histogram::default();
+        for ms in 1..=100u64 {
+            h.add(Duration::from_millis(ms));
+        }
+        assert_eq!(h.count(), 100);
+        assert_eq!(h.mean_us(), Some(50_500.0));
+        let p50 = h.quantile_us(0.5).unwrap();
+        assert!((50_000 - 50_000 / 256..=50_000).contains(&p50), "{p50}");
+        let p99 = h.quantile_us(0.99).unwrap();
+        assert!((99_000 - 99_000 / 256..=99_000).contains(&p99), "{p99}");
+        assert_eq!(h.max_us(), Some(100_000));
+        let mut h = Histogram::default();
+        h.add(Duration::from_millis(10));
+        h.add(Duration::from_millis(10));
+        assert_eq!(h.quantile_us(0.5), Some(10_000));
+    }
+}
