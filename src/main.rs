@@ -298,10 +298,6 @@ fn run_sources(srcs: &[(String, String)], out: &Out) -> Result<bool, Bad> {
     for (sc, (trace_path, pcap_path)) in runs.iter().zip(paths) {
         let mut rep: RunReport = run(sc, opts);
         all_ok &= rep.ok();
-        // A quiet run keeps no call text; the summary names every call.
-        for step in rep.steps.iter_mut().filter(|s| s.call.is_empty()) {
-            step.call = twsim_sim::engine::describe(&sc.steps[step.index].call);
-        }
         if out.json {
             summaries.push(report::json(&rep));
         } else {

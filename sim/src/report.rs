@@ -1,6 +1,6 @@
 //! Rendering a [`RunReport`]: the human timeline and summary, and the `--json` summary.
 
-use crate::engine::RunReport;
+use crate::engine::{Detail, RunReport};
 use crate::event::HostInfo;
 use crate::host::Hazards;
 use serde::Serialize;
@@ -199,8 +199,9 @@ pub fn compare(rows: &[CompareRow]) -> String {
     s
 }
 
-/// The machine-readable summary (`--json`) of one run. Serialised through
-/// [`serde_json::Value`], so keys are sorted.
+/// The machine-readable summary (`--json`) of one run, documented field by field in
+/// `docs/json-summary.md`. Serialised through [`serde_json::Value`], so keys are sorted.
+/// Times are virtual, in µs since the start of the run.
 #[derive(Debug, Serialize)]
 pub struct Summary<'a> {
     /// Scenario name.
@@ -231,7 +232,7 @@ pub struct Summary<'a> {
     pub hazards: crate::host::Hazards,
 }
 
-/// A step of the `--json` summary.
+/// A step of the `--json` summary (`docs/json-summary.md`, `steps[]`).
 #[derive(Debug, Serialize)]
 pub struct StepSummary<'a> {
     /// Index in `steps`.
@@ -242,13 +243,19 @@ pub struct StepSummary<'a> {
     pub proc: &'a str,
     /// The call as text.
     pub call: &'a str,
+    /// The socket the call acts on (`engine::call_socket`); `None` for fork, exit and a plain
+    /// wait.
+    pub sock: Option<&'a str>,
+    /// The address the call names (bind, connect, wait until bindable), as text.
+    pub addr: Option<String>,
     /// When it started (µs).
     pub started_at_us: u64,
     /// When it completed (µs).
     pub done_at_us: u64,
     /// `ok` or the POSIX errno name.
     pub result: &'static str,
-    /// What a successful call returned, as text.
+    /// What a successful call returned, as text; `None` for an error or when the call
+    /// returns nothing but success (socket, setsockopt, shutdown, close, fork, exit).
     pub detail: Option<String>,
     /// The expectation (`ok` or an errno name).
     pub expect: Option<&'static str>,
@@ -316,13 +323,20 @@ impl<'a> Summary<'a> {
                     host: &x.host,
                     proc: &x.proc,
                     call: &x.call,
+                    sock: x.sock.as_deref(),
+                    addr: x.addr.map(|a| a.to_string()),
                     started_at_us: x.started_at.micros(),
                     done_at_us: x.done_at.micros(),
                     result: match &x.result {
                         Ok(_) => "ok",
                         Err(e) => e.name(),
                     },
-                    detail: x.result.as_ref().ok().map(|d| d.to_string()),
+                    detail: x
+                        .result
+                        .as_ref()
+                        .ok()
+                        .filter(|d| **d != Detail::None)
+                        .map(|d| d.to_string()),
                     expect: x.expect.map(|e| e.map_or("ok", |e| e.name())),
                     met: x.met,
                 })
@@ -336,7 +350,7 @@ impl<'a> Summary<'a> {
                     incarnation: t.incarnation,
                     entered_at_us: t.entered_at.micros(),
                     ended_at_us: t.ended_at.map(|e| e.micros()),
-                    lived_us: t.ended_at.map(|e| (e - t.entered_at).micros()),
+                    lived_us: t.lived.map(|d| d.micros()),
                     reason: t.reason,
                     restarts: t.restarts,
                 })
