@@ -506,10 +506,6 @@ fn run_sources(srcs: &[(String, String)], out: &Out, demo: Option<DemoMode>) -> 
     for (i, (sc, (trace_path, pcap_path, svg_path))) in runs.iter().zip(paths).enumerate() {
         let mut rep: RunReport = run(sc, opts);
         all_ok &= rep.ok();
-        // A quiet run keeps no call text; the summary names every call.
-        for step in rep.steps.iter_mut().filter(|s| s.call.is_empty()) {
-            step.call = twsim_sim::engine::describe(&sc.steps[step.index].call);
-        }
         let shown = match demo {
             Some(d) => d.details || i == 0,
             None => true,

@@ -1,7 +1,26 @@
 //! twsim-sim: the discrete-event network of smoltcp hosts with twsim's host layer.
 //!
-//! Entry points: [`scenario::parse`] and [`scenario::Scenario::resolve`] load a scenario,
-//! [`engine::run`] simulates it, [`report`] renders the result.
+//! Entry points: [`scenario::parse`] and [`scenario::Scenario::resolve`] load a scenario file,
+//! [`scenario::ScenarioBuilder`] builds the same validated [`scenario::Resolved`] value in
+//! Rust, [`engine::run`] simulates it into an [`engine::RunReport`], [`report`] renders the
+//! result. With the `proptest` feature, `strategies` generates valid scenarios for property
+//! tests.
+//!
+//! ```
+//! use twsim_sim::engine::{run, RunOptions};
+//! use twsim_sim::scenario::{HostBuilder, ScenarioBuilder, StepBuilder};
+//!
+//! let sc = ScenarioBuilder::new("bind-twice")
+//!     .host(HostBuilder::new("a", "10.0.0.1"))
+//!     .step(StepBuilder::socket("a", "s1"))
+//!     .step(StepBuilder::bind("a", "s1", "0.0.0.0:80").expect_ok())
+//!     .step(StepBuilder::socket("a", "s2"))
+//!     .step(StepBuilder::bind("a", "s2", "0.0.0.0:80").expect_err("EADDRINUSE"))
+//!     .build()?;
+//! let report = run(&sc, RunOptions::default());
+//! assert!(report.ok());
+//! # Ok::<(), twsim_sim::scenario::ScenarioError>(())
+//! ```
 //!
 //! Determinism: no wall clock and no ambient randomness; every random draw comes from a
 //! ChaCha8 sub-stream of the run seed ([`rng`]); only ordered collections are iterated. Safe
@@ -21,5 +40,7 @@ pub mod replay;
 pub mod report;
 pub mod rng;
 pub mod scenario;
+#[cfg(feature = "proptest")]
+pub mod strategies;
 pub mod trace;
 pub mod wire;

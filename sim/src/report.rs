@@ -1,6 +1,6 @@
 //! Rendering a [`RunReport`]: the human timeline and summary, and the `--json` summary.
 
-use crate::engine::{Occupancy, RunReport, WorkloadStats};
+use crate::engine::{Detail, Occupancy, RunReport, WorkloadStats};
 use crate::event::HostInfo;
 use crate::host::Hazards;
 use serde::Serialize;
@@ -367,8 +367,9 @@ pub fn compare(rows: &[CompareRow]) -> String {
     s
 }
 
-/// The machine-readable summary (`--json`) of one run. Serialised through
-/// [`serde_json::Value`], so keys are sorted.
+/// The machine-readable summary (`--json`) of one run, documented field by field in
+/// `docs/json-summary.md`. Serialised through [`serde_json::Value`], so keys are sorted.
+/// Times are virtual, in µs since the start of the run.
 #[derive(Debug, Serialize)]
 pub struct Summary<'a> {
     /// Scenario name.
@@ -380,8 +381,7 @@ pub struct Summary<'a> {
     /// The source it reproduces (its `source`).
     pub source: Option<&'a str>,
     /// The story's reference profile, when the expectations were the story's outcomes under
-    /// it rather than requirements (a demo run with `--os`); absent otherwise.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// it rather than requirements (a demo run with `--os`); null otherwise.
     pub reference: Option<&'static str>,
     /// Run seed.
     pub seed: u64,
@@ -406,11 +406,9 @@ pub struct Summary<'a> {
     pub checks: Vec<CheckSummary<'a>>,
     /// Stale-segment hazards, from ground truth (`host::Hazards`).
     pub hazards: crate::host::Hazards,
-    /// What each workload did (absent without workloads).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// What each workload did (empty without workloads).
     pub workloads: Vec<WorkloadSummary<'a>>,
-    /// TIME-WAIT occupancy per host (absent without workloads).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// TIME-WAIT occupancy per host (empty without workloads).
     pub time_wait_occupancy: Vec<OccupancySummary<'a>>,
 }
 
@@ -486,7 +484,7 @@ pub struct OccupancySummary<'a> {
     pub steady_to_us: Option<u64>,
 }
 
-/// A step of the `--json` summary.
+/// A step of the `--json` summary (`docs/json-summary.md`, `steps[]`).
 #[derive(Debug, Serialize)]
 pub struct StepSummary<'a> {
     /// Index in `steps`.
@@ -497,13 +495,19 @@ pub struct StepSummary<'a> {
     pub proc: &'a str,
     /// The call as text.
     pub call: &'a str,
+    /// The socket the call acts on (`engine::call_socket`); `None` for fork, exit and a plain
+    /// wait.
+    pub sock: Option<&'a str>,
+    /// The address the call names (bind, connect, wait until bindable), as text.
+    pub addr: Option<String>,
     /// When it started (µs).
     pub started_at_us: u64,
     /// When it completed (µs).
     pub done_at_us: u64,
     /// `ok` or the POSIX errno name.
     pub result: &'static str,
-    /// What a successful call returned, as text.
+    /// What a successful call returned, as text; `None` for an error or when the call
+    /// returns nothing but success (socket, setsockopt, shutdown, close, fork, exit).
     pub detail: Option<String>,
     /// The expectation (`ok` or an errno name).
     pub expect: Option<&'static str>,
@@ -574,13 +578,20 @@ impl<'a> Summary<'a> {
                     host: &x.host,
                     proc: &x.proc,
                     call: &x.call,
+                    sock: x.sock.as_deref(),
+                    addr: x.addr.map(|a| a.to_string()),
                     started_at_us: x.started_at.micros(),
                     done_at_us: x.done_at.micros(),
                     result: match &x.result {
                         Ok(_) => "ok",
                         Err(e) => e.name(),
                     },
-                    detail: x.result.as_ref().ok().map(|d| d.to_string()),
+                    detail: x
+                        .result
+                        .as_ref()
+                        .ok()
+                        .filter(|d| **d != Detail::None)
+                        .map(|d| d.to_string()),
                     expect: x.expect.map(|e| e.map_or("ok", |e| e.name())),
                     met: x.met,
                 })
@@ -594,7 +605,7 @@ impl<'a> Summary<'a> {
                     incarnation: t.incarnation,
                     entered_at_us: t.entered_at.micros(),
                     ended_at_us: t.ended_at.map(|e| e.micros()),
-                    lived_us: t.ended_at.map(|e| (e - t.entered_at).micros()),
+                    lived_us: t.lived.map(|d| d.micros()),
                     reason: t.reason,
                     restarts: t.restarts,
                 })

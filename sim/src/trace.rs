@@ -80,6 +80,18 @@ pub struct Recorder {
     pub timeline_on: bool,
 }
 
+impl std::fmt::Debug for Recorder {
+    /// The sizes of what was recorded, not the bytes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("jsonl_bytes", &self.jsonl.as_ref().map(Vec::len))
+            .field("pcap_bytes", &self.pcap.as_ref().map(|p| p.0.len()))
+            .field("timeline_lines", &self.timeline.len())
+            .field("timeline_on", &self.timeline_on)
+            .finish()
+    }
+}
+
 impl Recorder {
     /// A recorder keeping a JSON Lines trace and/or a pcap.
     pub fn new(trace: bool, pcap: bool) -> Self {

@@ -226,6 +226,12 @@ impl AddressTable {
         self.entries.get(&id)
     }
 
+    /// Every socket in the table with its id, in id order (TIME-WAIT records included), for
+    /// invariant checks from outside the crate (the host-layer fuzz target).
+    pub fn entries(&self) -> impl Iterator<Item = (SocketId, &Entry)> {
+        self.entries.iter().map(|(id, e)| (*id, e))
+    }
+
     /// Number of sockets in the table (TIME-WAIT records included).
     pub fn len(&self) -> usize {
         self.entries.len()

@@ -30,7 +30,7 @@ pub struct RunOptions {
 
 pub use report::{CheckResult, RunReport, TimeWaitSummary};
 use script::Cursor;
-pub use script::{describe, Detail, StepResult};
+pub use script::{call_addr, call_socket, describe, Detail, StepResult};
 pub use twsim_model::DEFAULT_WAIT_TIMEOUT;
 /// Most loop iterations allowed at one virtual instant before the run is stopped.
 const SPIN_LIMIT: u32 = 100_000;

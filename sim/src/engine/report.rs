@@ -6,29 +6,40 @@ use crate::event::{Event, RunEnd};
 use crate::trace::Recorder;
 use twsim_model::{Duration, Instant};
 
-/// A TIME-WAIT record's life, for the summary.
-#[derive(Debug, Clone)]
+/// One TIME-WAIT record's whole life, as [`RunReport::time_wait`] lists it. Times are
+/// virtual, in µs since the start of the run.
+#[derive(Debug, Clone, PartialEq)]
 pub struct TimeWaitSummary {
-    /// Host name.
+    /// Name of the host that held the record.
     pub host: String,
-    /// 4-tuple as text.
+    /// The 4-tuple as text, local first: `10.0.0.2:9099<->10.0.0.1:33202`.
     pub tuple: String,
-    /// Local port.
+    /// Local port of the 4-tuple.
     pub port: u16,
-    /// Incarnation of the 4-tuple.
+    /// Which incarnation of the 4-tuple on this host the record belongs to (1 = first).
     pub incarnation: u32,
-    /// When it began.
+    /// When TIME-WAIT began: the final ACK left (µs).
     pub entered_at: Instant,
-    /// When it ended (`None`: still alive when the run stopped).
+    /// When the record ended (µs); `None`: still alive when the run stopped.
     pub ended_at: Option<Instant>,
-    /// End reason name.
+    /// How long the record lived, `ended_at − entered_at` (µs); `None` while alive. Equal to
+    /// the host's TIME-WAIT length for a record that expired without restarts.
+    pub lived: Option<Duration>,
+    /// The TIME-WAIT length the record started and restarted with (µs): the host's, or the
+    /// socket's SO_LINGER time where the profile uses it (Stratus STCP).
+    pub length: Duration,
+    /// Why it ended, `twsim_model::EndReason::name`: `expired` (its timer ran out),
+    /// `assassinated` (an RST killed it, RFC 1337; or an in-window SYN under RFC 793's rule,
+    /// or data under XNU's), `reused_by_syn` (a new SYN reopened the 4-tuple, RFC 1122
+    /// §4.2.2.13), `recycled_by_connect` (a local connect() took the 4-tuple, Linux
+    /// `tcp_twsk_unique`); `alive` while it has not ended.
     pub reason: &'static str,
-    /// Timer restarts.
+    /// How many times a segment restarted its timer.
     pub restarts: u32,
 }
 
 /// A check's outcome.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckResult {
     /// What was checked.
     pub what: String,
@@ -36,29 +47,61 @@ pub struct CheckResult {
     pub ok: bool,
 }
 
-/// Everything a run produced.
+/// Everything a run produced, from [`super::run`]. Times are virtual, in µs since the start
+/// of the run.
+///
+/// ```
+/// use twsim_sim::engine::{run, RunOptions};
+/// use twsim_sim::scenario::{HostBuilder, ScenarioBuilder, StepBuilder};
+/// use twsim_model::Duration;
+///
+/// // One connection, closed by the server first.
+/// let sc = ScenarioBuilder::new("one-connection")
+///     .host(HostBuilder::new("server", "10.0.0.2"))
+///     .host(HostBuilder::new("client", "10.0.0.1"))
+///     .step(StepBuilder::socket("server", "L"))
+///     .step(StepBuilder::bind("server", "L", "0.0.0.0:80"))
+///     .step(StepBuilder::listen("server", "L"))
+///     .step(StepBuilder::socket("client", "C"))
+///     .step(StepBuilder::connect("client", "C", "10.0.0.2:80").expect_ok())
+///     .step(StepBuilder::accept("server", "L", "A"))
+///     .step(StepBuilder::close("server", "A"))
+///     .step(StepBuilder::close("client", "C").after(Duration::from_millis(10)))
+///     .build()
+///     .unwrap();
+/// let report = run(&sc, RunOptions::default());
+/// assert!(report.ok(), "{report:?}");
+/// // The server closed first, so it holds the TIME-WAIT: Linux's 60 s, then it expires.
+/// let tw = &report.time_wait[0];
+/// assert_eq!((tw.host.as_str(), tw.reason), ("server", "expired"));
+/// assert_eq!(tw.lived, Some(Duration::from_secs(60)));
+/// assert_eq!(tw.restarts, 0);
+/// ```
+#[derive(Debug)]
 pub struct RunReport {
     /// Scenario name.
     pub name: String,
-    /// Variant name.
+    /// Variant name (`None`: the base scenario).
     pub variant: Option<String>,
-    /// Seed.
+    /// Seed of the run.
     pub seed: u64,
-    /// (name, address, profile name, TIME-WAIT length) per host.
+    /// Per host, in scenario order: (name, address, profile name, TIME-WAIT length in µs
+    /// after a plain close).
     pub hosts: Vec<(String, String, &'static str, Duration)>,
-    /// Step outcomes, in order.
+    /// Outcome of every step that completed, in order.
     pub steps: Vec<StepResult>,
     /// Steps never reached (the run stopped first).
     pub unreached: usize,
-    /// TIME-WAIT records.
+    /// Every TIME-WAIT record of the run, host by host: those that ended, in the order they
+    /// ended, then those still alive at the end (lifetime, restarts and end reason each).
     pub time_wait: Vec<TimeWaitSummary>,
-    /// Checks.
+    /// The scenario's checks, evaluated after the run.
     pub checks: Vec<CheckResult>,
-    /// When the run stopped.
+    /// When the run stopped (µs).
     pub ended_at: Instant,
     /// Segments put on the wire, counting copies.
     pub segments: u64,
-    /// Recorded trace and capture.
+    /// Recorded trace, capture and timeline (what [`super::RunOptions`] asked for).
     pub recorder: Recorder,
     /// Why the run stopped early, if it did.
     pub aborted: Option<String>,
@@ -172,6 +215,8 @@ impl Sim<'_> {
                     incarnation: l.record.incarnation,
                     entered_at: l.record.entered_at,
                     ended_at: Some(l.ended_at),
+                    lived: Some(l.ended_at - l.record.entered_at),
+                    length: l.record.length,
                     reason: l.reason.name(),
                     restarts: l.record.restarts(),
                 });
@@ -184,6 +229,8 @@ impl Sim<'_> {
                     incarnation: r.incarnation,
                     entered_at: r.entered_at,
                     ended_at: None,
+                    lived: None,
+                    length: r.length,
                     reason: "alive",
                     restarts: r.restarts(),
                 });
@@ -218,7 +265,7 @@ impl Sim<'_> {
             for t in &mine {
                 if let Some(d) = c.duration {
                     let want = d.unwrap_or(h.tw_len);
-                    let lived = t.ended_at.map(|e| e - t.entered_at);
+                    let lived = t.lived;
                     checks.push(CheckResult {
                         what: format!(
                             "{}: TIME-WAIT {} lived {} (expected {want})",

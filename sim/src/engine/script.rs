@@ -54,8 +54,12 @@ pub struct StepResult {
     pub host: String,
     /// Process.
     pub proc: String,
-    /// The call, e.g. `bind(L2, 0.0.0.0:9099)` (empty in quiet runs).
+    /// The call as text, e.g. `bind(L2, 0.0.0.0:9099)` ([`describe`]).
     pub call: String,
+    /// The socket the call acts on ([`call_socket`]; `None` for fork, exit and a plain wait).
+    pub sock: Option<String>,
+    /// The address the call names ([`call_addr`]: bind, connect, wait until bindable).
+    pub addr: Option<std::net::SocketAddr>,
     /// When it started.
     pub started_at: Instant,
     /// When it completed.
@@ -70,6 +74,36 @@ pub struct StepResult {
     pub note: Option<String>,
     /// The story's key call.
     pub key: bool,
+}
+
+/// The script name of the socket a call acts on: the listener for accept, the socket waited
+/// on for `wait until state` and `wait until bindable`; `None` for fork, exit and a plain
+/// wait.
+pub fn call_socket(call: &Call) -> Option<&str> {
+    match call {
+        Call::Socket(s, _)
+        | Call::SetSockOpt(s, _)
+        | Call::Bind(s, _)
+        | Call::Listen(s, _)
+        | Call::Connect(s, _)
+        | Call::Accept(s, _)
+        | Call::Send(s, _)
+        | Call::Recv(s, _)
+        | Call::Shutdown(s, _, _)
+        | Call::Close(s)
+        | Call::Wait(WaitFor::State(s, _))
+        | Call::Wait(WaitFor::Bindable(s, _)) => Some(s),
+        Call::Fork(_) | Call::Exit | Call::Wait(WaitFor::Time(_)) => None,
+    }
+}
+
+/// The address a call names: bind's local address, connect's remote one, the address of
+/// `wait until bindable`; `None` for every other call.
+pub fn call_addr(call: &Call) -> Option<std::net::SocketAddr> {
+    match call {
+        Call::Bind(_, a) | Call::Connect(_, a) | Call::Wait(WaitFor::Bindable(_, a)) => Some(*a),
+        _ => None,
+    }
 }
 
 /// A call as text, e.g. `bind(L2, 0.0.0.0:9099)`.
@@ -313,11 +347,7 @@ impl Sim<'_> {
             n.for_outcome(result.as_ref().err().copied(), met)
                 .map(str::to_string)
         });
-        let call = if self.rec.wants_events() || met == Some(false) {
-            describe(&step.call)
-        } else {
-            String::new()
-        };
+        let call = describe(&step.call);
         if self.rec.wants_events() {
             let style = h.cfg.errno_style;
             let shown = match &result {
@@ -351,6 +381,8 @@ impl Sim<'_> {
             host,
             proc: step.proc.clone(),
             call,
+            sock: call_socket(&step.call).map(str::to_string),
+            addr: call_addr(&step.call),
             started_at,
             done_at: self.now,
             result,

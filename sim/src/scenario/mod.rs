@@ -18,9 +18,12 @@
 //! - `resolve`: [`Scenario::resolve`], one named step per part of the document (settings and
 //!   variants, hosts, network, script, checks);
 //! - `error`: [`ScenarioError`] and the positions it carries;
+//! - `builder`: [`ScenarioBuilder`] and its parts, which write the same document in Rust and
+//!   load it through [`parse`] and [`Scenario::resolve`];
 //! - `input`: [`read_input`], which reads a scenario or empirical-delay file (a regular file of
 //!   at most [`MAX_INPUT_BYTES`], UTF-8).
 
+mod builder;
 mod duplicates;
 mod error;
 mod format;
@@ -31,6 +34,10 @@ mod resolved;
 mod test_support;
 mod values;
 
+pub use builder::{
+    CheckBuilder, Delay, FaultBuilder, HostBuilder, Isn, MatchBuilder, RouteBuilder,
+    ScenarioBuilder, StepBuilder, TimeWaitBuilder, VariantBuilder, BUILDER_FILE,
+};
 pub use error::{elide, ScenarioError, SHOWN_CHARS};
 pub use format::{
     ActionObject, ActionSpec, CheckSpec, DelaySpec, DistSpec, EmpiricalSpec, ExpSpec, FaultSpec,

@@ -9,7 +9,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use twsim_model::{Duration, Errno, Family, Instant, IsnPolicy, Profile, ProfileConfig, TcpState};
 
 /// Overrides applied on top of a scenario (command line, variant).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Overrides {
     /// Seed.
     pub seed: Option<u64>,
@@ -20,7 +20,7 @@ pub struct Overrides {
 }
 
 /// A validated host.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Host {
     /// Name.
     pub name: String,
@@ -144,7 +144,7 @@ pub struct HostTiming {
 }
 
 /// A validated route.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Route {
     /// Name.
     pub name: String,
@@ -174,7 +174,7 @@ pub enum Action {
 }
 
 /// A validated fault rule.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Fault {
     /// Sending host index.
     pub from: Option<usize>,
@@ -256,7 +256,7 @@ pub enum Call {
 }
 
 /// A validated step.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Step {
     /// Index in the file.
     pub index: usize,
@@ -320,7 +320,7 @@ impl Step {
 }
 
 /// A validated check.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Check {
     /// Host index.
     pub host: usize,
@@ -335,7 +335,7 @@ pub struct Check {
 }
 
 /// A validated, runnable scenario (one variant).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Resolved {
     /// Name.
     pub name: String,
