@@ -38,7 +38,8 @@ fn step_json(sc: &Resolved, s: &ReplayStep) -> serde_json::Value {
         "proc": sc.steps[s.index].proc,
         "call": describe(&sc.steps[s.index].call),
         "result": match &s.result { Ok(()) => "ok", Err(e) => e.name() },
-        "detail": s.detail,
+        // Nothing to say is null, as in the run summary: no field is an empty string.
+        "detail": (!s.detail.is_empty()).then_some(&s.detail),
         "expect": sc.steps[s.index].expect.map(|e| e.map_or("ok", |e| e.name())),
         "met": met(sc, s),
     })

@@ -1517,3 +1517,36 @@ fn workload_summary_is_deterministic() {
     assert!(v["workloads"][0]["attempted"].as_u64().unwrap() > 7000);
     assert_eq!(v["time_wait_occupancy"][1]["host"], "client");
 }
+
+/// `twsim replay --json` has no empty field either: a step with nothing to report has a null
+/// `detail`, as in the run summary.
+#[test]
+fn replay_json_has_no_empty_string() {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_twsim"))
+        .args(["replay", "examples/restart-time-wait.json", "--json"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("twsim starts");
+    let out = String::from_utf8(o.stdout).expect("UTF-8");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    fn walk(v: &serde_json::Value, at: &str, bad: &mut Vec<String>) {
+        match v {
+            serde_json::Value::String(s) if s.is_empty() => bad.push(at.to_string()),
+            serde_json::Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    walk(x, &format!("{at}/{i}"), bad);
+                }
+            }
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    walk(x, &format!("{at}/{k}"), bad);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut bad = Vec::new();
+    walk(&v, "", &mut bad);
+    assert!(bad.is_empty(), "empty strings at {bad:?}");
+    assert!(out.contains("\"detail\": null"), "{out}");
+}
