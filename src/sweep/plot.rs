@@ -38,15 +38,7 @@ fn read(name: &str, text: &str) -> Result<(Vec<String>, Vec<Row>), String> {
         .iter()
         .map(String::from)
         .collect();
-    let tail = [
-        "metric",
-        "n",
-        "mean",
-        "std_error",
-        "ci95_low",
-        "ci95_high",
-        "analytic",
-    ];
+    let tail = super::stats::SUMMARY_COLUMNS;
     if head.len() < tail.len() + 2 || head[0] != "point" || head[head.len() - tail.len()..] != tail
     {
         return Err(format!(

@@ -7,6 +7,17 @@ use super::record::Record;
 use serde_json::Value;
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
+/// The summary CSV's columns after `point` and the parameters, in order.
+pub const SUMMARY_COLUMNS: [&str; 7] = [
+    "metric",
+    "n",
+    "mean",
+    "std_error",
+    "ci95_low",
+    "ci95_high",
+    "analytic",
+];
+
 /// One row of the summary.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
@@ -102,18 +113,7 @@ pub fn csv(rows: &[Row]) -> Vec<u8> {
     if let Some(r) = rows.first() {
         let mut head = vec!["point".to_string()];
         head.extend(r.params.iter().map(|(k, _)| k.clone()));
-        head.extend(
-            [
-                "metric",
-                "n",
-                "mean",
-                "std_error",
-                "ci95_low",
-                "ci95_high",
-                "analytic",
-            ]
-            .map(String::from),
-        );
+        head.extend(SUMMARY_COLUMNS.map(String::from));
         w.write_record(&head).expect("writes to memory");
     }
     for r in rows {
