@@ -440,6 +440,24 @@ impl Host {
         Ok(n)
     }
 
+    /// What a `recv()` on socket `id` may do now, as `model::AppSocket::recv` decides it:
+    /// `None` block, `Some(None)` end of stream, `Some(Some(handle))` read from that smoltcp
+    /// socket (`None` as well when the connection is already gone).
+    fn recv_ready(&mut self, id: SocketId) -> Result<Option<Option<SocketHandle>>, Errno> {
+        let view = self.conn_view(id);
+        let s = self.socks.get_mut(&id).ok_or(Errno::EBADF)?;
+        Ok(match s.app.recv(view)? {
+            RecvOutcome::Block => None,
+            RecvOutcome::Eof => Some(None),
+            RecvOutcome::Read => {
+                let Kind::Conn(t) = s.kind else {
+                    return Ok(None);
+                };
+                self.conns.get(&t).map(|c| Some(c.handle))
+            }
+        })
+    }
+
     /// `recv()`: `Ok(None)` while nothing is available; `Ok(Some(vec![]))` is end of stream.
     pub fn recv(
         &mut self,
@@ -449,19 +467,11 @@ impl Host {
         max: Option<u32>,
     ) -> Result<Option<Vec<u8>>, Errno> {
         let id = self.held(proc, name)?;
-        let view = self.conn_view(id);
-        let s = self.socks.get_mut(&id).ok_or(Errno::EBADF)?;
-        match s.app.recv(view)? {
-            RecvOutcome::Block => Ok(None),
-            RecvOutcome::Eof => Ok(Some(Vec::new())),
-            RecvOutcome::Read => {
-                let Kind::Conn(t) = s.kind else {
-                    return Ok(None);
-                };
-                let Some(c) = self.conns.get(&t) else {
-                    return Ok(None);
-                };
-                let sock = self.sockets.get_mut::<tcp::Socket>(c.handle);
+        match self.recv_ready(id)? {
+            None => Ok(None),
+            Some(None) => Ok(Some(Vec::new())),
+            Some(Some(handle)) => {
+                let sock = self.sockets.get_mut::<tcp::Socket>(handle);
                 let mut buf = vec![0u8; max.map_or(BUF, |m| m as usize).min(BUF)];
                 let n = sock.recv_slice(&mut buf).map_err(|_| Errno::ECONNRESET)?;
                 buf.truncate(n);
@@ -482,19 +492,11 @@ impl Host {
         max: usize,
     ) -> Result<Option<usize>, Errno> {
         let id = self.held_id(proc, id)?;
-        let view = self.conn_view(id);
-        let s = self.socks.get_mut(&id).ok_or(Errno::EBADF)?;
-        match s.app.recv(view)? {
-            RecvOutcome::Block => Ok(None),
-            RecvOutcome::Eof => Ok(Some(0)),
-            RecvOutcome::Read => {
-                let Kind::Conn(t) = s.kind else {
-                    return Ok(None);
-                };
-                let Some(c) = self.conns.get(&t) else {
-                    return Ok(None);
-                };
-                let sock = self.sockets.get_mut::<tcp::Socket>(c.handle);
+        match self.recv_ready(id)? {
+            None => Ok(None),
+            Some(None) => Ok(Some(0)),
+            Some(Some(handle)) => {
+                let sock = self.sockets.get_mut::<tcp::Socket>(handle);
                 let mut n = 0;
                 while n < max {
                     let want = max - n;
