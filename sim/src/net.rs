@@ -9,7 +9,8 @@ use crate::rng::{stream, unit};
 use crate::scenario::{Action, Fault, Route};
 use crate::wire::{Packet, SegMeta, TcpFlags};
 use rand_chacha::ChaCha8Rng;
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::net::SocketAddrV4;
 use twsim_model::{Duration, Instant};
 
@@ -41,8 +42,8 @@ pub enum Verdict {
         id: u64,
         /// Copy of.
         dup_of: Option<u64>,
-        /// Route name.
-        route: String,
+        /// Route index ([`Network::route_name`]).
+        route: usize,
         /// When it will arrive.
         deliver_at: Instant,
         /// Fault rule that changed its path or time, if any.
@@ -54,8 +55,9 @@ pub enum Verdict {
         id: u64,
         /// Why: `"fault"`, `"loss"`, `"max_lifetime"`, `"no_route"`.
         reason: &'static str,
-        /// Route name.
-        route: String,
+        /// Route index ([`Network::route_name`]); `None` when no host has the destination
+        /// address (`"no_route"`).
+        route: Option<usize>,
         /// Fault rule index.
         fault: Option<usize>,
     },
@@ -74,11 +76,36 @@ pub struct Network {
     faults: Vec<Fault>,
     fault_state: Vec<FaultState>,
     max_lifetime: Duration,
-    queue: BTreeMap<(Instant, u64), InFlight>,
+    /// Segments in flight, earliest arrival first; ties in the order they were scheduled.
+    queue: BinaryHeap<Reverse<Queued>>,
     next_seq: u64,
     next_id: u64,
     /// Every connection (unordered endpoint pair) and the flags seen on it so far.
     seen_flags: BTreeMap<(SocketAddrV4, SocketAddrV4), TcpFlags>,
+}
+
+/// A segment in the queue, ordered by (arrival, order of scheduling) alone.
+struct Queued {
+    at: Instant,
+    seq: u64,
+    seg: InFlight,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, o: &Self) -> bool {
+        (self.at, self.seq) == (o.at, o.seq)
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Queued {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(o.at, o.seq))
+    }
 }
 
 fn conn_key(a: SocketAddrV4, b: SocketAddrV4) -> (SocketAddrV4, SocketAddrV4) {
@@ -110,7 +137,7 @@ impl Network {
             faults,
             fault_state,
             max_lifetime,
-            queue: BTreeMap::new(),
+            queue: BinaryHeap::new(),
             next_seq: 0,
             next_id: 1,
             seen_flags: BTreeMap::new(),
@@ -148,19 +175,23 @@ impl Network {
     }
 
     fn schedule(&mut self, seg: InFlight, delay: Duration, fault: Option<usize>) -> Verdict {
-        let route = self.routes[seg.route].name.clone();
+        let route = seg.route;
         if delay > self.max_lifetime {
             return Verdict::Dropped {
                 id: seg.id,
                 reason: "max_lifetime",
-                route,
+                route: Some(route),
                 fault,
             };
         }
         let at = seg.sent_at + delay;
         let (id, dup_of) = (seg.id, seg.dup_of);
         self.next_seq += 1;
-        self.queue.insert((at, self.next_seq), seg);
+        self.queue.push(Reverse(Queued {
+            at,
+            seq: self.next_seq,
+            seg,
+        }));
         Verdict::Scheduled {
             id,
             dup_of,
@@ -171,24 +202,28 @@ impl Network {
     }
 
     /// Hands a segment from host `from` to host `to` (None: no host has that address) at
-    /// `now`. Returns one verdict per copy.
+    /// `now`. Puts one verdict per copy into `out` (cleared first), in the order the copies
+    /// were decided.
     pub fn send(
         &mut self,
         now: Instant,
         from: usize,
         to: Option<usize>,
         pkt: Packet,
-    ) -> Vec<Verdict> {
+        out: &mut Vec<Verdict>,
+    ) {
+        out.clear();
         let seg = &pkt.meta;
         let id = self.next_id;
         self.next_id += 1;
         let Some(to) = to else {
-            return vec![Verdict::Dropped {
+            out.push(Verdict::Dropped {
                 id,
                 reason: "no_route",
-                route: String::new(),
+                route: None,
                 fault: None,
-            }];
+            });
+            return;
         };
         let route = self.default_route(from, to);
         // Fault chain.
@@ -236,16 +271,16 @@ impl Network {
             pkt,
         };
         match applied {
-            Some((i, Action::Drop)) => vec![Verdict::Dropped {
+            Some((i, Action::Drop)) => out.push(Verdict::Dropped {
                 id,
                 reason: "fault",
-                route: self.routes[route].name.clone(),
+                route: Some(route),
                 fault: Some(i),
-            }],
-            Some((i, Action::Delay(d))) => self.transmit(inflight, d, Some(i)),
+            }),
+            Some((i, Action::Delay(d))) => self.transmit(inflight, d, Some(i), out),
             Some((i, Action::Via(r))) => {
                 inflight.route = r;
-                self.transmit(inflight, Duration::ZERO, Some(i))
+                self.transmit(inflight, Duration::ZERO, Some(i), out)
             }
             Some((i, Action::DuplicateVia(r))) => {
                 let copy = InFlight {
@@ -255,27 +290,33 @@ impl Network {
                     ..inflight.clone()
                 };
                 self.next_id += 1;
-                let mut out = self.transmit(inflight, Duration::ZERO, None);
-                out.extend(self.transmit(copy, Duration::ZERO, Some(i)));
-                out
+                self.transmit(inflight, Duration::ZERO, None, out);
+                self.transmit(copy, Duration::ZERO, Some(i), out);
             }
-            None => self.transmit(inflight, Duration::ZERO, None),
+            None => self.transmit(inflight, Duration::ZERO, None, out),
         }
     }
 
     /// Puts one segment on its route: the route's random loss, then its delay (plus `extra`),
     /// then, with the route's duplication probability, a copy with its own delay. Draws come
     /// from the route's stream in that order.
-    fn transmit(&mut self, seg: InFlight, extra: Duration, fault: Option<usize>) -> Vec<Verdict> {
+    fn transmit(
+        &mut self,
+        seg: InFlight,
+        extra: Duration,
+        fault: Option<usize>,
+        out: &mut Vec<Verdict>,
+    ) {
         let r = seg.route;
         let loss = self.routes[r].loss;
         if loss > 0.0 && unit(&mut self.route_rng[r]) < loss {
-            return vec![Verdict::Dropped {
+            out.push(Verdict::Dropped {
                 id: seg.id,
                 reason: "loss",
-                route: self.routes[r].name.clone(),
+                route: Some(r),
                 fault,
-            }];
+            });
+            return;
         }
         let delay = self.routes[r].delay.sample(&mut self.route_rng[r]) + extra;
         let dup = self.routes[r].duplicate;
@@ -288,26 +329,24 @@ impl Network {
             self.next_id += 1;
             c
         });
-        let mut out = vec![self.schedule(seg, delay, fault)];
+        out.push(self.schedule(seg, delay, fault));
         if let Some(c) = copy {
             let d = self.routes[r].delay.sample(&mut self.route_rng[r]) + extra;
             out.push(self.schedule(c, d, None));
         }
-        out
     }
 
     /// When the next segment arrives.
     pub fn next_delivery(&self) -> Option<Instant> {
-        self.queue.first_key_value().map(|((t, _), _)| *t)
+        self.queue.peek().map(|q| q.0.at)
     }
 
     /// Takes the next segment due at or before `now`.
     pub fn pop_due(&mut self, now: Instant) -> Option<InFlight> {
-        let (&(t, s), _) = self.queue.first_key_value()?;
-        if t > now {
+        if self.queue.peek()?.0.at > now {
             return None;
         }
-        self.queue.remove(&(t, s))
+        self.queue.pop().map(|q| q.0.seg)
     }
 
     /// Segments in flight.

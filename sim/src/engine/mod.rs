@@ -45,6 +45,8 @@ struct Sim<'a> {
     net: Network,
     rec: Recorder,
     segments: u64,
+    /// Reused buffer of [`Network::send`]'s verdicts.
+    verdicts: Vec<Verdict>,
 }
 
 impl<'a> Sim<'a> {
@@ -87,6 +89,7 @@ impl<'a> Sim<'a> {
             net,
             rec,
             segments: 0,
+            verdicts: Vec::new(),
         }
     }
 
@@ -100,18 +103,19 @@ impl<'a> Sim<'a> {
         for e in std::mem::take(&mut self.hosts[i].events) {
             self.rec.emit(now, Some(&self.hosts[i].name), &e);
         }
+        let mut verdicts = std::mem::take(&mut self.verdicts);
         for pkt in self.hosts[i].take_tx() {
             let seg = pkt.meta;
             let to = self.host_of(*seg.dst.ip());
             self.segments += 1;
             let bytes = self.rec.wants_capture().then(|| pkt.bytes.clone());
-            let verdicts = self.net.send(now, i, to, pkt);
+            self.net.send(now, i, to, pkt, &mut verdicts);
             if let Some(bytes) = bytes {
                 let from = &self.hosts[i].name;
                 let to_name = to.map_or("?", |t| self.hosts[t].name.as_str());
                 let line = SegFields::of(&seg).line(from, to_name);
                 for v in &verdicts {
-                    let comment = send_comment(v, &line);
+                    let comment = send_comment(v, &line, &self.net);
                     self.rec
                         .capture_at(now, CapturePoint::Send, &bytes, comment);
                 }
@@ -121,10 +125,11 @@ impl<'a> Sim<'a> {
             }
             let from = self.hosts[i].name.clone();
             let to_name = to.map_or("?".to_string(), |t| self.hosts[t].name.clone());
-            for v in verdicts {
-                self.trace_verdict(&from, &to_name, &seg, &v);
+            for v in &verdicts {
+                self.trace_verdict(&from, &to_name, &seg, v);
             }
         }
+        self.verdicts = verdicts;
     }
 
     fn trace_verdict(&mut self, from: &str, to: &str, seg: &SegMeta, v: &Verdict) {
@@ -143,7 +148,7 @@ impl<'a> Sim<'a> {
                 dup_of: *dup_of,
                 from,
                 to,
-                route: route.clone(),
+                route: self.net.route_name(*route).to_string(),
                 deliver_at: *deliver_at,
                 fault: *fault,
             },
@@ -158,7 +163,7 @@ impl<'a> Sim<'a> {
                 from,
                 to,
                 reason,
-                route: route.clone(),
+                route: route.map_or(String::new(), |r| self.net.route_name(r).to_string()),
                 fault: *fault,
             },
         };
@@ -389,7 +394,8 @@ pub use workload::{Histogram, Occupancy, WorkloadStats};
 
 /// The pcapng comment of a segment at its sender: its id, and what the network did to it
 /// (`line` is the segment as the timeline shows it).
-fn send_comment(v: &Verdict, line: &str) -> String {
+fn send_comment(v: &Verdict, line: &str, net: &Network) -> String {
+    let name = |r: &Option<usize>| r.map_or("", |r| net.route_name(r));
     match v {
         Verdict::Scheduled {
             id,
@@ -398,7 +404,8 @@ fn send_comment(v: &Verdict, line: &str) -> String {
             deliver_at,
             fault,
         } => format!(
-            "#{id}: copy of #{o} via {route}{}, arrives t={deliver_at}",
+            "#{id}: copy of #{o} via {}{}, arrives t={deliver_at}",
+            net.route_name(*route),
             fault.map_or(String::new(), |f| format!(" (fault #{f})"))
         ),
         Verdict::Scheduled {
@@ -407,7 +414,10 @@ fn send_comment(v: &Verdict, line: &str) -> String {
             route,
             deliver_at,
             fault: Some(f),
-        } => format!("#{id}: via {route} (fault #{f}), arrives t={deliver_at}"),
+        } => format!(
+            "#{id}: via {} (fault #{f}), arrives t={deliver_at}",
+            net.route_name(*route)
+        ),
         Verdict::Scheduled { id, .. } => format!("#{id}"),
         Verdict::Dropped {
             id,
@@ -415,8 +425,11 @@ fn send_comment(v: &Verdict, line: &str) -> String {
             route,
             fault,
         } => match fault {
-            Some(f) => format!("#{id} dropped by fault #{f} on route {route}: {line}"),
-            None => format!("#{id} dropped ({reason}) on route {route}: {line}"),
+            Some(f) => format!(
+                "#{id} dropped by fault #{f} on route {}: {line}",
+                name(route)
+            ),
+            None => format!("#{id} dropped ({reason}) on route {}: {line}", name(route)),
         },
     }
 }

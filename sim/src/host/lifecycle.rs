@@ -39,7 +39,8 @@ impl Host {
             self.crafted.push(pkt);
         }
         // 2. state changes, in 4-tuple order; collected first (only the connections that
-        // changed or wait in TIME-WAIT), then handled, since handling may remove connections.
+        // changed or wait in TIME-WAIT), sorted (the map's order is its hasher's), then
+        // handled, since handling may remove connections.
         let mut todo = std::mem::take(&mut self.scratch);
         todo.clear();
         for (t, c) in &self.conns {
@@ -48,6 +49,7 @@ impl Host {
                 todo.push((*t, c.state, new));
             }
         }
+        todo.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         for &(t, old, new) in &todo {
             if new != old {
                 self.on_state_change(now, t, old, new);
@@ -64,15 +66,14 @@ impl Host {
         c.state = new;
         let (id, inc, listener, rst_in, iss) =
             (c.id, c.incarnation, c.listener, c.rst_in, c.wire_iss);
-        let name = self
-            .socks
-            .get(&id)
-            .and_then(|s| s.name.clone())
-            .unwrap_or_else(|| "(embryonic)".into());
         ev!(
             self,
             Event::State(StateChange {
-                sock: name.to_string(),
+                sock: self
+                    .socks
+                    .get(&id)
+                    .and_then(|s| s.name.clone())
+                    .unwrap_or_else(|| "(embryonic)".into()),
                 tuple: t,
                 from: tcp_state(old),
                 to: tcp_state(new),

@@ -229,8 +229,12 @@ pub struct Host {
     /// Script names of sockets. Looked up only, never iterated, so a hash map with a fixed
     /// (unseeded) hasher keeps runs deterministic.
     names: NameMap,
-    conns: BTreeMap<FourTuple, Conn>,
-    incarnations: BTreeMap<FourTuple, u32>,
+    /// Live connections by 4-tuple. Looked up only; the one walk over them
+    /// ([`Host::after_poll`]) sorts what it collects by 4-tuple before acting on it.
+    conns: TupleMap<Conn>,
+    /// The last incarnation number of every 4-tuple this host has used (bounded by the
+    /// 4-tuples, not by the connections: a reused 4-tuple's entry is updated). Looked up only.
+    incarnations: TupleMap<u32>,
     rng: ChaCha8Rng,
     /// The ISN policy's generator (counts every connection, active or passive).
     isn: IsnGenerator,
@@ -253,8 +257,12 @@ pub struct Host {
     scratch: Vec<(FourTuple, State, State)>,
     /// TIME-WAIT records a SYN reopened, kept until the new connection proves genuine
     /// (RFC 1122 §4.2.2.13 policies).
-    reopened: BTreeMap<FourTuple, TimeWaitRecord>,
+    reopened: TupleMap<TimeWaitRecord>,
 }
+
+/// A map keyed by 4-tuple with FxHash (no random state). Never iterated for anything whose
+/// order shows: lookups only, or a walk whose results are sorted first.
+type TupleMap<V> = rustc_hash::FxHashMap<FourTuple, V>;
 
 /// A live connection's receive side just before a segment is handed to smoltcp.
 struct RxBefore {
@@ -381,8 +389,8 @@ impl Host {
             procs: Processes::new(),
             socks: BTreeMap::new(),
             names: NameMap::default(),
-            conns: BTreeMap::new(),
-            incarnations: BTreeMap::new(),
+            conns: TupleMap::default(),
+            incarnations: TupleMap::default(),
             rng,
             isn,
             conns_created: 0,
@@ -394,7 +402,7 @@ impl Host {
             record: true,
             pool: Vec::new(),
             scratch: Vec::new(),
-            reopened: BTreeMap::new(),
+            reopened: TupleMap::default(),
         }
     }
 
