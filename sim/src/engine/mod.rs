@@ -81,6 +81,7 @@ impl<'a> Sim<'a> {
         let mut hosts: Vec<Host> = hosts;
         for h in &mut hosts {
             h.record = rec.wants_events();
+            h.track_woken = !sc.workloads.is_empty();
         }
         Sim {
             sc,

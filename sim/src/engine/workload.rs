@@ -16,7 +16,7 @@ use crate::delay::ln;
 use crate::rng::{stream, unit};
 use crate::scenario::{Arrivals, Workload, WorkloadEnd};
 use rand_chacha::ChaCha8Rng;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{SocketAddr, SocketAddrV4};
 use twsim_model::{Duration, Errno, Instant, SocketId};
 
@@ -209,8 +209,19 @@ struct Wl {
 /// Every workload's state.
 pub(super) struct Workloads {
     wls: Vec<Wl>,
-    /// Connections waiting on the network (stepped every iteration).
+    /// Connections waiting on the network, stepped when something happened to them: their
+    /// host woke their socket ([`Host::take_woken`]: a segment delivered, a state change),
+    /// their connect deadline came, or they were just created or woke from thinking.
     conns: BTreeMap<u64, Conn>,
+    /// The connection of each (host, socket) in `conns`.
+    by_sock: rustc_hash::FxHashMap<(usize, SocketId), u64>,
+    /// Connect deadlines of the connections in `conns` still connecting.
+    deadlines: BTreeSet<(Instant, u64)>,
+    /// Connections to step at the next pass whatever happened (just created).
+    fresh: Vec<u64>,
+    /// Reused buffers of a pass.
+    woken: Vec<SocketId>,
+    due: Vec<u64>,
     /// Connections thinking, by wake time: not stepped until then.
     sleeping: BTreeMap<(Instant, u64), Conn>,
     next_conn: u64,
@@ -231,13 +242,28 @@ impl Workloads {
     /// The earliest arrival, connect deadline or end of think time.
     pub(super) fn next_wake(&self) -> Option<Instant> {
         let arrivals = self.wls.iter().filter_map(|w| w.next_at);
-        let conns = self.conns.values().filter_map(|c| match c.phase {
-            Phase::Connecting { deadline, .. } => Some(deadline),
-            Phase::Think(t) => Some(t),
-            _ => None,
-        });
+        let deadline = self.deadlines.first().map(|(t, _)| *t);
         let sleeping = self.sleeping.keys().next().map(|(t, _)| *t);
-        arrivals.chain(conns).chain(sleeping).min()
+        arrivals.chain(deadline).chain(sleeping).min()
+    }
+
+    /// Adds a live connection (not thinking) under id `id`.
+    fn insert(&mut self, id: u64, c: Conn) {
+        self.by_sock.insert((c.host, c.sock), id);
+        if let Phase::Connecting { deadline, .. } = c.phase {
+            self.deadlines.insert((deadline, id));
+        }
+        self.conns.insert(id, c);
+    }
+
+    /// Removes live connection `id` (finished, or going to think).
+    fn remove(&mut self, id: u64) -> Option<Conn> {
+        let c = self.conns.remove(&id)?;
+        self.by_sock.remove(&(c.host, c.sock));
+        if let Phase::Connecting { deadline, .. } = c.phase {
+            self.deadlines.remove(&(deadline, id));
+        }
+        Some(c)
     }
 
     /// The statistics, in workload order.
@@ -314,6 +340,11 @@ impl Sim<'_> {
         Workloads {
             wls,
             conns: BTreeMap::new(),
+            by_sock: Default::default(),
+            deadlines: BTreeSet::new(),
+            fresh: Vec::new(),
+            woken: Vec::new(),
+            due: Vec::new(),
             sleeping: BTreeMap::new(),
             next_conn: 0,
             occupancy,
@@ -367,32 +398,57 @@ impl Sim<'_> {
             }
         }
         self.accept_all(wl);
-        // Thinkers whose time has come rejoin the connections stepped below.
+        // The connections to step, in connection order: stepping any other would find it
+        // blocked where it was (nothing reached its socket, its deadline is not due).
+        let mut due = std::mem::take(&mut wl.due);
+        due.clear();
+        due.append(&mut wl.fresh);
+        // Thinkers whose time has come rejoin the live connections.
         while let Some(entry) = wl.sleeping.first_entry() {
             if entry.key().0 > now {
                 break;
             }
             let ((_, id), c) = entry.remove_entry();
-            wl.conns.insert(id, c);
+            wl.insert(id, c);
+            due.push(id);
         }
-        let mut done = Vec::new();
-        let mut asleep = Vec::new();
-        for (id, c) in &mut wl.conns {
-            if !self.step_conn(&sc.workloads[c.wl], &mut wl.wls[c.wl].stats, c) {
-                done.push(*id);
-            } else if let Phase::Think(t) = c.phase {
-                asleep.push((t, *id));
+        due.extend(
+            wl.deadlines
+                .iter()
+                .take_while(|(t, _)| *t <= now)
+                .map(|(_, id)| *id),
+        );
+        let mut woken = std::mem::take(&mut wl.woken);
+        for (i, h) in self.hosts.iter_mut().enumerate() {
+            woken.clear();
+            h.take_woken(&mut woken);
+            due.extend(
+                woken
+                    .iter()
+                    .filter_map(|s| wl.by_sock.get(&(i, *s)).copied()),
+            );
+        }
+        wl.woken = woken;
+        due.sort_unstable();
+        due.dedup();
+        let mut finished = false;
+        for &id in &due {
+            let Some(mut c) = wl.remove(id) else {
+                continue;
+            };
+            let alive = self.step_conn(&sc.workloads[c.wl], &mut wl.wls[c.wl].stats, &mut c);
+            let host = c.host;
+            match c.phase {
+                _ if !alive => finished = true,
+                Phase::Think(t) => {
+                    wl.sleeping.insert((t, id), c);
+                }
+                _ => wl.insert(id, c),
             }
-            self.flush(c.host);
+            self.flush(host);
         }
-        for id in &done {
-            wl.conns.remove(id);
-        }
-        for (t, id) in asleep {
-            let c = wl.conns.remove(&id).expect("listed");
-            wl.sleeping.insert((t, id), c);
-        }
-        if !done.is_empty() {
+        wl.due = due;
+        if finished {
             wl.last_activity = now;
         }
         // A step may have let a server accept at once.
@@ -405,7 +461,7 @@ impl Sim<'_> {
             let Some(l) = wl.wls[i].listener else {
                 continue;
             };
-            loop {
+            while self.hosts[w.server].has_ready(l) {
                 let n = wl.wls[i].accepted;
                 let h = &mut self.hosts[w.server];
                 let label = if h.record {
@@ -427,7 +483,7 @@ impl Sim<'_> {
                             phase: Phase::Recv(w.request),
                         };
                         if self.step_conn(w, &mut wl.wls[i].stats, &mut c) {
-                            wl.conns.insert(id, c);
+                            wl.insert(id, c);
                         }
                         self.flush(w.server);
                     }
@@ -500,7 +556,8 @@ impl Sim<'_> {
                 let timeout = w.connect_timeout.unwrap_or(h.cfg.connect_timeout);
                 let id = wl.next_conn;
                 wl.next_conn += 1;
-                wl.conns.insert(
+                wl.fresh.push(id);
+                wl.insert(
                     id,
                     Conn {
                         wl: i,

@@ -365,6 +365,15 @@ impl Host {
         Ok(Some(tuple))
     }
 
+    /// Whether listener `id` has an established connection waiting for `accept()` (a cheap
+    /// test before [`Host::accept_id`], which would return `Ok(None)` or an error otherwise).
+    pub fn has_ready(&self, id: SocketId) -> bool {
+        matches!(
+            self.socks.get(&id).map(|s| &s.kind),
+            Some(Kind::Listener { ready, .. }) if !ready.is_empty()
+        )
+    }
+
     /// `accept()` on `proc`'s listener `id`: the connection's 4-tuple and socket id, named
     /// `label` (in events; no script name is kept). `Ok(None)` while none is ready.
     pub fn accept_id(

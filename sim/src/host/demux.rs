@@ -94,6 +94,9 @@ impl Host {
         let seg = pkt.meta;
         let timestamps = self.cfg.timestamps;
         let c = self.conns.get_mut(&tuple).expect("the caller found it");
+        let id = c.id;
+        self.wake(id);
+        let c = self.conns.get_mut(&tuple).expect("the caller found it");
         // A SYN-ACK names the peer endpoint and its ISS, once smoltcp accepts it.
         let learn = if seg.has(TcpFlags::SYN) && c.peer.is_none() {
             pkt.prov.map(|p| (p.conn, seg.seq))

@@ -66,6 +66,7 @@ impl Host {
         c.state = new;
         let (id, inc, listener, rst_in, iss) =
             (c.id, c.incarnation, c.listener, c.rst_in, c.wire_iss);
+        self.wake(id);
         ev!(
             self,
             Event::State(StateChange {

@@ -258,6 +258,12 @@ pub struct Host {
     /// TIME-WAIT records a SYN reopened, kept until the new connection proves genuine
     /// (RFC 1122 §4.2.2.13 policies).
     reopened: TupleMap<TimeWaitRecord>,
+    /// Sockets whose connection had a segment delivered or changed state since the last
+    /// [`Host::take_woken`]; kept only while [`Host::track_woken`] is on.
+    woken: Vec<SocketId>,
+    /// Whether to keep [`Host::woken`] (on when the run has workloads, which step only the
+    /// connections something happened to).
+    pub track_woken: bool,
 }
 
 /// A map keyed by 4-tuple with FxHash (no random state). Never iterated for anything whose
@@ -403,6 +409,8 @@ impl Host {
             pool: Vec::new(),
             scratch: Vec::new(),
             reopened: TupleMap::default(),
+            woken: Vec::new(),
+            track_woken: false,
         }
     }
 
@@ -427,15 +435,31 @@ impl Host {
         // Timestamps are milliseconds of virtual time, wrapping modulo 2³².
         TS_CLOCK.with(|c| c.set((now.micros() / 1000) as u32));
         // smoltcp sends at most one segment per socket per poll; poll again while it reports
-        // progress. Anything left for this instant shows in poll_at, which the event loop reads.
+        // progress and a socket still has something to send now (its `poll_at` is now: the
+        // test smoltcp's own dispatch makes, so the polls skipped would have sent nothing).
+        // Anything left for this instant shows in poll_at, which the event loop reads.
+        let at = sinstant(now);
         for _ in 0..64 {
-            let r = self
-                .iface
-                .poll(sinstant(now), &mut self.dev, &mut self.sockets);
+            let r = self.iface.poll(at, &mut self.dev, &mut self.sockets);
             self.after_poll(now);
-            if r == smoltcp::iface::PollResult::None {
+            if r == smoltcp::iface::PollResult::None
+                || self.iface.poll_at(at, &self.sockets).is_none_or(|t| t > at)
+            {
                 break;
             }
+        }
+    }
+
+    /// Moves the sockets woken since the last call (a segment delivered to the connection,
+    /// or a state change; in the order it happened, possibly repeated) into `into`.
+    pub fn take_woken(&mut self, into: &mut Vec<SocketId>) {
+        into.append(&mut self.woken);
+    }
+
+    /// Notes that something happened to connection socket `id` (see [`Host::take_woken`]).
+    fn wake(&mut self, id: SocketId) {
+        if self.track_woken {
+            self.woken.push(id);
         }
     }
 
