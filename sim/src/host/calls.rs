@@ -173,6 +173,7 @@ impl Host {
     /// Removes a smoltcp socket from the interface without sending anything and keeps it for
     /// reuse.
     pub(super) fn retire(&mut self, handle: SocketHandle) {
+        self.smol_at = None;
         let smoltcp::socket::Socket::Tcp(mut s) = self.sockets.remove(handle);
         // Closed locally only: the socket is out of the set, so nothing is sent.
         s.abort();
@@ -253,6 +254,7 @@ impl Host {
             self.table.remove(id);
             return Err(Errno::EINVAL);
         }
+        self.smol_at = None;
         let handle = self.sockets.add(sock);
         let incarnation = self.next_incarnation(tuple);
         let want_iss = self.isn.next(now, tuple);
@@ -443,6 +445,7 @@ impl Host {
             return Err(Errno::EPIPE);
         };
         let c = self.conns.get(&t).ok_or(Errno::EPIPE)?;
+        self.smol_at = None;
         let sock = self.sockets.get_mut::<tcp::Socket>(c.handle);
         let n = sock.send_slice(data).map_err(|_| Errno::EPIPE)?;
         self.poll(now);
@@ -480,6 +483,7 @@ impl Host {
             None => Ok(None),
             Some(None) => Ok(Some(Vec::new())),
             Some(Some(handle)) => {
+                self.smol_at = None;
                 let sock = self.sockets.get_mut::<tcp::Socket>(handle);
                 let mut buf = vec![0u8; max.map_or(BUF, |m| m as usize).min(BUF)];
                 let n = sock.recv_slice(&mut buf).map_err(|_| Errno::ECONNRESET)?;
@@ -505,6 +509,7 @@ impl Host {
             None => Ok(None),
             Some(None) => Ok(Some(0)),
             Some(Some(handle)) => {
+                self.smol_at = None;
                 let sock = self.sockets.get_mut::<tcp::Socket>(handle);
                 let mut n = 0;
                 while n < max {
@@ -540,6 +545,7 @@ impl Host {
             if let Some(c) = self.conns.get_mut(&t) {
                 if write {
                     c.shut_wr = true;
+                    self.smol_at = None;
                     self.sockets.get_mut::<tcp::Socket>(c.handle).close();
                     self.poll(now);
                 }
@@ -657,6 +663,7 @@ impl Host {
                     }
                     return;
                 };
+                self.smol_at = None;
                 let sock = self.sockets.get_mut::<tcp::Socket>(c.handle);
                 let unread = sock.recv_queue() > 0;
                 if opts.linger_secs == Some(0) && self.cfg.linger_zero_aborts() {
@@ -694,6 +701,7 @@ impl Host {
     pub(super) fn abort_conn(&mut self, now: Instant, t: FourTuple, end: ConnEnd) {
         if let Some(c) = self.conns.get(&t) {
             let id = c.id;
+            self.smol_at = None;
             self.sockets.get_mut::<tcp::Socket>(c.handle).abort();
             if let Some(s) = self.socks.get_mut(&id) {
                 s.app.set_end(end);

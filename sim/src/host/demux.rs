@@ -438,6 +438,7 @@ impl Host {
         };
         sock.listen(ep)
             .expect("port is non-zero: it came from a segment");
+        self.smol_at = None;
         let handle = self.sockets.add(sock);
         let incarnation = self.next_incarnation(tuple);
         let want_iss = forced_iss.or(self.isn.next(now, tuple));

@@ -264,6 +264,10 @@ pub struct Host {
     /// Whether to keep [`Host::woken`] (on when the run has workloads, which step only the
     /// connections something happened to).
     pub track_woken: bool,
+    /// smoltcp's `Interface::poll_at` as last computed (`None`: not known). Every change to
+    /// a socket (a poll, a socket call, a socket added or removed) forgets it; it depends on
+    /// nothing else, since a socket with something to send now answers with the time asked.
+    smol_at: Option<Option<SInstant>>,
 }
 
 /// A map keyed by 4-tuple with FxHash (no random state). Never iterated for anything whose
@@ -411,15 +415,23 @@ impl Host {
             reopened: TupleMap::default(),
             woken: Vec::new(),
             track_woken: false,
+            smol_at: None,
         }
     }
 
     /// The next instant this host needs attention: smoltcp timers or a TIME-WAIT expiry.
     pub fn poll_at(&mut self, now: Instant) -> Option<Instant> {
-        let s = self
-            .iface
-            .poll_at(sinstant(now), &self.sockets)
-            .map(|t| Instant::from_micros(t.total_micros().max(0) as u64).max(now));
+        let at = sinstant(now);
+        let smol = match self.smol_at {
+            // A remembered "now" is the time it was asked at: ask again.
+            Some(t) if t.is_none_or(|t| t > at) => t,
+            _ => {
+                let t = self.iface.poll_at(at, &self.sockets);
+                self.smol_at = Some(t);
+                t
+            }
+        };
+        let s = smol.map(|t| Instant::from_micros(t.total_micros().max(0) as u64).max(now));
         let tw = self.table.poll_timeout();
         match (s, tw) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -441,10 +453,14 @@ impl Host {
         let at = sinstant(now);
         for _ in 0..64 {
             let r = self.iface.poll(at, &mut self.dev, &mut self.sockets);
+            self.smol_at = None;
             self.after_poll(now);
-            if r == smoltcp::iface::PollResult::None
-                || self.iface.poll_at(at, &self.sockets).is_none_or(|t| t > at)
-            {
+            if r == smoltcp::iface::PollResult::None {
+                break;
+            }
+            let next = self.iface.poll_at(at, &self.sockets);
+            if next.is_none_or(|t| t > at) {
+                self.smol_at = Some(next);
                 break;
             }
         }
