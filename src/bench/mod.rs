@@ -17,8 +17,20 @@ use std::time::Instant as Wall;
 use twsim_sim::engine::{run as simulate, RunOptions};
 use twsim_sim::scenario::{parse, Overrides};
 
-/// The lifecycle scenario for the simulator: `n` sequential lifecycles between a client and
-/// a server 1 ms apart, each waiting for the client's TIME-WAIT to end.
+/// The lifecycle scenario for the simulator, as a workload (how a study runs many
+/// connections): `n` connections one minute apart (the client's 60 s TIME-WAIT ends as the
+/// next connection opens), 1 ms one way, each the bench's exchange from an automatic port.
+pub fn lifecycle_workload(n: u64) -> String {
+    format!(
+        r#"{{"name":"bench-lifecycles","os":"linux","hosts":[{{"name":"server","addr":"10.0.0.2"}},{{"name":"client","addr":"10.0.0.1"}}],
+"network":{{"routes":[{{"name":"lan","delay":"1ms"}}]}},
+"workloads":[{{"name":"bench","client":"client","server":"server","to":"10.0.0.2:80","connections":{n},"rate":"1/min","request":16,"response":64,"closes_first":"client"}}]}}"#
+    )
+}
+
+/// The lifecycle scenario for the simulator as a socket-call script (11 steps per
+/// lifecycle): `n` sequential lifecycles between a client and a server 1 ms apart, each
+/// waiting for the client's TIME-WAIT to end.
 pub fn lifecycle_scenario(n: u64) -> String {
     let mut steps = String::new();
     let step = |s: &mut String, body: &str| {
@@ -115,8 +127,21 @@ pub fn time_quiet_run(label: &str, src: &str) -> (twsim_sim::engine::RunReport, 
     (rep, seconds)
 }
 
-/// Runs `n` lifecycles through the simulator.
+/// Runs `n` lifecycles through the simulator as a workload ([`lifecycle_workload`]).
+/// Panics unless every exchange completed.
 pub fn measure_sim(n: u64) -> Figures {
+    let (rep, seconds) = time_quiet_run("<bench>", &lifecycle_workload(n));
+    let done = rep.workloads.first().map_or(0, |w| w.completed);
+    assert_eq!(done, n, "every lifecycle completes");
+    Figures {
+        lifecycles: n,
+        segments: rep.segments,
+        seconds,
+    }
+}
+
+/// Runs `n` lifecycles through the simulator as a script ([`lifecycle_scenario`]).
+pub fn measure_sim_script(n: u64) -> Figures {
     let (rep, seconds) = time_quiet_run("<bench>", &lifecycle_scenario(n));
     Figures {
         lifecycles: n,
@@ -142,10 +167,15 @@ pub fn measure_bare(n: u64) -> Figures {
 pub fn run(n: u64) {
     let bare = measure_bare(n);
     let sim = measure_sim(n);
+    let script = measure_sim_script(n);
     let kernel = kernel::measure(n);
     let mut s = String::new();
     let _ = writeln!(s, "connection lifecycles (handshake, 16 B request, 64 B response, client close, TIME-WAIT expiry), n = {n}");
-    for (name, f) in [("bare smoltcp harness", &bare), ("twsim simulator", &sim)] {
+    for (name, f) in [
+        ("bare smoltcp harness", &bare),
+        ("twsim simulator", &sim),
+        ("  (as a step script)", &script),
+    ] {
         let _ = writeln!(
             s,
             "  {name:<22} {:>10.0} lifecycles/s  {:>7.3} s  {:>5.2} segments/lifecycle",
