@@ -488,7 +488,7 @@ impl Host {
                 let mut buf = vec![0u8; max.map_or(BUF, |m| m as usize).min(BUF)];
                 let n = sock.recv_slice(&mut buf).map_err(|_| Errno::ECONNRESET)?;
                 buf.truncate(n);
-                self.poll(now); // window update
+                self.poll_if_due(now); // window update
                 Ok(Some(buf))
             }
         }
@@ -525,7 +525,7 @@ impl Host {
                     }
                     n += got;
                 }
-                self.poll(now); // window update
+                self.poll_if_due(now); // window update
                 Ok(Some(n))
             }
         }

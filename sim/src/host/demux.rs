@@ -94,9 +94,9 @@ impl Host {
         let seg = pkt.meta;
         let timestamps = self.cfg.timestamps;
         let c = self.conns.get_mut(&tuple).expect("the caller found it");
-        let id = c.id;
-        self.wake(id);
-        let c = self.conns.get_mut(&tuple).expect("the caller found it");
+        if self.track_woken {
+            self.woken.push(c.id);
+        }
         // A SYN-ACK names the peer endpoint and its ISS, once smoltcp accepts it.
         let learn = if seg.has(TcpFlags::SYN) && c.peer.is_none() {
             pkt.prov.map(|p| (p.conn, seg.seq))
@@ -130,16 +130,15 @@ impl Host {
         let send_queue = sock.send_queue();
         // A SYN-ACK that names the peer is its own peer's: not stale.
         let known = pkt.prov.is_some() && (c.peer.is_some() || learn.is_some() || stale.is_some());
-        let tests = self.seg_tests(tuple, &pkt, start, window, send_queue);
+        let tests = seg_tests(c, &pkt, start, window, send_queue);
         if stale.is_some() {
-            self.count_stale_tests(&tests);
+            self.hazards.count_stale_tests(&tests);
         }
         if !tests.paws_ok {
             // RFC 7323 §5.3 R1: not acceptable; acknowledge and drop.
             self.answer_unacceptable(now, tuple);
             return (known.then_some(stale.is_some()), Outcome::PawsRejected);
         }
-        let c = self.conns.get_mut(&tuple).expect("present");
         if seg.has(TcpFlags::FIN) {
             c.peer_fin_end = Some(seg.seq.wrapping_add(seg.seg_len()));
         }
@@ -211,7 +210,7 @@ impl Host {
                     })
                 );
             }
-        } else {
+        } else if c.war.0 > 0 {
             self.end_ack_war(now, tuple);
         }
         // RFC 793 p.69: an unacceptable segment is answered with an ACK, every time, where
@@ -229,70 +228,6 @@ impl Host {
             self.answer_unacceptable(now, tuple);
         }
         (known.then_some(stale.is_some()), outcome)
-    }
-
-    /// The receiver's acceptability tests of `pkt` at connection `tuple` before processing
-    /// (`start`: its receive-stream offset; `window`: RCV.WND; `send_queue`: bytes smoltcp
-    /// holds to send), and their probabilities under the ISN policies.
-    fn seg_tests(
-        &self,
-        tuple: FourTuple,
-        pkt: &Packet,
-        start: u64,
-        window: u64,
-        send_queue: usize,
-    ) -> SegTests {
-        let c = &self.conns[&tuple];
-        let seg = &pkt.meta;
-        // (Offsets taken modulo 2³², as sequence numbers are.)
-        let w = window.min(u64::from(u32::MAX)) as u32;
-        let seq_ok = twsim_model::seq_acceptable(
-            SeqNum(start as u32),
-            seg.seg_len(),
-            SeqNum(c.oracle.readable() as u32),
-            w,
-        );
-        let range = c.ack_range(send_queue);
-        let has_ack = seg.has(TcpFlags::ACK);
-        let ack_ok = match range {
-            _ if !has_ack => seg.has(TcpFlags::RST),
-            Some((lo, hi)) => seg.ack.ge(lo) && seg.ack.le(hi),
-            None => true,
-        };
-        let ack_unsent = has_ack && c.snd_max.is_some_and(|m| seg.ack.gt(m));
-        let paws_ok = match (c.ts_recent, seg.options.timestamp) {
-            (Some(r), Some((v, _))) if !seg.has(TcpFlags::RST) => !TsVal(v).before(r),
-            _ => true,
-        };
-        const SPACE: f64 = 4_294_967_296.0;
-        let l = u64::from(seg.seg_len());
-        let p_seq = match pkt.prov {
-            Some(p) if p.random_iss => {
-                // Table 6: W values of SEQ for an empty segment, W + L − 1 for L > 0.
-                let values = match (l, u64::from(w)) {
-                    (0, 0) => 1,
-                    (0, w) => w,
-                    (_, 0) => 0,
-                    (l, w) => w + l - 1,
-                };
-                values as f64 / SPACE
-            }
-            _ => f64::from(u8::from(seq_ok)),
-        };
-        let p_ack = match range {
-            Some((lo, hi)) if c.want_iss.is_none() && has_ack => {
-                f64::from((hi - lo) as u32) / SPACE + 1.0 / SPACE
-            }
-            _ => f64::from(u8::from(ack_ok)),
-        };
-        SegTests {
-            seq_ok,
-            ack_ok,
-            ack_unsent,
-            paws_ok,
-            p_seq,
-            p_ack,
-        }
     }
 
     /// Answers an unacceptable segment of connection `tuple` with <SEQ=SND.NXT><ACK=RCV.NXT>
@@ -489,5 +424,61 @@ impl Host {
         self.dev.rx.push_back(pkt.bytes);
         self.poll(now);
         true
+    }
+}
+
+/// The receiver's acceptability tests of `pkt` at connection `c` before processing
+/// (`start`: its receive-stream offset; `window`: RCV.WND; `send_queue`: bytes smoltcp
+/// holds to send), and their probabilities under the ISN policies.
+fn seg_tests(c: &Conn, pkt: &Packet, start: u64, window: u64, send_queue: usize) -> SegTests {
+    let seg = &pkt.meta;
+    // (Offsets taken modulo 2³², as sequence numbers are.)
+    let w = window.min(u64::from(u32::MAX)) as u32;
+    let seq_ok = twsim_model::seq_acceptable(
+        SeqNum(start as u32),
+        seg.seg_len(),
+        SeqNum(c.oracle.readable() as u32),
+        w,
+    );
+    let range = c.ack_range(send_queue);
+    let has_ack = seg.has(TcpFlags::ACK);
+    let ack_ok = match range {
+        _ if !has_ack => seg.has(TcpFlags::RST),
+        Some((lo, hi)) => seg.ack.ge(lo) && seg.ack.le(hi),
+        None => true,
+    };
+    let ack_unsent = has_ack && c.snd_max.is_some_and(|m| seg.ack.gt(m));
+    let paws_ok = match (c.ts_recent, seg.options.timestamp) {
+        (Some(r), Some((v, _))) if !seg.has(TcpFlags::RST) => !TsVal(v).before(r),
+        _ => true,
+    };
+    const SPACE: f64 = 4_294_967_296.0;
+    let l = u64::from(seg.seg_len());
+    let p_seq = match pkt.prov {
+        Some(p) if p.random_iss => {
+            // Table 6: W values of SEQ for an empty segment, W + L − 1 for L > 0.
+            let values = match (l, u64::from(w)) {
+                (0, 0) => 1,
+                (0, w) => w,
+                (_, 0) => 0,
+                (l, w) => w + l - 1,
+            };
+            values as f64 / SPACE
+        }
+        _ => f64::from(u8::from(seq_ok)),
+    };
+    let p_ack = match range {
+        Some((lo, hi)) if c.want_iss.is_none() && has_ack => {
+            f64::from((hi - lo) as u32) / SPACE + 1.0 / SPACE
+        }
+        _ => f64::from(u8::from(ack_ok)),
+    };
+    SegTests {
+        seq_ok,
+        ack_ok,
+        ack_unsent,
+        paws_ok,
+        p_seq,
+        p_ack,
     }
 }

@@ -466,6 +466,16 @@ impl Host {
         }
     }
 
+    /// [`Host::poll`] if anything is due now (a socket with something to send, a timer, a
+    /// TIME-WAIT expiry): after a socket call that may or may not have given smoltcp
+    /// something to send (a read that may open the window). Not after a delivery: smoltcp's
+    /// `poll_at` does not see the device's receive queue.
+    pub(super) fn poll_if_due(&mut self, now: Instant) {
+        if self.poll_at(now).is_some_and(|t| t <= now) {
+            self.poll(now);
+        }
+    }
+
     /// Moves the sockets woken since the last call (a segment delivered to the connection,
     /// or a state change; in the order it happened, possibly repeated) into `into`.
     pub fn take_woken(&mut self, into: &mut Vec<SocketId>) {
@@ -549,19 +559,6 @@ impl Host {
         outcome
     }
 
-    /// Counts a stale arrival at a live connection in the acceptance funnel (SEQ → ACK →
-    /// PAWS) and adds its probability of acceptance to the expectation.
-    fn count_stale_tests(&mut self, t: &SegTests) {
-        let h = &mut self.hazards;
-        h.stale_arrivals += 1;
-        h.stale_seq_ok += u64::from(t.seq_ok);
-        h.stale_ack_ok += u64::from(t.seq_ok && t.ack_ok);
-        h.stale_paws_ok += u64::from(t.seq_ok && t.ack_ok && t.paws_ok);
-        if t.paws_ok {
-            h.expected_accepted += t.p_seq * t.p_ack;
-        }
-    }
-
     /// Queues a segment the host layer crafted itself (parsed once, here).
     fn send_crafted(&mut self, bytes: Vec<u8>) {
         if let Some(p) = Packet::parse(bytes) {
@@ -614,3 +611,17 @@ mod time_wait;
 pub use device::{Dev, RxTok, TxTok};
 use oracle::RxOracle;
 pub use oracle::{Arrival, Hazards, Outcome, ACK_WAR_MIN};
+
+impl Hazards {
+    /// Counts a stale arrival at a live connection in the acceptance funnel (SEQ → ACK →
+    /// PAWS) and adds its probability of acceptance to the expectation.
+    fn count_stale_tests(&mut self, t: &SegTests) {
+        self.stale_arrivals += 1;
+        self.stale_seq_ok += u64::from(t.seq_ok);
+        self.stale_ack_ok += u64::from(t.seq_ok && t.ack_ok);
+        self.stale_paws_ok += u64::from(t.seq_ok && t.ack_ok && t.paws_ok);
+        if t.paws_ok {
+            self.expected_accepted += t.p_seq * t.p_ack;
+        }
+    }
+}
