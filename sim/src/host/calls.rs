@@ -183,7 +183,7 @@ impl Host {
     }
 
     pub(super) fn next_incarnation(&mut self, t: FourTuple) -> u32 {
-        let n = self.incarnations.entry(t).or_insert(0);
+        let n = self.incarnations.entry(tuple_key(&t)).or_insert(0);
         *n += 1;
         *n
     }
