@@ -347,16 +347,18 @@ type NameMap = std::collections::HashMap<
     std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>,
 >;
 
-/// A 4-tuple of IPv4 endpoints packed into one word (addresses and ports, 96 bits).
+/// A 4-tuple of IPv4 endpoints packed into one word (ports, then addresses: 96 bits). The
+/// ports, which vary most, sit in the low bits, which FxHash's multiply spreads over the
+/// whole hash (bits placed high would reach neither the bucket nor the tag).
 fn tuple_key(t: &FourTuple) -> u128 {
-    let word = |a: SocketAddr| {
-        let ip = match a.ip() {
-            IpAddr::V4(ip) => u128::from(u32::from(ip)),
-            IpAddr::V6(_) => unreachable!("the simulator only creates IPv4 endpoints"),
-        };
-        (ip << 16) | u128::from(a.port())
+    let ip = |a: SocketAddr| match a.ip() {
+        IpAddr::V4(ip) => u128::from(u32::from(ip)),
+        IpAddr::V6(_) => unreachable!("the simulator only creates IPv4 endpoints"),
     };
-    (word(t.local) << 48) | word(t.remote)
+    u128::from(t.local.port())
+        | (u128::from(t.remote.port()) << 16)
+        | (ip(t.remote) << 32)
+        | (ip(t.local) << 64)
 }
 
 /// The RFC 9293 §3.3.2 state of a smoltcp state (the only place the two are mapped).
