@@ -29,6 +29,11 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+/// A hash map with a fixed hasher (foldhash, fixed seed): no ambient randomness. Only looked
+/// up, or walked into something sorted before use, never iterated for anything whose order
+/// shows.
+pub(crate) type FixedMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+
 pub mod delay;
 pub mod engine;
 pub mod event;

@@ -214,7 +214,7 @@ pub(super) struct Workloads {
     /// their connect deadline came, or they were just created or woke from thinking.
     conns: BTreeMap<u64, Conn>,
     /// The connection of each (host, socket) in `conns`.
-    by_sock: rustc_hash::FxHashMap<(usize, SocketId), u64>,
+    by_sock: crate::FixedMap<(usize, SocketId), u64>,
     /// Connect deadlines of the connections in `conns` still connecting.
     deadlines: BTreeSet<(Instant, u64)>,
     /// Connections to step at the next pass whatever happened (just created).

@@ -236,7 +236,7 @@ pub struct Host {
     /// 4-tuples, not by the connections: a reused 4-tuple's entry is updated), keyed by
     /// [`tuple_key`]: 32 bytes an entry rather than 72, so that tens of thousands of
     /// 4-tuples stay in cache. Looked up only.
-    incarnations: rustc_hash::FxHashMap<u128, u32>,
+    incarnations: crate::FixedMap<u128, u32>,
     rng: ChaCha8Rng,
     /// The ISN policy's generator (counts every connection, active or passive).
     isn: IsnGenerator,
@@ -272,9 +272,8 @@ pub struct Host {
     smol_at: Option<Option<SInstant>>,
 }
 
-/// A map keyed by 4-tuple with FxHash (no random state). Never iterated for anything whose
-/// order shows: lookups only, or a walk whose results are sorted first.
-type TupleMap<V> = rustc_hash::FxHashMap<FourTuple, V>;
+/// A map keyed by 4-tuple ([`crate::FixedMap`]).
+type TupleMap<V> = crate::FixedMap<FourTuple, V>;
 
 /// A live connection's receive side just before a segment is handed to smoltcp.
 struct RxBefore {
@@ -347,9 +346,7 @@ type NameMap = std::collections::HashMap<
     std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>,
 >;
 
-/// A 4-tuple of IPv4 endpoints packed into one word (ports, then addresses: 96 bits). The
-/// ports, which vary most, sit in the low bits, which FxHash's multiply spreads over the
-/// whole hash (bits placed high would reach neither the bucket nor the tag).
+/// A 4-tuple of IPv4 endpoints packed into one word (ports, then addresses: 96 bits).
 fn tuple_key(t: &FourTuple) -> u128 {
     let ip = |a: SocketAddr| match a.ip() {
         IpAddr::V4(ip) => u128::from(u32::from(ip)),
