@@ -49,7 +49,7 @@ impl Host {
                 todo.push((*t, c.state, new));
             }
         }
-        todo.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        todo.sort_unstable_by_key(|a| a.0);
         for &(t, old, new) in &todo {
             if new != old {
                 self.on_state_change(now, t, old, new);
