@@ -5,12 +5,32 @@ use core::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// A connection's local and remote endpoints, as seen from the host that holds it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FourTuple {
     /// Local address and port.
     pub local: SocketAddr,
     /// Remote address and port.
     pub remote: SocketAddr,
+}
+
+/// An IPv4 4-tuple hashes as one 96-bit word (ports in the low bits, then the addresses):
+/// one hasher call instead of eight, on the path of every segment. Other tuples hash their
+/// endpoints. Equal tuples hash alike, as `Eq` requires.
+impl core::hash::Hash for FourTuple {
+    fn hash<H: core::hash::Hasher>(&self, h: &mut H) {
+        match (self.local, self.remote) {
+            (SocketAddr::V4(l), SocketAddr::V4(r)) => h.write_u128(
+                u128::from(l.port())
+                    | (u128::from(r.port()) << 16)
+                    | (u128::from(u32::from(*r.ip())) << 32)
+                    | (u128::from(u32::from(*l.ip())) << 64),
+            ),
+            (l, r) => {
+                l.hash(h);
+                r.hash(h);
+            }
+        }
+    }
 }
 
 impl FourTuple {
