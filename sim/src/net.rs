@@ -78,17 +78,21 @@ pub struct Network {
     max_lifetime: Duration,
     /// Segments in flight, earliest arrival first; ties in the order they were scheduled.
     queue: BinaryHeap<Reverse<Queued>>,
+    /// The segments the queue refers to, by slot; `free` lists the empty slots.
+    slots: Vec<Option<InFlight>>,
+    free: Vec<usize>,
     next_seq: u64,
     next_id: u64,
     /// Every connection (unordered endpoint pair) and the flags seen on it so far.
     seen_flags: BTreeMap<(SocketAddrV4, SocketAddrV4), TcpFlags>,
 }
 
-/// A segment in the queue, ordered by (arrival, order of scheduling) alone.
+/// A segment in the queue, ordered by (arrival, order of scheduling) alone; the segment
+/// itself waits in [`Network::slots`], so the heap moves 24 bytes, not the packet.
 struct Queued {
     at: Instant,
     seq: u64,
-    seg: InFlight,
+    slot: usize,
 }
 
 impl PartialEq for Queued {
@@ -138,6 +142,8 @@ impl Network {
             fault_state,
             max_lifetime,
             queue: BinaryHeap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
             next_seq: 0,
             next_id: 1,
             seen_flags: BTreeMap::new(),
@@ -187,10 +193,20 @@ impl Network {
         let at = seg.sent_at + delay;
         let (id, dup_of) = (seg.id, seg.dup_of);
         self.next_seq += 1;
+        let slot = match self.free.pop() {
+            Some(i) => {
+                self.slots[i] = Some(seg);
+                i
+            }
+            None => {
+                self.slots.push(Some(seg));
+                self.slots.len() - 1
+            }
+        };
         self.queue.push(Reverse(Queued {
             at,
             seq: self.next_seq,
-            seg,
+            slot,
         }));
         Verdict::Scheduled {
             id,
@@ -346,7 +362,9 @@ impl Network {
         if self.queue.peek()?.0.at > now {
             return None;
         }
-        self.queue.pop().map(|q| q.0.seg)
+        let slot = self.queue.pop()?.0.slot;
+        self.free.push(slot);
+        self.slots[slot].take()
     }
 
     /// Segments in flight.

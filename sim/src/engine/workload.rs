@@ -256,7 +256,9 @@ impl Workloads {
         self.conns.insert(id, c);
     }
 
-    /// Removes live connection `id` (finished, or going to think).
+    /// Removes live connection `id` (finished, or going to think), with its connect deadline
+    /// while it is still connecting (the pass that steps a connection out of connecting
+    /// removes that deadline itself).
     fn remove(&mut self, id: u64) -> Option<Conn> {
         let c = self.conns.remove(&id)?;
         self.by_sock.remove(&(c.host, c.sock));
@@ -433,17 +435,28 @@ impl Sim<'_> {
         due.dedup();
         let mut finished = false;
         for &id in &due {
-            let Some(mut c) = wl.remove(id) else {
+            let Some(c) = wl.conns.get_mut(&id) else {
                 continue;
             };
-            let alive = self.step_conn(&sc.workloads[c.wl], &mut wl.wls[c.wl].stats, &mut c);
+            let connecting = match c.phase {
+                Phase::Connecting { deadline, .. } => Some(deadline),
+                _ => None,
+            };
+            let alive = self.step_conn(&sc.workloads[c.wl], &mut wl.wls[c.wl].stats, c);
             let host = c.host;
+            if let (Some(d), false) = (connecting, matches!(c.phase, Phase::Connecting { .. })) {
+                wl.deadlines.remove(&(d, id));
+            }
             match c.phase {
-                _ if !alive => finished = true,
+                _ if !alive => {
+                    finished = true;
+                    wl.remove(id);
+                }
                 Phase::Think(t) => {
+                    let c = wl.remove(id).expect("stepped");
                     wl.sleeping.insert((t, id), c);
                 }
-                _ => wl.insert(id, c),
+                _ => {}
             }
             self.flush(host);
         }
