@@ -8,10 +8,11 @@ use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use twsim::{demos, output, replay_cmd};
+
+mod run_cmd;
+use run_cmd::{run_sources, DemoMode};
 use twsim_model::Profile;
-use twsim_sim::engine::{run, RunOptions, RunReport};
-use twsim_sim::report;
-use twsim_sim::scenario::{self, parse_duration, Overrides};
+use twsim_sim::scenario::{self, Overrides};
 
 #[derive(Parser)]
 #[command(
@@ -25,38 +26,38 @@ struct Cli {
 }
 
 #[derive(clap::Args, Clone, Default)]
-struct Out {
+pub(crate) struct Out {
     /// Seed for every random draw (overrides the scenario's).
     #[arg(long)]
-    seed: Option<u64>,
+    pub(crate) seed: Option<u64>,
     /// Profile for every host, overriding the scenario and its variants: linux, rfc793,
     /// freebsd, macos, windows-nt4, windows-95, windows-2000, windows-2003, solaris, hpux,
     /// stratus-os-tcp, stratus-stcp, smoltcp. Under `demo`, the story's expectations become
     /// its reference profile's outcomes, and what differs is reported with its source.
     #[arg(long)]
-    os: Option<String>,
+    pub(crate) os: Option<String>,
     /// MSL the endpoints assume, e.g. 30s or 2min.
     #[arg(long)]
-    msl: Option<String>,
+    pub(crate) msl: Option<String>,
     /// Run only this variant.
     #[arg(long)]
-    variant: Option<String>,
+    pub(crate) variant: Option<String>,
     /// Write the JSON Lines trace here (FILE.VARIANT.EXT when several variants run).
     #[arg(long, value_name = "FILE")]
-    trace: Option<PathBuf>,
+    pub(crate) trace: Option<PathBuf>,
     /// Write a capture here (FILE.VARIANT.EXT when several variants run): classic pcap
     /// (LINKTYPE_RAW, each segment at delivery), or pcapng when FILE ends in .pcapng (two
     /// interfaces, send and receive side, dropped segments included, a comment on every
     /// packet).
     #[arg(long, value_name = "FILE")]
-    pcap: Option<PathBuf>,
+    pub(crate) pcap: Option<PathBuf>,
     /// Write a ladder diagram (SVG) of each run here (FILE.VARIANT.EXT when several variants
     /// run): one lane per host, segments from send to arrival, TIME-WAIT shaded.
     #[arg(long, value_name = "FILE")]
-    svg: Option<PathBuf>,
+    pub(crate) svg: Option<PathBuf>,
     /// Print a machine-readable JSON summary instead of the timeline.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 #[derive(Subcommand)]
@@ -208,7 +209,7 @@ enum Cmd {
 }
 
 /// A user error: printed, exit status 2.
-struct Bad(String);
+pub(crate) struct Bad(pub(crate) String);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -339,259 +340,6 @@ fn read_scenario(file: &Path) -> Result<(String, String), Bad> {
         // An encoding error has a position: FILE:LINE:COL: ….
         Err(e @ scenario::InputError::Utf8 { .. }) => Err(Bad(format!("{name}:{e}"))),
         Err(e) => Err(Bad(format!("{name}: {e}"))),
-    }
-}
-
-/// How `twsim demo` differs from `twsim run`.
-#[derive(Clone, Copy)]
-struct DemoMode {
-    /// Every run's timeline and lessons, not only the first run's.
-    details: bool,
-}
-
-/// A scenario's description and source, as printed before its runs: `== NAME`, the
-/// description wrapped at 96 columns, then `source: …`.
-fn header(sc: &scenario::Resolved) -> String {
-    let mut s = format!("== {}\n", sc.name);
-    let mut wrap = |prefix: &str, text: &str| {
-        let mut line = String::from(prefix);
-        for w in text.split_whitespace() {
-            if line.chars().count() + w.chars().count() + 1 > 96 && !line.trim().is_empty() {
-                s.push_str(line.trim_end());
-                s.push('\n');
-                line = " ".repeat(prefix.len());
-            }
-            line.push_str(w);
-            line.push(' ');
-        }
-        s.push_str(line.trim_end());
-        s.push('\n');
-    };
-    if let Some(d) = &sc.description {
-        wrap("   ", d);
-    }
-    if let Some(src) = &sc.source {
-        wrap("   source: ", src);
-    }
-    s
-}
-
-/// Loads and validates every scenario and variant before running any, runs them, then writes
-/// the output files (all or none). Returns whether every run was OK.
-///
-/// A demo (`demo` is `Some`) prints every scenario's description and source first, then the
-/// first run's timeline (every run's with `details`), and always ends with the comparison of
-/// all runs. Under `--os` a demo's expectations are the story's outcomes under the scenario's
-/// own profile (its reference): the script also runs there, quietly, and each run is followed
-/// by how it differs, with the source of the rule, instead of failing.
-fn run_sources(srcs: &[(String, String)], out: &Out, demo: Option<DemoMode>) -> Result<bool, Bad> {
-    let ov = Overrides {
-        seed: out.seed,
-        os: parse_os(out.os.as_deref())?,
-        msl: out
-            .msl
-            .as_deref()
-            .map(|m| match parse_duration(m) {
-                Ok(d) if d == twsim_model::Duration::ZERO => Err(Bad(format!(
-                    "--msl: {m:?}: the MSL must be greater than zero"
-                ))),
-                Ok(d) => Ok(d),
-                Err(e) => Err(Bad(format!("--msl: {e}"))),
-            })
-            .transpose()?,
-    };
-    let mut runs = Vec::new();
-    // Per run: the index of its reference in `references` (demos only).
-    let mut reference_of: Vec<Option<usize>> = Vec::new();
-    let mut references: Vec<scenario::Resolved> = Vec::new();
-    for (file, src) in srcs {
-        let sc = scenario::parse(file, src).map_err(|e| Bad(e.to_string()))?;
-        let reference = if demo.is_some() && (ov.os.is_some() || out.variant.is_some()) {
-            // The story as written: its own profile, no variant, the same seed and MSL.
-            let base = Overrides {
-                os: None,
-                ..ov.clone()
-            };
-            let r = sc
-                .resolve(file, src, None, &base)
-                .map_err(|e| Bad(e.to_string()))?;
-            references.push(r);
-            Some(references.len() - 1)
-        } else {
-            None
-        };
-        if let Some(want) = &out.variant {
-            if !sc.variants.iter().any(|v| &v.name == want) {
-                let known = sc.variant_names();
-                return Err(Bad(format!(
-                    "{file}: --variant: no variant named {want:?} (the scenario has {})",
-                    if known.is_empty() {
-                        "no variants".to_string()
-                    } else {
-                        known.join(", ")
-                    }
-                )));
-            }
-            if ov.os.is_some() {
-                return Err(Bad(
-                    "--variant and --os exclude each other: a variant sets the profile".into(),
-                ));
-            }
-        }
-        let variants: Vec<Option<usize>> = if sc.variants.is_empty() || ov.os.is_some() {
-            vec![None]
-        } else {
-            (0..sc.variants.len()).map(Some).collect()
-        };
-        for v in variants {
-            if let (Some(want), Some(i)) = (&out.variant, v) {
-                if &sc.variants[i].name != want {
-                    continue;
-                }
-            }
-            let mut r = sc
-                .resolve(file, src, v, &ov)
-                .map_err(|e| Bad(e.to_string()))?;
-            // The full simulation's endpoints are IPv4-only; the replays take IPv6.
-            r.require_ipv4(file, src).map_err(|e| Bad(e.to_string()))?;
-            if let (Some(i), Some(_)) = (reference, ov.os) {
-                r.reference = references[i].hosts.first().map(|h| h.profile);
-            }
-            runs.push(r);
-            reference_of.push(reference);
-        }
-    }
-    if runs.is_empty() {
-        return Err(Bad(format!(
-            "no variant named {:?}",
-            out.variant.clone().unwrap_or_default()
-        )));
-    }
-    let opts = RunOptions {
-        // The ladder diagram is drawn from the trace.
-        trace: out.trace.is_some() || out.svg.is_some(),
-        pcap: out.pcap.is_some(),
-        quiet: out.json,
-    };
-    let several = runs.len() > 1;
-    // Every output path, per run, checked before anything runs.
-    type Paths = (Option<PathBuf>, Option<PathBuf>, Option<PathBuf>);
-    let paths: Vec<Paths> = runs
-        .iter()
-        .map(|sc| {
-            let tag = if several { Some(tag_of(sc)) } else { None };
-            let path =
-                |p: &Option<PathBuf>| p.as_ref().map(|p| output::with_tag(p, tag.as_deref()));
-            (path(&out.trace), path(&out.pcap), path(&out.svg))
-        })
-        .collect();
-    let all_paths: Vec<PathBuf> = paths
-        .iter()
-        .flat_map(|(t, p, g)| t.iter().chain(p.iter()).chain(g.iter()).cloned())
-        .collect();
-    output::check_all(&all_paths).map_err(|e| Bad(e.to_string()))?;
-    let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
-    let mut all_ok = true;
-    let mut summaries = Vec::new();
-    let mut rows = Vec::new();
-    if let (Some(_), false) = (demo, out.json) {
-        let mut seen: Vec<&str> = Vec::new();
-        for sc in &runs {
-            if !seen.contains(&sc.name.as_str()) {
-                seen.push(&sc.name);
-                println!("{}", header(sc));
-            }
-        }
-    }
-    for (i, (sc, (trace_path, pcap_path, svg_path))) in runs.iter().zip(paths).enumerate() {
-        let mut rep: RunReport = run(sc, opts);
-        all_ok &= rep.ok();
-        let shown = match demo {
-            Some(d) => d.details || i == 0,
-            None => true,
-        };
-        if out.json {
-            summaries.push(report::json(&rep));
-        } else {
-            if shown {
-                print!("{}", report::text(&rep));
-                println!();
-            }
-            if let Some(Some(j)) = reference_of.get(i) {
-                let reference = &references[*j];
-                let mut there = run(
-                    reference,
-                    RunOptions {
-                        quiet: true,
-                        ..RunOptions::default()
-                    },
-                );
-                for step in there.steps.iter_mut().filter(|s| s.call.is_empty()) {
-                    step.call = twsim_sim::engine::describe(&reference.steps[step.index].call);
-                }
-                println!("{}", twsim::lesson::block(&rep, &there));
-            }
-            rows.push(report::CompareRow::of(&rep));
-        }
-        let trace = rep.recorder.take_trace();
-        if let (Some(p), Some(bytes)) = (svg_path, &trace) {
-            let svg = twsim::ladder::render(&String::from_utf8_lossy(bytes))
-                .map_err(|e| Bad(format!("--svg: {e}")))?;
-            files.push((p, svg.into_bytes()));
-        }
-        if let (Some(p), Some(bytes)) = (trace_path, trace) {
-            files.push((p, bytes));
-        }
-        if let Some(p) = pcap_path {
-            // pcapng (two capture points, comments) when the name ends in .pcapng.
-            let ng = p
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("pcapng"));
-            let bytes = if ng {
-                rep.recorder.take_pcapng()
-            } else {
-                rep.recorder.take_pcap()
-            };
-            if let Some(bytes) = bytes {
-                files.push((p, bytes));
-            }
-        }
-    }
-    // Every run side by side: always after a demo; after `run`, when hazards and their
-    // controls are to be compared.
-    let table = match demo {
-        Some(_) => !rows.is_empty(),
-        None => rows.len() > 1 && rows.iter().any(report::CompareRow::has_hazards),
-    };
-    if table {
-        println!("{}", report::compare(&rows));
-    }
-    if out.json {
-        let v = if summaries.len() == 1 {
-            summaries.pop().expect("one")
-        } else {
-            serde_json::Value::Array(summaries)
-        };
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&v).expect("values serialise")
-        );
-    }
-    output::write_all(&files).map_err(|e| Bad(e.to_string()))?;
-    for (p, _) in &files {
-        if !out.json {
-            eprintln!("wrote {}", p.display());
-        }
-    }
-    Ok(all_ok)
-}
-
-fn tag_of(sc: &scenario::Resolved) -> String {
-    let base = sc.variant.clone().unwrap_or_else(|| "base".into());
-    if Path::new(&sc.name).file_name().is_some() && sc.name != base {
-        format!("{}.{base}", sc.name)
-    } else {
-        base
     }
 }
 
@@ -813,7 +561,7 @@ fn packetdrill(
 }
 
 /// `--os NAME`, validated.
-fn parse_os(name: Option<&str>) -> Result<Option<Profile>, Bad> {
+pub(crate) fn parse_os(name: Option<&str>) -> Result<Option<Profile>, Bad> {
     name.map(|n| {
         Profile::from_name(n).ok_or_else(|| {
             Bad(format!(

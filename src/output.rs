@@ -1,8 +1,8 @@
 //! Output files, written whole or not at all: every path is checked before anything runs
-//! ([`check_all`]), then every file goes to a temporary sibling first and is renamed into place
-//! only when all of them were written, so a failing run leaves existing files untouched.
+//! ([`check_all`]), then every file goes to a temporary sibling first ([`Staged`]: streamed
+//! while a run goes, or written whole) and is renamed into place only when all of them were
+//! written, so a failing run leaves existing files untouched and no partial file behind.
 
-use std::io;
 use std::path::{Path, PathBuf};
 
 /// `dir/stem.TAG.ext` for `dir/stem.ext` (unchanged without a tag).
@@ -76,29 +76,93 @@ pub fn check_all(paths: &[PathBuf]) -> Result<(), OutputError> {
     Ok(())
 }
 
+/// The output files of one command, each a temporary sibling of its target until
+/// [`Staged::commit`] renames them all into place. Dropped without a commit (an error, a
+/// panic), it removes every temporary file it made.
+#[derive(Debug, Default)]
+pub struct Staged {
+    /// (target, temporary sibling), in the order they were added.
+    files: Vec<(PathBuf, PathBuf)>,
+}
+
+impl Staged {
+    /// Nothing staged yet.
+    pub fn new() -> Staged {
+        Staged::default()
+    }
+
+    /// Creates (truncates) the temporary sibling of `target` and returns it, for the caller to
+    /// stream the file's bytes into.
+    ///
+    /// # Errors
+    ///
+    /// An [`OutputError`] naming `target` when the temporary file cannot be created.
+    pub fn create(&mut self, target: &Path) -> Result<std::fs::File, OutputError> {
+        let t = tmp(target);
+        let f = std::fs::File::create(&t)
+            .map_err(|e| OutputError(format!("{}: cannot write: {e}", target.display())))?;
+        self.files.push((target.to_path_buf(), t));
+        Ok(f)
+    }
+
+    /// Writes `bytes` as the whole of `target`'s temporary sibling.
+    ///
+    /// # Errors
+    ///
+    /// An [`OutputError`] naming `target`.
+    pub fn write(&mut self, target: &Path, bytes: &[u8]) -> Result<(), OutputError> {
+        use std::io::Write;
+        let mut f = self.create(target)?;
+        f.write_all(bytes)
+            .map_err(|e| OutputError(format!("{}: cannot write: {e}", target.display())))
+    }
+
+    /// The temporary sibling `target` is being written to (to read a streamed file back).
+    pub fn temporary(target: &Path) -> PathBuf {
+        tmp(target)
+    }
+
+    /// Renames every temporary file onto its target, in the order they were added; returns
+    /// the targets. On a failure the temporary files left are removed.
+    ///
+    /// # Errors
+    ///
+    /// An [`OutputError`] naming the target that could not be replaced.
+    pub fn commit(mut self) -> Result<Vec<PathBuf>, OutputError> {
+        let files = std::mem::take(&mut self.files);
+        for (i, (p, t)) in files.iter().enumerate() {
+            if let Err(e) = std::fs::rename(t, p) {
+                for (_, rest) in &files[i..] {
+                    let _ = std::fs::remove_file(rest);
+                }
+                return Err(OutputError(format!("{}: cannot write: {e}", p.display())));
+            }
+        }
+        Ok(files.into_iter().map(|(p, _)| p).collect())
+    }
+}
+
+impl Drop for Staged {
+    /// Removes the temporary files of an uncommitted set.
+    fn drop(&mut self) {
+        for (_, t) in &self.files {
+            let _ = std::fs::remove_file(t);
+        }
+    }
+}
+
 /// Writes every `(path, bytes)`; on any failure removes the temporaries and leaves no
 /// output file behind.
+///
+/// # Errors
+///
+/// An [`OutputError`] naming the file that could not be written.
 pub fn write_all(files: &[(PathBuf, Vec<u8>)]) -> Result<(), OutputError> {
-    let mut written: Vec<PathBuf> = Vec::new();
-    let fail = |written: &[PathBuf], p: &Path, e: io::Error| {
-        for w in written {
-            let _ = std::fs::remove_file(w);
-        }
-        OutputError(format!("{}: cannot write: {e}", p.display()))
-    };
+    let mut staged = Staged::new();
     for (p, bytes) in files {
-        let t = tmp(p);
-        if let Err(e) = std::fs::write(&t, bytes) {
-            return Err(fail(&written, p, e));
-        }
-        written.push(t);
+        staged.write(p, bytes)?;
     }
-    for (p, _) in files {
-        if let Err(e) = std::fs::rename(tmp(p), p) {
-            return Err(fail(&written, p, e));
-        }
-    }
-    Ok(())
+    staged.commit().map(|_| ())
 }
 
 #[cfg(test)]
@@ -145,6 +209,32 @@ mod tests {
         assert!(write_all(&[(good.clone(), vec![1]), (bad, vec![2])]).is_err());
         assert!(!good.exists());
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn streamed_files_appear_only_on_commit() {
+        use std::io::Write;
+        let dir = std::env::temp_dir().join(format!("twsim-staged-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let a = dir.join("a.jsonl");
+        std::fs::write(&a, b"old").unwrap();
+        // Dropped uncommitted: the target keeps its bytes, the temporary file is gone.
+        {
+            let mut s = Staged::new();
+            s.create(&a).unwrap().write_all(b"half").unwrap();
+            assert!(Staged::temporary(&a).exists());
+        }
+        assert_eq!(std::fs::read(&a).unwrap(), b"old");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        // Committed: every target replaced, no temporary file left.
+        let mut s = Staged::new();
+        s.create(&a).unwrap().write_all(b"new").unwrap();
+        s.write(&dir.join("b.svg"), b"<svg/>").unwrap();
+        let done = s.commit().unwrap();
+        assert_eq!(done, vec![a.clone(), dir.join("b.svg")]);
+        assert_eq!(std::fs::read(&a).unwrap(), b"new");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,25 +1,27 @@
 //! Rendering a [`RunReport`]: the human timeline and summary, and the `--json` summary.
 
-use crate::engine::{Detail, Occupancy, RunReport, WorkloadStats};
+use crate::engine::{Detail, Occupancy, RunReport, StepResult, TimeWaitSummary, WorkloadStats};
 use crate::event::HostInfo;
 use crate::host::Hazards;
 use serde::Serialize;
 use std::fmt::Write;
 
-/// The timeline and summary as text, for stdout.
+/// The heading, timeline and summary as text, for stdout: [`crate::trace::heading`], the
+/// timeline kept in memory (empty when it was streamed), then [`summary_text`].
 pub fn text(r: &RunReport) -> String {
-    let mut s = String::new();
-    let title = match &r.variant {
-        Some(v) => format!("{} [{v}]", r.name),
-        None => r.name.clone(),
-    };
-    let _ = writeln!(s, "== {title} (seed {})", r.seed);
-    for (name, addr, os, tw) in &r.hosts {
-        let _ = writeln!(s, "   host {name} {addr} os={os} TIME-WAIT={tw}");
-    }
+    let mut s = crate::trace::heading(&r.name, r.variant.as_deref(), r.seed, &r.hosts);
     for (t, host, line) in &r.recorder.timeline {
-        let _ = writeln!(s, "{:>12}  {host:<8} {line}", t.to_string());
+        s.push_str(&crate::trace::timeline_line(*t, host, line));
+        s.push('\n');
     }
+    s.push_str(&summary_text(r));
+    s
+}
+
+/// The summary as text (what follows the timeline): TIME-WAIT records (the first 50), the
+/// workloads and occupancy, unmet expectations, checks, hazards, the closing line.
+pub fn summary_text(r: &RunReport) -> String {
+    let mut s = String::new();
     let _ = writeln!(s, "-- summary");
     for t in r.time_wait.iter().take(MAX_TIME_WAIT_LINES) {
         let end = match t.ended_at {
@@ -545,9 +547,62 @@ pub struct CheckSummary<'a> {
     pub ok: bool,
 }
 
+impl<'a> StepSummary<'a> {
+    /// The summary of a step's result.
+    pub fn of(x: &'a StepResult) -> StepSummary<'a> {
+        StepSummary {
+            index: x.index,
+            host: &x.host,
+            proc: &x.proc,
+            call: &x.call,
+            sock: x.sock.as_deref(),
+            addr: x.addr.map(|a| a.to_string()),
+            started_at_us: x.started_at.micros(),
+            done_at_us: x.done_at.micros(),
+            result: match &x.result {
+                Ok(_) => "ok",
+                Err(e) => e.name(),
+            },
+            detail: x
+                .result
+                .as_ref()
+                .ok()
+                .filter(|d| **d != Detail::None)
+                .map(|d| d.to_string()),
+            expect: x.expect.map(|e| e.map_or("ok", |e| e.name())),
+            met: x.met,
+        }
+    }
+}
+
+impl<'a> TimeWaitLife<'a> {
+    /// The summary of a TIME-WAIT record's life.
+    pub fn of(t: &'a TimeWaitSummary) -> TimeWaitLife<'a> {
+        TimeWaitLife {
+            host: &t.host,
+            tuple: &t.tuple,
+            incarnation: t.incarnation,
+            entered_at_us: t.entered_at.micros(),
+            ended_at_us: t.ended_at.map(|e| e.micros()),
+            lived_us: t.lived.map(|d| d.micros()),
+            reason: t.reason,
+            restarts: t.restarts,
+        }
+    }
+}
+
 impl<'a> Summary<'a> {
     /// The summary of a run.
     pub fn of(r: &'a RunReport) -> Summary<'a> {
+        Summary {
+            steps: r.steps.iter().map(StepSummary::of).collect(),
+            time_wait: r.time_wait.iter().map(TimeWaitLife::of).collect(),
+            ..Summary::head(r)
+        }
+    }
+
+    /// The summary of a run without its steps and TIME-WAIT records (empty lists).
+    fn head(r: &'a RunReport) -> Summary<'a> {
         Summary {
             scenario: &r.name,
             variant: r.variant.as_deref(),
@@ -570,46 +625,8 @@ impl<'a> Summary<'a> {
                     time_wait: *tw,
                 })
                 .collect(),
-            steps: r
-                .steps
-                .iter()
-                .map(|x| StepSummary {
-                    index: x.index,
-                    host: &x.host,
-                    proc: &x.proc,
-                    call: &x.call,
-                    sock: x.sock.as_deref(),
-                    addr: x.addr.map(|a| a.to_string()),
-                    started_at_us: x.started_at.micros(),
-                    done_at_us: x.done_at.micros(),
-                    result: match &x.result {
-                        Ok(_) => "ok",
-                        Err(e) => e.name(),
-                    },
-                    detail: x
-                        .result
-                        .as_ref()
-                        .ok()
-                        .filter(|d| **d != Detail::None)
-                        .map(|d| d.to_string()),
-                    expect: x.expect.map(|e| e.map_or("ok", |e| e.name())),
-                    met: x.met,
-                })
-                .collect(),
-            time_wait: r
-                .time_wait
-                .iter()
-                .map(|t| TimeWaitLife {
-                    host: &t.host,
-                    tuple: &t.tuple,
-                    incarnation: t.incarnation,
-                    entered_at_us: t.entered_at.micros(),
-                    ended_at_us: t.ended_at.map(|e| e.micros()),
-                    lived_us: t.lived.map(|d| d.micros()),
-                    reason: t.reason,
-                    restarts: t.restarts,
-                })
-                .collect(),
+            steps: Vec::new(),
+            time_wait: Vec::new(),
             checks: r
                 .checks
                 .iter()
@@ -665,4 +682,59 @@ impl<'a> Summary<'a> {
 /// The machine-readable summary (`--json`) as a JSON value (keys sorted).
 pub fn json(r: &RunReport) -> serde_json::Value {
     serde_json::to_value(Summary::of(r)).expect("the summary serialises to JSON")
+}
+
+/// Writes the `--json` summary of `runs` to `w`, pretty-printed (two-space indents, no final
+/// newline): the object of [`json`] for one run, an array of them for several. The bytes are
+/// those of [`json`]'s values pretty-printed, keys sorted, but each step and each TIME-WAIT
+/// record becomes a value only while it is written, so memory does not grow with the length
+/// of the summary.
+///
+/// # Errors
+///
+/// The first error writing to `w`.
+pub fn write_json<W: std::io::Write>(w: W, runs: &[&RunReport]) -> serde_json::Result<()> {
+    match runs {
+        [one] => serde_json::to_writer_pretty(w, &Sorted(one)),
+        _ => serde_json::to_writer_pretty(w, &runs.iter().map(|r| Sorted(r)).collect::<Vec<_>>()),
+    }
+}
+
+/// A run's summary serialised with sorted keys, its long lists element by element.
+struct Sorted<'a>(&'a RunReport);
+
+impl Serialize for Sorted<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeMap};
+        let r = self.0;
+        let head = serde_json::to_value(Summary::head(r)).map_err(S::Error::custom)?;
+        let serde_json::Value::Object(fields) = head else {
+            return Err(S::Error::custom("a summary is an object"));
+        };
+        let mut map = s.serialize_map(Some(fields.len()))?;
+        for (k, v) in &fields {
+            match k.as_str() {
+                "steps" => map.serialize_entry(k, &Each(&r.steps, StepSummary::of))?,
+                "time_wait" => map.serialize_entry(k, &Each(&r.time_wait, TimeWaitLife::of))?,
+                _ => map.serialize_entry(k, v)?,
+            }
+        }
+        map.end()
+    }
+}
+
+/// A list serialised element by element, each through a [`serde_json::Value`] (so its keys
+/// are sorted) made by `F` only while it is written.
+struct Each<'a, T, F>(&'a [T], F);
+
+impl<'a, T, U: Serialize, F: Fn(&'a T) -> U> Serialize for Each<'a, T, F> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for x in self.0 {
+            let v = serde_json::to_value((self.1)(x)).map_err(S::Error::custom)?;
+            seq.serialize_element(&v)?;
+        }
+        seq.end()
+    }
 }

@@ -1,4 +1,4 @@
-//! The JSON Lines trace and the pcap capture.
+//! The JSON Lines trace, the pcap and pcapng captures and the human timeline.
 //!
 //! Each trace line is `{"t_us":…,"type":…,"host":…,"data":{…}}`, rendered from an
 //! [`Event`] (host omitted for run-level
@@ -9,7 +9,7 @@
 //! a segment is delivered (dropped segments never appear; the trace has them). LINKTYPE_RAW
 //! (101), written through smoltcp's `PcapSink` with little-endian headers on every machine.
 //!
-//! The pcapng ([`Recorder::take_pcapng`], through the `pcap-file` crate, little-endian) has two
+//! The pcapng (through the `pcap-file` crate, little-endian) has two
 //! capture points as two interfaces, both LINKTYPE_RAW, timestamps (virtual time) in nanosecond
 //! units: interface 0 `send` sees every segment as it leaves its sender (direction outbound),
 //! dropped ones and network copies included; interface 1 `receive` sees it as it reaches its
@@ -17,12 +17,19 @@
 //! timeline and trace), and what the network did to it: `dropped by fault #0: …`,
 //! `copy of #4 via slow (fault #1), arrives t=45.030s`, `old duplicate of incarnation 1, sent
 //! 45.000s ago`.
+//!
+//! Every output goes to a [`Sink`] as the run produces it: kept in memory ([`Recorder::new`],
+//! read back with the `take_*` methods), or streamed through a buffer to a writer the caller
+//! opened ([`Recorder::with_sinks`]; the CLI passes temporary files beside its targets), so a
+//! run's memory does not grow with what it records. The bytes are the same either way. This
+//! module never opens a file itself.
 
 use crate::event::Event;
 use serde::Serialize;
 use smoltcp::phy::{PcapLinkType, PcapSink};
 use smoltcp::time::Instant as SInstant;
-use twsim_model::Instant;
+use std::io::{self, BufWriter, Write};
+use twsim_model::{Duration, Instant};
 
 #[derive(Serialize)]
 struct Line<'a> {
@@ -34,31 +41,108 @@ struct Line<'a> {
     data: &'a serde_json::Value,
 }
 
+/// Buffer size of a streamed sink, bytes.
+const STREAM_BUFFER: usize = 64 * 1024;
+
+/// Where one recorded output goes.
+pub enum Sink {
+    /// Kept in memory until the run ends (tests; the ladder diagram without a trace file).
+    Memory(Vec<u8>),
+    /// Written as the run goes, through a buffer of 64 KiB.
+    Stream(BufWriter<Box<dyn Write + Send>>),
+}
+
+impl Sink {
+    /// An empty in-memory sink.
+    pub fn memory() -> Sink {
+        Sink::Memory(Vec::new())
+    }
+
+    /// A sink streaming to `w` (buffered here; `w` need not be).
+    pub fn stream(w: Box<dyn Write + Send>) -> Sink {
+        Sink::Stream(BufWriter::with_capacity(STREAM_BUFFER, w))
+    }
+}
+
+/// A sink, the bytes written to it and the first error writing them. Writes after an error
+/// are dropped, so recording never fails in the middle of a run; [`Out::finish`] reports it.
+struct Out {
+    sink: Sink,
+    written: u64,
+    error: Option<io::Error>,
+}
+
+impl Out {
+    fn new(sink: Sink) -> Out {
+        Out {
+            sink,
+            written: 0,
+            error: None,
+        }
+    }
+
+    /// Flushes a streamed sink; the first error of the run, if any.
+    fn finish(&mut self) -> io::Result<()> {
+        if let (Sink::Stream(w), None) = (&mut self.sink, &self.error) {
+            if let Err(e) = Write::flush(w) {
+                self.error = Some(e);
+            }
+        }
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// The bytes of an in-memory sink.
+    fn into_memory(self) -> Option<Vec<u8>> {
+        match self.sink {
+            Sink::Memory(v) => Some(v),
+            Sink::Stream(_) => None,
+        }
+    }
+}
+
+impl Write for Out {
+    /// Never fails: an error is kept for [`Out::finish`] and later bytes are dropped.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.error.is_none() {
+            match &mut self.sink {
+                Sink::Memory(v) => v.extend_from_slice(buf),
+                Sink::Stream(w) => {
+                    if let Err(e) = w.write_all(buf) {
+                        self.error = Some(e);
+                    }
+                }
+            }
+            self.written += buf.len() as u64;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// A pcap byte sink with little-endian headers whatever the host byte order, so captures are
-/// byte-identical across machines.
-#[derive(Default)]
-pub struct LePcap(pub Vec<u8>);
+/// byte-identical across machines. (Not a `Write`: smoltcp's `PcapSink` for writers is
+/// native-endian.)
+struct LePcap(Out);
 
 impl PcapSink for LePcap {
     fn write(&mut self, data: &[u8]) {
-        self.0.extend_from_slice(data);
+        self.0.write_all(data).expect("an Out never fails");
     }
     fn write_u16(&mut self, v: u16) {
-        self.0.extend_from_slice(&v.to_le_bytes());
+        self.write(&v.to_le_bytes());
     }
     fn write_u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_le_bytes());
+        self.write(&v.to_le_bytes());
     }
 }
 
-/// A packet of the pcapng capture: when (virtual time), at which capture point, its bytes
-/// and its comment.
-struct NgPacket {
-    t: Instant,
-    point: CapturePoint,
-    bytes: Vec<u8>,
-    comment: String,
-}
+type NgWriter = pcap_file::pcapng::PcapNgWriter<Out>;
 
 /// Where a pcapng packet was seen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,50 +153,140 @@ pub enum CapturePoint {
     Receive,
 }
 
+/// The sinks of a run's outputs; `None` records nothing of that output.
+#[derive(Default)]
+pub struct Sinks {
+    /// The JSON Lines trace.
+    pub trace: Option<Sink>,
+    /// The classic pcap (each segment at delivery).
+    pub pcap: Option<Sink>,
+    /// The pcapng (send and receive capture points, comments).
+    pub pcapng: Option<Sink>,
+    /// The human timeline, streamed as text: the run's heading ([`heading`]) first, then one
+    /// [`timeline_line`] per line. `None` keeps the timeline in [`Recorder::timeline`].
+    pub timeline: Option<Sink>,
+}
+
+/// Which output failed, in a [`RecordError`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// The JSON Lines trace.
+    Trace,
+    /// The classic pcap.
+    Pcap,
+    /// The pcapng.
+    PcapNg,
+    /// The streamed timeline.
+    Timeline,
+}
+
+/// The first error writing one of a run's streamed outputs.
+#[derive(Debug)]
+pub struct RecordError {
+    /// Which output.
+    pub output: Output,
+    /// The I/O error.
+    pub error: io::Error,
+}
+
 /// Everything a run records.
 pub struct Recorder {
-    jsonl: Option<Vec<u8>>,
+    jsonl: Option<Out>,
     pcap: Option<LePcap>,
-    ng: Option<Vec<NgPacket>>,
-    /// Human-readable timeline: (time, host, text).
+    ng: Option<NgWriter>,
+    /// Human-readable timeline: (time, host, text); empty when the timeline is streamed.
     pub timeline: Vec<(Instant, String, String)>,
     /// Whether to keep the timeline at all.
     pub timeline_on: bool,
+    timeline_out: Option<Out>,
 }
 
 impl std::fmt::Debug for Recorder {
     /// The sizes of what was recorded, not the bytes.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Recorder")
-            .field("jsonl_bytes", &self.jsonl.as_ref().map(Vec::len))
-            .field("pcap_bytes", &self.pcap.as_ref().map(|p| p.0.len()))
+            .field("jsonl_bytes", &self.jsonl.as_ref().map(|o| o.written))
+            .field("pcap_bytes", &self.pcap.as_ref().map(|p| p.0.written))
             .field("timeline_lines", &self.timeline.len())
             .field("timeline_on", &self.timeline_on)
             .finish()
     }
 }
 
+/// The run's heading as the timeline shows it: `== NAME [VARIANT] (seed N)`, then one line
+/// per host (`hosts`: name, address, profile name, TIME-WAIT length in µs after a plain
+/// close), each line ending in a newline.
+pub fn heading(
+    name: &str,
+    variant: Option<&str>,
+    seed: u64,
+    hosts: &[(String, String, &'static str, Duration)],
+) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = match variant {
+        Some(v) => writeln!(s, "== {name} [{v}] (seed {seed})"),
+        None => writeln!(s, "== {name} (seed {seed})"),
+    };
+    for (name, addr, os, tw) in hosts {
+        let _ = writeln!(s, "   host {name} {addr} os={os} TIME-WAIT={tw}");
+    }
+    s
+}
+
+/// One timeline line without its newline: virtual time right-aligned in 12 columns, the host
+/// name in 8, the text.
+pub fn timeline_line(t: Instant, host: &str, text: &str) -> String {
+    format!("{:>12}  {host:<8} {text}", t.to_string())
+}
+
 impl Recorder {
-    /// A recorder keeping a JSON Lines trace and/or a pcap.
+    /// A recorder keeping a JSON Lines trace and/or both captures (pcap and pcapng) in memory,
+    /// and the timeline in [`Recorder::timeline`].
     pub fn new(trace: bool, pcap: bool) -> Self {
-        let pcap = pcap.then(|| {
-            let mut p = LePcap::default();
+        Recorder::with_sinks(Sinks {
+            trace: trace.then(Sink::memory),
+            pcap: pcap.then(Sink::memory),
+            pcapng: pcap.then(Sink::memory),
+            timeline: None,
+        })
+    }
+
+    /// A recorder writing each output to its sink as the run goes. The pcap's global header
+    /// and the pcapng's section header and two interface descriptions are written at once.
+    pub fn with_sinks(sinks: Sinks) -> Self {
+        let pcap = sinks.pcap.map(|s| {
+            let mut p = LePcap(Out::new(s));
             p.global_header(PcapLinkType::Ip);
             p
         });
         Recorder {
-            jsonl: trace.then(Vec::new),
-            ng: pcap.is_some().then(Vec::new),
+            jsonl: sinks.trace.map(Out::new),
+            ng: sinks.pcapng.map(|s| pcapng_writer(Out::new(s))),
             pcap,
             timeline: Vec::new(),
             timeline_on: true,
+            timeline_out: sinks.timeline.map(Out::new),
+        }
+    }
+
+    /// Whether the timeline is streamed (the caller then writes the [`heading`] through
+    /// [`Recorder::timeline_heading`] before the first event).
+    pub fn streams_timeline(&self) -> bool {
+        self.timeline_on && self.timeline_out.is_some()
+    }
+
+    /// Writes the run's heading to a streamed timeline (nothing otherwise).
+    pub fn timeline_heading(&mut self, text: &str) {
+        if let (true, Some(out)) = (self.timeline_on, &mut self.timeline_out) {
+            out.write_all(text.as_bytes()).expect("an Out never fails");
         }
     }
 
     /// Records an event at `t` on `host` (`None` for run-level records): a trace line if the
     /// trace is kept and the event is a trace record, its timeline lines if the timeline is.
     pub fn emit(&mut self, t: Instant, host: Option<&str>, event: &Event) {
-        if let Some(buf) = &mut self.jsonl {
+        if let Some(out) = &mut self.jsonl {
             if let (Some(kind), Some(data)) = (event.kind(), event.data()) {
                 let line = Line {
                     t_us: t.micros(),
@@ -120,14 +294,21 @@ impl Recorder {
                     host,
                     data: &data,
                 };
-                serde_json::to_writer(&mut *buf, &line).expect("serialising to a Vec cannot fail");
-                buf.push(b'\n');
+                serde_json::to_writer(&mut *out, &line).expect("an Out never fails");
+                out.write_all(b"\n").expect("an Out never fails");
             }
         }
         if self.timeline_on {
+            let host = host.unwrap_or_default();
             for text in event.text() {
-                self.timeline
-                    .push((t, host.unwrap_or_default().to_string(), text));
+                match &mut self.timeline_out {
+                    Some(out) => {
+                        let mut line = timeline_line(t, host, &text);
+                        line.push('\n');
+                        out.write_all(line.as_bytes()).expect("an Out never fails");
+                    }
+                    None => self.timeline.push((t, host.to_string(), text)),
+                }
             }
         }
     }
@@ -137,94 +318,135 @@ impl Recorder {
         self.jsonl.is_some() || self.timeline_on
     }
 
-    /// Captures a packet at `t`.
+    /// Captures a packet at `t` (the classic pcap).
     pub fn capture(&mut self, t: Instant, bytes: &[u8]) {
         if let Some(p) = &mut self.pcap {
             p.packet(SInstant::from_micros(t.micros() as i64), bytes);
         }
     }
 
-    /// Whether captures are kept (callers skip building comments otherwise).
+    /// Whether the pcapng is kept (callers skip building comments otherwise).
     pub fn wants_capture(&self) -> bool {
         self.ng.is_some()
     }
 
-    /// Records a packet for the pcapng capture at `t`, seen at `point`, with `comment`.
+    /// Records a packet for the pcapng capture at `t`, seen at `point`, with `comment`: an
+    /// enhanced packet block with its direction flag, in the order recorded (virtual time
+    /// order).
     pub fn capture_at(&mut self, t: Instant, point: CapturePoint, bytes: &[u8], comment: String) {
-        if let Some(ng) = &mut self.ng {
-            ng.push(NgPacket {
-                t,
-                point,
-                bytes: bytes.to_vec(),
-                comment,
-            });
-        }
-    }
-
-    /// The pcapng bytes, if captures were kept: a section header, the two interfaces (`send`,
-    /// `receive`), and every packet in the order recorded (virtual time order), with its
-    /// direction flag and comment.
-    pub fn take_pcapng(&mut self) -> Option<Vec<u8>> {
         use pcap_file::pcapng::blocks::enhanced_packet::{
             EnhancedPacketBlock, EnhancedPacketOption,
         };
-        use pcap_file::pcapng::blocks::interface_description::{
-            InterfaceDescriptionBlock, InterfaceDescriptionOption,
-        };
-        use pcap_file::pcapng::PcapNgWriter;
-        use pcap_file::{DataLink, Endianness};
         use std::borrow::Cow;
-        let packets = self.ng.take()?;
-        let mut w = PcapNgWriter::with_endianness(Vec::new(), Endianness::Little)
-            .expect("writing to a Vec cannot fail");
-        for (name, what) in [
-            (
-                "send",
-                "each segment as it leaves its sender, dropped ones and copies included",
-            ),
-            ("receive", "each segment as it reaches its receiver"),
-        ] {
-            let idb = InterfaceDescriptionBlock {
-                linktype: DataLink::RAW,
-                snaplen: 0,
-                options: vec![
-                    InterfaceDescriptionOption::IfName(Cow::Borrowed(name)),
-                    InterfaceDescriptionOption::IfDescription(Cow::Borrowed(what)),
-                    // pcap-file writes timestamps in nanoseconds (10^-9).
-                    InterfaceDescriptionOption::IfTsResol(9),
-                ],
-            };
-            w.write_pcapng_block(idb)
-                .expect("writing to a Vec cannot fail");
-        }
-        for p in &packets {
-            let (iface, direction) = match p.point {
-                CapturePoint::Send => (0, 0b10),
-                CapturePoint::Receive => (1, 0b01),
-            };
-            let epb = EnhancedPacketBlock {
-                interface_id: iface,
-                timestamp: std::time::Duration::from_micros(p.t.micros()),
-                original_len: u32::try_from(p.bytes.len()).expect("a segment fits in u32"),
-                data: Cow::Borrowed(&p.bytes),
-                options: vec![
-                    EnhancedPacketOption::Flags(direction),
-                    EnhancedPacketOption::Comment(Cow::Borrowed(&p.comment)),
-                ],
-            };
-            w.write_pcapng_block(epb)
-                .expect("writing to a Vec cannot fail");
-        }
-        Some(w.into_inner())
+        let Some(w) = &mut self.ng else {
+            return;
+        };
+        let (iface, direction) = match point {
+            CapturePoint::Send => (0, 0b10),
+            CapturePoint::Receive => (1, 0b01),
+        };
+        let epb = EnhancedPacketBlock {
+            interface_id: iface,
+            timestamp: std::time::Duration::from_micros(t.micros()),
+            original_len: u32::try_from(bytes.len()).expect("a segment fits in u32"),
+            data: Cow::Borrowed(bytes),
+            options: vec![
+                EnhancedPacketOption::Flags(direction),
+                EnhancedPacketOption::Comment(Cow::Owned(comment)),
+            ],
+        };
+        w.write_pcapng_block(epb).expect("an Out never fails");
     }
 
-    /// The trace bytes, if kept.
+    /// Flushes and closes (drops the writers of) every streamed output; outputs kept in
+    /// memory stay for the `take_*` methods. The first error writing each output is
+    /// reported, trace first, then pcap, pcapng and timeline; a streamed output is unusable
+    /// after an error.
+    ///
+    /// # Errors
+    ///
+    /// A [`RecordError`] naming the output that failed.
+    pub fn finish(&mut self) -> Result<(), RecordError> {
+        let fail = |output| move |error| RecordError { output, error };
+        let mut result = Ok(());
+        let mut done = |out: &mut Out, output| {
+            let r = out.finish().map_err(fail(output));
+            if result.is_ok() {
+                result = r;
+            }
+            matches!(out.sink, Sink::Stream(_))
+        };
+        if self.jsonl.as_mut().is_some_and(|o| done(o, Output::Trace)) {
+            self.jsonl = None;
+        }
+        if self
+            .pcap
+            .as_mut()
+            .is_some_and(|p| done(&mut p.0, Output::Pcap))
+        {
+            self.pcap = None;
+        }
+        if self
+            .ng
+            .as_mut()
+            .is_some_and(|w| done(w.get_mut(), Output::PcapNg))
+        {
+            self.ng = None;
+        }
+        if self
+            .timeline_out
+            .as_mut()
+            .is_some_and(|o| done(o, Output::Timeline))
+        {
+            self.timeline_out = None;
+        }
+        result
+    }
+
+    /// The pcapng bytes, if kept in memory: a section header, the two interfaces (`send`,
+    /// `receive`), and every packet in the order recorded (virtual time order), with its
+    /// direction flag and comment.
+    pub fn take_pcapng(&mut self) -> Option<Vec<u8>> {
+        self.ng.take()?.into_inner().into_memory()
+    }
+
+    /// The trace bytes, if kept in memory.
     pub fn take_trace(&mut self) -> Option<Vec<u8>> {
-        self.jsonl.take()
+        self.jsonl.take()?.into_memory()
     }
 
-    /// The pcap bytes, if kept.
+    /// The pcap bytes, if kept in memory.
     pub fn take_pcap(&mut self) -> Option<Vec<u8>> {
-        self.pcap.take().map(|p| p.0)
+        self.pcap.take()?.0.into_memory()
     }
+}
+
+/// A pcapng writer on `out` with the section header and both interface descriptions written.
+fn pcapng_writer(out: Out) -> NgWriter {
+    use pcap_file::pcapng::blocks::interface_description::{
+        InterfaceDescriptionBlock, InterfaceDescriptionOption,
+    };
+    use pcap_file::{DataLink, Endianness};
+    use std::borrow::Cow;
+    let mut w = NgWriter::with_endianness(out, Endianness::Little).expect("an Out never fails");
+    for (name, what) in [
+        (
+            "send",
+            "each segment as it leaves its sender, dropped ones and copies included",
+        ),
+        ("receive", "each segment as it reaches its receiver"),
+    ] {
+        let idb = InterfaceDescriptionBlock {
+            linktype: DataLink::RAW,
+            snaplen: 0,
+            options: vec![
+                InterfaceDescriptionOption::IfName(Cow::Borrowed(name)),
+                InterfaceDescriptionOption::IfDescription(Cow::Borrowed(what)),
+                // pcap-file writes timestamps in nanoseconds (10^-9).
+                InterfaceDescriptionOption::IfTsResol(9),
+            ],
+        };
+        w.write_pcapng_block(idb).expect("an Out never fails");
+    }
+    w
 }

@@ -50,7 +50,7 @@ struct Sim<'a> {
 }
 
 impl<'a> Sim<'a> {
-    fn new(sc: &'a Resolved, opts: RunOptions) -> Self {
+    fn new(sc: &'a Resolved, opts: RunOptions, mut rec: Recorder) -> Self {
         let hosts = sc
             .hosts
             .iter()
@@ -76,7 +76,6 @@ impl<'a> Sim<'a> {
             sc.faults.clone(),
             sc.max_lifetime,
         );
-        let mut rec = Recorder::new(opts.trace, opts.pcap);
         rec.timeline_on = !opts.quiet;
         let mut hosts: Vec<Host> = hosts;
         for h in &mut hosts {
@@ -249,6 +248,7 @@ impl<'a> Sim<'a> {
 
     fn run(mut self) -> RunReport {
         let start = self.run_record();
+        self.timeline_heading();
         self.rec.emit(Instant::ZERO, None, &start);
         let mut cur = Cursor::default();
         let mut wl = self.new_workloads();
@@ -382,9 +382,19 @@ impl<'a> Sim<'a> {
     }
 }
 
-/// Runs a resolved scenario to completion.
+/// Runs a resolved scenario to completion, keeping what `opts` asks for in memory
+/// ([`Recorder::new`]: the trace, both captures, the timeline).
 pub fn run(sc: &Resolved, opts: RunOptions) -> RunReport {
-    Sim::new(sc, opts).run()
+    run_with(sc, opts, Recorder::new(opts.trace, opts.pcap))
+}
+
+/// Runs a resolved scenario to completion, recording into `rec` (for example
+/// [`Recorder::with_sinks`], which streams each output as the run goes); `opts.trace` and
+/// `opts.pcap` are not read, `opts.quiet` turns the timeline off. Call
+/// [`Recorder::finish`] on the report's recorder to flush streamed outputs and learn whether
+/// they were written.
+pub fn run_with(sc: &Resolved, opts: RunOptions, rec: Recorder) -> RunReport {
+    Sim::new(sc, opts, rec).run()
 }
 
 mod report;

@@ -147,20 +147,7 @@ impl Sim<'_> {
         let unreached = self.sc.steps.len() - cur.next;
         let time_wait = self.time_wait_lives();
         let checks = self.checks(&time_wait);
-        let hosts = self
-            .sc
-            .hosts
-            .iter()
-            .zip(&self.hosts)
-            .map(|(s, h)| {
-                (
-                    s.name.clone(),
-                    s.addr.to_string(),
-                    s.profile.name(),
-                    h.tw_len,
-                )
-            })
-            .collect();
+        let hosts = self.host_rows();
         let end = Event::End(RunEnd {
             steps: steps.len(),
             unreached,
@@ -202,11 +189,44 @@ impl Sim<'_> {
         }
     }
 
+    /// Per host, in scenario order: (name, address, profile name, TIME-WAIT length in µs
+    /// after a plain close), as [`RunReport::hosts`] lists them.
+    fn host_rows(&self) -> Vec<(String, String, &'static str, Duration)> {
+        self.sc
+            .hosts
+            .iter()
+            .zip(&self.hosts)
+            .map(|(s, h)| {
+                (
+                    s.name.clone(),
+                    s.addr.to_string(),
+                    s.profile.name(),
+                    h.tw_len,
+                )
+            })
+            .collect()
+    }
+
+    /// Writes the run's heading to a streamed timeline ([`crate::trace::heading`]; the text
+    /// summary prints it before a timeline kept in memory).
+    pub(super) fn timeline_heading(&mut self) {
+        if self.rec.streams_timeline() {
+            let sc = self.sc;
+            let text =
+                crate::trace::heading(&sc.name, sc.variant.as_deref(), sc.seed, &self.host_rows());
+            self.rec.timeline_heading(&text);
+        }
+    }
+
     /// Every TIME-WAIT record of the run, host by host: the ended ones in the order they
     /// ended, then the ones still alive.
     fn time_wait_lives(&self) -> Vec<TimeWaitSummary> {
-        let mut tw = Vec::new();
-        for h in &self.hosts {
+        let alive: Vec<_> = self.hosts.iter().map(|h| h.live_time_wait()).collect();
+        let n = self.hosts.iter().map(|h| h.tw_log.len()).sum::<usize>()
+            + alive.iter().map(Vec::len).sum::<usize>();
+        // Sized once: one entry per record.
+        let mut tw = Vec::with_capacity(n);
+        for (h, alive) in self.hosts.iter().zip(alive) {
             for l in &h.tw_log {
                 tw.push(TimeWaitSummary {
                     host: h.name.clone(),
@@ -221,7 +241,7 @@ impl Sim<'_> {
                     restarts: l.record.restarts(),
                 });
             }
-            for r in h.live_time_wait() {
+            for r in alive {
                 tw.push(TimeWaitSummary {
                     host: h.name.clone(),
                     tuple: r.tuple.to_string(),

@@ -376,6 +376,11 @@ impl Sim<'_> {
             });
             self.rec.emit(self.now, Some(&host), &event);
         }
+        if out.capacity() == 0 {
+            // At most one result per step: sized once rather than doubled, which would leave
+            // up to half the vector unused in a run of many steps.
+            out.reserve_exact(self.sc.steps.len());
+        }
         out.push(StepResult {
             index: step.index,
             host,
