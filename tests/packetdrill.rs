@@ -95,7 +95,8 @@ fn unsupported_commands_are_not_applicable_never_passed() {
 }
 
 /// `--kernel`: the linux scripts against this machine's kernel (a private network namespace, a
-/// TUN device, real sockets, real time, a tolerance for a loaded machine). Required under CI
+/// TUN device, real sockets, real time, a tolerance for a loaded machine: with eight other
+/// jobs on two cores, SYN-ACKs were seen leaving 0.31–0.37 s late). Required under CI
 /// (`CI` set, run as root); elsewhere skipped with a note when no namespace can be made.
 #[cfg(target_os = "linux")]
 #[test]
@@ -108,7 +109,7 @@ fn linux_scripts_pass_on_this_kernel() {
             "linux",
             "--kernel",
             "--tolerance_usecs",
-            "300000",
+            "500000",
         ])
         .current_dir(ROOT)
         .output()

@@ -35,7 +35,9 @@
 //!     .run(&scenario(ScenarioShape::default()), |b| {
 //!         let sc = b.build().expect("generated scenarios are valid");
 //!         let report = run(&sc, RunOptions { quiet: true, ..RunOptions::default() });
-//!         prop_assert!(report.aborted.is_none() || report.unreached > 0);
+//!         // A run that was not stopped reached every step (one that was stopped may have
+//!         // reached them all: an ACK storm can stop it while it lingers after the last).
+//!         prop_assert!(report.aborted.is_some() || report.unreached == 0);
 //!         Ok(())
 //!     })
 //!     .unwrap();
