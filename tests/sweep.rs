@@ -289,6 +289,24 @@ fn bad_specs_are_refused_with_their_position() {
             "2:126: axes[0].values[0]: \"5s\": reciprocal_duration takes positive numbers",
         ),
         (
+            "default of a derived metric",
+            r#""pointer": "/hazards/assassinations""#,
+            r#""derived": "ok", "default": 0"#,
+            "3:56: metrics[0].default: a number, and only with pointer",
+        ),
+        (
+            "rate of a duration",
+            r#""values": ["5s", "10s"]"#,
+            r#""write_as": "per_second", "values": ["5s", "10s"]"#,
+            "2:117: axes[0].values[0]: \"5s\": per_second takes positive numbers",
+        ),
+        (
+            "a part of an axis that does not exist",
+            r#""pointer": "/hazards/assassinations"}]"#,
+            r#""pointer": "/hazards/assassinations"}], "analytic": [{"metric": "a", "formula": "little_occupancy", "params": {"rate": "e/0", "t_tw": "1s"}}]"#,
+            "3:147: analytic[0].params.rate: \"e/0\" is neither an axis, AXIS/POINTER nor a duration",
+        ),
+        (
             "grid with a range",
             r#""values": ["5s", "10s"]"#,
             r#""uniform": ["5s", "10s"]"#,

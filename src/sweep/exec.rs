@@ -123,9 +123,10 @@ pub fn run_one(sw: &Sweep, point: usize, rep: u64) -> Result<Record, String> {
                         sw.file, m.name
                     ))
                 }
+                None if m.default.is_some() => m.default.clone().expect("checked"),
                 None => {
                     return Err(format!(
-                        "{}: metric {:?}: {ptr} names nothing in the run's --json summary (point {point}, replication {rep})",
+                        "{}: metric {:?}: {ptr} names nothing in the run's --json summary (point {point}, replication {rep}; a metric's \"default\" gives the value of an absent key)",
                         sw.file, m.name
                     ))
                 }

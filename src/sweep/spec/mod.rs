@@ -6,12 +6,17 @@
 //! every point's scenario once, and returns the [`Sweep`] that [`super::exec`] runs.
 //! Errors are [`ScenarioError`]s: file, JSON path, line and column.
 
-use super::analytic::{self, Formula};
 use serde::Deserialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use twsim_sim::locate::{locate, locate_key};
 use twsim_sim::scenario::{self, Overrides, Resolved, Scenario, ScenarioError};
+
+mod curves;
+mod points;
+
+pub use curves::{Analytic, ParamSource};
+use points::points_of;
 
 /// The spec as written.
 #[derive(Debug, Deserialize)]
@@ -72,6 +77,8 @@ struct MetricFile {
     derived: Option<String>,
     #[serde(default)]
     indicator: bool,
+    #[serde(default)]
+    default: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -107,6 +114,10 @@ pub struct Metric {
     pub source: Source,
     /// Record 1 when the value is greater than zero, else 0 (a probability's estimator).
     pub indicator: bool,
+    /// A pointer metric's value (a number) when the pointer names nothing in a run's summary,
+    /// such as an errno absent from `workloads/0/failed`, which lists only what happened;
+    /// without it such a run is an error.
+    pub default: Option<Value>,
 }
 
 /// One parameter axis.
@@ -128,11 +139,16 @@ pub enum WriteAs {
     /// A positive number x (a rate, per second) is written as the duration 1/x seconds, in
     /// whole microseconds (`"NNNus"`): a route's mean delay given as the rate of arrivals.
     ReciprocalDuration,
+    /// A positive number x is written as the rate `"x/s"` (x as the spec writes it): a
+    /// workload's `rate` or `rate.poisson`, swept as a number the analytic curves can use.
+    PerSecond,
 }
 
 impl WriteAs {
     /// The JSON value written at the pointer for the axis value `v`, or `None` when `v` does
     /// not fit (not a positive number, or a reciprocal below 1 µs or above 100 years).
+    /// Whether the scenario takes the value (a rate's at most 6 decimals) is checked when
+    /// each point's scenario is resolved.
     pub fn write(self, v: &Value) -> Option<Value> {
         match self {
             WriteAs::Value => Some(v.clone()),
@@ -143,28 +159,12 @@ impl WriteAs {
                     .contains(&us)
                     .then(|| Value::String(format!("{}us", us as u64)))
             }
+            WriteAs::PerSecond => {
+                v.as_f64().filter(|x| *x > 0.0)?;
+                Some(Value::String(format!("{v}/s")))
+            }
         }
     }
-}
-
-/// One analytic curve: a formula of [`super::analytic`] evaluated at every point.
-#[derive(Debug, Clone)]
-pub struct Analytic {
-    /// The metric it predicts.
-    pub metric: String,
-    /// The formula.
-    pub formula: Formula,
-    /// Each formula parameter: a constant, or the numeric value of an axis (by index).
-    pub params: Vec<(String, ParamSource)>,
-}
-
-/// A formula parameter's value.
-#[derive(Debug, Clone, Copy)]
-pub enum ParamSource {
-    /// A constant (seconds for durations).
-    Const(f64),
-    /// The numeric value of this axis at the point.
-    Axis(usize),
 }
 
 /// One point: a value per axis, and its scenario.
@@ -424,10 +424,11 @@ pub fn load(path: &Path) -> Result<Sweep, ScenarioError> {
         let write_as = match a.write_as.as_deref() {
             None => WriteAs::Value,
             Some("reciprocal_duration") => WriteAs::ReciprocalDuration,
+            Some("per_second") => WriteAs::PerSecond,
             Some(other) => {
                 return Err(bad(
                     &format!("{p}.write_as"),
-                    format!("unknown {other:?} (known: reciprocal_duration)"),
+                    format!("unknown {other:?} (known: reciprocal_duration, per_second)"),
                 ))
             }
         };
@@ -449,7 +450,10 @@ pub fn load(path: &Path) -> Result<Sweep, ScenarioError> {
                 if write_as.write(v).is_none() {
                     return Err(bad(
                         &vp,
-                        format!("{v}: reciprocal_duration takes positive numbers (a rate per second) whose reciprocal is 1 µs to 100 years"),
+                        match write_as {
+                            WriteAs::PerSecond => format!("{v}: per_second takes positive numbers (a rate per second)"),
+                            _ => format!("{v}: reciprocal_duration takes positive numbers (a rate per second) whose reciprocal is 1 µs to 100 years"),
+                        },
                     ));
                 }
             }
@@ -498,78 +502,25 @@ pub fn load(path: &Path) -> Result<Sweep, ScenarioError> {
             },
             _ => return Err(bad(&p, "give either pointer or derived".into())),
         };
+        match (&m.default, &source) {
+            (None, _) | (Some(Value::Number(_)), Source::Pointer(_)) => {}
+            (Some(_), _) => {
+                return Err(bad(
+                    &format!("{p}.default"),
+                    "a number, and only with pointer".into(),
+                ))
+            }
+        }
         metrics.push(Metric {
             name: m.name.clone(),
             source,
             indicator: m.indicator,
+            default: m.default.clone(),
         });
     }
 
     // Analytic curves.
-    let mut curves = Vec::new();
-    for (i, a) in spec.analytic.iter().enumerate() {
-        let p = format!("analytic[{i}]");
-        if !metrics.iter().any(|m| m.name == a.metric) {
-            return Err(bad(
-                &format!("{p}.metric"),
-                format!("no metric named {:?}", a.metric),
-            ));
-        }
-        let Some(formula) = Formula::from_name(&a.formula) else {
-            return Err(bad(
-                &format!("{p}.formula"),
-                format!(
-                    "unknown formula {:?} (known: {})",
-                    a.formula,
-                    analytic::known_names()
-                ),
-            ));
-        };
-        let mut params = Vec::new();
-        for (k, v) in &a.params {
-            let pp = format!("{p}.params.{k}");
-            if !formula.params().contains(&k.as_str()) {
-                return Err(bad(
-                    &pp,
-                    format!(
-                        "{} has no parameter {k:?} (it takes {})",
-                        a.formula,
-                        formula.params().join(", ")
-                    ),
-                ));
-            }
-            let src = match v {
-                Value::String(s) => match axes.iter().position(|x| &x.name == s) {
-                    Some(ix) => ParamSource::Axis(ix),
-                    None => match numeric(v) {
-                        Some(x) => ParamSource::Const(x),
-                        None => {
-                            return Err(bad(
-                                &pp,
-                                format!("{s:?} is neither an axis nor a duration"),
-                            ))
-                        }
-                    },
-                },
-                Value::Number(_) => ParamSource::Const(numeric(v).unwrap_or(f64::NAN)),
-                _ => return Err(bad(&pp, "a number, a duration or an axis name".into())),
-            };
-            params.push((k.clone(), src));
-        }
-        for need in formula.params() {
-            if !params.iter().any(|(k, _)| k == need) {
-                return Err(bad(
-                    &format!("{p}.params"),
-                    format!("{} needs the parameter {need:?}", a.formula),
-                ));
-            }
-        }
-        curves.push(Analytic {
-            metric: a.metric.clone(),
-            formula,
-            params,
-        });
-    }
+    let curves = curves::curves(&spec.analytic, &metrics, &axes, &bad)?;
 
     // Points.
     let combos = points_of(&spec, &axes).map_err(|(p, m)| bad(&p, m))?;
@@ -641,23 +592,7 @@ pub fn load(path: &Path) -> Result<Sweep, ScenarioError> {
             .resolve(&scenario_file, &text, variant, &Overrides::default())
             .map_err(point_err)?;
         r.require_ipv4(&scenario_file, &text).map_err(point_err)?;
-        let analytic = curves
-            .iter()
-            .map(|c| {
-                let args: Vec<(String, f64)> = c
-                    .params
-                    .iter()
-                    .map(|(k, s)| {
-                        let x = match *s {
-                            ParamSource::Const(x) => x,
-                            ParamSource::Axis(a) => numeric(&values[a]).unwrap_or(f64::NAN),
-                        };
-                        (k.clone(), x)
-                    })
-                    .collect();
-                c.formula.eval(&args)
-            })
-            .collect::<Vec<f64>>();
+        let analytic: Vec<f64> = curves.iter().map(|c| c.eval(&values)).collect();
         if let Some(k) = analytic.iter().position(|x| !x.is_finite()) {
             return Err(bad(
                 &format!("analytic[{k}].params"),
@@ -711,85 +646,5 @@ fn resolve_beside(spec: &Path, rel: &str) -> PathBuf {
     match spec.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.join(rel),
         _ => PathBuf::from(rel),
-    }
-}
-
-/// Every point's axis values, in order, or (path, message).
-fn points_of(spec: &SpecFile, axes: &[Axis]) -> Result<Vec<Vec<Value>>, (String, String)> {
-    match spec.sampling {
-        Sampling::Grid => {
-            let mut total: u64 = 1;
-            for a in &spec.axes {
-                let n = a.values.as_ref().map_or(1, Vec::len) as u64;
-                total = total.saturating_mul(n);
-            }
-            if total > MAX_RUNS {
-                return Err((
-                    "axes".into(),
-                    format!("the grid has more than {MAX_RUNS} points"),
-                ));
-            }
-            let mut out: Vec<Vec<Value>> = vec![Vec::new()];
-            for a in &spec.axes {
-                let vals = a.values.as_deref().unwrap_or_default();
-                out = out
-                    .into_iter()
-                    .flat_map(|prefix| {
-                        vals.iter().map(move |v| {
-                            let mut p = prefix.clone();
-                            p.push(v.clone());
-                            p
-                        })
-                    })
-                    .collect();
-            }
-            Ok(out)
-        }
-        Sampling::Random { points } => {
-            if points == 0 || points > MAX_RUNS {
-                return Err((
-                    "sampling.random.points".into(),
-                    format!("1 to {MAX_RUNS} points"),
-                ));
-            }
-            let mut streams: Vec<_> = axes
-                .iter()
-                .map(|a| twsim_sim::rng::stream(spec.seed, &format!("sweep/sample/{}", a.name)))
-                .collect();
-            let mut out = Vec::new();
-            for _ in 0..points {
-                let mut p = Vec::new();
-                for (a, rng) in spec.axes.iter().zip(streams.iter_mut()) {
-                    let u = twsim_sim::rng::unit(rng);
-                    p.push(sample(a, u));
-                }
-                out.push(p);
-            }
-            Ok(out)
-        }
-    }
-}
-
-/// The value of axis `a` for the uniform draw `u` in [0, 1).
-fn sample(a: &AxisFile, u: f64) -> Value {
-    if let Some(vals) = &a.values {
-        let i = ((u * vals.len() as f64) as usize).min(vals.len() - 1);
-        return vals[i].clone();
-    }
-    let [lo, hi] = a.uniform.as_ref().expect("validated: values or uniform");
-    let (l, h) = (
-        numeric(lo).unwrap_or_default(),
-        numeric(hi).unwrap_or_default(),
-    );
-    match lo {
-        // Durations are drawn in whole microseconds.
-        Value::String(_) => {
-            let (l, h) = ((l * 1e6).round() as u64, (h * 1e6).round() as u64);
-            let us = l + ((u * (h - l + 1) as f64) as u64).min(h - l);
-            Value::String(format!("{us}us"))
-        }
-        _ => serde_json::Number::from_f64(l + u * (h - l))
-            .map(Value::Number)
-            .unwrap_or(Value::Null),
     }
 }
