@@ -8,52 +8,14 @@
 //! formula's exactly. Occupancy is a time-average of a Poisson process, held to Little's law
 //! within 4 standard errors computed from the process itself (below), not from the sample.
 
-use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_twsim");
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+use common::*;
+use serde_json::{json, Value};
+use std::path::Path;
+
 const PORTS: &str = "examples/studies/port-exhaustion";
 const OCCUPANCY: &str = "examples/studies/time-wait-occupancy";
-
-fn twsim(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(ROOT)
-        .output()
-        .expect("runs twsim")
-}
-
-fn ok(o: &Output, what: &str) {
-    assert!(
-        o.status.success(),
-        "{what}: status {:?}\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-/// A fresh directory under the system temp dir, removed on drop.
-struct Tmp(PathBuf);
-
-impl Tmp {
-    fn new(tag: &str) -> Tmp {
-        let d = std::env::temp_dir().join(format!("twsim-studies-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).expect("temp dir");
-        Tmp(d)
-    }
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).display().to_string()
-    }
-}
-
-impl Drop for Tmp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn json_of(path: &str) -> Value {
     let p = Path::new(ROOT).join(path);
@@ -175,7 +137,7 @@ fn port_exhaustion_counts_follow_the_cycles_at_the_knee() {
     // 100 ports: the knee P / H = 100 / 1.0006 s = 99.94/s lies between 80/s and 100/s; with
     // T_TW = 999.4 ms, H = 1 s exactly, so at 100/s every port is free again at the instant
     // the 100th later connect arrives, and none fails.
-    let t = Tmp::new("ports-knee");
+    let t = Tmp::new("studies", "ports-knee");
     let rs = run_reduced(&t, PORTS, |spec, base| {
         base["ephemeral_ports"] = json!([40000, 40099]);
         base["workloads"][0]["duration"] = json!("3s");
@@ -217,7 +179,7 @@ fn port_exhaustion_counts_follow_the_cycles_at_the_knee() {
 fn port_exhaustion_study_agrees_exactly_on_both_ranges() {
     // The shipped study at two of its rates: 20 000/s is between the IANA knee (16 374/s) and
     // the Linux one (28 215/s), 31 250/s above both.
-    let t = Tmp::new("ports");
+    let t = Tmp::new("studies", "ports");
     let rs = run_reduced(&t, PORTS, |spec, _| {
         spec["axes"][0]["values"] = json!([20000, 31250]);
     });
@@ -275,7 +237,7 @@ fn littles_law(rs: &[Row], duration: f64) {
 
 #[test]
 fn occupancy_study_follows_littles_law() {
-    let t = Tmp::new("occupancy");
+    let t = Tmp::new("studies", "occupancy");
     let rs = run_reduced(&t, OCCUPANCY, |spec, base| {
         base["workloads"][0]["duration"] = json!("6s");
         spec["replications"] = json!(10);
@@ -290,7 +252,7 @@ fn occupancy_study_follows_littles_law() {
 /// (`TWSIM_BLESS=1` rewrites it), and its rows.
 fn kept(dir: &str, figure: &str) -> Vec<Row> {
     let sum = Path::new(ROOT).join(dir).join("summary.csv");
-    let t = Tmp::new(figure);
+    let t = Tmp::new("studies", figure);
     let fig = t.path("f.svg");
     ok(
         &twsim(&["plot", &sum.display().to_string(), "-o", &fig]),

@@ -1,60 +1,13 @@
 //! `twsim sweep`, `merge` and `plot` through the CLI: results independent of `--jobs` and of
 //! sharding, resume, bad input, and the shipped studies against their analytic curves.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_twsim");
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+use common::*;
+use std::path::Path;
+
 const CORRUPTION: &str = "examples/studies/corruption/sweep.json";
 const ASSASSINATION: &str = "examples/studies/assassination/sweep.json";
-
-fn twsim(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(ROOT)
-        .output()
-        .expect("runs twsim")
-}
-
-fn ok(o: &Output, what: &str) {
-    assert!(
-        o.status.success(),
-        "{what}: status {:?}\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-/// Exit status 2, one error line, no panic.
-fn bad(o: &Output, what: &str) -> String {
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert_eq!(o.status.code(), Some(2), "{what}: {err}");
-    assert!(!err.contains("panicked"), "{what}: {err}");
-    assert!(err.starts_with("twsim: error: "), "{what}: {err}");
-    err
-}
-
-/// A fresh directory under the system temp dir, removed on drop.
-struct Tmp(PathBuf);
-
-impl Tmp {
-    fn new(tag: &str) -> Tmp {
-        let d = std::env::temp_dir().join(format!("twsim-sweep-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).expect("temp dir");
-        Tmp(d)
-    }
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).display().to_string()
-    }
-}
-
-impl Drop for Tmp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn read(p: &str) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("{p}: {e}"))
@@ -62,7 +15,7 @@ fn read(p: &str) -> Vec<u8> {
 
 #[test]
 fn jobs_do_not_change_the_results() {
-    let t = Tmp::new("jobs");
+    let t = Tmp::new("sweep", "jobs");
     let (a, b) = (t.path("j1.jsonl"), t.path("j2.jsonl"));
     let (sa, sb) = (t.path("j1.csv"), t.path("j2.csv"));
     ok(
@@ -116,7 +69,7 @@ fn jobs_do_not_change_the_results() {
 
 #[test]
 fn shards_merged_equal_the_whole() {
-    let t = Tmp::new("shards");
+    let t = Tmp::new("sweep", "shards");
     let whole = t.path("whole.jsonl");
     ok(
         &twsim(&[
@@ -166,7 +119,7 @@ fn shards_merged_equal_the_whole() {
 
 #[test]
 fn an_interrupted_sweep_resumes_to_the_same_results() {
-    let t = Tmp::new("resume");
+    let t = Tmp::new("sweep", "resume");
     let whole = t.path("whole.jsonl");
     ok(&twsim(&["sweep", ASSASSINATION, "-o", &whole]), "whole");
     let full = read(&whole);
@@ -195,7 +148,7 @@ fn an_interrupted_sweep_resumes_to_the_same_results() {
 
 #[test]
 fn merge_refuses_conflicts_and_other_sweeps() {
-    let t = Tmp::new("merge");
+    let t = Tmp::new("sweep", "merge");
     let (a, c) = (t.path("a.jsonl"), t.path("c.jsonl"));
     ok(
         &twsim(&["sweep", ASSASSINATION, "-o", &a, "--shard", "1/20"]),
@@ -237,7 +190,7 @@ fn spec_file(t: &Tmp, spec: &str) -> String {
 
 #[test]
 fn bad_specs_are_refused_with_their_position() {
-    let t = Tmp::new("bad");
+    let t = Tmp::new("sweep", "bad");
     let good = r#"{"name": "s", "base": "base.json", "seed": 1, "replications": 2,
  "axes": [{"name": "d", "pointer": "/network/routes/1/delay/exponential/mean", "values": ["5s", "10s"]}],
  "metrics": [{"name": "a", "pointer": "/hazards/assassinations"}]}"#;
@@ -359,7 +312,7 @@ fn bad_specs_are_refused_with_their_position() {
 
 #[test]
 fn random_sampling_draws_inside_the_ranges_and_repeats() {
-    let t = Tmp::new("random");
+    let t = Tmp::new("sweep", "random");
     let spec = r#"{"name": "r", "base": "base.json", "seed": 9, "replications": 1,
  "sampling": {"random": {"points": 30}},
  "axes": [{"name": "d", "pointer": "/network/routes/1/delay/exponential/mean", "uniform": ["5s", "20s"]},
@@ -415,7 +368,7 @@ fn rows(csv: &str, metric: &str) -> Vec<(f64, f64, f64, f64, f64)> {
 /// The study's figure in `docs/figures/FIGURE.svg` (shown in the READMEs) must be what
 /// `twsim plot` draws from the summary; `TWSIM_BLESS=1` rewrites it.
 fn agrees(spec: &str, metric: &str, figure: &str) {
-    let t = Tmp::new(metric);
+    let t = Tmp::new("sweep", metric);
     let sum = t.path("s.csv");
     ok(
         &twsim(&["sweep", spec, "-o", &t.path("r.jsonl"), "--summary", &sum]),
@@ -479,7 +432,7 @@ fn assassination_study_agrees_with_its_analytic_curve() {
 
 #[test]
 fn plot_draws_an_svg_from_a_summary() {
-    let t = Tmp::new("plot");
+    let t = Tmp::new("sweep", "plot");
     let sum = t.path("s.csv");
     ok(
         &twsim(&[
