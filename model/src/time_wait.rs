@@ -385,6 +385,22 @@ impl TimeWaitRecord {
         }
     }
 
+    /// The record with every field given, the private ones included: how the address table's
+    /// compact store (`table/tw_store.rs`) hands a stored record back by value.
+    pub(crate) fn from_parts(
+        record: TimeWaitRecord,
+        expires_at: Instant,
+        restarts: u32,
+        last_limited_ack_at: Option<Instant>,
+    ) -> TimeWaitRecord {
+        TimeWaitRecord {
+            expires_at,
+            restarts,
+            last_limited_ack_at,
+            ..record
+        }
+    }
+
     /// The record with TS.Recent = `ts_recent` (RFC 7323 §4.3; `None`: the connection did not
     /// use timestamps).
     pub fn with_ts_recent(mut self, ts_recent: Option<TsVal>) -> TimeWaitRecord {

@@ -15,7 +15,7 @@ impl AddressTable {
         addr: SocketAddr,
         opts: SockOptions,
         uid: u32,
-        other: &Entry,
+        other: &Holder,
     ) -> Option<Errno> {
         if self.cfg.bind.is_windows() {
             return self.windows_verdict(addr, opts, uid, other);
@@ -24,13 +24,13 @@ impl AddressTable {
         if !overlaps(addr.ip(), opts.v6only, olocal.ip(), other.opts.v6only) {
             return None;
         }
-        let other_tw = matches!(other.state, TableState::TimeWait(_));
-        let unconnected = matches!(other.state, TableState::Bound | TableState::Listen);
+        let other_tw = other.state == Held::TimeWait;
+        let unconnected = matches!(other.state, Held::Bound | Held::Listen);
         let reuseport_ok = opts.reuseport && other.opts.reuseport && (other_tw || other.uid == uid);
         let conflict = match self.cfg.bind {
             BindRules::Linux => {
                 let reuseaddr_ok =
-                    opts.reuseaddr && other.opts.reuseaddr && other.state != TableState::Listen;
+                    opts.reuseaddr && other.opts.reuseaddr && other.state != Held::Listen;
                 !(reuseaddr_ok || reuseport_ok)
             }
             BindRules::Bsd => {
@@ -87,7 +87,7 @@ impl AddressTable {
         addr: SocketAddr,
         opts: SockOptions,
         uid: u32,
-        other: &Entry,
+        other: &Holder,
     ) -> Option<Errno> {
         let olocal = other.bound_addr.or(other.local)?;
         if !overlaps(addr.ip(), opts.v6only, olocal.ip(), other.opts.v6only) {
@@ -95,12 +95,10 @@ impl AddressTable {
         }
         let nt4 = self.cfg.address_object_outlives_listener;
         let holds = match other.state {
-            TableState::Unbound => false,
-            TableState::Bound | TableState::Listen => true,
-            TableState::Connected { .. } => {
-                other.accepted_from.is_none() || nt4 || other.opts.exclusiveaddruse
-            }
-            TableState::TimeWait(_) => nt4,
+            Held::Unbound => false,
+            Held::Bound | Held::Listen => true,
+            Held::Connected => !other.accepted || nt4 || other.opts.exclusiveaddruse,
+            Held::TimeWait => nt4,
         };
         if !holds {
             return None;
@@ -132,11 +130,49 @@ impl AddressTable {
     /// assumed; no source says which error wins.
     fn first_conflict(&self, id: SocketId, addr: SocketAddr) -> Option<Errno> {
         let me = self.entries.get(&id)?;
-        let ids = self.by_port.get(&addr.port());
-        ids.into_iter()
+        self.port_conflict(addr, me.opts, me.uid, Some(id))
+    }
+
+    /// The error of the oldest socket or TIME-WAIT record on `addr`'s port (other than `skip`)
+    /// that conflicts with a socket with `opts` and `uid` holding `addr`. The entries are
+    /// walked in id order and the first conflict ends the walk; the port's TIME-WAIT records
+    /// come in no order, so where the rules can answer with different errors (Windows) every
+    /// one of them is checked for an older conflict, and elsewhere (always EADDRINUSE) the
+    /// first conflict is enough.
+    fn port_conflict(
+        &self,
+        addr: SocketAddr,
+        opts: SockOptions,
+        uid: u32,
+        skip: Option<SocketId>,
+    ) -> Option<Errno> {
+        let windows = self.cfg.bind.is_windows();
+        let mut first = self
+            .by_port
+            .get(&addr.port())
+            .into_iter()
             .flatten()
-            .filter(|o| **o != id)
-            .find_map(|o| self.verdict(addr, me.opts, me.uid, &self.entries[o]))
+            .filter(|o| Some(**o) != skip)
+            .find_map(|o| {
+                let e = self.verdict(addr, opts, uid, &Holder::of(&self.entries[o]));
+                e.map(|e| (*o, e))
+            });
+        if first.is_some() && !windows {
+            return first.map(|(_, e)| e);
+        }
+        for slot in self.tw.on_port(addr.port()) {
+            let id = self.tw.id(slot);
+            if first.is_some_and(|(f, _)| f < id) {
+                continue;
+            }
+            if let Some(e) = self.verdict(addr, opts, uid, &self.tw_holder(slot)) {
+                first = Some((id, e));
+                if !windows {
+                    break;
+                }
+            }
+        }
+        first.map(|(_, e)| e)
     }
 
     /// Whether a socket with `opts` and `uid` could bind `addr` now (no side effects).
@@ -148,12 +184,7 @@ impl AddressTable {
         if !self.is_local(addr.ip()) {
             return Err(Errno::EADDRNOTAVAIL);
         }
-        let ids = self.by_port.get(&addr.port());
-        match ids
-            .into_iter()
-            .flatten()
-            .find_map(|o| self.verdict(addr, opts, uid, &self.entries[o]))
-        {
+        match self.port_conflict(addr, opts, uid, None) {
             Some(e) => Err(e),
             None => Ok(()),
         }
@@ -167,7 +198,7 @@ impl AddressTable {
     /// EADDRNOTAVAIL for an address the host does not own; EADDRINUSE on conflict or when no
     /// ephemeral port is free; EACCES where a Windows table says WSAEACCES.
     pub fn bind(&mut self, id: SocketId, addr: SocketAddr, hint: u32) -> Result<SocketAddr, Errno> {
-        let me = self.entries.get(&id).ok_or(Errno::EBADF)?;
+        let me = self.entry(id).ok_or(Errno::EBADF)?;
         // Linux `__inet6_bind` checks the socket's state, then a v4-mapped address on a
         // v6-only socket, then the address; `__inet_bind` checks the address first.
         if addr.is_ipv6() && me.local.is_some() {
@@ -182,6 +213,7 @@ impl AddressTable {
         if me.local.is_some() {
             return Err(Errno::EINVAL);
         }
+        drop(me);
         let explicit_port = addr.port() != 0;
         let addr = if addr.port() == 0 {
             let port = self
@@ -222,13 +254,15 @@ impl AddressTable {
         hint: u32,
         wildcard: IpAddr,
     ) -> Result<SocketAddr, Errno> {
-        let me = self.entries.get(&id).ok_or(Errno::EBADF)?;
+        let me = self.entry(id).ok_or(Errno::EBADF)?;
         let reconnected = me.connected_before && !self.cfg.listen_after_connect;
         if me.accepted_from.is_some() || reconnected {
             return Err(Errno::EINVAL);
         }
-        match me.state {
-            TableState::Listen => return Ok(me.local.expect("listening sockets are bound")),
+        let (state, local) = (me.state.clone(), me.local);
+        drop(me);
+        match state {
+            TableState::Listen => return Ok(local.expect("listening sockets are bound")),
             TableState::Connected { .. } | TableState::TimeWait(_) => return Err(Errno::EINVAL),
             TableState::Unbound => {
                 self.bind(id, SocketAddr::new(wildcard, 0), hint)?;

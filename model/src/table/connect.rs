@@ -29,37 +29,35 @@ impl AddressTable {
         now: Instant,
     ) -> Result<SocketAddr, Errno> {
         let (src, remote) = (unmapped(src), unmapped_endpoint(remote));
-        let me = self.entries.get(&id).ok_or(Errno::EBADF)?;
+        let me = self.entry(id).ok_or(Errno::EBADF)?;
         match me.state {
             TableState::Connected { .. } | TableState::TimeWait(_) => return Err(Errno::EISCONN),
             TableState::Listen => return Err(self.cfg.connect_on_listener),
             TableState::Unbound | TableState::Bound => {}
         }
         let before = me.local;
-        let local = match me.local {
+        drop(me);
+        let local = match before {
             Some(l) => {
                 let l = if is_wildcard(l.ip()) {
                     SocketAddr::new(src, l.port())
                 } else {
                     unmapped_endpoint(l)
                 };
-                if let Some(&other) = self.by_tuple.get(&FourTuple::new(l, remote)) {
-                    // Linux tcp_twsk_unique: an explicit bind + connect onto a TIME-WAIT
-                    // 4-tuple recycles it when the old connection used timestamps, whatever
-                    // tcp_tw_reuse says (the new ISN is SND.NXT + 65537); anything else on the
-                    // 4-tuple makes it unavailable (__inet_check_established).
-                    let recycle = self.cfg.recycle_time_wait_on_bound_connect
-                        && self.timestamps
-                        && matches!(
-                            self.entries.get(&other).map(|e| &e.state),
-                            Some(TableState::TimeWait(_))
-                        );
-                    if !recycle {
+                let tuple = FourTuple::new(l, remote);
+                // Linux tcp_twsk_unique: an explicit bind + connect onto a TIME-WAIT
+                // 4-tuple recycles it when the old connection used timestamps, whatever
+                // tcp_tw_reuse says (the new ISN is SND.NXT + 65537); anything else on the
+                // 4-tuple makes it unavailable (__inet_check_established).
+                if self.by_tuple.contains_key(&tuple) {
+                    return Err(Errno::EADDRNOTAVAIL);
+                }
+                if let Some(slot) = self.tw.slot_of_tuple(&tuple) {
+                    if !(self.cfg.recycle_time_wait_on_bound_connect && self.timestamps) {
                         return Err(Errno::EADDRNOTAVAIL);
                     }
-                    if let Some(r) = self.remove(other) {
-                        self.recycled.push((other, r));
-                    }
+                    let recycled = self.remove_time_wait(slot);
+                    self.recycled.push(recycled);
                 }
                 l
             }
@@ -152,12 +150,13 @@ impl AddressTable {
             unmapped_endpoint(tuple.local),
             unmapped_endpoint(tuple.remote),
         );
-        let parent = self.entries.get(&listener).ok_or(Errno::EBADF)?;
-        if self.by_tuple.contains_key(&tuple) {
+        let parent = self.entry(listener).ok_or(Errno::EBADF)?;
+        if self.by_tuple.contains_key(&tuple) || self.tw.slot_of_tuple(&tuple).is_some() {
             return Err(Errno::EADDRNOTAVAIL);
         }
         let (opts, uid, locked) = (parent.opts, parent.uid, parent.port_locked);
         let from = parent.bound_addr.or(parent.local);
+        drop(parent);
         let id = self.socket(uid);
         let e = self.entries.get_mut(&id).expect("just made");
         e.opts = opts;

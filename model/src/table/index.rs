@@ -1,36 +1,54 @@
 //! Indexes that keep the automatic-port search of `connect()` cheap per probed port, however
 //! many connections and TIME-WAIT records the table holds: which local ports each destination
 //! already uses ([`TupleIndex`]), and which ports hold an explicitly bound entry
-//! ([`PortCounts`]). Both answer "is this port taken?" with one bit test.
+//! ([`PortCounts`]). Both answer "is this port taken?" with one lookup: a bit test, or a binary
+//! search while a destination's ports are a short sorted list.
 
 use crate::addr::FourTuple;
 use crate::table::SocketId;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
-/// A set of ports: a short list while small, a 65 536-bit map (8 KiB) once it grows.
+/// A set of ports: a sorted list (2 bytes a port) while it is smaller than a 65 536-bit map
+/// (8 KiB), then the map. A destination with a few hundred ports costs a few hundred bytes,
+/// not 8 KiB.
 #[derive(Debug, Clone)]
 enum PortSet {
     Few(Vec<u16>),
     Many(Box<[u64; 1024]>),
 }
 
-/// Ports a short list holds before it becomes a bit map.
-const FEW: usize = 32;
+/// Ports a sorted list holds before it becomes a bit map (the size of the map).
+const FEW: usize = 4096;
 
 impl PortSet {
     fn contains(&self, port: u16) -> bool {
         match self {
-            PortSet::Few(v) => v.contains(&port),
+            PortSet::Few(v) => v.binary_search(&port).is_ok(),
             PortSet::Many(b) => b[usize::from(port >> 6)] & (1 << (port & 63)) != 0,
+        }
+    }
+
+    /// Ports `64 w .. 64 w + 63` as bits (bit k: port `64 w + k`).
+    fn word(&self, w: usize) -> u64 {
+        match self {
+            PortSet::Few(v) => {
+                let first = (w as u32 * 64) as u16;
+                let from = v.partition_point(|&p| p < first);
+                v[from..]
+                    .iter()
+                    .take_while(|&&p| usize::from(p >> 6) == w)
+                    .fold(0, |bits, &p| bits | 1 << (p & 63))
+            }
+            PortSet::Many(b) => b[w],
         }
     }
 
     fn insert(&mut self, port: u16) {
         match self {
             PortSet::Few(v) if v.len() < FEW => {
-                if !v.contains(&port) {
-                    v.push(port);
+                if let Err(i) = v.binary_search(&port) {
+                    v.insert(i, port);
                 }
             }
             PortSet::Few(v) => {
@@ -46,14 +64,19 @@ impl PortSet {
 
     fn remove(&mut self, port: u16) {
         match self {
-            PortSet::Few(v) => v.retain(|&p| p != port),
+            PortSet::Few(v) => {
+                if let Ok(i) = v.binary_search(&port) {
+                    v.remove(i);
+                }
+            }
             PortSet::Many(b) => b[usize::from(port >> 6)] &= !(1 << (port & 63)),
         }
     }
 }
 
-/// Every 4-tuple in the table, with the local ports each destination (local address, remote
-/// endpoint) uses. A destination's entry lives while it has a 4-tuple.
+/// Every live connection's 4-tuple, and the local ports each destination (local address,
+/// remote endpoint) uses with the TIME-WAIT records' 4-tuples included. A destination's entry
+/// lives while it has a 4-tuple.
 #[derive(Debug, Clone, Default)]
 pub(super) struct TupleIndex {
     tuples: BTreeMap<FourTuple, SocketId>,
@@ -83,6 +106,18 @@ impl TupleIndex {
 
     pub(super) fn remove(&mut self, t: &FourTuple) -> Option<SocketId> {
         let id = self.tuples.remove(t)?;
+        self.remove_port(t);
+        Some(id)
+    }
+
+    /// The connection of `t` became a TIME-WAIT record: it leaves the map of connections, its
+    /// port stays taken for its destination until [`TupleIndex::remove_port`].
+    pub(super) fn retire(&mut self, t: &FourTuple) {
+        self.tuples.remove(t);
+    }
+
+    /// `t` (a TIME-WAIT record's 4-tuple, or a connection's) no longer takes its port.
+    pub(super) fn remove_port(&mut self, t: &FourTuple) {
         let key = (t.local.ip(), t.remote);
         if let Some(d) = self.by_dest.get_mut(&key) {
             d.0 -= 1;
@@ -92,7 +127,6 @@ impl TupleIndex {
                 d.1.remove(t.local.port());
             }
         }
-        Some(id)
     }
 
     /// Whether some 4-tuple `(src, port) → remote` exists.
@@ -117,13 +151,9 @@ impl TakenPorts<'_> {
         self.0.is_some_and(|p| p.contains(port))
     }
 
-    /// Ports `64 w .. 64 w + 63` as bits (bit k: port `64 w + k`); 0 while the set is a short
-    /// list (a scan finds a free port at once then).
+    /// Ports `64 w .. 64 w + 63` as bits (bit k: port `64 w + k`).
     pub(super) fn word(&self, w: usize) -> u64 {
-        match self.0 {
-            Some(PortSet::Many(b)) => b[w],
-            _ => 0,
-        }
+        self.0.map_or(0, |p| p.word(w))
     }
 }
 

@@ -6,7 +6,10 @@ use super::*;
 impl AddressTable {
     /// The socket that owns a live connection or TIME-WAIT record for `tuple`.
     pub fn lookup_tuple(&self, tuple: &FourTuple) -> Option<SocketId> {
-        self.by_tuple.get(tuple).copied()
+        self.by_tuple
+            .get(tuple)
+            .copied()
+            .or_else(|| self.tw.slot_of_tuple(tuple).map(|s| self.tw.id(s)))
     }
 
     /// The listeners that could take a SYN to `local`, best first: listeners on exactly

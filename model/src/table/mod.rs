@@ -12,8 +12,16 @@
 //!
 //! Parts: `bind` (bind conflicts, `bind()`, `listen()`), `ports` (ephemeral ports of
 //! `bind(port 0)` and `connect()`), `connect` (`connect()`, disconnection, accepted
-//! children), `listeners` (4-tuple lookup, listener choice, KB Q177074), `time_wait` (the
-//! TIME-WAIT index, expiry and removal).
+//! children), `listeners` (4-tuple lookup, listener choice, KB Q177074), `time_wait`
+//! (records entering, answering segments, expiring, and sockets leaving the table),
+//! `tw_store` (the compact store the TIME-WAIT records live in, apart from the socket entries,
+//! with its `slot_index` hash indexes), `index` (per-destination port sets, explicit-bind port
+//! counts).
+//!
+//! A socket in TIME-WAIT has no [`Entry`] of its own any more: its record and what the bind
+//! rules need of the closed socket (its owner: options, uid, bound address) are in the store,
+//! and [`AddressTable::get`] rebuilds the entry from them. Everything that asks who holds a
+//! port reads both: the entries of `by_port`, then the store's list for the port.
 
 use crate::addr::{is_wildcard, overlaps, unmapped, unmapped_endpoint, FourTuple};
 use crate::errno::Errno;
@@ -25,15 +33,19 @@ use crate::state::TcpState;
 use crate::time::Instant;
 use crate::time_wait::{EndReason, SegmentInfo, TimeWaitRecord, TwDecision};
 use index::{PortCounts, TupleIndex};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
+use tw_store::{Owner, TwStore};
 
 mod bind;
 mod connect;
 mod index;
 mod listeners;
 mod ports;
+mod slot_index;
 mod time_wait;
+mod tw_store;
 
 pub use listeners::tuple_hash;
 
@@ -74,7 +86,8 @@ pub enum TableState {
         /// The remote endpoint.
         remote: SocketAddr,
     },
-    /// TIME-WAIT: only the record remains.
+    /// TIME-WAIT: only the record remains. The table keeps it in its TIME-WAIT store; an
+    /// [`Entry`] in this state is rebuilt from it by [`AddressTable::get`].
     TimeWait(Box<TimeWaitRecord>),
 }
 
@@ -143,15 +156,21 @@ pub struct AddressTable {
     cfg: ProfileConfig,
     local_addrs: Vec<IpAddr>,
     next_id: u32,
+    /// Every socket not in TIME-WAIT.
     entries: BTreeMap<SocketId, Entry>,
+    /// The entries holding each port (TIME-WAIT records are in `tw`'s port lists).
     by_port: BTreeMap<u16, BTreeSet<SocketId>>,
     /// The listening entries of each port (a subset of `by_port`): listener lookup per SYN
     /// costs the port's listeners, not every TIME-WAIT record on it.
     listening: BTreeMap<u16, BTreeSet<SocketId>>,
+    /// Live connections by 4-tuple, and the local ports of every 4-tuple per destination
+    /// (TIME-WAIT records' included).
     by_tuple: TupleIndex,
-    /// Ports held by an entry placed by an explicit bind (not by `connect()`).
+    /// Ports held by an entry or TIME-WAIT record placed by an explicit bind (not by
+    /// `connect()`).
     explicit: PortCounts,
-    expiries: BTreeSet<(Instant, SocketId)>,
+    /// The TIME-WAIT records.
+    tw: TwStore,
     /// Linux `table_perturb`: per-destination offset advanced after every automatic connect.
     perturb: BTreeMap<(IpAddr, u16), u32>,
     /// The local address each connecting socket had before `connect()`, for
@@ -185,7 +204,7 @@ impl AddressTable {
             listening: BTreeMap::new(),
             by_tuple: TupleIndex::default(),
             explicit: PortCounts::default(),
-            expiries: BTreeSet::new(),
+            tw: TwStore::default(),
             perturb: BTreeMap::new(),
             pre_connect: BTreeMap::new(),
             timestamps: false,
@@ -221,25 +240,48 @@ impl AddressTable {
         id
     }
 
-    /// A socket's entry, if it is still in the table.
-    pub fn get(&self, id: SocketId) -> Option<&Entry> {
-        self.entries.get(&id)
+    /// A socket's entry, if it is still in the table, by value: for a socket in TIME-WAIT it
+    /// is rebuilt from the store ([`TableState::TimeWait`] with the record).
+    pub fn get(&self, id: SocketId) -> Option<Entry> {
+        self.entry(id).map(Cow::into_owned)
     }
 
-    /// Every socket in the table with its id, in id order (TIME-WAIT records included), for
-    /// invariant checks from outside the crate (the host-layer fuzz target).
-    pub fn entries(&self) -> impl Iterator<Item = (SocketId, &Entry)> {
-        self.entries.iter().map(|(id, e)| (*id, e))
+    /// [`AddressTable::get`] without copying a live entry.
+    fn entry(&self, id: SocketId) -> Option<Cow<'_, Entry>> {
+        if let Some(e) = self.entries.get(&id) {
+            return Some(Cow::Borrowed(e));
+        }
+        let slot = self.tw.slot_of(id)?;
+        Some(Cow::Owned(self.tw.owner(slot).entry(self.tw.record(slot))))
+    }
+
+    /// Every socket in the table with its id, in id order (TIME-WAIT records included, as
+    /// [`AddressTable::get`] gives them), for invariant checks from outside the crate (the
+    /// host-layer fuzz target). Sorts the whole table: O(n log n).
+    pub fn entries(&self) -> impl Iterator<Item = (SocketId, Entry)> {
+        let mut all: Vec<(SocketId, Entry)> = self
+            .entries
+            .iter()
+            .map(|(id, e)| (*id, e.clone()))
+            .chain(
+                self.tw
+                    .by_socket_id()
+                    .into_iter()
+                    .map(|(id, slot)| (id, self.tw.owner(slot).entry(self.tw.record(slot)))),
+            )
+            .collect();
+        all.sort_by_key(|(id, _)| *id);
+        all.into_iter()
     }
 
     /// Number of sockets in the table (TIME-WAIT records included).
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.len() + self.tw.len()
     }
 
     /// Whether the table is empty.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.is_empty() && self.tw.len() == 0
     }
 
     /// `setsockopt()`: replaces the socket's options. Errors: EBADF if unknown.
@@ -248,8 +290,16 @@ impl AddressTable {
     /// one socket (the second setsockopt fails with WSAEINVAL, as users report; the Microsoft
     /// article does not say). The table accepts both and classifies such a socket as EX
     /// ([`crate::profile::windows_category`]).
+    /// A socket in TIME-WAIT takes the new options too (its record's bind conflicts follow
+    /// them).
     pub fn set_options(&mut self, id: SocketId, opts: SockOptions) -> Result<(), Errno> {
-        self.entries.get_mut(&id).ok_or(Errno::EBADF)?.opts = opts;
+        if let Some(e) = self.entries.get_mut(&id) {
+            e.opts = opts;
+            return Ok(());
+        }
+        let slot = self.tw.slot_of(id).ok_or(Errno::EBADF)?;
+        let owner = self.tw.owner(slot).with_opts(opts);
+        self.tw.set_owner(slot, owner);
         Ok(())
     }
 
@@ -268,6 +318,73 @@ impl AddressTable {
         if self.by_port.entry(addr.port()).or_default().insert(id) && !by_connect {
             self.explicit.add(addr.port());
         }
+    }
+}
+
+/// What the bind rules read of a socket or TIME-WAIT record that holds a port.
+#[derive(Clone, Copy, Debug)]
+struct Holder {
+    local: Option<SocketAddr>,
+    bound_addr: Option<SocketAddr>,
+    opts: SockOptions,
+    uid: u32,
+    state: Held,
+    /// Whether it is an accepted connection ([`Entry::accepted_from`]).
+    accepted: bool,
+}
+
+/// [`TableState`] without the record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Held {
+    Unbound,
+    Bound,
+    Listen,
+    Connected,
+    TimeWait,
+}
+
+impl Holder {
+    fn of(e: &Entry) -> Holder {
+        Holder {
+            local: e.local,
+            bound_addr: e.bound_addr,
+            opts: e.opts,
+            uid: e.uid,
+            state: match e.state {
+                TableState::Unbound => Held::Unbound,
+                TableState::Bound => Held::Bound,
+                TableState::Listen => Held::Listen,
+                TableState::Connected { .. } => Held::Connected,
+                TableState::TimeWait(_) => Held::TimeWait,
+            },
+            accepted: e.accepted_from.is_some(),
+        }
+    }
+}
+
+impl AddressTable {
+    /// The holder view of the TIME-WAIT record in `slot`.
+    fn tw_holder(&self, slot: u32) -> Holder {
+        let o = self.tw.owner(slot);
+        let local = self.tw.local(slot);
+        Holder {
+            local: Some(local),
+            bound_addr: o.bound_addr(local.port()),
+            opts: o.opts(),
+            uid: o.uid,
+            state: Held::TimeWait,
+            accepted: o.accepted(),
+        }
+    }
+
+    /// Whether `ok` holds for everything on `port`: its entries, then its TIME-WAIT records.
+    fn all_on_port(&self, port: u16, ok: impl Fn(Holder) -> bool) -> bool {
+        self.by_port
+            .get(&port)
+            .into_iter()
+            .flatten()
+            .all(|o| ok(Holder::of(&self.entries[o])))
+            && self.tw.on_port(port).all(|s| ok(self.tw_holder(s)))
     }
 }
 

@@ -10,13 +10,11 @@ impl AddressTable {
         let n = range.len();
         let me = &self.entries[&id];
         let free = |port: u16| {
-            let addr = SocketAddr::new(ip, port);
-            self.by_port.get(&port).into_iter().flatten().all(|o| {
-                let other = &self.entries[o];
-                // relax = false: anything overlapping on the port blocks an automatic choice.
+            // relax = false: anything overlapping on the port blocks an automatic choice.
+            self.all_on_port(port, |other| {
                 other
                     .local
-                    .is_none_or(|l| !overlaps(addr.ip(), me.opts.v6only, l.ip(), other.opts.v6only))
+                    .is_none_or(|l| !overlaps(ip, me.opts.v6only, l.ip(), other.opts.v6only))
             })
         };
         let offset = hint % n;
@@ -44,10 +42,9 @@ impl AddressTable {
     /// [`ProfileConfig::tw_reuse_loopback_after`] is set (`net.ipv4.tcp_tw_reuse` = 2:
     /// loopback connections only), the old connection used timestamps, and its last timestamp
     /// is older than that delay (`tcp_tw_reuse_delay`) at `now`. The record's entry time stands in for `tw_ts_recent_stamp`.
-    fn tw_reusable(&self, id: SocketId, tuple: &FourTuple, now: Instant) -> bool {
-        let Some(TableState::TimeWait(r)) = self.entries.get(&id).map(|e| &e.state) else {
-            return false;
-        };
+    /// `slot` is the record's place in the TIME-WAIT store.
+    fn tw_reusable(&self, slot: u32, tuple: &FourTuple, now: Instant) -> bool {
+        let r = self.tw.record(slot);
         let loopback =
             unmapped(tuple.local.ip()).is_loopback() || unmapped(tuple.remote.ip()).is_loopback();
         let Some(delay) = self.cfg.tw_reuse_loopback_after else {
@@ -94,9 +91,9 @@ impl AddressTable {
                 let tuple = FourTuple::new(SocketAddr::new(src, port), remote);
                 let reusable = reuse_possible
                     && self
-                        .by_tuple
-                        .get(&tuple)
-                        .is_some_and(|&other| self.tw_reusable(other, &tuple, now));
+                        .tw
+                        .slot_of_tuple(&tuple)
+                        .is_some_and(|slot| self.tw_reusable(slot, &tuple, now));
                 if !reusable {
                     return false;
                 }
@@ -105,20 +102,10 @@ impl AddressTable {
                 // Every entry on the port got it from connect() (no explicit bind above).
                 return true;
             }
-            let mut on_port = self
-                .by_port
-                .get(&port)
-                .into_iter()
-                .flatten()
-                .map(|o| &self.entries[o]);
-            if self.cfg.connect_shares_ports {
-                on_port.all(|e| e.port_by_connect)
-            } else {
-                on_port.all(|e| {
-                    e.local
-                        .is_none_or(|l| !overlaps(l.ip(), e.opts.v6only, src, false))
-                })
-            }
+            self.all_on_port(port, |e| {
+                e.local
+                    .is_none_or(|l| !overlaps(l.ip(), e.opts.v6only, src, false))
+            })
         };
         // Reduce the start modulo the range first (as the kernel does), so the scan below
         // never wraps around u32: a wrapped sum would skip ports and report exhaustion early.
@@ -166,11 +153,10 @@ impl AddressTable {
                 if usable(port) {
                     self.perturb.insert(key, perturb.wrapping_add(i + 2));
                     let tuple = FourTuple::new(SocketAddr::new(src, port), remote);
-                    if let Some(&other) = self.by_tuple.get(&tuple) {
+                    if let Some(slot) = self.tw.slot_of_tuple(&tuple) {
                         // A TIME-WAIT old enough to reuse (tcp_twsk_unique with tcp_tw_reuse).
-                        if let Some(r) = self.remove(other) {
-                            self.recycled.push((other, r));
-                        }
+                        let recycled = self.remove_time_wait(slot);
+                        self.recycled.push(recycled);
                     }
                     return Some(port);
                 }

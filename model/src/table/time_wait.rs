@@ -1,34 +1,48 @@
-//! The TIME-WAIT index: records entering, answering segments, expiring in deadline order,
-//! and sockets leaving the table.
+//! TIME-WAIT in the table: records entering the store (`tw_store`), answering segments,
+//! expiring in deadline order, and sockets leaving the table.
 
 use super::*;
 
 impl AddressTable {
-    /// Moves a connected socket into TIME-WAIT with `record` (its expiry is taken from it).
-    /// Errors: EINVAL if the socket is not connected on `record.tuple`.
+    /// Moves a connected socket into TIME-WAIT with `record` (its expiry is taken from it):
+    /// the socket's entry leaves the table and the record, with what the bind rules need of
+    /// the socket, goes into the TIME-WAIT store.
+    /// Errors: EBADF for an unknown id; EINVAL if the socket is not connected on
+    /// `record.tuple` (a socket in TIME-WAIT included).
     pub fn enter_time_wait(&mut self, id: SocketId, record: TimeWaitRecord) -> Result<(), Errno> {
-        let e = self.entries.get_mut(&id).ok_or(Errno::EBADF)?;
+        let Some(e) = self.entries.get(&id) else {
+            // A socket already in TIME-WAIT is not connected.
+            let in_tw = self.tw.slot_of(id).is_some();
+            return Err(if in_tw { Errno::EINVAL } else { Errno::EBADF });
+        };
         let connected =
             matches!(e.state, TableState::Connected { remote } if remote == record.tuple.remote);
         if !connected || e.local != Some(record.tuple.local) {
             return Err(Errno::EINVAL);
         }
-        self.expiries.insert((record.expires_at(), id));
-        e.state = TableState::TimeWait(Box::new(record));
+        let e = self.entries.remove(&id).expect("checked above");
+        let port = record.tuple.local.port();
+        if let Some(set) = self.by_port.get_mut(&port) {
+            // The record keeps holding the port (and its explicit-bind count).
+            set.remove(&id);
+            if set.is_empty() {
+                self.by_port.remove(&port);
+            }
+        }
+        self.by_tuple.retire(&record.tuple);
+        self.pre_connect.remove(&id);
         self.forget_stale(id);
+        self.tw.insert(id, &record, Owner::of(&e, e.opts));
         Ok(())
     }
 
-    /// The TIME-WAIT record of `id`, if it is in TIME-WAIT.
-    pub fn time_wait(&self, id: SocketId) -> Option<&TimeWaitRecord> {
-        match &self.entries.get(&id)?.state {
-            TableState::TimeWait(r) => Some(r),
-            _ => None,
-        }
+    /// The TIME-WAIT record of `id`, by value, if it is in TIME-WAIT.
+    pub fn time_wait(&self, id: SocketId) -> Option<TimeWaitRecord> {
+        self.tw.slot_of(id).map(|s| self.tw.record(s))
     }
 
     /// Feeds a segment to the TIME-WAIT record of `id` ([`TimeWaitRecord::on_segment`]) under
-    /// the profile's policy, keeping the expiry index in step. Returns `None` if `id` is not in
+    /// the profile's policy, keeping the expiry lists in step. Returns `None` if `id` is not in
     /// TIME-WAIT.
     pub fn time_wait_segment(
         &mut self,
@@ -38,15 +52,10 @@ impl AddressTable {
         listener_exists: bool,
     ) -> Option<TwDecision> {
         let policy = self.cfg.time_wait;
-        let TableState::TimeWait(r) = &mut self.entries.get_mut(&id)?.state else {
-            return None;
-        };
-        let before = r.expires_at();
+        let slot = self.tw.slot_of(id)?;
+        let mut r = self.tw.record(slot);
         let d = r.on_segment(seg, now, &policy, listener_exists);
-        if r.expires_at() != before {
-            self.expiries.remove(&(before, id));
-            self.expiries.insert((r.expires_at(), id));
-        }
+        self.tw.update(slot, &r);
         Some(d)
     }
 
@@ -59,7 +68,10 @@ impl AddressTable {
     /// those connections; [`AddressTable::choose_listener`] refuses requests to that address
     /// until each of them has entered TIME-WAIT, been disconnected or been removed.
     pub fn remove(&mut self, id: SocketId) -> Option<TimeWaitRecord> {
-        let e = self.entries.remove(&id)?;
+        let Some(e) = self.entries.remove(&id) else {
+            let slot = self.tw.slot_of(id)?;
+            return Some(self.remove_time_wait(slot).1);
+        };
         self.pre_connect.remove(&id);
         self.forget_stale(id);
         if let (TableState::Listen, Some(addr), true) =
@@ -101,53 +113,50 @@ impl AddressTable {
                 }
             }
         }
-        match e.state {
-            TableState::Connected { remote } => {
-                if let Some(l) = e.local {
-                    self.by_tuple.remove(&FourTuple::new(l, remote));
-                }
-                None
-            }
-            TableState::TimeWait(r) => {
-                self.by_tuple.remove(&r.tuple);
-                self.expiries.remove(&(r.expires_at(), id));
-                Some(*r)
-            }
-            _ => None,
+        if let (TableState::Connected { remote }, Some(l)) = (e.state, e.local) {
+            self.by_tuple.remove(&FourTuple::new(l, remote));
         }
+        None
+    }
+
+    /// Removes the TIME-WAIT record in `slot` of the store, with its port and 4-tuple.
+    pub(super) fn remove_time_wait(&mut self, slot: u32) -> (SocketId, TimeWaitRecord) {
+        let (id, r, owner) = self.tw.remove(slot);
+        self.by_tuple.remove_port(&r.tuple);
+        if !owner.port_by_connect {
+            self.explicit.sub(r.tuple.local.port());
+        }
+        (id, r)
     }
 
     /// The earliest TIME-WAIT expiry, if any (quinn-style `poll_timeout`).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.expiries.first().map(|(t, _)| *t)
+        self.tw.earliest()
     }
 
     /// Ends every TIME-WAIT record whose deadline is at or before `now`; returns them with
-    /// their socket ids, earliest first. Calling it early is harmless.
+    /// their socket ids, earliest first, ties by socket id. Calling it early is harmless.
     pub fn handle_timeout(&mut self, now: Instant) -> Vec<(SocketId, TimeWaitRecord, EndReason)> {
-        let mut out = Vec::new();
-        while let Some(&(t, id)) = self.expiries.first() {
-            if t > now {
-                break;
-            }
-            self.expiries.pop_first();
-            if let Some(r) = self.remove(id) {
-                out.push((id, r, EndReason::Expired));
-            }
-        }
-        out
+        self.tw
+            .due(now)
+            .into_iter()
+            .map(|(_, _, slot)| {
+                let (id, r) = self.remove_time_wait(slot);
+                (id, r, EndReason::Expired)
+            })
+            .collect()
     }
 
-    /// How many TIME-WAIT records the table holds (one per entry of the expiry index: O(1)).
+    /// How many TIME-WAIT records the table holds (O(1)).
     pub fn time_wait_count(&self) -> usize {
-        self.expiries.len()
+        self.tw.len()
     }
 
-    /// Every TIME-WAIT record, by socket id.
-    pub fn time_wait_records(&self) -> impl Iterator<Item = (SocketId, &TimeWaitRecord)> {
-        self.entries.iter().filter_map(|(id, e)| match &e.state {
-            TableState::TimeWait(r) => Some((*id, &**r)),
-            _ => None,
-        })
+    /// Every TIME-WAIT record, by value, by socket id (sorted on each call: O(n log n)).
+    pub fn time_wait_records(&self) -> impl Iterator<Item = (SocketId, TimeWaitRecord)> + '_ {
+        self.tw
+            .by_socket_id()
+            .into_iter()
+            .map(|(id, slot)| (id, self.tw.record(slot)))
     }
 }

@@ -74,7 +74,7 @@ impl TableHarness {
         self.table.config().bind == BindRules::Linux
     }
 
-    fn live(&self) -> Vec<(SocketId, &Entry)> {
+    fn live(&self) -> Vec<(SocketId, Entry)> {
         self.ids
             .iter()
             .filter_map(|id| self.table.get(*id).map(|e| (*id, e)))
@@ -149,8 +149,8 @@ impl TableHarness {
                 prop_assert!(self.ids.iter().all(|i| *i < id), "ids are never reused");
                 self.ids.push(id);
                 prop_assert_eq!(
-                    self.table.get(id).map(|e| &e.state),
-                    Some(&TableState::Unbound)
+                    self.table.get(id).map(|e| e.state),
+                    Some(TableState::Unbound)
                 );
                 let opts = SockOptions {
                     reuseaddr: ra,
@@ -208,7 +208,7 @@ impl TableHarness {
                 let Some(id) = self.pick(sock) else {
                     return Ok(());
                 };
-                let before = self.table.time_wait(id).cloned();
+                let before = self.table.time_wait(id);
                 let fin = SegmentInfo {
                     seq: SeqNum(999),
                     ack: Some(SeqNum(5000)),
@@ -241,7 +241,7 @@ impl TableHarness {
                 let Some(id) = self.pick(sock) else {
                     return Ok(());
                 };
-                let was_tw = self.table.time_wait(id).cloned();
+                let was_tw = self.table.time_wait(id);
                 let tuple = connection_tuple(&self.table, id);
                 let len = self.table.len();
                 let existed = self.table.get(id).is_some();
@@ -257,7 +257,7 @@ impl TableHarness {
                 let Some(id) = self.pick(sock) else {
                     return Ok(());
                 };
-                let before = self.table.get(id).cloned();
+                let before = self.table.get(id);
                 let tuple = connection_tuple(&self.table, id);
                 self.table.disconnected(id);
                 let after = self.table.get(id);
@@ -281,7 +281,7 @@ impl TableHarness {
                             .stale_address_objects()
                             .all(|(_, ids)| !ids.contains(&id)));
                     }
-                    _ => prop_assert_eq!(after, before.as_ref()),
+                    _ => prop_assert_eq!(after, before),
                 }
             }
             Op::Advance { ms } => self.advance(Duration::from_millis(ms))?,
@@ -308,7 +308,7 @@ impl TableHarness {
         let range = self.range();
         let port = [0, 80, 8080, range.first, range.first + 1][port];
         let addr = SocketAddr::new(ip(BIND_ADDRS[addr]), port);
-        let Some(e) = self.table.get(id).cloned() else {
+        let Some(e) = self.table.get(id) else {
             prop_assert_eq!(self.table.bind(id, addr, hint), Err(Errno::EBADF));
             return Ok(());
         };
@@ -353,7 +353,7 @@ impl TableHarness {
         let Some(id) = self.pick(sock) else {
             return Ok(());
         };
-        let before = self.table.get(id).cloned();
+        let before = self.table.get(id);
         let any_free = before.as_ref().is_some_and(|e| {
             self.bind_free_ports(ip("0.0.0.0"), e.opts.v6only)
                 .count(None)
@@ -408,7 +408,7 @@ impl TableHarness {
         };
         let src = ip(SRC_ADDRS[src]);
         let remote = sa(REMOTES[remote]);
-        let before = self.table.get(id).cloned();
+        let before = self.table.get(id);
         if let Some(l) = before.as_ref().and_then(|e| e.local) {
             // A socket bound to a specific IPv6 address does not connect to IPv4 peers.
             if l.is_ipv6() && !l.ip().is_unspecified() {
@@ -479,7 +479,7 @@ impl TableHarness {
         let Some(id) = self.pick(sock) else {
             return Ok(());
         };
-        let Some(parent) = self.table.get(id).cloned() else {
+        let Some(parent) = self.table.get(id) else {
             return Ok(());
         };
         if parent.state != TableState::Listen {
@@ -632,7 +632,7 @@ impl TableHarness {
         // SO_REUSEADDR and neither SO_EXCLUSIVEADDRUSE; Server 2003: on an equal address
         // both need SO_REUSEADDR); smoltcp shares anything.
         let rules = self.table.config().bind;
-        let listeners: Vec<&(SocketId, &Entry)> = live
+        let listeners: Vec<&(SocketId, Entry)> = live
             .iter()
             .filter(|(_, e)| e.state == TableState::Listen)
             .collect();

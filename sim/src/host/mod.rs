@@ -590,7 +590,7 @@ impl Host {
         self.table
             .time_wait_records()
             .filter(|(id, _)| self.logs_time_wait(*id))
-            .map(|(_, r)| r.clone())
+            .map(|(_, r)| r)
             .collect()
     }
 

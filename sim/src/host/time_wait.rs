@@ -16,7 +16,7 @@ impl Host {
         let Some(d) = self.table.time_wait_segment(id, &seg.info(), now, listener) else {
             return;
         };
-        let r = self.table.time_wait(id).cloned();
+        let r = self.table.time_wait(id);
         let action = match d.action {
             TwAction::Ack => "ack",
             TwAction::Drop => "drop",
