@@ -28,6 +28,12 @@ use crate::time_wait::{
     TimeWaitPolicy, TimerRestart,
 };
 
+mod windows;
+pub use windows::{
+    windows_category, WinBind, WINDOWS_2003_OTHER_USER, WINDOWS_2003_SAME_USER, WINDOWS_CATEGORIES,
+    WINDOWS_CLASSIC,
+};
+
 /// A named operating-system profile. The default (a scenario that names none) is `linux`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Profile {
@@ -158,75 +164,6 @@ impl BindRules {
         matches!(self, BindRules::WindowsClassic | BindRules::Windows2003)
     }
 }
-
-/// A cell of a Windows bind table: what `bind()` of a second socket returns, given the first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WinBind {
-    /// The bind succeeds.
-    Ok,
-    /// WSAEADDRINUSE (10048).
-    InUse,
-    /// WSAEACCES (10013).
-    Access,
-}
-
-/// Rows and columns of the Windows bind tables, in the order of bind-rules.md: option
-/// (D = none, RA = SO_REUSEADDR, EX = SO_EXCLUSIVEADDRUSE) × address (W = wildcard,
-/// S = specific).
-pub const WINDOWS_CATEGORIES: [&str; 6] = ["D-W", "D-S", "RA-W", "RA-S", "EX-W", "EX-S"];
-
-/// The index of a socket's row/column in the Windows tables. A socket with both
-/// SO_REUSEADDR and SO_EXCLUSIVEADDRUSE counts as EX (Windows refuses to set the second of the
-/// two with WSAEINVAL; the table does not enforce that, see [`crate::AddressTable::set_options`]).
-pub fn windows_category(reuseaddr: bool, exclusive: bool, wildcard: bool) -> usize {
-    let opt = if exclusive {
-        2
-    } else if reuseaddr {
-        1
-    } else {
-        0
-    };
-    opt * 2 + usize::from(!wildcard)
-}
-
-use WinBind::{Access as AC, InUse as IU, Ok as OK};
-
-/// Windows XP and earlier: first bind = row, second bind = column ("Using SO_REUSEADDR and
-/// SO_EXCLUSIVEADDRUSE"; bind-rules.md). D or RA first: only a SO_REUSEADDR second socket
-/// may bind; EX first: SO_REUSEADDR gets WSAEACCES, the others WSAEADDRINUSE.
-pub const WINDOWS_CLASSIC: [[WinBind; 6]; 6] = [
-    // D-W   D-S   RA-W  RA-S  EX-W  EX-S
-    [IU, IU, OK, OK, IU, IU], // D-W
-    [IU, IU, OK, OK, IU, IU], // D-S
-    [IU, IU, OK, OK, IU, IU], // RA-W
-    [IU, IU, OK, OK, IU, IU], // RA-S
-    [IU, IU, AC, AC, IU, IU], // EX-W
-    [IU, IU, AC, AC, IU, IU], // EX-S
-];
-
-/// Windows Server 2003 and later, both sockets of the same user (bind-rules.md).
-pub const WINDOWS_2003_SAME_USER: [[WinBind; 6]; 6] = [
-    // D-W   D-S   RA-W  RA-S  EX-W  EX-S
-    [IU, OK, AC, OK, IU, OK], // D-W
-    [OK, IU, OK, AC, IU, IU], // D-S
-    [IU, OK, OK, OK, IU, OK], // RA-W
-    [OK, IU, OK, OK, IU, IU], // RA-S
-    [IU, AC, AC, AC, IU, AC], // EX-W
-    [OK, IU, OK, AC, IU, IU], // EX-S
-];
-
-/// Windows Server 2003 and later, sockets of different users: as
-/// [`WINDOWS_2003_SAME_USER`] except row D-W columns D-S, RA-S, EX-S and row RA-W columns
-/// D-S, EX-S, which are WSAEACCES.
-pub const WINDOWS_2003_OTHER_USER: [[WinBind; 6]; 6] = [
-    // D-W   D-S   RA-W  RA-S  EX-W  EX-S
-    [IU, AC, AC, AC, IU, AC], // D-W
-    [OK, IU, OK, AC, IU, IU], // D-S
-    [IU, AC, OK, OK, IU, AC], // RA-W
-    [OK, IU, OK, OK, IU, IU], // RA-S
-    [IU, AC, AC, AC, IU, AC], // EX-W
-    [OK, IU, OK, AC, IU, IU], // EX-S
-];
 
 /// Which listener takes a connection request when several could.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -819,67 +756,4 @@ impl ProfileConfig {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn time_wait_lengths_follow_the_sources() {
-        let msl = Duration::from_secs(30);
-        assert_eq!(
-            Profile::Linux.config().time_wait_duration(msl),
-            Duration::from_secs(60)
-        );
-        assert_eq!(
-            Profile::Rfc793.config().time_wait_duration(msl),
-            Duration::from_secs(60)
-        );
-        assert_eq!(
-            Profile::Rfc793
-                .config()
-                .time_wait_duration(Duration::from_secs(120)),
-            Duration::from_secs(240)
-        );
-    }
-
-    /// The rules that were once conditions on the Linux bind rules keep their values: Linux
-    /// has all of them, no other profile has any, and `connect()` on a listener fails as
-    /// before (EISCONN on Linux, EOPNOTSUPP under the BSD rules, EINVAL elsewhere).
-    #[test]
-    fn linux_only_rules_are_set_for_linux_only() {
-        for p in Profile::ALL {
-            let c = p.config();
-            let linux = c.bind == BindRules::Linux;
-            assert_eq!(linux, p == Profile::Linux);
-            assert_eq!(c.bind_odd_ports_first, linux, "{p:?}");
-            assert_eq!(c.connect_even_ports_first, linux, "{p:?}");
-            assert_eq!(c.connect_shares_ports, linux, "{p:?}");
-            assert_eq!(c.listen_rechecks_bind, linux, "{p:?}");
-            assert_eq!(c.listen_after_connect, linux, "{p:?}");
-            assert_eq!(c.release_unlocked_port_on_disconnect, linux, "{p:?}");
-            assert_eq!(c.recycle_time_wait_on_bound_connect, linux, "{p:?}");
-            assert_eq!(c.tw_reuse_loopback_after.is_some(), linux, "{p:?}");
-            assert_eq!(c.accept_queue_one_more, linux, "{p:?}");
-            let on_listener = match c.bind {
-                BindRules::Linux => Errno::EISCONN,
-                BindRules::Bsd => Errno::EOPNOTSUPP,
-                _ => Errno::EINVAL,
-            };
-            assert_eq!(c.connect_on_listener, on_listener, "{p:?}");
-        }
-        let linux = Profile::Linux.config();
-        assert_eq!(linux.accept_queue_limit(0), 1);
-        assert_eq!(linux.accept_queue_limit(5), 6);
-        let bsd = Profile::FreeBsd.config();
-        assert_eq!(bsd.accept_queue_limit(0), 1);
-        assert_eq!(bsd.accept_queue_limit(5), 5);
-    }
-
-    #[test]
-    fn names_round_trip() {
-        for p in Profile::ALL {
-            assert_eq!(Profile::from_name(p.name()), Some(p));
-        }
-        assert_eq!(Profile::from_name("plan9"), None);
-        assert_eq!(Profile::Linux.config().ephemeral.len(), 28_232);
-    }
-}
+mod tests;
