@@ -263,8 +263,8 @@ pub struct Host {
     /// Sockets whose connection had a segment delivered or changed state since the last
     /// [`Host::take_woken`]; kept only while [`Host::track_woken`] is on.
     woken: Vec<SocketId>,
-    /// Whether to keep [`Host::woken`] (on when the run has workloads, which step only the
-    /// connections something happened to).
+    /// Whether to note the sockets [`Host::take_woken`] hands out (on when the run has
+    /// workloads, which step only the connections something happened to).
     pub track_woken: bool,
     /// smoltcp's `Interface::poll_at` as last computed (`None`: not known). Every change to
     /// a socket (a poll, a socket call, a socket added or removed) forgets it; it depends on
