@@ -2,12 +2,12 @@
 //! example's summary is documented in its section, every documented key is produced, and no
 //! summary holds an empty string; each step's `sock` and `addr` are the call's.
 
+mod common;
+
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::path::Path;
 use twsim_sim::engine::{run, RunOptions};
 use twsim_sim::report;
-use twsim_sim::scenario::{parse, read_input, Overrides};
 
 const DOC: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -35,37 +35,18 @@ fn documented() -> Vec<(String, BTreeSet<String>)> {
 /// Every example's summaries, one per run (base scenario or each variant), as `--json` prints
 /// them.
 fn summaries() -> Vec<(String, Value)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 10, "examples found: {}", files.len());
     let mut out = Vec::new();
-    for f in files {
-        let name = f.display().to_string();
-        let src = read_input(&f).unwrap();
-        let sc = parse(&name, &src).unwrap();
-        let variants: Vec<Option<usize>> = if sc.variants.is_empty() {
-            vec![None]
-        } else {
-            (0..sc.variants.len()).map(Some).collect()
-        };
-        for v in variants {
-            let r = sc.resolve(&name, &src, v, &Overrides::default()).unwrap();
-            // A quiet run's summary is as complete as a recorded one's.
-            for quiet in [false, true] {
-                let rep = run(
-                    &r,
-                    RunOptions {
-                        quiet,
-                        ..RunOptions::default()
-                    },
-                );
-                out.push((format!("{name} {v:?} quiet={quiet}"), report::json(&rep)));
-            }
+    for (name, r) in common::example_runs() {
+        // A quiet run's summary is as complete as a recorded one's.
+        for quiet in [false, true] {
+            let rep = run(
+                &r,
+                RunOptions {
+                    quiet,
+                    ..RunOptions::default()
+                },
+            );
+            out.push((format!("{name} quiet={quiet}"), report::json(&rep)));
         }
     }
     out

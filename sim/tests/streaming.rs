@@ -4,12 +4,13 @@
 //! summary written element by element is the pretty-printed `report::json` value. A sink
 //! that fails is reported by `Recorder::finish`, naming the output, without stopping the run.
 
+mod common;
+
 use std::io::{self, Write};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use twsim_sim::engine::{run, run_with, RunOptions, RunReport};
 use twsim_sim::report;
-use twsim_sim::scenario::{parse, read_input, Overrides, Resolved};
+use twsim_sim::scenario::Resolved;
 use twsim_sim::trace::{Output, Recorder, Sink, Sinks};
 
 /// A writer whose bytes the test reads after the run.
@@ -56,30 +57,7 @@ impl Write for Full {
 
 /// Every example's runs (base scenario or each variant).
 fn examples() -> Vec<(String, Resolved)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 10, "examples found: {}", files.len());
-    let mut out = Vec::new();
-    for f in files {
-        let name = f.display().to_string();
-        let src = read_input(&f).unwrap();
-        let sc = parse(&name, &src).unwrap();
-        let variants: Vec<Option<usize>> = if sc.variants.is_empty() {
-            vec![None]
-        } else {
-            (0..sc.variants.len()).map(Some).collect()
-        };
-        for v in variants {
-            let r = sc.resolve(&name, &src, v, &Overrides::default()).unwrap();
-            out.push((format!("{name} {v:?}"), r));
-        }
-    }
-    out
+    common::example_runs()
 }
 
 fn everything() -> RunOptions {
