@@ -253,23 +253,7 @@ fn occupancy_study_follows_littles_law() {
 fn kept(dir: &str, figure: &str) -> Vec<Row> {
     let sum = Path::new(ROOT).join(dir).join("summary.csv");
     let t = Tmp::new("studies", figure);
-    let fig = t.path("f.svg");
-    ok(
-        &twsim(&["plot", &sum.display().to_string(), "-o", &fig]),
-        "plot",
-    );
-    let kept = Path::new(ROOT)
-        .join("docs/figures")
-        .join(format!("{figure}.svg"));
-    if std::env::var_os("TWSIM_BLESS").is_some() {
-        std::fs::copy(&fig, &kept).unwrap();
-    }
-    assert!(
-        std::fs::read(&kept).ok() == std::fs::read(&fig).ok(),
-        "{} differs from the plot of {} (TWSIM_BLESS=1 rewrites it)",
-        kept.display(),
-        sum.display()
-    );
+    plot_is_kept_figure(&t, &sum.display().to_string(), figure);
     rows(&std::fs::read_to_string(&sum).unwrap())
 }
 

@@ -374,19 +374,7 @@ fn agrees(spec: &str, metric: &str, figure: &str) {
         &twsim(&["sweep", spec, "-o", &t.path("r.jsonl"), "--summary", &sum]),
         spec,
     );
-    let fig = t.path("f.svg");
-    ok(&twsim(&["plot", &sum, "-o", &fig]), "plot");
-    let kept = Path::new(ROOT)
-        .join("docs/figures")
-        .join(format!("{figure}.svg"));
-    if std::env::var_os("TWSIM_BLESS").is_some() {
-        std::fs::copy(&fig, &kept).unwrap();
-    }
-    assert!(
-        std::fs::read(&kept).ok() == Some(read(&fig)),
-        "{} differs from the study's plot (TWSIM_BLESS=1 rewrites it)",
-        kept.display()
-    );
+    plot_is_kept_figure(&t, &sum, figure);
     let rs = rows(&String::from_utf8(read(&sum)).unwrap(), metric);
     assert!(rs.len() >= 10, "{spec}: {} points", rs.len());
     let inside = rs

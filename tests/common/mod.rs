@@ -2,7 +2,7 @@
 //! scratch directory. Each test file uses part of it.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_twsim");
@@ -56,4 +56,23 @@ impl Drop for Tmp {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// Asserts that `twsim plot SUMMARY` draws exactly `docs/figures/FIGURE.svg` (the figure a
+/// study's README shows); with `TWSIM_BLESS` set, rewrites that file first. `t` holds the
+/// drawing.
+pub fn plot_is_kept_figure(t: &Tmp, summary: &str, figure: &str) {
+    let fig = t.path("f.svg");
+    ok(&twsim(&["plot", summary, "-o", &fig]), "plot");
+    let kept = Path::new(ROOT)
+        .join("docs/figures")
+        .join(format!("{figure}.svg"));
+    if std::env::var_os("TWSIM_BLESS").is_some() {
+        std::fs::copy(&fig, &kept).unwrap();
+    }
+    assert!(
+        std::fs::read(&kept).ok() == std::fs::read(&fig).ok(),
+        "{} differs from the plot of {summary} (TWSIM_BLESS=1 rewrites it)",
+        kept.display()
+    );
 }
