@@ -30,7 +30,7 @@ use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::socket::tcp::{self, State};
 use smoltcp::time::Instant as SInstant;
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpListenEndpoint};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use twsim_model::time_wait::SynInTimeWait;
 pub use twsim_model::ConnEnd;
@@ -225,7 +225,7 @@ pub struct Host {
     pub table: AddressTable,
     /// Processes and handles.
     pub procs: Processes,
-    socks: BTreeMap<SocketId, Sock>,
+    socks: crate::FixedMap<SocketId, Sock>,
     /// Script names of sockets. Looked up only, never iterated, so a hash map with a fixed
     /// (unseeded) hasher keeps runs deterministic.
     names: NameMap,
@@ -410,7 +410,7 @@ impl Host {
             sockets: SocketSet::new(Vec::new()),
             table,
             procs: Processes::new(),
-            socks: BTreeMap::new(),
+            socks: crate::FixedMap::default(),
             names: NameMap::default(),
             conns: TupleMap::default(),
             incarnations: Default::default(),
@@ -454,8 +454,10 @@ impl Host {
 
     /// Runs smoltcp and the host layer's timers at `now`.
     pub fn poll(&mut self, now: Instant) {
-        for (id, record, reason) in self.table.handle_timeout(now) {
-            self.log_tw_end(now, id, record, reason);
+        if self.table.poll_timeout().is_some_and(|t| t <= now) {
+            for (id, record, reason) in self.table.handle_timeout(now) {
+                self.log_tw_end(now, id, record, reason);
+            }
         }
         // Timestamps are milliseconds of virtual time, wrapping modulo 2³².
         TS_CLOCK.with(|c| c.set((now.micros() / 1000) as u32));
