@@ -6,7 +6,9 @@ use super::*;
 impl Host {
     pub(super) fn after_poll(&mut self, now: Instant) {
         // 1. what left the host
-        for bytes in std::mem::take(&mut self.dev.tx) {
+        let mut tx = std::mem::take(&mut self.tx_scratch);
+        std::mem::swap(&mut tx, &mut self.dev.tx);
+        for bytes in tx.drain(..) {
             // The one parse of an emitted segment: the view travels with the bytes.
             let Some(mut pkt) = Packet::parse(bytes) else {
                 continue;
@@ -38,6 +40,7 @@ impl Host {
             }
             self.crafted.push(pkt);
         }
+        self.tx_scratch = tx;
         // 2. state changes, in 4-tuple order; collected first (only the connections that
         // changed or wait in TIME-WAIT), sorted (the map's order is its hasher's), then
         // handled, since handling may remove connections.

@@ -257,6 +257,8 @@ pub struct Host {
     pool: Vec<tcp::Socket<'static>>,
     /// Reused buffer of [`Host::after_poll`].
     scratch: Vec<(FourTuple, State, State)>,
+    /// Reused buffer of [`Host::after_poll`]: the device's transmitted packets, swapped out.
+    tx_scratch: Vec<Vec<u8>>,
     /// TIME-WAIT records a SYN reopened, kept until the new connection proves genuine
     /// (RFC 1122 §4.2.2.13 policies).
     reopened: TupleMap<TimeWaitRecord>,
@@ -425,6 +427,7 @@ impl Host {
             record: true,
             pool: Vec::new(),
             scratch: Vec::new(),
+            tx_scratch: Vec::new(),
             reopened: TupleMap::default(),
             woken: Vec::new(),
             track_woken: false,

@@ -226,13 +226,22 @@ impl RxOracle {
         // Bytes at RCV.NXT that did not become readable were not written: smoltcp dropped the
         // segment (an unacceptable ACK, for instance), so it cannot be credited later.
         let written = w0 < w1 && !(w0 == lo && newly_readable == 0);
+        let hi = lo + newly_readable;
+        if written && stale.is_none() && w1 <= hi && self.pending.is_empty() {
+            // The common case, genuine bytes read at once: nothing to remember.
+            self.readable = hi;
+            return Delivery {
+                readable: w1 - w0,
+                queued: false,
+                corruption: None,
+            };
+        }
         if written {
             if self.pending.len() >= Self::PENDING_MAX {
                 self.pending.remove(0);
             }
             self.pending.push((w0, w1, stale));
         }
-        let hi = lo + newly_readable;
         let readable = if written {
             w1.min(hi).saturating_sub(w0)
         } else {

@@ -54,7 +54,26 @@ pub struct TcpOptions {
 
 impl TcpOptions {
     /// Parses an options field; a malformed option ends the parse (what was read stays).
-    pub fn parse(mut bytes: &[u8]) -> TcpOptions {
+    pub fn parse(bytes: &[u8]) -> TcpOptions {
+        let mut o = TcpOptions::default();
+        // Timestamps alone, after any NOPs and before the end of the list (smoltcp's layout,
+        // and RFC 7323 Appendix A's NOP, NOP, TS): every segment after the SYN of a connection
+        // with timestamps. Read in place; anything else goes through the general parse.
+        let after_nops = &bytes[bytes.iter().take_while(|&&b| b == 1).count()..];
+        if let [8, 10, a0, a1, a2, a3, b0, b1, b2, b3, rest @ ..] = after_nops {
+            if rest.first().is_none_or(|&b| b == 0) {
+                o.timestamp = Some((
+                    u32::from_be_bytes([*a0, *a1, *a2, *a3]),
+                    u32::from_be_bytes([*b0, *b1, *b2, *b3]),
+                ));
+                return o;
+            }
+        }
+        Self::parse_each(bytes)
+    }
+
+    /// The general parse of [`TcpOptions::parse`]: option by option.
+    fn parse_each(mut bytes: &[u8]) -> TcpOptions {
         let mut o = TcpOptions::default();
         while !bytes.is_empty() {
             let Ok((rest, opt)) = TcpOption::parse(bytes) else {
@@ -365,6 +384,34 @@ pub fn reset_for(seg: &SegMeta) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_timestamp_fast_path_reads_what_the_general_parse_reads() {
+        let ts = [8, 10, 0, 0, 0, 7, 0x80, 0, 0, 9];
+        let with = |pre: &[u8], post: &[u8]| [pre, &ts[..], post].concat();
+        let cases = [
+            with(&[], &[]),
+            with(&[], &[0, 0]),
+            with(&[1, 1], &[]),
+            with(&[1], &[0]),
+            // Not timestamps alone: the general parse reads the rest.
+            with(&[], &[2, 4, 5, 0xb4]),
+            with(&[1, 1], &[1, 1, 4, 2]),
+            with(&[2, 4, 5, 0xb4], &[]),
+            // Truncated or malformed: what was read stays.
+            ts[..9].to_vec(),
+            vec![8, 10, 1, 2],
+            vec![1, 1, 1],
+            vec![],
+        ];
+        for c in cases {
+            assert_eq!(TcpOptions::parse(&c), TcpOptions::parse_each(&c), "{c:?}");
+        }
+        assert_eq!(
+            TcpOptions::parse(&with(&[1, 1], &[])).timestamp,
+            Some((7, 0x8000_0009))
+        );
+    }
 
     #[test]
     fn crafted_segments_parse_back_with_valid_checksums() {
