@@ -183,7 +183,11 @@ impl Host {
     }
 
     pub(super) fn next_incarnation(&mut self, t: FourTuple) -> u32 {
-        let n = self.incarnations.entry(tuple_key(&t)).or_insert(0);
+        let n = if t.local.ip() == IpAddr::V4(self.addr) {
+            self.incarnations.entry(remote_key(&t)).or_insert(0)
+        } else {
+            self.incarnations_other.entry(tuple_key(&t)).or_insert(0)
+        };
         *n += 1;
         *n
     }
