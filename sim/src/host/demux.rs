@@ -54,10 +54,10 @@ impl Host {
             self.abort_conn(now, tuple, ConnEnd::Aborted);
             return arrival(None, Outcome::Aborted);
         }
-        if self.conns.contains_key(&tuple) {
-            let (stale, outcome) = self.deliver_to_conn(now, tuple, pkt);
-            return arrival(stale, outcome);
-        }
+        let pkt = match self.deliver_to_conn(now, tuple, pkt) {
+            Ok((stale, outcome)) => return arrival(stale, outcome),
+            Err(pkt) => pkt,
+        };
         if let Some(id) = self.table.lookup_tuple(&tuple) {
             if self.table.time_wait(id).is_some() {
                 self.time_wait_segment(now, id, tuple, pkt);
@@ -84,16 +84,21 @@ impl Host {
 
     /// A segment for the live connection `tuple`: PAWS first (RFC 7323 §5.3), then smoltcp,
     /// then the oracle. Says whether the segment was stale (when provenance can tell) and
-    /// what became of it.
+    /// what became of it; gives the segment back when `tuple` has no live connection.
+    // The `Err` is the segment itself handed back for the next demultiplexing step, not an
+    // error value: moved once, never boxed.
+    #[allow(clippy::result_large_err)]
     fn deliver_to_conn(
         &mut self,
         now: Instant,
         tuple: FourTuple,
         mut pkt: Packet,
-    ) -> (Option<bool>, Outcome) {
+    ) -> Result<(Option<bool>, Outcome), Packet> {
         let seg = pkt.meta;
         let timestamps = self.cfg.timestamps;
-        let c = self.conns.get_mut(&tuple).expect("the caller found it");
+        let Some(c) = self.conns.get_mut(&tuple) else {
+            return Err(pkt);
+        };
         if self.track_woken {
             self.woken.push(c.id);
         }
@@ -137,7 +142,7 @@ impl Host {
         if !tests.paws_ok {
             // RFC 7323 §5.3 R1: not acceptable; acknowledge and drop.
             self.answer_unacceptable(now, tuple);
-            return (known.then_some(stale.is_some()), Outcome::PawsRejected);
+            return Ok((known.then_some(stale.is_some()), Outcome::PawsRejected));
         }
         if seg.has(TcpFlags::FIN) {
             c.peer_fin_end = Some(seg.seq.wrapping_add(seg.seg_len()));
@@ -166,7 +171,6 @@ impl Host {
         self.dev.rx.push_back(pkt.bytes);
         self.poll(now);
         let before = RxBefore {
-            handle,
             queued,
             window,
             start,
@@ -174,21 +178,45 @@ impl Host {
             stale,
             learn,
         };
-        let mut outcome = self.check_delivery(tuple, before);
-        if stale.is_some() && outcome == Outcome::Processed && !seg.has(TcpFlags::RST) {
-            // What the receiver's tests said of the old segment it did not take.
-            if !tests.seq_ok {
-                outcome = Outcome::OutsideWindow;
-            } else if !tests.ack_ok {
-                outcome = Outcome::BadAck;
+        // What the receiver's tests said of an old segment it did not take.
+        let untaken = |outcome: Outcome| match outcome {
+            Outcome::Processed if stale.is_some() && !seg.has(TcpFlags::RST) => {
+                if !tests.seq_ok {
+                    Outcome::OutsideWindow
+                } else if !tests.ack_ok {
+                    Outcome::BadAck
+                } else {
+                    outcome
+                }
             }
-        }
-        let Some(c) = self.conns.get_mut(&tuple).filter(|c| c.handle == handle) else {
-            return (known.then_some(stale.is_some()), outcome);
+            _ => outcome,
         };
+        // The one lookup after the poll: the connection may have ended in it (an RST, or
+        // TIME-WAIT took over).
+        let Some(c) = self.conns.get_mut(&tuple).filter(|c| c.handle == handle) else {
+            return Ok((
+                known.then_some(stale.is_some()),
+                untaken(Outcome::Processed),
+            ));
+        };
+        let sock = self.sockets.get::<tcp::Socket>(handle);
+        let events = self.record.then_some(&mut self.events);
+        let outcome = untaken(Host::check_delivery(
+            c,
+            sock,
+            &mut self.hazards,
+            events,
+            tuple,
+            before,
+        ));
         if stale.is_none() && tests.seq_ok && tests.ack_ok && seg.has(TcpFlags::ACK) {
             c.snd_una = Some(seg.ack);
         }
+        // RFC 793 p.69: an unacceptable segment is answered with an ACK, every time, where
+        // the stack does not rate-limit (smoltcp withholds all but one per second).
+        let answered = c.sent > sent;
+        let synchronized =
+            synchronized && !matches!(c.state, State::SynSent | State::SynReceived | State::Listen);
         // RFC 1337 H2: ACKs of data never sent, in a row.
         if tests.ack_unsent && seg.payload_len == 0 && !seg.has(TcpFlags::RST) {
             if c.war.0 == 0 {
@@ -213,12 +241,6 @@ impl Host {
         } else if c.war.0 > 0 {
             self.end_ack_war(now, tuple);
         }
-        // RFC 793 p.69: an unacceptable segment is answered with an ACK, every time, where
-        // the stack does not rate-limit (smoltcp withholds all but one per second).
-        let c = &self.conns[&tuple];
-        let answered = c.sent > sent;
-        let synchronized =
-            synchronized && !matches!(c.state, State::SynSent | State::SynReceived | State::Listen);
         if !self.cfg.oow_ack_rate_limited
             && !answered
             && synchronized
@@ -227,7 +249,7 @@ impl Host {
         {
             self.answer_unacceptable(now, tuple);
         }
-        (known.then_some(stale.is_some()), outcome)
+        Ok((known.then_some(stale.is_some()), outcome))
     }
 
     /// Answers an unacceptable segment of connection `tuple` with <SEQ=SND.NXT><ACK=RCV.NXT>

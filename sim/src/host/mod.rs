@@ -281,7 +281,6 @@ type TupleMap<V> = crate::FixedMap<FourTuple, V>;
 
 /// A live connection's receive side just before a segment is handed to smoltcp.
 struct RxBefore {
-    handle: SocketHandle,
     /// Bytes readable (smoltcp's receive queue).
     queued: usize,
     /// The receive window, bytes.
@@ -531,11 +530,19 @@ impl Host {
         ConnUid { host: self.addr, n }
     }
 
-    /// After a delivered segment was processed: hands the receive queue's growth to the
-    /// connection's oracle and records any stale bytes that became readable.
-    fn check_delivery(&mut self, tuple: FourTuple, before: RxBefore) -> Outcome {
+    /// After a delivered segment was processed by connection `c` (still the one it was
+    /// delivered to): hands the receive queue's growth to the connection's oracle and records
+    /// any stale bytes that became readable. A function of the host's parts, so that the caller
+    /// keeps its one lookup of the connection.
+    fn check_delivery(
+        c: &mut Conn,
+        sock: &tcp::Socket,
+        hazards: &mut Hazards,
+        events: Option<&mut Vec<Event>>,
+        tuple: FourTuple,
+        before: RxBefore,
+    ) -> Outcome {
         let RxBefore {
-            handle,
             queued,
             window,
             start,
@@ -543,11 +550,6 @@ impl Host {
             stale,
             learn,
         } = before;
-        let Some(c) = self.conns.get_mut(&tuple).filter(|c| c.handle == handle) else {
-            // The connection ended in this poll (an RST, or TIME-WAIT took over).
-            return Outcome::Processed;
-        };
-        let sock = self.sockets.get::<tcp::Socket>(handle);
         if learn.is_some() && sock.state() != State::SynSent {
             // smoltcp accepted the SYN-ACK: its sender is the peer.
             c.peer = learn;
@@ -555,7 +557,7 @@ impl Host {
         let grown = sock.recv_queue().saturating_sub(queued) as u64;
         let d = c.oracle.delivered(start, len, stale, window, grown);
         if stale.is_some() && len > 0 && (d.readable > 0 || d.queued) {
-            self.hazards.stale_written += 1;
+            hazards.stale_written += 1;
         }
         let outcome = match d {
             _ if d.readable > 0 => Outcome::Delivered(d.readable),
@@ -566,17 +568,16 @@ impl Host {
             return outcome;
         };
         let incarnation = c.incarnation;
-        self.hazards.corruption_events += 1;
-        self.hazards.corrupted_bytes += k.bytes;
+        hazards.corruption_events += 1;
+        hazards.corrupted_bytes += k.bytes;
         if k.by_this_segment {
-            self.hazards.stale_delivered += 1;
+            hazards.stale_delivered += 1;
         }
-        if self.hazards.first_corrupt_offset.is_none() {
-            self.hazards.first_corrupt_offset = Some(k.offset);
+        if hazards.first_corrupt_offset.is_none() {
+            hazards.first_corrupt_offset = Some(k.offset);
         }
-        ev!(
-            self,
-            Event::Hazard(Hazard {
+        if let Some(events) = events {
+            events.push(Event::Hazard(Hazard {
                 tuple,
                 incarnation,
                 what: HazardKind::OldDuplicateDelivered {
@@ -584,8 +585,8 @@ impl Host {
                     bytes: k.bytes,
                     offset: k.offset,
                 },
-            })
-        );
+            }));
+        }
         outcome
     }
 
