@@ -46,14 +46,16 @@ impl Host {
         // handled, since handling may remove connections.
         let mut todo = std::mem::take(&mut self.scratch);
         todo.clear();
-        for (t, c) in &self.conns {
+        for (k, c) in self.conns.iter() {
             let new = self.sockets.get::<tcp::Socket>(c.handle).state();
             if new != c.state || new == State::TimeWait {
-                todo.push((*t, c.state, new));
+                todo.push((k, c.state, new));
             }
         }
+        // The key orders as the 4-tuple does.
         todo.sort_unstable_by_key(|a| a.0);
-        for &(t, old, new) in &todo {
+        for &(k, old, new) in &todo {
+            let t = TupleMap::<Conn>::tuple(k);
             if new != old {
                 self.on_state_change(now, t, old, new);
             }

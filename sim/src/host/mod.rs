@@ -257,8 +257,8 @@ pub struct Host {
     /// Whether to record [`Event`]s (off for benchmarks and sweeps).
     pub record: bool,
     pool: Vec<tcp::Socket<'static>>,
-    /// Reused buffer of [`Host::after_poll`].
-    scratch: Vec<(FourTuple, State, State)>,
+    /// Reused buffer of [`Host::after_poll`] (4-tuples as [`TupleMap::key`]s).
+    scratch: Vec<(u128, State, State)>,
     /// Reused buffer of [`Host::after_poll`]: the device's transmitted packets, swapped out.
     tx_scratch: Vec<Vec<u8>>,
     /// TIME-WAIT records a SYN reopened, kept until the new connection proves genuine
@@ -276,8 +276,6 @@ pub struct Host {
     smol_at: Option<Option<SInstant>>,
 }
 
-/// A map keyed by 4-tuple ([`crate::FixedMap`]).
-type TupleMap<V> = crate::FixedMap<FourTuple, V>;
 
 /// A live connection's receive side just before a segment is handed to smoltcp.
 struct RxBefore {
@@ -638,6 +636,8 @@ mod device;
 mod lifecycle;
 mod oracle;
 mod time_wait;
+mod tuple_map;
+use tuple_map::TupleMap;
 
 pub use device::{Dev, RxTok, TxTok};
 use oracle::RxOracle;
