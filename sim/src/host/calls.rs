@@ -439,18 +439,14 @@ impl Host {
         data: &[u8],
     ) -> Result<usize, Errno> {
         let id = self.held_id(proc, id)?;
-        let view = self.conn_view(id);
-        self.socks
-            .get_mut(&id)
-            .ok_or(Errno::EBADF)?
-            .app
-            .send(view)?;
-        let Kind::Conn(t) = self.socks[&id].kind else {
+        let s = self.socks.get_mut(&id).ok_or(Errno::EBADF)?;
+        let (view, handle) = conn_view_of(s, &self.conns, &self.sockets);
+        s.app.send(view)?;
+        let (Kind::Conn(_), Some(handle)) = (&s.kind, handle) else {
             return Err(Errno::EPIPE);
         };
-        let c = self.conns.get(&t).ok_or(Errno::EPIPE)?;
         self.smol_at = None;
-        let sock = self.sockets.get_mut::<tcp::Socket>(c.handle);
+        let sock = self.sockets.get_mut::<tcp::Socket>(handle);
         let n = sock.send_slice(data).map_err(|_| Errno::EPIPE)?;
         self.poll(now);
         Ok(n)
@@ -460,17 +456,12 @@ impl Host {
     /// `None` block, `Some(None)` end of stream, `Some(Some(handle))` read from that smoltcp
     /// socket (`None` as well when the connection is already gone).
     fn recv_ready(&mut self, id: SocketId) -> Result<Option<Option<SocketHandle>>, Errno> {
-        let view = self.conn_view(id);
         let s = self.socks.get_mut(&id).ok_or(Errno::EBADF)?;
+        let (view, handle) = conn_view_of(s, &self.conns, &self.sockets);
         Ok(match s.app.recv(view)? {
             RecvOutcome::Block => None,
             RecvOutcome::Eof => Some(None),
-            RecvOutcome::Read => {
-                let Kind::Conn(t) = s.kind else {
-                    return Ok(None);
-                };
-                self.conns.get(&t).map(|c| Some(c.handle))
-            }
+            RecvOutcome::Read => handle.map(Some),
         })
     }
 
@@ -561,28 +552,9 @@ impl Host {
     /// The application's view of socket `id`'s connection, for the shared socket-call
     /// semantics ([`AppSocket`]).
     fn conn_view(&self, id: SocketId) -> ConnView {
-        let Some(s) = self.socks.get(&id) else {
-            return ConnView::Unconnected;
-        };
-        match s.kind {
-            Kind::Plain => ConnView::Unconnected,
-            Kind::Listener { .. } => ConnView::Listener,
-            Kind::Conn(t) => match self.conns.get(&t) {
-                None if s.app.established => ConnView::Ended { readable: false },
-                None => ConnView::Unconnected,
-                Some(c) => {
-                    let sock = self.sockets.get::<tcp::Socket>(c.handle);
-                    match sock.state() {
-                        State::SynSent | State::SynReceived => ConnView::Connecting,
-                        _ => ConnView::Open {
-                            may_send: !c.shut_wr && sock.may_send(),
-                            fin_received: !sock.may_recv(),
-                            readable: sock.can_recv(),
-                        },
-                    }
-                }
-            },
-        }
+        self.socks.get(&id).map_or(ConnView::Unconnected, |s| {
+            conn_view_of(s, &self.conns, &self.sockets).0
+        })
     }
 
     /// `close()` of `proc`'s handle; the socket closes when that was its last handle.
@@ -731,5 +703,35 @@ impl Host {
                 .map_or(TcpState::Closed, |c| tcp_state(c.state)),
             _ => TcpState::Closed,
         }
+    }
+}
+
+/// The application's view of socket `s`'s connection ([`Host::conn_view`]), and the smoltcp
+/// socket of its live connection if it has one: a function of the host's parts, so that a
+/// call holding `s` looks nothing up twice.
+fn conn_view_of(
+    s: &Sock,
+    conns: &TupleMap<Conn>,
+    sockets: &SocketSet<'static>,
+) -> (ConnView, Option<SocketHandle>) {
+    match s.kind {
+        Kind::Plain => (ConnView::Unconnected, None),
+        Kind::Listener { .. } => (ConnView::Listener, None),
+        Kind::Conn(t) => match conns.get(&t) {
+            None if s.app.established => (ConnView::Ended { readable: false }, None),
+            None => (ConnView::Unconnected, None),
+            Some(c) => {
+                let sock = sockets.get::<tcp::Socket>(c.handle);
+                let view = match sock.state() {
+                    State::SynSent | State::SynReceived => ConnView::Connecting,
+                    _ => ConnView::Open {
+                        may_send: !c.shut_wr && sock.may_send(),
+                        fin_received: !sock.may_recv(),
+                        readable: sock.can_recv(),
+                    },
+                };
+                (view, Some(c.handle))
+            }
+        },
     }
 }
