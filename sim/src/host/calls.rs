@@ -601,7 +601,7 @@ impl Host {
                 self.socks.remove(&id);
                 // Half-open connections (SYN-RECEIVED) go silently: Linux frees its request
                 // sockets and FreeBSD its syncache entries without a segment.
-                for t in pending {
+                for t in pending.into_iter().map(TupleMap::<Conn>::tuple) {
                     if let Some(c) = self.conns.remove(&t) {
                         self.retire(c.handle);
                         self.reopened.remove(&t);

@@ -441,7 +441,7 @@ impl Host {
             ..
         }) = self.socks.get_mut(&lid)
         {
-            pending.insert(tuple);
+            pending.insert(TupleMap::<Conn>::key(&tuple));
         }
         self.dev.rx.push_back(pkt.bytes);
         self.poll(now);

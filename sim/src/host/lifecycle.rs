@@ -101,7 +101,7 @@ impl Host {
                 ..
             }) = self.socks.get_mut(&lid)
             {
-                if pending.remove(&t) {
+                if pending.remove(&TupleMap::<Conn>::key(&t)) {
                     ready.push_back(t);
                 }
             }
@@ -150,7 +150,7 @@ impl Host {
                     ..
                 }) = self.socks.get_mut(&lid)
                 {
-                    pending.remove(&t);
+                    pending.remove(&TupleMap::<Conn>::key(&t));
                     if new == State::Listen {
                         ready.retain(|x| *x != t);
                     }

@@ -48,7 +48,8 @@ enum Kind {
     Plain,
     Listener {
         backlog: u32,
-        pending: BTreeSet<FourTuple>,
+        /// Half-open connections, as [`TupleMap::key`]s (ordered as their 4-tuples).
+        pending: BTreeSet<u128>,
         ready: VecDeque<FourTuple>,
     },
     Conn(FourTuple),
