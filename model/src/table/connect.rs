@@ -127,7 +127,7 @@ impl AddressTable {
         e.state = TableState::Unbound;
         let explicit = !std::mem::take(&mut e.port_by_connect);
         if let Some(set) = self.by_port.get_mut(&local.port()) {
-            if set.remove(&id) && explicit {
+            if set.remove(id) && explicit {
                 self.explicit.sub(local.port());
             }
             if set.is_empty() {

@@ -5,9 +5,151 @@
 //! search while a destination's ports are a short sorted list.
 
 use crate::addr::FourTuple;
+use crate::fixed_hash::FixedMap;
 use crate::table::SocketId;
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
+
+/// The sockets holding one port (or listening on it), in id order: up to [`INLINE`] ids kept
+/// in place (no allocation: most ports have one holder), then a sorted list, then, past
+/// [`SORTED_MAX`], a B-tree (so a port with thousands of holders still costs O(log n) a
+/// change).
+#[derive(Debug, Clone)]
+pub(super) enum IdSet {
+    Inline(u8, [SocketId; INLINE]),
+    Sorted(Vec<SocketId>),
+    Tree(BTreeSet<SocketId>),
+}
+
+/// Ids an [`IdSet`] keeps in place.
+const INLINE: usize = 3;
+/// Ids an [`IdSet`] keeps in a sorted list before it becomes a B-tree.
+const SORTED_MAX: usize = 256;
+
+impl Default for IdSet {
+    fn default() -> Self {
+        IdSet::Inline(0, [SocketId(0); INLINE])
+    }
+}
+
+impl IdSet {
+    fn as_slice(&self) -> Option<&[SocketId]> {
+        match self {
+            IdSet::Inline(n, a) => Some(&a[..usize::from(*n)]),
+            IdSet::Sorted(v) => Some(v),
+            IdSet::Tree(_) => None,
+        }
+    }
+
+    /// Adds `id`; returns whether it was absent.
+    pub(super) fn insert(&mut self, id: SocketId) -> bool {
+        match self {
+            IdSet::Inline(n, a) => {
+                let len = usize::from(*n);
+                let Err(i) = a[..len].binary_search(&id) else {
+                    return false;
+                };
+                if len < INLINE {
+                    a.copy_within(i..len, i + 1);
+                    a[i] = id;
+                    *n += 1;
+                } else {
+                    let mut v = Vec::with_capacity(2 * INLINE);
+                    v.extend_from_slice(&a[..i]);
+                    v.push(id);
+                    v.extend_from_slice(&a[i..]);
+                    *self = IdSet::Sorted(v);
+                }
+                true
+            }
+            IdSet::Sorted(v) => {
+                let Err(i) = v.binary_search(&id) else {
+                    return false;
+                };
+                if v.len() < SORTED_MAX {
+                    v.insert(i, id);
+                } else {
+                    let mut t: BTreeSet<SocketId> = v.iter().copied().collect();
+                    t.insert(id);
+                    *self = IdSet::Tree(t);
+                }
+                true
+            }
+            IdSet::Tree(t) => t.insert(id),
+        }
+    }
+
+    /// Removes `id`; returns whether it was present.
+    pub(super) fn remove(&mut self, id: SocketId) -> bool {
+        match self {
+            IdSet::Inline(n, a) => {
+                let len = usize::from(*n);
+                let Ok(i) = a[..len].binary_search(&id) else {
+                    return false;
+                };
+                a.copy_within(i + 1..len, i);
+                *n -= 1;
+                true
+            }
+            IdSet::Sorted(v) => match v.binary_search(&id) {
+                Ok(i) => {
+                    v.remove(i);
+                    true
+                }
+                Err(_) => false,
+            },
+            IdSet::Tree(t) => t.remove(&id),
+        }
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        match self {
+            IdSet::Tree(t) => t.is_empty(),
+            s => s.as_slice().is_some_and(<[SocketId]>::is_empty),
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        match self {
+            IdSet::Tree(t) => t.len(),
+            s => s.as_slice().map_or(0, <[SocketId]>::len),
+        }
+    }
+
+    /// The ids, ascending.
+    pub(super) fn iter(&self) -> IdIter<'_> {
+        match self {
+            IdSet::Tree(t) => IdIter::Tree(t.iter()),
+            s => IdIter::Slice(s.as_slice().unwrap_or(&[]).iter()),
+        }
+    }
+}
+
+/// The ids of an [`IdSet`], ascending.
+pub(super) enum IdIter<'a> {
+    Slice(std::slice::Iter<'a, SocketId>),
+    Tree(std::collections::btree_set::Iter<'a, SocketId>),
+}
+
+impl<'a> Iterator for IdIter<'a> {
+    type Item = &'a SocketId;
+
+    fn next(&mut self) -> Option<&'a SocketId> {
+        match self {
+            IdIter::Slice(i) => i.next(),
+            IdIter::Tree(i) => i.next(),
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a IdSet {
+    type Item = &'a SocketId;
+    type IntoIter = IdIter<'a>;
+
+    fn into_iter(self) -> IdIter<'a> {
+        self.iter()
+    }
+}
 
 /// A set of ports: a sorted list (2 bytes a port) while it is smaller than a 65 536-bit map
 /// (8 KiB), then the map. A destination with a few hundred ports costs a few hundred bytes,
@@ -79,9 +221,9 @@ impl PortSet {
 /// lives while it has a 4-tuple.
 #[derive(Debug, Clone, Default)]
 pub(super) struct TupleIndex {
-    tuples: BTreeMap<FourTuple, SocketId>,
+    tuples: FixedMap<FourTuple, SocketId>,
     /// (local address, remote endpoint) → (4-tuples, their local ports).
-    by_dest: BTreeMap<(IpAddr, SocketAddr), (u32, PortSet)>,
+    by_dest: FixedMap<(IpAddr, SocketAddr), (u32, PortSet)>,
 }
 
 impl TupleIndex {
@@ -162,7 +304,7 @@ impl TakenPorts<'_> {
 /// `__inet_hash_connect`).
 #[derive(Debug, Clone, Default)]
 pub(super) struct PortCounts {
-    counts: BTreeMap<u16, u32>,
+    counts: FixedMap<u16, u32>,
     bits: Option<Box<[u64; 1024]>>,
 }
 
@@ -229,6 +371,31 @@ mod tests {
         }
         assert!(!ix.port_taken(src, 40001, server));
         assert!(ix.by_dest.len() == 1);
+    }
+
+    #[test]
+    fn id_sets_keep_id_order_through_every_form() {
+        let mut s = IdSet::default();
+        let mut want = BTreeSet::new();
+        let mut x = 0x2545_f491u32;
+        for k in 0..3000u32 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let id = SocketId(x % 700);
+            if k % 3 == 2 {
+                assert_eq!(s.remove(id), want.remove(&id), "step {k}");
+            } else {
+                assert_eq!(s.insert(id), want.insert(id), "step {k}");
+            }
+            assert_eq!(s.len(), want.len());
+            assert_eq!(s.is_empty(), want.is_empty());
+            assert!(s.iter().eq(want.iter()), "step {k}");
+        }
+        for id in want.clone() {
+            assert!(s.remove(id));
+        }
+        assert!(s.is_empty() && s.iter().next().is_none());
     }
 
     #[test]

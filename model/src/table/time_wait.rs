@@ -24,7 +24,7 @@ impl AddressTable {
         let port = record.tuple.local.port();
         if let Some(set) = self.by_port.get_mut(&port) {
             // The record keeps holding the port (and its explicit-bind count).
-            set.remove(&id);
+            set.remove(id);
             if set.is_empty() {
                 self.by_port.remove(&port);
             }
@@ -97,7 +97,7 @@ impl AddressTable {
         }
         if let Some(l) = e.local {
             if let Some(set) = self.by_port.get_mut(&l.port()) {
-                if set.remove(&id) && !e.port_by_connect {
+                if set.remove(id) && !e.port_by_connect {
                     self.explicit.sub(l.port());
                 }
                 if set.is_empty() {
@@ -106,7 +106,7 @@ impl AddressTable {
             }
             if e.state == TableState::Listen {
                 if let Some(set) = self.listening.get_mut(&l.port()) {
-                    set.remove(&id);
+                    set.remove(id);
                     if set.is_empty() {
                         self.listening.remove(&l.port());
                     }
@@ -137,6 +137,10 @@ impl AddressTable {
     /// Ends every TIME-WAIT record whose deadline is at or before `now`; returns them with
     /// their socket ids, earliest first, ties by socket id. Calling it early is harmless.
     pub fn handle_timeout(&mut self, now: Instant) -> Vec<(SocketId, TimeWaitRecord, EndReason)> {
+        if self.tw.earliest().is_none_or(|e| e > now) {
+            // Nothing due (the usual call): no list is built.
+            return Vec::new();
+        }
         self.tw
             .due(now)
             .into_iter()

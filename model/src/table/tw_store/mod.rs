@@ -198,6 +198,9 @@ pub(super) struct TwStore {
     lengths: Vec<Lengths>,
     length_ix: BTreeMap<Duration, u32>,
     free_lengths: Vec<u32>,
+    /// The earliest deadline of any record (the least head of the expiry lists), kept as
+    /// heads change so that [`TwStore::earliest`] costs a read.
+    earliest: Option<Instant>,
 }
 
 fn ip_key(a: SocketAddr) -> SocketAddr {
@@ -502,6 +505,10 @@ impl TwStore {
         }
         if after == NIL {
             self.lengths[li].head = slot;
+            self.earliest = Some(
+                self.earliest
+                    .map_or(Instant::from_micros(e), |x| x.min(Instant::from_micros(e))),
+            );
         } else {
             self.slab.get_mut(after).exp_next = slot;
         }
@@ -518,6 +525,7 @@ impl TwStore {
         let li = (r.meta >> LEN_SHIFT) as usize;
         if r.exp_prev == NIL {
             self.lengths[li].head = r.exp_next;
+            self.earliest = self.first_deadline();
         } else {
             self.slab.get_mut(r.exp_prev).exp_next = r.exp_next;
         }
@@ -531,6 +539,11 @@ impl TwStore {
 
     /// The earliest deadline of any record.
     pub(super) fn earliest(&self) -> Option<Instant> {
+        self.earliest
+    }
+
+    /// The least deadline at the head of an expiry list.
+    fn first_deadline(&self) -> Option<Instant> {
         self.lengths
             .iter()
             .filter(|l| l.head != NIL)

@@ -1,9 +1,11 @@
 //! What a TIME-WAIT record keeps of its socket ([`Owner`]), and the interning that stores each
 //! distinct owner and address once ([`Interner`]).
 
+use crate::fixed_hash::FixedMap;
 use crate::table::{Entry, SockOptions, SocketId, TableState};
 use crate::time_wait::TimeWaitRecord;
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry as Slot;
+use std::hash::Hash;
 use std::net::SocketAddr;
 
 /// What a TIME-WAIT record keeps of the socket it replaces: what the bind rules read (Linux
@@ -11,7 +13,7 @@ use std::net::SocketAddr;
 /// [`Entry`]. The bound address is kept with port 0 when its port is the local one (always,
 /// but for an accepted connection whose listener had another port), so that the sockets of
 /// one listener or one client share an owner whatever their ports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(in crate::table) struct Owner {
     reuseaddr: bool,
     reuseport: bool,
@@ -109,11 +111,12 @@ impl Owner {
     }
 }
 
-/// Values shared by many records, stored once with a count of their users.
+/// Values shared by many records, stored once with a count of their users (the index is only
+/// looked up).
 #[derive(Clone, Debug)]
 pub(super) struct Interner<T> {
     values: Vec<(T, u32)>,
-    index: BTreeMap<T, u32>,
+    index: FixedMap<T, u32>,
     free: Vec<u32>,
 }
 
@@ -121,13 +124,13 @@ impl<T> Default for Interner<T> {
     fn default() -> Self {
         Interner {
             values: Vec::new(),
-            index: BTreeMap::new(),
+            index: FixedMap::default(),
             free: Vec::new(),
         }
     }
 }
 
-impl<T: Ord + Copy> Interner<T> {
+impl<T: Hash + Eq + Copy> Interner<T> {
     pub(super) fn get(&self, v: &T) -> Option<u32> {
         self.index.get(v).copied()
     }
@@ -137,22 +140,27 @@ impl<T: Ord + Copy> Interner<T> {
     }
 
     pub(super) fn acquire(&mut self, v: T) -> u32 {
-        if let Some(&i) = self.index.get(&v) {
-            self.values[i as usize].1 += 1;
-            return i;
-        }
-        let i = match self.free.pop() {
-            Some(i) => {
-                self.values[i as usize] = (v, 1);
+        match self.index.entry(v) {
+            Slot::Occupied(o) => {
+                let i = *o.get();
+                self.values[i as usize].1 += 1;
                 i
             }
-            None => {
-                self.values.push((v, 1));
-                (self.values.len() - 1) as u32
+            Slot::Vacant(slot) => {
+                let i = match self.free.pop() {
+                    Some(i) => {
+                        self.values[i as usize] = (v, 1);
+                        i
+                    }
+                    None => {
+                        self.values.push((v, 1));
+                        (self.values.len() - 1) as u32
+                    }
+                };
+                slot.insert(i);
+                i
             }
-        };
-        self.index.insert(v, i);
-        i
+        }
     }
 
     pub(super) fn release(&mut self, i: u32) {
