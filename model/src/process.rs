@@ -63,6 +63,11 @@ impl Holders {
     }
 }
 
+/// `a == b`, compared byte by byte in place (process names are short: no library call).
+fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+}
+
 impl Default for Processes {
     fn default() -> Self {
         Processes {
@@ -116,9 +121,11 @@ impl Processes {
     /// Whether `proc` holds a handle to `id`.
     pub fn holds(&self, proc: &str, id: SocketId) -> bool {
         // A handle is only ever held by a live process (exit drops them all).
-        self.holders
-            .get(&id)
-            .is_some_and(|h| h.as_slice().iter().any(|&p| self.names[p as usize] == proc))
+        self.holders.get(&id).is_some_and(|h| {
+            h.as_slice()
+                .iter()
+                .any(|&p| same_name(&self.names[p as usize], proc))
+        })
     }
 
     /// Number of handles to `id`, across all processes.

@@ -151,11 +151,13 @@ impl<'a> IntoIterator for &'a IdSet {
     }
 }
 
-/// A set of ports: a sorted list (2 bytes a port) while it is smaller than a 65 536-bit map
-/// (8 KiB), then the map. A destination with a few hundred ports costs a few hundred bytes,
+/// A set of ports: one port in place (a destination seen from a server: each client endpoint
+/// uses one local port), a sorted list (2 bytes a port) while it is smaller than a 65 536-bit
+/// map (8 KiB), then the map. A destination with a few hundred ports costs a few hundred bytes,
 /// not 8 KiB.
 #[derive(Debug, Clone)]
 enum PortSet {
+    One(u16),
     Few(Vec<u16>),
     Many(Box<[u64; 1024]>),
 }
@@ -166,6 +168,7 @@ const FEW: usize = 4096;
 impl PortSet {
     fn contains(&self, port: u16) -> bool {
         match self {
+            PortSet::One(p) => *p == port,
             PortSet::Few(v) => v.binary_search(&port).is_ok(),
             PortSet::Many(b) => b[usize::from(port >> 6)] & (1 << (port & 63)) != 0,
         }
@@ -174,6 +177,8 @@ impl PortSet {
     /// Ports `64 w .. 64 w + 63` as bits (bit k: port `64 w + k`).
     fn word(&self, w: usize) -> u64 {
         match self {
+            PortSet::One(p) if usize::from(p >> 6) == w => 1 << (p & 63),
+            PortSet::One(_) => 0,
             PortSet::Few(v) => {
                 let first = (w as u32 * 64) as u16;
                 let from = v.partition_point(|&p| p < first);
@@ -188,6 +193,11 @@ impl PortSet {
 
     fn insert(&mut self, port: u16) {
         match self {
+            PortSet::One(p) if *p == port => {}
+            PortSet::One(p) => {
+                let (a, b) = (port.min(*p), port.max(*p));
+                *self = PortSet::Few(vec![a, b]);
+            }
             PortSet::Few(v) if v.len() < FEW => {
                 if let Err(i) = v.binary_search(&port) {
                     v.insert(i, port);
@@ -206,6 +216,8 @@ impl PortSet {
 
     fn remove(&mut self, port: u16) {
         match self {
+            PortSet::One(p) if *p == port => *self = PortSet::Few(Vec::new()),
+            PortSet::One(_) => {}
             PortSet::Few(v) => {
                 if let Ok(i) = v.binary_search(&port) {
                     v.remove(i);
@@ -240,7 +252,7 @@ impl TupleIndex {
             let d = self
                 .by_dest
                 .entry((t.local.ip(), t.remote))
-                .or_insert_with(|| (0, PortSet::Few(Vec::new())));
+                .or_insert_with(|| (0, PortSet::One(t.local.port())));
             d.0 += 1;
             d.1.insert(t.local.port());
         }

@@ -189,6 +189,8 @@ pub struct AddressTable {
     /// TIME-WAIT records ended by a connect that recycled their 4-tuple, not yet taken by
     /// [`AddressTable::take_recycled`].
     recycled: Vec<(SocketId, TimeWaitRecord)>,
+    /// [`AddressTable::handle_timeout`]'s list of due records, kept between calls (empty).
+    due: Vec<(Instant, SocketId, u32)>,
 }
 
 /// The rule cited when [`AddressTable::choose_listener`] refuses because of KB Q177074.
@@ -212,6 +214,7 @@ impl AddressTable {
             timestamps: false,
             sticky: BTreeMap::new(),
             recycled: Vec::new(),
+            due: Vec::new(),
             stale: BTreeMap::new(),
         }
     }
@@ -317,8 +320,13 @@ impl AddressTable {
         e.local = Some(addr);
         e.bound_addr = Some(addr);
         e.port_by_connect = by_connect;
-        if self.by_port.entry(addr.port()).or_default().insert(id) && !by_connect {
-            self.explicit.add(addr.port());
+        self.hold_port(id, addr.port(), by_connect);
+    }
+
+    /// Indexes `id` as a holder of `port` (the caller sets the entry's fields).
+    fn hold_port(&mut self, id: SocketId, port: u16, by_connect: bool) {
+        if self.by_port.entry(port).or_default().insert(id) && !by_connect {
+            self.explicit.add(port);
         }
     }
 }

@@ -10,7 +10,7 @@ impl AddressTable {
     /// Errors: EBADF for an unknown id; EINVAL if the socket is not connected on
     /// `record.tuple` (a socket in TIME-WAIT included).
     pub fn enter_time_wait(&mut self, id: SocketId, record: TimeWaitRecord) -> Result<(), Errno> {
-        let Some(e) = self.entries.get(&id) else {
+        let Some(e) = self.entries.remove(&id) else {
             // A socket already in TIME-WAIT is not connected.
             let in_tw = self.tw.slot_of(id).is_some();
             return Err(if in_tw { Errno::EINVAL } else { Errno::EBADF });
@@ -18,9 +18,9 @@ impl AddressTable {
         let connected =
             matches!(e.state, TableState::Connected { remote } if remote == record.tuple.remote);
         if !connected || e.local != Some(record.tuple.local) {
+            self.entries.insert(id, e);
             return Err(Errno::EINVAL);
         }
-        let e = self.entries.remove(&id).expect("checked above");
         let port = record.tuple.local.port();
         if let Some(set) = self.by_port.get_mut(&port) {
             // The record keeps holding the port (and its explicit-bind count).
@@ -141,14 +141,17 @@ impl AddressTable {
             // Nothing due (the usual call): no list is built.
             return Vec::new();
         }
-        self.tw
-            .due(now)
-            .into_iter()
-            .map(|(_, _, slot)| {
+        let mut due = std::mem::take(&mut self.due);
+        self.tw.due_into(now, &mut due);
+        let ended = due
+            .iter()
+            .map(|&(_, _, slot)| {
                 let (id, r) = self.remove_time_wait(slot);
                 (id, r, EndReason::Expired)
             })
-            .collect()
+            .collect();
+        self.due = due;
+        ended
     }
 
     /// How many TIME-WAIT records the table holds (O(1)).
