@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// the calls made on every socket operation ([`Processes::holds`], [`Processes::open`],
 /// [`Processes::close`]) cost a lookup by socket id; `fork` and `exit`, which need every
 /// handle of one process, walk the sockets (in id order where it shows).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Processes {
     /// Live processes by name: their number (an index into `names`).
     procs: BTreeMap<String, u32>,
@@ -66,17 +66,6 @@ impl Holders {
 /// `a == b`, compared byte by byte in place (process names are short: no library call).
 fn same_name(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
-}
-
-impl Default for Processes {
-    fn default() -> Self {
-        Processes {
-            procs: BTreeMap::new(),
-            names: Vec::new(),
-            holders: FixedMap::default(),
-            exited: BTreeSet::new(),
-        }
-    }
 }
 
 impl Processes {

@@ -30,7 +30,10 @@ impl AddressTable {
             }
         }
         self.by_tuple.retire(&record.tuple);
-        self.pre_connect.remove(&id);
+        if e.connected_before {
+            // Only a socket that connected has a pre-connect address.
+            self.pre_connect.remove(&id);
+        }
         self.forget_stale(id);
         self.tw.insert(id, &record, Owner::of(&e, e.opts));
         Ok(())
@@ -72,7 +75,10 @@ impl AddressTable {
             let slot = self.tw.slot_of(id)?;
             return Some(self.remove_time_wait(slot).1);
         };
-        self.pre_connect.remove(&id);
+        if e.connected_before {
+            // Only a socket that connected has a pre-connect address.
+            self.pre_connect.remove(&id);
+        }
         self.forget_stale(id);
         if let (TableState::Listen, Some(addr), true) =
             (&e.state, e.local, self.cfg.stale_listener_refuses)

@@ -120,6 +120,10 @@ pub(super) struct Interner<T> {
     index: FixedMap<T, u32>,
     /// Places whose count fell to zero (each queued once; one taken back since is skipped).
     free: Vec<u32>,
+    /// The two places acquired last, tried before the index (a record's two addresses, a
+    /// listener's children's owner): a place always holds the value indexed to it, so a
+    /// place whose value is equal is the value's place.
+    recent: [u32; 2],
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -135,6 +139,7 @@ impl<T> Default for Interner<T> {
             values: Vec::new(),
             index: FixedMap::default(),
             free: Vec::new(),
+            recent: [0; 2],
         }
     }
 }
@@ -143,7 +148,14 @@ impl<T: Hash + Eq + Copy> Interner<T> {
     pub(super) fn get(&self, v: &T) -> Option<u32> {
         // May name a place with no users: no record refers to it, so lookups through it find
         // nothing.
-        self.index.get(v).copied()
+        self.recent_place(v).or_else(|| self.index.get(v).copied())
+    }
+
+    /// `v`'s place if it is one of the two acquired last.
+    fn recent_place(&self, v: &T) -> Option<u32> {
+        self.recent
+            .into_iter()
+            .find(|&i| self.values.get(i as usize).is_some_and(|e| e.value == *v))
     }
 
     pub(super) fn value(&self, i: u32) -> T {
@@ -151,7 +163,15 @@ impl<T: Hash + Eq + Copy> Interner<T> {
     }
 
     pub(super) fn acquire(&mut self, v: T) -> u32 {
-        if let Some(&i) = self.index.get(&v) {
+        let i = self.acquire_place(v);
+        if self.recent[0] != i {
+            self.recent = [i, self.recent[0]];
+        }
+        i
+    }
+
+    fn acquire_place(&mut self, v: T) -> u32 {
+        if let Some(i) = self.get(&v) {
             self.values[i as usize].users += 1;
             return i;
         }
