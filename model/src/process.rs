@@ -10,6 +10,8 @@
 use crate::errno::Errno;
 use crate::fixed_hash::FixedMap;
 use crate::table::SocketId;
+use std::cell::Cell;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The processes of one host and their handles.
@@ -29,6 +31,10 @@ pub struct Processes {
     holders: FixedMap<SocketId, Holders>,
     /// Processes that exited (their names are never reused).
     exited: BTreeSet<String>,
+    /// A handle known to exist, (socket, process): the last one opened or found by
+    /// [`Processes::holds`], which a socket's calls ask again and again. Forgotten when a
+    /// handle to that socket is dropped.
+    last_held: Cell<Option<(SocketId, u32)>>,
 }
 
 /// The processes holding handles to one socket: one in place, more in a list.
@@ -83,9 +89,14 @@ impl Processes {
         n
     }
 
+    /// The number of the live process `name`.
+    fn live(&self, name: &str) -> Option<u32> {
+        self.procs.get(name).copied()
+    }
+
     /// Whether `proc` is alive.
     pub fn is_alive(&self, proc: &str) -> bool {
-        self.procs.contains_key(proc)
+        self.live(proc).is_some()
     }
 
     /// Whether `proc` exited.
@@ -101,7 +112,7 @@ impl Processes {
         if self.exited.contains(proc) {
             return Err(Errno::EBADF);
         }
-        if !self.procs.contains_key(proc) {
+        if self.live(proc).is_none() {
             self.add_process(proc);
         }
         Ok(())
@@ -110,11 +121,21 @@ impl Processes {
     /// Whether `proc` holds a handle to `id`.
     pub fn holds(&self, proc: &str, id: SocketId) -> bool {
         // A handle is only ever held by a live process (exit drops them all).
-        self.holders.get(&id).is_some_and(|h| {
+        if let Some((i, p)) = self.last_held.get() {
+            if i == id && same_name(&self.names[p as usize], proc) {
+                return true;
+            }
+        }
+        let found = self.holders.get(&id).and_then(|h| {
             h.as_slice()
                 .iter()
-                .any(|&p| same_name(&self.names[p as usize], proc))
-        })
+                .copied()
+                .find(|&p| same_name(&self.names[p as usize], proc))
+        });
+        if let Some(p) = found {
+            self.last_held.set(Some((id, p)));
+        }
+        found.is_some()
     }
 
     /// Number of handles to `id`, across all processes.
@@ -127,13 +148,14 @@ impl Processes {
     /// Gives `proc` a new handle to `id` (socket() or accept()).
     /// Errors: EBADF if `proc` is not alive.
     pub fn open(&mut self, proc: &str, id: SocketId) -> Result<(), Errno> {
-        let p = *self.procs.get(proc).ok_or(Errno::EBADF)?;
-        match self.holders.get_mut(&id) {
-            Some(h) => {
-                h.add(p);
+        let p = self.live(proc).ok_or(Errno::EBADF)?;
+        self.last_held.set(Some((id, p)));
+        match self.holders.entry(id) {
+            Entry::Occupied(h) => {
+                h.into_mut().add(p);
             }
-            None => {
-                self.holders.insert(id, Holders::One(p));
+            Entry::Vacant(h) => {
+                h.insert(Holders::One(p));
             }
         }
         Ok(())
@@ -154,8 +176,8 @@ impl Processes {
     /// `fork()`: `child` starts with a copy of every handle of `parent`.
     /// Errors: EBADF if `parent` is not alive, EINVAL if `child` already exists or exited.
     pub fn fork(&mut self, parent: &str, child: &str) -> Result<(), Errno> {
-        let p = *self.procs.get(parent).ok_or(Errno::EBADF)?;
-        if self.procs.contains_key(child) || self.exited.contains(child) {
+        let p = self.live(parent).ok_or(Errno::EBADF)?;
+        if self.live(child).is_some() || self.exited.contains(child) {
             return Err(Errno::EINVAL);
         }
         let c = self.add_process(child);
@@ -168,12 +190,15 @@ impl Processes {
     /// `close()`: drops `proc`'s handle to `id`. Returns whether it was the last handle
     /// (the socket itself closes). Errors: EBADF if `proc` holds no such handle.
     pub fn close(&mut self, proc: &str, id: SocketId) -> Result<bool, Errno> {
-        let p = *self.procs.get(proc).ok_or(Errno::EBADF)?;
+        let p = self.live(proc).ok_or(Errno::EBADF)?;
         self.drop_handle(p, id).ok_or(Errno::EBADF)
     }
 
     /// Drops `p`'s handle to `id`: `None` if it holds none, else whether it was the last.
     fn drop_handle(&mut self, p: u32, id: SocketId) -> Option<bool> {
+        if self.last_held.get().is_some_and(|(i, _)| i == id) {
+            self.last_held.set(None);
+        }
         let last = match self.holders.get_mut(&id)? {
             Holders::One(q) if *q == p => true,
             Holders::One(_) => return None,
@@ -238,6 +263,42 @@ mod tests {
         assert_eq!(p.start("srv2"), Err(Errno::EBADF));
         assert_eq!(p.fork("main", "srv2"), Err(Errno::EINVAL));
         assert!(!p.is_alive("srv2"));
+    }
+
+    #[test]
+    fn holds_forgets_a_dropped_handle() {
+        let mut p = Processes::new();
+        let a = SocketId(3);
+        p.open("main", a).unwrap();
+        assert!(p.holds("main", a) && p.holds("main", a));
+        p.fork("main", "w").unwrap();
+        assert!(p.holds("w", a) && p.holds("main", a));
+        assert_eq!(p.close("w", a), Ok(false));
+        assert!(!p.holds("w", a) && p.holds("main", a));
+        assert_eq!(p.close("main", a), Ok(true));
+        assert!(!p.holds("main", a));
+        p.open("w", a).unwrap();
+        assert!(p.holds("w", a));
+        assert_eq!(p.exit("w"), Ok(vec![a]));
+        assert!(!p.holds("w", a));
+    }
+
+    #[test]
+    fn many_processes_are_found_by_name() {
+        let mut p = Processes::new();
+        p.open("main", SocketId(1)).unwrap();
+        for k in 0..20 {
+            p.fork("main", &format!("w{k}")).unwrap();
+        }
+        assert_eq!(p.handle_count(SocketId(1)), 21);
+        assert!(p.holds("w19", SocketId(1)) && p.is_alive("w7"));
+        assert_eq!(p.fork("main", "w3"), Err(Errno::EINVAL));
+        for k in 0..20 {
+            assert_eq!(p.exit(&format!("w{k}")), Ok(vec![]));
+        }
+        assert!(!p.is_alive("w7") && p.has_exited("w7"));
+        assert_eq!(p.open("w7", SocketId(2)), Err(Errno::EBADF));
+        assert_eq!(p.close("main", SocketId(1)), Ok(true));
     }
 
     #[test]
