@@ -8,6 +8,7 @@ use crate::addr::FourTuple;
 use crate::fixed_hash::FixedMap;
 use crate::table::SocketId;
 use std::collections::BTreeSet;
+use std::hash::Hash;
 use std::net::{IpAddr, SocketAddr};
 
 /// The sockets holding one port (or listening on it), in id order: up to [`INLINE`] ids kept
@@ -228,14 +229,106 @@ impl PortSet {
     }
 }
 
+/// A key that is usually all IPv4 (a 4-tuple, a destination): such keys are packed into one
+/// `u128`, so the map compares and moves 16 bytes instead of the whole endpoints.
+pub(super) trait PackV4 {
+    /// The key packed, if every address in it is IPv4 (distinct keys pack distinctly).
+    fn pack_v4(&self) -> Option<u128>;
+}
+
+impl PackV4 for FourTuple {
+    fn pack_v4(&self) -> Option<u128> {
+        match (&self.local, &self.remote) {
+            (SocketAddr::V4(l), SocketAddr::V4(r)) => Some(
+                u128::from(l.port())
+                    | u128::from(r.port()) << 16
+                    | u128::from(u32::from(*r.ip())) << 32
+                    | u128::from(u32::from(*l.ip())) << 64,
+            ),
+            _ => None,
+        }
+    }
+}
+
+impl PackV4 for (IpAddr, SocketAddr) {
+    fn pack_v4(&self) -> Option<u128> {
+        match self {
+            (IpAddr::V4(l), SocketAddr::V4(r)) => Some(
+                u128::from(u32::from(*l))
+                    | u128::from(u32::from(*r.ip())) << 32
+                    | u128::from(r.port()) << 64,
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// A lookup-only map whose all-IPv4 keys are packed ([`PackV4`]); other keys are kept whole.
+#[derive(Debug, Clone)]
+pub(super) struct PackedMap<K, V> {
+    v4: FixedMap<u128, V>,
+    other: FixedMap<K, V>,
+}
+
+impl<K, V> Default for PackedMap<K, V> {
+    fn default() -> Self {
+        PackedMap {
+            v4: FixedMap::default(),
+            other: FixedMap::default(),
+        }
+    }
+}
+
+impl<K: PackV4 + Hash + Eq, V> PackedMap<K, V> {
+    pub(super) fn get(&self, k: &K) -> Option<&V> {
+        match k.pack_v4() {
+            Some(p) => self.v4.get(&p),
+            None => self.other.get(k),
+        }
+    }
+
+    pub(super) fn get_mut(&mut self, k: &K) -> Option<&mut V> {
+        match k.pack_v4() {
+            Some(p) => self.v4.get_mut(&p),
+            None => self.other.get_mut(k),
+        }
+    }
+
+    pub(super) fn insert(&mut self, k: K, v: V) -> Option<V> {
+        match k.pack_v4() {
+            Some(p) => self.v4.insert(p, v),
+            None => self.other.insert(k, v),
+        }
+    }
+
+    pub(super) fn remove(&mut self, k: &K) -> Option<V> {
+        match k.pack_v4() {
+            Some(p) => self.v4.remove(&p),
+            None => self.other.remove(k),
+        }
+    }
+
+    pub(super) fn get_or_insert_with(&mut self, k: K, f: impl FnOnce() -> V) -> &mut V {
+        match k.pack_v4() {
+            Some(p) => self.v4.entry(p).or_insert_with(f),
+            None => self.other.entry(k).or_insert_with(f),
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.v4.len() + self.other.len()
+    }
+}
+
 /// Every live connection's 4-tuple, and the local ports each destination (local address,
 /// remote endpoint) uses with the TIME-WAIT records' 4-tuples included. A destination's entry
 /// lives while it has a 4-tuple.
 #[derive(Debug, Clone, Default)]
 pub(super) struct TupleIndex {
-    tuples: FixedMap<FourTuple, SocketId>,
+    tuples: PackedMap<FourTuple, SocketId>,
     /// (local address, remote endpoint) → (4-tuples, their local ports).
-    by_dest: FixedMap<(IpAddr, SocketAddr), (u32, PortSet)>,
+    by_dest: PackedMap<(IpAddr, SocketAddr), (u32, PortSet)>,
 }
 
 impl TupleIndex {
@@ -244,15 +337,16 @@ impl TupleIndex {
     }
 
     pub(super) fn contains_key(&self, t: &FourTuple) -> bool {
-        self.tuples.contains_key(t)
+        self.tuples.get(t).is_some()
     }
 
     pub(super) fn insert(&mut self, t: FourTuple, id: SocketId) {
         if self.tuples.insert(t, id).is_none() {
             let d = self
                 .by_dest
-                .entry((t.local.ip(), t.remote))
-                .or_insert_with(|| (0, PortSet::One(t.local.port())));
+                .get_or_insert_with((t.local.ip(), t.remote), || {
+                    (0, PortSet::One(t.local.port()))
+                });
             d.0 += 1;
             d.1.insert(t.local.port());
         }
@@ -383,6 +477,32 @@ mod tests {
         }
         assert!(!ix.port_taken(src, 40001, server));
         assert!(ix.by_dest.len() == 1);
+    }
+
+    #[test]
+    fn ipv6_and_ipv4_tuples_are_kept_apart() {
+        let mut ix = TupleIndex::default();
+        let v6 = |p: u16| {
+            FourTuple::new(
+                SocketAddr::new("fd00::1".parse().unwrap(), p),
+                "[fd00::2]:80".parse().unwrap(),
+            )
+        };
+        ix.insert(v6(40000), SocketId(1));
+        ix.insert(t(40000, "10.0.0.2:80"), SocketId(2));
+        let mapped = FourTuple::new(
+            "[::ffff:10.0.0.1]:40000".parse().unwrap(),
+            "[::ffff:10.0.0.2]:80".parse().unwrap(),
+        );
+        assert_eq!(ix.get(&v6(40000)), Some(&SocketId(1)));
+        assert_eq!(ix.get(&t(40000, "10.0.0.2:80")), Some(&SocketId(2)));
+        assert_eq!(ix.get(&mapped), None);
+        let src6: IpAddr = "fd00::1".parse().unwrap();
+        assert!(ix.port_taken(src6, 40000, "[fd00::2]:80".parse().unwrap()));
+        assert!(!ix.port_taken(src6, 40001, "[fd00::2]:80".parse().unwrap()));
+        assert_eq!(ix.remove(&v6(40000)), Some(SocketId(1)));
+        assert!(!ix.port_taken(src6, 40000, "[fd00::2]:80".parse().unwrap()));
+        assert_eq!(ix.by_dest.len(), 1);
     }
 
     #[test]
