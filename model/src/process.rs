@@ -199,7 +199,10 @@ impl Processes {
         if self.last_held.get().is_some_and(|(i, _)| i == id) {
             self.last_held.set(None);
         }
-        let last = match self.holders.get_mut(&id)? {
+        let Entry::Occupied(mut h) = self.holders.entry(id) else {
+            return None;
+        };
+        let last = match h.get_mut() {
             Holders::One(q) if *q == p => true,
             Holders::One(_) => return None,
             Holders::Many(v) => {
@@ -209,7 +212,7 @@ impl Processes {
             }
         };
         if last {
-            self.holders.remove(&id);
+            h.remove();
         }
         Some(last)
     }

@@ -128,13 +128,8 @@ impl AddressTable {
         e.bound_addr = None;
         e.state = TableState::Unbound;
         let explicit = !std::mem::take(&mut e.port_by_connect);
-        if let Some(set) = self.by_port.get_mut(&local.port()) {
-            if set.remove(id) && explicit {
-                self.explicit.sub(local.port());
-            }
-            if set.is_empty() {
-                self.by_port.remove(&local.port());
-            }
+        if self.release_port(id, local.port()) && explicit {
+            self.explicit.sub(local.port());
         }
     }
 

@@ -7,6 +7,7 @@
 use crate::addr::FourTuple;
 use crate::fixed_hash::FixedMap;
 use crate::table::SocketId;
+use std::collections::hash_map::Entry as Slot;
 use std::collections::BTreeSet;
 use std::hash::Hash;
 use std::net::{IpAddr, SocketAddr};
@@ -287,13 +288,6 @@ impl<K: PackV4 + Hash + Eq, V> PackedMap<K, V> {
         }
     }
 
-    pub(super) fn get_mut(&mut self, k: &K) -> Option<&mut V> {
-        match k.pack_v4() {
-            Some(p) => self.v4.get_mut(&p),
-            None => self.other.get_mut(k),
-        }
-    }
-
     pub(super) fn insert(&mut self, k: K, v: V) -> Option<V> {
         match k.pack_v4() {
             Some(p) => self.v4.insert(p, v),
@@ -305,6 +299,26 @@ impl<K: PackV4 + Hash + Eq, V> PackedMap<K, V> {
         match k.pack_v4() {
             Some(p) => self.v4.remove(&p),
             None => self.other.remove(k),
+        }
+    }
+
+    /// Applies `f` to `k`'s value, if any, and removes the entry if `f` says so.
+    pub(super) fn update(&mut self, k: K, f: impl FnOnce(&mut V) -> bool) {
+        match k.pack_v4() {
+            Some(p) => {
+                if let Slot::Occupied(mut o) = self.v4.entry(p) {
+                    if f(o.get_mut()) {
+                        o.remove();
+                    }
+                }
+            }
+            None => {
+                if let Slot::Occupied(mut o) = self.other.entry(k) {
+                    if f(o.get_mut()) {
+                        o.remove();
+                    }
+                }
+            }
         }
     }
 
@@ -366,15 +380,13 @@ impl TupleIndex {
 
     /// `t` (a TIME-WAIT record's 4-tuple, or a connection's) no longer takes its port.
     pub(super) fn remove_port(&mut self, t: &FourTuple) {
-        let key = (t.local.ip(), t.remote);
-        if let Some(d) = self.by_dest.get_mut(&key) {
+        self.by_dest.update((t.local.ip(), t.remote), |d| {
             d.0 -= 1;
-            if d.0 == 0 {
-                self.by_dest.remove(&key);
-            } else {
+            if d.0 > 0 {
                 d.1.remove(t.local.port());
             }
-        }
+            d.0 == 0
+        });
     }
 
     /// Whether some 4-tuple `(src, port) → remote` exists.
@@ -422,10 +434,10 @@ impl PortCounts {
     }
 
     pub(super) fn sub(&mut self, port: u16) {
-        if let Some(c) = self.counts.get_mut(&port) {
-            *c -= 1;
-            if *c == 0 {
-                self.counts.remove(&port);
+        if let Slot::Occupied(mut c) = self.counts.entry(port) {
+            *c.get_mut() -= 1;
+            if *c.get() == 0 {
+                c.remove();
                 if let Some(b) = &mut self.bits {
                     b[usize::from(port >> 6)] &= !(1 << (port & 63));
                 }

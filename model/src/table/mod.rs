@@ -323,6 +323,19 @@ impl AddressTable {
         self.hold_port(id, addr.port(), by_connect);
     }
 
+    /// Drops `id` from the holders of `port` (and the port's set once empty); returns whether
+    /// it was one.
+    fn release_port(&mut self, id: SocketId, port: u16) -> bool {
+        let std::collections::hash_map::Entry::Occupied(mut set) = self.by_port.entry(port) else {
+            return false;
+        };
+        let held = set.get_mut().remove(id);
+        if set.get().is_empty() {
+            set.remove();
+        }
+        held
+    }
+
     /// Indexes `id` as a holder of `port` (the caller sets the entry's fields).
     fn hold_port(&mut self, id: SocketId, port: u16, by_connect: bool) {
         if self.by_port.entry(port).or_default().insert(id) && !by_connect {

@@ -22,13 +22,8 @@ impl AddressTable {
             return Err(Errno::EINVAL);
         }
         let port = record.tuple.local.port();
-        if let Some(set) = self.by_port.get_mut(&port) {
-            // The record keeps holding the port (and its explicit-bind count).
-            set.remove(id);
-            if set.is_empty() {
-                self.by_port.remove(&port);
-            }
-        }
+        // The record keeps holding the port (and its explicit-bind count).
+        self.release_port(id, port);
         self.by_tuple.retire(&record.tuple);
         if e.connected_before {
             // Only a socket that connected has a pre-connect address.
@@ -102,13 +97,8 @@ impl AddressTable {
             }
         }
         if let Some(l) = e.local {
-            if let Some(set) = self.by_port.get_mut(&l.port()) {
-                if set.remove(id) && !e.port_by_connect {
-                    self.explicit.sub(l.port());
-                }
-                if set.is_empty() {
-                    self.by_port.remove(&l.port());
-                }
+            if self.release_port(id, l.port()) && !e.port_by_connect {
+                self.explicit.sub(l.port());
             }
             if e.state == TableState::Listen {
                 if let Some(set) = self.listening.get_mut(&l.port()) {
