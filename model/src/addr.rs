@@ -18,7 +18,8 @@ pub struct FourTuple {
 /// endpoints. Equal tuples hash alike, as `Eq` requires.
 impl core::hash::Hash for FourTuple {
     fn hash<H: core::hash::Hasher>(&self, h: &mut H) {
-        match (self.local, self.remote) {
+        // By reference: the endpoints are not copied to be matched.
+        match (&self.local, &self.remote) {
             (SocketAddr::V4(l), SocketAddr::V4(r)) => h.write_u128(
                 u128::from(l.port())
                     | (u128::from(r.port()) << 16)

@@ -13,6 +13,7 @@
 pub mod addr;
 pub mod decision_table;
 pub mod errno;
+mod fixed_hash;
 pub mod isn;
 pub mod process;
 pub mod profile;

@@ -8,29 +8,95 @@
 //! program, holding no handles); a process that exited stays ended.
 
 use crate::errno::Errno;
+use crate::fixed_hash::FixedMap;
 use crate::table::SocketId;
+use std::cell::Cell;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The processes of one host and their handles.
+///
+/// Handles are kept per socket (the processes holding one, usually a single one), so that
+/// the calls made on every socket operation ([`Processes::holds`], [`Processes::open`],
+/// [`Processes::close`]) cost a lookup by socket id; `fork` and `exit`, which need every
+/// handle of one process, walk the sockets (in id order where it shows).
 #[derive(Clone, Debug, Default)]
 pub struct Processes {
-    procs: BTreeMap<String, BTreeSet<SocketId>>,
-    refs: BTreeMap<SocketId, u32>,
+    /// Live processes by name: their number (an index into `names`).
+    procs: BTreeMap<String, u32>,
+    /// Every process ever started, by number (a name is never reused: see `exited`).
+    names: Vec<String>,
+    /// Socket → the numbers of the processes holding a handle to it (each once; the count is
+    /// the socket's handle count). Only looked up, or walked and sorted.
+    holders: FixedMap<SocketId, Holders>,
     /// Processes that exited (their names are never reused).
     exited: BTreeSet<String>,
+    /// A handle known to exist, (socket, process): the last one opened or found by
+    /// [`Processes::holds`], which a socket's calls ask again and again. Forgotten when a
+    /// handle to that socket is dropped.
+    last_held: Cell<Option<(SocketId, u32)>>,
+}
+
+/// The processes holding handles to one socket: one in place, more in a list.
+#[derive(Clone, Debug)]
+enum Holders {
+    One(u32),
+    Many(Vec<u32>),
+}
+
+impl Holders {
+    fn as_slice(&self) -> &[u32] {
+        match self {
+            Holders::One(p) => std::slice::from_ref(p),
+            Holders::Many(v) => v,
+        }
+    }
+
+    fn contains(&self, p: u32) -> bool {
+        self.as_slice().contains(&p)
+    }
+
+    /// Adds `p`; returns whether it was absent.
+    fn add(&mut self, p: u32) -> bool {
+        if self.contains(p) {
+            return false;
+        }
+        match self {
+            Holders::One(q) => *self = Holders::Many(vec![*q, p]),
+            Holders::Many(v) => v.push(p),
+        }
+        true
+    }
+}
+
+/// `a == b`, compared byte by byte in place (process names are short: no library call).
+fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
 impl Processes {
     /// A host whose only process is `main`.
     pub fn new() -> Self {
         let mut p = Processes::default();
-        p.procs.insert("main".to_string(), BTreeSet::new());
+        p.add_process("main");
         p
+    }
+
+    fn add_process(&mut self, name: &str) -> u32 {
+        let n = self.names.len() as u32;
+        self.names.push(name.to_string());
+        self.procs.insert(name.to_string(), n);
+        n
+    }
+
+    /// The number of the live process `name`.
+    fn live(&self, name: &str) -> Option<u32> {
+        self.procs.get(name).copied()
     }
 
     /// Whether `proc` is alive.
     pub fn is_alive(&self, proc: &str) -> bool {
-        self.procs.contains_key(proc)
+        self.live(proc).is_some()
     }
 
     /// Whether `proc` exited.
@@ -46,75 +112,121 @@ impl Processes {
         if self.exited.contains(proc) {
             return Err(Errno::EBADF);
         }
-        if !self.procs.contains_key(proc) {
-            self.procs.insert(proc.to_string(), BTreeSet::new());
+        if self.live(proc).is_none() {
+            self.add_process(proc);
         }
         Ok(())
     }
 
     /// Whether `proc` holds a handle to `id`.
     pub fn holds(&self, proc: &str, id: SocketId) -> bool {
-        self.procs.get(proc).is_some_and(|h| h.contains(&id))
+        // A handle is only ever held by a live process (exit drops them all).
+        if let Some((i, p)) = self.last_held.get() {
+            if i == id && same_name(&self.names[p as usize], proc) {
+                return true;
+            }
+        }
+        let found = self.holders.get(&id).and_then(|h| {
+            h.as_slice()
+                .iter()
+                .copied()
+                .find(|&p| same_name(&self.names[p as usize], proc))
+        });
+        if let Some(p) = found {
+            self.last_held.set(Some((id, p)));
+        }
+        found.is_some()
     }
 
     /// Number of handles to `id`, across all processes.
     pub fn handle_count(&self, id: SocketId) -> u32 {
-        self.refs.get(&id).copied().unwrap_or(0)
+        self.holders
+            .get(&id)
+            .map_or(0, |h| h.as_slice().len() as u32)
     }
 
     /// Gives `proc` a new handle to `id` (socket() or accept()).
     /// Errors: EBADF if `proc` is not alive.
     pub fn open(&mut self, proc: &str, id: SocketId) -> Result<(), Errno> {
-        let handles = self.procs.get_mut(proc).ok_or(Errno::EBADF)?;
-        if handles.insert(id) {
-            *self.refs.entry(id).or_insert(0) += 1;
+        let p = self.live(proc).ok_or(Errno::EBADF)?;
+        self.last_held.set(Some((id, p)));
+        match self.holders.entry(id) {
+            Entry::Occupied(h) => {
+                h.into_mut().add(p);
+            }
+            Entry::Vacant(h) => {
+                h.insert(Holders::One(p));
+            }
         }
         Ok(())
+    }
+
+    /// The sockets `p` holds handles to, in id order.
+    fn handles_of(&self, p: u32) -> Vec<SocketId> {
+        let mut ids: Vec<SocketId> = self
+            .holders
+            .iter()
+            .filter(|(_, h)| h.contains(p))
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort_unstable();
+        ids
     }
 
     /// `fork()`: `child` starts with a copy of every handle of `parent`.
     /// Errors: EBADF if `parent` is not alive, EINVAL if `child` already exists or exited.
     pub fn fork(&mut self, parent: &str, child: &str) -> Result<(), Errno> {
-        let handles = self.procs.get(parent).ok_or(Errno::EBADF)?.clone();
-        if self.procs.contains_key(child) || self.exited.contains(child) {
+        let p = self.live(parent).ok_or(Errno::EBADF)?;
+        if self.live(child).is_some() || self.exited.contains(child) {
             return Err(Errno::EINVAL);
         }
-        for id in &handles {
-            *self.refs.entry(*id).or_insert(0) += 1;
+        let c = self.add_process(child);
+        for id in self.handles_of(p) {
+            self.holders.get_mut(&id).expect("held").add(c);
         }
-        self.procs.insert(child.to_string(), handles);
         Ok(())
     }
 
     /// `close()`: drops `proc`'s handle to `id`. Returns whether it was the last handle
     /// (the socket itself closes). Errors: EBADF if `proc` holds no such handle.
     pub fn close(&mut self, proc: &str, id: SocketId) -> Result<bool, Errno> {
-        let handles = self.procs.get_mut(proc).ok_or(Errno::EBADF)?;
-        if !handles.remove(&id) {
-            return Err(Errno::EBADF);
+        let p = self.live(proc).ok_or(Errno::EBADF)?;
+        self.drop_handle(p, id).ok_or(Errno::EBADF)
+    }
+
+    /// Drops `p`'s handle to `id`: `None` if it holds none, else whether it was the last.
+    fn drop_handle(&mut self, p: u32, id: SocketId) -> Option<bool> {
+        if self.last_held.get().is_some_and(|(i, _)| i == id) {
+            self.last_held.set(None);
         }
-        Ok(self.unref(id))
+        let Entry::Occupied(mut h) = self.holders.entry(id) else {
+            return None;
+        };
+        let last = match h.get_mut() {
+            Holders::One(q) if *q == p => true,
+            Holders::One(_) => return None,
+            Holders::Many(v) => {
+                let i = v.iter().position(|&q| q == p)?;
+                v.remove(i);
+                v.is_empty()
+            }
+        };
+        if last {
+            h.remove();
+        }
+        Some(last)
     }
 
     /// `exit()`: closes every handle of `proc` and ends it. Returns the sockets whose last
     /// handle this closed, in id order. Errors: EBADF if `proc` is not alive.
     pub fn exit(&mut self, proc: &str) -> Result<Vec<SocketId>, Errno> {
-        let handles = self.procs.remove(proc).ok_or(Errno::EBADF)?;
+        let p = self.procs.remove(proc).ok_or(Errno::EBADF)?;
         self.exited.insert(proc.to_string());
-        Ok(handles.into_iter().filter(|id| self.unref(*id)).collect())
-    }
-
-    fn unref(&mut self, id: SocketId) -> bool {
-        match self.refs.get_mut(&id) {
-            Some(n) if *n > 1 => {
-                *n -= 1;
-                false
-            }
-            _ => {
-                self.refs.remove(&id);
-                true
-            }
-        }
+        Ok(self
+            .handles_of(p)
+            .into_iter()
+            .filter(|&id| self.drop_handle(p, id) == Some(true))
+            .collect())
     }
 }
 
@@ -154,6 +266,42 @@ mod tests {
         assert_eq!(p.start("srv2"), Err(Errno::EBADF));
         assert_eq!(p.fork("main", "srv2"), Err(Errno::EINVAL));
         assert!(!p.is_alive("srv2"));
+    }
+
+    #[test]
+    fn holds_forgets_a_dropped_handle() {
+        let mut p = Processes::new();
+        let a = SocketId(3);
+        p.open("main", a).unwrap();
+        assert!(p.holds("main", a) && p.holds("main", a));
+        p.fork("main", "w").unwrap();
+        assert!(p.holds("w", a) && p.holds("main", a));
+        assert_eq!(p.close("w", a), Ok(false));
+        assert!(!p.holds("w", a) && p.holds("main", a));
+        assert_eq!(p.close("main", a), Ok(true));
+        assert!(!p.holds("main", a));
+        p.open("w", a).unwrap();
+        assert!(p.holds("w", a));
+        assert_eq!(p.exit("w"), Ok(vec![a]));
+        assert!(!p.holds("w", a));
+    }
+
+    #[test]
+    fn many_processes_are_found_by_name() {
+        let mut p = Processes::new();
+        p.open("main", SocketId(1)).unwrap();
+        for k in 0..20 {
+            p.fork("main", &format!("w{k}")).unwrap();
+        }
+        assert_eq!(p.handle_count(SocketId(1)), 21);
+        assert!(p.holds("w19", SocketId(1)) && p.is_alive("w7"));
+        assert_eq!(p.fork("main", "w3"), Err(Errno::EINVAL));
+        for k in 0..20 {
+            assert_eq!(p.exit(&format!("w{k}")), Ok(vec![]));
+        }
+        assert!(!p.is_alive("w7") && p.has_exited("w7"));
+        assert_eq!(p.open("w7", SocketId(2)), Err(Errno::EBADF));
+        assert_eq!(p.close("main", SocketId(1)), Ok(true));
     }
 
     #[test]

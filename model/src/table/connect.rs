@@ -37,7 +37,7 @@ impl AddressTable {
         }
         let before = me.local;
         drop(me);
-        let local = match before {
+        let (local, placed) = match before {
             Some(l) => {
                 let l = if is_wildcard(l.ip()) {
                     SocketAddr::new(src, l.port())
@@ -59,22 +59,24 @@ impl AddressTable {
                     let recycled = self.remove_time_wait(slot);
                     self.recycled.push(recycled);
                 }
-                l
+                (l, false)
             }
             None => {
                 let port = self
                     .connect_port(src, remote, hint, now)
                     .ok_or(Errno::EADDRNOTAVAIL)?;
-                let l = SocketAddr::new(src, port);
-                self.place(id, l, true);
-                l
+                self.hold_port(id, port, true);
+                (SocketAddr::new(src, port), true)
             }
         };
         let e = self.entries.get_mut(&id).expect("checked");
-        if e.local != Some(local) {
-            // bound to a wildcard address: the connection now has a concrete source
-            e.local = Some(local);
+        if placed {
+            // The automatic bind of connect().
+            e.bound_addr = Some(local);
+            e.port_by_connect = true;
         }
+        // Bound to a wildcard address, the connection now has a concrete source.
+        e.local = Some(local);
         e.state = TableState::Connected { remote };
         e.connected_before = true;
         self.by_tuple.insert(FourTuple::new(local, remote), id);
@@ -126,13 +128,8 @@ impl AddressTable {
         e.bound_addr = None;
         e.state = TableState::Unbound;
         let explicit = !std::mem::take(&mut e.port_by_connect);
-        if let Some(set) = self.by_port.get_mut(&local.port()) {
-            if set.remove(&id) && explicit {
-                self.explicit.sub(local.port());
-            }
-            if set.is_empty() {
-                self.by_port.remove(&local.port());
-            }
+        if self.release_port(id, local.port()) && explicit {
+            self.explicit.sub(local.port());
         }
     }
 
@@ -154,20 +151,24 @@ impl AddressTable {
         if self.by_tuple.contains_key(&tuple) || self.tw.slot_of_tuple(&tuple).is_some() {
             return Err(Errno::EADDRNOTAVAIL);
         }
-        let (opts, uid, locked) = (parent.opts, parent.uid, parent.port_locked);
-        let from = parent.bound_addr.or(parent.local);
-        drop(parent);
-        let id = self.socket(uid);
-        let e = self.entries.get_mut(&id).expect("just made");
-        e.opts = opts;
-        e.port_locked = locked;
-        e.accepted_from = Some(listener);
-        self.place(id, tuple.local, false);
-        let e = self.entries.get_mut(&id).expect("just made");
-        e.bound_addr = from;
-        e.state = TableState::Connected {
-            remote: tuple.remote,
+        let child = Entry {
+            local: Some(tuple.local),
+            state: TableState::Connected {
+                remote: tuple.remote,
+            },
+            opts: parent.opts,
+            uid: parent.uid,
+            port_by_connect: false,
+            port_locked: parent.port_locked,
+            bound_addr: parent.bound_addr.or(parent.local),
+            accepted_from: Some(listener),
+            connected_before: false,
         };
+        drop(parent);
+        let id = SocketId(self.next_id);
+        self.next_id += 1;
+        self.entries.insert(id, child);
+        self.hold_port(id, tuple.local.port(), false);
         self.by_tuple.insert(tuple, id);
         Ok(id)
     }

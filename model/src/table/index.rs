@@ -5,15 +5,161 @@
 //! search while a destination's ports are a short sorted list.
 
 use crate::addr::FourTuple;
+use crate::fixed_hash::FixedMap;
 use crate::table::SocketId;
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry as Slot;
+use std::collections::BTreeSet;
+use std::hash::Hash;
 use std::net::{IpAddr, SocketAddr};
 
-/// A set of ports: a sorted list (2 bytes a port) while it is smaller than a 65 536-bit map
-/// (8 KiB), then the map. A destination with a few hundred ports costs a few hundred bytes,
+/// The sockets holding one port (or listening on it), in id order: up to [`INLINE`] ids kept
+/// in place (no allocation: most ports have one holder), then a sorted list, then, past
+/// [`SORTED_MAX`], a B-tree (so a port with thousands of holders still costs O(log n) a
+/// change).
+#[derive(Debug, Clone)]
+pub(super) enum IdSet {
+    Inline(u8, [SocketId; INLINE]),
+    Sorted(Vec<SocketId>),
+    Tree(BTreeSet<SocketId>),
+}
+
+/// Ids an [`IdSet`] keeps in place.
+const INLINE: usize = 3;
+/// Ids an [`IdSet`] keeps in a sorted list before it becomes a B-tree.
+const SORTED_MAX: usize = 256;
+
+impl Default for IdSet {
+    fn default() -> Self {
+        IdSet::Inline(0, [SocketId(0); INLINE])
+    }
+}
+
+impl IdSet {
+    fn as_slice(&self) -> Option<&[SocketId]> {
+        match self {
+            IdSet::Inline(n, a) => Some(&a[..usize::from(*n)]),
+            IdSet::Sorted(v) => Some(v),
+            IdSet::Tree(_) => None,
+        }
+    }
+
+    /// Adds `id`; returns whether it was absent.
+    pub(super) fn insert(&mut self, id: SocketId) -> bool {
+        match self {
+            IdSet::Inline(n, a) => {
+                let len = usize::from(*n);
+                let Err(i) = a[..len].binary_search(&id) else {
+                    return false;
+                };
+                if len < INLINE {
+                    a.copy_within(i..len, i + 1);
+                    a[i] = id;
+                    *n += 1;
+                } else {
+                    let mut v = Vec::with_capacity(2 * INLINE);
+                    v.extend_from_slice(&a[..i]);
+                    v.push(id);
+                    v.extend_from_slice(&a[i..]);
+                    *self = IdSet::Sorted(v);
+                }
+                true
+            }
+            IdSet::Sorted(v) => {
+                let Err(i) = v.binary_search(&id) else {
+                    return false;
+                };
+                if v.len() < SORTED_MAX {
+                    v.insert(i, id);
+                } else {
+                    let mut t: BTreeSet<SocketId> = v.iter().copied().collect();
+                    t.insert(id);
+                    *self = IdSet::Tree(t);
+                }
+                true
+            }
+            IdSet::Tree(t) => t.insert(id),
+        }
+    }
+
+    /// Removes `id`; returns whether it was present.
+    pub(super) fn remove(&mut self, id: SocketId) -> bool {
+        match self {
+            IdSet::Inline(n, a) => {
+                let len = usize::from(*n);
+                let Ok(i) = a[..len].binary_search(&id) else {
+                    return false;
+                };
+                a.copy_within(i + 1..len, i);
+                *n -= 1;
+                true
+            }
+            IdSet::Sorted(v) => match v.binary_search(&id) {
+                Ok(i) => {
+                    v.remove(i);
+                    true
+                }
+                Err(_) => false,
+            },
+            IdSet::Tree(t) => t.remove(&id),
+        }
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        match self {
+            IdSet::Tree(t) => t.is_empty(),
+            s => s.as_slice().is_some_and(<[SocketId]>::is_empty),
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        match self {
+            IdSet::Tree(t) => t.len(),
+            s => s.as_slice().map_or(0, <[SocketId]>::len),
+        }
+    }
+
+    /// The ids, ascending.
+    pub(super) fn iter(&self) -> IdIter<'_> {
+        match self {
+            IdSet::Tree(t) => IdIter::Tree(t.iter()),
+            s => IdIter::Slice(s.as_slice().unwrap_or(&[]).iter()),
+        }
+    }
+}
+
+/// The ids of an [`IdSet`], ascending.
+pub(super) enum IdIter<'a> {
+    Slice(std::slice::Iter<'a, SocketId>),
+    Tree(std::collections::btree_set::Iter<'a, SocketId>),
+}
+
+impl<'a> Iterator for IdIter<'a> {
+    type Item = &'a SocketId;
+
+    fn next(&mut self) -> Option<&'a SocketId> {
+        match self {
+            IdIter::Slice(i) => i.next(),
+            IdIter::Tree(i) => i.next(),
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a IdSet {
+    type Item = &'a SocketId;
+    type IntoIter = IdIter<'a>;
+
+    fn into_iter(self) -> IdIter<'a> {
+        self.iter()
+    }
+}
+
+/// A set of ports: one port in place (a destination seen from a server: each client endpoint
+/// uses one local port), a sorted list (2 bytes a port) while it is smaller than a 65 536-bit
+/// map (8 KiB), then the map. A destination with a few hundred ports costs a few hundred bytes,
 /// not 8 KiB.
 #[derive(Debug, Clone)]
 enum PortSet {
+    One(u16),
     Few(Vec<u16>),
     Many(Box<[u64; 1024]>),
 }
@@ -24,6 +170,7 @@ const FEW: usize = 4096;
 impl PortSet {
     fn contains(&self, port: u16) -> bool {
         match self {
+            PortSet::One(p) => *p == port,
             PortSet::Few(v) => v.binary_search(&port).is_ok(),
             PortSet::Many(b) => b[usize::from(port >> 6)] & (1 << (port & 63)) != 0,
         }
@@ -32,6 +179,8 @@ impl PortSet {
     /// Ports `64 w .. 64 w + 63` as bits (bit k: port `64 w + k`).
     fn word(&self, w: usize) -> u64 {
         match self {
+            PortSet::One(p) if usize::from(p >> 6) == w => 1 << (p & 63),
+            PortSet::One(_) => 0,
             PortSet::Few(v) => {
                 let first = (w as u32 * 64) as u16;
                 let from = v.partition_point(|&p| p < first);
@@ -46,6 +195,11 @@ impl PortSet {
 
     fn insert(&mut self, port: u16) {
         match self {
+            PortSet::One(p) if *p == port => {}
+            PortSet::One(p) => {
+                let (a, b) = (port.min(*p), port.max(*p));
+                *self = PortSet::Few(vec![a, b]);
+            }
             PortSet::Few(v) if v.len() < FEW => {
                 if let Err(i) = v.binary_search(&port) {
                     v.insert(i, port);
@@ -64,6 +218,8 @@ impl PortSet {
 
     fn remove(&mut self, port: u16) {
         match self {
+            PortSet::One(p) if *p == port => *self = PortSet::Few(Vec::new()),
+            PortSet::One(_) => {}
             PortSet::Few(v) => {
                 if let Ok(i) = v.binary_search(&port) {
                     v.remove(i);
@@ -74,14 +230,119 @@ impl PortSet {
     }
 }
 
+/// A key that is usually all IPv4 (a 4-tuple, a destination): such keys are packed into one
+/// `u128`, so the map compares and moves 16 bytes instead of the whole endpoints.
+pub(super) trait PackV4 {
+    /// The key packed, if every address in it is IPv4 (distinct keys pack distinctly).
+    fn pack_v4(&self) -> Option<u128>;
+}
+
+impl PackV4 for FourTuple {
+    fn pack_v4(&self) -> Option<u128> {
+        match (&self.local, &self.remote) {
+            (SocketAddr::V4(l), SocketAddr::V4(r)) => Some(
+                u128::from(l.port())
+                    | u128::from(r.port()) << 16
+                    | u128::from(u32::from(*r.ip())) << 32
+                    | u128::from(u32::from(*l.ip())) << 64,
+            ),
+            _ => None,
+        }
+    }
+}
+
+impl PackV4 for (IpAddr, SocketAddr) {
+    fn pack_v4(&self) -> Option<u128> {
+        match self {
+            (IpAddr::V4(l), SocketAddr::V4(r)) => Some(
+                u128::from(u32::from(*l))
+                    | u128::from(u32::from(*r.ip())) << 32
+                    | u128::from(r.port()) << 64,
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// A lookup-only map whose all-IPv4 keys are packed ([`PackV4`]); other keys are kept whole.
+#[derive(Debug, Clone)]
+pub(super) struct PackedMap<K, V> {
+    v4: FixedMap<u128, V>,
+    other: FixedMap<K, V>,
+}
+
+impl<K, V> Default for PackedMap<K, V> {
+    fn default() -> Self {
+        PackedMap {
+            v4: FixedMap::default(),
+            other: FixedMap::default(),
+        }
+    }
+}
+
+impl<K: PackV4 + Hash + Eq, V> PackedMap<K, V> {
+    pub(super) fn get(&self, k: &K) -> Option<&V> {
+        match k.pack_v4() {
+            Some(p) => self.v4.get(&p),
+            None => self.other.get(k),
+        }
+    }
+
+    pub(super) fn insert(&mut self, k: K, v: V) -> Option<V> {
+        match k.pack_v4() {
+            Some(p) => self.v4.insert(p, v),
+            None => self.other.insert(k, v),
+        }
+    }
+
+    pub(super) fn remove(&mut self, k: &K) -> Option<V> {
+        match k.pack_v4() {
+            Some(p) => self.v4.remove(&p),
+            None => self.other.remove(k),
+        }
+    }
+
+    /// Applies `f` to `k`'s value, if any, and removes the entry if `f` says so.
+    pub(super) fn update(&mut self, k: K, f: impl FnOnce(&mut V) -> bool) {
+        match k.pack_v4() {
+            Some(p) => {
+                if let Slot::Occupied(mut o) = self.v4.entry(p) {
+                    if f(o.get_mut()) {
+                        o.remove();
+                    }
+                }
+            }
+            None => {
+                if let Slot::Occupied(mut o) = self.other.entry(k) {
+                    if f(o.get_mut()) {
+                        o.remove();
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn get_or_insert_with(&mut self, k: K, f: impl FnOnce() -> V) -> &mut V {
+        match k.pack_v4() {
+            Some(p) => self.v4.entry(p).or_insert_with(f),
+            None => self.other.entry(k).or_insert_with(f),
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.v4.len() + self.other.len()
+    }
+}
+
 /// Every live connection's 4-tuple, and the local ports each destination (local address,
 /// remote endpoint) uses with the TIME-WAIT records' 4-tuples included. A destination's entry
 /// lives while it has a 4-tuple.
 #[derive(Debug, Clone, Default)]
 pub(super) struct TupleIndex {
-    tuples: BTreeMap<FourTuple, SocketId>,
+    tuples: PackedMap<FourTuple, SocketId>,
     /// (local address, remote endpoint) → (4-tuples, their local ports).
-    by_dest: BTreeMap<(IpAddr, SocketAddr), (u32, PortSet)>,
+    by_dest: PackedMap<(IpAddr, SocketAddr), (u32, PortSet)>,
 }
 
 impl TupleIndex {
@@ -90,15 +351,16 @@ impl TupleIndex {
     }
 
     pub(super) fn contains_key(&self, t: &FourTuple) -> bool {
-        self.tuples.contains_key(t)
+        self.tuples.get(t).is_some()
     }
 
     pub(super) fn insert(&mut self, t: FourTuple, id: SocketId) {
         if self.tuples.insert(t, id).is_none() {
             let d = self
                 .by_dest
-                .entry((t.local.ip(), t.remote))
-                .or_insert_with(|| (0, PortSet::Few(Vec::new())));
+                .get_or_insert_with((t.local.ip(), t.remote), || {
+                    (0, PortSet::One(t.local.port()))
+                });
             d.0 += 1;
             d.1.insert(t.local.port());
         }
@@ -118,15 +380,13 @@ impl TupleIndex {
 
     /// `t` (a TIME-WAIT record's 4-tuple, or a connection's) no longer takes its port.
     pub(super) fn remove_port(&mut self, t: &FourTuple) {
-        let key = (t.local.ip(), t.remote);
-        if let Some(d) = self.by_dest.get_mut(&key) {
+        self.by_dest.update((t.local.ip(), t.remote), |d| {
             d.0 -= 1;
-            if d.0 == 0 {
-                self.by_dest.remove(&key);
-            } else {
+            if d.0 > 0 {
                 d.1.remove(t.local.port());
             }
-        }
+            d.0 == 0
+        });
     }
 
     /// Whether some 4-tuple `(src, port) → remote` exists.
@@ -162,7 +422,7 @@ impl TakenPorts<'_> {
 /// `__inet_hash_connect`).
 #[derive(Debug, Clone, Default)]
 pub(super) struct PortCounts {
-    counts: BTreeMap<u16, u32>,
+    counts: FixedMap<u16, u32>,
     bits: Option<Box<[u64; 1024]>>,
 }
 
@@ -174,10 +434,10 @@ impl PortCounts {
     }
 
     pub(super) fn sub(&mut self, port: u16) {
-        if let Some(c) = self.counts.get_mut(&port) {
-            *c -= 1;
-            if *c == 0 {
-                self.counts.remove(&port);
+        if let Slot::Occupied(mut c) = self.counts.entry(port) {
+            *c.get_mut() -= 1;
+            if *c.get() == 0 {
+                c.remove();
                 if let Some(b) = &mut self.bits {
                     b[usize::from(port >> 6)] &= !(1 << (port & 63));
                 }
@@ -229,6 +489,57 @@ mod tests {
         }
         assert!(!ix.port_taken(src, 40001, server));
         assert!(ix.by_dest.len() == 1);
+    }
+
+    #[test]
+    fn ipv6_and_ipv4_tuples_are_kept_apart() {
+        let mut ix = TupleIndex::default();
+        let v6 = |p: u16| {
+            FourTuple::new(
+                SocketAddr::new("fd00::1".parse().unwrap(), p),
+                "[fd00::2]:80".parse().unwrap(),
+            )
+        };
+        ix.insert(v6(40000), SocketId(1));
+        ix.insert(t(40000, "10.0.0.2:80"), SocketId(2));
+        let mapped = FourTuple::new(
+            "[::ffff:10.0.0.1]:40000".parse().unwrap(),
+            "[::ffff:10.0.0.2]:80".parse().unwrap(),
+        );
+        assert_eq!(ix.get(&v6(40000)), Some(&SocketId(1)));
+        assert_eq!(ix.get(&t(40000, "10.0.0.2:80")), Some(&SocketId(2)));
+        assert_eq!(ix.get(&mapped), None);
+        let src6: IpAddr = "fd00::1".parse().unwrap();
+        assert!(ix.port_taken(src6, 40000, "[fd00::2]:80".parse().unwrap()));
+        assert!(!ix.port_taken(src6, 40001, "[fd00::2]:80".parse().unwrap()));
+        assert_eq!(ix.remove(&v6(40000)), Some(SocketId(1)));
+        assert!(!ix.port_taken(src6, 40000, "[fd00::2]:80".parse().unwrap()));
+        assert_eq!(ix.by_dest.len(), 1);
+    }
+
+    #[test]
+    fn id_sets_keep_id_order_through_every_form() {
+        let mut s = IdSet::default();
+        let mut want = BTreeSet::new();
+        let mut x = 0x2545_f491u32;
+        for k in 0..3000u32 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let id = SocketId(x % 700);
+            if k % 3 == 2 {
+                assert_eq!(s.remove(id), want.remove(&id), "step {k}");
+            } else {
+                assert_eq!(s.insert(id), want.insert(id), "step {k}");
+            }
+            assert_eq!(s.len(), want.len());
+            assert_eq!(s.is_empty(), want.is_empty());
+            assert!(s.iter().eq(want.iter()), "step {k}");
+        }
+        for id in want.clone() {
+            assert!(s.remove(id));
+        }
+        assert!(s.is_empty() && s.iter().next().is_none());
     }
 
     #[test]

@@ -59,6 +59,23 @@ impl AddressTable {
         if stale {
             return ListenerVerdict::Refuse { rule: Q177074_RULE };
         }
+        // One listener on the port, the usual case: it is the best, alone in its tier and in
+        // its SO_REUSEPORT group, so every choice takes it (but the random one, which also
+        // remembers its pick), and no list is built.
+        if self.cfg.listener_choice != ListenerChoice::Random {
+            if let Some(set) = self.listening.get(&local.port()).filter(|s| s.len() == 1) {
+                let id = *set.iter().next().expect("one listener");
+                let e = &self.entries[&id];
+                let ok = e
+                    .local
+                    .is_some_and(|l| overlaps(l.ip(), e.opts.v6only, local.ip(), false));
+                return if ok {
+                    ListenerVerdict::Listener(id)
+                } else {
+                    ListenerVerdict::None
+                };
+            }
+        }
         let found = self.listeners_for(local);
         let Some(&best) = found.first() else {
             return ListenerVerdict::None;

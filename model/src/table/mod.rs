@@ -25,6 +25,7 @@
 
 use crate::addr::{is_wildcard, overlaps, unmapped, unmapped_endpoint, FourTuple};
 use crate::errno::Errno;
+use crate::fixed_hash::FixedMap;
 use crate::profile::{
     windows_category, BindRules, ListenerChoice, ProfileConfig, WinBind, WINDOWS_2003_OTHER_USER,
     WINDOWS_2003_SAME_USER, WINDOWS_CLASSIC,
@@ -32,7 +33,7 @@ use crate::profile::{
 use crate::state::TcpState;
 use crate::time::Instant;
 use crate::time_wait::{EndReason, SegmentInfo, TimeWaitRecord, TwDecision};
-use index::{PortCounts, TupleIndex};
+use index::{IdSet, PortCounts, TupleIndex};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
@@ -156,13 +157,14 @@ pub struct AddressTable {
     cfg: ProfileConfig,
     local_addrs: Vec<IpAddr>,
     next_id: u32,
-    /// Every socket not in TIME-WAIT.
-    entries: BTreeMap<SocketId, Entry>,
-    /// The entries holding each port (TIME-WAIT records are in `tw`'s port lists).
-    by_port: BTreeMap<u16, BTreeSet<SocketId>>,
-    /// The listening entries of each port (a subset of `by_port`): listener lookup per SYN
-    /// costs the port's listeners, not every TIME-WAIT record on it.
-    listening: BTreeMap<u16, BTreeSet<SocketId>>,
+    /// Every socket not in TIME-WAIT (looked up by id; [`AddressTable::entries`] sorts).
+    entries: FixedMap<SocketId, Entry>,
+    /// The entries holding each port, in id order (TIME-WAIT records are in `tw`'s port
+    /// lists).
+    by_port: FixedMap<u16, IdSet>,
+    /// The listening entries of each port (a subset of `by_port`), in id order: listener
+    /// lookup per SYN costs the port's listeners, not every TIME-WAIT record on it.
+    listening: FixedMap<u16, IdSet>,
     /// Live connections by 4-tuple, and the local ports of every 4-tuple per destination
     /// (TIME-WAIT records' included).
     by_tuple: TupleIndex,
@@ -172,10 +174,10 @@ pub struct AddressTable {
     /// The TIME-WAIT records.
     tw: TwStore,
     /// Linux `table_perturb`: per-destination offset advanced after every automatic connect.
-    perturb: BTreeMap<(IpAddr, u16), u32>,
+    perturb: FixedMap<(IpAddr, u16), u32>,
     /// The local address each connecting socket had before `connect()`, for
     /// [`AddressTable::disconnected`].
-    pre_connect: BTreeMap<SocketId, Option<SocketAddr>>,
+    pre_connect: FixedMap<SocketId, Option<SocketAddr>>,
     /// KB Q177074: the address objects of closed listeners that still serve accepted
     /// connections, by the listener's bound address, with those connections' ids.
     stale: BTreeMap<SocketAddr, BTreeSet<SocketId>>,
@@ -187,6 +189,8 @@ pub struct AddressTable {
     /// TIME-WAIT records ended by a connect that recycled their 4-tuple, not yet taken by
     /// [`AddressTable::take_recycled`].
     recycled: Vec<(SocketId, TimeWaitRecord)>,
+    /// [`AddressTable::handle_timeout`]'s list of due records, kept between calls (empty).
+    due: Vec<(Instant, SocketId, u32)>,
 }
 
 /// The rule cited when [`AddressTable::choose_listener`] refuses because of KB Q177074.
@@ -199,17 +203,18 @@ impl AddressTable {
             cfg,
             local_addrs,
             next_id: 1,
-            entries: BTreeMap::new(),
-            by_port: BTreeMap::new(),
-            listening: BTreeMap::new(),
+            entries: FixedMap::default(),
+            by_port: FixedMap::default(),
+            listening: FixedMap::default(),
             by_tuple: TupleIndex::default(),
             explicit: PortCounts::default(),
             tw: TwStore::default(),
-            perturb: BTreeMap::new(),
-            pre_connect: BTreeMap::new(),
+            perturb: FixedMap::default(),
+            pre_connect: FixedMap::default(),
             timestamps: false,
             sticky: BTreeMap::new(),
             recycled: Vec::new(),
+            due: Vec::new(),
             stale: BTreeMap::new(),
         }
     }
@@ -315,8 +320,26 @@ impl AddressTable {
         e.local = Some(addr);
         e.bound_addr = Some(addr);
         e.port_by_connect = by_connect;
-        if self.by_port.entry(addr.port()).or_default().insert(id) && !by_connect {
-            self.explicit.add(addr.port());
+        self.hold_port(id, addr.port(), by_connect);
+    }
+
+    /// Drops `id` from the holders of `port` (and the port's set once empty); returns whether
+    /// it was one.
+    fn release_port(&mut self, id: SocketId, port: u16) -> bool {
+        let std::collections::hash_map::Entry::Occupied(mut set) = self.by_port.entry(port) else {
+            return false;
+        };
+        let held = set.get_mut().remove(id);
+        if set.get().is_empty() {
+            set.remove();
+        }
+        held
+    }
+
+    /// Indexes `id` as a holder of `port` (the caller sets the entry's fields).
+    fn hold_port(&mut self, id: SocketId, port: u16, by_connect: bool) {
+        if self.by_port.entry(port).or_default().insert(id) && !by_connect {
+            self.explicit.add(port);
         }
     }
 }

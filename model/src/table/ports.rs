@@ -151,9 +151,12 @@ impl AddressTable {
                     }
                 }
                 if usable(port) {
+                    // A usable port taken by a 4-tuple to this destination is a TIME-WAIT
+                    // record's (a live connection's never is).
+                    let recycle = taken.contains(port);
                     self.perturb.insert(key, perturb.wrapping_add(i + 2));
                     let tuple = FourTuple::new(SocketAddr::new(src, port), remote);
-                    if let Some(slot) = self.tw.slot_of_tuple(&tuple) {
+                    if let Some(slot) = recycle.then(|| self.tw.slot_of_tuple(&tuple)).flatten() {
                         // A TIME-WAIT old enough to reuse (tcp_twsk_unique with tcp_tw_reuse).
                         let recycled = self.remove_time_wait(slot);
                         self.recycled.push(recycled);

@@ -10,7 +10,7 @@ impl AddressTable {
     /// Errors: EBADF for an unknown id; EINVAL if the socket is not connected on
     /// `record.tuple` (a socket in TIME-WAIT included).
     pub fn enter_time_wait(&mut self, id: SocketId, record: TimeWaitRecord) -> Result<(), Errno> {
-        let Some(e) = self.entries.get(&id) else {
+        let Some(e) = self.entries.remove(&id) else {
             // A socket already in TIME-WAIT is not connected.
             let in_tw = self.tw.slot_of(id).is_some();
             return Err(if in_tw { Errno::EINVAL } else { Errno::EBADF });
@@ -18,19 +18,17 @@ impl AddressTable {
         let connected =
             matches!(e.state, TableState::Connected { remote } if remote == record.tuple.remote);
         if !connected || e.local != Some(record.tuple.local) {
+            self.entries.insert(id, e);
             return Err(Errno::EINVAL);
         }
-        let e = self.entries.remove(&id).expect("checked above");
         let port = record.tuple.local.port();
-        if let Some(set) = self.by_port.get_mut(&port) {
-            // The record keeps holding the port (and its explicit-bind count).
-            set.remove(&id);
-            if set.is_empty() {
-                self.by_port.remove(&port);
-            }
-        }
+        // The record keeps holding the port (and its explicit-bind count).
+        self.release_port(id, port);
         self.by_tuple.retire(&record.tuple);
-        self.pre_connect.remove(&id);
+        if e.connected_before {
+            // Only a socket that connected has a pre-connect address.
+            self.pre_connect.remove(&id);
+        }
         self.forget_stale(id);
         self.tw.insert(id, &record, Owner::of(&e, e.opts));
         Ok(())
@@ -72,7 +70,10 @@ impl AddressTable {
             let slot = self.tw.slot_of(id)?;
             return Some(self.remove_time_wait(slot).1);
         };
-        self.pre_connect.remove(&id);
+        if e.connected_before {
+            // Only a socket that connected has a pre-connect address.
+            self.pre_connect.remove(&id);
+        }
         self.forget_stale(id);
         if let (TableState::Listen, Some(addr), true) =
             (&e.state, e.local, self.cfg.stale_listener_refuses)
@@ -96,17 +97,12 @@ impl AddressTable {
             }
         }
         if let Some(l) = e.local {
-            if let Some(set) = self.by_port.get_mut(&l.port()) {
-                if set.remove(&id) && !e.port_by_connect {
-                    self.explicit.sub(l.port());
-                }
-                if set.is_empty() {
-                    self.by_port.remove(&l.port());
-                }
+            if self.release_port(id, l.port()) && !e.port_by_connect {
+                self.explicit.sub(l.port());
             }
             if e.state == TableState::Listen {
                 if let Some(set) = self.listening.get_mut(&l.port()) {
-                    set.remove(&id);
+                    set.remove(id);
                     if set.is_empty() {
                         self.listening.remove(&l.port());
                     }
@@ -137,14 +133,21 @@ impl AddressTable {
     /// Ends every TIME-WAIT record whose deadline is at or before `now`; returns them with
     /// their socket ids, earliest first, ties by socket id. Calling it early is harmless.
     pub fn handle_timeout(&mut self, now: Instant) -> Vec<(SocketId, TimeWaitRecord, EndReason)> {
-        self.tw
-            .due(now)
-            .into_iter()
-            .map(|(_, _, slot)| {
+        if self.tw.earliest().is_none_or(|e| e > now) {
+            // Nothing due (the usual call): no list is built.
+            return Vec::new();
+        }
+        let mut due = std::mem::take(&mut self.due);
+        self.tw.due_into(now, &mut due);
+        let ended = due
+            .iter()
+            .map(|&(_, _, slot)| {
                 let (id, r) = self.remove_time_wait(slot);
                 (id, r, EndReason::Expired)
             })
-            .collect()
+            .collect();
+        self.due = due;
+        ended
     }
 
     /// How many TIME-WAIT records the table holds (O(1)).

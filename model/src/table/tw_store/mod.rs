@@ -182,6 +182,8 @@ struct Lengths {
     head: u32,
     tail: u32,
     count: u32,
+    /// In `free_lengths` (see [`TwStore::release_length`]).
+    queued: bool,
 }
 
 /// The store (see the module documentation).
@@ -198,6 +200,9 @@ pub(super) struct TwStore {
     lengths: Vec<Lengths>,
     length_ix: BTreeMap<Duration, u32>,
     free_lengths: Vec<u32>,
+    /// The earliest deadline of any record (the least head of the expiry lists), kept as
+    /// heads change so that [`TwStore::earliest`] costs a read.
+    earliest: Option<Instant>,
 }
 
 fn ip_key(a: SocketAddr) -> SocketAddr {
@@ -437,6 +442,7 @@ impl TwStore {
 
     fn length_index(&mut self, length: Duration) -> u32 {
         if let Some(&i) = self.length_ix.get(&length) {
+            // Possibly an emptied list kept for reuse (it stays queued; see `release_length`).
             return i;
         }
         let l = Lengths {
@@ -444,8 +450,21 @@ impl TwStore {
             head: NIL,
             tail: NIL,
             count: 0,
+            queued: false,
         };
-        let i = match self.free_lengths.pop() {
+        let mut reuse = None;
+        while let Some(i) = self.free_lengths.pop() {
+            let old = &mut self.lengths[i as usize];
+            old.queued = false;
+            if old.count == 0 {
+                // An empty list nobody took back: its length leaves the index now.
+                let gone = old.length;
+                self.length_ix.remove(&gone);
+                reuse = Some(i);
+                break;
+            }
+        }
+        let i = match reuse {
             Some(i) => {
                 self.lengths[i as usize] = l;
                 i
@@ -460,9 +479,14 @@ impl TwStore {
         i
     }
 
+    /// An emptied list stays indexed under its length, queued for reuse, until another length
+    /// needs its place: a length whose last record expires before the next one enters (one
+    /// connection at a time) costs no index change. Lists stay at most as many as lengths in
+    /// use at once, and each is queued once.
     fn release_length(&mut self, i: u32) {
-        if self.lengths[i as usize].count == 0 {
-            self.length_ix.remove(&self.lengths[i as usize].length);
+        let l = &mut self.lengths[i as usize];
+        if l.count == 0 && !l.queued {
+            l.queued = true;
             self.free_lengths.push(i);
         }
     }
@@ -502,6 +526,10 @@ impl TwStore {
         }
         if after == NIL {
             self.lengths[li].head = slot;
+            self.earliest = Some(
+                self.earliest
+                    .map_or(Instant::from_micros(e), |x| x.min(Instant::from_micros(e))),
+            );
         } else {
             self.slab.get_mut(after).exp_next = slot;
         }
@@ -518,6 +546,7 @@ impl TwStore {
         let li = (r.meta >> LEN_SHIFT) as usize;
         if r.exp_prev == NIL {
             self.lengths[li].head = r.exp_next;
+            self.earliest = self.first_deadline();
         } else {
             self.slab.get_mut(r.exp_prev).exp_next = r.exp_next;
         }
@@ -531,6 +560,11 @@ impl TwStore {
 
     /// The earliest deadline of any record.
     pub(super) fn earliest(&self) -> Option<Instant> {
+        self.earliest
+    }
+
+    /// The least deadline at the head of an expiry list.
+    fn first_deadline(&self) -> Option<Instant> {
         self.lengths
             .iter()
             .filter(|l| l.head != NIL)
@@ -541,8 +575,16 @@ impl TwStore {
 
     /// The records whose deadline is at or before `now`: (deadline, socket id, slot), earliest
     /// first, ties by socket id.
+    #[cfg(test)]
     pub(super) fn due(&self, now: Instant) -> Vec<(Instant, SocketId, u32)> {
         let mut out = Vec::new();
+        self.due_into(now, &mut out);
+        out
+    }
+
+    /// [`TwStore::due`] into `out` (cleared first), so that a caller can keep one list.
+    pub(super) fn due_into(&self, now: Instant, out: &mut Vec<(Instant, SocketId, u32)>) {
+        out.clear();
         for l in &self.lengths {
             let mut s = l.head;
             while s != NIL {
@@ -555,7 +597,6 @@ impl TwStore {
             }
         }
         out.sort_unstable();
-        out
     }
 
     /// Every record's socket id and slot, by socket id.

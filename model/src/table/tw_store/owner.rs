@@ -1,9 +1,10 @@
 //! What a TIME-WAIT record keeps of its socket ([`Owner`]), and the interning that stores each
 //! distinct owner and address once ([`Interner`]).
 
+use crate::fixed_hash::FixedMap;
 use crate::table::{Entry, SockOptions, SocketId, TableState};
 use crate::time_wait::TimeWaitRecord;
-use std::collections::BTreeMap;
+use std::hash::Hash;
 use std::net::SocketAddr;
 
 /// What a TIME-WAIT record keeps of the socket it replaces: what the bind rules read (Linux
@@ -11,7 +12,7 @@ use std::net::SocketAddr;
 /// [`Entry`]. The bound address is kept with port 0 when its port is the local one (always,
 /// but for an accepted connection whose listener had another port), so that the sockets of
 /// one listener or one client share an owner whatever their ports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(in crate::table) struct Owner {
     reuseaddr: bool,
     reuseport: bool,
@@ -109,45 +110,94 @@ impl Owner {
     }
 }
 
-/// Values shared by many records, stored once with a count of their users.
+/// Values shared by many records, stored once with a count of their users (the index is only
+/// looked up). A value whose count falls to zero stays indexed, its place queued for reuse,
+/// until a new value needs the place: a value released and taken again (one connection at a
+/// time) costs no index change. Places stay at most as many as values in use at once.
 #[derive(Clone, Debug)]
 pub(super) struct Interner<T> {
-    values: Vec<(T, u32)>,
-    index: BTreeMap<T, u32>,
+    values: Vec<Interned<T>>,
+    index: FixedMap<T, u32>,
+    /// Places whose count fell to zero (each queued once; one taken back since is skipped).
     free: Vec<u32>,
+    /// The two places acquired last, tried before the index (a record's two addresses, a
+    /// listener's children's owner): a place always holds the value indexed to it, so a
+    /// place whose value is equal is the value's place.
+    recent: [u32; 2],
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Interned<T> {
+    value: T,
+    users: u32,
+    queued: bool,
 }
 
 impl<T> Default for Interner<T> {
     fn default() -> Self {
         Interner {
             values: Vec::new(),
-            index: BTreeMap::new(),
+            index: FixedMap::default(),
             free: Vec::new(),
+            recent: [0; 2],
         }
     }
 }
 
-impl<T: Ord + Copy> Interner<T> {
+impl<T: Hash + Eq + Copy> Interner<T> {
     pub(super) fn get(&self, v: &T) -> Option<u32> {
-        self.index.get(v).copied()
+        // May name a place with no users: no record refers to it, so lookups through it find
+        // nothing.
+        self.recent_place(v).or_else(|| self.index.get(v).copied())
+    }
+
+    /// `v`'s place if it is one of the two acquired last.
+    fn recent_place(&self, v: &T) -> Option<u32> {
+        self.recent
+            .into_iter()
+            .find(|&i| self.values.get(i as usize).is_some_and(|e| e.value == *v))
     }
 
     pub(super) fn value(&self, i: u32) -> T {
-        self.values[i as usize].0
+        self.values[i as usize].value
     }
 
     pub(super) fn acquire(&mut self, v: T) -> u32 {
-        if let Some(&i) = self.index.get(&v) {
-            self.values[i as usize].1 += 1;
+        let i = self.acquire_place(v);
+        if self.recent[0] != i {
+            self.recent = [i, self.recent[0]];
+        }
+        i
+    }
+
+    fn acquire_place(&mut self, v: T) -> u32 {
+        if let Some(i) = self.get(&v) {
+            self.values[i as usize].users += 1;
             return i;
         }
-        let i = match self.free.pop() {
+        let mut reuse = None;
+        while let Some(i) = self.free.pop() {
+            let old = &mut self.values[i as usize];
+            old.queued = false;
+            if old.users == 0 {
+                let gone = old.value;
+                self.index.remove(&gone);
+                reuse = Some(i);
+                break;
+            }
+        }
+        let fresh = Interned {
+            value: v,
+            users: 1,
+            queued: false,
+        };
+        let i = match reuse {
             Some(i) => {
-                self.values[i as usize] = (v, 1);
+                self.values[i as usize] = fresh;
                 i
             }
             None => {
-                self.values.push((v, 1));
+                self.values.push(fresh);
                 (self.values.len() - 1) as u32
             }
         };
@@ -156,11 +206,43 @@ impl<T: Ord + Copy> Interner<T> {
     }
 
     pub(super) fn release(&mut self, i: u32) {
-        let (v, n) = &mut self.values[i as usize];
-        *n -= 1;
-        if *n == 0 {
-            self.index.remove(v);
+        let e = &mut self.values[i as usize];
+        e.users -= 1;
+        if e.users == 0 && !e.queued {
+            e.queued = true;
             self.free.push(i);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn released_values_stay_until_their_place_is_needed() {
+        let mut i: Interner<u32> = Interner::default();
+        let a = i.acquire(10);
+        i.release(a);
+        // Taken back: the same place, no new one.
+        assert_eq!(i.get(&10), Some(a));
+        assert_eq!(i.acquire(10), a);
+        assert_eq!(i.values.len(), 1);
+        i.release(a);
+        // A new value takes the idle place; the old value is gone.
+        let b = i.acquire(20);
+        assert_eq!(b, a);
+        assert_eq!(i.get(&10), None);
+        assert_eq!(i.value(b), 20);
+        // Released, taken back, released again: queued once.
+        i.release(b);
+        assert_eq!(i.acquire(20), b);
+        i.release(b);
+        assert_eq!(i.free, vec![b]);
+        let c = i.acquire(30);
+        let d = i.acquire(40);
+        assert_eq!((c, d), (b, 1));
+        assert_eq!(i.get(&20), None);
+        assert_eq!((i.value(c), i.value(d)), (30, 40));
     }
 }
