@@ -34,6 +34,12 @@ impl AddressTable {
         Ok(())
     }
 
+    /// Whether `id` is in TIME-WAIT ([`AddressTable::time_wait`] without building the
+    /// record).
+    pub fn is_time_wait(&self, id: SocketId) -> bool {
+        self.tw.slot_of(id).is_some()
+    }
+
     /// The TIME-WAIT record of `id`, by value, if it is in TIME-WAIT.
     pub fn time_wait(&self, id: SocketId) -> Option<TimeWaitRecord> {
         self.tw.slot_of(id).map(|s| self.tw.record(s))

@@ -216,7 +216,7 @@ impl Host {
     ) -> Result<SocketAddrV4, Errno> {
         let id = self.held_id(proc, id)?;
         if let Kind::Conn(t) = self.socks[&id].kind {
-            if !self.conns.contains_key(&t) && self.table.time_wait(id).is_none() {
+            if !self.conns.contains_key(&t) && !self.table.is_time_wait(id) {
                 // The previous attempt is over: a failed one may be retried
                 // (`AppSocket::reconnect`); a once-connected socket answers EISCONN below.
                 let s = self.socks.get_mut(&id).expect("held");
@@ -315,7 +315,7 @@ impl Host {
                 _ => Some(Ok(())),
             };
         }
-        let in_time_wait = self.table.time_wait(id).is_some();
+        let in_time_wait = self.table.is_time_wait(id);
         Some(self.socks.get_mut(&id)?.app.connect_outcome(in_time_wait))
     }
 
@@ -634,7 +634,7 @@ impl Host {
                 let Some(c) = self.conns.get(&t) else {
                     // The connection already ended; a TIME-WAIT record outlives the socket.
                     self.socks.remove(&id);
-                    if self.table.time_wait(id).is_none() {
+                    if !self.table.is_time_wait(id) {
                         self.table.remove(id);
                     }
                     return;
@@ -692,7 +692,7 @@ impl Host {
         let Some(id) = self.sock_id(name) else {
             return TcpState::Closed;
         };
-        if self.table.time_wait(id).is_some() {
+        if self.table.is_time_wait(id) {
             return TcpState::TimeWait;
         }
         match self.socks.get(&id).map(|s| &s.kind) {

@@ -59,7 +59,7 @@ impl Host {
             Err(pkt) => pkt,
         };
         if let Some(id) = self.table.lookup_tuple(&tuple) {
-            if self.table.time_wait(id).is_some() {
+            if self.table.is_time_wait(id) {
                 self.time_wait_segment(now, id, tuple, pkt);
                 return arrival(None, Outcome::TimeWait);
             }

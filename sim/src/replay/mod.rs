@@ -324,13 +324,13 @@ impl Model {
             return;
         }
         let Some(end) = self.hosts[h].ends.get(&id).cloned() else {
-            if self.tables[self.hosts[h].t].time_wait(id).is_none() {
+            if !self.tables[self.hosts[h].t].is_time_wait(id) {
                 self.tables[self.hosts[h].t].remove(id);
             }
             return;
         };
         if end.done || end.reset {
-            if self.tables[self.hosts[h].t].time_wait(id).is_none() {
+            if !self.tables[self.hosts[h].t].is_time_wait(id) {
                 self.tables[self.hosts[h].t].remove(id);
             }
             self.hosts[h].ends.remove(&id);
@@ -375,7 +375,7 @@ impl Model {
         let Some(id) = host.names.get(name).copied() else {
             return TcpState::Closed;
         };
-        if self.tables[host.t].time_wait(id).is_some() {
+        if self.tables[host.t].is_time_wait(id) {
             return TcpState::TimeWait;
         }
         if host.listeners.contains_key(&id) {
