@@ -183,6 +183,8 @@ enum Phase {
 }
 
 struct Conn {
+    /// Connection id, in order of creation (the order a pass steps connections in).
+    id: u64,
     wl: usize,
     /// 1-based index of a client connection among its workload's attempts.
     n: u64,
@@ -203,25 +205,36 @@ struct Wl {
     listener: Option<SocketId>,
     started: bool,
     accepted: u64,
+    /// The server host's [`Sim::changes`] when the listener was last found with nothing
+    /// ready: it cannot have a connection ready before the host changes again.
+    accept_seen: Option<u64>,
     stats: WorkloadStats,
 }
 
 /// Every workload's state.
 pub(super) struct Workloads {
     wls: Vec<Wl>,
-    /// Connections waiting on the network, stepped when something happened to them: their
-    /// host woke their socket ([`Host::take_woken`]: a segment delivered, a state change),
-    /// their connect deadline came, or they were just created or woke from thinking.
-    conns: BTreeMap<u64, Conn>,
-    /// The connection of each (host, socket) in `conns`.
-    by_sock: crate::FixedMap<(usize, SocketId), u64>,
-    /// Connect deadlines of the connections in `conns` still connecting.
-    deadlines: BTreeSet<(Instant, u64)>,
-    /// Connections to step at the next pass whatever happened (just created).
-    fresh: Vec<u64>,
+    /// Connections waiting on the network, by slot (`free` lists the empty slots), stepped
+    /// when something happened to them: their host woke their socket
+    /// ([`Host::take_woken`]: a segment delivered, a state change), their connect deadline
+    /// came, or they were just created or woke from thinking.
+    conns: Vec<Option<Conn>>,
+    free: Vec<u32>,
+    /// Connections in `conns`.
+    live: usize,
+    /// The slot of each (host, socket) in `conns`.
+    by_sock: crate::FixedMap<(usize, SocketId), u32>,
+    /// Connect deadlines of the connections in `conns` still connecting: (deadline, id,
+    /// slot).
+    deadlines: BTreeSet<(Instant, u64, u32)>,
+    /// Connections to step at the next pass whatever happened (just created): (id, slot).
+    fresh: Vec<(u64, u32)>,
+    /// Per host: its [`Sim::changes`] when its woken sockets were last taken (a host that
+    /// has not changed since has woken none).
+    woken_seen: Vec<Option<u64>>,
     /// Reused buffers of a pass.
     woken: Vec<SocketId>,
-    due: Vec<u64>,
+    due: Vec<(u64, u32)>,
     /// Connections thinking, by wake time: not stepped until then.
     sleeping: BTreeMap<(Instant, u64), Conn>,
     next_conn: u64,
@@ -234,36 +247,45 @@ pub(super) struct Workloads {
 impl Workloads {
     /// No workload is waiting to open connections and none has a live connection.
     pub(super) fn idle(&self) -> bool {
-        self.conns.is_empty()
-            && self.sleeping.is_empty()
-            && self.wls.iter().all(|w| w.next_at.is_none())
+        self.live == 0 && self.sleeping.is_empty() && self.wls.iter().all(|w| w.next_at.is_none())
     }
 
     /// The earliest arrival, connect deadline or end of think time.
     pub(super) fn next_wake(&self) -> Option<Instant> {
         let arrivals = self.wls.iter().filter_map(|w| w.next_at);
-        let deadline = self.deadlines.first().map(|(t, _)| *t);
+        let deadline = self.deadlines.first().map(|(t, _, _)| *t);
         let sleeping = self.sleeping.keys().next().map(|(t, _)| *t);
         arrivals.chain(deadline).chain(sleeping).min()
     }
 
-    /// Adds a live connection (not thinking) under id `id`.
-    fn insert(&mut self, id: u64, c: Conn) {
-        self.by_sock.insert((c.host, c.sock), id);
+    /// Adds a live connection (not thinking); returns its slot.
+    fn insert(&mut self, c: Conn) -> u32 {
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.conns.push(None);
+                (self.conns.len() - 1) as u32
+            }
+        };
+        self.by_sock.insert((c.host, c.sock), slot);
         if let Phase::Connecting { deadline, .. } = c.phase {
-            self.deadlines.insert((deadline, id));
+            self.deadlines.insert((deadline, c.id, slot));
         }
-        self.conns.insert(id, c);
+        self.conns[slot as usize] = Some(c);
+        self.live += 1;
+        slot
     }
 
-    /// Removes live connection `id` (finished, or going to think), with its connect deadline
-    /// while it is still connecting (the pass that steps a connection out of connecting
-    /// removes that deadline itself).
-    fn remove(&mut self, id: u64) -> Option<Conn> {
-        let c = self.conns.remove(&id)?;
+    /// Removes the live connection in `slot` (finished, or going to think), with its connect
+    /// deadline while it is still connecting (the pass that steps a connection out of
+    /// connecting removes that deadline itself).
+    fn remove(&mut self, slot: u32) -> Option<Conn> {
+        let c = self.conns[slot as usize].take()?;
+        self.free.push(slot);
+        self.live -= 1;
         self.by_sock.remove(&(c.host, c.sock));
         if let Phase::Connecting { deadline, .. } = c.phase {
-            self.deadlines.remove(&(deadline, id));
+            self.deadlines.remove(&(deadline, c.id, slot));
         }
         Some(c)
     }
@@ -321,6 +343,7 @@ impl Sim<'_> {
                     listener: None,
                     started: false,
                     accepted: 0,
+                    accept_seen: None,
                     stats: WorkloadStats {
                         name: w.name.clone(),
                         ..WorkloadStats::default()
@@ -341,10 +364,13 @@ impl Sim<'_> {
             .collect();
         Workloads {
             wls,
-            conns: BTreeMap::new(),
+            conns: Vec::new(),
+            free: Vec::new(),
+            live: 0,
             by_sock: Default::default(),
             deadlines: BTreeSet::new(),
             fresh: Vec::new(),
+            woken_seen: vec![None; self.hosts.len()],
             woken: Vec::new(),
             due: Vec::new(),
             sleeping: BTreeMap::new(),
@@ -404,38 +430,50 @@ impl Sim<'_> {
         // blocked where it was (nothing reached its socket, its deadline is not due).
         let mut due = std::mem::take(&mut wl.due);
         due.clear();
-        due.append(&mut wl.fresh);
+        if !wl.fresh.is_empty() {
+            due.append(&mut wl.fresh);
+        }
         // Thinkers whose time has come rejoin the live connections.
         while let Some(entry) = wl.sleeping.first_entry() {
             if entry.key().0 > now {
                 break;
             }
             let ((_, id), c) = entry.remove_entry();
-            wl.insert(id, c);
-            due.push(id);
+            let slot = wl.insert(c);
+            due.push((id, slot));
         }
-        due.extend(
-            wl.deadlines
-                .iter()
-                .take_while(|(t, _)| *t <= now)
-                .map(|(_, id)| *id),
-        );
-        let mut woken = std::mem::take(&mut wl.woken);
-        for (i, h) in self.hosts.iter_mut().enumerate() {
-            woken.clear();
-            h.take_woken(&mut woken);
+        if wl.deadlines.first().is_some_and(|(t, _, _)| *t <= now) {
             due.extend(
-                woken
+                wl.deadlines
                     .iter()
-                    .filter_map(|s| wl.by_sock.get(&(i, *s)).copied()),
+                    .take_while(|(t, _, _)| *t <= now)
+                    .map(|&(_, id, slot)| (id, slot)),
             );
         }
+        let mut woken = std::mem::take(&mut wl.woken);
+        for i in 0..self.hosts.len() {
+            // Only a change to the host can have woken a socket.
+            if wl.woken_seen[i] == Some(self.changes[i]) {
+                continue;
+            }
+            wl.woken_seen[i] = Some(self.changes[i]);
+            woken.clear();
+            self.hosts[i].take_woken(&mut woken);
+            for s in &woken {
+                if let Some(&slot) = wl.by_sock.get(&(i, *s)) {
+                    let id = wl.conns[slot as usize].as_ref().map_or(0, |c| c.id);
+                    due.push((id, slot));
+                }
+            }
+        }
         wl.woken = woken;
-        due.sort_unstable();
-        due.dedup();
+        if due.len() > 1 {
+            due.sort_unstable();
+            due.dedup();
+        }
         let mut finished = false;
-        for &id in &due {
-            let Some(c) = wl.conns.get_mut(&id) else {
+        for &(id, slot) in &due {
+            let Some(c) = wl.conns[slot as usize].as_mut().filter(|c| c.id == id) else {
                 continue;
             };
             let connecting = match c.phase {
@@ -445,15 +483,15 @@ impl Sim<'_> {
             let alive = self.step_conn(&sc.workloads[c.wl], &mut wl.wls[c.wl].stats, c);
             let host = c.host;
             if let (Some(d), false) = (connecting, matches!(c.phase, Phase::Connecting { .. })) {
-                wl.deadlines.remove(&(d, id));
+                wl.deadlines.remove(&(d, id, slot));
             }
             match c.phase {
                 _ if !alive => {
                     finished = true;
-                    wl.remove(id);
+                    wl.remove(slot);
                 }
                 Phase::Think(t) => {
-                    let c = wl.remove(id).expect("stepped");
+                    let c = wl.remove(slot).expect("stepped");
                     wl.sleeping.insert((t, id), c);
                 }
                 _ => {}
@@ -468,48 +506,64 @@ impl Sim<'_> {
         self.accept_all(wl);
     }
 
+    /// Accepts every connection ready at a workload's listener, stepping each at once. A
+    /// listener whose host has not changed since it was last found with nothing ready is not
+    /// asked again.
+    #[inline]
     fn accept_all(&mut self, wl: &mut Workloads) {
-        let sc = self.sc;
-        for (i, w) in sc.workloads.iter().enumerate() {
-            let Some(l) = wl.wls[i].listener else {
-                continue;
-            };
-            while self.hosts[w.server].has_ready(l) {
-                let n = wl.wls[i].accepted;
-                let h = &mut self.hosts[w.server];
-                let label = if h.record {
-                    format!("{}.s{n}", w.name)
-                } else {
-                    String::new()
-                };
-                match h.accept_id(&w.name, l, label) {
-                    Ok(Some((_, sock))) => {
-                        wl.wls[i].accepted += 1;
-                        let id = wl.next_conn;
-                        wl.next_conn += 1;
-                        let mut c = Conn {
-                            wl: i,
-                            n: 0,
-                            client: false,
-                            host: w.server,
-                            sock,
-                            phase: Phase::Recv(w.request),
-                        };
-                        if self.step_conn(w, &mut wl.wls[i].stats, &mut c) {
-                            wl.insert(id, c);
-                        }
-                        self.flush(w.server);
-                    }
-                    _ => break,
+        for i in 0..wl.wls.len() {
+            if let Some(l) = wl.wls[i].listener {
+                let server = self.sc.workloads[i].server;
+                if wl.wls[i].accept_seen != Some(self.changes[server]) {
+                    self.accept_ready(i, l, wl);
                 }
+            }
+        }
+    }
+
+    /// Accepts every connection ready at workload `i`'s listener `l`.
+    fn accept_ready(&mut self, i: usize, l: SocketId, wl: &mut Workloads) {
+        let w = &self.sc.workloads[i];
+        loop {
+            if !self.hosts[w.server].has_ready(l) {
+                wl.wls[i].accept_seen = Some(self.changes[w.server]);
+                return;
+            }
+            let n = wl.wls[i].accepted;
+            let h = self.host_mut(w.server);
+            let label = if h.record {
+                format!("{}.s{n}", w.name)
+            } else {
+                String::new()
+            };
+            match h.accept_id(&w.name, l, label) {
+                Ok(Some((_, sock))) => {
+                    wl.wls[i].accepted += 1;
+                    let id = wl.next_conn;
+                    wl.next_conn += 1;
+                    let mut c = Conn {
+                        id,
+                        wl: i,
+                        n: 0,
+                        client: false,
+                        host: w.server,
+                        sock,
+                        phase: Phase::Recv(w.request),
+                    };
+                    if self.step_conn(w, &mut wl.wls[i].stats, &mut c) {
+                        wl.insert(c);
+                    }
+                    self.flush(w.server);
+                }
+                _ => return,
             }
         }
     }
 
     /// Starts the workload's processes and its server's listener.
     fn setup_server(&mut self, w: &Workload, wl: &mut Wl) {
-        let _ = self.hosts[w.client].procs.start(&w.name);
-        let h = &mut self.hosts[w.server];
+        let _ = self.host_mut(w.client).procs.start(&w.name);
+        let h = self.host_mut(w.server);
         let r = (|| {
             h.procs
                 .start(&w.name)
@@ -536,7 +590,7 @@ impl Sim<'_> {
         let n = wl.wls[i].next_i;
         let stats = &mut wl.wls[i].stats;
         stats.attempted += 1;
-        let h = &mut self.hosts[w.client];
+        let h = self.host_mut(w.client);
         let label = if h.record {
             format!("{}.c{n}", w.name)
         } else {
@@ -569,21 +623,19 @@ impl Sim<'_> {
                 let timeout = w.connect_timeout.unwrap_or(h.cfg.connect_timeout);
                 let id = wl.next_conn;
                 wl.next_conn += 1;
-                wl.fresh.push(id);
-                wl.insert(
+                let slot = wl.insert(Conn {
                     id,
-                    Conn {
-                        wl: i,
-                        n: n + 1,
-                        client: true,
-                        host: w.client,
-                        sock,
-                        phase: Phase::Connecting {
-                            since: now,
-                            deadline: now + timeout,
-                        },
+                    wl: i,
+                    n: n + 1,
+                    client: true,
+                    host: w.client,
+                    sock,
+                    phase: Phase::Connecting {
+                        since: now,
+                        deadline: now + timeout,
                     },
-                );
+                });
+                wl.fresh.push((id, slot));
             }
             Err(e) => {
                 fail(stats, e);
@@ -596,7 +648,7 @@ impl Sim<'_> {
     /// Advances one connection as far as it can go now; `false` once it is finished (closed).
     fn step_conn(&mut self, w: &Workload, stats: &mut WorkloadStats, c: &mut Conn) -> bool {
         let now = self.now;
-        let h = &mut self.hosts[c.host];
+        let h = self.host_mut(c.host);
         let p = w.name.as_str();
         let broken = |stats: &mut WorkloadStats, what: &'static str| {
             *stats.broken.entry(what).or_insert(0) += 1;
