@@ -5,6 +5,7 @@
 //! matches counts the segment; the first rule that then applies (its `nth` and `probability`
 //! allow it) decides. Every decision is returned for the trace.
 
+use crate::delay::DelayDist;
 use crate::rng::{stream, unit};
 use crate::scenario::{Action, Fault, Route};
 use crate::wire::{Packet, SegMeta, TcpFlags};
@@ -201,6 +202,7 @@ impl Network {
 
     /// Queues a segment that survived its route for delivery `delay` after it left; drops it
     /// past the maximum segment lifetime.
+    #[inline]
     fn schedule(&mut self, h: Head, pkt: Packet, delay: Duration, fault: Option<usize>) -> Verdict {
         if delay > self.max_lifetime {
             return Verdict::Dropped {
@@ -306,18 +308,19 @@ impl Network {
             route,
             sent_at: now,
         };
-        match applied {
-            None => self.transmit(head, pkt, Duration::ZERO, None, out),
-            Some((i, Action::Drop)) => out.push(Verdict::Dropped {
-                id,
-                reason: "fault",
-                route: Some(route),
-                fault: Some(i),
-            }),
-            Some((i, Action::Delay(d))) => self.transmit(head, pkt, d, Some(i), out),
-            Some((i, Action::Via(r))) => {
-                self.transmit(Head { route: r, ..head }, pkt, Duration::ZERO, Some(i), out)
+        let (head, extra, fault) = match applied {
+            None => (head, Duration::ZERO, None),
+            Some((i, Action::Drop)) => {
+                out.push(Verdict::Dropped {
+                    id,
+                    reason: "fault",
+                    route: Some(route),
+                    fault: Some(i),
+                });
+                return;
             }
+            Some((i, Action::Delay(d))) => (head, d, Some(i)),
+            Some((i, Action::Via(r))) => (Head { route: r, ..head }, Duration::ZERO, Some(i)),
             Some((i, Action::DuplicateVia(r))) => {
                 let copy = Head {
                     id: self.next_id,
@@ -329,13 +332,16 @@ impl Network {
                 let bytes = pkt.clone();
                 self.transmit(head, pkt, Duration::ZERO, None, out);
                 self.transmit(copy, bytes, Duration::ZERO, Some(i), out);
+                return;
             }
-        }
+        };
+        self.transmit(head, pkt, extra, fault, out);
     }
 
     /// Puts one segment on its route: the route's random loss, then its delay (plus `extra`),
     /// then, with the route's duplication probability, a copy with its own delay. Draws come
     /// from the route's stream in that order.
+    #[inline]
     fn transmit(
         &mut self,
         h: Head,
@@ -355,7 +361,11 @@ impl Network {
             });
             return;
         }
-        let delay = self.routes[r].delay.sample(&mut self.route_rng[r]) + extra;
+        let delay = match self.routes[r].delay {
+            // A fixed delay draws nothing.
+            DelayDist::Fixed(d) => d,
+            ref dist => dist.sample(&mut self.route_rng[r]),
+        } + extra;
         let dup = self.routes[r].duplicate;
         if dup > 0.0 && unit(&mut self.route_rng[r]) < dup {
             let copy = Head {

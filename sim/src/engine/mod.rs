@@ -47,18 +47,27 @@ struct Sim<'a> {
     segments: u64,
     /// Reused buffer of [`Network::send`]'s verdicts.
     verdicts: Vec<Verdict>,
-    /// Per host: [`Host::poll_at`] as last read, or `None` when it must be read again. A
-    /// host's answer changes only when the host does (every change goes through
-    /// [`Sim::host_mut`], which forgets it); for a host left alone it stays exact as time
+    /// What the engine knows of each host between its changes.
+    marks: Vec<Mark>,
+    /// Hosts changed since they were last flushed.
+    unflushed: usize,
+}
+
+/// What the engine knows of a host between two of its changes (every change goes through
+/// [`Sim::host_mut`]).
+#[derive(Clone, Copy, Default)]
+struct Mark {
+    /// [`Host::poll_at`] as last read, or `None` when it must be read again. A host's answer
+    /// changes only when the host does; for a host left alone it stays exact as time
     /// advances, since time never passes the earliest answer.
-    due: Vec<Option<Option<Instant>>>,
-    /// Per host: how many times the engine took it for a change ([`Sim::host_mut`]), so that
-    /// a question asked of an unchanged host need not be asked again (a listener's ready
-    /// connections).
-    changes: Vec<u64>,
-    /// Per host: its `changes` when it was last flushed (a host unchanged since has nothing
-    /// to flush).
-    flushed: Vec<u64>,
+    due: Option<Option<Instant>>,
+    /// How many times the engine took the host for a change, so that a question asked of an
+    /// unchanged host need not be asked again (a listener's ready connections, the sockets
+    /// it woke).
+    changes: u64,
+    /// `changes` when the host was last flushed (a host unchanged since has nothing to
+    /// flush).
+    flushed: u64,
 }
 
 impl<'a> Sim<'a> {
@@ -103,9 +112,8 @@ impl<'a> Sim<'a> {
             rec,
             segments: 0,
             verdicts: Vec::new(),
-            due: vec![None; n],
-            changes: vec![0; n],
-            flushed: vec![0; n],
+            marks: vec![Mark::default(); n],
+            unflushed: 0,
         }
     }
 
@@ -113,8 +121,12 @@ impl<'a> Sim<'a> {
     /// it ([`Sim::due`], [`Sim::changes`]).
     #[inline]
     fn host_mut(&mut self, i: usize) -> &mut Host {
-        self.due[i] = None;
-        self.changes[i] += 1;
+        let m = &mut self.marks[i];
+        if m.flushed == m.changes {
+            self.unflushed += 1;
+        }
+        m.changes += 1;
+        m.due = None;
         &mut self.hosts[i]
     }
 
@@ -122,11 +134,11 @@ impl<'a> Sim<'a> {
     /// the host changed.
     #[inline]
     fn host_due(&mut self, i: usize) -> Option<Instant> {
-        if let Some(t) = self.due[i] {
+        if let Some(t) = self.marks[i].due {
             return t;
         }
         let t = self.hosts[i].poll_at(self.now);
-        self.due[i] = Some(t);
+        self.marks[i].due = Some(t);
         t
     }
 
@@ -138,7 +150,11 @@ impl<'a> Sim<'a> {
     /// find neither: two tests).
     #[inline(always)]
     fn flush(&mut self, i: usize) {
-        self.flushed[i] = self.changes[i];
+        let m = &mut self.marks[i];
+        if m.flushed != m.changes {
+            m.flushed = m.changes;
+            self.unflushed -= 1;
+        }
         if !self.hosts[i].events.is_empty() {
             self.flush_events(i);
         }
@@ -293,10 +309,16 @@ impl<'a> Sim<'a> {
     /// Delivers everything due now and runs every host timer due now.
     fn process_due(&mut self) -> Result<(), String> {
         let now = self.now;
-        for _ in 0..SPIN_LIMIT {
-            let mut busy = false;
+        let stuck = || format!("no progress at t={now}: stopped after {SPIN_LIMIT} iterations");
+        let mut passes = 0;
+        loop {
+            if passes == SPIN_LIMIT {
+                return Err(stuck());
+            }
+            passes += 1;
+            let mut delivered = false;
             while let Some(seg) = self.net.pop_due(now) {
-                busy = true;
+                delivered = true;
                 let to = seg.to;
                 if self.rec.wants_events() || self.rec.wants_capture() {
                     self.deliver_recorded(seg);
@@ -308,20 +330,24 @@ impl<'a> Sim<'a> {
             }
             // A host neither delivered to nor polled since its last reading is not due: its
             // remembered answer is still exact.
+            let mut polled = false;
             for i in 0..self.hosts.len() {
                 if self.host_due(i).is_some_and(|t| t <= now) {
-                    busy = true;
+                    polled = true;
                     self.host_mut(i).poll(now);
                     self.flush(i);
                 }
             }
-            if !busy {
-                return Ok(());
+            if polled || (delivered && self.net.next_delivery().is_some_and(|t| t <= now)) {
+                continue;
             }
+            // Deliveries alone, every host read after them: another pass would find nothing
+            // to do (and counts as one).
+            if delivered && passes == SPIN_LIMIT {
+                return Err(stuck());
+            }
+            return Ok(());
         }
-        Err(format!(
-            "no progress at t={now}: stopped after {SPIN_LIMIT} iterations"
-        ))
     }
 
     fn run(mut self) -> RunReport {
@@ -385,15 +411,19 @@ impl<'a> Sim<'a> {
             if let Err(e) = self.process_due() {
                 return Some(e);
             }
-            self.run_due_steps(cur);
+            if cur.pending.is_some() || cur.next < self.sc.steps.len() {
+                self.run_due_steps(cur);
+            }
             if !self.sc.workloads.is_empty() {
                 self.run_workloads(wl);
             }
             // What a host did since its last flush (a blocked step retried) leaves now, after
             // the workloads' segments.
-            for i in 0..self.hosts.len() {
-                if self.flushed[i] != self.changes[i] {
-                    self.flush(i);
+            if self.unflushed > 0 {
+                for i in 0..self.hosts.len() {
+                    if self.marks[i].flushed != self.marks[i].changes {
+                        self.flush(i);
+                    }
                 }
             }
             // A step became due now (a blocked call completed): run it at this instant.

@@ -16,7 +16,7 @@ use crate::delay::ln;
 use crate::rng::{stream, unit};
 use crate::scenario::{Arrivals, Workload, WorkloadEnd};
 use rand_chacha::ChaCha8Rng;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::{SocketAddr, SocketAddrV4};
 use twsim_model::{Duration, Errno, Instant, SocketId};
 
@@ -205,15 +205,25 @@ struct Wl {
     listener: Option<SocketId>,
     started: bool,
     accepted: u64,
-    /// The server host's [`Sim::changes`] when the listener was last found with nothing
+    /// The server host's `Sim::marks` (changes) when the listener was last found with nothing
     /// ready: it cannot have a connection ready before the host changes again.
     accept_seen: Option<u64>,
+    /// Connect deadlines of the workload's connections, as (deadline, id, slot) in deadline
+    /// order: one timeout per workload, so the order of creation. An entry whose connection
+    /// no longer connects is stale; the front never is ([`Workloads::settle`]), and stale
+    /// entries are dropped once they outnumber the live ones.
+    deadlines: VecDeque<(Instant, u64, u32)>,
+    /// Connections of the workload still connecting.
+    connecting: usize,
     stats: WorkloadStats,
 }
 
 /// Every workload's state.
 pub(super) struct Workloads {
     wls: Vec<Wl>,
+    /// The workloads whose server listens: (workload, server host, listener), in workload
+    /// order.
+    listening: Vec<(usize, usize, SocketId)>,
     /// Connections waiting on the network, by slot (`free` lists the empty slots), stepped
     /// when something happened to them: their host woke their socket
     /// ([`Host::take_woken`]: a segment delivered, a state change), their connect deadline
@@ -224,12 +234,9 @@ pub(super) struct Workloads {
     live: usize,
     /// The slot of each (host, socket) in `conns`.
     by_sock: crate::FixedMap<(usize, SocketId), u32>,
-    /// Connect deadlines of the connections in `conns` still connecting: (deadline, id,
-    /// slot).
-    deadlines: BTreeSet<(Instant, u64, u32)>,
     /// Connections to step at the next pass whatever happened (just created): (id, slot).
     fresh: Vec<(u64, u32)>,
-    /// Per host: its [`Sim::changes`] when its woken sockets were last taken (a host that
+    /// Per host: its `Sim::marks` (changes) when its woken sockets were last taken (a host that
     /// has not changed since has woken none).
     woken_seen: Vec<Option<u64>>,
     /// Reused buffers of a pass.
@@ -252,10 +259,33 @@ impl Workloads {
 
     /// The earliest arrival, connect deadline or end of think time.
     pub(super) fn next_wake(&self) -> Option<Instant> {
-        let arrivals = self.wls.iter().filter_map(|w| w.next_at);
-        let deadline = self.deadlines.first().map(|(t, _, _)| *t);
-        let sleeping = self.sleeping.keys().next().map(|(t, _)| *t);
-        arrivals.chain(deadline).chain(sleeping).min()
+        let mut wake = self.sleeping.keys().next().map(|(t, _)| *t);
+        let mut consider = |t: Option<Instant>| {
+            if let Some(t) = t {
+                wake = Some(wake.map_or(t, |w| w.min(t)));
+            }
+        };
+        for w in &self.wls {
+            consider(w.next_at);
+            consider(w.deadlines.front().map(|(t, _, _)| *t));
+        }
+        wake
+    }
+
+    /// Drops workload `w`'s stale deadlines at the front, and every stale one once they
+    /// outnumber the live ones (memory follows the connections still connecting).
+    fn settle(&mut self, w: usize) {
+        let (wl, conns) = (&mut self.wls[w], &self.conns);
+        while let Some(&(_, id, slot)) = wl.deadlines.front() {
+            if connecting(conns, id, slot) {
+                break;
+            }
+            wl.deadlines.pop_front();
+        }
+        if wl.deadlines.len() > 2 * wl.connecting + 32 {
+            wl.deadlines
+                .retain(|&(_, id, slot)| connecting(conns, id, slot));
+        }
     }
 
     /// Adds a live connection (not thinking); returns its slot.
@@ -269,23 +299,25 @@ impl Workloads {
         };
         self.by_sock.insert((c.host, c.sock), slot);
         if let Phase::Connecting { deadline, .. } = c.phase {
-            self.deadlines.insert((deadline, c.id, slot));
+            let w = &mut self.wls[c.wl];
+            w.deadlines.push_back((deadline, c.id, slot));
+            w.connecting += 1;
         }
         self.conns[slot as usize] = Some(c);
         self.live += 1;
         slot
     }
 
-    /// Removes the live connection in `slot` (finished, or going to think), with its connect
-    /// deadline while it is still connecting (the pass that steps a connection out of
-    /// connecting removes that deadline itself).
+    /// Removes the live connection in `slot` (finished, or going to think); its connect
+    /// deadline, while it is still connecting, becomes stale (the pass that steps a
+    /// connection out of connecting counts that itself).
     fn remove(&mut self, slot: u32) -> Option<Conn> {
         let c = self.conns[slot as usize].take()?;
         self.free.push(slot);
         self.live -= 1;
         self.by_sock.remove(&(c.host, c.sock));
-        if let Phase::Connecting { deadline, .. } = c.phase {
-            self.deadlines.remove(&(deadline, c.id, slot));
+        if let Phase::Connecting { .. } = c.phase {
+            self.wls[c.wl].connecting -= 1;
         }
         Some(c)
     }
@@ -297,6 +329,15 @@ impl Workloads {
             self.occupancy,
         )
     }
+}
+
+/// Whether the connection `id` in `slot` is live and still connecting (its deadline entry is
+/// not stale).
+fn connecting(conns: &[Option<Conn>], id: u64, slot: u32) -> bool {
+    matches!(
+        &conns[slot as usize],
+        Some(c) if c.id == id && matches!(c.phase, Phase::Connecting { .. })
+    )
 }
 
 /// When arrival `i` of `w` happens, drawing from `wl.rng` for Poisson arrivals; `None` past
@@ -344,6 +385,8 @@ impl Sim<'_> {
                     started: false,
                     accepted: 0,
                     accept_seen: None,
+                    deadlines: VecDeque::new(),
+                    connecting: 0,
                     stats: WorkloadStats {
                         name: w.name.clone(),
                         ..WorkloadStats::default()
@@ -364,11 +407,11 @@ impl Sim<'_> {
             .collect();
         Workloads {
             wls,
+            listening: Vec::new(),
             conns: Vec::new(),
             free: Vec::new(),
             live: 0,
             by_sock: Default::default(),
-            deadlines: BTreeSet::new(),
             fresh: Vec::new(),
             woken_seen: vec![None; self.hosts.len()],
             woken: Vec::new(),
@@ -406,6 +449,10 @@ impl Sim<'_> {
             if !wl.wls[i].started && Instant::ZERO + w.start <= now {
                 wl.wls[i].started = true;
                 self.setup_server(w, &mut wl.wls[i]);
+                if let Some(l) = wl.wls[i].listener {
+                    let at = wl.listening.partition_point(|&(j, _, _)| j < i);
+                    wl.listening.insert(at, (i, w.server, l));
+                }
             }
             while wl.wls[i].next_at.is_some_and(|t| t <= now) {
                 self.arrive(i, w, wl);
@@ -442,25 +489,34 @@ impl Sim<'_> {
             let slot = wl.insert(c);
             due.push((id, slot));
         }
-        if wl.deadlines.first().is_some_and(|(t, _, _)| *t <= now) {
-            due.extend(
-                wl.deadlines
-                    .iter()
-                    .take_while(|(t, _, _)| *t <= now)
-                    .map(|&(_, id, slot)| (id, slot)),
-            );
+        for w in &wl.wls {
+            if w.deadlines.front().is_some_and(|(t, _, _)| *t <= now) {
+                due.extend(
+                    w.deadlines
+                        .iter()
+                        .take_while(|(t, _, _)| *t <= now)
+                        .filter(|&&(_, id, slot)| connecting(&wl.conns, id, slot))
+                        .map(|&(_, id, slot)| (id, slot)),
+                );
+            }
         }
         let mut woken = std::mem::take(&mut wl.woken);
-        for i in 0..self.hosts.len() {
+        for (i, (seen, m)) in wl.woken_seen.iter_mut().zip(&self.marks).enumerate() {
             // Only a change to the host can have woken a socket.
-            if wl.woken_seen[i] == Some(self.changes[i]) {
+            if *seen == Some(m.changes) {
                 continue;
             }
-            wl.woken_seen[i] = Some(self.changes[i]);
+            *seen = Some(m.changes);
             woken.clear();
             self.hosts[i].take_woken(&mut woken);
-            for s in &woken {
-                if let Some(&slot) = wl.by_sock.get(&(i, *s)) {
+            let mut last = None;
+            for &s in &woken {
+                // A socket woken twice in a row is looked up once (`due` is deduplicated).
+                if last == Some(s) {
+                    continue;
+                }
+                last = Some(s);
+                if let Some(&slot) = wl.by_sock.get(&(i, s)) {
                     let id = wl.conns[slot as usize].as_ref().map_or(0, |c| c.id);
                     due.push((id, slot));
                 }
@@ -476,14 +532,11 @@ impl Sim<'_> {
             let Some(c) = wl.conns[slot as usize].as_mut().filter(|c| c.id == id) else {
                 continue;
             };
-            let connecting = match c.phase {
-                Phase::Connecting { deadline, .. } => Some(deadline),
-                _ => None,
-            };
+            let was_connecting = matches!(c.phase, Phase::Connecting { .. });
             let alive = self.step_conn(&sc.workloads[c.wl], &mut wl.wls[c.wl].stats, c);
             let host = c.host;
-            if let (Some(d), false) = (connecting, matches!(c.phase, Phase::Connecting { .. })) {
-                wl.deadlines.remove(&(d, id, slot));
+            if was_connecting && !matches!(c.phase, Phase::Connecting { .. }) {
+                wl.wls[c.wl].connecting -= 1;
             }
             match c.phase {
                 _ if !alive => {
@@ -499,6 +552,9 @@ impl Sim<'_> {
             self.flush(host);
         }
         wl.due = due;
+        for w in 0..wl.wls.len() {
+            wl.settle(w);
+        }
         if finished {
             wl.last_activity = now;
         }
@@ -509,24 +565,23 @@ impl Sim<'_> {
     /// Accepts every connection ready at a workload's listener, stepping each at once. A
     /// listener whose host has not changed since it was last found with nothing ready is not
     /// asked again.
-    #[inline]
+    #[inline(always)]
     fn accept_all(&mut self, wl: &mut Workloads) {
-        for i in 0..wl.wls.len() {
-            if let Some(l) = wl.wls[i].listener {
-                let server = self.sc.workloads[i].server;
-                if wl.wls[i].accept_seen != Some(self.changes[server]) {
-                    self.accept_ready(i, l, wl);
-                }
+        for k in 0..wl.listening.len() {
+            let (i, server, l) = wl.listening[k];
+            if wl.wls[i].accept_seen != Some(self.marks[server].changes) {
+                self.accept_ready(i, l, wl);
             }
         }
     }
 
     /// Accepts every connection ready at workload `i`'s listener `l`.
+    #[inline(never)]
     fn accept_ready(&mut self, i: usize, l: SocketId, wl: &mut Workloads) {
         let w = &self.sc.workloads[i];
         loop {
             if !self.hosts[w.server].has_ready(l) {
-                wl.wls[i].accept_seen = Some(self.changes[w.server]);
+                wl.wls[i].accept_seen = Some(self.marks[w.server].changes);
                 return;
             }
             let n = wl.wls[i].accepted;
