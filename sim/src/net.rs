@@ -243,6 +243,7 @@ impl Network {
     /// Hands a segment from host `from` to host `to` (None: no host has that address) at
     /// `now`. Puts one verdict per copy into `out` (cleared first), in the order the copies
     /// were decided.
+    #[inline]
     pub fn send(
         &mut self,
         now: Instant,
