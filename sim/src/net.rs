@@ -5,6 +5,7 @@
 //! matches counts the segment; the first rule that then applies (its `nth` and `probability`
 //! allow it) decides. Every decision is returned for the trace.
 
+use crate::delay::DelayDist;
 use crate::rng::{stream, unit};
 use crate::scenario::{Action, Fault, Route};
 use crate::wire::{Packet, SegMeta, TcpFlags};
@@ -63,6 +64,17 @@ pub enum Verdict {
     },
 }
 
+/// Where a segment goes, beside its packet until it is scheduled.
+#[derive(Clone, Copy)]
+struct Head {
+    id: u64,
+    dup_of: Option<u64>,
+    from: usize,
+    to: usize,
+    route: usize,
+    sent_at: Instant,
+}
+
 struct FaultState {
     matches: u32,
     seen: BTreeSet<(SocketAddrV4, SocketAddrV4)>,
@@ -75,11 +87,17 @@ pub struct Network {
     route_rng: Vec<ChaCha8Rng>,
     faults: Vec<Fault>,
     fault_state: Vec<FaultState>,
+    /// Whether a fault rule selects by the flags seen earlier on a connection (`after`): only
+    /// then are they remembered.
+    track_flags: bool,
     max_lifetime: Duration,
     /// Segments in flight, earliest arrival first; ties in the order they were scheduled.
     queue: BinaryHeap<Reverse<Queued>>,
-    /// The segments the queue refers to, by slot; `free` lists the empty slots.
-    slots: Vec<Option<InFlight>>,
+    /// The segments the queue refers to, by slot: where each goes, and its packet (`None`
+    /// once delivered); `free` lists the empty slots. Kept apart so that a packet is moved
+    /// into its slot once, not built into a larger value first.
+    heads: Vec<Head>,
+    packets: Vec<Option<Packet>>,
     free: Vec<usize>,
     next_seq: u64,
     next_id: u64,
@@ -88,7 +106,7 @@ pub struct Network {
 }
 
 /// A segment in the queue, ordered by (arrival, order of scheduling) alone; the segment
-/// itself waits in [`Network::slots`], so the heap moves 24 bytes, not the packet.
+/// itself waits in [`Network::packets`], so the heap moves 24 bytes, not the packet.
 struct Queued {
     at: Instant,
     seq: u64,
@@ -138,11 +156,13 @@ impl Network {
         Network {
             routes,
             route_rng,
+            track_flags: faults.iter().any(|f| f.after.is_some()),
             faults,
             fault_state,
             max_lifetime,
             queue: BinaryHeap::new(),
-            slots: Vec::new(),
+            heads: Vec::new(),
+            packets: Vec::new(),
             free: Vec::new(),
             next_seq: 0,
             next_id: 1,
@@ -180,27 +200,30 @@ impl Network {
             && (f.after.is_none() || self.fault_state[i].seen.contains(&key))
     }
 
-    fn schedule(&mut self, seg: InFlight, delay: Duration, fault: Option<usize>) -> Verdict {
-        let route = seg.route;
+    /// Queues a segment that survived its route for delivery `delay` after it left; drops it
+    /// past the maximum segment lifetime.
+    #[inline]
+    fn schedule(&mut self, h: Head, pkt: Packet, delay: Duration, fault: Option<usize>) -> Verdict {
         if delay > self.max_lifetime {
             return Verdict::Dropped {
-                id: seg.id,
+                id: h.id,
                 reason: "max_lifetime",
-                route: Some(route),
+                route: Some(h.route),
                 fault,
             };
         }
-        let at = seg.sent_at + delay;
-        let (id, dup_of) = (seg.id, seg.dup_of);
+        let at = h.sent_at + delay;
         self.next_seq += 1;
         let slot = match self.free.pop() {
             Some(i) => {
-                self.slots[i] = Some(seg);
+                self.heads[i] = h;
+                self.packets[i] = Some(pkt);
                 i
             }
             None => {
-                self.slots.push(Some(seg));
-                self.slots.len() - 1
+                self.heads.push(h);
+                self.packets.push(Some(pkt));
+                self.packets.len() - 1
             }
         };
         self.queue.push(Reverse(Queued {
@@ -209,9 +232,9 @@ impl Network {
             slot,
         }));
         Verdict::Scheduled {
-            id,
-            dup_of,
-            route,
+            id: h.id,
+            dup_of: h.dup_of,
+            route: h.route,
             deliver_at: at,
             fault,
         }
@@ -220,6 +243,7 @@ impl Network {
     /// Hands a segment from host `from` to host `to` (None: no host has that address) at
     /// `now`. Puts one verdict per copy into `out` (cleared first), in the order the copies
     /// were decided.
+    #[inline]
     pub fn send(
         &mut self,
         now: Instant,
@@ -264,7 +288,7 @@ impl Network {
         }
         // Remember control flags per connection for later `after` selectors (only kept when a
         // rule needs them: the map grows with every connection).
-        if self.faults.iter().any(|f| f.after.is_some()) {
+        if self.track_flags {
             let key = conn_key(seg.src, seg.dst);
             let seen = self.seen_flags.entry(key).or_insert(TcpFlags::NONE);
             *seen |= seg.flags;
@@ -277,78 +301,86 @@ impl Network {
                 }
             }
         }
-        let mut inflight = InFlight {
+        let head = Head {
             id,
             dup_of: None,
             from,
             to,
             route,
             sent_at: now,
-            pkt,
         };
-        match applied {
-            Some((i, Action::Drop)) => out.push(Verdict::Dropped {
-                id,
-                reason: "fault",
-                route: Some(route),
-                fault: Some(i),
-            }),
-            Some((i, Action::Delay(d))) => self.transmit(inflight, d, Some(i), out),
-            Some((i, Action::Via(r))) => {
-                inflight.route = r;
-                self.transmit(inflight, Duration::ZERO, Some(i), out)
+        let (head, extra, fault) = match applied {
+            None => (head, Duration::ZERO, None),
+            Some((i, Action::Drop)) => {
+                out.push(Verdict::Dropped {
+                    id,
+                    reason: "fault",
+                    route: Some(route),
+                    fault: Some(i),
+                });
+                return;
             }
+            Some((i, Action::Delay(d))) => (head, d, Some(i)),
+            Some((i, Action::Via(r))) => (Head { route: r, ..head }, Duration::ZERO, Some(i)),
             Some((i, Action::DuplicateVia(r))) => {
-                let copy = InFlight {
+                let copy = Head {
                     id: self.next_id,
                     dup_of: Some(id),
                     route: r,
-                    ..inflight.clone()
+                    ..head
                 };
                 self.next_id += 1;
-                self.transmit(inflight, Duration::ZERO, None, out);
-                self.transmit(copy, Duration::ZERO, Some(i), out);
+                let bytes = pkt.clone();
+                self.transmit(head, pkt, Duration::ZERO, None, out);
+                self.transmit(copy, bytes, Duration::ZERO, Some(i), out);
+                return;
             }
-            None => self.transmit(inflight, Duration::ZERO, None, out),
-        }
+        };
+        self.transmit(head, pkt, extra, fault, out);
     }
 
     /// Puts one segment on its route: the route's random loss, then its delay (plus `extra`),
     /// then, with the route's duplication probability, a copy with its own delay. Draws come
     /// from the route's stream in that order.
+    #[inline]
     fn transmit(
         &mut self,
-        seg: InFlight,
+        h: Head,
+        pkt: Packet,
         extra: Duration,
         fault: Option<usize>,
         out: &mut Vec<Verdict>,
     ) {
-        let r = seg.route;
+        let r = h.route;
         let loss = self.routes[r].loss;
         if loss > 0.0 && unit(&mut self.route_rng[r]) < loss {
             out.push(Verdict::Dropped {
-                id: seg.id,
+                id: h.id,
                 reason: "loss",
                 route: Some(r),
                 fault,
             });
             return;
         }
-        let delay = self.routes[r].delay.sample(&mut self.route_rng[r]) + extra;
+        let delay = match self.routes[r].delay {
+            // A fixed delay draws nothing.
+            DelayDist::Fixed(d) => d,
+            ref dist => dist.sample(&mut self.route_rng[r]),
+        } + extra;
         let dup = self.routes[r].duplicate;
-        let copy = (dup > 0.0 && unit(&mut self.route_rng[r]) < dup).then(|| {
-            let c = InFlight {
+        if dup > 0.0 && unit(&mut self.route_rng[r]) < dup {
+            let copy = Head {
                 id: self.next_id,
-                dup_of: Some(seg.id),
-                ..seg.clone()
+                dup_of: Some(h.id),
+                ..h
             };
             self.next_id += 1;
-            c
-        });
-        out.push(self.schedule(seg, delay, fault));
-        if let Some(c) = copy {
+            let bytes = pkt.clone();
+            out.push(self.schedule(h, pkt, delay, fault));
             let d = self.routes[r].delay.sample(&mut self.route_rng[r]) + extra;
-            out.push(self.schedule(c, d, None));
+            out.push(self.schedule(copy, bytes, d, None));
+        } else {
+            out.push(self.schedule(h, pkt, delay, fault));
         }
     }
 
@@ -364,7 +396,16 @@ impl Network {
         }
         let slot = self.queue.pop()?.0.slot;
         self.free.push(slot);
-        self.slots[slot].take()
+        let h = self.heads[slot];
+        Some(InFlight {
+            id: h.id,
+            dup_of: h.dup_of,
+            from: h.from,
+            to: h.to,
+            route: h.route,
+            sent_at: h.sent_at,
+            pkt: self.packets[slot].take()?,
+        })
     }
 
     /// Segments in flight.

@@ -319,6 +319,7 @@ impl Recorder {
     }
 
     /// Captures a packet at `t` (the classic pcap).
+    #[inline]
     pub fn capture(&mut self, t: Instant, bytes: &[u8]) {
         if let Some(p) = &mut self.pcap {
             p.packet(SInstant::from_micros(t.micros() as i64), bytes);

@@ -8,11 +8,11 @@
 
 use crate::event::{Event, HostInfo, RouteInfo, RunStart, SegFields, SegmentEvent};
 use crate::host::{Host, Outcome};
-use crate::net::{Network, Verdict};
+use crate::net::{InFlight, Network, Verdict};
 use crate::rng::stream;
 use crate::scenario::Resolved;
 use crate::trace::{CapturePoint, Recorder};
-use crate::wire::SegMeta;
+use crate::wire::{Packet, SegMeta};
 use rand::RngCore;
 use twsim_model::{Instant, IsnGenerator};
 
@@ -47,6 +47,27 @@ struct Sim<'a> {
     segments: u64,
     /// Reused buffer of [`Network::send`]'s verdicts.
     verdicts: Vec<Verdict>,
+    /// What the engine knows of each host between its changes.
+    marks: Vec<Mark>,
+    /// Hosts changed since they were last flushed.
+    unflushed: usize,
+}
+
+/// What the engine knows of a host between two of its changes (every change goes through
+/// [`Sim::host_mut`]).
+#[derive(Clone, Copy, Default)]
+struct Mark {
+    /// [`Host::poll_at`] as last read, or `None` when it must be read again. A host's answer
+    /// changes only when the host does; for a host left alone it stays exact as time
+    /// advances, since time never passes the earliest answer.
+    due: Option<Option<Instant>>,
+    /// How many times the engine took the host for a change, so that a question asked of an
+    /// unchanged host need not be asked again (a listener's ready connections, the sockets
+    /// it woke).
+    changes: u64,
+    /// `changes` when the host was last flushed (a host unchanged since has nothing to
+    /// flush).
+    flushed: u64,
 }
 
 impl<'a> Sim<'a> {
@@ -82,6 +103,7 @@ impl<'a> Sim<'a> {
             h.record = rec.wants_events();
             h.track_woken = !sc.workloads.is_empty();
         }
+        let n = hosts.len();
         Sim {
             sc,
             now: Instant::ZERO,
@@ -90,25 +112,83 @@ impl<'a> Sim<'a> {
             rec,
             segments: 0,
             verdicts: Vec::new(),
+            marks: vec![Mark::default(); n],
+            unflushed: 0,
         }
+    }
+
+    /// Host `i`, to change it (a delivery, a poll, a socket call): forgets what was known of
+    /// it ([`Sim::due`], [`Sim::changes`]).
+    #[inline]
+    fn host_mut(&mut self, i: usize) -> &mut Host {
+        let m = &mut self.marks[i];
+        if m.flushed == m.changes {
+            self.unflushed += 1;
+        }
+        m.changes += 1;
+        m.due = None;
+        &mut self.hosts[i]
+    }
+
+    /// The next instant host `i` needs attention ([`Host::poll_at`]), read again only after
+    /// the host changed.
+    #[inline]
+    fn host_due(&mut self, i: usize) -> Option<Instant> {
+        if let Some(t) = self.marks[i].due {
+            return t;
+        }
+        let t = self.hosts[i].poll_at(self.now);
+        self.marks[i].due = Some(t);
+        t
     }
 
     fn host_of(&self, ip: std::net::Ipv4Addr) -> Option<usize> {
         self.hosts.iter().position(|h| h.addr == ip)
     }
 
-    /// Moves host `i`'s events into the trace and its packets onto the network.
+    /// Moves host `i`'s events into the trace and its packets onto the network (most calls
+    /// find neither: two tests).
+    #[inline(always)]
     fn flush(&mut self, i: usize) {
+        let m = &mut self.marks[i];
+        if m.flushed != m.changes {
+            m.flushed = m.changes;
+            self.unflushed -= 1;
+        }
+        if !self.hosts[i].events.is_empty() {
+            self.flush_events(i);
+        }
+        let tx = self.hosts[i].take_tx();
+        if !tx.is_empty() {
+            self.send_all(i, tx);
+        }
+    }
+
+    /// Moves host `i`'s events into the trace, keeping the host's buffer.
+    fn flush_events(&mut self, i: usize) {
         let now = self.now;
-        for e in std::mem::take(&mut self.hosts[i].events) {
+        let mut events = std::mem::take(&mut self.hosts[i].events);
+        for e in events.drain(..) {
             self.rec.emit(now, Some(&self.hosts[i].name), &e);
         }
+        self.hosts[i].events = events;
+    }
+
+    /// Hands host `i`'s packets to the network, in order, recording what it did to each.
+    fn send_all(&mut self, i: usize, tx: Vec<Packet>) {
+        let now = self.now;
+        let capture = self.rec.wants_capture();
+        let events = self.rec.wants_events();
         let mut verdicts = std::mem::take(&mut self.verdicts);
-        for pkt in self.hosts[i].take_tx() {
-            let seg = pkt.meta;
-            let to = self.host_of(*seg.dst.ip());
+        for pkt in tx {
+            let to = self.host_of(*pkt.meta.dst.ip());
             self.segments += 1;
-            let bytes = self.rec.wants_capture().then(|| pkt.bytes.clone());
+            if !(capture || events) {
+                self.net.send(now, i, to, pkt, &mut verdicts);
+                continue;
+            }
+            let seg = pkt.meta;
+            let bytes = capture.then(|| pkt.bytes.clone());
             self.net.send(now, i, to, pkt, &mut verdicts);
             if let Some(bytes) = bytes {
                 let from = &self.hosts[i].name;
@@ -120,7 +200,7 @@ impl<'a> Sim<'a> {
                         .capture_at(now, CapturePoint::Send, &bytes, comment);
                 }
             }
-            if !self.rec.wants_events() {
+            if !events {
                 continue;
             }
             let from = self.hosts[i].name.clone();
@@ -174,76 +254,100 @@ impl<'a> Sim<'a> {
         self.rec.emit(self.now, Some(&host), &Event::Segment(event));
     }
 
+    /// Delivers one segment and records its arrival: the pcapng block and the `delivered`
+    /// record, after the delivery (it says what became of the segment) and before what the
+    /// delivery caused.
+    fn deliver_recorded(&mut self, seg: InFlight) {
+        let now = self.now;
+        self.rec.capture(now, &seg.pkt.bytes);
+        let meta = seg.pkt.meta;
+        let bytes = self.rec.wants_capture().then(|| seg.pkt.bytes.clone());
+        let arrival = self.host_mut(seg.to).deliver(now, seg.pkt);
+        if let Some(bytes) = bytes {
+            let mut c = format!("#{}", seg.id);
+            if let Some(o) = seg.dup_of {
+                c.push_str(&format!(
+                    ": copy of #{o} via {}, sent {} ago",
+                    self.net.route_name(seg.route),
+                    now - seg.sent_at
+                ));
+            }
+            if arrival.stale == Some(true) {
+                let inc = arrival
+                    .incarnation
+                    .map_or("?".to_string(), |n| n.to_string());
+                let age = match seg.dup_of {
+                    Some(_) => String::new(),
+                    None => format!(", sent {} ago", now - seg.sent_at),
+                };
+                c.push_str(&format!(
+                    "; old duplicate of incarnation {inc}{age}: {}",
+                    arrival.outcome.name()
+                ));
+            }
+            self.rec.capture_at(now, CapturePoint::Receive, &bytes, c);
+        }
+        if self.rec.wants_events() {
+            let event = Event::Segment(SegmentEvent::Delivered {
+                seg: SegFields::of(&meta),
+                id: seg.id,
+                dup_of: seg.dup_of,
+                route: self.net.route_name(seg.route).to_string(),
+                age: now - seg.sent_at,
+                stale: arrival.stale,
+                incarnation: arrival.incarnation,
+                outcome: arrival.outcome.name(),
+                readable: match arrival.outcome {
+                    Outcome::Delivered(n) => Some(n),
+                    _ => None,
+                },
+            });
+            self.rec.emit(now, Some(&self.hosts[seg.to].name), &event);
+        }
+    }
+
     /// Delivers everything due now and runs every host timer due now.
     fn process_due(&mut self) -> Result<(), String> {
         let now = self.now;
-        for _ in 0..SPIN_LIMIT {
-            let mut busy = false;
-            while let Some(seg) = self.net.pop_due(now) {
-                busy = true;
-                self.rec.capture(now, &seg.pkt.bytes);
-                let meta = seg.pkt.meta;
-                let bytes = self.rec.wants_capture().then(|| seg.pkt.bytes.clone());
-                let arrival = self.hosts[seg.to].deliver(now, seg.pkt);
-                if let Some(bytes) = bytes {
-                    let mut c = format!("#{}", seg.id);
-                    if let Some(o) = seg.dup_of {
-                        c.push_str(&format!(
-                            ": copy of #{o} via {}, sent {} ago",
-                            self.net.route_name(seg.route),
-                            now - seg.sent_at
-                        ));
-                    }
-                    if arrival.stale == Some(true) {
-                        let inc = arrival
-                            .incarnation
-                            .map_or("?".to_string(), |n| n.to_string());
-                        let age = match seg.dup_of {
-                            Some(_) => String::new(),
-                            None => format!(", sent {} ago", now - seg.sent_at),
-                        };
-                        c.push_str(&format!(
-                            "; old duplicate of incarnation {inc}{age}: {}",
-                            arrival.outcome.name()
-                        ));
-                    }
-                    self.rec.capture_at(now, CapturePoint::Receive, &bytes, c);
-                }
-                // The record follows the delivery (it says what became of the segment) and
-                // precedes what the delivery caused.
-                if self.rec.wants_events() {
-                    let event = Event::Segment(SegmentEvent::Delivered {
-                        seg: SegFields::of(&meta),
-                        id: seg.id,
-                        dup_of: seg.dup_of,
-                        route: self.net.route_name(seg.route).to_string(),
-                        age: now - seg.sent_at,
-                        stale: arrival.stale,
-                        incarnation: arrival.incarnation,
-                        outcome: arrival.outcome.name(),
-                        readable: match arrival.outcome {
-                            Outcome::Delivered(n) => Some(n),
-                            _ => None,
-                        },
-                    });
-                    self.rec.emit(now, Some(&self.hosts[seg.to].name), &event);
-                }
-                self.flush(seg.to);
+        let stuck = || format!("no progress at t={now}: stopped after {SPIN_LIMIT} iterations");
+        let mut passes = 0;
+        loop {
+            if passes == SPIN_LIMIT {
+                return Err(stuck());
             }
+            passes += 1;
+            let mut delivered = false;
+            while let Some(seg) = self.net.pop_due(now) {
+                delivered = true;
+                let to = seg.to;
+                if self.rec.wants_events() || self.rec.wants_capture() {
+                    self.deliver_recorded(seg);
+                } else {
+                    self.rec.capture(now, &seg.pkt.bytes);
+                    self.host_mut(to).deliver(now, seg.pkt);
+                }
+                self.flush(to);
+            }
+            // A host neither delivered to nor polled since its last reading is not due: its
+            // remembered answer is still exact.
+            let mut polled = false;
             for i in 0..self.hosts.len() {
-                if self.hosts[i].poll_at(now).is_some_and(|t| t <= now) {
-                    busy = true;
-                    self.hosts[i].poll(now);
+                if self.host_due(i).is_some_and(|t| t <= now) {
+                    polled = true;
+                    self.host_mut(i).poll(now);
                     self.flush(i);
                 }
             }
-            if !busy {
-                return Ok(());
+            if polled || (delivered && self.net.next_delivery().is_some_and(|t| t <= now)) {
+                continue;
             }
+            // Deliveries alone, every host read after them: another pass would find nothing
+            // to do (and counts as one).
+            if delivered && passes == SPIN_LIMIT {
+                return Err(stuck());
+            }
+            return Ok(());
         }
-        Err(format!(
-            "no progress at t={now}: stopped after {SPIN_LIMIT} iterations"
-        ))
     }
 
     fn run(mut self) -> RunReport {
@@ -307,12 +411,20 @@ impl<'a> Sim<'a> {
             if let Err(e) = self.process_due() {
                 return Some(e);
             }
-            self.run_due_steps(cur);
+            if cur.pending.is_some() || cur.next < self.sc.steps.len() {
+                self.run_due_steps(cur);
+            }
             if !self.sc.workloads.is_empty() {
                 self.run_workloads(wl);
             }
-            for i in 0..self.hosts.len() {
-                self.flush(i);
+            // What a host did since its last flush (a blocked step retried) leaves now, after
+            // the workloads' segments.
+            if self.unflushed > 0 {
+                for i in 0..self.hosts.len() {
+                    if self.marks[i].flushed != self.marks[i].changes {
+                        self.flush(i);
+                    }
+                }
             }
             // A step became due now (a blocked call completed): run it at this instant.
             if cur.pending.is_none()
@@ -358,8 +470,9 @@ impl<'a> Sim<'a> {
                 earliest = Some(earliest.map_or(t, |e| e.min(t)));
             }
         };
-        for h in &mut self.hosts {
-            consider(h.poll_at(now));
+        for i in 0..self.hosts.len() {
+            let t = self.host_due(i);
+            consider(t);
         }
         match &cur.pending {
             Some(p) => consider(Some(p.deadline)),

@@ -216,7 +216,7 @@ impl Sim<'_> {
 
     fn start(&mut self, step: &Step) -> Outcome {
         let now = self.now;
-        let h = &mut self.hosts[step.host];
+        let h = self.host_mut(step.host);
         let p = step.proc.as_str();
         if step.starts {
             // Refused only for a process that exited, which the script's validation excludes.
@@ -265,7 +265,7 @@ impl Sim<'_> {
     /// Whether the blocked step has completed now; times out at the deadline.
     fn poll_pending(&mut self, step: &Step, pend: &Pending) -> Option<Result<Detail, Errno>> {
         let now = self.now;
-        let h = &mut self.hosts[step.host];
+        let h = self.host_mut(step.host);
         let p = step.proc.as_str();
         let expired = now >= pend.deadline;
         match &step.call {

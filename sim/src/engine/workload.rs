@@ -16,7 +16,7 @@ use crate::delay::ln;
 use crate::rng::{stream, unit};
 use crate::scenario::{Arrivals, Workload, WorkloadEnd};
 use rand_chacha::ChaCha8Rng;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::{SocketAddr, SocketAddrV4};
 use twsim_model::{Duration, Errno, Instant, SocketId};
 
@@ -183,6 +183,8 @@ enum Phase {
 }
 
 struct Conn {
+    /// Connection id, in order of creation (the order a pass steps connections in).
+    id: u64,
     wl: usize,
     /// 1-based index of a client connection among its workload's attempts.
     n: u64,
@@ -203,25 +205,43 @@ struct Wl {
     listener: Option<SocketId>,
     started: bool,
     accepted: u64,
+    /// The server host's `Sim::marks` (changes) when the listener was last found with nothing
+    /// ready: it cannot have a connection ready before the host changes again.
+    accept_seen: Option<u64>,
+    /// Connect deadlines of the workload's connections, as (deadline, id, slot) in deadline
+    /// order: one timeout per workload, so the order of creation. An entry whose connection
+    /// no longer connects is stale; the front never is ([`Workloads::settle`]), and stale
+    /// entries are dropped once they outnumber the live ones.
+    deadlines: VecDeque<(Instant, u64, u32)>,
+    /// Connections of the workload still connecting.
+    connecting: usize,
     stats: WorkloadStats,
 }
 
 /// Every workload's state.
 pub(super) struct Workloads {
     wls: Vec<Wl>,
-    /// Connections waiting on the network, stepped when something happened to them: their
-    /// host woke their socket ([`Host::take_woken`]: a segment delivered, a state change),
-    /// their connect deadline came, or they were just created or woke from thinking.
-    conns: BTreeMap<u64, Conn>,
-    /// The connection of each (host, socket) in `conns`.
-    by_sock: crate::FixedMap<(usize, SocketId), u64>,
-    /// Connect deadlines of the connections in `conns` still connecting.
-    deadlines: BTreeSet<(Instant, u64)>,
-    /// Connections to step at the next pass whatever happened (just created).
-    fresh: Vec<u64>,
+    /// The workloads whose server listens: (workload, server host, listener), in workload
+    /// order.
+    listening: Vec<(usize, usize, SocketId)>,
+    /// Connections waiting on the network, by slot (`free` lists the empty slots), stepped
+    /// when something happened to them: their host woke their socket
+    /// ([`Host::take_woken`]: a segment delivered, a state change), their connect deadline
+    /// came, or they were just created or woke from thinking.
+    conns: Vec<Option<Conn>>,
+    free: Vec<u32>,
+    /// Connections in `conns`.
+    live: usize,
+    /// The slot of each (host, socket) in `conns`.
+    by_sock: crate::FixedMap<(usize, SocketId), u32>,
+    /// Connections to step at the next pass whatever happened (just created): (id, slot).
+    fresh: Vec<(u64, u32)>,
+    /// Per host: its `Sim::marks` (changes) when its woken sockets were last taken (a host that
+    /// has not changed since has woken none).
+    woken_seen: Vec<Option<u64>>,
     /// Reused buffers of a pass.
     woken: Vec<SocketId>,
-    due: Vec<u64>,
+    due: Vec<(u64, u32)>,
     /// Connections thinking, by wake time: not stepped until then.
     sleeping: BTreeMap<(Instant, u64), Conn>,
     next_conn: u64,
@@ -234,36 +254,70 @@ pub(super) struct Workloads {
 impl Workloads {
     /// No workload is waiting to open connections and none has a live connection.
     pub(super) fn idle(&self) -> bool {
-        self.conns.is_empty()
-            && self.sleeping.is_empty()
-            && self.wls.iter().all(|w| w.next_at.is_none())
+        self.live == 0 && self.sleeping.is_empty() && self.wls.iter().all(|w| w.next_at.is_none())
     }
 
     /// The earliest arrival, connect deadline or end of think time.
     pub(super) fn next_wake(&self) -> Option<Instant> {
-        let arrivals = self.wls.iter().filter_map(|w| w.next_at);
-        let deadline = self.deadlines.first().map(|(t, _)| *t);
-        let sleeping = self.sleeping.keys().next().map(|(t, _)| *t);
-        arrivals.chain(deadline).chain(sleeping).min()
-    }
-
-    /// Adds a live connection (not thinking) under id `id`.
-    fn insert(&mut self, id: u64, c: Conn) {
-        self.by_sock.insert((c.host, c.sock), id);
-        if let Phase::Connecting { deadline, .. } = c.phase {
-            self.deadlines.insert((deadline, id));
+        let mut wake = self.sleeping.keys().next().map(|(t, _)| *t);
+        let mut consider = |t: Option<Instant>| {
+            if let Some(t) = t {
+                wake = Some(wake.map_or(t, |w| w.min(t)));
+            }
+        };
+        for w in &self.wls {
+            consider(w.next_at);
+            consider(w.deadlines.front().map(|(t, _, _)| *t));
         }
-        self.conns.insert(id, c);
+        wake
     }
 
-    /// Removes live connection `id` (finished, or going to think), with its connect deadline
-    /// while it is still connecting (the pass that steps a connection out of connecting
-    /// removes that deadline itself).
-    fn remove(&mut self, id: u64) -> Option<Conn> {
-        let c = self.conns.remove(&id)?;
-        self.by_sock.remove(&(c.host, c.sock));
+    /// Drops workload `w`'s stale deadlines at the front, and every stale one once they
+    /// outnumber the live ones (memory follows the connections still connecting).
+    fn settle(&mut self, w: usize) {
+        let (wl, conns) = (&mut self.wls[w], &self.conns);
+        while let Some(&(_, id, slot)) = wl.deadlines.front() {
+            if connecting(conns, id, slot) {
+                break;
+            }
+            wl.deadlines.pop_front();
+        }
+        if wl.deadlines.len() > 2 * wl.connecting + 32 {
+            wl.deadlines
+                .retain(|&(_, id, slot)| connecting(conns, id, slot));
+        }
+    }
+
+    /// Adds a live connection (not thinking); returns its slot.
+    fn insert(&mut self, c: Conn) -> u32 {
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.conns.push(None);
+                (self.conns.len() - 1) as u32
+            }
+        };
+        self.by_sock.insert((c.host, c.sock), slot);
         if let Phase::Connecting { deadline, .. } = c.phase {
-            self.deadlines.remove(&(deadline, id));
+            let w = &mut self.wls[c.wl];
+            w.deadlines.push_back((deadline, c.id, slot));
+            w.connecting += 1;
+        }
+        self.conns[slot as usize] = Some(c);
+        self.live += 1;
+        slot
+    }
+
+    /// Removes the live connection in `slot` (finished, or going to think); its connect
+    /// deadline, while it is still connecting, becomes stale (the pass that steps a
+    /// connection out of connecting counts that itself).
+    fn remove(&mut self, slot: u32) -> Option<Conn> {
+        let c = self.conns[slot as usize].take()?;
+        self.free.push(slot);
+        self.live -= 1;
+        self.by_sock.remove(&(c.host, c.sock));
+        if let Phase::Connecting { .. } = c.phase {
+            self.wls[c.wl].connecting -= 1;
         }
         Some(c)
     }
@@ -275,6 +329,15 @@ impl Workloads {
             self.occupancy,
         )
     }
+}
+
+/// Whether the connection `id` in `slot` is live and still connecting (its deadline entry is
+/// not stale).
+fn connecting(conns: &[Option<Conn>], id: u64, slot: u32) -> bool {
+    matches!(
+        &conns[slot as usize],
+        Some(c) if c.id == id && matches!(c.phase, Phase::Connecting { .. })
+    )
 }
 
 /// When arrival `i` of `w` happens, drawing from `wl.rng` for Poisson arrivals; `None` past
@@ -321,6 +384,9 @@ impl Sim<'_> {
                     listener: None,
                     started: false,
                     accepted: 0,
+                    accept_seen: None,
+                    deadlines: VecDeque::new(),
+                    connecting: 0,
                     stats: WorkloadStats {
                         name: w.name.clone(),
                         ..WorkloadStats::default()
@@ -341,10 +407,13 @@ impl Sim<'_> {
             .collect();
         Workloads {
             wls,
-            conns: BTreeMap::new(),
+            listening: Vec::new(),
+            conns: Vec::new(),
+            free: Vec::new(),
+            live: 0,
             by_sock: Default::default(),
-            deadlines: BTreeSet::new(),
             fresh: Vec::new(),
+            woken_seen: vec![None; self.hosts.len()],
             woken: Vec::new(),
             due: Vec::new(),
             sleeping: BTreeMap::new(),
@@ -380,6 +449,10 @@ impl Sim<'_> {
             if !wl.wls[i].started && Instant::ZERO + w.start <= now {
                 wl.wls[i].started = true;
                 self.setup_server(w, &mut wl.wls[i]);
+                if let Some(l) = wl.wls[i].listener {
+                    let at = wl.listening.partition_point(|&(j, _, _)| j < i);
+                    wl.listening.insert(at, (i, w.server, l));
+                }
             }
             while wl.wls[i].next_at.is_some_and(|t| t <= now) {
                 self.arrive(i, w, wl);
@@ -404,56 +477,74 @@ impl Sim<'_> {
         // blocked where it was (nothing reached its socket, its deadline is not due).
         let mut due = std::mem::take(&mut wl.due);
         due.clear();
-        due.append(&mut wl.fresh);
+        if !wl.fresh.is_empty() {
+            due.append(&mut wl.fresh);
+        }
         // Thinkers whose time has come rejoin the live connections.
         while let Some(entry) = wl.sleeping.first_entry() {
             if entry.key().0 > now {
                 break;
             }
             let ((_, id), c) = entry.remove_entry();
-            wl.insert(id, c);
-            due.push(id);
+            let slot = wl.insert(c);
+            due.push((id, slot));
         }
-        due.extend(
-            wl.deadlines
-                .iter()
-                .take_while(|(t, _)| *t <= now)
-                .map(|(_, id)| *id),
-        );
+        for w in &wl.wls {
+            if w.deadlines.front().is_some_and(|(t, _, _)| *t <= now) {
+                due.extend(
+                    w.deadlines
+                        .iter()
+                        .take_while(|(t, _, _)| *t <= now)
+                        .filter(|&&(_, id, slot)| connecting(&wl.conns, id, slot))
+                        .map(|&(_, id, slot)| (id, slot)),
+                );
+            }
+        }
         let mut woken = std::mem::take(&mut wl.woken);
-        for (i, h) in self.hosts.iter_mut().enumerate() {
+        for (i, (seen, m)) in wl.woken_seen.iter_mut().zip(&self.marks).enumerate() {
+            // Only a change to the host can have woken a socket.
+            if *seen == Some(m.changes) {
+                continue;
+            }
+            *seen = Some(m.changes);
             woken.clear();
-            h.take_woken(&mut woken);
-            due.extend(
-                woken
-                    .iter()
-                    .filter_map(|s| wl.by_sock.get(&(i, *s)).copied()),
-            );
+            self.hosts[i].take_woken(&mut woken);
+            let mut last = None;
+            for &s in &woken {
+                // A socket woken twice in a row is looked up once (`due` is deduplicated).
+                if last == Some(s) {
+                    continue;
+                }
+                last = Some(s);
+                if let Some(&slot) = wl.by_sock.get(&(i, s)) {
+                    let id = wl.conns[slot as usize].as_ref().map_or(0, |c| c.id);
+                    due.push((id, slot));
+                }
+            }
         }
         wl.woken = woken;
-        due.sort_unstable();
-        due.dedup();
+        if due.len() > 1 {
+            due.sort_unstable();
+            due.dedup();
+        }
         let mut finished = false;
-        for &id in &due {
-            let Some(c) = wl.conns.get_mut(&id) else {
+        for &(id, slot) in &due {
+            let Some(c) = wl.conns[slot as usize].as_mut().filter(|c| c.id == id) else {
                 continue;
             };
-            let connecting = match c.phase {
-                Phase::Connecting { deadline, .. } => Some(deadline),
-                _ => None,
-            };
+            let was_connecting = matches!(c.phase, Phase::Connecting { .. });
             let alive = self.step_conn(&sc.workloads[c.wl], &mut wl.wls[c.wl].stats, c);
             let host = c.host;
-            if let (Some(d), false) = (connecting, matches!(c.phase, Phase::Connecting { .. })) {
-                wl.deadlines.remove(&(d, id));
+            if was_connecting && !matches!(c.phase, Phase::Connecting { .. }) {
+                wl.wls[c.wl].connecting -= 1;
             }
             match c.phase {
                 _ if !alive => {
                     finished = true;
-                    wl.remove(id);
+                    wl.remove(slot);
                 }
                 Phase::Think(t) => {
-                    let c = wl.remove(id).expect("stepped");
+                    let c = wl.remove(slot).expect("stepped");
                     wl.sleeping.insert((t, id), c);
                 }
                 _ => {}
@@ -461,6 +552,9 @@ impl Sim<'_> {
             self.flush(host);
         }
         wl.due = due;
+        for w in 0..wl.wls.len() {
+            wl.settle(w);
+        }
         if finished {
             wl.last_activity = now;
         }
@@ -468,48 +562,63 @@ impl Sim<'_> {
         self.accept_all(wl);
     }
 
+    /// Accepts every connection ready at a workload's listener, stepping each at once. A
+    /// listener whose host has not changed since it was last found with nothing ready is not
+    /// asked again.
+    #[inline(always)]
     fn accept_all(&mut self, wl: &mut Workloads) {
-        let sc = self.sc;
-        for (i, w) in sc.workloads.iter().enumerate() {
-            let Some(l) = wl.wls[i].listener else {
-                continue;
+        for k in 0..wl.listening.len() {
+            let (i, server, l) = wl.listening[k];
+            if wl.wls[i].accept_seen != Some(self.marks[server].changes) {
+                self.accept_ready(i, l, wl);
+            }
+        }
+    }
+
+    /// Accepts every connection ready at workload `i`'s listener `l`.
+    #[inline(never)]
+    fn accept_ready(&mut self, i: usize, l: SocketId, wl: &mut Workloads) {
+        let w = &self.sc.workloads[i];
+        loop {
+            if !self.hosts[w.server].has_ready(l) {
+                wl.wls[i].accept_seen = Some(self.marks[w.server].changes);
+                return;
+            }
+            let n = wl.wls[i].accepted;
+            let h = self.host_mut(w.server);
+            let label = if h.record {
+                format!("{}.s{n}", w.name)
+            } else {
+                String::new()
             };
-            while self.hosts[w.server].has_ready(l) {
-                let n = wl.wls[i].accepted;
-                let h = &mut self.hosts[w.server];
-                let label = if h.record {
-                    format!("{}.s{n}", w.name)
-                } else {
-                    String::new()
-                };
-                match h.accept_id(&w.name, l, label) {
-                    Ok(Some((_, sock))) => {
-                        wl.wls[i].accepted += 1;
-                        let id = wl.next_conn;
-                        wl.next_conn += 1;
-                        let mut c = Conn {
-                            wl: i,
-                            n: 0,
-                            client: false,
-                            host: w.server,
-                            sock,
-                            phase: Phase::Recv(w.request),
-                        };
-                        if self.step_conn(w, &mut wl.wls[i].stats, &mut c) {
-                            wl.insert(id, c);
-                        }
-                        self.flush(w.server);
+            match h.accept_id(&w.name, l, label) {
+                Ok(Some((_, sock))) => {
+                    wl.wls[i].accepted += 1;
+                    let id = wl.next_conn;
+                    wl.next_conn += 1;
+                    let mut c = Conn {
+                        id,
+                        wl: i,
+                        n: 0,
+                        client: false,
+                        host: w.server,
+                        sock,
+                        phase: Phase::Recv(w.request),
+                    };
+                    if self.step_conn(w, &mut wl.wls[i].stats, &mut c) {
+                        wl.insert(c);
                     }
-                    _ => break,
+                    self.flush(w.server);
                 }
+                _ => return,
             }
         }
     }
 
     /// Starts the workload's processes and its server's listener.
     fn setup_server(&mut self, w: &Workload, wl: &mut Wl) {
-        let _ = self.hosts[w.client].procs.start(&w.name);
-        let h = &mut self.hosts[w.server];
+        let _ = self.host_mut(w.client).procs.start(&w.name);
+        let h = self.host_mut(w.server);
         let r = (|| {
             h.procs
                 .start(&w.name)
@@ -536,7 +645,7 @@ impl Sim<'_> {
         let n = wl.wls[i].next_i;
         let stats = &mut wl.wls[i].stats;
         stats.attempted += 1;
-        let h = &mut self.hosts[w.client];
+        let h = self.host_mut(w.client);
         let label = if h.record {
             format!("{}.c{n}", w.name)
         } else {
@@ -569,21 +678,19 @@ impl Sim<'_> {
                 let timeout = w.connect_timeout.unwrap_or(h.cfg.connect_timeout);
                 let id = wl.next_conn;
                 wl.next_conn += 1;
-                wl.fresh.push(id);
-                wl.insert(
+                let slot = wl.insert(Conn {
                     id,
-                    Conn {
-                        wl: i,
-                        n: n + 1,
-                        client: true,
-                        host: w.client,
-                        sock,
-                        phase: Phase::Connecting {
-                            since: now,
-                            deadline: now + timeout,
-                        },
+                    wl: i,
+                    n: n + 1,
+                    client: true,
+                    host: w.client,
+                    sock,
+                    phase: Phase::Connecting {
+                        since: now,
+                        deadline: now + timeout,
                     },
-                );
+                });
+                wl.fresh.push((id, slot));
             }
             Err(e) => {
                 fail(stats, e);
@@ -596,7 +703,7 @@ impl Sim<'_> {
     /// Advances one connection as far as it can go now; `false` once it is finished (closed).
     fn step_conn(&mut self, w: &Workload, stats: &mut WorkloadStats, c: &mut Conn) -> bool {
         let now = self.now;
-        let h = &mut self.hosts[c.host];
+        let h = self.host_mut(c.host);
         let p = w.name.as_str();
         let broken = |stats: &mut WorkloadStats, what: &'static str| {
             *stats.broken.entry(what).or_insert(0) += 1;
