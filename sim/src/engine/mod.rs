@@ -51,6 +51,7 @@ struct Sim<'a> {
     marks: Vec<Mark>,
     /// Hosts changed since they were last flushed.
     unflushed: usize,
+    spare_tx: Vec<Packet>,
 }
 
 /// What the engine knows of a host between two of its changes (every change goes through
@@ -114,6 +115,7 @@ impl<'a> Sim<'a> {
             verdicts: Vec::new(),
             marks: vec![Mark::default(); n],
             unflushed: 0,
+            spare_tx: Vec::new(),
         }
     }
 
@@ -158,10 +160,12 @@ impl<'a> Sim<'a> {
         if !self.hosts[i].events.is_empty() {
             self.flush_events(i);
         }
-        let tx = self.hosts[i].take_tx();
+        let mut tx = std::mem::take(&mut self.spare_tx);
+        self.hosts[i].swap_tx(&mut tx);
         if !tx.is_empty() {
-            self.send_all(i, tx);
+            self.send_all(i, &mut tx);
         }
+        self.spare_tx = tx;
     }
 
     /// Moves host `i`'s events into the trace, keeping the host's buffer.
@@ -175,12 +179,12 @@ impl<'a> Sim<'a> {
     }
 
     /// Hands host `i`'s packets to the network, in order, recording what it did to each.
-    fn send_all(&mut self, i: usize, tx: Vec<Packet>) {
+    fn send_all(&mut self, i: usize, tx: &mut Vec<Packet>) {
         let now = self.now;
         let capture = self.rec.wants_capture();
         let events = self.rec.wants_events();
         let mut verdicts = std::mem::take(&mut self.verdicts);
-        for pkt in tx {
+        for pkt in tx.drain(..) {
             let to = self.host_of(*pkt.meta.dst.ip());
             self.segments += 1;
             if !(capture || events) {

@@ -522,6 +522,12 @@ impl Host {
         std::mem::take(&mut self.crafted)
     }
 
+    /// Exchanges the packets sent since the last call with `spare` (empty; its capacity is
+    /// kept for the next ones), so that neither side allocates per batch.
+    pub fn swap_tx(&mut self, spare: &mut Vec<Packet>) {
+        std::mem::swap(&mut self.crafted, spare);
+    }
+
     /// The next connection endpoint's id.
     fn new_conn_uid(&mut self) -> ConnUid {
         let n = self.conns_created;
