@@ -183,13 +183,7 @@ impl Host {
     }
 
     pub(super) fn next_incarnation(&mut self, t: FourTuple) -> u32 {
-        let n = if t.local.ip() == IpAddr::V4(self.addr) {
-            self.incarnations.entry(remote_key(&t)).or_insert(0)
-        } else {
-            self.incarnations_other.entry(tuple_key(&t)).or_insert(0)
-        };
-        *n += 1;
-        *n
+        self.incarnations.next(&t)
     }
 
     /// `connect()`: claims the 4-tuple and sends the SYN. Completion is read with

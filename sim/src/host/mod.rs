@@ -233,13 +233,8 @@ pub struct Host {
     /// Live connections by 4-tuple. Looked up only; the one walk over them
     /// ([`Host::after_poll`]) sorts what it collects by 4-tuple before acting on it.
     conns: TupleMap<Conn>,
-    /// The last incarnation number of every 4-tuple this host has used from its own address
-    /// (bounded by the 4-tuples, not by the connections: a reused 4-tuple's entry is
-    /// updated), keyed by [`remote_key`]: 16 bytes an entry, so that tens of thousands of
-    /// 4-tuples stay in cache. Looked up only.
-    incarnations: crate::FixedMap<u64, u32>,
-    /// The same for 4-tuples whose local address is another one, keyed by [`tuple_key`].
-    incarnations_other: crate::FixedMap<u128, u32>,
+    /// How many times each 4-tuple was used: the next connection's incarnation number.
+    incarnations: Incarnations,
     rng: ChaCha8Rng,
     /// The ISN policy's generator (counts every connection, active or passive).
     isn: IsnGenerator,
@@ -348,27 +343,6 @@ type NameMap = std::collections::HashMap<
     std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>,
 >;
 
-/// The remote endpoint and local port of an IPv4 4-tuple packed into one word (local port,
-/// remote port, remote address): unique among the 4-tuples of one local address.
-fn remote_key(t: &FourTuple) -> u64 {
-    let SocketAddr::V4(r) = t.remote else {
-        unreachable!("the simulator only creates IPv4 endpoints")
-    };
-    u64::from(t.local.port()) | (u64::from(r.port()) << 16) | (u64::from(u32::from(*r.ip())) << 32)
-}
-
-/// A 4-tuple of IPv4 endpoints packed into one word (ports, then addresses: 96 bits).
-fn tuple_key(t: &FourTuple) -> u128 {
-    let ip = |a: SocketAddr| match a.ip() {
-        IpAddr::V4(ip) => u128::from(u32::from(ip)),
-        IpAddr::V6(_) => unreachable!("the simulator only creates IPv4 endpoints"),
-    };
-    u128::from(t.local.port())
-        | (u128::from(t.remote.port()) << 16)
-        | (ip(t.remote) << 32)
-        | (ip(t.local) << 64)
-}
-
 /// The RFC 9293 §3.3.2 state of a smoltcp state (the only place the two are mapped).
 pub fn tcp_state(s: State) -> TcpState {
     match s {
@@ -424,8 +398,7 @@ impl Host {
             socks: crate::FixedMap::default(),
             names: NameMap::default(),
             conns: TupleMap::default(),
-            incarnations: Default::default(),
-            incarnations_other: Default::default(),
+            incarnations: Incarnations::default(),
             rng,
             isn,
             conns_created: 0,
@@ -643,7 +616,9 @@ mod device;
 mod lifecycle;
 mod oracle;
 mod time_wait;
+mod incarnations;
 mod tuple_map;
+use incarnations::Incarnations;
 use tuple_map::TupleMap;
 
 pub use device::{Dev, RxTok, TxTok};
