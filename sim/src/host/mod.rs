@@ -336,12 +336,9 @@ fn only_v4(a: SocketAddr) -> Result<SocketAddrV4, Errno> {
     }
 }
 
-/// Socket names → ids, with SipHash under fixed keys (no ambient randomness).
-type NameMap = std::collections::HashMap<
-    String,
-    SocketId,
-    std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>,
->;
+/// Socket names → ids ([`crate::FixedMap`]: foldhash under a fixed seed, no ambient
+/// randomness). Looked up only.
+type NameMap = crate::FixedMap<String, SocketId>;
 
 /// The RFC 9293 §3.3.2 state of a smoltcp state (the only place the two are mapped).
 pub fn tcp_state(s: State) -> TcpState {
