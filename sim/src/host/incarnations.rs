@@ -43,11 +43,7 @@ impl Incarnations {
             unreachable!("the simulator only creates IPv4 endpoints")
         };
         let (lp, rp) = (l.port(), r.port());
-        let (low, high, local_low) = if lp <= rp {
-            (lp, rp, 1)
-        } else {
-            (rp, lp, 0)
-        };
+        let (low, high, local_low) = if lp <= rp { (lp, rp, 1) } else { (rp, lp, 0) };
         let key = (u128::from(u32::from(*l.ip())) << 64)
             | (u128::from(u32::from(*r.ip())) << 32)
             | (u128::from(low) << 1)

@@ -272,7 +272,6 @@ pub struct Host {
     smol_at: Option<Option<SInstant>>,
 }
 
-
 /// A live connection's receive side just before a segment is handed to smoltcp.
 struct RxBefore {
     /// Bytes readable (smoltcp's receive queue).
@@ -610,10 +609,10 @@ impl Host {
 mod calls;
 mod demux;
 mod device;
+mod incarnations;
 mod lifecycle;
 mod oracle;
 mod time_wait;
-mod incarnations;
 mod tuple_map;
 use incarnations::Incarnations;
 use tuple_map::TupleMap;
