@@ -583,7 +583,11 @@ impl Host {
             return;
         };
         s.closed = true;
-        let name = s.name.clone().unwrap_or_default();
+        // For the events only.
+        let name = match &s.name {
+            Some(n) if self.record => n.clone(),
+            _ => String::new(),
+        };
         let opts = s.opts;
         match std::mem::replace(&mut s.kind, Kind::Plain) {
             Kind::Plain => {

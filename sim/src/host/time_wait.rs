@@ -121,16 +121,15 @@ impl Host {
             self.hazards.assassinations += 1;
         }
         let lived = now - record.entered_at;
-        let name = self
-            .socks
-            .get(&id)
-            .and_then(|s| s.name.clone())
-            .unwrap_or_default();
         ev!(
             self,
             Event::TimeWait(TimeWaitEvent::Ended(TimeWaitEnd {
                 event: reason.name(),
-                sock: name,
+                sock: self
+                    .socks
+                    .get(&id)
+                    .and_then(|s| s.name.clone())
+                    .unwrap_or_default(),
                 tuple: record.tuple,
                 incarnation: record.incarnation,
                 entered_at: record.entered_at,
@@ -138,11 +137,12 @@ impl Host {
                 restarts: record.restarts(),
             }))
         );
-        let logged = self.logs_time_wait(id);
-        if let Some(s) = self.socks.get(&id) {
-            if s.closed {
-                self.socks.remove(&id);
-            }
+        let (logged, closed) = self
+            .socks
+            .get(&id)
+            .map_or((true, false), |s| (s.log_time_wait, s.closed));
+        if closed {
+            self.socks.remove(&id);
         }
         if !logged {
             self.tw_unlogged += 1;
@@ -197,15 +197,14 @@ impl Host {
             tw_len,
         )
         .with_ts_recent(c.ts_recent);
-        let name = self
-            .socks
-            .get(&c.id)
-            .and_then(|s| s.name.clone())
-            .unwrap_or_default();
         ev!(
             self,
             Event::TimeWait(TimeWaitEvent::Created {
-                sock: name.to_string(),
+                sock: self
+                    .socks
+                    .get(&c.id)
+                    .and_then(|s| s.name.clone())
+                    .unwrap_or_default(),
                 tuple: t,
                 incarnation: c.incarnation,
                 snd_nxt,
