@@ -516,9 +516,10 @@ pub fn run_with(sc: &Resolved, opts: RunOptions, rec: Recorder) -> RunReport {
 
 mod report;
 mod script;
+mod stats;
 mod workload;
+pub use stats::{Histogram, Occupancy, WorkloadStats};
 use workload::Workloads;
-pub use workload::{Histogram, Occupancy, WorkloadStats};
 
 /// The pcapng comment of a segment at its sender: its id, and what the network did to it
 /// (`line` is the segment as the timeline shows it).
