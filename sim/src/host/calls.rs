@@ -182,10 +182,6 @@ impl Host {
         }
     }
 
-    pub(super) fn next_incarnation(&mut self, t: FourTuple) -> u32 {
-        self.incarnations.next(&t)
-    }
-
     /// `connect()`: claims the 4-tuple and sends the SYN. Completion is read with
     /// [`Host::connect_result`].
     pub fn connect(
@@ -254,7 +250,7 @@ impl Host {
         }
         self.smol_at = None;
         let handle = self.sockets.add(sock);
-        let incarnation = self.next_incarnation(tuple);
+        let incarnation = self.incarnations.next(&tuple);
         let want_iss = self.isn.next(now, tuple);
         let uid = self.new_conn_uid();
         self.conns.insert(

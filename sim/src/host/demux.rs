@@ -397,7 +397,7 @@ impl Host {
             .expect("port is non-zero: it came from a segment");
         self.smol_at = None;
         let handle = self.sockets.add(sock);
-        let incarnation = self.next_incarnation(tuple);
+        let incarnation = self.incarnations.next(&tuple);
         let want_iss = forced_iss.or(self.isn.next(now, tuple));
         let uid = self.new_conn_uid();
         let (opts, log_time_wait) = (self.socks[&lid].opts, self.socks[&lid].log_time_wait);
