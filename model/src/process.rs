@@ -10,7 +10,6 @@
 use crate::errno::Errno;
 use crate::fixed_hash::FixedMap;
 use crate::table::SocketId;
-use std::cell::Cell;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -31,10 +30,6 @@ pub struct Processes {
     holders: FixedMap<SocketId, Holders>,
     /// Processes that exited (their names are never reused).
     exited: BTreeSet<String>,
-    /// A handle known to exist, (socket, process): the last one opened or found by
-    /// [`Processes::holds`], which a socket's calls ask again and again. Forgotten when a
-    /// handle to that socket is dropped.
-    last_held: Cell<Option<(SocketId, u32)>>,
 }
 
 /// The processes holding handles to one socket: one in place, more in a list.
@@ -121,21 +116,11 @@ impl Processes {
     /// Whether `proc` holds a handle to `id`.
     pub fn holds(&self, proc: &str, id: SocketId) -> bool {
         // A handle is only ever held by a live process (exit drops them all).
-        if let Some((i, p)) = self.last_held.get() {
-            if i == id && same_name(&self.names[p as usize], proc) {
-                return true;
-            }
-        }
-        let found = self.holders.get(&id).and_then(|h| {
+        self.holders.get(&id).is_some_and(|h| {
             h.as_slice()
                 .iter()
-                .copied()
-                .find(|&p| same_name(&self.names[p as usize], proc))
-        });
-        if let Some(p) = found {
-            self.last_held.set(Some((id, p)));
-        }
-        found.is_some()
+                .any(|&p| same_name(&self.names[p as usize], proc))
+        })
     }
 
     /// Number of handles to `id`, across all processes.
@@ -149,7 +134,6 @@ impl Processes {
     /// Errors: EBADF if `proc` is not alive.
     pub fn open(&mut self, proc: &str, id: SocketId) -> Result<(), Errno> {
         let p = self.live(proc).ok_or(Errno::EBADF)?;
-        self.last_held.set(Some((id, p)));
         match self.holders.entry(id) {
             Entry::Occupied(h) => {
                 h.into_mut().add(p);
@@ -196,9 +180,6 @@ impl Processes {
 
     /// Drops `p`'s handle to `id`: `None` if it holds none, else whether it was the last.
     fn drop_handle(&mut self, p: u32, id: SocketId) -> Option<bool> {
-        if self.last_held.get().is_some_and(|(i, _)| i == id) {
-            self.last_held.set(None);
-        }
         let Entry::Occupied(mut h) = self.holders.entry(id) else {
             return None;
         };
@@ -233,6 +214,15 @@ impl Processes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_model_can_be_shared_between_threads() {
+        // Sweeps and users' property tests move and share tables across threads: no
+        // interior mutability in the model.
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Processes>();
+        send_sync::<crate::table::AddressTable>();
+    }
 
     #[test]
     fn last_handle_closes_after_fork() {
