@@ -1,14 +1,17 @@
 //! Segment summaries and crafted segments, on top of `smoltcp::wire`.
 //!
-//! The host layer reads every segment through [`SegMeta`] and writes its own replies
-//! (TIME-WAIT ACKs, RSTs for segments that match no socket) with [`craft`]; both use smoltcp's
-//! checked `Packet` views and `Repr` emitters, so checksums are always computed.
+//! The host layer reads every segment through [`SegMeta`], parsed in place with the length
+//! checks of smoltcp's checked `Packet` views, and writes its own replies (TIME-WAIT ACKs,
+//! RSTs for segments that match no socket) with [`craft`], through smoltcp's `Repr` emitters,
+//! so checksums are always computed.
 
 use super::TcpFlags;
 use smoltcp::phy::ChecksumCapabilities;
+#[cfg(test)]
+use smoltcp::wire::TcpOption;
 use smoltcp::wire::{
-    IpAddress, IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr, TcpControl, TcpOption, TcpPacket,
-    TcpRepr, TcpSeqNumber,
+    IpAddress, IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr, TcpControl, TcpPacket, TcpRepr,
+    TcpSeqNumber,
 };
 use std::net::SocketAddrV4;
 use twsim_model::{SegmentInfo, SeqNum, TsVal};
@@ -37,7 +40,7 @@ pub struct SegMeta {
 }
 
 /// The TCP options of a segment that twsim reads (RFC 9293 §3.2; RFC 7323 window scale and
-/// timestamps; RFC 2018 SACK), parsed with smoltcp's `TcpOption`.
+/// timestamps; RFC 2018 SACK), parsed by the rules of smoltcp's `TcpOption`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TcpOptions {
     /// Maximum segment size (bytes).
@@ -72,8 +75,51 @@ impl TcpOptions {
         Self::parse_each(bytes)
     }
 
-    /// The general parse of [`TcpOptions::parse`]: option by option.
+    /// The general parse of [`TcpOptions::parse`]: option by option, in place, with the
+    /// rules of smoltcp's `TcpOption::parse` (a known kind with the wrong length, a length
+    /// below 2 or past the end ends the parse; SACK blocks beyond the third are dropped;
+    /// unknown kinds are skipped).
     fn parse_each(mut bytes: &[u8]) -> TcpOptions {
+        let be32 = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+        let mut o = TcpOptions::default();
+        while let Some(&kind) = bytes.first() {
+            let len = match kind {
+                0 => break,
+                1 => 1,
+                _ => {
+                    let Some(&len) = bytes.get(1) else { break };
+                    let len = usize::from(len);
+                    let Some(data) = bytes.get(2..len) else {
+                        break;
+                    };
+                    match (kind, len) {
+                        (2, 4) => o.mss = Some(u16::from_be_bytes([data[0], data[1]])),
+                        (3, 3) => o.window_scale = Some(data[0]),
+                        (4, 2) => o.sack_permitted = true,
+                        (2..=4, _) => break,
+                        (5, n) if n < 10 || (n - 2) % 8 != 0 => break,
+                        (5, _) => {
+                            let mut sack = [None; 3];
+                            for (s, b) in sack.iter_mut().zip(data.chunks_exact(8)) {
+                                *s = Some((be32(&b[..4]), be32(&b[4..])));
+                            }
+                            o.sack = sack;
+                        }
+                        (8, 10) => o.timestamp = Some((be32(&data[..4]), be32(&data[4..]))),
+                        _ => {}
+                    }
+                    len
+                }
+            };
+            bytes = &bytes[len..];
+        }
+        o
+    }
+
+    /// The general parse with smoltcp's `TcpOption`: the reference [`TcpOptions::parse_each`]
+    /// is tested against.
+    #[cfg(test)]
+    fn parse_with_smoltcp(mut bytes: &[u8]) -> TcpOptions {
         let mut o = TcpOptions::default();
         while !bytes.is_empty() {
             let Ok((rest, opt)) = TcpOption::parse(bytes) else {
@@ -227,7 +273,44 @@ fn shift_sack_edges(mut opts: &mut [u8], delta: u32) {
 
 impl SegMeta {
     /// Parses an IPv4 packet carrying TCP; `None` for anything else or a malformed packet.
+    /// Reads the headers in place (RFC 791 §3.1, RFC 9293 §3.1) and refuses what smoltcp's
+    /// checked views refuse (`Ipv4Packet::check_len`, `TcpPacket::check_len`): an IP header
+    /// shorter than 20 bytes or longer than the total length, a total length beyond the
+    /// buffer, a TCP header shorter than 20 bytes or longer than the IP payload. Bytes past
+    /// the total length are not part of the segment.
     pub fn parse(bytes: &[u8]) -> Option<SegMeta> {
+        let ip: &[u8; 20] = bytes.get(..20)?.try_into().ok()?;
+        let ihl = usize::from(ip[0] & 0x0f) * 4;
+        let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+        if ihl < 20 || ihl > total || total > bytes.len() || ip[9] != 6 {
+            return None;
+        }
+        let seg = &bytes[ihl..total];
+        let tcp: &[u8; 20] = seg.get(..20)?.try_into().ok()?;
+        let off = usize::from(tcp[12] >> 4) * 4;
+        if off < 20 || off > seg.len() {
+            return None;
+        }
+        let be16 = |i: usize| u16::from_be_bytes([tcp[i], tcp[i + 1]]);
+        let be32 = |i: usize| u32::from_be_bytes([tcp[i], tcp[i + 1], tcp[i + 2], tcp[i + 3]]);
+        let addr = |i: usize| std::net::Ipv4Addr::new(ip[i], ip[i + 1], ip[i + 2], ip[i + 3]);
+        Some(SegMeta {
+            src: SocketAddrV4::new(addr(12), be16(0)),
+            dst: SocketAddrV4::new(addr(16), be16(2)),
+            flags: TcpFlags::from_header_byte(tcp[13]),
+            psh: tcp[13] & 0x08 != 0,
+            seq: SeqNum(be32(4)),
+            ack: SeqNum(be32(8)),
+            payload_len: (seg.len() - off) as u32,
+            window: be16(14),
+            options: TcpOptions::parse(&seg[20..off]),
+        })
+    }
+
+    /// [`SegMeta::parse`] through smoltcp's checked views, option by option with smoltcp's
+    /// `TcpOption`: the reference the in-place parse is tested against.
+    #[cfg(test)]
+    fn parse_with_smoltcp(bytes: &[u8]) -> Option<SegMeta> {
         let ip = Ipv4Packet::new_checked(bytes).ok()?;
         if ip.next_header() != IpProtocol::Tcp {
             return None;
@@ -244,7 +327,6 @@ impl SegMeta {
                 flags |= bit;
             }
         }
-        let payload_len = tcp.payload().len() as u32;
         Some(SegMeta {
             src: SocketAddrV4::new(ip.src_addr(), tcp.src_port()),
             dst: SocketAddrV4::new(ip.dst_addr(), tcp.dst_port()),
@@ -252,9 +334,9 @@ impl SegMeta {
             psh: tcp.psh(),
             seq: SeqNum(tcp.seq_number().0 as u32),
             ack: SeqNum(tcp.ack_number().0 as u32),
-            payload_len,
+            payload_len: tcp.payload().len() as u32,
             window: tcp.window_len(),
-            options: TcpOptions::parse(tcp.options()),
+            options: TcpOptions::parse_with_smoltcp(tcp.options()),
         })
     }
 
@@ -406,11 +488,148 @@ mod tests {
         ];
         for c in cases {
             assert_eq!(TcpOptions::parse(&c), TcpOptions::parse_each(&c), "{c:?}");
+            assert_eq!(
+                TcpOptions::parse(&c),
+                TcpOptions::parse_with_smoltcp(&c),
+                "{c:?}"
+            );
         }
         assert_eq!(
             TcpOptions::parse(&with(&[1, 1], &[])).timestamp,
             Some((7, 0x8000_0009))
         );
+    }
+
+    /// A small deterministic generator for the agreement tests (xorshift64).
+    struct Gen(u64);
+    impl Gen {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> usize {
+            (self.next() % n) as usize
+        }
+        fn bytes(&mut self, n: usize) -> Vec<u8> {
+            (0..n).map(|_| self.next() as u8).collect()
+        }
+    }
+
+    /// An options field of well-formed, malformed and unknown options, possibly truncated.
+    fn random_options(g: &mut Gen) -> Vec<u8> {
+        let mut o = Vec::new();
+        for _ in 0..g.below(6) {
+            match g.below(12) {
+                0 => o.push(0),
+                1 | 2 => o.push(1),
+                3 => o.extend([2, 4, g.next() as u8, g.next() as u8]),
+                4 => o.extend([3, 3, g.next() as u8]),
+                5 => o.extend([4, 2]),
+                6 => {
+                    let n = 1 + g.below(4);
+                    o.extend([5, (2 + 8 * n) as u8]);
+                    o.extend(g.bytes(8 * n));
+                }
+                7 => {
+                    o.extend([8, 10]);
+                    o.extend(g.bytes(8));
+                }
+                8 => {
+                    // A known or unknown kind with an arbitrary length byte.
+                    let kind = [2, 3, 4, 5, 8, 9, 30][g.below(7)];
+                    let len = g.below(40);
+                    o.extend([kind, len as u8]);
+                    o.extend(g.bytes(len.saturating_sub(2)));
+                }
+                _ => {
+                    let n = 1 + g.below(4);
+                    o.extend(g.bytes(n));
+                }
+            }
+        }
+        // An options field holds at most 40 bytes.
+        o.truncate(40);
+        if g.below(4) == 0 {
+            o.truncate(g.below(o.len() as u64 + 1));
+        }
+        o
+    }
+
+    #[test]
+    fn the_in_place_option_parse_reads_what_smoltcp_reads() {
+        let mut g = Gen(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..200_000 {
+            let o = random_options(&mut g);
+            let want = TcpOptions::parse_with_smoltcp(&o);
+            assert_eq!(TcpOptions::parse_each(&o), want, "{o:?}");
+            assert_eq!(TcpOptions::parse(&o), want, "{o:?}");
+        }
+    }
+
+    #[test]
+    fn the_in_place_segment_parse_reads_what_smoltcp_reads() {
+        let a: SocketAddrV4 = "10.0.0.1:40000".parse().unwrap();
+        let b: SocketAddrV4 = "10.0.0.2:80".parse().unwrap();
+        let mut g = Gen(0x2545_f491_4f6c_dd1d);
+        let mut parsed = 0;
+        for i in 0..100_000 {
+            let payload_len = g.below(3) * 7;
+            let payload = g.bytes(payload_len);
+            let tcp = TcpRepr {
+                src_port: a.port(),
+                dst_port: b.port(),
+                control: [
+                    TcpControl::None,
+                    TcpControl::Syn,
+                    TcpControl::Fin,
+                    TcpControl::Rst,
+                    TcpControl::Psh,
+                ][g.below(5)],
+                seq_number: TcpSeqNumber(g.next() as i32),
+                ack_number: (g.below(2) == 0).then(|| TcpSeqNumber(g.next() as i32)),
+                window_len: g.next() as u16,
+                window_scale: (g.below(2) == 0).then(|| g.next() as u8 % 15),
+                max_seg_size: (g.below(2) == 0).then(|| g.next() as u16),
+                sack_permitted: g.below(2) == 0,
+                sack_ranges: [None, None, None],
+                timestamp: (g.below(2) == 0)
+                    .then(|| smoltcp::wire::TcpTimestampRepr::new(g.next() as u32, 0)),
+                payload: &payload,
+            };
+            let mut p = emit(a, b, &tcp);
+            // Damage some: header fields, bytes past the end, then truncation.
+            for _ in 0..g.below(4) {
+                match g.below(5) {
+                    0 => p[0] = (p[0] & 0xf0) | (g.next() as u8 & 0x0f),
+                    1 => p[2..4].copy_from_slice(&(g.below(120) as u16).to_be_bytes()),
+                    2 => p[9] = [6, 17, 1][g.below(3)],
+                    3 => p[20 + 12] = (g.next() as u8) & 0xf0,
+                    _ => {
+                        let n = g.below(8);
+                        p.extend(g.bytes(n));
+                    }
+                }
+            }
+            if i % 7 == 0 {
+                // Arbitrary bytes after the fixed TCP header.
+                let end = p.len();
+                if end > 40 {
+                    let o = random_options(&mut g);
+                    let n = o.len().min(end - 40);
+                    p[40..40 + n].copy_from_slice(&o[..n]);
+                }
+            }
+            if g.below(5) == 0 {
+                p.truncate(g.below(p.len() as u64 + 1));
+            }
+            let m = SegMeta::parse(&p);
+            assert_eq!(m, SegMeta::parse_with_smoltcp(&p), "{p:?}");
+            parsed += usize::from(m.is_some());
+        }
+        // Both verdicts are exercised.
+        assert!((20_000..80_000).contains(&parsed), "{parsed}");
     }
 
     #[test]
