@@ -7,21 +7,20 @@ impl Host {
     /// Accepts one packet from the wire at `now`: demultiplexes it (module docs) and says
     /// what became of it.
     pub fn deliver(&mut self, now: Instant, mut pkt: Packet) -> Arrival {
-        let seg = pkt.meta;
         let incarnation = pkt.prov.map(|p| p.incarnation);
         let arrival = |stale: Option<bool>, outcome| Arrival {
             stale,
             incarnation,
             outcome,
         };
-        if *seg.dst.ip() != self.addr {
+        if *pkt.meta.dst.ip() != self.addr {
             return arrival(None, Outcome::NotMine);
         }
-        let tuple = FourTuple::new(SocketAddr::V4(seg.dst), SocketAddr::V4(seg.src));
-        if seg.has(TcpFlags::SYN | TcpFlags::FIN) {
+        let tuple = FourTuple::new(SocketAddr::V4(pkt.meta.dst), SocketAddr::V4(pkt.meta.src));
+        if pkt.meta.has(TcpFlags::SYN | TcpFlags::FIN) {
             // smoltcp 0.14 cannot take a SYN+FIN (one control flag per segment): the profile's
             // rule decides before anything else sees it.
-            match self.cfg.syn_fin.apply(&seg.info()) {
+            match self.cfg.syn_fin.apply(&pkt.meta.info()) {
                 None => {
                     ev!(
                         self,
@@ -36,9 +35,8 @@ impl Host {
                 Some(_) => {}
             }
         }
-        let seg = pkt.meta;
         let orphan_data = self.cfg.rst_on_close_with_unread
-            && seg.payload_len > 0
+            && pkt.meta.payload_len > 0
             && self
                 .conns
                 .get(&tuple)
@@ -54,10 +52,10 @@ impl Host {
             self.abort_conn(now, tuple, ConnEnd::Aborted);
             return arrival(None, Outcome::Aborted);
         }
-        let pkt = match self.deliver_to_conn(now, tuple, pkt) {
-            Ok((stale, outcome)) => return arrival(stale, outcome),
-            Err(pkt) => pkt,
-        };
+        if let Some((stale, outcome)) = self.deliver_to_conn(now, tuple, &mut pkt) {
+            return arrival(stale, outcome);
+        }
+        let seg = pkt.meta;
         if let Some(id) = self.table.lookup_tuple(&tuple) {
             if self.table.is_time_wait(id) {
                 self.time_wait_segment(now, id, tuple, pkt);
@@ -84,21 +82,18 @@ impl Host {
 
     /// A segment for the live connection `tuple`: PAWS first (RFC 7323 §5.3), then smoltcp,
     /// then the oracle. Says whether the segment was stale (when provenance can tell) and
-    /// what became of it; gives the segment back when `tuple` has no live connection.
-    // The `Err` is the segment itself handed back for the next demultiplexing step, not an
-    // error value: moved once, never boxed.
-    #[allow(clippy::result_large_err)]
+    /// what became of it; `None`, with `pkt` untouched, when `tuple` has no live connection.
+    /// The segment's bytes go to smoltcp.
     fn deliver_to_conn(
         &mut self,
         now: Instant,
         tuple: FourTuple,
-        mut pkt: Packet,
-    ) -> Result<(Option<bool>, Outcome), Packet> {
-        let seg = pkt.meta;
+        pkt: &mut Packet,
+    ) -> Option<(Option<bool>, Outcome)> {
         let timestamps = self.cfg.timestamps;
-        let Some(c) = self.conns.get_mut(&tuple) else {
-            return Err(pkt);
-        };
+        let c = self.conns.get_mut(&tuple)?;
+        // The segment as it arrived (SEG.ACK before the translation below).
+        let seg = pkt.meta;
         if self.track_woken {
             self.woken.push(c.id);
         }
@@ -142,7 +137,7 @@ impl Host {
         if !tests.paws_ok {
             // RFC 7323 §5.3 R1: not acceptable; acknowledge and drop.
             self.answer_unacceptable(now, tuple);
-            return Ok((known.then_some(stale.is_some()), Outcome::PawsRejected));
+            return Some((known.then_some(stale.is_some()), Outcome::PawsRejected));
         }
         if seg.has(TcpFlags::FIN) {
             c.peer_fin_end = Some(seg.seq.wrapping_add(seg.seg_len()));
@@ -168,7 +163,7 @@ impl Host {
         let synchronized = c.peer.is_some();
         // Back into smoltcp's sequence space: ACK and SACK edges acknowledge our data.
         pkt.unshift_ack(delta);
-        self.dev.rx.push_back(pkt.bytes);
+        self.dev.rx.push_back(std::mem::take(&mut pkt.bytes));
         self.poll(now);
         let before = RxBefore {
             queued,
@@ -194,7 +189,7 @@ impl Host {
         // The one lookup after the poll: the connection may have ended in it (an RST, or
         // TIME-WAIT took over).
         let Some(c) = self.conns.get_mut(&tuple).filter(|c| c.handle == handle) else {
-            return Ok((
+            return Some((
                 known.then_some(stale.is_some()),
                 untaken(Outcome::Processed),
             ));
@@ -249,7 +244,7 @@ impl Host {
         {
             self.answer_unacceptable(now, tuple);
         }
-        Ok((known.then_some(stale.is_some()), outcome))
+        Some((known.then_some(stale.is_some()), outcome))
     }
 
     /// Answers an unacceptable segment of connection `tuple` with <SEQ=SND.NXT><ACK=RCV.NXT>
