@@ -132,7 +132,7 @@ impl Host {
         let known = pkt.prov.is_some() && (c.peer.is_some() || learn.is_some() || stale.is_some());
         let tests = seg_tests(c, &pkt, start, window, send_queue);
         if stale.is_some() {
-            self.hazards.count_stale_tests(&tests);
+            self.hazards.count_stale_tests(&tests, c, pkt);
         }
         if !tests.paws_ok {
             // RFC 7323 §5.3 R1: not acceptable; acknowledge and drop.
@@ -446,7 +446,7 @@ impl Host {
 
 /// The receiver's acceptability tests of `pkt` at connection `c` before processing
 /// (`start`: its receive-stream offset; `window`: RCV.WND; `send_queue`: bytes smoltcp
-/// holds to send), and their probabilities under the ISN policies.
+/// holds to send).
 fn seg_tests(c: &Conn, pkt: &Packet, start: u64, window: u64, send_queue: usize) -> SegTests {
     let seg = &pkt.meta;
     // (Offsets taken modulo 2³², as sequence numbers are.)
@@ -469,33 +469,44 @@ fn seg_tests(c: &Conn, pkt: &Packet, start: u64, window: u64, send_queue: usize)
         (Some(r), Some((v, _))) if !seg.has(TcpFlags::RST) => !TsVal(v).before(r),
         _ => true,
     };
-    const SPACE: f64 = 4_294_967_296.0;
-    let l = u64::from(seg.seg_len());
-    let p_seq = match pkt.prov {
-        Some(p) if p.random_iss => {
-            // Table 6: W values of SEQ for an empty segment, W + L − 1 for L > 0.
-            let values = match (l, u64::from(w)) {
-                (0, 0) => 1,
-                (0, w) => w,
-                (_, 0) => 0,
-                (l, w) => w + l - 1,
-            };
-            values as f64 / SPACE
-        }
-        _ => f64::from(u8::from(seq_ok)),
-    };
-    let p_ack = match range {
-        Some((lo, hi)) if c.want_iss.is_none() && has_ack => {
-            f64::from((hi - lo) as u32) / SPACE + 1.0 / SPACE
-        }
-        _ => f64::from(u8::from(ack_ok)),
-    };
     SegTests {
         seq_ok,
         ack_ok,
         ack_unsent,
         paws_ok,
-        p_seq,
-        p_ack,
+        window: w,
+        ack_range: range,
+    }
+}
+
+impl SegTests {
+    /// P(SEQ_OK) · P(ACK_OK) for `pkt` at connection `c` (the one tested) under the ISN
+    /// policies (time-wait.md "Analytic model"): a segment from a random ISS lands uniformly
+    /// in the receiver's sequence space, an ACK uniformly in this end's when its own ISS is
+    /// random; otherwise the verdict itself.
+    pub(super) fn p_accepted(&self, c: &Conn, pkt: &Packet) -> f64 {
+        const SPACE: f64 = 4_294_967_296.0;
+        let seg = &pkt.meta;
+        let l = u64::from(seg.seg_len());
+        let p_seq = match pkt.prov {
+            Some(p) if p.random_iss => {
+                // Table 6: W values of SEQ for an empty segment, W + L − 1 for L > 0.
+                let values = match (l, u64::from(self.window)) {
+                    (0, 0) => 1,
+                    (0, w) => w,
+                    (_, 0) => 0,
+                    (l, w) => w + l - 1,
+                };
+                values as f64 / SPACE
+            }
+            _ => f64::from(u8::from(self.seq_ok)),
+        };
+        let p_ack = match self.ack_range {
+            Some((lo, hi)) if c.want_iss.is_none() && seg.has(TcpFlags::ACK) => {
+                f64::from((hi - lo) as u32) / SPACE + 1.0 / SPACE
+            }
+            _ => f64::from(u8::from(self.ack_ok)),
+        };
+        p_seq * p_ack
     }
 }

@@ -288,8 +288,9 @@ struct RxBefore {
     learn: Option<(ConnUid, SeqNum)>,
 }
 
-/// A segment's acceptability at a live connection, tested before it is processed, and the
-/// probability of that verdict under the hosts' ISN policies.
+/// A segment's acceptability at a live connection, tested before it is processed, and what
+/// the probability of that verdict under the hosts' ISN policies is computed from
+/// ([`SegTests::p_accepted`], for stale arrivals only).
 #[derive(Clone, Copy, Debug)]
 struct SegTests {
     /// SEQ acceptable (RFC 9293 §3.10.7.4, Table 6), with the receiver's RCV.NXT and RCV.WND.
@@ -300,9 +301,10 @@ struct SegTests {
     ack_unsent: bool,
     /// Not discarded by PAWS (RFC 7323 §5.3).
     paws_ok: bool,
-    /// P(SEQ_OK) and P(ACK_OK) under the ISN policies (time-wait.md "Analytic model").
-    p_seq: f64,
-    p_ack: f64,
+    /// RCV.WND, bytes (modulo 2³²).
+    window: u32,
+    /// The ACK range tested ([`Conn::ack_range`]).
+    ack_range: Option<(SeqNum, SeqNum)>,
 }
 
 /// Records a host event only when the run keeps events: building the JSON and the text costs
@@ -622,15 +624,15 @@ use oracle::RxOracle;
 pub use oracle::{Arrival, Hazards, Outcome, ACK_WAR_MIN};
 
 impl Hazards {
-    /// Counts a stale arrival at a live connection in the acceptance funnel (SEQ → ACK →
-    /// PAWS) and adds its probability of acceptance to the expectation.
-    fn count_stale_tests(&mut self, t: &SegTests) {
+    /// Counts stale arrival `pkt` at live connection `c` in the acceptance funnel (SEQ → ACK
+    /// → PAWS) and adds its probability of acceptance to the expectation.
+    fn count_stale_tests(&mut self, t: &SegTests, c: &Conn, pkt: &Packet) {
         self.stale_arrivals += 1;
         self.stale_seq_ok += u64::from(t.seq_ok);
         self.stale_ack_ok += u64::from(t.seq_ok && t.ack_ok);
         self.stale_paws_ok += u64::from(t.seq_ok && t.ack_ok && t.paws_ok);
         if t.paws_ok {
-            self.expected_accepted += t.p_seq * t.p_ack;
+            self.expected_accepted += t.p_accepted(c, pkt);
         }
     }
 }
