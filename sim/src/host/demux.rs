@@ -163,7 +163,7 @@ impl Host {
         let synchronized = c.peer.is_some();
         // Back into smoltcp's sequence space: ACK and SACK edges acknowledge our data.
         pkt.unshift_ack(delta);
-        self.dev.rx.push_back(std::mem::take(&mut pkt.bytes));
+        self.to_device(pkt);
         self.poll(now);
         let before = RxBefore {
             queued,
@@ -344,7 +344,7 @@ impl Host {
         &mut self,
         now: Instant,
         tuple: FourTuple,
-        pkt: Packet,
+        mut pkt: Packet,
         forced_iss: Option<SeqNum>,
     ) -> bool {
         let lid = match self.choose_listener(tuple) {
@@ -438,7 +438,7 @@ impl Host {
         {
             pending.insert(TupleMap::<Conn>::key(&tuple));
         }
-        self.dev.rx.push_back(pkt.bytes);
+        self.to_device(&mut pkt);
         self.poll(now);
         true
     }

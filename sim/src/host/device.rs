@@ -1,6 +1,6 @@
 //! The in-memory network device between a smoltcp interface and the host layer.
 
-use smoltcp::phy::{self, DeviceCapabilities, Medium};
+use smoltcp::phy::{self, Checksum, DeviceCapabilities, Medium};
 use smoltcp::time::Instant as SInstant;
 use std::collections::VecDeque;
 
@@ -11,7 +11,9 @@ const POOL_MAX: usize = 64;
 /// Buffers of received packets go back to `pool` and carry the next transmitted ones, so a
 /// steady exchange allocates nothing per packet. A reused buffer keeps its old bytes (only
 /// growth is zero-filled): smoltcp's IPv4 and TCP emitters write every byte of the length they
-/// ask for (headers, options with their padding, payload, checksums).
+/// ask for (headers, options with their padding, payload, checksums). Receive checksums are
+/// declared offloaded: the host layer hands smoltcp only segments whose checksums are valid
+/// (`Host::to_device`).
 #[derive(Default)]
 pub struct Dev {
     pub(super) rx: VecDeque<Vec<u8>>,
@@ -70,6 +72,11 @@ impl phy::Device for Dev {
         let mut c = DeviceCapabilities::default();
         c.medium = Medium::Ip;
         c.max_transmission_unit = 1500;
+        // Receive checksums are verified by the host layer, and only for segments whose
+        // emitter did not compute them (`Packet::checksums_ok`): smoltcp computes its own and
+        // never sees a segment with a bad one. Transmit checksums stay smoltcp's.
+        c.checksum.ipv4 = Checksum::Tx;
+        c.checksum.tcp = Checksum::Tx;
         c
     }
 }

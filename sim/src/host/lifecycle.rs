@@ -10,14 +10,10 @@ impl Host {
         std::mem::swap(&mut tx, &mut self.dev.tx);
         for bytes in tx.drain(..) {
             // The one parse of an emitted segment: the view travels with the bytes.
-            let Some(meta) = SegMeta::parse(&bytes) else {
+            let Some(p) = Packet::emitted(bytes) else {
                 continue;
             };
-            self.crafted.push(Packet {
-                meta,
-                bytes,
-                prov: None,
-            });
+            self.crafted.push(p);
             let pkt = self.crafted.last_mut().expect("just pushed");
             if let Some(c) = self.conns.get_mut_v4(pkt.meta.src, pkt.meta.dst) {
                 if c.wire_iss.is_none() && pkt.meta.has(TcpFlags::SYN) {

@@ -566,10 +566,21 @@ impl Host {
         outcome
     }
 
-    /// Queues a segment the host layer crafted itself (parsed once, here).
+    /// Queues a segment the host layer crafted itself (parsed once, here; [`craft`] fills in
+    /// the checksums).
     fn send_crafted(&mut self, bytes: Vec<u8>) {
-        if let Some(p) = Packet::parse(bytes) {
+        if let Some(p) = Packet::emitted(bytes) {
             self.crafted.push(p);
+        }
+    }
+
+    /// Hands a segment's bytes to smoltcp. The device leaves checksum verification on receipt
+    /// to the host layer ([`Dev`]): a segment whose checksums are not valid is dropped here,
+    /// before any socket sees it, as smoltcp's own verification would drop it.
+    fn to_device(&mut self, pkt: &mut Packet) {
+        let bytes = std::mem::take(&mut pkt.bytes);
+        if pkt.checksums_ok() {
+            self.dev.rx.push_back(bytes);
         }
     }
 
@@ -614,6 +625,8 @@ mod device;
 mod incarnations;
 mod lifecycle;
 mod oracle;
+#[cfg(test)]
+mod tests;
 mod time_wait;
 mod tuple_map;
 use incarnations::Incarnations;
