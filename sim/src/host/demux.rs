@@ -130,7 +130,7 @@ impl Host {
         let send_queue = sock.send_queue();
         // A SYN-ACK that names the peer is its own peer's: not stale.
         let known = pkt.prov.is_some() && (c.peer.is_some() || learn.is_some() || stale.is_some());
-        let tests = seg_tests(c, &pkt, start, window, send_queue);
+        let tests = seg_tests(c, pkt, start, window, send_queue);
         if stale.is_some() {
             self.hazards.count_stale_tests(&tests, c, pkt);
         }
@@ -163,7 +163,7 @@ impl Host {
         let synchronized = c.peer.is_some();
         // Back into smoltcp's sequence space: ACK and SACK edges acknowledge our data.
         pkt.unshift_ack(delta);
-        self.to_device(pkt);
+        self.hand_to_device(pkt);
         self.poll(now);
         let before = RxBefore {
             queued,
@@ -438,7 +438,7 @@ impl Host {
         {
             pending.insert(TupleMap::<Conn>::key(&tuple));
         }
-        self.to_device(&mut pkt);
+        self.hand_to_device(&mut pkt);
         self.poll(now);
         true
     }

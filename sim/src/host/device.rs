@@ -13,7 +13,7 @@ const POOL_MAX: usize = 64;
 /// growth is zero-filled): smoltcp's IPv4 and TCP emitters write every byte of the length they
 /// ask for (headers, options with their padding, payload, checksums). Receive checksums are
 /// declared offloaded: the host layer hands smoltcp only segments whose checksums are valid
-/// (`Host::to_device`).
+/// (`Host::hand_to_device`).
 #[derive(Default)]
 pub struct Dev {
     pub(super) rx: VecDeque<Vec<u8>>,

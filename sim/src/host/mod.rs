@@ -577,7 +577,7 @@ impl Host {
     /// Hands a segment's bytes to smoltcp. The device leaves checksum verification on receipt
     /// to the host layer ([`Dev`]): a segment whose checksums are not valid is dropped here,
     /// before any socket sees it, as smoltcp's own verification would drop it.
-    fn to_device(&mut self, pkt: &mut Packet) {
+    fn hand_to_device(&mut self, pkt: &mut Packet) {
         let bytes = std::mem::take(&mut pkt.bytes);
         if pkt.checksums_ok() {
             self.dev.rx.push_back(bytes);
