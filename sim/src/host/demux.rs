@@ -7,21 +7,20 @@ impl Host {
     /// Accepts one packet from the wire at `now`: demultiplexes it (module docs) and says
     /// what became of it.
     pub fn deliver(&mut self, now: Instant, mut pkt: Packet) -> Arrival {
-        let seg = pkt.meta;
         let incarnation = pkt.prov.map(|p| p.incarnation);
         let arrival = |stale: Option<bool>, outcome| Arrival {
             stale,
             incarnation,
             outcome,
         };
-        if *seg.dst.ip() != self.addr {
+        if *pkt.meta.dst.ip() != self.addr {
             return arrival(None, Outcome::NotMine);
         }
-        let tuple = FourTuple::new(SocketAddr::V4(seg.dst), SocketAddr::V4(seg.src));
-        if seg.has(TcpFlags::SYN | TcpFlags::FIN) {
+        let tuple = FourTuple::new(SocketAddr::V4(pkt.meta.dst), SocketAddr::V4(pkt.meta.src));
+        if pkt.meta.has(TcpFlags::SYN | TcpFlags::FIN) {
             // smoltcp 0.14 cannot take a SYN+FIN (one control flag per segment): the profile's
             // rule decides before anything else sees it.
-            match self.cfg.syn_fin.apply(&seg.info()) {
+            match self.cfg.syn_fin.apply(&pkt.meta.info()) {
                 None => {
                     ev!(
                         self,
@@ -36,9 +35,8 @@ impl Host {
                 Some(_) => {}
             }
         }
-        let seg = pkt.meta;
         let orphan_data = self.cfg.rst_on_close_with_unread
-            && seg.payload_len > 0
+            && pkt.meta.payload_len > 0
             && self
                 .conns
                 .get(&tuple)
@@ -54,10 +52,10 @@ impl Host {
             self.abort_conn(now, tuple, ConnEnd::Aborted);
             return arrival(None, Outcome::Aborted);
         }
-        let pkt = match self.deliver_to_conn(now, tuple, pkt) {
-            Ok((stale, outcome)) => return arrival(stale, outcome),
-            Err(pkt) => pkt,
-        };
+        if let Some((stale, outcome)) = self.deliver_to_conn(now, tuple, &mut pkt) {
+            return arrival(stale, outcome);
+        }
+        let seg = pkt.meta;
         if let Some(id) = self.table.lookup_tuple(&tuple) {
             if self.table.is_time_wait(id) {
                 self.time_wait_segment(now, id, tuple, pkt);
@@ -84,21 +82,18 @@ impl Host {
 
     /// A segment for the live connection `tuple`: PAWS first (RFC 7323 §5.3), then smoltcp,
     /// then the oracle. Says whether the segment was stale (when provenance can tell) and
-    /// what became of it; gives the segment back when `tuple` has no live connection.
-    // The `Err` is the segment itself handed back for the next demultiplexing step, not an
-    // error value: moved once, never boxed.
-    #[allow(clippy::result_large_err)]
+    /// what became of it; `None`, with `pkt` untouched, when `tuple` has no live connection.
+    /// The segment's bytes go to smoltcp.
     fn deliver_to_conn(
         &mut self,
         now: Instant,
         tuple: FourTuple,
-        mut pkt: Packet,
-    ) -> Result<(Option<bool>, Outcome), Packet> {
-        let seg = pkt.meta;
+        pkt: &mut Packet,
+    ) -> Option<(Option<bool>, Outcome)> {
         let timestamps = self.cfg.timestamps;
-        let Some(c) = self.conns.get_mut(&tuple) else {
-            return Err(pkt);
-        };
+        let c = self.conns.get_mut(&tuple)?;
+        // The segment as it arrived (SEG.ACK before the translation below).
+        let seg = pkt.meta;
         if self.track_woken {
             self.woken.push(c.id);
         }
@@ -135,14 +130,14 @@ impl Host {
         let send_queue = sock.send_queue();
         // A SYN-ACK that names the peer is its own peer's: not stale.
         let known = pkt.prov.is_some() && (c.peer.is_some() || learn.is_some() || stale.is_some());
-        let tests = seg_tests(c, &pkt, start, window, send_queue);
+        let tests = seg_tests(c, pkt, start, window, send_queue);
         if stale.is_some() {
-            self.hazards.count_stale_tests(&tests);
+            self.hazards.count_stale_tests(&tests, c, pkt);
         }
         if !tests.paws_ok {
             // RFC 7323 §5.3 R1: not acceptable; acknowledge and drop.
             self.answer_unacceptable(now, tuple);
-            return Ok((known.then_some(stale.is_some()), Outcome::PawsRejected));
+            return Some((known.then_some(stale.is_some()), Outcome::PawsRejected));
         }
         if seg.has(TcpFlags::FIN) {
             c.peer_fin_end = Some(seg.seq.wrapping_add(seg.seg_len()));
@@ -168,7 +163,7 @@ impl Host {
         let synchronized = c.peer.is_some();
         // Back into smoltcp's sequence space: ACK and SACK edges acknowledge our data.
         pkt.unshift_ack(delta);
-        self.dev.rx.push_back(pkt.bytes);
+        self.hand_to_device(pkt);
         self.poll(now);
         let before = RxBefore {
             queued,
@@ -194,7 +189,7 @@ impl Host {
         // The one lookup after the poll: the connection may have ended in it (an RST, or
         // TIME-WAIT took over).
         let Some(c) = self.conns.get_mut(&tuple).filter(|c| c.handle == handle) else {
-            return Ok((
+            return Some((
                 known.then_some(stale.is_some()),
                 untaken(Outcome::Processed),
             ));
@@ -249,7 +244,7 @@ impl Host {
         {
             self.answer_unacceptable(now, tuple);
         }
-        Ok((known.then_some(stale.is_some()), outcome))
+        Some((known.then_some(stale.is_some()), outcome))
     }
 
     /// Answers an unacceptable segment of connection `tuple` with <SEQ=SND.NXT><ACK=RCV.NXT>
@@ -349,7 +344,7 @@ impl Host {
         &mut self,
         now: Instant,
         tuple: FourTuple,
-        pkt: Packet,
+        mut pkt: Packet,
         forced_iss: Option<SeqNum>,
     ) -> bool {
         let lid = match self.choose_listener(tuple) {
@@ -443,7 +438,7 @@ impl Host {
         {
             pending.insert(TupleMap::<Conn>::key(&tuple));
         }
-        self.dev.rx.push_back(pkt.bytes);
+        self.hand_to_device(&mut pkt);
         self.poll(now);
         true
     }
@@ -451,7 +446,7 @@ impl Host {
 
 /// The receiver's acceptability tests of `pkt` at connection `c` before processing
 /// (`start`: its receive-stream offset; `window`: RCV.WND; `send_queue`: bytes smoltcp
-/// holds to send), and their probabilities under the ISN policies.
+/// holds to send).
 fn seg_tests(c: &Conn, pkt: &Packet, start: u64, window: u64, send_queue: usize) -> SegTests {
     let seg = &pkt.meta;
     // (Offsets taken modulo 2³², as sequence numbers are.)
@@ -474,33 +469,44 @@ fn seg_tests(c: &Conn, pkt: &Packet, start: u64, window: u64, send_queue: usize)
         (Some(r), Some((v, _))) if !seg.has(TcpFlags::RST) => !TsVal(v).before(r),
         _ => true,
     };
-    const SPACE: f64 = 4_294_967_296.0;
-    let l = u64::from(seg.seg_len());
-    let p_seq = match pkt.prov {
-        Some(p) if p.random_iss => {
-            // Table 6: W values of SEQ for an empty segment, W + L − 1 for L > 0.
-            let values = match (l, u64::from(w)) {
-                (0, 0) => 1,
-                (0, w) => w,
-                (_, 0) => 0,
-                (l, w) => w + l - 1,
-            };
-            values as f64 / SPACE
-        }
-        _ => f64::from(u8::from(seq_ok)),
-    };
-    let p_ack = match range {
-        Some((lo, hi)) if c.want_iss.is_none() && has_ack => {
-            f64::from((hi - lo) as u32) / SPACE + 1.0 / SPACE
-        }
-        _ => f64::from(u8::from(ack_ok)),
-    };
     SegTests {
         seq_ok,
         ack_ok,
         ack_unsent,
         paws_ok,
-        p_seq,
-        p_ack,
+        window: w,
+        ack_range: range,
+    }
+}
+
+impl SegTests {
+    /// P(SEQ_OK) · P(ACK_OK) for `pkt` at connection `c` (the one tested) under the ISN
+    /// policies (time-wait.md "Analytic model"): a segment from a random ISS lands uniformly
+    /// in the receiver's sequence space, an ACK uniformly in this end's when its own ISS is
+    /// random; otherwise the verdict itself.
+    pub(super) fn p_accepted(&self, c: &Conn, pkt: &Packet) -> f64 {
+        const SPACE: f64 = 4_294_967_296.0;
+        let seg = &pkt.meta;
+        let l = u64::from(seg.seg_len());
+        let p_seq = match pkt.prov {
+            Some(p) if p.random_iss => {
+                // Table 6: W values of SEQ for an empty segment, W + L − 1 for L > 0.
+                let values = match (l, u64::from(self.window)) {
+                    (0, 0) => 1,
+                    (0, w) => w,
+                    (_, 0) => 0,
+                    (l, w) => w + l - 1,
+                };
+                values as f64 / SPACE
+            }
+            _ => f64::from(u8::from(self.seq_ok)),
+        };
+        let p_ack = match self.ack_range {
+            Some((lo, hi)) if c.want_iss.is_none() && seg.has(TcpFlags::ACK) => {
+                f64::from((hi - lo) as u32) / SPACE + 1.0 / SPACE
+            }
+            _ => f64::from(u8::from(self.ack_ok)),
+        };
+        p_seq * p_ack
     }
 }

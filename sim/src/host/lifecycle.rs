@@ -10,11 +10,12 @@ impl Host {
         std::mem::swap(&mut tx, &mut self.dev.tx);
         for bytes in tx.drain(..) {
             // The one parse of an emitted segment: the view travels with the bytes.
-            let Some(mut pkt) = Packet::parse(bytes) else {
+            let Some(p) = Packet::emitted(bytes) else {
                 continue;
             };
-            let t = FourTuple::new(SocketAddr::V4(pkt.meta.src), SocketAddr::V4(pkt.meta.dst));
-            if let Some(c) = self.conns.get_mut(&t) {
+            self.crafted.push(p);
+            let pkt = self.crafted.last_mut().expect("just pushed");
+            if let Some(c) = self.conns.get_mut_v4(pkt.meta.src, pkt.meta.dst) {
                 if c.wire_iss.is_none() && pkt.meta.has(TcpFlags::SYN) {
                     // The SYN (or SYN-ACK) carries smoltcp's ISS: from here on the connection's
                     // sequence numbers are shifted to the ISS the host layer chose.
@@ -38,7 +39,6 @@ impl Host {
                     c.snd_max = Some(end);
                 }
             }
-            self.crafted.push(pkt);
         }
         self.tx_scratch = tx;
         // 2. state changes, in 4-tuple order; collected first (only the connections that

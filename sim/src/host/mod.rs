@@ -288,8 +288,9 @@ struct RxBefore {
     learn: Option<(ConnUid, SeqNum)>,
 }
 
-/// A segment's acceptability at a live connection, tested before it is processed, and the
-/// probability of that verdict under the hosts' ISN policies.
+/// A segment's acceptability at a live connection, tested before it is processed, and what
+/// the probability of that verdict under the hosts' ISN policies is computed from
+/// ([`SegTests::p_accepted`], for stale arrivals only).
 #[derive(Clone, Copy, Debug)]
 struct SegTests {
     /// SEQ acceptable (RFC 9293 §3.10.7.4, Table 6), with the receiver's RCV.NXT and RCV.WND.
@@ -300,9 +301,10 @@ struct SegTests {
     ack_unsent: bool,
     /// Not discarded by PAWS (RFC 7323 §5.3).
     paws_ok: bool,
-    /// P(SEQ_OK) and P(ACK_OK) under the ISN policies (time-wait.md "Analytic model").
-    p_seq: f64,
-    p_ack: f64,
+    /// RCV.WND, bytes (modulo 2³²).
+    window: u32,
+    /// The ACK range tested ([`Conn::ack_range`]).
+    ack_range: Option<(SeqNum, SeqNum)>,
 }
 
 /// Records a host event only when the run keeps events: building the JSON and the text costs
@@ -564,10 +566,21 @@ impl Host {
         outcome
     }
 
-    /// Queues a segment the host layer crafted itself (parsed once, here).
+    /// Queues a segment the host layer crafted itself (parsed once, here; [`craft`] fills in
+    /// the checksums).
     fn send_crafted(&mut self, bytes: Vec<u8>) {
-        if let Some(p) = Packet::parse(bytes) {
+        if let Some(p) = Packet::emitted(bytes) {
             self.crafted.push(p);
+        }
+    }
+
+    /// Hands a segment's bytes to smoltcp. The device leaves checksum verification on receipt
+    /// to the host layer ([`Dev`]): a segment whose checksums are not valid is dropped here,
+    /// before any socket sees it, as smoltcp's own verification would drop it.
+    fn hand_to_device(&mut self, pkt: &mut Packet) {
+        let bytes = std::mem::take(&mut pkt.bytes);
+        if pkt.checksums_ok() {
+            self.dev.rx.push_back(bytes);
         }
     }
 
@@ -612,6 +625,8 @@ mod device;
 mod incarnations;
 mod lifecycle;
 mod oracle;
+#[cfg(test)]
+mod tests;
 mod time_wait;
 mod tuple_map;
 use incarnations::Incarnations;
@@ -622,15 +637,15 @@ use oracle::RxOracle;
 pub use oracle::{Arrival, Hazards, Outcome, ACK_WAR_MIN};
 
 impl Hazards {
-    /// Counts a stale arrival at a live connection in the acceptance funnel (SEQ → ACK →
-    /// PAWS) and adds its probability of acceptance to the expectation.
-    fn count_stale_tests(&mut self, t: &SegTests) {
+    /// Counts stale arrival `pkt` at live connection `c` in the acceptance funnel (SEQ → ACK
+    /// → PAWS) and adds its probability of acceptance to the expectation.
+    fn count_stale_tests(&mut self, t: &SegTests, c: &Conn, pkt: &Packet) {
         self.stale_arrivals += 1;
         self.stale_seq_ok += u64::from(t.seq_ok);
         self.stale_ack_ok += u64::from(t.seq_ok && t.ack_ok);
         self.stale_paws_ok += u64::from(t.seq_ok && t.ack_ok && t.paws_ok);
         if t.paws_ok {
-            self.expected_accepted += t.p_seq * t.p_ack;
+            self.expected_accepted += t.p_accepted(c, pkt);
         }
     }
 }

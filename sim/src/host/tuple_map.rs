@@ -27,10 +27,16 @@ impl<V> TupleMap<V> {
     /// On an IPv6 endpoint: the simulator only creates IPv4 endpoints.
     pub(super) fn key(t: &FourTuple) -> u128 {
         let v4 = |a: SocketAddr| match a {
-            SocketAddr::V4(a) => (u128::from(u32::from(*a.ip())) << 16) | u128::from(a.port()),
+            SocketAddr::V4(a) => a,
             SocketAddr::V6(_) => unreachable!("the simulator only creates IPv4 endpoints"),
         };
-        (v4(t.local) << 48) | v4(t.remote)
+        Self::key_v4(v4(t.local), v4(t.remote))
+    }
+
+    /// [`TupleMap::key`] of the 4-tuple (`local`, `remote`).
+    pub(super) fn key_v4(local: SocketAddrV4, remote: SocketAddrV4) -> u128 {
+        let w = |a: SocketAddrV4| (u128::from(u32::from(*a.ip())) << 16) | u128::from(a.port());
+        (w(local) << 48) | w(remote)
     }
 
     /// The 4-tuple of a key ([`TupleMap::key`]'s inverse).
@@ -50,6 +56,15 @@ impl<V> TupleMap<V> {
 
     pub(super) fn get_mut(&mut self, t: &FourTuple) -> Option<&mut V> {
         self.0.get_mut(&Self::key(t))
+    }
+
+    /// The entry of the 4-tuple (`local`, `remote`).
+    pub(super) fn get_mut_v4(
+        &mut self,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+    ) -> Option<&mut V> {
+        self.0.get_mut(&Self::key_v4(local, remote))
     }
 
     pub(super) fn contains_key(&self, t: &FourTuple) -> bool {

@@ -27,6 +27,12 @@ impl TcpFlags {
         (TcpFlags::ACK, "ACK"),
     ];
 
+    /// The SYN, FIN, RST and ACK bits of a TCP header's flags byte (byte 13: FIN 0x01,
+    /// SYN 0x02, RST 0x04, ACK 0x10; RFC 9293 §3.1); the other bits are ignored.
+    pub fn from_header_byte(b: u8) -> TcpFlags {
+        TcpFlags(((b >> 1) & 1) | ((b & 1) << 1) | (b & 4) | ((b >> 1) & 8))
+    }
+
     /// Whether every flag of `other` is set.
     pub fn contains(self, other: TcpFlags) -> bool {
         self.0 & other.0 == other.0
@@ -116,5 +122,23 @@ mod tests {
         assert_eq!(TcpFlags::NONE.to_string(), "none");
         assert!(TcpFlags::parse("PSH").unwrap_err().contains("PSH"));
         assert!(f.contains(TcpFlags::ACK) && !f.contains(TcpFlags::SYN | TcpFlags::ACK));
+    }
+
+    #[test]
+    fn header_bits_map_to_the_flags() {
+        for b in 0..=u8::MAX {
+            let mut f = TcpFlags::NONE;
+            for (bit, flag) in [
+                (0x01, TcpFlags::FIN),
+                (0x02, TcpFlags::SYN),
+                (0x04, TcpFlags::RST),
+                (0x10, TcpFlags::ACK),
+            ] {
+                if b & bit != 0 {
+                    f |= flag;
+                }
+            }
+            assert_eq!(TcpFlags::from_header_byte(b), f, "{b:#04x}");
+        }
     }
 }

@@ -1,14 +1,17 @@
 //! Segment summaries and crafted segments, on top of `smoltcp::wire`.
 //!
-//! The host layer reads every segment through [`SegMeta`] and writes its own replies
-//! (TIME-WAIT ACKs, RSTs for segments that match no socket) with [`craft`]; both use smoltcp's
-//! checked `Packet` views and `Repr` emitters, so checksums are always computed.
+//! The host layer reads every segment through [`SegMeta`], parsed in place with the length
+//! checks of smoltcp's checked `Packet` views, and writes its own replies (TIME-WAIT ACKs,
+//! RSTs for segments that match no socket) with [`craft`], through smoltcp's `Repr` emitters,
+//! so checksums are always computed.
 
 use super::TcpFlags;
 use smoltcp::phy::ChecksumCapabilities;
+#[cfg(test)]
+use smoltcp::wire::TcpOption;
 use smoltcp::wire::{
-    IpAddress, IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr, TcpControl, TcpOption, TcpPacket,
-    TcpRepr, TcpSeqNumber,
+    IpAddress, IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr, TcpControl, TcpPacket, TcpRepr,
+    TcpSeqNumber,
 };
 use std::net::SocketAddrV4;
 use twsim_model::{SegmentInfo, SeqNum, TsVal};
@@ -37,7 +40,7 @@ pub struct SegMeta {
 }
 
 /// The TCP options of a segment that twsim reads (RFC 9293 §3.2; RFC 7323 window scale and
-/// timestamps; RFC 2018 SACK), parsed with smoltcp's `TcpOption`.
+/// timestamps; RFC 2018 SACK), parsed by the rules of smoltcp's `TcpOption`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TcpOptions {
     /// Maximum segment size (bytes).
@@ -72,8 +75,51 @@ impl TcpOptions {
         Self::parse_each(bytes)
     }
 
-    /// The general parse of [`TcpOptions::parse`]: option by option.
+    /// The general parse of [`TcpOptions::parse`]: option by option, in place, with the
+    /// rules of smoltcp's `TcpOption::parse` (a known kind with the wrong length, a length
+    /// below 2 or past the end ends the parse; SACK blocks beyond the third are dropped;
+    /// unknown kinds are skipped).
     fn parse_each(mut bytes: &[u8]) -> TcpOptions {
+        let be32 = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+        let mut o = TcpOptions::default();
+        while let Some(&kind) = bytes.first() {
+            let len = match kind {
+                0 => break,
+                1 => 1,
+                _ => {
+                    let Some(&len) = bytes.get(1) else { break };
+                    let len = usize::from(len);
+                    let Some(data) = bytes.get(2..len) else {
+                        break;
+                    };
+                    match (kind, len) {
+                        (2, 4) => o.mss = Some(u16::from_be_bytes([data[0], data[1]])),
+                        (3, 3) => o.window_scale = Some(data[0]),
+                        (4, 2) => o.sack_permitted = true,
+                        (2..=4, _) => break,
+                        (5, n) if n < 10 || (n - 2) % 8 != 0 => break,
+                        (5, _) => {
+                            let mut sack = [None; 3];
+                            for (s, b) in sack.iter_mut().zip(data.chunks_exact(8)) {
+                                *s = Some((be32(&b[..4]), be32(&b[4..])));
+                            }
+                            o.sack = sack;
+                        }
+                        (8, 10) => o.timestamp = Some((be32(&data[..4]), be32(&data[4..]))),
+                        _ => {}
+                    }
+                    len
+                }
+            };
+            bytes = &bytes[len..];
+        }
+        o
+    }
+
+    /// The general parse with smoltcp's `TcpOption`: the reference [`TcpOptions::parse_each`]
+    /// is tested against.
+    #[cfg(test)]
+    fn parse_with_smoltcp(mut bytes: &[u8]) -> TcpOptions {
         let mut o = TcpOptions::default();
         while !bytes.is_empty() {
             let Ok((rest, opt)) = TcpOption::parse(bytes) else {
@@ -106,6 +152,10 @@ pub struct Packet {
     /// Ground truth the simulator carries beside the bytes, never on the wire: which
     /// connection sent the segment and where its payload sits in that connection's stream.
     pub prov: Option<Provenance>,
+    /// Whether the IPv4 header checksum and the TCP checksum of `bytes` are valid: known
+    /// from the emitter ([`Packet::emitted`]), verified by [`Packet::parse`], kept by the
+    /// translations here. Code that changes `bytes` must leave the checksums as they were.
+    checksums: (bool, bool),
 }
 
 /// A connection endpoint, unique in a run: its host's address and the host's count of
@@ -139,14 +189,41 @@ pub struct Provenance {
 }
 
 impl Packet {
-    /// Parses `bytes` once; `None` for anything but a well-formed TCP/IPv4 packet.
+    /// Parses `bytes` once and verifies their checksums; `None` for anything but a
+    /// well-formed TCP/IPv4 packet.
     pub fn parse(bytes: Vec<u8>) -> Option<Packet> {
+        let meta = SegMeta::parse(&bytes)?;
+        let ip = Ipv4Packet::new_unchecked(&bytes[..]);
+        let tcp = TcpPacket::new_unchecked(ip.payload());
+        let (src, dst) = (
+            IpAddress::Ipv4(*meta.src.ip()),
+            IpAddress::Ipv4(*meta.dst.ip()),
+        );
+        let checksums = (ip.verify_checksum(), tcp.verify_checksum(&src, &dst));
+        Some(Packet {
+            meta,
+            bytes,
+            prov: None,
+            checksums,
+        })
+    }
+
+    /// Parses `bytes` that an emitter which fills in both checksums just wrote (smoltcp, whose
+    /// device does not offload transmit checksums; [`craft`]), without verifying them.
+    pub(crate) fn emitted(bytes: Vec<u8>) -> Option<Packet> {
         let meta = SegMeta::parse(&bytes)?;
         Some(Packet {
             meta,
             bytes,
             prov: None,
+            checksums: (true, true),
         })
+    }
+
+    /// Whether the IPv4 header checksum and the TCP checksum are both valid: what a
+    /// receiving stack that verifies them (RFC 791 §3.1, RFC 9293 §3.1) accepts.
+    pub fn checksums_ok(&self) -> bool {
+        self.checksums == (true, true)
     }
 
     /// Sequence-number translation of an outbound segment: SEG.SEQ += `delta` (the sender's
@@ -198,6 +275,7 @@ impl Packet {
         let mut tcp = TcpPacket::new_unchecked(ip.payload_mut());
         edit(&mut tcp);
         tcp.fill_checksum(&IpAddress::Ipv4(src), &IpAddress::Ipv4(dst));
+        self.checksums.1 = true;
     }
 }
 
@@ -227,7 +305,44 @@ fn shift_sack_edges(mut opts: &mut [u8], delta: u32) {
 
 impl SegMeta {
     /// Parses an IPv4 packet carrying TCP; `None` for anything else or a malformed packet.
+    /// Reads the headers in place (RFC 791 §3.1, RFC 9293 §3.1) and refuses what smoltcp's
+    /// checked views refuse (`Ipv4Packet::check_len`, `TcpPacket::check_len`): an IP header
+    /// shorter than 20 bytes or longer than the total length, a total length beyond the
+    /// buffer, a TCP header shorter than 20 bytes or longer than the IP payload. Bytes past
+    /// the total length are not part of the segment.
     pub fn parse(bytes: &[u8]) -> Option<SegMeta> {
+        let ip: &[u8; 20] = bytes.get(..20)?.try_into().ok()?;
+        let ihl = usize::from(ip[0] & 0x0f) * 4;
+        let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+        if ihl < 20 || ihl > total || total > bytes.len() || ip[9] != 6 {
+            return None;
+        }
+        let seg = &bytes[ihl..total];
+        let tcp: &[u8; 20] = seg.get(..20)?.try_into().ok()?;
+        let off = usize::from(tcp[12] >> 4) * 4;
+        if off < 20 || off > seg.len() {
+            return None;
+        }
+        let be16 = |i: usize| u16::from_be_bytes([tcp[i], tcp[i + 1]]);
+        let be32 = |i: usize| u32::from_be_bytes([tcp[i], tcp[i + 1], tcp[i + 2], tcp[i + 3]]);
+        let addr = |i: usize| std::net::Ipv4Addr::new(ip[i], ip[i + 1], ip[i + 2], ip[i + 3]);
+        Some(SegMeta {
+            src: SocketAddrV4::new(addr(12), be16(0)),
+            dst: SocketAddrV4::new(addr(16), be16(2)),
+            flags: TcpFlags::from_header_byte(tcp[13]),
+            psh: tcp[13] & 0x08 != 0,
+            seq: SeqNum(be32(4)),
+            ack: SeqNum(be32(8)),
+            payload_len: (seg.len() - off) as u32,
+            window: be16(14),
+            options: TcpOptions::parse(&seg[20..off]),
+        })
+    }
+
+    /// [`SegMeta::parse`] through smoltcp's checked views, option by option with smoltcp's
+    /// `TcpOption`: the reference the in-place parse is tested against.
+    #[cfg(test)]
+    fn parse_with_smoltcp(bytes: &[u8]) -> Option<SegMeta> {
         let ip = Ipv4Packet::new_checked(bytes).ok()?;
         if ip.next_header() != IpProtocol::Tcp {
             return None;
@@ -244,7 +359,6 @@ impl SegMeta {
                 flags |= bit;
             }
         }
-        let payload_len = tcp.payload().len() as u32;
         Some(SegMeta {
             src: SocketAddrV4::new(ip.src_addr(), tcp.src_port()),
             dst: SocketAddrV4::new(ip.dst_addr(), tcp.dst_port()),
@@ -252,9 +366,9 @@ impl SegMeta {
             psh: tcp.psh(),
             seq: SeqNum(tcp.seq_number().0 as u32),
             ack: SeqNum(tcp.ack_number().0 as u32),
-            payload_len,
+            payload_len: tcp.payload().len() as u32,
             window: tcp.window_len(),
-            options: TcpOptions::parse(tcp.options()),
+            options: TcpOptions::parse_with_smoltcp(tcp.options()),
         })
     }
 
@@ -382,155 +496,4 @@ pub fn reset_for(seg: &SegMeta) -> Option<Vec<u8>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_timestamp_fast_path_reads_what_the_general_parse_reads() {
-        let ts = [8, 10, 0, 0, 0, 7, 0x80, 0, 0, 9];
-        let with = |pre: &[u8], post: &[u8]| [pre, &ts[..], post].concat();
-        let cases = [
-            with(&[], &[]),
-            with(&[], &[0, 0]),
-            with(&[1, 1], &[]),
-            with(&[1], &[0]),
-            // Not timestamps alone: the general parse reads the rest.
-            with(&[], &[2, 4, 5, 0xb4]),
-            with(&[1, 1], &[1, 1, 4, 2]),
-            with(&[2, 4, 5, 0xb4], &[]),
-            // Truncated or malformed: what was read stays.
-            ts[..9].to_vec(),
-            vec![8, 10, 1, 2],
-            vec![1, 1, 1],
-            vec![],
-        ];
-        for c in cases {
-            assert_eq!(TcpOptions::parse(&c), TcpOptions::parse_each(&c), "{c:?}");
-        }
-        assert_eq!(
-            TcpOptions::parse(&with(&[1, 1], &[])).timestamp,
-            Some((7, 0x8000_0009))
-        );
-    }
-
-    #[test]
-    fn crafted_segments_parse_back_with_valid_checksums() {
-        let a: SocketAddrV4 = "10.0.0.1:40000".parse().unwrap();
-        let b: SocketAddrV4 = "10.0.0.2:80".parse().unwrap();
-        let bytes = craft(a, b, SeqNum(7), Some(SeqNum(9)), Ctl::Ack, 512);
-        let ip = Ipv4Packet::new_checked(&bytes[..]).unwrap();
-        assert!(ip.verify_checksum());
-        let tcp = TcpPacket::new_checked(ip.payload()).unwrap();
-        assert!(tcp.verify_checksum(&IpAddress::Ipv4(*a.ip()), &IpAddress::Ipv4(*b.ip())));
-        let m = SegMeta::parse(&bytes).unwrap();
-        assert_eq!(
-            (m.src, m.dst, m.seq, m.ack, m.flags, m.window),
-            (a, b, SeqNum(7), SeqNum(9), TcpFlags::ACK, 512)
-        );
-    }
-
-    #[test]
-    fn reset_follows_rfc9293_closed_state_rule() {
-        let a: SocketAddrV4 = "10.0.0.1:40000".parse().unwrap();
-        let b: SocketAddrV4 = "10.0.0.2:80".parse().unwrap();
-        let syn = SegMeta {
-            src: a,
-            dst: b,
-            flags: TcpFlags::SYN,
-            psh: false,
-            seq: SeqNum(100),
-            ack: SeqNum(0),
-            payload_len: 0,
-            window: 100,
-            options: TcpOptions::default(),
-        };
-        let r = SegMeta::parse(&reset_for(&syn).unwrap()).unwrap();
-        assert_eq!(
-            (r.src, r.dst, r.seq, r.ack, r.flags),
-            (b, a, SeqNum(0), SeqNum(101), TcpFlags::RST | TcpFlags::ACK)
-        );
-        let ack = SegMeta {
-            flags: TcpFlags::ACK | TcpFlags::FIN,
-            ack: SeqNum(555),
-            ..syn
-        };
-        let r = SegMeta::parse(&reset_for(&ack).unwrap()).unwrap();
-        assert_eq!((r.seq, r.flags), (SeqNum(555), TcpFlags::RST));
-        assert!(reset_for(&SegMeta {
-            flags: TcpFlags::RST,
-            ..syn
-        })
-        .is_none());
-    }
-
-    #[test]
-    fn options_are_parsed_once_with_the_segment() {
-        let a: SocketAddrV4 = "10.0.0.1:40000".parse().unwrap();
-        let b: SocketAddrV4 = "10.0.0.2:80".parse().unwrap();
-        let tcp = TcpRepr {
-            src_port: a.port(),
-            dst_port: b.port(),
-            control: TcpControl::Syn,
-            seq_number: TcpSeqNumber(100),
-            ack_number: None,
-            window_len: 1024,
-            window_scale: Some(7),
-            max_seg_size: Some(1460),
-            sack_permitted: true,
-            sack_ranges: [None, None, None],
-            timestamp: Some(smoltcp::wire::TcpTimestampRepr::new(11, 0)),
-            payload: &[],
-        };
-        let p = Packet::parse(emit(a, b, &tcp)).unwrap();
-        let o = p.meta.options;
-        assert_eq!(
-            (o.mss, o.window_scale, o.sack_permitted, o.timestamp),
-            (Some(1460), Some(7), true, Some((11, 0)))
-        );
-        assert_eq!(p.meta.info().tsval, Some(TsVal(11)));
-        assert_eq!((p.meta.seq, p.meta.seg_len()), (SeqNum(100), 1));
-    }
-
-    #[test]
-    fn translation_is_a_bijection_with_valid_checksums() {
-        let a: SocketAddrV4 = "10.0.0.1:40000".parse().unwrap();
-        let b: SocketAddrV4 = "10.0.0.2:80".parse().unwrap();
-        let tcp = TcpRepr {
-            src_port: a.port(),
-            dst_port: b.port(),
-            control: TcpControl::None,
-            seq_number: TcpSeqNumber(1000),
-            ack_number: Some(TcpSeqNumber(5000)),
-            window_len: 1024,
-            window_scale: None,
-            max_seg_size: None,
-            sack_permitted: false,
-            sack_ranges: [Some((6000, 7000)), Some((8000, 9000)), None],
-            timestamp: Some(smoltcp::wire::TcpTimestampRepr::new(3, 4)),
-            payload: b"data",
-        };
-        let original = emit(a, b, &tcp);
-        let mut p = Packet::parse(original.clone()).unwrap();
-        p.shift_seq(u32::MAX - 10);
-        p.unshift_ack(100);
-        let check = |p: &Packet| {
-            let ip = Ipv4Packet::new_checked(&p.bytes[..]).unwrap();
-            let t = TcpPacket::new_checked(ip.payload()).unwrap();
-            assert!(t.verify_checksum(&IpAddress::Ipv4(*a.ip()), &IpAddress::Ipv4(*b.ip())));
-            assert_eq!(
-                SegMeta::parse(&p.bytes).unwrap(),
-                p.meta,
-                "the view follows the bytes"
-            );
-        };
-        check(&p);
-        assert_eq!(p.meta.seq, SeqNum(1000u32.wrapping_add(u32::MAX - 10)));
-        assert_eq!(p.meta.ack, SeqNum(4900));
-        assert_eq!(p.meta.options.sack[0], Some((5900, 6900)));
-        assert_eq!(p.meta.options.timestamp, Some((3, 4)));
-        p.shift_seq(11);
-        p.unshift_ack(u32::MAX - 99);
-        check(&p);
-        assert_eq!(p.bytes, original, "shifting back restores every byte");
-    }
-}
+mod tests;
