@@ -358,7 +358,7 @@ impl Sim<'_> {
                 );
             }
         }
-        let mut woken = std::mem::take(&mut wl.woken);
+        let woken = &mut wl.woken;
         for (i, (seen, m)) in wl.woken_seen.iter_mut().zip(&self.marks).enumerate() {
             // Only a change to the host can have woken a socket.
             if *seen == Some(m.changes) {
@@ -366,9 +366,9 @@ impl Sim<'_> {
             }
             *seen = Some(m.changes);
             woken.clear();
-            self.hosts[i].take_woken(&mut woken);
+            self.hosts[i].take_woken(woken);
             let mut last = None;
-            for &s in &woken {
+            for &s in woken.iter() {
                 // A socket woken twice in a row is looked up once (`due` is deduplicated).
                 if last == Some(s) {
                     continue;
@@ -380,7 +380,6 @@ impl Sim<'_> {
                 }
             }
         }
-        wl.woken = woken;
         if due.len() > 1 {
             due.sort_unstable();
             due.dedup();
