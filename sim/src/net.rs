@@ -214,7 +214,7 @@ impl Network {
 
     /// Queues a segment that survived its route for delivery `delay` after it left; drops it
     /// past the maximum segment lifetime.
-    #[inline]
+    #[inline(always)]
     fn schedule(&mut self, h: Head, pkt: Packet, delay: Duration, fault: Option<usize>) -> Verdict {
         if delay > self.max_lifetime {
             return Verdict::Dropped {
