@@ -183,14 +183,18 @@ impl<'a> Sim<'a> {
         let now = self.now;
         let capture = self.rec.wants_capture();
         let events = self.rec.wants_events();
+        self.segments += tx.len() as u64;
+        if !(capture || events) {
+            // Nothing records the verdicts.
+            for pkt in tx.drain(..) {
+                let to = self.host_of(*pkt.meta.dst.ip());
+                self.net.send(now, i, to, pkt, &mut self.verdicts);
+            }
+            return;
+        }
         let mut verdicts = std::mem::take(&mut self.verdicts);
         for pkt in tx.drain(..) {
             let to = self.host_of(*pkt.meta.dst.ip());
-            self.segments += 1;
-            if !(capture || events) {
-                self.net.send(now, i, to, pkt, &mut verdicts);
-                continue;
-            }
             let seg = pkt.meta;
             let bytes = capture.then(|| pkt.bytes.clone());
             self.net.send(now, i, to, pkt, &mut verdicts);
