@@ -426,8 +426,14 @@ impl Sim<'_> {
     fn accept_all(&mut self, wl: &mut Workloads) {
         for k in 0..wl.listening.len() {
             let (i, server, l) = wl.listening[k];
-            if wl.wls[i].accept_seen != Some(self.marks[server].changes) {
+            let changes = self.marks[server].changes;
+            if wl.wls[i].accept_seen == Some(changes) {
+                continue;
+            }
+            if self.hosts[server].has_ready(l) {
                 self.accept_ready(i, l, wl);
+            } else {
+                wl.wls[i].accept_seen = Some(changes);
             }
         }
     }
