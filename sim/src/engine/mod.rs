@@ -181,17 +181,23 @@ impl<'a> Sim<'a> {
     /// Hands host `i`'s packets to the network, in order, recording what it did to each.
     fn send_all(&mut self, i: usize, tx: &mut Vec<Packet>) {
         let now = self.now;
+        self.segments += tx.len() as u64;
+        if self.rec.wants_capture() || self.rec.wants_events() {
+            return self.send_all_recorded(i, tx);
+        }
+        // Nothing records the verdicts.
+        for pkt in tx.drain(..) {
+            let to = self.host_of(*pkt.meta.dst.ip());
+            self.net.send(now, i, to, pkt, &mut self.verdicts);
+        }
+    }
+
+    /// [`Sim::send_all`] when the verdicts are recorded (the trace, the pcapng comments).
+    #[inline(never)]
+    fn send_all_recorded(&mut self, i: usize, tx: &mut Vec<Packet>) {
+        let now = self.now;
         let capture = self.rec.wants_capture();
         let events = self.rec.wants_events();
-        self.segments += tx.len() as u64;
-        if !(capture || events) {
-            // Nothing records the verdicts.
-            for pkt in tx.drain(..) {
-                let to = self.host_of(*pkt.meta.dst.ip());
-                self.net.send(now, i, to, pkt, &mut self.verdicts);
-            }
-            return;
-        }
         let mut verdicts = std::mem::take(&mut self.verdicts);
         for pkt in tx.drain(..) {
             let to = self.host_of(*pkt.meta.dst.ip());
