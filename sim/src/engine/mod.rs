@@ -331,10 +331,11 @@ impl<'a> Sim<'a> {
             }
             passes += 1;
             let mut delivered = false;
+            let recorded = self.rec.wants_events() || self.rec.wants_capture();
             while let Some(seg) = self.net.pop_due(now) {
                 delivered = true;
                 let to = seg.to;
-                if self.rec.wants_events() || self.rec.wants_capture() {
+                if recorded {
                     self.deliver_recorded(seg);
                 } else {
                     self.rec.capture(now, &seg.pkt.bytes);
