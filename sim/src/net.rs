@@ -91,6 +91,10 @@ pub struct Network {
     /// then are they remembered.
     track_flags: bool,
     max_lifetime: Duration,
+    /// Per route, its delay when the route draws nothing: no loss, no duplication, a fixed
+    /// delay ([`Network::transmit`] then only schedules). `None` when there are fault rules,
+    /// which may change any segment's path.
+    plain: Vec<Option<Duration>>,
     /// Segments in flight, earliest arrival first; ties in the order they were scheduled.
     queue: BinaryHeap<Reverse<Queued>>,
     /// The segments the queue refers to, by slot: where each goes, and its packet (`None`
@@ -153,7 +157,15 @@ impl Network {
                 rng: stream(seed, &format!("fault/{i}")),
             })
             .collect();
+        let plain = routes
+            .iter()
+            .map(|r| {
+                let draws = r.loss > 0.0 || r.duplicate > 0.0;
+                r.delay.fixed().filter(|_| !draws && faults.is_empty())
+            })
+            .collect();
         Network {
+            plain,
             routes,
             route_rng,
             track_flags: faults.iter().any(|f| f.after.is_some()),
@@ -202,7 +214,7 @@ impl Network {
 
     /// Queues a segment that survived its route for delivery `delay` after it left; drops it
     /// past the maximum segment lifetime.
-    #[inline]
+    #[inline(always)]
     fn schedule(&mut self, h: Head, pkt: Packet, delay: Duration, fault: Option<usize>) -> Verdict {
         if delay > self.max_lifetime {
             return Verdict::Dropped {
@@ -266,6 +278,19 @@ impl Network {
             return;
         };
         let route = self.default_route(from, to);
+        if let Some(delay) = self.plain[route] {
+            // What the general path below does for such a route, without its steps.
+            let head = Head {
+                id,
+                dup_of: None,
+                from,
+                to,
+                route,
+                sent_at: now,
+            };
+            out.push(self.schedule(head, pkt, delay, None));
+            return;
+        }
         // Fault chain.
         let mut applied: Option<(usize, Action)> = None;
         for i in 0..self.faults.len() {
@@ -421,5 +446,113 @@ impl Network {
     /// Route name by index.
     pub fn route_name(&self, i: usize) -> &str {
         &self.routes[i].name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{craft, Ctl};
+    use twsim_model::SeqNum;
+
+    fn route(name: &str, delay_us: u64, from: Option<usize>) -> Route {
+        Route {
+            name: name.into(),
+            delay: DelayDist::Fixed(Duration::from_micros(delay_us)),
+            loss: 0.0,
+            duplicate: 0.0,
+            from,
+            to: None,
+        }
+    }
+
+    /// A plain route's shortcut in [`Network::send`] decides what the general path decides:
+    /// the same ids, verdicts (a drop past the maximum lifetime included) and deliveries.
+    #[test]
+    fn a_plain_route_schedules_as_the_general_path_does() {
+        let routes = vec![route("a", 1_000, Some(0)), route("b", 2_500, None)];
+        let max_lifetime = Duration::from_micros(2_000);
+        let mut fast = Network::new(1, routes.clone(), vec![], max_lifetime);
+        let mut general = Network::new(1, routes, vec![], max_lifetime);
+        assert!(fast.plain.iter().all(Option::is_some));
+        general.plain = vec![None; 2];
+        let a: SocketAddrV4 = "10.0.0.1:40000".parse().unwrap();
+        let b: SocketAddrV4 = "10.0.0.2:80".parse().unwrap();
+        let (mut v1, mut v2) = (Vec::new(), Vec::new());
+        let mut verdicts = 0;
+        for k in 0..20u32 {
+            let (from, to, src, dst) = match k % 3 {
+                0 => (1, Some(0), b, a),
+                _ => (0, Some(1), a, b),
+            };
+            let to = if k == 7 { None } else { to };
+            let now = Instant::ZERO + Duration::from_micros(u64::from(k) * 300);
+            let pkt = || Packet::parse(craft(src, dst, SeqNum(k), None, Ctl::Ack, 512)).unwrap();
+            fast.send(now, from, to, pkt(), &mut v1);
+            general.send(now, from, to, pkt(), &mut v2);
+            assert_eq!(v1, v2);
+            verdicts += v1.len();
+        }
+        assert_eq!(verdicts, 20);
+        assert_eq!(fast.in_flight(), general.in_flight());
+        let end = Instant::ZERO + Duration::from_micros(1_000_000);
+        let key = |s: &InFlight| (s.id, s.to, s.route, s.sent_at, s.pkt.meta.seq);
+        loop {
+            let (x, y) = (fast.pop_due(end), general.pop_due(end));
+            assert_eq!(x.as_ref().map(key), y.as_ref().map(key));
+            if x.is_none() {
+                break;
+            }
+        }
+    }
+
+    /// Fault rules or a route that draws take the general path.
+    #[test]
+    fn only_routes_that_draw_nothing_are_plain() {
+        let lossy = Route {
+            loss: 0.1,
+            ..route("l", 10, None)
+        };
+        let dup = Route {
+            duplicate: 0.1,
+            ..route("d", 10, None)
+        };
+        let random = Route {
+            delay: DelayDist::Uniform {
+                min: Duration::from_micros(1),
+                max: Duration::from_micros(9),
+            },
+            ..route("u", 10, None)
+        };
+        let net = Network::new(
+            1,
+            vec![route("a", 10, None), lossy, dup, random],
+            vec![],
+            Duration::from_micros(100),
+        );
+        assert_eq!(
+            net.plain,
+            vec![Some(Duration::from_micros(10)), None, None, None]
+        );
+        let fault = Fault {
+            from: None,
+            to: None,
+            route: None,
+            flags: None,
+            has_payload: None,
+            after: None,
+            nth: None,
+            from_time: None,
+            until_time: None,
+            probability: None,
+            action: Action::Delay(Duration::from_micros(5)),
+        };
+        let net = Network::new(
+            1,
+            vec![route("a", 10, None)],
+            vec![fault],
+            Duration::from_micros(100),
+        );
+        assert_eq!(net.plain, vec![None]);
     }
 }

@@ -181,16 +181,26 @@ impl<'a> Sim<'a> {
     /// Hands host `i`'s packets to the network, in order, recording what it did to each.
     fn send_all(&mut self, i: usize, tx: &mut Vec<Packet>) {
         let now = self.now;
+        self.segments += tx.len() as u64;
+        if self.rec.wants_capture() || self.rec.wants_events() {
+            return self.send_all_recorded(i, tx);
+        }
+        // Nothing records the verdicts.
+        for pkt in tx.drain(..) {
+            let to = self.host_of(*pkt.meta.dst.ip());
+            self.net.send(now, i, to, pkt, &mut self.verdicts);
+        }
+    }
+
+    /// [`Sim::send_all`] when the verdicts are recorded (the trace, the pcapng comments).
+    #[inline(never)]
+    fn send_all_recorded(&mut self, i: usize, tx: &mut Vec<Packet>) {
+        let now = self.now;
         let capture = self.rec.wants_capture();
         let events = self.rec.wants_events();
         let mut verdicts = std::mem::take(&mut self.verdicts);
         for pkt in tx.drain(..) {
             let to = self.host_of(*pkt.meta.dst.ip());
-            self.segments += 1;
-            if !(capture || events) {
-                self.net.send(now, i, to, pkt, &mut verdicts);
-                continue;
-            }
             let seg = pkt.meta;
             let bytes = capture.then(|| pkt.bytes.clone());
             self.net.send(now, i, to, pkt, &mut verdicts);
@@ -321,10 +331,11 @@ impl<'a> Sim<'a> {
             }
             passes += 1;
             let mut delivered = false;
+            let recorded = self.rec.wants_events() || self.rec.wants_capture();
             while let Some(seg) = self.net.pop_due(now) {
                 delivered = true;
                 let to = seg.to;
-                if self.rec.wants_events() || self.rec.wants_capture() {
+                if recorded {
                     self.deliver_recorded(seg);
                 } else {
                     self.rec.capture(now, &seg.pkt.bytes);

@@ -333,10 +333,9 @@ impl Sim<'_> {
         self.accept_all(wl);
         // The connections to step, in connection order: stepping any other would find it
         // blocked where it was (nothing reached its socket, its deadline is not due).
-        let mut due = std::mem::take(&mut wl.due);
-        due.clear();
+        wl.due.clear();
         if !wl.fresh.is_empty() {
-            due.append(&mut wl.fresh);
+            wl.due.append(&mut wl.fresh);
         }
         // Thinkers whose time has come rejoin the live connections.
         while let Some(entry) = wl.sleeping.first_entry() {
@@ -345,11 +344,11 @@ impl Sim<'_> {
             }
             let ((_, id), c) = entry.remove_entry();
             let slot = wl.insert(c);
-            due.push((id, slot));
+            wl.due.push((id, slot));
         }
         for w in &wl.wls {
             if w.deadlines.front().is_some_and(|(t, _, _)| *t <= now) {
-                due.extend(
+                wl.due.extend(
                     w.deadlines
                         .iter()
                         .take_while(|(t, _, _)| *t <= now)
@@ -358,7 +357,7 @@ impl Sim<'_> {
                 );
             }
         }
-        let mut woken = std::mem::take(&mut wl.woken);
+        let woken = &mut wl.woken;
         for (i, (seen, m)) in wl.woken_seen.iter_mut().zip(&self.marks).enumerate() {
             // Only a change to the host can have woken a socket.
             if *seen == Some(m.changes) {
@@ -366,9 +365,9 @@ impl Sim<'_> {
             }
             *seen = Some(m.changes);
             woken.clear();
-            self.hosts[i].take_woken(&mut woken);
+            self.hosts[i].take_woken(woken);
             let mut last = None;
-            for &s in &woken {
+            for &s in woken.iter() {
                 // A socket woken twice in a row is looked up once (`due` is deduplicated).
                 if last == Some(s) {
                     continue;
@@ -376,17 +375,18 @@ impl Sim<'_> {
                 last = Some(s);
                 if let Some(&slot) = wl.by_sock.get(&(i, s)) {
                     let id = wl.conns[slot as usize].as_ref().map_or(0, |c| c.id);
-                    due.push((id, slot));
+                    wl.due.push((id, slot));
                 }
             }
         }
-        wl.woken = woken;
-        if due.len() > 1 {
-            due.sort_unstable();
-            due.dedup();
+        if wl.due.len() > 1 {
+            wl.due.sort_unstable();
+            wl.due.dedup();
         }
         let mut finished = false;
-        for &(id, slot) in &due {
+        // By index: stepping changes `wl` (never `due`).
+        for k in 0..wl.due.len() {
+            let (id, slot) = wl.due[k];
             let Some(c) = wl.conns[slot as usize].as_mut().filter(|c| c.id == id) else {
                 continue;
             };
@@ -409,7 +409,6 @@ impl Sim<'_> {
             }
             self.flush(host);
         }
-        wl.due = due;
         for w in 0..wl.wls.len() {
             wl.settle(w);
         }
@@ -427,8 +426,14 @@ impl Sim<'_> {
     fn accept_all(&mut self, wl: &mut Workloads) {
         for k in 0..wl.listening.len() {
             let (i, server, l) = wl.listening[k];
-            if wl.wls[i].accept_seen != Some(self.marks[server].changes) {
+            let changes = self.marks[server].changes;
+            if wl.wls[i].accept_seen == Some(changes) {
+                continue;
+            }
+            if self.hosts[server].has_ready(l) {
                 self.accept_ready(i, l, wl);
+            } else {
+                wl.wls[i].accept_seen = Some(changes);
             }
         }
     }
