@@ -8,9 +8,8 @@
 //! program, holding no handles); a process that exited stays ended.
 
 use crate::errno::Errno;
-use crate::fixed_hash::FixedMap;
+use crate::id_map::IdMap;
 use crate::table::SocketId;
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The processes of one host and their handles.
@@ -18,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Handles are kept per socket (the processes holding one, usually a single one), so that
 /// the calls made on every socket operation ([`Processes::holds`], [`Processes::open`],
 /// [`Processes::close`]) cost a lookup by socket id; `fork` and `exit`, which need every
-/// handle of one process, walk the sockets (in id order where it shows).
+/// handle of one process, walk the sockets in id order.
 #[derive(Clone, Debug, Default)]
 pub struct Processes {
     /// Live processes by name: their number (an index into `names`).
@@ -26,8 +25,8 @@ pub struct Processes {
     /// Every process ever started, by number (a name is never reused: see `exited`).
     names: Vec<String>,
     /// Socket → the numbers of the processes holding a handle to it (each once; the count is
-    /// the socket's handle count). Only looked up, or walked and sorted.
-    holders: FixedMap<SocketId, Holders>,
+    /// the socket's handle count).
+    holders: IdMap<Holders>,
     /// Processes that exited (their names are never reused).
     exited: BTreeSet<String>,
 }
@@ -64,9 +63,27 @@ impl Holders {
     }
 }
 
-/// `a == b`, compared byte by byte in place (process names are short: no library call).
+/// `a == b`. Process names are short: up to 16 bytes they are compared in place as the first
+/// and the last 2, 4 or 8 bytes (overlapping, so every byte is compared), with no library call.
 fn same_name(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    fn ends<const W: usize>(a: &[u8], b: &[u8]) -> bool {
+        let head = |x: &[u8]| <[u8; W]>::try_from(&x[..W]).expect("W bytes");
+        let tail = |x: &[u8]| <[u8; W]>::try_from(&x[x.len() - W..]).expect("W bytes");
+        head(a) == head(b) && tail(a) == tail(b)
+    }
+    match n {
+        0 => true,
+        1 => a[0] == b[0],
+        2..=3 => ends::<2>(a, b),
+        4..=7 => ends::<4>(a, b),
+        8..=16 => ends::<8>(a, b),
+        _ => a == b,
+    }
 }
 
 impl Processes {
@@ -116,7 +133,7 @@ impl Processes {
     /// Whether `proc` holds a handle to `id`.
     pub fn holds(&self, proc: &str, id: SocketId) -> bool {
         // A handle is only ever held by a live process (exit drops them all).
-        self.holders.get(&id).is_some_and(|h| {
+        self.holders.get(id).is_some_and(|h| {
             h.as_slice()
                 .iter()
                 .any(|&p| same_name(&self.names[p as usize], proc))
@@ -126,7 +143,7 @@ impl Processes {
     /// Number of handles to `id`, across all processes.
     pub fn handle_count(&self, id: SocketId) -> u32 {
         self.holders
-            .get(&id)
+            .get(id)
             .map_or(0, |h| h.as_slice().len() as u32)
     }
 
@@ -134,12 +151,12 @@ impl Processes {
     /// Errors: EBADF if `proc` is not alive.
     pub fn open(&mut self, proc: &str, id: SocketId) -> Result<(), Errno> {
         let p = self.live(proc).ok_or(Errno::EBADF)?;
-        match self.holders.entry(id) {
-            Entry::Occupied(h) => {
-                h.into_mut().add(p);
+        match self.holders.get_mut(id) {
+            Some(h) => {
+                h.add(p);
             }
-            Entry::Vacant(h) => {
-                h.insert(Holders::One(p));
+            None => {
+                self.holders.insert(id, Holders::One(p));
             }
         }
         Ok(())
@@ -147,14 +164,11 @@ impl Processes {
 
     /// The sockets `p` holds handles to, in id order.
     fn handles_of(&self, p: u32) -> Vec<SocketId> {
-        let mut ids: Vec<SocketId> = self
-            .holders
+        self.holders
             .iter()
             .filter(|(_, h)| h.contains(p))
-            .map(|(id, _)| *id)
-            .collect();
-        ids.sort_unstable();
-        ids
+            .map(|(id, _)| id)
+            .collect()
     }
 
     /// `fork()`: `child` starts with a copy of every handle of `parent`.
@@ -166,7 +180,7 @@ impl Processes {
         }
         let c = self.add_process(child);
         for id in self.handles_of(p) {
-            self.holders.get_mut(&id).expect("held").add(c);
+            self.holders.get_mut(id).expect("held").add(c);
         }
         Ok(())
     }
@@ -180,10 +194,7 @@ impl Processes {
 
     /// Drops `p`'s handle to `id`: `None` if it holds none, else whether it was the last.
     fn drop_handle(&mut self, p: u32, id: SocketId) -> Option<bool> {
-        let Entry::Occupied(mut h) = self.holders.entry(id) else {
-            return None;
-        };
-        let last = match h.get_mut() {
+        let last = match self.holders.get_mut(id)? {
             Holders::One(q) if *q == p => true,
             Holders::One(_) => return None,
             Holders::Many(v) => {
@@ -193,7 +204,7 @@ impl Processes {
             }
         };
         if last {
-            h.remove();
+            self.holders.remove(id);
         }
         Some(last)
     }
@@ -222,6 +233,28 @@ mod tests {
         fn send_sync<T: Send + Sync>() {}
         send_sync::<Processes>();
         send_sync::<crate::table::AddressTable>();
+    }
+
+    #[test]
+    fn same_name_agrees_with_string_equality() {
+        let names: Vec<String> = (0..=20)
+            .flat_map(|n| {
+                let base: String = (0..n).map(|i| char::from(b'a' + i % 26)).collect();
+                // The same length differing at each position, and one byte shorter.
+                let mut v = vec![base.clone(), base.chars().skip(1).collect()];
+                for i in 0..n as usize {
+                    let mut b = base.clone().into_bytes();
+                    b[i] = b'Z';
+                    v.push(String::from_utf8(b).unwrap());
+                }
+                v
+            })
+            .collect();
+        for a in &names {
+            for b in &names {
+                assert_eq!(same_name(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
     }
 
     #[test]
