@@ -1,17 +1,17 @@
 //! A map keyed by socket id, indexed directly: ids are handed out in increasing order and
 //! never reused ([`SocketId`]), so the live ids of a host cluster in a window that moves up.
 //! The map keeps that window in pages of [`PAGE`] slots; a lookup is an index computation,
-//! no hashing and no probing. A page is freed when its last slot empties (the last one freed
-//! is kept for the next page needed, so a host with one socket at a time allocates nothing),
-//! and the empty pages in front of the first used one are dropped when the window next grows
-//! at the back: memory follows the live ids, plus one pointer per page from the oldest live
-//! id up to the highest id seen. Any id may be inserted (an id below the window grows it at
+//! no hashing and no probing. A page is freed when its last slot empties, unless it is the
+//! last page, which new ids fill (the last page freed is kept for the next page needed, so a
+//! host with one socket at a time allocates nothing), and the empty pages in front of the
+//! first used one are dropped when the window next grows at the back: memory follows the
+//! live ids, plus one pointer per page from the oldest live id up to the highest id seen. Any id may be inserted (an id below the window grows it at
 //! the front).
 
 use crate::table::SocketId;
 
 /// Slots per page (ids `k · PAGE .. (k + 1) · PAGE` share page `k`).
-const PAGE: usize = 64;
+const PAGE: usize = 32;
 
 /// The map (see the module documentation).
 #[derive(Clone, Debug)]
@@ -50,7 +50,6 @@ fn split(id: SocketId) -> (u32, usize) {
 
 impl<V> IdMap<V> {
     /// Number of values.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.len
     }
@@ -58,6 +57,10 @@ impl<V> IdMap<V> {
     fn page(&self, page: u32) -> Option<&Page<V>> {
         let k = page.checked_sub(self.first)?;
         self.pages.get(k as usize)?.as_deref()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     pub(crate) fn get(&self, id: SocketId) -> Option<&V> {
@@ -77,10 +80,37 @@ impl<V> IdMap<V> {
     }
 
     /// Puts `v` under `id`; returns the value it replaces.
+    #[inline]
     pub(crate) fn insert(&mut self, id: SocketId, v: V) -> Option<V> {
         let (p, s) = split(id);
+        let k = p.wrapping_sub(self.first) as usize;
+        let Some(Some(page)) = self.pages.get_mut(k) else {
+            self.insert_in_new_page(id, v);
+            return None;
+        };
+        let old = page.slots[s].replace(v);
+        if old.is_none() {
+            page.used += 1;
+            self.len += 1;
+        }
+        old
+    }
+
+    /// [`IdMap::insert`] into a page not allocated yet.
+    #[cold]
+    fn insert_in_new_page(&mut self, id: SocketId, v: V) {
+        let (p, s) = split(id);
         if self.pages.is_empty() || p >= self.first + self.pages.len() as u32 {
-            // Growing at the back: first drop the empty pages in front.
+            // Growing at the back: the last page is freed if empty (see `remove`), and the
+            // empty pages in front are dropped.
+            if let Some(last) = self.pages.last_mut() {
+                if last.as_ref().is_some_and(|l| l.used == 0) {
+                    let empty = last.take();
+                    if self.spare.is_none() {
+                        self.spare = empty;
+                    }
+                }
+            }
             let lead = self.pages.iter().take_while(|p| p.is_none()).count();
             self.pages.drain(..lead);
             self.first = if self.pages.is_empty() {
@@ -98,21 +128,16 @@ impl<V> IdMap<V> {
         if k >= self.pages.len() {
             self.pages.resize_with(k + 1, || None);
         }
-        let spare = &mut self.spare;
-        let page = self.pages[k].get_or_insert_with(|| {
-            spare.take().unwrap_or_else(|| {
-                Box::new(Page {
-                    used: 0,
-                    slots: std::array::from_fn(|_| None),
-                })
+        let mut page = self.spare.take().unwrap_or_else(|| {
+            Box::new(Page {
+                used: 0,
+                slots: std::array::from_fn(|_| None),
             })
         });
-        let old = page.slots[s].replace(v);
-        if old.is_none() {
-            page.used += 1;
-            self.len += 1;
-        }
-        old
+        page.slots[s] = Some(v);
+        page.used = 1;
+        self.pages[k] = Some(page);
+        self.len += 1;
     }
 
     /// Takes the value of `id` out of the map.
@@ -123,7 +148,8 @@ impl<V> IdMap<V> {
         let v = page.slots[s].take()?;
         page.used -= 1;
         self.len -= 1;
-        if page.used == 0 {
+        if page.used == 0 && k + 1 < self.pages.len() {
+            // Ids grow into the last page: it stays. Any other page is freed.
             let empty = self.pages[k].take();
             if self.spare.is_none() {
                 self.spare = empty;
@@ -144,6 +170,14 @@ impl<V> IdMap<V> {
                     .zip(0u32..)
                     .filter_map(move |(v, s)| Some((SocketId(n * PAGE as u32 + s), v.as_ref()?)))
             })
+    }
+}
+
+impl<V> std::ops::Index<&SocketId> for IdMap<V> {
+    type Output = V;
+
+    fn index(&self, id: &SocketId) -> &V {
+        self.get(*id).expect("id in the map")
     }
 }
 
@@ -186,6 +220,12 @@ mod tests {
             m.remove(*id);
         }
         assert_eq!(m.len(), 0);
-        assert!(m.pages.iter().all(Option::is_none), "every page is freed");
+        assert!(
+            m.pages.iter().rev().skip(1).all(Option::is_none),
+            "every page but the last is freed"
+        );
+        // Growing past the emptied last page frees it.
+        m.insert(SocketId(2_000_000), 1);
+        assert_eq!(m.pages.iter().filter(|p| p.is_some()).count(), 1);
     }
 }

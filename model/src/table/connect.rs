@@ -69,7 +69,7 @@ impl AddressTable {
                 (SocketAddr::new(src, port), true)
             }
         };
-        let e = self.entries.get_mut(&id).expect("checked");
+        let e = self.entries.get_mut(id).expect("checked");
         if placed {
             // The automatic bind of connect().
             e.bound_addr = Some(local);
@@ -108,7 +108,7 @@ impl AddressTable {
     /// keeps its port until close. For KB Q177074 the connection no longer holds a stale address object.
     /// Unknown or unconnected ids are ignored.
     pub fn disconnected(&mut self, id: SocketId) {
-        let Some(e) = self.entries.get(&id) else {
+        let Some(e) = self.entries.get(id) else {
             return;
         };
         let (TableState::Connected { remote }, Some(local)) = (e.state.clone(), e.local) else {
@@ -117,8 +117,8 @@ impl AddressTable {
         let keep_port = e.port_locked || !self.cfg.release_unlocked_port_on_disconnect;
         self.by_tuple.remove(&FourTuple::new(local, remote));
         self.forget_stale(id);
-        let before = self.pre_connect.remove(&id).flatten();
-        let e = self.entries.get_mut(&id).expect("checked");
+        let before = self.pre_connect.remove(id).flatten();
+        let e = self.entries.get_mut(id).expect("checked");
         if keep_port {
             e.local = Some(before.unwrap_or(local));
             e.state = TableState::Bound;

@@ -10,7 +10,7 @@ impl AddressTable {
     /// Errors: EBADF for an unknown id; EINVAL if the socket is not connected on
     /// `record.tuple` (a socket in TIME-WAIT included).
     pub fn enter_time_wait(&mut self, id: SocketId, record: TimeWaitRecord) -> Result<(), Errno> {
-        let Some(e) = self.entries.remove(&id) else {
+        let Some(e) = self.entries.remove(id) else {
             // A socket already in TIME-WAIT is not connected.
             let in_tw = self.tw.slot_of(id).is_some();
             return Err(if in_tw { Errno::EINVAL } else { Errno::EBADF });
@@ -27,7 +27,7 @@ impl AddressTable {
         self.by_tuple.retire(&record.tuple);
         if e.connected_before {
             // Only a socket that connected has a pre-connect address.
-            self.pre_connect.remove(&id);
+            self.pre_connect.remove(id);
         }
         self.forget_stale(id);
         self.tw.insert(id, &record, Owner::of(&e, e.opts));
@@ -72,13 +72,13 @@ impl AddressTable {
     /// those connections; [`AddressTable::choose_listener`] refuses requests to that address
     /// until each of them has entered TIME-WAIT, been disconnected or been removed.
     pub fn remove(&mut self, id: SocketId) -> Option<TimeWaitRecord> {
-        let Some(e) = self.entries.remove(&id) else {
+        let Some(e) = self.entries.remove(id) else {
             let slot = self.tw.slot_of(id)?;
             return Some(self.remove_time_wait(slot).1);
         };
         if e.connected_before {
             // Only a socket that connected has a pre-connect address.
-            self.pre_connect.remove(&id);
+            self.pre_connect.remove(id);
         }
         self.forget_stale(id);
         if let (TableState::Listen, Some(addr), true) =
@@ -91,7 +91,7 @@ impl AddressTable {
                 .flatten()
                 .filter(|c| {
                     // `id` itself is still indexed by port here.
-                    self.entries.get(*c).is_some_and(|c| {
+                    self.entries.get(**c).is_some_and(|c| {
                         c.accepted_from == Some(id)
                             && matches!(c.state, TableState::Connected { .. })
                     })
