@@ -24,6 +24,8 @@ pub struct Processes {
     procs: BTreeMap<String, u32>,
     /// Every process ever started, by number (a name is never reused: see `exited`).
     names: Vec<String>,
+    /// Whether each process (by number) exited.
+    ended: Vec<bool>,
     /// Socket → the numbers of the processes holding a handle to it (each once; the count is
     /// the socket's handle count).
     holders: IdMap<Holders>,
@@ -63,6 +65,9 @@ impl Holders {
     }
 }
 
+/// Up to this many processes ever started, a name is looked up by a scan of their names.
+const SCAN_MAX: usize = 8;
+
 /// `a == b`. Process names are short: up to 16 bytes they are compared in place as the first
 /// and the last 2, 4 or 8 bytes (overlapping, so every byte is compared), with no library call.
 fn same_name(a: &str, b: &str) -> bool {
@@ -97,12 +102,19 @@ impl Processes {
     fn add_process(&mut self, name: &str) -> u32 {
         let n = self.names.len() as u32;
         self.names.push(name.to_string());
+        self.ended.push(false);
         self.procs.insert(name.to_string(), n);
         n
     }
 
     /// The number of the live process `name`.
     fn live(&self, name: &str) -> Option<u32> {
+        if self.names.len() <= SCAN_MAX {
+            // Few processes ever started: a scan of their names (each appears once) costs
+            // less than the tree.
+            let p = self.names.iter().position(|n| same_name(n, name))?;
+            return (!self.ended[p]).then_some(p as u32);
+        }
         self.procs.get(name).copied()
     }
 
@@ -131,6 +143,7 @@ impl Processes {
     }
 
     /// Whether `proc` holds a handle to `id`.
+    #[inline]
     pub fn holds(&self, proc: &str, id: SocketId) -> bool {
         // A handle is only ever held by a live process (exit drops them all).
         self.holders.get(id).is_some_and(|h| {
@@ -212,7 +225,9 @@ impl Processes {
     /// `exit()`: closes every handle of `proc` and ends it. Returns the sockets whose last
     /// handle this closed, in id order. Errors: EBADF if `proc` is not alive.
     pub fn exit(&mut self, proc: &str) -> Result<Vec<SocketId>, Errno> {
-        let p = self.procs.remove(proc).ok_or(Errno::EBADF)?;
+        let p = self.live(proc).ok_or(Errno::EBADF)?;
+        self.procs.remove(proc);
+        self.ended[p as usize] = true;
         self.exited.insert(proc.to_string());
         Ok(self
             .handles_of(p)
