@@ -148,7 +148,7 @@ impl AddressTable {
             unmapped_endpoint(tuple.remote),
         );
         let parent = self.entry(listener).ok_or(Errno::EBADF)?;
-        if self.by_tuple.contains_key(&tuple) || self.tw.slot_of_tuple(&tuple).is_some() {
+        if self.tw.slot_of_tuple(&tuple).is_some() {
             return Err(Errno::EADDRNOTAVAIL);
         }
         let child = Entry {
@@ -166,10 +166,13 @@ impl AddressTable {
         };
         drop(parent);
         let id = SocketId(self.next_id);
+        // A live connection on the 4-tuple: nothing is claimed.
+        if !self.by_tuple.insert_new(tuple, id) {
+            return Err(Errno::EADDRNOTAVAIL);
+        }
         self.next_id += 1;
         self.entries.insert(id, child);
         self.hold_port(id, tuple.local.port(), false);
-        self.by_tuple.insert(tuple, id);
         Ok(id)
     }
 }
