@@ -273,6 +273,26 @@ mod tests {
     }
 
     #[test]
+    fn live_scan_agrees_with_the_tree() {
+        let mut p = Processes::new();
+        let probe = |p: &Processes| {
+            for k in 0..2 * SCAN_MAX {
+                for name in [format!("w{k}"), format!("x{k}"), "main".to_string()] {
+                    assert_eq!(p.live(&name), p.procs.get(&name).copied(), "{name}");
+                }
+            }
+        };
+        for k in 0..2 * SCAN_MAX {
+            probe(&p);
+            p.fork("main", &format!("w{k}")).unwrap();
+            if k % 3 == 0 {
+                p.exit(&format!("w{k}")).unwrap();
+            }
+        }
+        probe(&p);
+    }
+
+    #[test]
     fn last_handle_closes_after_fork() {
         let mut p = Processes::new();
         let a = SocketId(7);
