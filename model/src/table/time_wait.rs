@@ -10,7 +10,7 @@ impl AddressTable {
     /// Errors: EBADF for an unknown id; EINVAL if the socket is not connected on
     /// `record.tuple` (a socket in TIME-WAIT included).
     pub fn enter_time_wait(&mut self, id: SocketId, record: TimeWaitRecord) -> Result<(), Errno> {
-        let Some(e) = self.entries.remove(id) else {
+        let Some(e) = self.entries.get(id) else {
             // A socket already in TIME-WAIT is not connected.
             let in_tw = self.tw.slot_of(id).is_some();
             return Err(if in_tw { Errno::EINVAL } else { Errno::EBADF });
@@ -18,19 +18,20 @@ impl AddressTable {
         let connected =
             matches!(e.state, TableState::Connected { remote } if remote == record.tuple.remote);
         if !connected || e.local != Some(record.tuple.local) {
-            self.entries.insert(id, e);
             return Err(Errno::EINVAL);
         }
+        let (owner, connected_before) = (Owner::of(e, e.opts), e.connected_before);
+        self.entries.discard(id);
         let port = record.tuple.local.port();
         // The record keeps holding the port (and its explicit-bind count).
         self.release_port(id, port);
         self.by_tuple.retire(&record.tuple);
-        if e.connected_before {
+        if connected_before {
             // Only a socket that connected has a pre-connect address.
-            self.pre_connect.remove(id);
+            self.pre_connect.discard(id);
         }
         self.forget_stale(id);
-        self.tw.insert(id, &record, Owner::of(&e, e.opts));
+        self.tw.insert(id, &record, owner);
         Ok(())
     }
 
