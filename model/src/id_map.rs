@@ -225,9 +225,9 @@ mod tests {
                 1 => 1_000_000 + x % 300,
                 _ => k / 4 + x % 500,
             });
-            if x % 3 == 0 && x % 2 == 0 {
+            if x.is_multiple_of(6) {
                 assert_eq!(m.discard(id), want.remove(&id).is_some(), "step {k}");
-            } else if x % 3 == 0 {
+            } else if x.is_multiple_of(3) {
                 assert_eq!(m.remove(id), want.remove(&id), "step {k}");
             } else {
                 assert_eq!(m.insert(id, k), want.insert(id, k), "step {k}");
