@@ -8,9 +8,8 @@
 //! program, holding no handles); a process that exited stays ended.
 
 use crate::errno::Errno;
-use crate::fixed_hash::FixedMap;
+use crate::id_map::IdMap;
 use crate::table::SocketId;
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The processes of one host and their handles.
@@ -18,16 +17,18 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Handles are kept per socket (the processes holding one, usually a single one), so that
 /// the calls made on every socket operation ([`Processes::holds`], [`Processes::open`],
 /// [`Processes::close`]) cost a lookup by socket id; `fork` and `exit`, which need every
-/// handle of one process, walk the sockets (in id order where it shows).
+/// handle of one process, walk the sockets in id order.
 #[derive(Clone, Debug, Default)]
 pub struct Processes {
     /// Live processes by name: their number (an index into `names`).
     procs: BTreeMap<String, u32>,
     /// Every process ever started, by number (a name is never reused: see `exited`).
     names: Vec<String>,
+    /// Whether each process (by number) exited.
+    ended: Vec<bool>,
     /// Socket → the numbers of the processes holding a handle to it (each once; the count is
-    /// the socket's handle count). Only looked up, or walked and sorted.
-    holders: FixedMap<SocketId, Holders>,
+    /// the socket's handle count).
+    holders: IdMap<Holders>,
     /// Processes that exited (their names are never reused).
     exited: BTreeSet<String>,
 }
@@ -64,9 +65,30 @@ impl Holders {
     }
 }
 
-/// `a == b`, compared byte by byte in place (process names are short: no library call).
+/// Up to this many processes ever started, a name is looked up by a scan of their names.
+const SCAN_MAX: usize = 8;
+
+/// `a == b`. Process names are short: up to 16 bytes they are compared in place as the first
+/// and the last 2, 4 or 8 bytes (overlapping, so every byte is compared), with no library call.
 fn same_name(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    fn ends<const W: usize>(a: &[u8], b: &[u8]) -> bool {
+        let head = |x: &[u8]| <[u8; W]>::try_from(&x[..W]).expect("W bytes");
+        let tail = |x: &[u8]| <[u8; W]>::try_from(&x[x.len() - W..]).expect("W bytes");
+        head(a) == head(b) && tail(a) == tail(b)
+    }
+    match n {
+        0 => true,
+        1 => a[0] == b[0],
+        2..=3 => ends::<2>(a, b),
+        4..=7 => ends::<4>(a, b),
+        8..=16 => ends::<8>(a, b),
+        _ => a == b,
+    }
 }
 
 impl Processes {
@@ -80,12 +102,19 @@ impl Processes {
     fn add_process(&mut self, name: &str) -> u32 {
         let n = self.names.len() as u32;
         self.names.push(name.to_string());
+        self.ended.push(false);
         self.procs.insert(name.to_string(), n);
         n
     }
 
     /// The number of the live process `name`.
     fn live(&self, name: &str) -> Option<u32> {
+        if self.names.len() <= SCAN_MAX {
+            // Few processes ever started: a scan of their names (each appears once) costs
+            // less than the tree.
+            let p = self.names.iter().position(|n| same_name(n, name))?;
+            return (!self.ended[p]).then_some(p as u32);
+        }
         self.procs.get(name).copied()
     }
 
@@ -114,9 +143,10 @@ impl Processes {
     }
 
     /// Whether `proc` holds a handle to `id`.
+    #[inline]
     pub fn holds(&self, proc: &str, id: SocketId) -> bool {
         // A handle is only ever held by a live process (exit drops them all).
-        self.holders.get(&id).is_some_and(|h| {
+        self.holders.get(id).is_some_and(|h| {
             h.as_slice()
                 .iter()
                 .any(|&p| same_name(&self.names[p as usize], proc))
@@ -126,7 +156,7 @@ impl Processes {
     /// Number of handles to `id`, across all processes.
     pub fn handle_count(&self, id: SocketId) -> u32 {
         self.holders
-            .get(&id)
+            .get(id)
             .map_or(0, |h| h.as_slice().len() as u32)
     }
 
@@ -134,12 +164,12 @@ impl Processes {
     /// Errors: EBADF if `proc` is not alive.
     pub fn open(&mut self, proc: &str, id: SocketId) -> Result<(), Errno> {
         let p = self.live(proc).ok_or(Errno::EBADF)?;
-        match self.holders.entry(id) {
-            Entry::Occupied(h) => {
-                h.into_mut().add(p);
+        match self.holders.get_mut(id) {
+            Some(h) => {
+                h.add(p);
             }
-            Entry::Vacant(h) => {
-                h.insert(Holders::One(p));
+            None => {
+                self.holders.insert(id, Holders::One(p));
             }
         }
         Ok(())
@@ -147,14 +177,11 @@ impl Processes {
 
     /// The sockets `p` holds handles to, in id order.
     fn handles_of(&self, p: u32) -> Vec<SocketId> {
-        let mut ids: Vec<SocketId> = self
-            .holders
+        self.holders
             .iter()
             .filter(|(_, h)| h.contains(p))
-            .map(|(id, _)| *id)
-            .collect();
-        ids.sort_unstable();
-        ids
+            .map(|(id, _)| id)
+            .collect()
     }
 
     /// `fork()`: `child` starts with a copy of every handle of `parent`.
@@ -166,7 +193,7 @@ impl Processes {
         }
         let c = self.add_process(child);
         for id in self.handles_of(p) {
-            self.holders.get_mut(&id).expect("held").add(c);
+            self.holders.get_mut(id).expect("held").add(c);
         }
         Ok(())
     }
@@ -180,10 +207,7 @@ impl Processes {
 
     /// Drops `p`'s handle to `id`: `None` if it holds none, else whether it was the last.
     fn drop_handle(&mut self, p: u32, id: SocketId) -> Option<bool> {
-        let Entry::Occupied(mut h) = self.holders.entry(id) else {
-            return None;
-        };
-        let last = match h.get_mut() {
+        let last = match self.holders.get_mut(id)? {
             Holders::One(q) if *q == p => true,
             Holders::One(_) => return None,
             Holders::Many(v) => {
@@ -193,7 +217,7 @@ impl Processes {
             }
         };
         if last {
-            h.remove();
+            self.holders.remove(id);
         }
         Some(last)
     }
@@ -201,7 +225,9 @@ impl Processes {
     /// `exit()`: closes every handle of `proc` and ends it. Returns the sockets whose last
     /// handle this closed, in id order. Errors: EBADF if `proc` is not alive.
     pub fn exit(&mut self, proc: &str) -> Result<Vec<SocketId>, Errno> {
-        let p = self.procs.remove(proc).ok_or(Errno::EBADF)?;
+        let p = self.live(proc).ok_or(Errno::EBADF)?;
+        self.procs.remove(proc);
+        self.ended[p as usize] = true;
         self.exited.insert(proc.to_string());
         Ok(self
             .handles_of(p)
@@ -222,6 +248,48 @@ mod tests {
         fn send_sync<T: Send + Sync>() {}
         send_sync::<Processes>();
         send_sync::<crate::table::AddressTable>();
+    }
+
+    #[test]
+    fn same_name_agrees_with_string_equality() {
+        let names: Vec<String> = (0..=20)
+            .flat_map(|n| {
+                let base: String = (0..n).map(|i| char::from(b'a' + i % 26)).collect();
+                // The same length differing at each position, and one byte shorter.
+                let mut v = vec![base.clone(), base.chars().skip(1).collect()];
+                for i in 0..n as usize {
+                    let mut b = base.clone().into_bytes();
+                    b[i] = b'Z';
+                    v.push(String::from_utf8(b).unwrap());
+                }
+                v
+            })
+            .collect();
+        for a in &names {
+            for b in &names {
+                assert_eq!(same_name(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn live_scan_agrees_with_the_tree() {
+        let mut p = Processes::new();
+        let probe = |p: &Processes| {
+            for k in 0..2 * SCAN_MAX {
+                for name in [format!("w{k}"), format!("x{k}"), "main".to_string()] {
+                    assert_eq!(p.live(&name), p.procs.get(&name).copied(), "{name}");
+                }
+            }
+        };
+        for k in 0..2 * SCAN_MAX {
+            probe(&p);
+            p.fork("main", &format!("w{k}")).unwrap();
+            if k % 3 == 0 {
+                p.exit(&format!("w{k}")).unwrap();
+            }
+        }
+        probe(&p);
     }
 
     #[test]

@@ -129,7 +129,7 @@ impl AddressTable {
     /// `addr`. Windows: with several conflicting sockets the oldest one's cell decides —
     /// assumed; no source says which error wins.
     fn first_conflict(&self, id: SocketId, addr: SocketAddr) -> Option<Errno> {
-        let me = self.entries.get(&id)?;
+        let me = self.entries.get(id)?;
         self.port_conflict(addr, me.opts, me.uid, Some(id))
     }
 
@@ -227,7 +227,7 @@ impl AddressTable {
             addr
         };
         self.place(id, addr, false);
-        let e = self.entries.get_mut(&id).expect("checked above");
+        let e = self.entries.get_mut(id).expect("checked above");
         e.state = TableState::Bound;
         e.port_locked = explicit_port;
         Ok(addr)
@@ -275,7 +275,7 @@ impl AddressTable {
         if self.cfg.listen_rechecks_bind && self.first_conflict(id, addr).is_some() {
             return Err(Errno::EADDRINUSE);
         }
-        self.entries.get_mut(&id).expect("checked").state = TableState::Listen;
+        self.entries.get_mut(id).expect("checked").state = TableState::Listen;
         self.listening.entry(addr.port()).or_default().insert(id);
         Ok(addr)
     }

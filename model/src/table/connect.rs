@@ -69,7 +69,7 @@ impl AddressTable {
                 (SocketAddr::new(src, port), true)
             }
         };
-        let e = self.entries.get_mut(&id).expect("checked");
+        let e = self.entries.get_mut(id).expect("checked");
         if placed {
             // The automatic bind of connect().
             e.bound_addr = Some(local);
@@ -108,7 +108,7 @@ impl AddressTable {
     /// keeps its port until close. For KB Q177074 the connection no longer holds a stale address object.
     /// Unknown or unconnected ids are ignored.
     pub fn disconnected(&mut self, id: SocketId) {
-        let Some(e) = self.entries.get(&id) else {
+        let Some(e) = self.entries.get(id) else {
             return;
         };
         let (TableState::Connected { remote }, Some(local)) = (e.state.clone(), e.local) else {
@@ -117,8 +117,8 @@ impl AddressTable {
         let keep_port = e.port_locked || !self.cfg.release_unlocked_port_on_disconnect;
         self.by_tuple.remove(&FourTuple::new(local, remote));
         self.forget_stale(id);
-        let before = self.pre_connect.remove(&id).flatten();
-        let e = self.entries.get_mut(&id).expect("checked");
+        let before = self.pre_connect.remove(id).flatten();
+        let e = self.entries.get_mut(id).expect("checked");
         if keep_port {
             e.local = Some(before.unwrap_or(local));
             e.state = TableState::Bound;
@@ -148,7 +148,7 @@ impl AddressTable {
             unmapped_endpoint(tuple.remote),
         );
         let parent = self.entry(listener).ok_or(Errno::EBADF)?;
-        if self.by_tuple.contains_key(&tuple) || self.tw.slot_of_tuple(&tuple).is_some() {
+        if self.tw.slot_of_tuple(&tuple).is_some() {
             return Err(Errno::EADDRNOTAVAIL);
         }
         let child = Entry {
@@ -166,10 +166,13 @@ impl AddressTable {
         };
         drop(parent);
         let id = SocketId(self.next_id);
+        // A live connection on the 4-tuple: nothing is claimed.
+        if !self.by_tuple.insert_new(tuple, id) {
+            return Err(Errno::EADDRNOTAVAIL);
+        }
         self.next_id += 1;
         self.entries.insert(id, child);
         self.hold_port(id, tuple.local.port(), false);
-        self.by_tuple.insert(tuple, id);
         Ok(id)
     }
 }

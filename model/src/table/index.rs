@@ -295,6 +295,23 @@ impl<K: PackV4 + Hash + Eq, V> PackedMap<K, V> {
         }
     }
 
+    /// Inserts `v` under `k` unless `k` is present; returns whether it did.
+    pub(super) fn insert_new(&mut self, k: K, v: V) -> bool {
+        fn put<Q: Hash + Eq, V>(m: &mut FixedMap<Q, V>, k: Q, v: V) -> bool {
+            match m.entry(k) {
+                Slot::Vacant(e) => {
+                    e.insert(v);
+                    true
+                }
+                Slot::Occupied(_) => false,
+            }
+        }
+        match k.pack_v4() {
+            Some(p) => put(&mut self.v4, p, v),
+            None => put(&mut self.other, k, v),
+        }
+    }
+
     pub(super) fn remove(&mut self, k: &K) -> Option<V> {
         match k.pack_v4() {
             Some(p) => self.v4.remove(&p),
@@ -356,14 +373,29 @@ impl TupleIndex {
 
     pub(super) fn insert(&mut self, t: FourTuple, id: SocketId) {
         if self.tuples.insert(t, id).is_none() {
-            let d = self
-                .by_dest
-                .get_or_insert_with((t.local.ip(), t.remote), || {
-                    (0, PortSet::One(t.local.port()))
-                });
-            d.0 += 1;
-            d.1.insert(t.local.port());
+            self.take_port(t);
         }
+    }
+
+    /// [`TupleIndex::insert`] of a 4-tuple not present; returns false (and changes nothing)
+    /// if it is.
+    pub(super) fn insert_new(&mut self, t: FourTuple, id: SocketId) -> bool {
+        let new = self.tuples.insert_new(t, id);
+        if new {
+            self.take_port(t);
+        }
+        new
+    }
+
+    /// `t`'s destination counts it and its local port.
+    fn take_port(&mut self, t: FourTuple) {
+        let d = self
+            .by_dest
+            .get_or_insert_with((t.local.ip(), t.remote), || {
+                (0, PortSet::One(t.local.port()))
+            });
+        d.0 += 1;
+        d.1.insert(t.local.port());
     }
 
     pub(super) fn remove(&mut self, t: &FourTuple) -> Option<SocketId> {

@@ -26,6 +26,7 @@
 use crate::addr::{is_wildcard, overlaps, unmapped, unmapped_endpoint, FourTuple};
 use crate::errno::Errno;
 use crate::fixed_hash::FixedMap;
+use crate::id_map::IdMap;
 use crate::profile::{
     windows_category, BindRules, ListenerChoice, ProfileConfig, WinBind, WINDOWS_2003_OTHER_USER,
     WINDOWS_2003_SAME_USER, WINDOWS_CLASSIC,
@@ -157,8 +158,8 @@ pub struct AddressTable {
     cfg: ProfileConfig,
     local_addrs: Vec<IpAddr>,
     next_id: u32,
-    /// Every socket not in TIME-WAIT (looked up by id; [`AddressTable::entries`] sorts).
-    entries: FixedMap<SocketId, Entry>,
+    /// Every socket not in TIME-WAIT, by id.
+    entries: IdMap<Entry>,
     /// The entries holding each port, in id order (TIME-WAIT records are in `tw`'s port
     /// lists).
     by_port: FixedMap<u16, IdSet>,
@@ -177,7 +178,7 @@ pub struct AddressTable {
     perturb: FixedMap<(IpAddr, u16), u32>,
     /// The local address each connecting socket had before `connect()`, for
     /// [`AddressTable::disconnected`].
-    pre_connect: FixedMap<SocketId, Option<SocketAddr>>,
+    pre_connect: IdMap<Option<SocketAddr>>,
     /// KB Q177074: the address objects of closed listeners that still serve accepted
     /// connections, by the listener's bound address, with those connections' ids.
     stale: BTreeMap<SocketAddr, BTreeSet<SocketId>>,
@@ -203,14 +204,14 @@ impl AddressTable {
             cfg,
             local_addrs,
             next_id: 1,
-            entries: FixedMap::default(),
+            entries: IdMap::default(),
             by_port: FixedMap::default(),
             listening: FixedMap::default(),
             by_tuple: TupleIndex::default(),
             explicit: PortCounts::default(),
             tw: TwStore::default(),
             perturb: FixedMap::default(),
-            pre_connect: FixedMap::default(),
+            pre_connect: IdMap::default(),
             timestamps: false,
             sticky: BTreeMap::new(),
             recycled: Vec::new(),
@@ -253,7 +254,7 @@ impl AddressTable {
 
     /// [`AddressTable::get`] without copying a live entry.
     fn entry(&self, id: SocketId) -> Option<Cow<'_, Entry>> {
-        if let Some(e) = self.entries.get(&id) {
+        if let Some(e) = self.entries.get(id) {
             return Some(Cow::Borrowed(e));
         }
         let slot = self.tw.slot_of(id)?;
@@ -267,7 +268,7 @@ impl AddressTable {
         let mut all: Vec<(SocketId, Entry)> = self
             .entries
             .iter()
-            .map(|(id, e)| (*id, e.clone()))
+            .map(|(id, e)| (id, e.clone()))
             .chain(
                 self.tw
                     .by_socket_id()
@@ -298,7 +299,7 @@ impl AddressTable {
     /// A socket in TIME-WAIT takes the new options too (its record's bind conflicts follow
     /// them).
     pub fn set_options(&mut self, id: SocketId, opts: SockOptions) -> Result<(), Errno> {
-        if let Some(e) = self.entries.get_mut(&id) {
+        if let Some(e) = self.entries.get_mut(id) {
             e.opts = opts;
             return Ok(());
         }
@@ -316,7 +317,7 @@ impl AddressTable {
     }
 
     fn place(&mut self, id: SocketId, addr: SocketAddr, by_connect: bool) {
-        let e = self.entries.get_mut(&id).expect("caller checked the id");
+        let e = self.entries.get_mut(id).expect("caller checked the id");
         e.local = Some(addr);
         e.bound_addr = Some(addr);
         e.port_by_connect = by_connect;

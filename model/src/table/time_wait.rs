@@ -10,7 +10,7 @@ impl AddressTable {
     /// Errors: EBADF for an unknown id; EINVAL if the socket is not connected on
     /// `record.tuple` (a socket in TIME-WAIT included).
     pub fn enter_time_wait(&mut self, id: SocketId, record: TimeWaitRecord) -> Result<(), Errno> {
-        let Some(e) = self.entries.remove(&id) else {
+        let Some(e) = self.entries.get(id) else {
             // A socket already in TIME-WAIT is not connected.
             let in_tw = self.tw.slot_of(id).is_some();
             return Err(if in_tw { Errno::EINVAL } else { Errno::EBADF });
@@ -18,19 +18,20 @@ impl AddressTable {
         let connected =
             matches!(e.state, TableState::Connected { remote } if remote == record.tuple.remote);
         if !connected || e.local != Some(record.tuple.local) {
-            self.entries.insert(id, e);
             return Err(Errno::EINVAL);
         }
+        let (owner, connected_before) = (Owner::of(e, e.opts), e.connected_before);
+        self.entries.discard(id);
         let port = record.tuple.local.port();
         // The record keeps holding the port (and its explicit-bind count).
         self.release_port(id, port);
         self.by_tuple.retire(&record.tuple);
-        if e.connected_before {
+        if connected_before {
             // Only a socket that connected has a pre-connect address.
-            self.pre_connect.remove(&id);
+            self.pre_connect.discard(id);
         }
         self.forget_stale(id);
-        self.tw.insert(id, &record, Owner::of(&e, e.opts));
+        self.tw.insert(id, &record, owner);
         Ok(())
     }
 
@@ -72,17 +73,20 @@ impl AddressTable {
     /// those connections; [`AddressTable::choose_listener`] refuses requests to that address
     /// until each of them has entered TIME-WAIT, been disconnected or been removed.
     pub fn remove(&mut self, id: SocketId) -> Option<TimeWaitRecord> {
-        let Some(e) = self.entries.remove(&id) else {
+        let Some(e) = self.entries.get(id) else {
             let slot = self.tw.slot_of(id)?;
             return Some(self.remove_time_wait(slot).1);
         };
+        // What is needed of the entry, which is dropped in place.
+        let (state, local, port_by_connect) = (e.state.clone(), e.local, e.port_by_connect);
         if e.connected_before {
             // Only a socket that connected has a pre-connect address.
-            self.pre_connect.remove(&id);
+            self.pre_connect.discard(id);
         }
+        self.entries.discard(id);
         self.forget_stale(id);
         if let (TableState::Listen, Some(addr), true) =
-            (&e.state, e.local, self.cfg.stale_listener_refuses)
+            (&state, local, self.cfg.stale_listener_refuses)
         {
             let live: BTreeSet<SocketId> = self
                 .by_port
@@ -91,7 +95,7 @@ impl AddressTable {
                 .flatten()
                 .filter(|c| {
                     // `id` itself is still indexed by port here.
-                    self.entries.get(*c).is_some_and(|c| {
+                    self.entries.get(**c).is_some_and(|c| {
                         c.accepted_from == Some(id)
                             && matches!(c.state, TableState::Connected { .. })
                     })
@@ -102,11 +106,11 @@ impl AddressTable {
                 self.stale.entry(addr).or_default().extend(live);
             }
         }
-        if let Some(l) = e.local {
-            if self.release_port(id, l.port()) && !e.port_by_connect {
+        if let Some(l) = local {
+            if self.release_port(id, l.port()) && !port_by_connect {
                 self.explicit.sub(l.port());
             }
-            if e.state == TableState::Listen {
+            if state == TableState::Listen {
                 if let Some(set) = self.listening.get_mut(&l.port()) {
                     set.remove(id);
                     if set.is_empty() {
@@ -115,7 +119,7 @@ impl AddressTable {
                 }
             }
         }
-        if let (TableState::Connected { remote }, Some(l)) = (e.state, e.local) {
+        if let (TableState::Connected { remote }, Some(l)) = (state, local) {
             self.by_tuple.remove(&FourTuple::new(l, remote));
         }
         None

@@ -101,6 +101,9 @@ const FREE: Rec = Rec {
     last_ack: 0,
 };
 
+/// Up to this many expiry lists, a length's list is found by a scan rather than by
+/// `length_ix`.
+const LENGTHS_SCANNED: usize = 4;
 /// Slots in the chunks before they reach full size (16 + 32 + … + 1024).
 const SMALL_SLOTS: u32 = 2032;
 /// Slots in a full-size chunk.
@@ -441,7 +444,15 @@ impl TwStore {
     }
 
     fn length_index(&mut self, length: Duration) -> u32 {
-        if let Some(&i) = self.length_ix.get(&length) {
+        // Every list is indexed under its length, so with few lists a scan finds the same one.
+        let found = if self.lengths.len() <= LENGTHS_SCANNED {
+            (0u32..)
+                .zip(&self.lengths)
+                .find_map(|(i, l)| (l.length == length).then_some(i))
+        } else {
+            self.length_ix.get(&length).copied()
+        };
+        if let Some(i) = found {
             // Possibly an emptied list kept for reuse (it stays queued; see `release_length`).
             return i;
         }

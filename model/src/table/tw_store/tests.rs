@@ -36,11 +36,21 @@ fn agrees_with_a_sorted_set() {
         x ^= x << 5;
         x
     };
-    let lengths = [1_000_000u64, 2_000_000, 60_000_000].map(Duration::from_micros);
+    // More lengths than `LENGTHS_SCANNED`: lists are found both by the scan and by the index.
+    let lengths = [
+        1_000_000u64,
+        2_000_000,
+        60_000_000,
+        3_000_000,
+        4_000_000,
+        5_000_000,
+    ]
+    .map(Duration::from_micros);
     let mut store = TwStore::default();
     let mut model: BTreeMap<SocketId, TimeWaitRecord> = BTreeMap::new();
     let mut now = Instant::ZERO;
     let mut next_id = 1u32;
+    let mut most_lists = 0;
     for step in 0..20_000 {
         match next() % 10 {
             0..=4 => {
@@ -52,7 +62,8 @@ fn agrees_with_a_sorted_set() {
                 if model.values().any(|r| r.tuple == tuple) {
                     continue;
                 }
-                let length = lengths[(next() % 3) as usize];
+                // Mostly the first three, so that lists empty and are reused.
+                let length = lengths[(next() % if step % 1000 < 500 { 3 } else { 6 }) as usize];
                 let base = TimeWaitRecord::new(
                     tuple,
                     step,
@@ -110,6 +121,12 @@ fn agrees_with_a_sorted_set() {
             }
         }
         assert_eq!(store.len(), model.len());
+        // Every list is indexed under its length (what the scan of `length_index` relies on).
+        assert_eq!(store.length_ix.len(), store.lengths.len());
+        most_lists = most_lists.max(store.lengths.len());
+        for (i, l) in (0u32..).zip(&store.lengths) {
+            assert_eq!(store.length_ix.get(&l.length), Some(&i));
+        }
         assert_eq!(
             store.earliest(),
             model.values().map(|r| r.expires_at()).min()
@@ -133,6 +150,7 @@ fn agrees_with_a_sorted_set() {
             assert_eq!(got, want, "port {port}");
         }
     }
+    assert!(most_lists > LENGTHS_SCANNED, "{most_lists} lists");
     // At most 2 × 5 × 40 records live at once: freed slots were reused.
     assert!(store.slab.used <= 400, "{} slots", store.slab.used);
 }
