@@ -5,8 +5,8 @@
 //! last page, which new ids fill (the last page freed is kept for the next page needed, so a
 //! host with one socket at a time allocates nothing), and the empty pages in front of the
 //! first used one are dropped when the window next grows at the back: memory follows the
-//! live ids, plus one pointer per page from the oldest live id up to the highest id seen. Any id may be inserted (an id below the window grows it at
-//! the front).
+//! live ids, plus one pointer per page from the oldest live id up to the highest id seen.
+//! Any id may be inserted (an id below the window grows it at the front).
 
 use crate::table::SocketId;
 
