@@ -278,16 +278,16 @@ impl Network {
             return;
         };
         let route = self.default_route(from, to);
+        let head = Head {
+            id,
+            dup_of: None,
+            from,
+            to,
+            route,
+            sent_at: now,
+        };
         if let Some(delay) = self.plain[route] {
             // What the general path below does for such a route, without its steps.
-            let head = Head {
-                id,
-                dup_of: None,
-                from,
-                to,
-                route,
-                sent_at: now,
-            };
             out.push(self.schedule(head, pkt, delay, None));
             return;
         }
@@ -326,14 +326,6 @@ impl Network {
                 }
             }
         }
-        let head = Head {
-            id,
-            dup_of: None,
-            from,
-            to,
-            route,
-            sent_at: now,
-        };
         let (head, extra, fault) = match applied {
             None => (head, Duration::ZERO, None),
             Some((i, Action::Drop)) => {
