@@ -6,13 +6,16 @@
 
 use libfuzzer_sys::fuzz_target;
 use twsim_sim::engine::{run, RunOptions};
-use twsim_sim::scenario::{parse, Overrides};
+use twsim_sim::scenario::{parse, Overrides, Resolved, WorkloadEnd};
 
 /// Scenarios larger than this are loaded and validated but not simulated, to keep each
 /// execution fast.
 const MAX_HOSTS: usize = 4;
 const MAX_STEPS: usize = 30;
 const MAX_VARIANTS: usize = 4;
+/// Workload connections, all workloads together; a workload that ends after a duration
+/// rather than a count is not simulated (its connection count is not bounded in advance).
+const MAX_CONNECTIONS: u64 = 64;
 
 const FILE: &str = "fuzz.json";
 
@@ -37,7 +40,7 @@ fuzz_target!(|data: &[u8]| {
                 continue;
             }
         };
-        if resolved.hosts.len() <= MAX_HOSTS && resolved.steps.len() <= MAX_STEPS {
+        if is_small(&resolved) {
             let report = run(
                 &resolved,
                 RunOptions {
@@ -50,3 +53,14 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+/// Whether a resolved scenario is small enough to simulate in every execution.
+fn is_small(r: &Resolved) -> bool {
+    let connections = r.workloads.iter().try_fold(0u64, |n, w| match w.end {
+        WorkloadEnd::Count(c) => Some(n.saturating_add(c)),
+        WorkloadEnd::Duration(_) => None,
+    });
+    r.hosts.len() <= MAX_HOSTS
+        && r.steps.len() <= MAX_STEPS
+        && connections.is_some_and(|n| n <= MAX_CONNECTIONS)
+}
