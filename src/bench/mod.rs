@@ -162,28 +162,75 @@ pub fn measure_bare(n: u64) -> Figures {
     }
 }
 
-/// Runs the three measurements and prints them; the last two lines are the ratios
+/// How many paired rounds `twsim bench` runs: each round times the bare harness and the
+/// simulator back to back (in alternating order), so that a slow moment of a shared machine
+/// hits both sides of a pair alike.
+pub const ROUNDS: usize = 7;
+
+/// The median of `xs` (the upper median for an even count); `NaN` for none.
+fn median_of(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// Runs the measurements and prints them; the last two lines are the ratios
 /// `simulator / bare = X%` and `simulator / kernel = Y×`.
+///
+/// The bare harness and the simulator run [`ROUNDS`] paired rounds of `n` lifecycles each;
+/// `simulator / bare` is the median of the rounds' ratios, and each rate printed is the median
+/// of its side's rounds. The step-script version and the kernel run once (the kernel's
+/// lifecycles take wall time of their own: about 2 s for 20 000), and `simulator / kernel`
+/// divides the simulator's median rate by the kernel's.
 pub fn run(n: u64) {
-    let bare = measure_bare(n);
-    let sim = measure_sim(n);
+    let (mut bares, mut sims, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let mut segments = (0, 0);
+    for round in 0..ROUNDS {
+        let (bare, sim) = if round % 2 == 0 {
+            let b = measure_bare(n);
+            (b, measure_sim(n))
+        } else {
+            let s = measure_sim(n);
+            (measure_bare(n), s)
+        };
+        segments = (bare.segments, sim.segments);
+        ratios.push(sim.rate() / bare.rate());
+        bares.push(bare.rate());
+        sims.push(sim.rate());
+    }
     let script = measure_sim_script(n);
     let kernel = kernel::measure(n);
+    let (bare_rate, sim_rate) = (median_of(&bares), median_of(&sims));
+    let spread = |v: &[f64]| {
+        let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = v.iter().copied().fold(0.0, f64::max);
+        (lo, hi)
+    };
     let mut s = String::new();
     let _ = writeln!(s, "connection lifecycles (handshake, 16 B request, 64 B response, client close, TIME-WAIT expiry), n = {n}");
-    for (name, f) in [
-        ("bare smoltcp harness", &bare),
-        ("twsim simulator", &sim),
-        ("  (as a step script)", &script),
+    let _ = writeln!(
+        s,
+        "  bare smoltcp harness and simulator: medians of {ROUNDS} paired rounds"
+    );
+    for (name, rate, v, segs) in [
+        ("bare smoltcp harness", bare_rate, &bares, segments.0),
+        ("twsim simulator", sim_rate, &sims, segments.1),
     ] {
+        let (lo, hi) = spread(v);
         let _ = writeln!(
             s,
-            "  {name:<22} {:>10.0} lifecycles/s  {:>7.3} s  {:>5.2} segments/lifecycle",
-            f.rate(),
-            f.seconds,
-            f.segments as f64 / f.lifecycles as f64
+            "  {name:<22} {rate:>10.0} lifecycles/s  (rounds {lo:.0}..{hi:.0})  {:>5.2} segments/lifecycle",
+            segs as f64 / n as f64
         );
     }
+    let _ = writeln!(
+        s,
+        "  {:<22} {:>10.0} lifecycles/s  {:>7.3} s  {:>5.2} segments/lifecycle",
+        "  (as a step script)",
+        script.rate(),
+        script.seconds,
+        script.segments as f64 / script.lifecycles as f64
+    );
     match &kernel {
         Ok(k) => {
             let _ = writeln!(
@@ -198,14 +245,17 @@ pub fn run(n: u64) {
             let _ = writeln!(s, "  {:<22} skipped: {why}", "kernel loopback");
         }
     }
+    let (lo, hi) = spread(&ratios);
     let _ = writeln!(
         s,
-        "simulator / bare = {:.1}%",
-        100.0 * sim.rate() / bare.rate()
+        "  simulator / bare by round: {:.1}%..{:.1}%",
+        100.0 * lo,
+        100.0 * hi
     );
+    let _ = writeln!(s, "simulator / bare = {:.1}%", 100.0 * median_of(&ratios));
     match &kernel {
         Ok(k) => {
-            let _ = writeln!(s, "simulator / kernel = {:.2}×", sim.rate() / k.rate());
+            let _ = writeln!(s, "simulator / kernel = {:.2}×", sim_rate / k.rate());
         }
         Err(_) => {
             let _ = writeln!(s, "simulator / kernel = n/a (kernel baseline skipped)");
@@ -214,8 +264,9 @@ pub fn run(n: u64) {
     print!("{s}");
 }
 
-/// How many times `--scale` runs each size (alternating N and 4N); it reports the medians.
-pub const SCALE_REPEATS: usize = 5;
+/// How many paired rounds `--scale` runs: each round times N and 4N back to back (in
+/// alternating order); it reports the medians and the median of the rounds' ratios.
+pub const SCALE_REPEATS: usize = 9;
 
 /// The median of `runs` by time.
 fn median(mut runs: Vec<scale::ScaleFigures>) -> scale::ScaleFigures {
@@ -223,14 +274,23 @@ fn median(mut runs: Vec<scale::ScaleFigures>) -> scale::ScaleFigures {
     runs.swap_remove(runs.len() / 2)
 }
 
-/// Times the scale scenario with `n` and `4n` connections, [`SCALE_REPEATS`] times each
-/// (alternating, so that a slow moment of a shared machine hits both sizes alike), and prints
-/// every time, the medians and their ratio; the last line is `time(4N) / time(N) = R`.
+/// Times the scale scenario with `n` and `4n` connections in [`SCALE_REPEATS`] paired rounds
+/// (the two sizes back to back, in alternating order, so that a slow moment of a shared
+/// machine hits both sides of a pair alike), and prints every time, the medians, and the
+/// median of the rounds' ratios as the last line: `time(4N) / time(N) = R`.
 pub fn run_scale(n: usize) {
-    let (mut smalls, mut larges) = (Vec::new(), Vec::new());
-    for _ in 0..SCALE_REPEATS {
-        smalls.push(scale::measure(n));
-        larges.push(scale::measure(4 * n));
+    let (mut smalls, mut larges, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..SCALE_REPEATS {
+        let (small, large) = if round % 2 == 0 {
+            let s = scale::measure(n);
+            (s, scale::measure(4 * n))
+        } else {
+            let l = scale::measure(4 * n);
+            (scale::measure(n), l)
+        };
+        ratios.push(large.seconds / small.seconds);
+        smalls.push(small);
+        larges.push(large);
     }
     let times = |v: &[scale::ScaleFigures]| {
         v.iter()
@@ -259,7 +319,8 @@ pub fn run_scale(n: usize) {
     }
     let _ = writeln!(
         s,
-        "time(4N) / time(N) = {:.2} (medians; linear would be 4)",
+        "time(4N) / time(N) = {:.2} (median of {SCALE_REPEATS} paired rounds; ratio of the medians {:.2}; linear would be 4)",
+        median_of(&ratios),
         large.seconds / small.seconds
     );
     print!("{s}");
