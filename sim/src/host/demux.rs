@@ -17,6 +17,8 @@ impl Host {
             return arrival(None, Outcome::NotMine);
         }
         let tuple = FourTuple::new(SocketAddr::V4(pkt.meta.dst), SocketAddr::V4(pkt.meta.src));
+        // The live connections' key of the 4-tuple, computed once for every lookup below.
+        let key = TupleMap::<Conn>::key_v4(pkt.meta.dst, pkt.meta.src);
         if pkt.meta.has(TcpFlags::SYN | TcpFlags::FIN) {
             // smoltcp 0.14 cannot take a SYN+FIN (one control flag per segment): the profile's
             // rule decides before anything else sees it.
@@ -39,7 +41,7 @@ impl Host {
             && pkt.meta.payload_len > 0
             && self
                 .conns
-                .get(&tuple)
+                .get_by_key(key)
                 .is_some_and(|c| self.socks.get(&c.id).is_none_or(|s| s.closed));
         if orphan_data {
             // RFC 1122 §4.2.2.13 / Linux tcp_rcv_state_process (FIN-WAIT, RCV_SHUTDOWN): new
@@ -52,7 +54,7 @@ impl Host {
             self.abort_conn(now, tuple, ConnEnd::Aborted);
             return arrival(None, Outcome::Aborted);
         }
-        if let Some((stale, outcome)) = self.deliver_to_conn(now, tuple, &mut pkt) {
+        if let Some((stale, outcome)) = self.deliver_to_conn(now, tuple, key, &mut pkt) {
             return arrival(stale, outcome);
         }
         let seg = pkt.meta;
@@ -80,18 +82,19 @@ impl Host {
         arrival(incarnation.map(|_| stale), Outcome::NoConnection)
     }
 
-    /// A segment for the live connection `tuple`: PAWS first (RFC 7323 §5.3), then smoltcp,
-    /// then the oracle. Says whether the segment was stale (when provenance can tell) and
-    /// what became of it; `None`, with `pkt` untouched, when `tuple` has no live connection.
-    /// The segment's bytes go to smoltcp.
+    /// A segment for the live connection `tuple` (`key`: its [`TupleMap::key`]): PAWS first
+    /// (RFC 7323 §5.3), then smoltcp, then the oracle. Says whether the segment was stale
+    /// (when provenance can tell) and what became of it; `None`, with `pkt` untouched, when
+    /// `tuple` has no live connection. The segment's bytes go to smoltcp.
     fn deliver_to_conn(
         &mut self,
         now: Instant,
         tuple: FourTuple,
+        key: u128,
         pkt: &mut Packet,
     ) -> Option<(Option<bool>, Outcome)> {
         let timestamps = self.cfg.timestamps;
-        let c = self.conns.get_mut(&tuple)?;
+        let c = self.conns.get_mut_by_key(key)?;
         // The segment as it arrived (SEG.ACK before the translation below).
         let seg = pkt.meta;
         if self.track_woken {
@@ -188,7 +191,11 @@ impl Host {
         };
         // The one lookup after the poll: the connection may have ended in it (an RST, or
         // TIME-WAIT took over).
-        let Some(c) = self.conns.get_mut(&tuple).filter(|c| c.handle == handle) else {
+        let Some(c) = self
+            .conns
+            .get_mut_by_key(key)
+            .filter(|c| c.handle == handle)
+        else {
             return Some((
                 known.then_some(stale.is_some()),
                 untaken(Outcome::Processed),
@@ -362,11 +369,15 @@ impl Host {
                     pending,
                     ready,
                 },
+            opts,
+            log_time_wait,
             ..
         }) = self.socks.get(&lid)
         else {
             return false;
         };
+        // What the connection inherits from the listener.
+        let (opts, log_time_wait) = (*opts, *log_time_wait);
         // Linux sk_acceptq_is_full: full when the queue holds more than `backlog` connections,
         // so backlog + 1 fit; other profiles admit `backlog`.
         if (pending.len() + ready.len()) as u32 >= self.cfg.accept_queue_limit(*backlog) {
@@ -395,7 +406,6 @@ impl Host {
         let incarnation = self.incarnations.next(&tuple);
         let want_iss = forced_iss.or(self.isn.next(now, tuple));
         let uid = self.new_conn_uid();
-        let (opts, log_time_wait) = (self.socks[&lid].opts, self.socks[&lid].log_time_wait);
         self.socks.insert(
             cid,
             Sock {

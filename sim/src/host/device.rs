@@ -1,5 +1,6 @@
 //! The in-memory network device between a smoltcp interface and the host layer.
 
+use crate::wire::Packet;
 use smoltcp::phy::{self, Checksum, DeviceCapabilities, Medium};
 use smoltcp::time::Instant as SInstant;
 use std::collections::VecDeque;
@@ -7,7 +8,10 @@ use std::collections::VecDeque;
 /// Most packet buffers a device keeps for reuse.
 const POOL_MAX: usize = 64;
 
-/// An in-memory `phy::Device` (Medium::Ip): the host layer fills `rx` and drains `tx`.
+/// An in-memory `phy::Device` (Medium::Ip): the host layer fills `rx` and drains `tx`, the
+/// host's outbound queue: what smoltcp emits is parsed there once, as it is transmitted
+/// ([`Packet::emitted`]; anything but TCP/IPv4 is dropped), and the host layer queues its own
+/// crafted segments behind it, so the queue holds the host's packets in the order they left.
 /// Buffers of received packets go back to `pool` and carry the next transmitted ones, so a
 /// steady exchange allocates nothing per packet. A reused buffer keeps its old bytes (only
 /// growth is zero-filled): smoltcp's IPv4 and TCP emitters write every byte of the length they
@@ -17,16 +21,16 @@ const POOL_MAX: usize = 64;
 #[derive(Default)]
 pub struct Dev {
     pub(super) rx: VecDeque<Vec<u8>>,
-    pub(super) tx: Vec<Vec<u8>>,
+    pub(super) tx: Vec<Packet>,
     pool: Vec<Vec<u8>>,
 }
 
 /// Receive token of [`Dev`]: returns its buffer to the pool once consumed.
 pub struct RxTok<'a>(Vec<u8>, &'a mut Vec<Vec<u8>>);
 /// Transmit token of [`Dev`]: takes a buffer from the pool when it has one (its old bytes are
-/// overwritten by the emitter, see [`Dev`]).
+/// overwritten by the emitter, see [`Dev`]) and queues the packet emitted into it, parsed.
 pub struct TxTok<'a> {
-    tx: &'a mut Vec<Vec<u8>>,
+    tx: &'a mut Vec<Packet>,
     pool: Option<&'a mut Vec<Vec<u8>>>,
 }
 
@@ -45,7 +49,11 @@ impl phy::TxToken for TxTok<'_> {
         let mut buf = self.pool.and_then(|p| p.pop()).unwrap_or_default();
         buf.resize(len, 0);
         let r = f(&mut buf);
-        self.tx.push(buf);
+        // The one parse of an emitted segment: the view travels with the bytes. smoltcp's
+        // emitters fill in both checksums (transmit checksums are not offloaded).
+        if let Some(p) = Packet::emitted(buf) {
+            self.tx.push(p);
+        }
         r
     }
 }
@@ -123,8 +131,8 @@ mod tests {
             for i in 0..2 {
                 ifaces[i].poll(now, &mut devs[i], &mut sets[i]);
                 for p in std::mem::take(&mut devs[i].tx) {
-                    wire.push(p.clone());
-                    devs[1 - i].rx.push_back(p);
+                    wire.push(p.bytes.clone());
+                    devs[1 - i].rx.push_back(p.bytes);
                 }
             }
             let [client, server] = &mut sets;

@@ -4,17 +4,11 @@
 use super::*;
 
 impl Host {
-    pub(super) fn after_poll(&mut self, now: Instant) {
-        // 1. what left the host
-        let mut tx = std::mem::take(&mut self.tx_scratch);
-        std::mem::swap(&mut tx, &mut self.dev.tx);
-        for bytes in tx.drain(..) {
-            // The one parse of an emitted segment: the view travels with the bytes.
-            let Some(p) = Packet::emitted(bytes) else {
-                continue;
-            };
-            self.crafted.push(p);
-            let pkt = self.crafted.last_mut().expect("just pushed");
+    /// After a poll of the interface: `sent_before` is the length the device's outbound queue
+    /// had before it (what smoltcp sent in the poll follows).
+    pub(super) fn after_poll(&mut self, now: Instant, sent_before: usize) {
+        // 1. what left the host (parsed by the device as it was emitted)
+        for pkt in &mut self.dev.tx[sent_before..] {
             if let Some(c) = self.conns.get_mut_v4(pkt.meta.src, pkt.meta.dst) {
                 if c.wire_iss.is_none() && pkt.meta.has(TcpFlags::SYN) {
                     // The SYN (or SYN-ACK) carries smoltcp's ISS: from here on the connection's
@@ -40,7 +34,6 @@ impl Host {
                 }
             }
         }
-        self.tx_scratch = tx;
         // 2. state changes, in 4-tuple order; collected first (only the connections that
         // changed or wait in TIME-WAIT), sorted (the map's order is its hasher's), then
         // handled, since handling may remove connections.

@@ -242,7 +242,6 @@ pub struct Host {
     conns_created: u32,
     /// Stale-segment hazards seen by this host.
     pub hazards: Hazards,
-    crafted: Vec<Packet>,
     /// Events since the simulator last drained them.
     pub events: Vec<Event>,
     /// Finished TIME-WAIT records of script sockets (workload sockets' records are counted
@@ -255,8 +254,6 @@ pub struct Host {
     pool: Vec<tcp::Socket<'static>>,
     /// Reused buffer of [`Host::after_poll`] (4-tuples as [`TupleMap::key`]s).
     scratch: Vec<(u128, State, State)>,
-    /// Reused buffer of [`Host::after_poll`]: the device's transmitted packets, swapped out.
-    tx_scratch: Vec<Vec<u8>>,
     /// TIME-WAIT records a SYN reopened, kept until the new connection proves genuine
     /// (RFC 1122 §4.2.2.13 policies).
     reopened: TupleMap<TimeWaitRecord>,
@@ -401,14 +398,12 @@ impl Host {
             isn,
             conns_created: 0,
             hazards: Hazards::default(),
-            crafted: Vec::new(),
             events: Vec::new(),
             tw_log: Vec::new(),
             tw_unlogged: 0,
             record: true,
             pool: Vec::new(),
             scratch: Vec::new(),
-            tx_scratch: Vec::new(),
             reopened: TupleMap::default(),
             woken: Vec::new(),
             track_woken: false,
@@ -451,9 +446,10 @@ impl Host {
         // Anything left for this instant shows in poll_at, which the event loop reads.
         let at = sinstant(now);
         for _ in 0..64 {
+            let sent_before = self.dev.tx.len();
             let r = self.iface.poll(at, &mut self.dev, &mut self.sockets);
             self.smol_at = None;
-            self.after_poll(now);
+            self.after_poll(now, sent_before);
             if r == smoltcp::iface::PollResult::None {
                 break;
             }
@@ -490,13 +486,13 @@ impl Host {
 
     /// Packets this host has sent since the last call, in order.
     pub fn take_tx(&mut self) -> Vec<Packet> {
-        std::mem::take(&mut self.crafted)
+        std::mem::take(&mut self.dev.tx)
     }
 
     /// Exchanges the packets sent since the last call with `spare` (empty; its capacity is
     /// kept for the next ones), so that neither side allocates per batch.
     pub fn swap_tx(&mut self, spare: &mut Vec<Packet>) {
-        std::mem::swap(&mut self.crafted, spare);
+        std::mem::swap(&mut self.dev.tx, spare);
     }
 
     /// The next connection endpoint's id.
@@ -566,11 +562,11 @@ impl Host {
         outcome
     }
 
-    /// Queues a segment the host layer crafted itself (parsed once, here; [`craft`] fills in
-    /// the checksums).
+    /// Queues a segment the host layer crafted itself behind what smoltcp sent (parsed once,
+    /// here; [`craft`] fills in the checksums).
     fn send_crafted(&mut self, bytes: Vec<u8>) {
         if let Some(p) = Packet::emitted(bytes) {
-            self.crafted.push(p);
+            self.dev.tx.push(p);
         }
     }
 

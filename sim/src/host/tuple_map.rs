@@ -67,6 +67,17 @@ impl<V> TupleMap<V> {
         self.0.get_mut(&Self::key_v4(local, remote))
     }
 
+    /// The entry under key `k` ([`TupleMap::key`]), for a caller that looks a 4-tuple up
+    /// more than once.
+    pub(super) fn get_by_key(&self, k: u128) -> Option<&V> {
+        self.0.get(&k)
+    }
+
+    /// The entry under key `k` ([`TupleMap::key`]), mutably.
+    pub(super) fn get_mut_by_key(&mut self, k: u128) -> Option<&mut V> {
+        self.0.get_mut(&k)
+    }
+
     pub(super) fn contains_key(&self, t: &FourTuple) -> bool {
         self.0.contains_key(&Self::key(t))
     }

@@ -30,7 +30,17 @@ impl TcpFlags {
     /// The SYN, FIN, RST and ACK bits of a TCP header's flags byte (byte 13: FIN 0x01,
     /// SYN 0x02, RST 0x04, ACK 0x10; RFC 9293 §3.1); the other bits are ignored.
     pub fn from_header_byte(b: u8) -> TcpFlags {
-        TcpFlags(((b >> 1) & 1) | ((b & 1) << 1) | (b & 4) | ((b >> 1) & 8))
+        // Indexed by the byte's bits ACK, (PSH), RST, SYN, FIN (0x1f): read per segment.
+        const FLAGS: [u8; 32] = {
+            let mut t = [0; 32];
+            let mut b = 0;
+            while b < 32 {
+                t[b] = (((b >> 1) & 1) | ((b & 1) << 1) | (b & 4) | ((b >> 1) & 8)) as u8;
+                b += 1;
+            }
+            t
+        };
+        TcpFlags(FLAGS[usize::from(b & 0x1f)])
     }
 
     /// Whether every flag of `other` is set.
