@@ -160,11 +160,17 @@ impl<'a> Sim<'a> {
         if !self.hosts[i].events.is_empty() {
             self.flush_events(i);
         }
-        let mut tx = std::mem::take(&mut self.spare_tx);
-        self.hosts[i].swap_tx(&mut tx);
-        if !tx.is_empty() {
-            self.send_all(i, &mut tx);
+        self.hosts[i].swap_tx(&mut self.spare_tx);
+        if !self.spare_tx.is_empty() {
+            self.send_spare(i);
         }
+    }
+
+    /// Sends the packets [`Sim::flush`] took from host `i` into `spare_tx`, leaving the
+    /// buffer empty (its capacity kept).
+    fn send_spare(&mut self, i: usize) {
+        let mut tx = std::mem::take(&mut self.spare_tx);
+        self.send_all(i, &mut tx);
         self.spare_tx = tx;
     }
 
