@@ -64,8 +64,9 @@ struct Wl {
     started: bool,
     accepted: u64,
     /// The server host's `Sim::marks` (changes) when the listener was last found with nothing
-    /// ready: it cannot have a connection ready before the host changes again.
-    accept_seen: Option<u64>,
+    /// ready (`u64::MAX`: never): it cannot have a connection ready before the host changes
+    /// again.
+    accept_seen: u64,
     /// Connect deadlines of the workload's connections, as (deadline, id, slot) in deadline
     /// order: one timeout per workload, so the order of creation. An entry whose connection
     /// no longer connects is stale; the front never is ([`Workloads::settle`]), and stale
@@ -90,13 +91,13 @@ pub(super) struct Workloads {
     free: Vec<u32>,
     /// Connections in `conns`.
     live: usize,
-    /// The slot of each (host, socket) in `conns`.
-    by_sock: crate::FixedMap<(usize, SocketId), u32>,
+    /// The slot of each (host, socket) in `conns`, keyed by [`sock_key`].
+    by_sock: crate::FixedMap<u64, u32>,
     /// Connections to step at the next pass whatever happened (just created): (id, slot).
     fresh: Vec<(u64, u32)>,
-    /// Per host: its `Sim::marks` (changes) when its woken sockets were last taken (a host that
-    /// has not changed since has woken none).
-    woken_seen: Vec<Option<u64>>,
+    /// Per host: its `Sim::marks` (changes) when its woken sockets were last taken
+    /// (`u64::MAX`: never; a host that has not changed since has woken none).
+    woken_seen: Vec<u64>,
     /// Reused buffers of a pass.
     woken: Vec<SocketId>,
     due: Vec<(u64, u32)>,
@@ -155,7 +156,7 @@ impl Workloads {
                 (self.conns.len() - 1) as u32
             }
         };
-        self.by_sock.insert((c.host, c.sock), slot);
+        self.by_sock.insert(sock_key(c.host, c.sock), slot);
         if let Phase::Connecting { deadline, .. } = c.phase {
             let w = &mut self.wls[c.wl];
             w.deadlines.push_back((deadline, c.id, slot));
@@ -173,7 +174,7 @@ impl Workloads {
         let c = self.conns[slot as usize].take()?;
         self.free.push(slot);
         self.live -= 1;
-        self.by_sock.remove(&(c.host, c.sock));
+        self.by_sock.remove(&sock_key(c.host, c.sock));
         if let Phase::Connecting { .. } = c.phase {
             self.wls[c.wl].connecting -= 1;
         }
@@ -187,6 +188,12 @@ impl Workloads {
             self.occupancy,
         )
     }
+}
+
+/// The key of host `host`'s socket `sock` in [`Workloads::by_sock`]: one word, hashed in one
+/// round.
+fn sock_key(host: usize, sock: SocketId) -> u64 {
+    (host as u64) << 32 | u64::from(sock.0)
 }
 
 /// Whether the connection `id` in `slot` is live and still connecting (its deadline entry is
@@ -242,7 +249,7 @@ impl Sim<'_> {
                     listener: None,
                     started: false,
                     accepted: 0,
-                    accept_seen: None,
+                    accept_seen: u64::MAX,
                     deadlines: VecDeque::new(),
                     connecting: 0,
                     stats: WorkloadStats {
@@ -271,7 +278,7 @@ impl Sim<'_> {
             live: 0,
             by_sock: Default::default(),
             fresh: Vec::new(),
-            woken_seen: vec![None; self.hosts.len()],
+            woken_seen: vec![u64::MAX; self.hosts.len()],
             woken: Vec::new(),
             due: Vec::new(),
             sleeping: BTreeMap::new(),
@@ -360,10 +367,10 @@ impl Sim<'_> {
         let woken = &mut wl.woken;
         for (i, (seen, m)) in wl.woken_seen.iter_mut().zip(&self.marks).enumerate() {
             // Only a change to the host can have woken a socket.
-            if *seen == Some(m.changes) {
+            if *seen == m.changes {
                 continue;
             }
-            *seen = Some(m.changes);
+            *seen = m.changes;
             woken.clear();
             self.hosts[i].take_woken(woken);
             let mut last = None;
@@ -373,7 +380,7 @@ impl Sim<'_> {
                     continue;
                 }
                 last = Some(s);
-                if let Some(&slot) = wl.by_sock.get(&(i, s)) {
+                if let Some(&slot) = wl.by_sock.get(&sock_key(i, s)) {
                     let id = wl.conns[slot as usize].as_ref().map_or(0, |c| c.id);
                     wl.due.push((id, slot));
                 }
@@ -427,13 +434,13 @@ impl Sim<'_> {
         for k in 0..wl.listening.len() {
             let (i, server, l) = wl.listening[k];
             let changes = self.marks[server].changes;
-            if wl.wls[i].accept_seen == Some(changes) {
+            if wl.wls[i].accept_seen == changes {
                 continue;
             }
             if self.hosts[server].has_ready(l) {
                 self.accept_ready(i, l, wl);
             } else {
-                wl.wls[i].accept_seen = Some(changes);
+                wl.wls[i].accept_seen = changes;
             }
         }
     }
@@ -444,7 +451,7 @@ impl Sim<'_> {
         let w = &self.sc.workloads[i];
         loop {
             if !self.hosts[w.server].has_ready(l) {
-                wl.wls[i].accept_seen = Some(self.marks[w.server].changes);
+                wl.wls[i].accept_seen = self.marks[w.server].changes;
                 return;
             }
             let n = wl.wls[i].accepted;
