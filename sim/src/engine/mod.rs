@@ -56,7 +56,7 @@ struct Sim<'a> {
 
 /// What the engine knows of a host between two of its changes (every change goes through
 /// [`Sim::host_mut`]).
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 struct Mark {
     /// [`Host::poll_at`] as last read, or `None` when it must be read again. A host's answer
     /// changes only when the host does; for a host left alone it stays exact as time
@@ -69,6 +69,20 @@ struct Mark {
     /// `changes` when the host was last flushed (a host unchanged since has nothing to
     /// flush).
     flushed: u64,
+    /// `changes` when the workloads last took the sockets the host woke
+    /// ([`Host::take_woken`]; `u64::MAX`: never): a host unchanged since has woken none.
+    woken_seen: u64,
+}
+
+impl Default for Mark {
+    fn default() -> Self {
+        Mark {
+            due: None,
+            changes: 0,
+            flushed: 0,
+            woken_seen: u64::MAX,
+        }
+    }
 }
 
 impl<'a> Sim<'a> {
