@@ -208,7 +208,7 @@ impl<'a> Sim<'a> {
         // Nothing records the verdicts.
         for pkt in tx.drain(..) {
             let to = self.host_of(*pkt.meta.dst.ip());
-            self.net.send(now, i, to, pkt, &mut self.verdicts);
+            self.net.send_quiet(now, i, to, pkt, &mut self.verdicts);
         }
     }
 
