@@ -56,7 +56,7 @@ struct Sim<'a> {
 
 /// What the engine knows of a host between two of its changes (every change goes through
 /// [`Sim::host_mut`]).
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 struct Mark {
     /// [`Host::poll_at`] as last read, or `None` when it must be read again. A host's answer
     /// changes only when the host does; for a host left alone it stays exact as time
@@ -69,6 +69,20 @@ struct Mark {
     /// `changes` when the host was last flushed (a host unchanged since has nothing to
     /// flush).
     flushed: u64,
+    /// `changes` when the workloads last took the sockets the host woke
+    /// ([`Host::take_woken`]; `u64::MAX`: never): a host unchanged since has woken none.
+    woken_seen: u64,
+}
+
+impl Default for Mark {
+    fn default() -> Self {
+        Mark {
+            due: None,
+            changes: 0,
+            flushed: 0,
+            woken_seen: u64::MAX,
+        }
+    }
 }
 
 impl<'a> Sim<'a> {
@@ -160,11 +174,17 @@ impl<'a> Sim<'a> {
         if !self.hosts[i].events.is_empty() {
             self.flush_events(i);
         }
-        let mut tx = std::mem::take(&mut self.spare_tx);
-        self.hosts[i].swap_tx(&mut tx);
-        if !tx.is_empty() {
-            self.send_all(i, &mut tx);
+        self.hosts[i].swap_tx(&mut self.spare_tx);
+        if !self.spare_tx.is_empty() {
+            self.send_spare(i);
         }
+    }
+
+    /// Sends the packets [`Sim::flush`] took from host `i` into `spare_tx`, leaving the
+    /// buffer empty (its capacity kept).
+    fn send_spare(&mut self, i: usize) {
+        let mut tx = std::mem::take(&mut self.spare_tx);
+        self.send_all(i, &mut tx);
         self.spare_tx = tx;
     }
 
@@ -188,7 +208,7 @@ impl<'a> Sim<'a> {
         // Nothing records the verdicts.
         for pkt in tx.drain(..) {
             let to = self.host_of(*pkt.meta.dst.ip());
-            self.net.send(now, i, to, pkt, &mut self.verdicts);
+            self.net.send_quiet(now, i, to, pkt, &mut self.verdicts);
         }
     }
 

@@ -63,9 +63,6 @@ struct Wl {
     listener: Option<SocketId>,
     started: bool,
     accepted: u64,
-    /// The server host's `Sim::marks` (changes) when the listener was last found with nothing
-    /// ready: it cannot have a connection ready before the host changes again.
-    accept_seen: Option<u64>,
     /// Connect deadlines of the workload's connections, as (deadline, id, slot) in deadline
     /// order: one timeout per workload, so the order of creation. An entry whose connection
     /// no longer connects is stale; the front never is ([`Workloads::settle`]), and stale
@@ -76,12 +73,28 @@ struct Wl {
     stats: WorkloadStats,
 }
 
+/// A workload whose server listens.
+struct Listening {
+    /// The workload.
+    wl: usize,
+    /// Its server host.
+    server: usize,
+    /// The listener.
+    sock: SocketId,
+    /// The server host's `Sim::marks` (changes) when the listener was last found with nothing
+    /// ready (`u64::MAX`: never): it cannot have a connection ready before the host changes
+    /// again.
+    seen: u64,
+}
+
 /// Every workload's state.
 pub(super) struct Workloads {
     wls: Vec<Wl>,
-    /// The workloads whose server listens: (workload, server host, listener), in workload
-    /// order.
-    listening: Vec<(usize, usize, SocketId)>,
+    /// The workloads whose server listens, in workload order.
+    listening: Vec<Listening>,
+    /// The earliest start of a workload not started yet or arrival of any (`None`: none left):
+    /// before then [`Sim::run_workloads`] has nothing to set up and no connection to open.
+    arrivals_from: Option<Instant>,
     /// Connections waiting on the network, by slot (`free` lists the empty slots), stepped
     /// when something happened to them: their host woke their socket
     /// ([`Host::take_woken`]: a segment delivered, a state change), their connect deadline
@@ -90,13 +103,10 @@ pub(super) struct Workloads {
     free: Vec<u32>,
     /// Connections in `conns`.
     live: usize,
-    /// The slot of each (host, socket) in `conns`.
-    by_sock: crate::FixedMap<(usize, SocketId), u32>,
+    /// The slot of each (host, socket) in `conns`, keyed by [`sock_key`].
+    by_sock: crate::FixedMap<u64, u32>,
     /// Connections to step at the next pass whatever happened (just created): (id, slot).
     fresh: Vec<(u64, u32)>,
-    /// Per host: its `Sim::marks` (changes) when its woken sockets were last taken (a host that
-    /// has not changed since has woken none).
-    woken_seen: Vec<Option<u64>>,
     /// Reused buffers of a pass.
     woken: Vec<SocketId>,
     due: Vec<(u64, u32)>,
@@ -113,6 +123,17 @@ impl Workloads {
     /// No workload is waiting to open connections and none has a live connection.
     pub(super) fn idle(&self) -> bool {
         self.live == 0 && self.sleeping.is_empty() && self.wls.iter().all(|w| w.next_at.is_none())
+    }
+
+    /// The earliest start of a workload not started yet or arrival of any; `None` when none
+    /// is left ([`Workloads::arrivals_from`]).
+    fn arrivals_from(&self, ws: &[Workload]) -> Option<Instant> {
+        self.wls
+            .iter()
+            .zip(ws)
+            .flat_map(|(wl, w)| [(!wl.started).then(|| Instant::ZERO + w.start), wl.next_at])
+            .flatten()
+            .min()
     }
 
     /// The earliest arrival, connect deadline or end of think time.
@@ -155,7 +176,7 @@ impl Workloads {
                 (self.conns.len() - 1) as u32
             }
         };
-        self.by_sock.insert((c.host, c.sock), slot);
+        self.by_sock.insert(sock_key(c.host, c.sock), slot);
         if let Phase::Connecting { deadline, .. } = c.phase {
             let w = &mut self.wls[c.wl];
             w.deadlines.push_back((deadline, c.id, slot));
@@ -173,7 +194,7 @@ impl Workloads {
         let c = self.conns[slot as usize].take()?;
         self.free.push(slot);
         self.live -= 1;
-        self.by_sock.remove(&(c.host, c.sock));
+        self.by_sock.remove(&sock_key(c.host, c.sock));
         if let Phase::Connecting { .. } = c.phase {
             self.wls[c.wl].connecting -= 1;
         }
@@ -187,6 +208,12 @@ impl Workloads {
             self.occupancy,
         )
     }
+}
+
+/// The key of host `host`'s socket `sock` in [`Workloads::by_sock`]: one word, hashed in one
+/// round.
+fn sock_key(host: usize, sock: SocketId) -> u64 {
+    (host as u64) << 32 | u64::from(sock.0)
 }
 
 /// Whether the connection `id` in `slot` is live and still connecting (its deadline entry is
@@ -242,7 +269,6 @@ impl Sim<'_> {
                     listener: None,
                     started: false,
                     accepted: 0,
-                    accept_seen: None,
                     deadlines: VecDeque::new(),
                     connecting: 0,
                     stats: WorkloadStats {
@@ -263,22 +289,24 @@ impl Sim<'_> {
                 ..Occupancy::default()
             })
             .collect();
-        Workloads {
+        let mut wl = Workloads {
             wls,
             listening: Vec::new(),
+            arrivals_from: None,
             conns: Vec::new(),
             free: Vec::new(),
             live: 0,
             by_sock: Default::default(),
             fresh: Vec::new(),
-            woken_seen: vec![None; self.hosts.len()],
             woken: Vec::new(),
             due: Vec::new(),
             sleeping: BTreeMap::new(),
             next_conn: 0,
             occupancy,
             last_activity: Instant::ZERO,
-        }
+        };
+        wl.arrivals_from = wl.arrivals_from(&self.sc.workloads);
+        wl
     }
 
     /// Integrates every host's TIME-WAIT count from now until `to` (called before time
@@ -298,9 +326,9 @@ impl Sim<'_> {
         }
     }
 
-    /// Runs every workload action due now: server setup, arrivals, then every live
-    /// connection's next step, and accepts.
-    pub(super) fn run_workloads(&mut self, wl: &mut Workloads) {
+    /// Sets up every workload whose start has come and makes every arrival due now, in
+    /// workload order.
+    fn run_arrivals(&mut self, wl: &mut Workloads) {
         let sc = self.sc;
         let now = self.now;
         for (i, w) in sc.workloads.iter().enumerate() {
@@ -308,8 +336,16 @@ impl Sim<'_> {
                 wl.wls[i].started = true;
                 self.setup_server(w, &mut wl.wls[i]);
                 if let Some(l) = wl.wls[i].listener {
-                    let at = wl.listening.partition_point(|&(j, _, _)| j < i);
-                    wl.listening.insert(at, (i, w.server, l));
+                    let at = wl.listening.partition_point(|x| x.wl < i);
+                    wl.listening.insert(
+                        at,
+                        Listening {
+                            wl: i,
+                            server: w.server,
+                            sock: l,
+                            seen: u64::MAX,
+                        },
+                    );
                 }
             }
             while wl.wls[i].next_at.is_some_and(|t| t <= now) {
@@ -329,6 +365,17 @@ impl Sim<'_> {
                     }
                 }
             }
+        }
+    }
+
+    /// Runs every workload action due now: server setup, arrivals, then every live
+    /// connection's next step, and accepts.
+    pub(super) fn run_workloads(&mut self, wl: &mut Workloads) {
+        let sc = self.sc;
+        let now = self.now;
+        if wl.arrivals_from.is_some_and(|t| t <= now) {
+            self.run_arrivals(wl);
+            wl.arrivals_from = wl.arrivals_from(&sc.workloads);
         }
         self.accept_all(wl);
         // The connections to step, in connection order: stepping any other would find it
@@ -358,12 +405,13 @@ impl Sim<'_> {
             }
         }
         let woken = &mut wl.woken;
-        for (i, (seen, m)) in wl.woken_seen.iter_mut().zip(&self.marks).enumerate() {
+        for i in 0..self.marks.len() {
             // Only a change to the host can have woken a socket.
-            if *seen == Some(m.changes) {
+            let m = &mut self.marks[i];
+            if m.woken_seen == m.changes {
                 continue;
             }
-            *seen = Some(m.changes);
+            m.woken_seen = m.changes;
             woken.clear();
             self.hosts[i].take_woken(woken);
             let mut last = None;
@@ -373,7 +421,7 @@ impl Sim<'_> {
                     continue;
                 }
                 last = Some(s);
-                if let Some(&slot) = wl.by_sock.get(&(i, s)) {
+                if let Some(&slot) = wl.by_sock.get(&sock_key(i, s)) {
                     let id = wl.conns[slot as usize].as_ref().map_or(0, |c| c.id);
                     wl.due.push((id, slot));
                 }
@@ -425,26 +473,29 @@ impl Sim<'_> {
     #[inline(always)]
     fn accept_all(&mut self, wl: &mut Workloads) {
         for k in 0..wl.listening.len() {
-            let (i, server, l) = wl.listening[k];
+            let Listening {
+                server, sock, seen, ..
+            } = wl.listening[k];
             let changes = self.marks[server].changes;
-            if wl.wls[i].accept_seen == Some(changes) {
+            if seen == changes {
                 continue;
             }
-            if self.hosts[server].has_ready(l) {
-                self.accept_ready(i, l, wl);
+            if self.hosts[server].has_ready(sock) {
+                self.accept_ready(k, wl);
             } else {
-                wl.wls[i].accept_seen = Some(changes);
+                wl.listening[k].seen = changes;
             }
         }
     }
 
-    /// Accepts every connection ready at workload `i`'s listener `l`.
+    /// Accepts every connection ready at the listener `wl.listening[k]`.
     #[inline(never)]
-    fn accept_ready(&mut self, i: usize, l: SocketId, wl: &mut Workloads) {
+    fn accept_ready(&mut self, k: usize, wl: &mut Workloads) {
+        let Listening { wl: i, sock: l, .. } = wl.listening[k];
         let w = &self.sc.workloads[i];
         loop {
             if !self.hosts[w.server].has_ready(l) {
-                wl.wls[i].accept_seen = Some(self.marks[w.server].changes);
+                wl.listening[k].seen = self.marks[w.server].changes;
                 return;
             }
             let n = wl.wls[i].accepted;

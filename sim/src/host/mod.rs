@@ -474,7 +474,12 @@ impl Host {
     /// Moves the sockets woken since the last call (a segment delivered to the connection,
     /// or a state change; in the order it happened, possibly repeated) into `into`.
     pub fn take_woken(&mut self, into: &mut Vec<SocketId>) {
-        into.append(&mut self.woken);
+        if into.is_empty() {
+            // The buffers change hands, nothing is copied.
+            std::mem::swap(into, &mut self.woken);
+        } else {
+            into.append(&mut self.woken);
+        }
     }
 
     /// Notes that something happened to connection socket `id` (see [`Host::take_woken`]).
