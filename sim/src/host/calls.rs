@@ -215,17 +215,19 @@ impl Host {
         remote: SocketAddr,
     ) -> Result<SocketAddrV4, Errno> {
         let id = self.held_id(proc, id)?;
-        if let Kind::Conn(t) = self.socks[&id].kind {
+        // The socket is looked up once: its fields are disjoint from the rest of the host used
+        // below, until it is marked connected.
+        let s = self.socks.get_mut(&id).expect("held");
+        if let Kind::Conn(t) = s.kind {
             if !self.conns.contains_key(&t) && !self.table.is_time_wait(id) {
                 // The previous attempt is over: a failed one may be retried
                 // (`AppSocket::reconnect`); a once-connected socket answers EISCONN below.
-                let s = self.socks.get_mut(&id).expect("held");
                 if s.app.reconnect().is_ok() {
                     s.kind = Kind::Plain;
                 }
             }
         }
-        match self.socks[&id].kind {
+        match s.kind {
             Kind::Plain => {}
             // The profile's answer for connect() on a listener (the table checks the state
             // first; no port is drawn).
@@ -245,6 +247,10 @@ impl Host {
                 .table
                 .connect(id, IpAddr::V4(self.addr), SocketAddr::V4(remote), hint, now)?);
         let tuple = FourTuple::new(SocketAddr::V4(local), SocketAddr::V4(remote));
+        // Nothing below reads this socket's kind before the connection is in `conns` (ending
+        // recycled TIME-WAIT records reads other sockets); it goes back to plain if smoltcp
+        // refuses the endpoints.
+        s.kind = Kind::Conn(tuple);
         for (old, r) in self.table.take_recycled() {
             self.log_tw_end(now, old, r, EndReason::RecycledByConnect);
         }
@@ -255,6 +261,7 @@ impl Host {
             port: local.port(),
         };
         if sock.connect(self.iface.context(), r, l).is_err() {
+            self.socks.get_mut(&id).expect("held").kind = Kind::Plain;
             self.table.remove(id);
             return Err(Errno::EINVAL);
         }
@@ -277,10 +284,8 @@ impl Host {
                 now,
             ),
         );
-        self.socks.get_mut(&id).expect("held").kind = Kind::Conn(tuple);
         // The SYN leaves in this poll; the record shows the ISS it carried.
         self.poll(now);
-        let iss = self.conns.get(&tuple).and_then(|c| c.wire_iss);
         ev!(
             self,
             Event::State(StateChange {
@@ -289,7 +294,7 @@ impl Host {
                 from: TcpState::Closed,
                 to: TcpState::SynSent,
                 incarnation,
-                iss,
+                iss: self.conns.get(&tuple).and_then(|c| c.wire_iss),
                 cause: StateCause::Connect,
             })
         );
@@ -596,6 +601,11 @@ impl Host {
             _ => String::new(),
         };
         let opts = s.opts;
+        if let Kind::Conn(t) = s.kind {
+            // The socket keeps its kind (its connection or TIME-WAIT record still names it).
+            self.close_conn(now, id, t, name, opts);
+            return;
+        }
         match std::mem::replace(&mut s.kind, Kind::Plain) {
             Kind::Plain => {
                 self.table.remove(id);
@@ -634,48 +644,58 @@ impl Host {
                     ))
                 );
             }
-            Kind::Conn(t) => {
-                self.socks.get_mut(&id).expect("present").kind = Kind::Conn(t);
-                let Some(c) = self.conns.get(&t) else {
-                    // The connection already ended; a TIME-WAIT record outlives the socket.
-                    self.socks.remove(&id);
-                    if !self.table.is_time_wait(id) {
-                        self.table.remove(id);
-                    }
-                    return;
-                };
-                self.smol_at = None;
-                let sock = self.sockets.get_mut::<tcp::Socket>(c.handle);
-                let unread = sock.recv_queue() > 0;
-                if opts.linger_secs == Some(0) && self.cfg.linger_zero_aborts() {
-                    ev!(
-                        self,
-                        Event::Close(Close::new(
-                            CloseKind::LingerZero,
-                            Some(name.to_string()),
-                            Some(t)
-                        ))
-                    );
-                    self.abort_conn(now, t, ConnEnd::Aborted);
-                } else if unread && self.cfg.rst_on_close_with_unread {
-                    ev!(
-                        self,
-                        Event::Close(Close::new(
-                            CloseKind::UnreadData,
-                            Some(name.to_string()),
-                            Some(t)
-                        ))
-                    );
-                    self.abort_conn(now, t, ConnEnd::Aborted);
-                } else {
-                    sock.close();
-                    ev!(
-                        self,
-                        Event::Close(Close::new(CloseKind::Fin, Some(name.to_string()), Some(t)))
-                    );
-                    self.poll(now);
-                }
+            Kind::Conn(_) => unreachable!("closed above"),
+        }
+    }
+
+    /// The last close of connection socket `id` on `t` (see [`Host::last_close`]); `name`
+    /// names it in events.
+    fn close_conn(
+        &mut self,
+        now: Instant,
+        id: SocketId,
+        t: FourTuple,
+        name: String,
+        opts: SockOptions,
+    ) {
+        let Some(c) = self.conns.get(&t) else {
+            // The connection already ended; a TIME-WAIT record outlives the socket.
+            self.socks.remove(&id);
+            if !self.table.is_time_wait(id) {
+                self.table.remove(id);
             }
+            return;
+        };
+        self.smol_at = None;
+        let sock = self.sockets.get_mut::<tcp::Socket>(c.handle);
+        let unread = sock.recv_queue() > 0;
+        if opts.linger_secs == Some(0) && self.cfg.linger_zero_aborts() {
+            ev!(
+                self,
+                Event::Close(Close::new(
+                    CloseKind::LingerZero,
+                    Some(name.to_string()),
+                    Some(t)
+                ))
+            );
+            self.abort_conn(now, t, ConnEnd::Aborted);
+        } else if unread && self.cfg.rst_on_close_with_unread {
+            ev!(
+                self,
+                Event::Close(Close::new(
+                    CloseKind::UnreadData,
+                    Some(name.to_string()),
+                    Some(t)
+                ))
+            );
+            self.abort_conn(now, t, ConnEnd::Aborted);
+        } else {
+            sock.close();
+            ev!(
+                self,
+                Event::Close(Close::new(CloseKind::Fin, Some(name.to_string()), Some(t)))
+            );
+            self.poll(now);
         }
     }
 
