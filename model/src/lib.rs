@@ -28,7 +28,7 @@ pub mod time_wait;
 pub use addr::{Family, FourTuple};
 pub use errno::{Errno, ErrnoStyle};
 pub use isn::{IsnGenerator, IsnPolicy};
-pub use process::Processes;
+pub use process::{Pid, Processes};
 pub use profile::{BindRules, ListenerChoice, Profile, ProfileConfig, SynFinRule, TimeWaitLen};
 pub use seq::{seq_acceptable, SeqNum, TsVal};
 pub use socket::{AppSocket, ConnEnd, ConnView, RecvOutcome, DEFAULT_WAIT_TIMEOUT};

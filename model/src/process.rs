@@ -6,11 +6,27 @@
 //! description. The Gay fork-server and KB Q177074 stories depend on this. A process that was
 //! never seen before can also be started afresh ([`Processes::start`]: a newly executed
 //! program, holding no handles); a process that exited stays ended.
+//!
+//! A caller that makes many calls for one process can look its name up once
+//! ([`Processes::pid`]) and make the calls by [`Pid`] (`*_pid`), which compare numbers
+//! rather than names; each answers exactly as the call by name would.
 
 use crate::errno::Errno;
 use crate::id_map::IdMap;
 use crate::table::SocketId;
 use std::collections::{BTreeMap, BTreeSet};
+
+/// A process of one [`Processes`], by number ([`Processes::pid`]): it names the same process for
+/// as long as the `Processes` lives (names are never reused), and means nothing to another
+/// `Processes`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Pid(u32);
+
+impl Pid {
+    /// The number of no process: every call by number refuses it (EBADF), as the calls by name
+    /// refuse a name that is not alive.
+    pub const NONE: Pid = Pid(u32::MAX);
+}
 
 /// The processes of one host and their handles.
 ///
@@ -118,9 +134,26 @@ impl Processes {
         self.procs.get(name).copied()
     }
 
+    /// The number of the live process `name`; `None` if no process of that name is alive (it
+    /// never started, or it exited: an exited name stays ended, so a process found here that
+    /// later exits stays refused by every `*_pid` call).
+    pub fn pid(&self, name: &str) -> Option<Pid> {
+        self.live(name).map(Pid)
+    }
+
+    /// Whether process `p` is alive (it has not exited).
+    fn alive(&self, p: Pid) -> bool {
+        self.ended.get(p.0 as usize).is_some_and(|&e| !e)
+    }
+
     /// Whether `proc` is alive.
     pub fn is_alive(&self, proc: &str) -> bool {
         self.live(proc).is_some()
+    }
+
+    /// Whether process `p` is alive ([`Processes::is_alive`] by number).
+    pub fn is_alive_pid(&self, p: Pid) -> bool {
+        self.alive(p)
     }
 
     /// Whether `proc` exited.
@@ -153,6 +186,13 @@ impl Processes {
         })
     }
 
+    /// Whether process `p` holds a handle to `id` ([`Processes::holds`] by number).
+    #[inline]
+    pub fn holds_pid(&self, p: Pid, id: SocketId) -> bool {
+        // A handle is only ever held by a live process (exit drops them all).
+        self.holders.get(id).is_some_and(|h| h.contains(p.0))
+    }
+
     /// Number of handles to `id`, across all processes.
     pub fn handle_count(&self, id: SocketId) -> u32 {
         self.holders
@@ -164,6 +204,21 @@ impl Processes {
     /// Errors: EBADF if `proc` is not alive.
     pub fn open(&mut self, proc: &str, id: SocketId) -> Result<(), Errno> {
         let p = self.live(proc).ok_or(Errno::EBADF)?;
+        self.add_handle(p, id);
+        Ok(())
+    }
+
+    /// Gives process `p` a new handle to `id` ([`Processes::open`] by number).
+    /// Errors: EBADF if `p` is not alive.
+    pub fn open_pid(&mut self, p: Pid, id: SocketId) -> Result<(), Errno> {
+        if !self.alive(p) {
+            return Err(Errno::EBADF);
+        }
+        self.add_handle(p.0, id);
+        Ok(())
+    }
+
+    fn add_handle(&mut self, p: u32, id: SocketId) {
         match self.holders.get_mut(id) {
             Some(h) => {
                 h.add(p);
@@ -172,7 +227,6 @@ impl Processes {
                 self.holders.insert(id, Holders::One(p));
             }
         }
-        Ok(())
     }
 
     /// The sockets `p` holds handles to, in id order.
@@ -203,6 +257,15 @@ impl Processes {
     pub fn close(&mut self, proc: &str, id: SocketId) -> Result<bool, Errno> {
         let p = self.live(proc).ok_or(Errno::EBADF)?;
         self.drop_handle(p, id).ok_or(Errno::EBADF)
+    }
+
+    /// `close()` of process `p`'s handle to `id` ([`Processes::close`] by number).
+    /// Errors: EBADF if `p` is not alive or holds no such handle.
+    pub fn close_pid(&mut self, p: Pid, id: SocketId) -> Result<bool, Errno> {
+        if !self.alive(p) {
+            return Err(Errno::EBADF);
+        }
+        self.drop_handle(p.0, id).ok_or(Errno::EBADF)
     }
 
     /// Drops `p`'s handle to `id`: `None` if it holds none, else whether it was the last.
@@ -360,6 +423,48 @@ mod tests {
         assert!(!p.is_alive("w7") && p.has_exited("w7"));
         assert_eq!(p.open("w7", SocketId(2)), Err(Errno::EBADF));
         assert_eq!(p.close("main", SocketId(1)), Ok(true));
+    }
+
+    #[test]
+    fn calls_by_pid_answer_as_calls_by_name() {
+        // Two copies driven by the same script, one by name and one by number: every answer
+        // and the handles left agree, through forks and exits (past the scan's limit too).
+        let mut by_name = Processes::new();
+        let mut by_pid = Processes::new();
+        let names: Vec<String> = (0..2 * SCAN_MAX).map(|k| format!("w{k}")).collect();
+        let mut all = vec!["main".to_string(), "never".to_string()];
+        all.extend(names.iter().cloned());
+        for (k, child) in names.iter().enumerate() {
+            assert_eq!(by_name.fork("main", child), by_pid.fork("main", child));
+            for (j, proc) in all.iter().enumerate() {
+                let id = SocketId((k * all.len() + j + 1) as u32);
+                let pid = by_pid.pid(proc);
+                assert_eq!(pid.is_some(), by_name.is_alive(proc), "{proc}");
+                let open_pid = pid.map_or(Err(Errno::EBADF), |p| by_pid.open_pid(p, id));
+                assert_eq!(by_name.open(proc, id), open_pid, "{proc}");
+                let other = SocketId(id.0.saturating_sub(3));
+                for s in [id, other] {
+                    let held = pid.is_some_and(|p| by_pid.holds_pid(p, s));
+                    assert_eq!(by_name.holds(proc, s), held, "{proc} {s:?}");
+                }
+                if j % 2 == 0 {
+                    let close_pid = pid.map_or(Err(Errno::EBADF), |p| by_pid.close_pid(p, other));
+                    assert_eq!(by_name.close(proc, other), close_pid, "{proc}");
+                }
+            }
+            if k % 3 == 1 {
+                // A pid found before the exit is refused after it.
+                let pid = by_pid.pid(child).expect("alive");
+                assert_eq!(by_name.exit(child), by_pid.exit(child));
+                assert!(!by_pid.is_alive_pid(pid));
+                assert_eq!(by_pid.open_pid(pid, SocketId(1)), Err(Errno::EBADF));
+                assert_eq!(by_pid.close_pid(pid, SocketId(1)), Err(Errno::EBADF));
+                assert!(!by_pid.holds_pid(pid, SocketId(1)));
+            }
+        }
+        for id in (1..200).map(SocketId) {
+            assert_eq!(by_name.handle_count(id), by_pid.handle_count(id), "{id:?}");
+        }
     }
 
     #[test]

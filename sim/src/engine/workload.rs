@@ -19,7 +19,7 @@ use crate::scenario::{Arrivals, Workload, WorkloadEnd};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{SocketAddr, SocketAddrV4};
-use twsim_model::{Duration, Errno, Instant, SocketId};
+use twsim_model::{Duration, Errno, Instant, Pid, SocketId};
 
 /// Most bytes moved per send or recv call of a workload connection (the socket buffers hold
 /// 16 KiB).
@@ -48,6 +48,8 @@ struct Conn {
     n: u64,
     client: bool,
     host: usize,
+    /// The workload's process on `host` (its number, looked up once).
+    proc: Pid,
     sock: SocketId,
     phase: Phase,
 }
@@ -505,7 +507,8 @@ impl Sim<'_> {
             } else {
                 String::new()
             };
-            match h.accept_id(&w.name, l, label) {
+            let proc = h.pid(&w.name);
+            match h.accept_id(proc, l, label) {
                 Ok(Some((_, sock))) => {
                     wl.wls[i].accepted += 1;
                     let id = wl.next_conn;
@@ -516,6 +519,7 @@ impl Sim<'_> {
                         n: 0,
                         client: false,
                         host: w.server,
+                        proc,
                         sock,
                         phase: Phase::Recv(w.request),
                     };
@@ -537,12 +541,13 @@ impl Sim<'_> {
             h.procs
                 .start(&w.name)
                 .map_err(|e| format!("start: {}", e.name()))?;
+            let p = h.pid(&w.name);
             let l = h
-                .open_socket(&w.name, format!("{}.listen", w.name), false)
+                .open_socket(p, format!("{}.listen", w.name), false)
                 .map_err(|e| format!("socket: {}", e.name()))?;
-            h.bind_id(&w.name, l, SocketAddr::V4(w.to))
+            h.bind_id(p, l, SocketAddr::V4(w.to))
                 .map_err(|e| format!("bind: {}", e.name()))?;
-            h.listen_id(&w.name, l, w.backlog)
+            h.listen_id(p, l, w.backlog)
                 .map_err(|e| format!("listen: {}", e.name()))?;
             Ok::<_, String>(l)
         })();
@@ -571,23 +576,20 @@ impl Sim<'_> {
                 stats.first_failure = Some((n + 1, now, e.name()));
             }
         };
-        let sock = match h.open_socket(&w.name, label, false) {
+        let p = h.pid(&w.name);
+        let sock = match h.open_socket(p, label, false) {
             Ok(s) => s,
             Err(e) => return fail(stats, e),
         };
         if let Some(port) = w.from_port {
-            if let Err(e) = h.bind_id(
-                &w.name,
-                sock,
-                SocketAddr::V4(SocketAddrV4::new(h.addr, port)),
-            ) {
+            if let Err(e) = h.bind_id(p, sock, SocketAddr::V4(SocketAddrV4::new(h.addr, port))) {
                 fail(stats, e);
-                let _ = h.close_id(now, &w.name, sock);
+                let _ = h.close_id(now, p, sock);
                 self.flush(w.client);
                 return;
             }
         }
-        match h.connect_id(now, &w.name, sock, SocketAddr::V4(w.to)) {
+        match h.connect_id(now, p, sock, SocketAddr::V4(w.to)) {
             Ok(_) => {
                 let timeout = w.connect_timeout.unwrap_or(h.cfg.connect_timeout);
                 let id = wl.next_conn;
@@ -598,6 +600,7 @@ impl Sim<'_> {
                     n: n + 1,
                     client: true,
                     host: w.client,
+                    proc: p,
                     sock,
                     phase: Phase::Connecting {
                         since: now,
@@ -608,7 +611,7 @@ impl Sim<'_> {
             }
             Err(e) => {
                 fail(stats, e);
-                let _ = h.close_id(now, &w.name, sock);
+                let _ = h.close_id(now, p, sock);
             }
         }
         self.flush(w.client);
@@ -618,7 +621,7 @@ impl Sim<'_> {
     fn step_conn(&mut self, w: &Workload, stats: &mut WorkloadStats, c: &mut Conn) -> bool {
         let now = self.now;
         let h = self.host_mut(c.host);
-        let p = w.name.as_str();
+        let p = c.proc;
         let broken = |stats: &mut WorkloadStats, what: &'static str| {
             *stats.broken.entry(what).or_insert(0) += 1;
         };

@@ -2,6 +2,7 @@
 //! accept, send, recv, shutdown, close, fork and exit, with the errors each returns.
 
 use super::*;
+use twsim_model::Pid;
 
 impl Host {
     /// The socket id behind a script name.
@@ -11,9 +12,17 @@ impl Host {
 
     // ----- socket calls -------------------------------------------------------------------
 
+    /// The number of the live process `proc`, for the calls by socket id (`*_id`,
+    /// [`Host::open_socket`], [`Host::recv_discard`]); [`Pid::NONE`] if no process of that name
+    /// is alive, which those calls refuse with EBADF as the calls by name do. A process that
+    /// exits keeps its number, and the calls refuse it from then on.
+    pub fn pid(&self, proc: &str) -> Pid {
+        self.procs.pid(proc).unwrap_or(Pid::NONE)
+    }
+
     /// `socket()` in `proc`, named `name`.
     pub fn socket(&mut self, proc: &str, name: &str) -> Result<(), Errno> {
-        let id = self.open_socket(proc, name.to_string(), true)?;
+        let id = self.open_socket(self.pid(proc), name.to_string(), true)?;
         self.names.insert(name.to_string(), id);
         Ok(())
     }
@@ -22,18 +31,19 @@ impl Host {
     /// reached by its id, and `label` names it in events only. Nothing is kept for it once it
     /// is gone; with `log_time_wait` false its ended TIME-WAIT records (and those of the
     /// connections a listener made from it accepts) are counted in [`Host::tw_unlogged`]
-    /// rather than kept in [`Host::tw_log`]. Errors: EBADF if `proc` is not alive.
+    /// rather than kept in [`Host::tw_log`]. Errors: EBADF if `proc` is not alive (`proc` comes
+    /// from [`Host::pid`]).
     pub fn open_socket(
         &mut self,
-        proc: &str,
+        proc: Pid,
         label: String,
         log_time_wait: bool,
     ) -> Result<SocketId, Errno> {
-        if !self.procs.is_alive(proc) {
+        if !self.procs.is_alive_pid(proc) {
             return Err(Errno::EBADF);
         }
         let id = self.table.socket(0);
-        self.procs.open(proc, id)?;
+        self.procs.open_pid(proc, id)?;
         self.socks.insert(
             id,
             Sock {
@@ -49,8 +59,8 @@ impl Host {
     }
 
     /// `id` if `proc` holds it. Errors: EBADF otherwise.
-    pub(super) fn held_id(&self, proc: &str, id: SocketId) -> Result<SocketId, Errno> {
-        if !self.procs.holds(proc, id) {
+    pub(super) fn held_id(&self, proc: Pid, id: SocketId) -> Result<SocketId, Errno> {
+        if !self.procs.holds_pid(proc, id) {
             return Err(Errno::EBADF);
         }
         Ok(id)
@@ -98,13 +108,13 @@ impl Host {
         addr: SocketAddr,
     ) -> Result<SocketAddrV4, Errno> {
         let id = self.held(proc, name)?;
-        self.bind_id(proc, id, addr)
+        self.bind_id(self.pid(proc), id, addr)
     }
 
     /// `bind()` of `proc`'s socket `id`.
     pub fn bind_id(
         &mut self,
-        proc: &str,
+        proc: Pid,
         id: SocketId,
         addr: SocketAddr,
     ) -> Result<SocketAddrV4, Errno> {
@@ -129,13 +139,13 @@ impl Host {
     /// `listen()`.
     pub fn listen(&mut self, proc: &str, name: &str, backlog: u32) -> Result<SocketAddrV4, Errno> {
         let id = self.held(proc, name)?;
-        self.listen_id(proc, id, backlog)
+        self.listen_id(self.pid(proc), id, backlog)
     }
 
     /// `listen()` on `proc`'s socket `id`.
     pub fn listen_id(
         &mut self,
-        proc: &str,
+        proc: Pid,
         id: SocketId,
         backlog: u32,
     ) -> Result<SocketAddrV4, Errno> {
@@ -192,7 +202,7 @@ impl Host {
         remote: SocketAddr,
     ) -> Result<SocketAddrV4, Errno> {
         let id = self.held(proc, name)?;
-        self.connect_id(now, proc, id, remote)
+        self.connect_id(now, self.pid(proc), id, remote)
     }
 
     /// `connect()` of `proc`'s socket `id` (see [`Host::connect`]); completion is read with
@@ -200,22 +210,24 @@ impl Host {
     pub fn connect_id(
         &mut self,
         now: Instant,
-        proc: &str,
+        proc: Pid,
         id: SocketId,
         remote: SocketAddr,
     ) -> Result<SocketAddrV4, Errno> {
         let id = self.held_id(proc, id)?;
-        if let Kind::Conn(t) = self.socks[&id].kind {
+        // The socket is looked up once: its fields are disjoint from the rest of the host used
+        // below, until it is marked connected.
+        let s = self.socks.get_mut(&id).expect("held");
+        if let Kind::Conn(t) = s.kind {
             if !self.conns.contains_key(&t) && !self.table.is_time_wait(id) {
                 // The previous attempt is over: a failed one may be retried
                 // (`AppSocket::reconnect`); a once-connected socket answers EISCONN below.
-                let s = self.socks.get_mut(&id).expect("held");
                 if s.app.reconnect().is_ok() {
                     s.kind = Kind::Plain;
                 }
             }
         }
-        match self.socks[&id].kind {
+        match s.kind {
             Kind::Plain => {}
             // The profile's answer for connect() on a listener (the table checks the state
             // first; no port is drawn).
@@ -235,6 +247,10 @@ impl Host {
                 .table
                 .connect(id, IpAddr::V4(self.addr), SocketAddr::V4(remote), hint, now)?);
         let tuple = FourTuple::new(SocketAddr::V4(local), SocketAddr::V4(remote));
+        // Nothing below reads this socket's kind before the connection is in `conns` (ending
+        // recycled TIME-WAIT records reads other sockets); it goes back to plain if smoltcp
+        // refuses the endpoints.
+        s.kind = Kind::Conn(tuple);
         for (old, r) in self.table.take_recycled() {
             self.log_tw_end(now, old, r, EndReason::RecycledByConnect);
         }
@@ -245,6 +261,7 @@ impl Host {
             port: local.port(),
         };
         if sock.connect(self.iface.context(), r, l).is_err() {
+            self.socks.get_mut(&id).expect("held").kind = Kind::Plain;
             self.table.remove(id);
             return Err(Errno::EINVAL);
         }
@@ -267,10 +284,8 @@ impl Host {
                 now,
             ),
         );
-        self.socks.get_mut(&id).expect("held").kind = Kind::Conn(tuple);
         // The SYN leaves in this poll; the record shows the ISS it carried.
         self.poll(now);
-        let iss = self.conns.get(&tuple).and_then(|c| c.wire_iss);
         ev!(
             self,
             Event::State(StateChange {
@@ -279,7 +294,7 @@ impl Host {
                 from: TcpState::Closed,
                 to: TcpState::SynSent,
                 incarnation,
-                iss,
+                iss: self.conns.get(&tuple).and_then(|c| c.wire_iss),
                 cause: StateCause::Connect,
             })
         );
@@ -354,7 +369,7 @@ impl Host {
         new_name: &str,
     ) -> Result<Option<FourTuple>, Errno> {
         let id = self.held(proc, name)?;
-        let Some((tuple, cid)) = self.accept_id(proc, id, new_name.to_string())? else {
+        let Some((tuple, cid)) = self.accept_id(self.pid(proc), id, new_name.to_string())? else {
             return Ok(None);
         };
         self.names.insert(new_name.to_string(), cid);
@@ -374,7 +389,7 @@ impl Host {
     /// `label` (in events; no script name is kept). `Ok(None)` while none is ready.
     pub fn accept_id(
         &mut self,
-        proc: &str,
+        proc: Pid,
         id: SocketId,
         label: String,
     ) -> Result<Option<(FourTuple, SocketId)>, Errno> {
@@ -401,7 +416,7 @@ impl Host {
                 .map(|(i, _)| *i)
                 .ok_or(Errno::ECONNRESET)?,
         };
-        self.procs.open(proc, cid)?;
+        self.procs.open_pid(proc, cid)?;
         if let Some(s) = self.socks.get_mut(&cid) {
             s.name = Some(label);
         }
@@ -417,14 +432,14 @@ impl Host {
         data: &[u8],
     ) -> Result<usize, Errno> {
         let id = self.held(proc, name)?;
-        self.send_id(now, proc, id, data)
+        self.send_id(now, self.pid(proc), id, data)
     }
 
     /// `send()` on `proc`'s socket `id`: bytes queued (0 while the send buffer is full).
     pub fn send_id(
         &mut self,
         now: Instant,
-        proc: &str,
+        proc: Pid,
         id: SocketId,
         data: &[u8],
     ) -> Result<usize, Errno> {
@@ -485,7 +500,7 @@ impl Host {
     pub fn recv_discard(
         &mut self,
         now: Instant,
-        proc: &str,
+        proc: Pid,
         id: SocketId,
         max: usize,
     ) -> Result<Option<usize>, Errno> {
@@ -550,12 +565,13 @@ impl Host {
     /// `close()` of `proc`'s handle; the socket closes when that was its last handle.
     pub fn close(&mut self, now: Instant, proc: &str, name: &str) -> Result<(), Errno> {
         let id = self.sock_id(name).ok_or(Errno::EBADF)?;
-        self.close_id(now, proc, id)
+        self.close_id(now, self.pid(proc), id)
     }
 
-    /// `close()` of `proc`'s handle to socket `id`.
-    pub fn close_id(&mut self, now: Instant, proc: &str, id: SocketId) -> Result<(), Errno> {
-        if self.procs.close(proc, id)? {
+    /// `close()` of `proc`'s handle to socket `id`. Errors: EBADF if `proc` is not alive or
+    /// holds no handle to `id`.
+    pub fn close_id(&mut self, now: Instant, proc: Pid, id: SocketId) -> Result<(), Errno> {
+        if self.procs.close_pid(proc, id)? {
             self.last_close(now, id);
         }
         Ok(())
@@ -585,6 +601,11 @@ impl Host {
             _ => String::new(),
         };
         let opts = s.opts;
+        if let Kind::Conn(t) = s.kind {
+            // The socket keeps its kind (its connection or TIME-WAIT record still names it).
+            self.close_conn(now, id, t, name, opts);
+            return;
+        }
         match std::mem::replace(&mut s.kind, Kind::Plain) {
             Kind::Plain => {
                 self.table.remove(id);
@@ -623,48 +644,58 @@ impl Host {
                     ))
                 );
             }
-            Kind::Conn(t) => {
-                self.socks.get_mut(&id).expect("present").kind = Kind::Conn(t);
-                let Some(c) = self.conns.get(&t) else {
-                    // The connection already ended; a TIME-WAIT record outlives the socket.
-                    self.socks.remove(&id);
-                    if !self.table.is_time_wait(id) {
-                        self.table.remove(id);
-                    }
-                    return;
-                };
-                self.smol_at = None;
-                let sock = self.sockets.get_mut::<tcp::Socket>(c.handle);
-                let unread = sock.recv_queue() > 0;
-                if opts.linger_secs == Some(0) && self.cfg.linger_zero_aborts() {
-                    ev!(
-                        self,
-                        Event::Close(Close::new(
-                            CloseKind::LingerZero,
-                            Some(name.to_string()),
-                            Some(t)
-                        ))
-                    );
-                    self.abort_conn(now, t, ConnEnd::Aborted);
-                } else if unread && self.cfg.rst_on_close_with_unread {
-                    ev!(
-                        self,
-                        Event::Close(Close::new(
-                            CloseKind::UnreadData,
-                            Some(name.to_string()),
-                            Some(t)
-                        ))
-                    );
-                    self.abort_conn(now, t, ConnEnd::Aborted);
-                } else {
-                    sock.close();
-                    ev!(
-                        self,
-                        Event::Close(Close::new(CloseKind::Fin, Some(name.to_string()), Some(t)))
-                    );
-                    self.poll(now);
-                }
+            Kind::Conn(_) => unreachable!("closed above"),
+        }
+    }
+
+    /// The last close of connection socket `id` on `t` (see [`Host::last_close`]); `name`
+    /// names it in events.
+    fn close_conn(
+        &mut self,
+        now: Instant,
+        id: SocketId,
+        t: FourTuple,
+        name: String,
+        opts: SockOptions,
+    ) {
+        let Some(c) = self.conns.get(&t) else {
+            // The connection already ended; a TIME-WAIT record outlives the socket.
+            self.socks.remove(&id);
+            if !self.table.is_time_wait(id) {
+                self.table.remove(id);
             }
+            return;
+        };
+        self.smol_at = None;
+        let sock = self.sockets.get_mut::<tcp::Socket>(c.handle);
+        let unread = sock.recv_queue() > 0;
+        if opts.linger_secs == Some(0) && self.cfg.linger_zero_aborts() {
+            ev!(
+                self,
+                Event::Close(Close::new(
+                    CloseKind::LingerZero,
+                    Some(name.to_string()),
+                    Some(t)
+                ))
+            );
+            self.abort_conn(now, t, ConnEnd::Aborted);
+        } else if unread && self.cfg.rst_on_close_with_unread {
+            ev!(
+                self,
+                Event::Close(Close::new(
+                    CloseKind::UnreadData,
+                    Some(name.to_string()),
+                    Some(t)
+                ))
+            );
+            self.abort_conn(now, t, ConnEnd::Aborted);
+        } else {
+            sock.close();
+            ev!(
+                self,
+                Event::Close(Close::new(CloseKind::Fin, Some(name.to_string()), Some(t)))
+            );
+            self.poll(now);
         }
     }
 
