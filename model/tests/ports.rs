@@ -241,3 +241,77 @@ fn bind_port_zero_tries_odd_ports_first_on_linux() {
         [40001, 40003, 40005, 40007, 40009, 40000, 40002, 40004, 40006, 40008]
     );
 }
+
+// ------------------------------------------------------------------------------------------
+// TIME-WAIT expiry one record at a time
+// ------------------------------------------------------------------------------------------
+
+/// `expire_next`, called until `None`, ends what `handle_timeout` ends in the same order
+/// (earliest deadline first, ties by socket id, across lengths), also when the table changes
+/// between calls: a record that enters already due is ended in its place, one removed is not.
+#[test]
+fn expire_next_ends_what_handle_timeout_ends_in_its_order() {
+    let src = ip("10.0.0.1");
+    let server = sa("10.0.0.2:80");
+    let mut t = AddressTable::new(Profile::Linux.config(), host());
+    let t0 = Instant::ZERO;
+    // Deadlines tied within and across two lengths, entered out of id order.
+    let mut connected = Vec::new();
+    for k in 0..12u32 {
+        let s = t.socket(0);
+        t.connect(s, src, server, k, t0).unwrap();
+        connected.push(s);
+    }
+    for (k, &s) in connected.iter().enumerate().rev() {
+        let tuple = connection_tuple(&t, s).unwrap();
+        let (entered, length) = match k % 3 {
+            0 => (t0, Duration::from_secs(60)),
+            1 => (t0 + Duration::from_secs(30), Duration::from_secs(30)),
+            _ => (
+                t0 + Duration::from_secs(3 * k as u64),
+                Duration::from_secs(30),
+            ),
+        };
+        t.enter_time_wait(s, tw_record(tuple, entered, length))
+            .unwrap();
+    }
+    let now = t0 + Duration::from_secs(60);
+    // What is due, sorted here by (deadline, id).
+    let mut due: Vec<(Instant, SocketId)> = t
+        .time_wait_records()
+        .map(|(id, r)| (r.expires_at(), id))
+        .filter(|&(at, _)| at <= now)
+        .collect();
+    due.sort();
+    let want: Vec<SocketId> = due.into_iter().map(|(_, id)| id).collect();
+    assert!(want.len() >= 8 && want.len() < 12, "{want:?}");
+    let mut a = t.clone();
+    let got: Vec<SocketId> = std::iter::from_fn(|| a.expire_next(now).map(|(id, _)| id)).collect();
+    assert_eq!(got, want);
+    assert_eq!(a.time_wait_count(), t.time_wait_count() - want.len());
+    let listed: Vec<SocketId> = t
+        .clone()
+        .handle_timeout(now)
+        .into_iter()
+        .map(|(id, _, _)| id)
+        .collect();
+    assert_eq!(listed, want);
+
+    // Changes between calls: after the first record ends, one still due is removed and a new
+    // one enters already due, with the earliest deadline of all.
+    let mut b = t.clone();
+    let first = b.expire_next(now).unwrap().0;
+    assert_eq!(first, want[0]);
+    let gone = want[3];
+    assert!(b.remove(gone).is_some());
+    let s = b.socket(0);
+    b.connect(s, src, server, 99, now).unwrap();
+    let tuple = connection_tuple(&b, s).unwrap();
+    b.enter_time_wait(s, tw_record(tuple, t0, Duration::from_secs(1)))
+        .unwrap();
+    let rest: Vec<SocketId> = std::iter::from_fn(|| b.expire_next(now).map(|(id, _)| id)).collect();
+    let mut expect = vec![s];
+    expect.extend(want[1..].iter().copied().filter(|&id| id != gone));
+    assert_eq!(rest, expect);
+    assert!(b.expire_next(now).is_none());
+}

@@ -190,8 +190,11 @@ pub struct AddressTable {
     /// TIME-WAIT records ended by a connect that recycled their 4-tuple, not yet taken by
     /// [`AddressTable::take_recycled`].
     recycled: Vec<(SocketId, TimeWaitRecord)>,
-    /// [`AddressTable::handle_timeout`]'s list of due records, kept between calls (empty).
+    /// The records due at `due_at.0` not yet ended by [`AddressTable::expire_next`], latest
+    /// first (the next one is at the end), valid while the TIME-WAIT store's change count is
+    /// `due_at.1`; the list is kept between calls so that it is not allocated again.
     due: Vec<(Instant, SocketId, u32)>,
+    due_at: Option<(Instant, u64)>,
 }
 
 /// The rule cited when [`AddressTable::choose_listener`] refuses because of KB Q177074.
@@ -216,6 +219,7 @@ impl AddressTable {
             sticky: BTreeMap::new(),
             recycled: Vec::new(),
             due: Vec::new(),
+            due_at: None,
             stale: BTreeMap::new(),
         }
     }

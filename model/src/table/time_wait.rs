@@ -143,21 +143,31 @@ impl AddressTable {
     /// Ends every TIME-WAIT record whose deadline is at or before `now`; returns them with
     /// their socket ids, earliest first, ties by socket id. Calling it early is harmless.
     pub fn handle_timeout(&mut self, now: Instant) -> Vec<(SocketId, TimeWaitRecord, EndReason)> {
+        std::iter::from_fn(|| self.expire_next(now))
+            .map(|(id, r)| (id, r, EndReason::Expired))
+            .collect()
+    }
+
+    /// Ends the first TIME-WAIT record due at `now` (deadline at or before `now`; the earliest
+    /// deadline, ties by socket id) and returns it with its socket id; `None` when none is
+    /// due. Called until `None`, it ends what [`AddressTable::handle_timeout`] would, in the
+    /// same order, without building a list for the caller; the table may change between calls
+    /// (what is due is then taken again).
+    pub fn expire_next(&mut self, now: Instant) -> Option<(SocketId, TimeWaitRecord)> {
         if self.tw.earliest().is_none_or(|e| e > now) {
-            // Nothing due (the usual call): no list is built.
-            return Vec::new();
+            // Nothing due (the usual call).
+            return None;
         }
-        let mut due = std::mem::take(&mut self.due);
-        self.tw.due_into(now, &mut due);
-        let ended = due
-            .iter()
-            .map(|&(_, _, slot)| {
-                let (id, r) = self.remove_time_wait(slot);
-                (id, r, EndReason::Expired)
-            })
-            .collect();
-        self.due = due;
-        ended
+        if self.due.is_empty() || self.due_at != Some((now, self.tw.changes())) {
+            let mut due = std::mem::take(&mut self.due);
+            self.tw.due_into(now, &mut due);
+            due.reverse();
+            self.due = due;
+        }
+        let (_, _, slot) = self.due.pop().expect("a record is due");
+        let ended = self.remove_time_wait(slot);
+        self.due_at = Some((now, self.tw.changes()));
+        Some(ended)
     }
 
     /// How many TIME-WAIT records the table holds (O(1)).

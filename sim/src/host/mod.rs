@@ -434,9 +434,7 @@ impl Host {
     /// Runs smoltcp and the host layer's timers at `now`.
     pub fn poll(&mut self, now: Instant) {
         if self.table.poll_timeout().is_some_and(|t| t <= now) {
-            for (id, record, reason) in self.table.handle_timeout(now) {
-                self.log_tw_end(now, id, record, reason);
-            }
+            self.expire_time_wait(now);
         }
         // Timestamps are milliseconds of virtual time, wrapping modulo 2³².
         TS_CLOCK.with(|c| c.set((now.micros() / 1000) as u32));

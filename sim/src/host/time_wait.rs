@@ -110,6 +110,15 @@ impl Host {
         ids.len()
     }
 
+    /// Ends the TIME-WAIT records due at `now` ([`Host::poll`]). Out of line: it runs about
+    /// once per record, while `poll` runs for every segment and call, and stays small.
+    #[inline(never)]
+    pub(super) fn expire_time_wait(&mut self, now: Instant) {
+        while let Some((id, record)) = self.table.expire_next(now) {
+            self.log_tw_end(now, id, record, EndReason::Expired);
+        }
+    }
+
     pub(super) fn log_tw_end(
         &mut self,
         now: Instant,

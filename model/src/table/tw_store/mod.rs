@@ -206,6 +206,8 @@ pub(super) struct TwStore {
     /// The earliest deadline of any record (the least head of the expiry lists), kept as
     /// heads change so that [`TwStore::earliest`] costs a read.
     earliest: Option<Instant>,
+    /// Records inserted, updated or removed so far ([`TwStore::changes`]).
+    changes: u64,
 }
 
 fn ip_key(a: SocketAddr) -> SocketAddr {
@@ -234,6 +236,12 @@ impl TwStore {
     /// Records in the store.
     pub(super) fn len(&self) -> usize {
         self.len
+    }
+
+    /// How many times a record was inserted, updated or removed: a list of what is due taken
+    /// when it had this value is still the list while it keeps it.
+    pub(super) fn changes(&self) -> u64 {
+        self.changes
     }
 
     /// The slot of `id`'s record.
@@ -347,6 +355,7 @@ impl TwStore {
         self.link_port(slot);
         self.link_expiry(slot);
         self.len += 1;
+        self.changes += 1;
     }
 
     /// Writes the fields of `record` that segments change (and the rest but the key) into a
@@ -378,6 +387,7 @@ impl TwStore {
     /// it in its expiry list if its deadline changed.
     pub(super) fn update(&mut self, slot: u32, record: &TimeWaitRecord) {
         let before = self.slab.get(slot).expires_at;
+        self.changes += 1;
         self.write(slot, record);
         if self.slab.get(slot).expires_at != before {
             self.unlink_expiry(slot);
@@ -403,6 +413,7 @@ impl TwStore {
         self.owners.release(r.owner);
         self.slab.release(slot);
         self.len -= 1;
+        self.changes += 1;
         (SocketId(r.id), record, owner)
     }
 
