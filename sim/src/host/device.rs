@@ -10,7 +10,7 @@ const POOL_MAX: usize = 64;
 
 /// An in-memory `phy::Device` (Medium::Ip): the host layer fills `rx` and drains `tx`, the
 /// host's outbound queue: what smoltcp emits is parsed there once, as it is transmitted
-/// ([`Packet::emitted`]; anything but TCP/IPv4 is dropped), and the host layer queues its own
+/// (`Packet::emitted`; anything but TCP/IPv4 is dropped), and the host layer queues its own
 /// crafted segments behind it, so the queue holds the host's packets in the order they left.
 /// Buffers of received packets go back to `pool` and carry the next transmitted ones, so a
 /// steady exchange allocates nothing per packet. A reused buffer keeps its old bytes (only
