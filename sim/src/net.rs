@@ -75,6 +75,21 @@ struct Head {
     sent_at: Instant,
 }
 
+impl Head {
+    /// The head of segment `id`, an original (not a duplicate), sent at `now` (virtual time)
+    /// from host index `from` to host index `to` on route index `route`.
+    fn original(id: u64, now: Instant, from: usize, to: usize, route: usize) -> Head {
+        Head {
+            id,
+            dup_of: None,
+            from,
+            to,
+            route,
+            sent_at: now,
+        }
+    }
+}
+
 struct FaultState {
     matches: u32,
     seen: BTreeSet<(SocketAddrV4, SocketAddrV4)>,
@@ -278,14 +293,7 @@ impl Network {
             return;
         };
         let route = self.default_route(from, to);
-        let head = Head {
-            id,
-            dup_of: None,
-            from,
-            to,
-            route,
-            sent_at: now,
-        };
+        let head = Head::original(id, now, from, to, route);
         if let Some(delay) = self.plain[route] {
             // What the general path below does for such a route, without its steps.
             out.push(self.schedule(head, pkt, delay, None));
@@ -373,15 +381,7 @@ impl Network {
             if let Some(delay) = self.plain[route] {
                 let id = self.next_id;
                 self.next_id += 1;
-                let head = Head {
-                    id,
-                    dup_of: None,
-                    from,
-                    to,
-                    route,
-                    sent_at: now,
-                };
-                self.schedule(head, pkt, delay, None);
+                self.schedule(Head::original(id, now, from, to, route), pkt, delay, None);
                 return;
             }
         }
