@@ -600,7 +600,10 @@ impl Host {
 
     /// TIME-WAIT records of workload sockets alive now.
     pub fn live_time_wait_unlogged(&self) -> usize {
-        self.table.time_wait_count() - self.live_time_wait().len()
+        self.table
+            .time_wait_records()
+            .filter(|(id, _)| !self.logs_time_wait(*id))
+            .count()
     }
 
     /// Whether socket `id`'s ended TIME-WAIT records are logged one by one (a socket the
