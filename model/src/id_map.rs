@@ -13,9 +13,10 @@ use crate::table::SocketId;
 /// Slots per page (ids `k · PAGE .. (k + 1) · PAGE` share page `k`).
 const PAGE: usize = 32;
 
-/// The map (see the module documentation).
+/// A map by [`SocketId`] indexed directly (see the module documentation). Iteration
+/// ([`IdMap::iter`]) is in id order, so walking it is deterministic.
 #[derive(Clone, Debug)]
-pub(crate) struct IdMap<V> {
+pub struct IdMap<V> {
     /// Page `first + k` at index `k`; `None` for a page with no value.
     pages: Vec<Option<Box<Page<V>>>>,
     /// Number of the page at index 0.
@@ -50,7 +51,7 @@ fn split(id: SocketId) -> (u32, usize) {
 
 impl<V> IdMap<V> {
     /// Number of values.
-    pub(crate) fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.len
     }
 
@@ -59,29 +60,32 @@ impl<V> IdMap<V> {
         self.pages.get(k as usize)?.as_deref()
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
+    /// Whether the map holds no value.
+    pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
-    pub(crate) fn get(&self, id: SocketId) -> Option<&V> {
+    /// The value of `id`: two index computations, no hashing.
+    pub fn get(&self, id: SocketId) -> Option<&V> {
         let (p, s) = split(id);
         self.page(p)?.slots[s].as_ref()
     }
 
-    pub(crate) fn get_mut(&mut self, id: SocketId) -> Option<&mut V> {
+    /// The value of `id`, to change it.
+    pub fn get_mut(&mut self, id: SocketId) -> Option<&mut V> {
         let (p, s) = split(id);
         let k = p.checked_sub(self.first)?;
         self.pages.get_mut(k as usize)?.as_deref_mut()?.slots[s].as_mut()
     }
 
-    #[cfg(test)]
-    pub(crate) fn contains_key(&self, id: SocketId) -> bool {
+    /// Whether `id` has a value.
+    pub fn contains_key(&self, id: SocketId) -> bool {
         self.get(id).is_some()
     }
 
     /// Puts `v` under `id`; returns the value it replaces.
     #[inline]
-    pub(crate) fn insert(&mut self, id: SocketId, v: V) -> Option<V> {
+    pub fn insert(&mut self, id: SocketId, v: V) -> Option<V> {
         let (p, s) = split(id);
         let k = p.wrapping_sub(self.first) as usize;
         let Some(Some(page)) = self.pages.get_mut(k) else {
@@ -141,7 +145,7 @@ impl<V> IdMap<V> {
     }
 
     /// Takes the value of `id` out of the map.
-    pub(crate) fn remove(&mut self, id: SocketId) -> Option<V> {
+    pub fn remove(&mut self, id: SocketId) -> Option<V> {
         let (p, s) = split(id);
         let k = p.checked_sub(self.first)? as usize;
         let page = self.pages.get_mut(k)?.as_deref_mut()?;
@@ -153,7 +157,7 @@ impl<V> IdMap<V> {
 
     /// Drops the value of `id` in place (no move out, for a large value the caller has read);
     /// returns whether there was one.
-    pub(crate) fn discard(&mut self, id: SocketId) -> bool {
+    pub fn discard(&mut self, id: SocketId) -> bool {
         let (p, s) = split(id);
         let Some(k) = p.checked_sub(self.first).map(|k| k as usize) else {
             return false;
@@ -183,7 +187,7 @@ impl<V> IdMap<V> {
     }
 
     /// Every id and value, in id order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (SocketId, &V)> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = (SocketId, &V)> + '_ {
         self.pages
             .iter()
             .zip(self.first..)

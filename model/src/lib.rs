@@ -14,7 +14,7 @@ pub mod addr;
 pub mod decision_table;
 pub mod errno;
 mod fixed_hash;
-mod id_map;
+pub mod id_map;
 pub mod isn;
 pub mod process;
 pub mod profile;

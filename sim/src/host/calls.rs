@@ -91,7 +91,7 @@ impl Host {
         id: SocketId,
         f: impl FnOnce(&mut SockOptions),
     ) -> Result<(), Errno> {
-        let s = self.socks.get_mut(&id).ok_or(Errno::EBADF)?;
+        let s = self.socks.get_mut(id).ok_or(Errno::EBADF)?;
         f(&mut s.opts);
         let opts = s.opts;
         // The table may already have dropped a finished socket; options then no longer matter.
@@ -127,7 +127,7 @@ impl Host {
     /// Whether the socket `name` could bind `addr` now (for `wait until bindable`).
     pub fn bindable(&self, name: &str, addr: SocketAddr) -> Result<(), Errno> {
         let id = self.sock_id(name).ok_or(Errno::EBADF)?;
-        let s = self.socks.get(&id).ok_or(Errno::EBADF)?;
+        let s = self.socks.get(id).ok_or(Errno::EBADF)?;
         if self.table.get(id).is_some_and(|e| e.local.is_some()) {
             // Already bound: bind() would say EINVAL whatever time does.
             return Err(Errno::EINVAL);
@@ -152,7 +152,7 @@ impl Host {
         let id = self.held_id(proc, id)?;
         let hint = self.rng.next_u32();
         let local = self.table.listen(id, hint).map(v4)?;
-        let s = self.socks.get_mut(&id).ok_or(Errno::EBADF)?;
+        let s = self.socks.get_mut(id).ok_or(Errno::EBADF)?;
         if let Kind::Listener { backlog: b, .. } = &mut s.kind {
             *b = backlog;
         } else {
@@ -217,7 +217,7 @@ impl Host {
         let id = self.held_id(proc, id)?;
         // The socket is looked up once: its fields are disjoint from the rest of the host used
         // below, until it is marked connected.
-        let s = self.socks.get_mut(&id).expect("held");
+        let s = self.socks.get_mut(id).expect("held");
         if let Kind::Conn(t) = s.kind {
             if !self.conns.contains_key(&t) && !self.table.is_time_wait(id) {
                 // The previous attempt is over: a failed one may be retried
@@ -261,7 +261,7 @@ impl Host {
             port: local.port(),
         };
         if sock.connect(self.iface.context(), r, l).is_err() {
-            self.socks.get_mut(&id).expect("held").kind = Kind::Plain;
+            self.socks.get_mut(id).expect("held").kind = Kind::Plain;
             self.table.remove(id);
             return Err(Errno::EINVAL);
         }
@@ -310,7 +310,7 @@ impl Host {
 
     /// [`Host::connect_result`] of socket `id`.
     pub fn connect_result_id(&mut self, id: SocketId) -> Option<Result<(), Errno>> {
-        let s = self.socks.get(&id)?;
+        let s = self.socks.get(id)?;
         let Kind::Conn(t) = s.kind else {
             return Some(Err(Errno::ENOTCONN));
         };
@@ -321,7 +321,7 @@ impl Host {
             };
         }
         let in_time_wait = self.table.is_time_wait(id);
-        Some(self.socks.get_mut(&id)?.app.connect_outcome(in_time_wait))
+        Some(self.socks.get_mut(id)?.app.connect_outcome(in_time_wait))
     }
 
     /// Gives up a connect at its deadline: aborts the socket (ETIMEDOUT).
@@ -334,7 +334,7 @@ impl Host {
 
     /// [`Host::connect_timeout`] of socket `id`.
     pub fn connect_timeout_id(&mut self, now: Instant, id: SocketId) {
-        let Some(Kind::Conn(t)) = self.socks.get(&id).map(|s| &s.kind) else {
+        let Some(Kind::Conn(t)) = self.socks.get(id).map(|s| &s.kind) else {
             return;
         };
         let t = *t;
@@ -354,7 +354,7 @@ impl Host {
                 })
             );
         }
-        if let Some(s) = self.socks.get_mut(&id) {
+        if let Some(s) = self.socks.get_mut(id) {
             s.app.set_end(ConnEnd::Aborted);
         }
         let _ = now;
@@ -380,7 +380,7 @@ impl Host {
     /// test before [`Host::accept_id`], which would return `Ok(None)` or an error otherwise).
     pub fn has_ready(&self, id: SocketId) -> bool {
         matches!(
-            self.socks.get(&id).map(|s| &s.kind),
+            self.socks.get(id).map(|s| &s.kind),
             Some(Kind::Listener { ready, .. }) if !ready.is_empty()
         )
     }
@@ -394,7 +394,7 @@ impl Host {
         label: String,
     ) -> Result<Option<(FourTuple, SocketId)>, Errno> {
         let id = self.held_id(proc, id)?;
-        let Kind::Listener { ready, .. } = &mut self.socks.get_mut(&id).ok_or(Errno::EBADF)?.kind
+        let Kind::Listener { ready, .. } = &mut self.socks.get_mut(id).ok_or(Errno::EBADF)?.kind
         else {
             return Err(Errno::EINVAL);
         };
@@ -413,11 +413,11 @@ impl Host {
                 .socks
                 .iter()
                 .find(|(_, s)| matches!(s.kind, Kind::Conn(t) if t == tuple) && s.name.is_none())
-                .map(|(i, _)| *i)
+                .map(|(i, _)| i)
                 .ok_or(Errno::ECONNRESET)?,
         };
         self.procs.open_pid(proc, cid)?;
-        if let Some(s) = self.socks.get_mut(&cid) {
+        if let Some(s) = self.socks.get_mut(cid) {
             s.name = Some(label);
         }
         Ok(Some((tuple, cid)))
@@ -444,7 +444,7 @@ impl Host {
         data: &[u8],
     ) -> Result<usize, Errno> {
         let id = self.held_id(proc, id)?;
-        let s = self.socks.get_mut(&id).ok_or(Errno::EBADF)?;
+        let s = self.socks.get_mut(id).ok_or(Errno::EBADF)?;
         let (view, handle) = conn_view_of(s, &self.conns, &self.sockets);
         s.app.send(view)?;
         let (Kind::Conn(_), Some(handle)) = (&s.kind, handle) else {
@@ -461,7 +461,7 @@ impl Host {
     /// `None` block, `Some(None)` end of stream, `Some(Some(handle))` read from that smoltcp
     /// socket (`None` as well when the connection is already gone).
     fn recv_ready(&mut self, id: SocketId) -> Result<Option<Option<SocketHandle>>, Errno> {
-        let s = self.socks.get_mut(&id).ok_or(Errno::EBADF)?;
+        let s = self.socks.get_mut(id).ok_or(Errno::EBADF)?;
         let (view, handle) = conn_view_of(s, &self.conns, &self.sockets);
         Ok(match s.app.recv(view)? {
             RecvOutcome::Block => None,
@@ -557,7 +557,7 @@ impl Host {
     /// The application's view of socket `id`'s connection, for the shared socket-call
     /// semantics ([`AppSocket`]).
     fn conn_view(&self, id: SocketId) -> ConnView {
-        self.socks.get(&id).map_or(ConnView::Unconnected, |s| {
+        self.socks.get(id).map_or(ConnView::Unconnected, |s| {
             conn_view_of(s, &self.conns, &self.sockets).0
         })
     }
@@ -591,7 +591,7 @@ impl Host {
     }
 
     pub(super) fn last_close(&mut self, now: Instant, id: SocketId) {
-        let Some(s) = self.socks.get_mut(&id) else {
+        let Some(s) = self.socks.get_mut(id) else {
             return;
         };
         s.closed = true;
@@ -609,18 +609,18 @@ impl Host {
         match std::mem::replace(&mut s.kind, Kind::Plain) {
             Kind::Plain => {
                 self.table.remove(id);
-                self.socks.remove(&id);
+                self.socks.remove(id);
             }
             Kind::Listener { pending, ready, .. } => {
                 self.table.remove(id);
-                self.socks.remove(&id);
+                self.socks.remove(id);
                 // Half-open connections (SYN-RECEIVED) go silently: Linux frees its request
                 // sockets and FreeBSD its syncache entries without a segment.
                 for t in pending.into_iter().map(TupleMap::<Conn>::tuple) {
                     if let Some(c) = self.conns.remove(&t) {
                         self.retire(c.handle);
                         self.reopened.remove(&t);
-                        self.socks.remove(&c.id);
+                        self.socks.remove(c.id);
                         self.table.remove(c.id);
                     }
                 }
@@ -629,7 +629,7 @@ impl Host {
                 // Nobody can accept them any more: they are orphans, dropped once reset.
                 for t in ready {
                     if let Some(cid) = self.conns.get(&t).map(|c| c.id) {
-                        if let Some(cs) = self.socks.get_mut(&cid) {
+                        if let Some(cs) = self.socks.get_mut(cid) {
                             cs.closed = true;
                         }
                     }
@@ -660,7 +660,7 @@ impl Host {
     ) {
         let Some(c) = self.conns.get(&t) else {
             // The connection already ended; a TIME-WAIT record outlives the socket.
-            self.socks.remove(&id);
+            self.socks.remove(id);
             if !self.table.is_time_wait(id) {
                 self.table.remove(id);
             }
@@ -704,7 +704,7 @@ impl Host {
             let id = c.id;
             self.smol_at = None;
             self.sockets.get_mut::<tcp::Socket>(c.handle).abort();
-            if let Some(s) = self.socks.get_mut(&id) {
+            if let Some(s) = self.socks.get_mut(id) {
                 s.app.set_end(end);
             }
             self.poll(now);
@@ -720,7 +720,7 @@ impl Host {
         if self.table.is_time_wait(id) {
             return TcpState::TimeWait;
         }
-        match self.socks.get(&id).map(|s| &s.kind) {
+        match self.socks.get(id).map(|s| &s.kind) {
             Some(Kind::Listener { .. }) => TcpState::Listen,
             Some(Kind::Conn(t)) => self
                 .conns

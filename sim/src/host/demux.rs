@@ -42,7 +42,7 @@ impl Host {
             && self
                 .conns
                 .get_by_key(key)
-                .is_some_and(|c| self.socks.get(&c.id).is_none_or(|s| s.closed));
+                .is_some_and(|c| self.socks.get(c.id).is_none_or(|s| s.closed));
         if orphan_data {
             // RFC 1122 §4.2.2.13 / Linux tcp_rcv_state_process (FIN-WAIT, RCV_SHUTDOWN): new
             // data for a socket the application closed is answered with RST, and the
@@ -372,7 +372,7 @@ impl Host {
             opts,
             log_time_wait,
             ..
-        }) = self.socks.get(&lid)
+        }) = self.socks.get(lid)
         else {
             return false;
         };
@@ -444,7 +444,7 @@ impl Host {
         if let Some(Sock {
             kind: Kind::Listener { pending, .. },
             ..
-        }) = self.socks.get_mut(&lid)
+        }) = self.socks.get_mut(lid)
         {
             pending.insert(TupleMap::<Conn>::key(&tuple));
         }

@@ -70,7 +70,7 @@ impl Host {
             Event::State(StateChange {
                 sock: self
                     .socks
-                    .get(&id)
+                    .get(id)
                     .and_then(|s| s.name.clone())
                     .unwrap_or_else(|| "(embryonic)".into()),
                 tuple: t,
@@ -82,7 +82,7 @@ impl Host {
             })
         );
         if new == State::Established {
-            if let Some(s) = self.socks.get_mut(&id) {
+            if let Some(s) = self.socks.get_mut(id) {
                 s.app.established = true;
             }
             // A reopened 4-tuple reached ESTABLISHED: the SYN was genuine.
@@ -92,7 +92,7 @@ impl Host {
             if let Some(Sock {
                 kind: Kind::Listener { pending, ready, .. },
                 ..
-            }) = self.socks.get_mut(&lid)
+            }) = self.socks.get_mut(lid)
             {
                 if pending.remove(&TupleMap::<Conn>::key(&t)) {
                     ready.push_back(t);
@@ -114,7 +114,7 @@ impl Host {
                 && c.active_open
                 && c.rst_from_no_connection
                 && c.oracle.readable() == 0
-                && self.socks.get(&id).is_some_and(|s| s.app.established);
+                && self.socks.get(id).is_some_and(|s| s.app.established);
             if h3 {
                 // RFC 1337 §2.4 H3: connect() succeeded, and the peer, which holds no
                 // connection (an old duplicate reset its half-open one), resets it.
@@ -141,7 +141,7 @@ impl Host {
                 if let Some(Sock {
                     kind: Kind::Listener { pending, ready, .. },
                     ..
-                }) = self.socks.get_mut(&lid)
+                }) = self.socks.get_mut(lid)
                 {
                     pending.remove(&TupleMap::<Conn>::key(&t));
                     if new == State::Listen {
@@ -149,7 +149,7 @@ impl Host {
                     }
                 }
             }
-            let drop_sock = match self.socks.get_mut(&c.id) {
+            let drop_sock = match self.socks.get_mut(c.id) {
                 Some(s) => {
                     s.app.set_end(end);
                     s.closed || (listener.is_some() && s.name.is_none() && new == State::Listen)
@@ -163,7 +163,7 @@ impl Host {
             if let Some(r) = returned {
                 // The reopening SYN was an old duplicate (the peer reset our SYN-ACK): the
                 // record comes back with the time it had left (RFC 1122 §4.2.2.13).
-                self.socks.remove(&c.id);
+                self.socks.remove(c.id);
                 let (entered, expires) = (r.entered_at, r.expires_at());
                 let inc = r.incarnation;
                 if self.table.enter_time_wait(c.id, r).is_ok() {
@@ -180,8 +180,8 @@ impl Host {
                 } else {
                     self.table.remove(c.id);
                 }
-            } else if drop_sock || !self.socks.contains_key(&c.id) {
-                self.socks.remove(&c.id);
+            } else if drop_sock || !self.socks.contains_key(c.id) {
+                self.socks.remove(c.id);
                 self.table.remove(c.id);
             } else {
                 // The application still holds the socket: it keeps an explicitly bound port.

@@ -226,7 +226,7 @@ pub struct Host {
     pub table: AddressTable,
     /// Processes and handles.
     pub procs: Processes,
-    socks: crate::FixedMap<SocketId, Sock>,
+    socks: twsim_model::id_map::IdMap<Sock>,
     /// Script names of sockets. Looked up only, never iterated, so a hash map with a fixed
     /// (unseeded) hasher keeps runs deterministic.
     names: NameMap,
@@ -390,7 +390,7 @@ impl Host {
             sockets: SocketSet::new(Vec::new()),
             table,
             procs: Processes::new(),
-            socks: crate::FixedMap::default(),
+            socks: twsim_model::id_map::IdMap::default(),
             names: NameMap::default(),
             conns: TupleMap::default(),
             incarnations: Incarnations::default(),
@@ -609,7 +609,7 @@ impl Host {
     /// Whether socket `id`'s ended TIME-WAIT records are logged one by one (a socket the
     /// host no longer knows is logged).
     fn logs_time_wait(&self, id: SocketId) -> bool {
-        self.socks.get(&id).is_none_or(|s| s.log_time_wait)
+        self.socks.get(id).is_none_or(|s| s.log_time_wait)
     }
 
     /// Whether the 4-tuple's table entry is a live connection (for tests).

@@ -136,7 +136,7 @@ impl Host {
                 event: reason.name(),
                 sock: self
                     .socks
-                    .get(&id)
+                    .get(id)
                     .and_then(|s| s.name.clone())
                     .unwrap_or_default(),
                 tuple: record.tuple,
@@ -148,10 +148,10 @@ impl Host {
         );
         let (logged, closed) = self
             .socks
-            .get(&id)
+            .get(id)
             .map_or((true, false), |s| (s.log_time_wait, s.closed));
         if closed {
-            self.socks.remove(&id);
+            self.socks.remove(id);
         }
         if !logged {
             self.tw_unlogged += 1;
@@ -174,7 +174,7 @@ impl Host {
         }
         let c = self.conns.remove(&t).expect("present");
         self.retire(c.handle);
-        let linger = self.socks.get(&c.id).and_then(|s| s.opts.linger_secs);
+        let linger = self.socks.get(c.id).and_then(|s| s.opts.linger_secs);
         let tw_len = self.cfg.time_wait_for(self.msl, linger);
         if tw_len == Duration::ZERO {
             // Stratus STCP with SO_LINGER {1,0}: the linger time (zero) replaces TIME-WAIT.
@@ -185,11 +185,11 @@ impl Host {
                     rule: "Stratus STCP: the linger time replaces the TIME-WAIT timeout",
                 })
             );
-            if let Some(s) = self.socks.get_mut(&c.id) {
+            if let Some(s) = self.socks.get_mut(c.id) {
                 s.app.set_end(ConnEnd::Normal);
             }
-            if self.socks.get(&c.id).is_none_or(|s| s.closed) {
-                self.socks.remove(&c.id);
+            if self.socks.get(c.id).is_none_or(|s| s.closed) {
+                self.socks.remove(c.id);
                 self.table.remove(c.id);
             } else {
                 self.table.disconnected(c.id);
@@ -211,7 +211,7 @@ impl Host {
             Event::TimeWait(TimeWaitEvent::Created {
                 sock: self
                     .socks
-                    .get(&c.id)
+                    .get(c.id)
                     .and_then(|s| s.name.clone())
                     .unwrap_or_default(),
                 tuple: t,
@@ -223,7 +223,7 @@ impl Host {
                 length: tw_len,
             })
         );
-        if let Some(s) = self.socks.get_mut(&c.id) {
+        if let Some(s) = self.socks.get_mut(c.id) {
             s.app.set_end(ConnEnd::Normal);
         }
         if self.table.enter_time_wait(c.id, record).is_err() {
