@@ -14,6 +14,13 @@ use run_cmd::{run_sources, DemoMode};
 use twsim_model::Profile;
 use twsim_sim::scenario::{self, Overrides};
 
+/// mimalloc: a run allocates and frees many small blocks (names, step results, records), and
+/// glibc's allocator costs more per block as the live state grows (docs/benchmarks.md,
+/// "Allocator"). Allocation order does not reach any output, so the choice keeps every trace
+/// and capture byte-identical. `twsim bench --model` reads its heap figure from it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "twsim",
@@ -305,7 +312,7 @@ fn main() -> ExitCode {
                     f.record_size
                 ),
                 None => println!(
-                    "  heap bytes per TIME-WAIT record: not measured here (needs glibc's mallinfo2, Linux); the record itself is {} bytes",
+                    "  heap bytes per TIME-WAIT record: not measured (the allocator is not mimalloc); the record itself is {} bytes",
                     f.record_size
                 ),
             }

@@ -1,32 +1,65 @@
 //! `twsim bench --model`: address-table calls per wall-clock second with `n` sockets in the
 //! table, and the heap bytes one TIME-WAIT record costs (table entry, indexes, record).
 //!
-//! The heap figure is the growth of glibc's count of bytes in use (`mallinfo2(3)`) while the
-//! table fills, divided by the number of records: no counting allocator is installed in the
-//! binary, so every other command runs on the system allocator untouched. glibc counts whole
-//! chunks (a size word and 16-byte rounding included), which is what the records really cost.
-//! Elsewhere (another OS, musl) the figure is not measured and the command says so.
+//! The heap figure is the growth of the allocator's count of bytes in use ([`heap_in_use`]:
+//! mimalloc's blocks in use, size-class rounding included) while the table fills, divided by
+//! the number of records: no counting allocator wraps the binary's allocator, so every other
+//! command runs without that cost.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant as Wall;
 use twsim_model::{AddressTable, Duration, FourTuple, Instant, Profile, SeqNum, TimeWaitRecord};
 
-/// Heap bytes the process has in use, as glibc's allocator counts them: `uordblks` (bytes in
-/// allocated chunks of the main arena) plus `hblkhd` (bytes in chunks glibc allocated with
-/// `mmap`, as it does for large blocks such as a grown table index). The benchmark runs on the
-/// main thread, whose allocations come from the main arena.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
+/// Heap bytes in use, as mimalloc (the binary's allocator, `src/main.rs`) counts them: over
+/// every area of its main heap, blocks in use times the block
+/// size (`mi_heap_visit_blocks` visiting areas only), so size-class rounding is included, which
+/// is what the records really cost. `None` when mimalloc does not hold a fresh allocation (a
+/// test binary on the system allocator): the figure would not count the process's heap.
 pub fn heap_in_use() -> Option<usize> {
-    // SAFETY: mallinfo2 takes no arguments and only reads the allocator's statistics
-    // (glibc 2.33 and later).
-    let m = unsafe { libc::mallinfo2() };
-    Some(m.uordblks + m.hblkhd)
-}
+    use libmimalloc_sys as mi;
+    use std::ffi::c_void;
 
-/// Heap bytes in use: not available without glibc's `mallinfo2`.
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-pub fn heap_in_use() -> Option<usize> {
-    None
+    /// Adds one area's blocks in use to the total behind `arg`.
+    unsafe extern "C" fn add_area(
+        _heap: *const mi::mi_heap_t,
+        area: *const mi::mi_heap_area_t,
+        _block: *mut c_void,
+        _block_size: usize,
+        arg: *mut c_void,
+    ) -> bool {
+        // SAFETY: mimalloc passes a valid area; `arg` is the `usize` below, alive for the
+        // call of `mi_heap_visit_blocks`.
+        unsafe {
+            let area = &*area;
+            *arg.cast::<usize>() += area.used * area.block_size;
+        }
+        true
+    }
+
+    let probe = Box::new(0u64);
+    // SAFETY: asks whether a live pointer lies in mimalloc's heap; reads nothing through it.
+    let ours = unsafe { mi::mi_is_in_heap_region((&*probe as *const u64).cast()) };
+    drop(probe);
+    if !ours {
+        return None;
+    }
+    extern "C" {
+        /// mimalloc 3's main heap, which every thread's allocations come from (`mimalloc.h`;
+        /// not bound by `libmimalloc-sys`).
+        fn mi_heap_main() -> *mut mi::mi_heap_t;
+    }
+    let mut total = 0usize;
+    // SAFETY: visits the main heap with areas only (no block pointers
+    // are dereferenced); the visitor writes only to `total`, which outlives the call.
+    unsafe {
+        mi::mi_heap_visit_blocks(
+            mi_heap_main(),
+            false,
+            Some(add_area),
+            (&mut total as *mut usize).cast(),
+        );
+    }
+    Some(total)
 }
 
 /// The measurements.

@@ -5,7 +5,7 @@
 //! Cost per record (heap bytes, all included, measured by `twsim bench --model`): an 88-byte
 //! slot in a slab of chunks, 4-byte entries in three [`SlotIndex`]es (by 4-tuple, by socket id,
 //! and the head of each port's list), and a share of small tables:
-//! - **slab**: chunks of 16, 32 … 1024 slots, then 1024 each, never moved; freed slots are
+//! - **slab**: chunks of 16, 32 … 512 slots, then 744 each (64 KiB), never moved; freed slots are
 //!   reused (a free list threaded through the records);
 //! - **4-tuple key**: both addresses interned (refcounted, an address with port 0 stands for
 //!   the IP with its IPv6 flow label and scope), so the key is two `u32`s and two ports;
@@ -104,12 +104,16 @@ const FREE: Rec = Rec {
 /// Up to this many expiry lists, a length's list is found by a scan rather than by
 /// `length_ix`.
 const LENGTHS_SCANNED: usize = 4;
-/// Slots in the chunks before they reach full size (16 + 32 + … + 1024).
-const SMALL_SLOTS: u32 = 2032;
-/// Slots in a full-size chunk.
-const CHUNK: u32 = 1024;
+/// Chunks before they reach full size.
+const SMALL_CHUNKS: u32 = 6;
+/// Slots in those chunks (16 + 32 + … + 512).
+const SMALL_SLOTS: u32 = 1008;
+/// Slots in a full-size chunk: 744 × 88 bytes = 65 472, just under 64 KiB, so a chunk fills
+/// one allocator size class (mimalloc's classes are four per power of two; a chunk of 1024
+/// slots, 90 112 bytes, would be rounded up to 98 304).
+const CHUNK: u32 = 744;
 
-/// (chunk, offset) of a slot: chunk k < 7 holds 16·2^k slots, later ones 1024.
+/// (chunk, offset) of a slot: chunk k < 6 holds 16·2^k slots, later ones [`CHUNK`].
 fn locate(slot: u32) -> (usize, usize) {
     if slot < SMALL_SLOTS {
         let b = slot + 16;
@@ -117,7 +121,7 @@ fn locate(slot: u32) -> (usize, usize) {
         (k as usize, (b - (16 << k)) as usize)
     } else {
         let s = slot - SMALL_SLOTS;
-        ((7 + s / CHUNK) as usize, (s % CHUNK) as usize)
+        ((SMALL_CHUNKS + s / CHUNK) as usize, (s % CHUNK) as usize)
     }
 }
 
@@ -162,7 +166,11 @@ impl Slab {
         assert!(s <= MAX_SLOT, "TIME-WAIT store full");
         let (c, _) = locate(s);
         if c == self.chunks.len() {
-            let n = if c < 7 { 16 << c } else { CHUNK as usize };
+            let n = if c < SMALL_CHUNKS as usize {
+                16 << c
+            } else {
+                CHUNK as usize
+            };
             self.chunks.push(vec![FREE; n].into_boxed_slice());
         }
         self.used += 1;

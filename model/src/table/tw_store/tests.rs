@@ -160,7 +160,8 @@ fn slots_map_onto_growing_chunks() {
     assert_eq!(locate(0), (0, 0));
     assert_eq!(locate(15), (0, 15));
     assert_eq!(locate(16), (1, 0));
-    assert_eq!(locate(2031), (6, 1023));
-    assert_eq!(locate(2032), (7, 0));
-    assert_eq!(locate(2032 + 1024 + 5), (8, 5));
+    assert_eq!(locate(1007), (5, 511));
+    assert_eq!(locate(1008), (6, 0));
+    assert_eq!(locate(1008 + 743), (6, 743));
+    assert_eq!(locate(1008 + 744 + 5), (7, 5));
 }
