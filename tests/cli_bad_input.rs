@@ -628,6 +628,25 @@ fn bench_scale_prints_the_ratio() {
     assert!(r.parse::<f64>().is_ok_and(|r| r > 0.0), "{out}");
 }
 
+/// `bench --model` reads the heap from the binary's allocator: the figure is measured, and a
+/// record costs at least its 88-byte slot in the TIME-WAIT store.
+#[test]
+fn bench_model_measures_heap_bytes_per_record() {
+    let o = twsim(["bench", "--model", "5000"]);
+    assert_status(&o, 0, "twsim bench --model 5000");
+    let out = stdout(&o);
+    let line = out
+        .lines()
+        .find(|l| l.contains("heap bytes per TIME-WAIT record"))
+        .unwrap_or_else(|| panic!("no heap line:\n{out}"));
+    let bytes = line
+        .split_whitespace()
+        .next()
+        .and_then(|b| b.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("heap figure not measured:\n{out}"));
+    assert!(bytes >= 88.0, "{bytes} bytes per record, below the slot size:\n{out}");
+}
+
 /// The replays play steps only: a scenario with workloads is refused, exit 2, at the workload.
 #[test]
 fn replay_refuses_workloads() {
