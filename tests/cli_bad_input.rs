@@ -644,7 +644,10 @@ fn bench_model_measures_heap_bytes_per_record() {
         .next()
         .and_then(|b| b.parse::<f64>().ok())
         .unwrap_or_else(|| panic!("heap figure not measured:\n{out}"));
-    assert!(bytes >= 88.0, "{bytes} bytes per record, below the slot size:\n{out}");
+    assert!(
+        bytes >= 88.0,
+        "{bytes} bytes per record, below the slot size:\n{out}"
+    );
 }
 
 /// The replays play steps only: a scenario with workloads is refused, exit 2, at the workload.
