@@ -1,6 +1,6 @@
 //! A map keyed by socket id, indexed directly: ids are handed out in increasing order and
 //! never reused ([`SocketId`]), so the live ids of a host cluster in a window that moves up.
-//! The map keeps that window in pages of [`PAGE`] slots; a lookup is an index computation,
+//! The map keeps that window in pages of 32 slots; a lookup is an index computation,
 //! no hashing and no probing. A page is freed when its last slot empties, unless it is the
 //! last page, which new ids fill (the last page freed is kept for the next page needed, so a
 //! host with one socket at a time allocates nothing), and the empty pages in front of the
