@@ -127,9 +127,9 @@ impl AddressTable {
 
     /// Removes the TIME-WAIT record in `slot` of the store, with its port and 4-tuple.
     pub(super) fn remove_time_wait(&mut self, slot: u32) -> (SocketId, TimeWaitRecord) {
-        let (id, r, owner) = self.tw.remove(slot);
+        let (id, r, port_by_connect) = self.tw.remove(slot);
         self.by_tuple.remove_port(&r.tuple);
-        if !owner.port_by_connect {
+        if !port_by_connect {
             self.explicit.sub(r.tuple.local.port());
         }
         (id, r)

@@ -101,6 +101,29 @@ const FREE: Rec = Rec {
     last_ack: 0,
 };
 
+impl Rec {
+    /// Writes the fields of `record` that segments change (and the rest but the key and the
+    /// links), leaving the length index in `meta` as it is.
+    fn set(&mut self, record: &TimeWaitRecord) {
+        self.incarnation = record.incarnation;
+        self.snd_nxt = record.snd_nxt.0;
+        self.rcv_nxt = record.rcv_nxt.0;
+        self.rcv_wnd = record.rcv_wnd;
+        self.entered_at = record.entered_at.micros();
+        self.expires_at = record.expires_at().micros();
+        self.restarts = record.restarts();
+        self.ts_recent = record.ts_recent.map_or(0, |t| t.0);
+        let last_ack = record.last_limited_ack_at();
+        self.last_ack = last_ack.map_or(0, Instant::micros);
+        let flags = if record.ts_recent.is_some() {
+            HAS_TS
+        } else {
+            0
+        } | if last_ack.is_some() { HAS_LAST_ACK } else { 0 };
+        self.meta = (self.meta & !(HAS_TS | HAS_LAST_ACK)) | flags;
+    }
+}
+
 /// Up to this many expiry lists, a length's list is found by a scan rather than by
 /// `length_ix`.
 const LENGTHS_SCANNED: usize = 4;
@@ -260,6 +283,9 @@ impl TwStore {
 
     /// The slot of the record of `t`.
     pub(super) fn slot_of_tuple(&self, t: &FourTuple) -> Option<u32> {
+        if self.len == 0 {
+            return None;
+        }
         let lip = self.addrs.get(&ip_key(t.local))?;
         let rip = self.addrs.get(&ip_key(t.remote))?;
         let (lport, rport) = (t.local.port(), t.remote.port());
@@ -338,26 +364,29 @@ impl TwStore {
     /// Adds `id`'s record (the caller checked that neither `id` nor the 4-tuple is present).
     pub(super) fn insert(&mut self, id: SocketId, record: &TimeWaitRecord, owner: Owner) {
         let slot = self.slab.alloc();
-        let lip = self.addrs.acquire(ip_key(record.tuple.local));
-        let rip = self.addrs.acquire(ip_key(record.tuple.remote));
+        let (local, remote) = (record.tuple.local, record.tuple.remote);
+        let lip = self.addrs.acquire(ip_key(local));
+        let rip = self.addrs.acquire(ip_key(remote));
         let owner = self.owners.acquire(owner);
         let length = self.length_index(record.length);
-        *self.slab.get_mut(slot) = Rec {
+        let (lport, rport) = (local.port(), remote.port());
+        let mut r = Rec {
             id: id.0,
             lip,
             rip,
-            lport: record.tuple.local.port(),
-            rport: record.tuple.remote.port(),
+            lport,
+            rport,
             owner,
             meta: length << LEN_SHIFT,
-            entered_at: record.entered_at.micros(),
             ..FREE
         };
-        self.write(slot, record);
+        r.set(record);
+        *self.slab.get_mut(slot) = r;
         let slab = &self.slab;
-        let h = rec_tuple_hash(slab.get(slot));
         self.by_tuple
-            .insert(h, slot, |s| rec_tuple_hash(slab.get(s)));
+            .insert(tuple_hash(lip, lport, rip, rport), slot, |s| {
+                rec_tuple_hash(slab.get(s))
+            });
         self.by_id
             .insert(id_hash(id.0), slot, |s| id_hash(slab.get(s).id));
         self.link_port(slot);
@@ -366,49 +395,25 @@ impl TwStore {
         self.changes += 1;
     }
 
-    /// Writes the fields of `record` that segments change (and the rest but the key) into a
-    /// slot, without touching the expiry list.
-    fn write(&mut self, slot: u32, record: &TimeWaitRecord) {
-        let r = self.slab.get_mut(slot);
-        r.incarnation = record.incarnation;
-        r.snd_nxt = record.snd_nxt.0;
-        r.rcv_nxt = record.rcv_nxt.0;
-        r.rcv_wnd = record.rcv_wnd;
-        r.entered_at = record.entered_at.micros();
-        r.expires_at = record.expires_at().micros();
-        r.restarts = record.restarts();
-        r.ts_recent = record.ts_recent.map_or(0, |t| t.0);
-        r.last_ack = record.last_limited_ack_at().map_or(0, Instant::micros);
-        let flags = if record.ts_recent.is_some() {
-            HAS_TS
-        } else {
-            0
-        } | if record.last_limited_ack_at().is_some() {
-            HAS_LAST_ACK
-        } else {
-            0
-        };
-        r.meta = (r.meta & !(HAS_TS | HAS_LAST_ACK)) | flags;
-    }
-
     /// Stores `record` (the same 4-tuple and length) back into its slot after a segment, moving
     /// it in its expiry list if its deadline changed.
     pub(super) fn update(&mut self, slot: u32, record: &TimeWaitRecord) {
         let before = self.slab.get(slot).expires_at;
         self.changes += 1;
-        self.write(slot, record);
+        self.slab.get_mut(slot).set(record);
         if self.slab.get(slot).expires_at != before {
             self.unlink_expiry(slot);
             self.link_expiry(slot);
         }
     }
 
-    /// Removes a slot's record; returns its socket id, the record and its owner.
-    pub(super) fn remove(&mut self, slot: u32) -> (SocketId, TimeWaitRecord, Owner) {
+    /// Removes a slot's record; returns its socket id, the record, and whether its owner got
+    /// the port from `connect()` ([`Owner`]'s `port_by_connect`).
+    pub(super) fn remove(&mut self, slot: u32) -> (SocketId, TimeWaitRecord, bool) {
         let record = self.record(slot);
-        let owner = self.owner(slot);
         let slab = &self.slab;
         let r = *slab.get(slot);
+        let port_by_connect = self.owners.value(r.owner).port_by_connect;
         self.by_tuple
             .remove(rec_tuple_hash(&r), slot, |s| rec_tuple_hash(slab.get(s)));
         self.by_id
@@ -422,7 +427,7 @@ impl TwStore {
         self.slab.release(slot);
         self.len -= 1;
         self.changes += 1;
-        (SocketId(r.id), record, owner)
+        (SocketId(r.id), record, port_by_connect)
     }
 
     fn link_port(&mut self, slot: u32) {
