@@ -120,9 +120,9 @@ pub(super) struct Interner<T> {
     index: FixedMap<T, u32>,
     /// Places whose count fell to zero (each queued once; one taken back since is skipped).
     free: Vec<u32>,
-    /// The two places acquired last, tried before the index (a record's two addresses, a
-    /// listener's children's owner): a place always holds the value indexed to it, so a
-    /// place whose value is equal is the value's place.
+    /// The place acquired last in each of two lanes (a record's local and remote address; an
+    /// owner uses lane 0), tried before the index, the caller's lane first: a place always
+    /// holds the value indexed to it, so a place whose value is equal is the value's place.
     recent: [u32; 2],
 }
 
@@ -145,36 +145,47 @@ impl<T> Default for Interner<T> {
 }
 
 impl<T: Hash + Eq + Copy> Interner<T> {
-    pub(super) fn get(&self, v: &T) -> Option<u32> {
+    /// `v`'s place, looked for first among the places acquired last, in `lane` (0 or 1) first.
+    #[inline]
+    pub(super) fn get(&self, v: &T, lane: usize) -> Option<u32> {
         // May name a place with no users: no record refers to it, so lookups through it find
         // nothing.
-        self.recent_place(v).or_else(|| self.index.get(v).copied())
+        let (mine, other) = (self.recent[lane], self.recent[lane ^ 1]);
+        if self.holds(mine, v) {
+            return Some(mine);
+        }
+        if self.holds(other, v) {
+            return Some(other);
+        }
+        self.index.get(v).copied()
     }
 
-    /// `v`'s place if it is one of the two acquired last.
-    fn recent_place(&self, v: &T) -> Option<u32> {
-        self.recent
-            .into_iter()
-            .find(|&i| self.values.get(i as usize).is_some_and(|e| e.value == *v))
+    /// Whether place `i` exists and holds `v`.
+    #[inline]
+    fn holds(&self, i: u32, v: &T) -> bool {
+        self.values.get(i as usize).is_some_and(|e| e.value == *v)
     }
 
     pub(super) fn value(&self, i: u32) -> T {
         self.values[i as usize].value
     }
 
-    pub(super) fn acquire(&mut self, v: T) -> u32 {
-        let i = self.acquire_place(v);
-        if self.recent[0] != i {
-            self.recent = [i, self.recent[0]];
-        }
+    /// One more user of `v`; returns its place, which becomes `lane`'s last.
+    #[inline]
+    pub(super) fn acquire(&mut self, v: T, lane: usize) -> u32 {
+        let i = match self.get(&v, lane) {
+            Some(i) => {
+                self.values[i as usize].users += 1;
+                i
+            }
+            None => self.add(v),
+        };
+        self.recent[lane] = i;
         i
     }
 
-    fn acquire_place(&mut self, v: T) -> u32 {
-        if let Some(i) = self.get(&v) {
-            self.values[i as usize].users += 1;
-            return i;
-        }
+    /// A place for `v`, not interned yet, with one user.
+    fn add(&mut self, v: T) -> u32 {
         let mut reuse = None;
         while let Some(i) = self.free.pop() {
             let old = &mut self.values[i as usize];
@@ -222,27 +233,27 @@ mod tests {
     #[test]
     fn released_values_stay_until_their_place_is_needed() {
         let mut i: Interner<u32> = Interner::default();
-        let a = i.acquire(10);
+        let a = i.acquire(10, 0);
         i.release(a);
         // Taken back: the same place, no new one.
-        assert_eq!(i.get(&10), Some(a));
-        assert_eq!(i.acquire(10), a);
+        assert_eq!(i.get(&10, 0), Some(a));
+        assert_eq!(i.acquire(10, 0), a);
         assert_eq!(i.values.len(), 1);
         i.release(a);
         // A new value takes the idle place; the old value is gone.
-        let b = i.acquire(20);
+        let b = i.acquire(20, 0);
         assert_eq!(b, a);
-        assert_eq!(i.get(&10), None);
+        assert_eq!(i.get(&10, 0), None);
         assert_eq!(i.value(b), 20);
         // Released, taken back, released again: queued once.
         i.release(b);
-        assert_eq!(i.acquire(20), b);
+        assert_eq!(i.acquire(20, 0), b);
         i.release(b);
         assert_eq!(i.free, vec![b]);
-        let c = i.acquire(30);
-        let d = i.acquire(40);
+        let c = i.acquire(30, 0);
+        let d = i.acquire(40, 0);
         assert_eq!((c, d), (b, 1));
-        assert_eq!(i.get(&20), None);
+        assert_eq!(i.get(&20, 0), None);
         assert_eq!((i.value(c), i.value(d)), (30, 40));
     }
 }
