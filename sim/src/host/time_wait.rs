@@ -151,7 +151,7 @@ impl Host {
             .get(id)
             .map_or((true, false), |s| (s.log_time_wait, s.closed));
         if closed {
-            self.socks.remove(id);
+            self.socks.discard(id);
         }
         if !logged {
             self.tw_unlogged += 1;
