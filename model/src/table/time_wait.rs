@@ -127,7 +127,8 @@ impl AddressTable {
 
     /// Removes the TIME-WAIT record in `slot` of the store, with its port and 4-tuple.
     pub(super) fn remove_time_wait(&mut self, slot: u32) -> (SocketId, TimeWaitRecord) {
-        let (id, r, port_by_connect) = self.tw.remove(slot);
+        let r = self.tw.record(slot);
+        let (id, port_by_connect) = self.tw.remove(slot);
         self.by_tuple.remove_port(&r.tuple);
         if !port_by_connect {
             self.explicit.sub(r.tuple.local.port());
@@ -159,6 +160,12 @@ impl AddressTable {
             return None;
         }
         if self.due.is_empty() || self.due_at != Some((now, self.tw.changes())) {
+            if let Some(slot) = self.tw.sole_due(now) {
+                self.due.clear();
+                let ended = self.remove_time_wait(slot);
+                self.due_at = Some((now, self.tw.changes()));
+                return Some(ended);
+            }
             let mut due = std::mem::take(&mut self.due);
             self.tw.due_into(now, &mut due);
             due.reverse();

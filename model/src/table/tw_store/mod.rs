@@ -414,10 +414,9 @@ impl TwStore {
         }
     }
 
-    /// Removes a slot's record; returns its socket id, the record, and whether its owner got
-    /// the port from `connect()` ([`Owner`]'s `port_by_connect`).
-    pub(super) fn remove(&mut self, slot: u32) -> (SocketId, TimeWaitRecord, bool) {
-        let record = self.record(slot);
+    /// Removes a slot's record; returns its socket id and whether its owner got the port from
+    /// `connect()` ([`Owner`]'s `port_by_connect`).
+    pub(super) fn remove(&mut self, slot: u32) -> (SocketId, bool) {
         let slab = &self.slab;
         let r = *slab.get(slot);
         let port_by_connect = self.owners.value(r.owner).port_by_connect;
@@ -434,7 +433,7 @@ impl TwStore {
         self.slab.release(slot);
         self.len -= 1;
         self.changes += 1;
-        (SocketId(r.id), record, port_by_connect)
+        (SocketId(r.id), port_by_connect)
     }
 
     fn link_port(&mut self, slot: u32) {
@@ -622,6 +621,28 @@ impl TwStore {
         let mut out = Vec::new();
         self.due_into(now, &mut out);
         out
+    }
+
+    /// The slot of the one record whose deadline is at or before `now`, if exactly one is
+    /// (the usual expiry, without a list to sort).
+    pub(super) fn sole_due(&self, now: Instant) -> Option<u32> {
+        let now = now.micros();
+        let mut found = None;
+        for l in &self.lengths {
+            if l.head == NIL {
+                continue;
+            }
+            let r = self.slab.get(l.head);
+            if r.expires_at > now {
+                continue;
+            }
+            if found.is_some() || (r.exp_next != NIL && self.slab.get(r.exp_next).expires_at <= now)
+            {
+                return None;
+            }
+            found = Some(l.head);
+        }
+        found
     }
 
     /// [`TwStore::due`] into `out` (cleared first), so that a caller can keep one list.
