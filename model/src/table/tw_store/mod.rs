@@ -388,6 +388,7 @@ impl TwStore {
             ..FREE
         };
         r.set(record);
+        let expires_at = r.expires_at;
         *self.slab.get_mut(slot) = r;
         let slab = &self.slab;
         self.by_tuple
@@ -396,8 +397,8 @@ impl TwStore {
             });
         self.by_id
             .insert(id_hash(id.0), slot, |s| id_hash(slab.get(s).id));
-        self.link_port(slot);
-        self.link_expiry(slot);
+        self.link_port(slot, lport);
+        self.link_expiry(slot, length as usize, expires_at);
         self.len += 1;
         self.changes += 1;
     }
@@ -405,12 +406,14 @@ impl TwStore {
     /// Stores `record` (the same 4-tuple and length) back into its slot after a segment, moving
     /// it in its expiry list if its deadline changed.
     pub(super) fn update(&mut self, slot: u32, record: &TimeWaitRecord) {
-        let before = self.slab.get(slot).expires_at;
         self.changes += 1;
-        self.slab.get_mut(slot).set(record);
-        if self.slab.get(slot).expires_at != before {
-            self.unlink_expiry(slot);
-            self.link_expiry(slot);
+        let rec = self.slab.get_mut(slot);
+        let before = rec.expires_at;
+        rec.set(record);
+        let r = *rec;
+        if r.expires_at != before {
+            self.unlink_expiry(&r);
+            self.link_expiry(slot, (r.meta >> LEN_SHIFT) as usize, r.expires_at);
         }
     }
 
@@ -424,8 +427,8 @@ impl TwStore {
             .remove(rec_tuple_hash(&r), slot, |s| rec_tuple_hash(slab.get(s)));
         self.by_id
             .remove(id_hash(r.id), slot, |s| id_hash(slab.get(s).id));
-        self.unlink_port(slot);
-        self.unlink_expiry(slot);
+        self.unlink_port(slot, &r);
+        self.unlink_expiry(&r);
         self.release_length(r.meta >> LEN_SHIFT);
         self.addrs.release(r.lip);
         self.addrs.release(r.rip);
@@ -436,8 +439,8 @@ impl TwStore {
         (SocketId(r.id), port_by_connect)
     }
 
-    fn link_port(&mut self, slot: u32) {
-        let port = self.slab.get(slot).lport;
+    /// Puts a slot at the head of the list of its local port `port`.
+    fn link_port(&mut self, slot: u32, port: u16) {
         let slab = &self.slab;
         let h = port_hash(port);
         match self.port_heads.find(h, |s| slab.get(s).lport == port) {
@@ -452,13 +455,14 @@ impl TwStore {
         }
     }
 
-    fn unlink_port(&mut self, slot: u32) {
+    /// Takes a slot, whose record is `r`, out of its port's list.
+    fn unlink_port(&mut self, slot: u32, r: &Rec) {
         let Rec {
             port_prev,
             port_next,
             lport,
             ..
-        } = *self.slab.get(slot);
+        } = *r;
         if port_next != NIL {
             self.slab.get_mut(port_next).port_prev = port_prev;
         }
@@ -535,10 +539,8 @@ impl TwStore {
     /// Links a slot into its length's expiry list, after every record with a deadline at or
     /// before its own: walked in from the tail and from the head in turn, so placing costs the
     /// distance to the nearer end (one step for a new record or a restart).
-    fn link_expiry(&mut self, slot: u32) {
-        let r = *self.slab.get(slot);
-        let li = (r.meta >> LEN_SHIFT) as usize;
-        let e = r.expires_at;
+    /// `li` is the slot's length index, `e` its deadline.
+    fn link_expiry(&mut self, slot: u32, li: usize, e: u64) {
         let (mut back, mut front) = (self.lengths[li].tail, self.lengths[li].head);
         // Insert after `after` (NIL: at the head).
         let after = loop {
@@ -582,8 +584,8 @@ impl TwStore {
         self.lengths[li].count += 1;
     }
 
-    fn unlink_expiry(&mut self, slot: u32) {
-        let r = *self.slab.get(slot);
+    /// Takes the slot whose record is `r` out of its expiry list.
+    fn unlink_expiry(&mut self, r: &Rec) {
         let li = (r.meta >> LEN_SHIFT) as usize;
         if r.exp_prev == NIL {
             self.lengths[li].head = r.exp_next;
