@@ -174,16 +174,16 @@ impl<'a> Sim<'a> {
         if !self.hosts[i].events.is_empty() {
             self.flush_events(i);
         }
-        self.hosts[i].swap_tx(&mut self.spare_tx);
-        if !self.spare_tx.is_empty() {
+        if self.hosts[i].has_tx() {
             self.send_spare(i);
         }
     }
 
-    /// Sends the packets [`Sim::flush`] took from host `i` into `spare_tx`, leaving the
-    /// buffer empty (its capacity kept).
+    /// Sends host `i`'s packets, through `spare_tx`, whose buffer it leaves empty (its
+    /// capacity kept).
     fn send_spare(&mut self, i: usize) {
         let mut tx = std::mem::take(&mut self.spare_tx);
+        self.hosts[i].swap_tx(&mut tx);
         self.send_all(i, &mut tx);
         self.spare_tx = tx;
     }
@@ -499,26 +499,18 @@ impl<'a> Sim<'a> {
     /// time after the last step and the workloads' last activity.
     fn next_instant(&mut self, cur: &Cursor, wl: &Workloads) -> Option<Instant> {
         let now = self.now;
-        let mut earliest: Option<Instant> = self.net.next_delivery();
-        let mut consider = |t: Option<Instant>| {
-            if let Some(t) = t {
-                earliest = Some(earliest.map_or(t, |e| e.min(t)));
-            }
-        };
+        let mut earliest = earlier(self.net.next_delivery(), wl.next_wake());
         for i in 0..self.hosts.len() {
-            let t = self.host_due(i);
-            consider(t);
+            earliest = earlier(earliest, self.host_due(i));
         }
         match &cur.pending {
-            Some(p) => consider(Some(p.deadline)),
-            None => consider(
-                self.sc
-                    .steps
-                    .get(cur.next)
-                    .map(|step| step.start_time(cur.prev_done)),
-            ),
+            Some(p) => earliest = earlier(earliest, Some(p.deadline)),
+            None => {
+                if let Some(step) = self.sc.steps.get(cur.next) {
+                    earliest = earlier(earliest, Some(step.start_time(cur.prev_done)));
+                }
+            }
         }
-        consider(wl.next_wake());
         let t = earliest?.max(now);
         if cur.next >= self.sc.steps.len()
             && wl.idle()
@@ -551,6 +543,16 @@ mod stats;
 mod workload;
 pub use stats::{Histogram, Occupancy, WorkloadStats};
 use workload::Workloads;
+
+/// The earlier of two optional instants (`None`: never).
+#[inline(always)]
+fn earlier(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
 
 /// The pcapng comment of a segment at its sender: its id, and what the network did to it
 /// (`line` is the segment as the timeline shows it).

@@ -19,6 +19,7 @@ use crate::scenario::{Arrivals, Workload, WorkloadEnd};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{SocketAddr, SocketAddrV4};
+use twsim_model::id_map::IdMap;
 use twsim_model::{Duration, Errno, Instant, Pid, SocketId};
 
 /// Most bytes moved per send or recv call of a workload connection (the socket buffers hold
@@ -105,8 +106,8 @@ pub(super) struct Workloads {
     free: Vec<u32>,
     /// Connections in `conns`.
     live: usize,
-    /// The slot of each (host, socket) in `conns`, keyed by [`sock_key`].
-    by_sock: crate::FixedMap<u64, u32>,
+    /// The slot in `conns` of each socket, per host (indexed by socket id).
+    by_sock: Vec<IdMap<u32>>,
     /// Connections to step at the next pass whatever happened (just created): (id, slot).
     fresh: Vec<(u64, u32)>,
     /// Reused buffers of a pass.
@@ -114,6 +115,8 @@ pub(super) struct Workloads {
     due: Vec<(u64, u32)>,
     /// Connections thinking, by wake time: not stepped until then.
     sleeping: BTreeMap<(Instant, u64), Conn>,
+    /// The earliest wake time in `sleeping` (`None`: it is empty).
+    wake_sleeping: Option<Instant>,
     next_conn: u64,
     /// Per host.
     pub(super) occupancy: Vec<Occupancy>,
@@ -140,15 +143,12 @@ impl Workloads {
 
     /// The earliest arrival, connect deadline or end of think time.
     pub(super) fn next_wake(&self) -> Option<Instant> {
-        let mut wake = self.sleeping.keys().next().map(|(t, _)| *t);
-        let mut consider = |t: Option<Instant>| {
-            if let Some(t) = t {
-                wake = Some(wake.map_or(t, |w| w.min(t)));
-            }
-        };
+        let mut wake = self.wake_sleeping;
         for w in &self.wls {
-            consider(w.next_at);
-            consider(w.deadlines.front().map(|(t, _, _)| *t));
+            wake = super::earlier(wake, w.next_at);
+            if let Some(&(t, _, _)) = w.deadlines.front() {
+                wake = super::earlier(wake, Some(t));
+            }
         }
         wake
     }
@@ -178,7 +178,7 @@ impl Workloads {
                 (self.conns.len() - 1) as u32
             }
         };
-        self.by_sock.insert(sock_key(c.host, c.sock), slot);
+        self.by_sock[c.host].insert(c.sock, slot);
         if let Phase::Connecting { deadline, .. } = c.phase {
             let w = &mut self.wls[c.wl];
             w.deadlines.push_back((deadline, c.id, slot));
@@ -196,7 +196,7 @@ impl Workloads {
         let c = self.conns[slot as usize].take()?;
         self.free.push(slot);
         self.live -= 1;
-        self.by_sock.remove(&sock_key(c.host, c.sock));
+        self.by_sock[c.host].remove(c.sock);
         if let Phase::Connecting { .. } = c.phase {
             self.wls[c.wl].connecting -= 1;
         }
@@ -210,12 +210,6 @@ impl Workloads {
             self.occupancy,
         )
     }
-}
-
-/// The key of host `host`'s socket `sock` in [`Workloads::by_sock`]: one word, hashed in one
-/// round.
-fn sock_key(host: usize, sock: SocketId) -> u64 {
-    (host as u64) << 32 | u64::from(sock.0)
 }
 
 /// Whether the connection `id` in `slot` is live and still connecting (its deadline entry is
@@ -298,11 +292,12 @@ impl Sim<'_> {
             conns: Vec::new(),
             free: Vec::new(),
             live: 0,
-            by_sock: Default::default(),
+            by_sock: self.hosts.iter().map(|_| IdMap::default()).collect(),
             fresh: Vec::new(),
             woken: Vec::new(),
             due: Vec::new(),
             sleeping: BTreeMap::new(),
+            wake_sleeping: None,
             next_conn: 0,
             occupancy,
             last_activity: Instant::ZERO,
@@ -318,13 +313,21 @@ impl Sim<'_> {
             return;
         }
         let now = self.now;
-        for (h, o) in self.hosts.iter().zip(&mut wl.occupancy) {
-            let c = h.table.time_wait_count() as u128;
-            o.max = o.max.max(c as usize);
+        let dt = u128::from((to - now).micros());
+        for (i, o) in wl.occupancy.iter_mut().enumerate() {
+            let n = self.hosts[i].table.time_wait_count();
+            if n == 0 {
+                if o.area_from.is_none() && o.steady_from <= to {
+                    o.area_from = Some(o.area);
+                }
+                continue;
+            }
+            o.max = o.max.max(n);
+            let c = n as u128;
             if o.area_from.is_none() && o.steady_from <= to {
                 o.area_from = Some(o.area + c * (o.steady_from.max(now) - now).micros() as u128);
             }
-            o.area += c * (to - now).micros() as u128;
+            o.area += c * dt;
         }
     }
 
@@ -387,13 +390,16 @@ impl Sim<'_> {
             wl.due.append(&mut wl.fresh);
         }
         // Thinkers whose time has come rejoin the live connections.
-        while let Some(entry) = wl.sleeping.first_entry() {
-            if entry.key().0 > now {
-                break;
+        if wl.wake_sleeping.is_some_and(|t| t <= now) {
+            while let Some(entry) = wl.sleeping.first_entry() {
+                if entry.key().0 > now {
+                    break;
+                }
+                let ((_, id), c) = entry.remove_entry();
+                let slot = wl.insert(c);
+                wl.due.push((id, slot));
             }
-            let ((_, id), c) = entry.remove_entry();
-            let slot = wl.insert(c);
-            wl.due.push((id, slot));
+            wl.wake_sleeping = wl.sleeping.first_key_value().map(|((t, _), _)| *t);
         }
         for w in &wl.wls {
             if w.deadlines.front().is_some_and(|(t, _, _)| *t <= now) {
@@ -423,7 +429,7 @@ impl Sim<'_> {
                     continue;
                 }
                 last = Some(s);
-                if let Some(&slot) = wl.by_sock.get(&sock_key(i, s)) {
+                if let Some(&slot) = wl.by_sock[i].get(s) {
                     let id = wl.conns[slot as usize].as_ref().map_or(0, |c| c.id);
                     wl.due.push((id, slot));
                 }
@@ -454,6 +460,7 @@ impl Sim<'_> {
                 Phase::Think(t) => {
                     let c = wl.remove(slot).expect("stepped");
                     wl.sleeping.insert((t, id), c);
+                    wl.wake_sleeping = super::earlier(wl.wake_sleeping, Some(t));
                 }
                 _ => {}
             }

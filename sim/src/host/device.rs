@@ -35,6 +35,7 @@ pub struct TxTok<'a> {
 }
 
 impl phy::RxToken for RxTok<'_> {
+    #[inline(always)]
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
         let r = f(&self.0);
         let (buf, pool) = (self.0, self.1);
@@ -45,6 +46,7 @@ impl phy::RxToken for RxTok<'_> {
     }
 }
 impl phy::TxToken for TxTok<'_> {
+    #[inline(always)]
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
         let mut buf = self.pool.and_then(|p| p.pop()).unwrap_or_default();
         buf.resize(len, 0);

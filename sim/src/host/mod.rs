@@ -492,6 +492,12 @@ impl Host {
         std::mem::take(&mut self.dev.tx)
     }
 
+    /// Whether the host has sent packets since the last [`Host::swap_tx`] or [`Host::take_tx`].
+    #[inline]
+    pub fn has_tx(&self) -> bool {
+        !self.dev.tx.is_empty()
+    }
+
     /// Exchanges the packets sent since the last call with `spare` (empty; its capacity is
     /// kept for the next ones), so that neither side allocates per batch.
     pub fn swap_tx(&mut self, spare: &mut Vec<Packet>) {
