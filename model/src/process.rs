@@ -65,7 +65,10 @@ impl Holders {
     }
 
     fn contains(&self, p: u32) -> bool {
-        self.as_slice().contains(&p)
+        match self {
+            Holders::One(q) => *q == p,
+            Holders::Many(v) => v.contains(&p),
+        }
     }
 
     /// Adds `p`; returns whether it was absent.
@@ -280,7 +283,7 @@ impl Processes {
             }
         };
         if last {
-            self.holders.remove(id);
+            self.holders.discard(id);
         }
         Some(last)
     }

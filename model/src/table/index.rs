@@ -339,10 +339,24 @@ impl<K: PackV4 + Hash + Eq, V> PackedMap<K, V> {
         }
     }
 
-    pub(super) fn get_or_insert_with(&mut self, k: K, f: impl FnOnce() -> V) -> &mut V {
+    /// Inserts `new()` under `k` if `k` is absent, else applies `f` to its value.
+    pub(super) fn upsert(&mut self, k: K, new: impl FnOnce() -> V, f: impl FnOnce(&mut V)) {
+        fn put<Q: Hash + Eq, V>(
+            m: &mut FixedMap<Q, V>,
+            k: Q,
+            new: impl FnOnce() -> V,
+            f: impl FnOnce(&mut V),
+        ) {
+            match m.entry(k) {
+                Slot::Vacant(e) => {
+                    e.insert(new());
+                }
+                Slot::Occupied(mut o) => f(o.get_mut()),
+            }
+        }
         match k.pack_v4() {
-            Some(p) => self.v4.entry(p).or_insert_with(f),
-            None => self.other.entry(k).or_insert_with(f),
+            Some(p) => put(&mut self.v4, p, new, f),
+            None => put(&mut self.other, k, new, f),
         }
     }
 
@@ -389,13 +403,15 @@ impl TupleIndex {
 
     /// `t`'s destination counts it and its local port.
     fn take_port(&mut self, t: FourTuple) {
-        let d = self
-            .by_dest
-            .get_or_insert_with((t.local.ip(), t.remote), || {
-                (0, PortSet::One(t.local.port()))
-            });
-        d.0 += 1;
-        d.1.insert(t.local.port());
+        let port = t.local.port();
+        self.by_dest.upsert(
+            (t.local.ip(), t.remote),
+            || (1, PortSet::One(port)),
+            |d| {
+                d.0 += 1;
+                d.1.insert(port);
+            },
+        );
     }
 
     pub(super) fn remove(&mut self, t: &FourTuple) -> Option<SocketId> {
