@@ -127,13 +127,20 @@ impl Processes {
     }
 
     /// The number of the live process `name`.
+    #[inline]
     fn live(&self, name: &str) -> Option<u32> {
-        if self.names.len() <= SCAN_MAX {
-            // Few processes ever started: a scan of their names (each appears once) costs
-            // less than the tree.
-            let p = self.names.iter().position(|n| same_name(n, name))?;
-            return (!self.ended[p]).then_some(p as u32);
+        if self.names.len() > SCAN_MAX {
+            return self.live_in_tree(name);
         }
+        // Few processes ever started: a scan of their names (each appears once) costs less
+        // than the tree.
+        let p = self.names.iter().position(|n| same_name(n, name))?;
+        (!self.ended[p]).then_some(p as u32)
+    }
+
+    /// [`Processes::live`] by the tree of live names.
+    #[inline(never)]
+    fn live_in_tree(&self, name: &str) -> Option<u32> {
         self.procs.get(name).copied()
     }
 
