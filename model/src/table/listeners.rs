@@ -130,10 +130,16 @@ impl AddressTable {
 
     /// `id` no longer keeps a stale address object alive (KB Q177074: "once they all close,
     /// the original object is destroyed and normal operation resumes").
+    #[inline]
     pub(super) fn forget_stale(&mut self, id: SocketId) {
-        if self.stale.is_empty() {
-            return;
+        if !self.stale.is_empty() {
+            self.forget_stale_in(id);
         }
+    }
+
+    /// [`AddressTable::forget_stale`] with closed listeners' address objects kept.
+    #[inline(never)]
+    fn forget_stale_in(&mut self, id: SocketId) {
         for conns in self.stale.values_mut() {
             conns.remove(&id);
         }

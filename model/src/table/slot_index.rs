@@ -67,6 +67,7 @@ impl SlotIndex {
 
     /// Adds `slot` under hash `h` (the caller checked that its key is absent). `rehash` gives
     /// the hash of any slot already in the index, for growing.
+    #[inline]
     pub(super) fn insert(&mut self, h: u64, slot: u32, rehash: impl Fn(u32) -> u64) {
         assert!(slot <= MAX_SLOT, "TIME-WAIT store full");
         if (self.len + 1) * 5 > self.buckets.len() * 4 {
@@ -85,6 +86,8 @@ impl SlotIndex {
         self.buckets[i] = tag(h) << SLOT_BITS | slot;
     }
 
+    #[cold]
+    #[inline(never)]
     fn resize(&mut self, buckets: usize, rehash: &impl Fn(u32) -> u64) {
         let old = std::mem::replace(&mut self.buckets, vec![EMPTY; buckets]);
         for b in old.into_iter().filter(|&b| b != EMPTY) {
@@ -101,6 +104,7 @@ impl SlotIndex {
     }
 
     /// Removes the entry of `slot` (hash `h`), shifting later entries of its run back.
+    #[inline]
     pub(super) fn remove(&mut self, h: u64, slot: u32, rehash: impl Fn(u32) -> u64) {
         let Some(mut i) = self.position(h, |s| s == slot) else {
             return;

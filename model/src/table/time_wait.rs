@@ -78,16 +78,19 @@ impl AddressTable {
             return Some(self.remove_time_wait(slot).1);
         };
         // What is needed of the entry, which is dropped in place.
-        let (state, local, port_by_connect) = (e.state.clone(), e.local, e.port_by_connect);
+        let (local, port_by_connect) = (e.local, e.port_by_connect);
+        let listening = matches!(e.state, TableState::Listen);
+        let remote = match e.state {
+            TableState::Connected { remote } => Some(remote),
+            _ => None,
+        };
         if e.connected_before {
             // Only a socket that connected has a pre-connect address.
             self.pre_connect.discard(id);
         }
         self.entries.discard(id);
         self.forget_stale(id);
-        if let (TableState::Listen, Some(addr), true) =
-            (&state, local, self.cfg.stale_listener_refuses)
-        {
+        if let (true, Some(addr), true) = (listening, local, self.cfg.stale_listener_refuses) {
             let live: BTreeSet<SocketId> = self
                 .by_port
                 .get(&addr.port())
@@ -110,7 +113,7 @@ impl AddressTable {
             if self.release_port(id, l.port()) && !port_by_connect {
                 self.explicit.sub(l.port());
             }
-            if state == TableState::Listen {
+            if listening {
                 if let Some(set) = self.listening.get_mut(&l.port()) {
                     set.remove(id);
                     if set.is_empty() {
@@ -119,7 +122,7 @@ impl AddressTable {
                 }
             }
         }
-        if let (TableState::Connected { remote }, Some(l)) = (state, local) {
+        if let (Some(remote), Some(l)) = (remote, local) {
             self.by_tuple.remove(&FourTuple::new(l, remote));
         }
         None
