@@ -29,14 +29,18 @@ impl AddressTable {
         now: Instant,
     ) -> Result<SocketAddr, Errno> {
         let (src, remote) = (unmapped(src), unmapped_endpoint(remote));
-        let me = self.entry(id).ok_or(Errno::EBADF)?;
-        match me.state {
+        let Some(me) = self.entries.get(id) else {
+            // A socket in TIME-WAIT is only in the store.
+            return Err(match self.tw.slot_of(id) {
+                Some(_) => Errno::EISCONN,
+                None => Errno::EBADF,
+            });
+        };
+        let before = match me.state {
             TableState::Connected { .. } | TableState::TimeWait(_) => return Err(Errno::EISCONN),
             TableState::Listen => return Err(self.cfg.connect_on_listener),
-            TableState::Unbound | TableState::Bound => {}
-        }
-        let before = me.local;
-        drop(me);
+            TableState::Unbound | TableState::Bound => me.local,
+        };
         let (local, placed) = match before {
             Some(l) => {
                 let l = if is_wildcard(l.ip()) {

@@ -41,6 +41,7 @@ impl SlotIndex {
     }
 
     /// The slot of the entry with hash `h` for which `is_key(slot)` holds.
+    #[inline]
     pub(super) fn find(&self, h: u64, is_key: impl Fn(u32) -> bool) -> Option<u32> {
         self.position(h, is_key)
             .map(|p| self.buckets[p] & SLOT_MASK)
