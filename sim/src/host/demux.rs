@@ -16,9 +16,9 @@ impl Host {
         if *pkt.meta.dst.ip() != self.addr {
             return arrival(None, Outcome::NotMine);
         }
-        let tuple = FourTuple::new(SocketAddr::V4(pkt.meta.dst), SocketAddr::V4(pkt.meta.src));
         // The live connections' key of the 4-tuple, computed once for every lookup below.
         let key = TupleMap::<Conn>::key_v4(pkt.meta.dst, pkt.meta.src);
+        let tuple = move || TupleMap::<Conn>::tuple(key);
         if pkt.meta.has(TcpFlags::SYN | TcpFlags::FIN) {
             // smoltcp 0.14 cannot take a SYN+FIN (one control flag per segment): the profile's
             // rule decides before anything else sees it.
@@ -28,7 +28,7 @@ impl Host {
                         self,
                         Event::Drop(HostDrop {
                             reason: "SYN+FIN",
-                            tuple: Some(tuple)
+                            tuple: Some(tuple())
                         })
                     );
                     return arrival(None, Outcome::Dropped);
@@ -47,6 +47,7 @@ impl Host {
             // RFC 1122 §4.2.2.13 / Linux tcp_rcv_state_process (FIN-WAIT, RCV_SHUTDOWN): new
             // data for a socket the application closed is answered with RST, and the
             // connection dies (LINUX_MIB_TCPABORTONDATA).
+            let tuple = tuple();
             ev!(
                 self,
                 Event::Close(Close::new(CloseKind::DataAfterClose, None, Some(tuple)))
@@ -54,9 +55,10 @@ impl Host {
             self.abort_conn(now, tuple, ConnEnd::Aborted);
             return arrival(None, Outcome::Aborted);
         }
-        if let Some((stale, outcome)) = self.deliver_to_conn(now, tuple, key, &mut pkt) {
+        if let Some((stale, outcome)) = self.deliver_to_conn(now, key, &mut pkt) {
             return arrival(stale, outcome);
         }
+        let tuple = tuple();
         let seg = pkt.meta;
         if let Some(id) = self.table.lookup_tuple(&tuple) {
             if self.table.is_time_wait(id) {
@@ -82,18 +84,18 @@ impl Host {
         arrival(incarnation.map(|_| stale), Outcome::NoConnection)
     }
 
-    /// A segment for the live connection `tuple` (`key`: its [`TupleMap::key`]): PAWS first
+    /// A segment for the live connection under `key` (its 4-tuple's [`TupleMap::key`]): PAWS first
     /// (RFC 7323 §5.3), then smoltcp, then the oracle. Says whether the segment was stale
     /// (when provenance can tell) and what became of it; `None`, with `pkt` untouched, when
-    /// `tuple` has no live connection. The segment's bytes go to smoltcp.
+    /// `key` has no live connection. The segment's bytes go to smoltcp.
     fn deliver_to_conn(
         &mut self,
         now: Instant,
-        tuple: FourTuple,
         key: u128,
         pkt: &mut Packet,
     ) -> Option<(Option<bool>, Outcome)> {
         let timestamps = self.cfg.timestamps;
+        let tuple = move || TupleMap::<Conn>::tuple(key);
         let c = self.conns.get_mut_by_key(key)?;
         // The segment as it arrived (SEG.ACK before the translation below).
         let seg = pkt.meta;
@@ -139,7 +141,7 @@ impl Host {
         }
         if !tests.paws_ok {
             // RFC 7323 §5.3 R1: not acceptable; acknowledge and drop.
-            self.answer_unacceptable(now, tuple);
+            self.answer_unacceptable(now, tuple());
             return Some((known.then_some(stale.is_some()), Outcome::PawsRejected));
         }
         if seg.has(TcpFlags::FIN) {
@@ -208,7 +210,7 @@ impl Host {
             sock,
             &mut self.hazards,
             events,
-            tuple,
+            key,
             before,
         ));
         if stale.is_none() && tests.seq_ok && tests.ack_ok && seg.has(TcpFlags::ACK) {
@@ -231,7 +233,7 @@ impl Host {
                 ev!(
                     self,
                     Event::Hazard(Hazard {
-                        tuple,
+                        tuple: tuple(),
                         incarnation,
                         what: HazardKind::AckWar {
                             acks: ACK_WAR_MIN,
@@ -241,7 +243,7 @@ impl Host {
                 );
             }
         } else if c.war.0 > 0 {
-            self.end_ack_war(now, tuple);
+            self.end_ack_war(now, tuple());
         }
         if !self.cfg.oow_ack_rate_limited
             && !answered
@@ -249,7 +251,7 @@ impl Host {
             && !seg.has(TcpFlags::RST)
             && (!tests.seq_ok || tests.ack_unsent)
         {
-            self.answer_unacceptable(now, tuple);
+            self.answer_unacceptable(now, tuple());
         }
         Some((known.then_some(stale.is_some()), outcome))
     }

@@ -512,7 +512,7 @@ impl Host {
     }
 
     /// After a delivered segment was processed by connection `c` (still the one it was
-    /// delivered to): hands the receive queue's growth to the connection's oracle and records
+    /// delivered to; `key`: its 4-tuple's [`TupleMap::key`]): hands the receive queue's growth to the connection's oracle and records
     /// any stale bytes that became readable. A function of the host's parts, so that the caller
     /// keeps its one lookup of the connection.
     fn check_delivery(
@@ -520,7 +520,7 @@ impl Host {
         sock: &tcp::Socket,
         hazards: &mut Hazards,
         events: Option<&mut Vec<Event>>,
-        tuple: FourTuple,
+        key: u128,
         before: RxBefore,
     ) -> Outcome {
         let RxBefore {
@@ -559,7 +559,7 @@ impl Host {
         }
         if let Some(events) = events {
             events.push(Event::Hazard(Hazard {
-                tuple,
+                tuple: TupleMap::<Conn>::tuple(key),
                 incarnation,
                 what: HazardKind::OldDuplicateDelivered {
                     from_incarnation: k.from,
