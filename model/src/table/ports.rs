@@ -3,7 +3,6 @@
 //! TIME-WAIT 4-tuple by an automatic connect (Linux `tcp_twsk_unique`).
 
 use super::*;
-use std::collections::hash_map::Entry as Slot;
 
 impl AddressTable {
     pub(super) fn find_open_port(&self, id: SocketId, ip: IpAddr, hint: u32) -> Option<u16> {
@@ -76,14 +75,8 @@ impl AddressTable {
     ) -> Option<u16> {
         let range = self.cfg.ephemeral;
         let n = range.len();
-        // The destination's offset is looked up once and written back where the scan ends;
-        // nothing the scan reads is in the map.
-        let mut perturbs = std::mem::take(&mut self.perturb);
-        let at = perturbs.entry((remote.ip(), remote.port()));
-        let perturb = match &at {
-            Slot::Occupied(o) => *o.get(),
-            Slot::Vacant(_) => 0,
-        };
+        let key = (remote.ip(), remote.port());
+        let perturb = self.perturb.get(&key).copied().unwrap_or(0);
         // Whether a TIME-WAIT 4-tuple can be reused at all on this path (decided once, so a
         // port taken by a record costs one bit test).
         let reuse_possible = self.timestamps
@@ -161,16 +154,7 @@ impl AddressTable {
                     // A usable port taken by a 4-tuple to this destination is a TIME-WAIT
                     // record's (a live connection's never is).
                     let recycle = taken.contains(port);
-                    let next = perturb.wrapping_add(i + 2);
-                    match at {
-                        Slot::Occupied(mut o) => {
-                            o.insert(next);
-                        }
-                        Slot::Vacant(v) => {
-                            v.insert(next);
-                        }
-                    }
-                    self.perturb = perturbs;
+                    self.perturb.insert(key, perturb.wrapping_add(i + 2));
                     let tuple = FourTuple::new(SocketAddr::new(src, port), remote);
                     if let Some(slot) = recycle.then(|| self.tw.slot_of_tuple(&tuple)).flatten() {
                         // A TIME-WAIT old enough to reuse (tcp_twsk_unique with tcp_tw_reuse).
@@ -182,7 +166,6 @@ impl AddressTable {
                 i += step;
             }
         }
-        self.perturb = perturbs;
         None
     }
 }

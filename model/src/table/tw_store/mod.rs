@@ -36,8 +36,8 @@ mod owner;
 #[cfg(test)]
 mod tests;
 
-use owner::Interner;
 pub(in crate::table) use owner::Owner;
+use owner::{Interner, LOCAL, REMOTE};
 
 /// No slot (end of a list).
 const NIL: u32 = u32::MAX;
@@ -293,8 +293,8 @@ impl TwStore {
     /// [`TwStore::slot_of_tuple`] in a store with records.
     #[inline(never)]
     fn find_tuple(&self, t: &FourTuple) -> Option<u32> {
-        let lip = self.addrs.get(&ip_key(t.local), 0)?;
-        let rip = self.addrs.get(&ip_key(t.remote), 1)?;
+        let lip = self.addrs.get(&ip_key(t.local), LOCAL)?;
+        let rip = self.addrs.get(&ip_key(t.remote), REMOTE)?;
         let (lport, rport) = (t.local.port(), t.remote.port());
         let slab = &self.slab;
         self.by_tuple.find(tuple_hash(lip, lport, rip, rport), |s| {
@@ -323,7 +323,7 @@ impl TwStore {
 
     /// Replaces the owner of a slot's record (`setsockopt()` on a socket in TIME-WAIT).
     pub(super) fn set_owner(&mut self, slot: u32, owner: Owner) {
-        let new = self.owners.acquire(owner, 0);
+        let new = self.owners.acquire(owner, LOCAL);
         let r = self.slab.get_mut(slot);
         let old = std::mem::replace(&mut r.owner, new);
         self.owners.release(old);
@@ -372,9 +372,9 @@ impl TwStore {
     pub(super) fn insert(&mut self, id: SocketId, record: &TimeWaitRecord, owner: Owner) {
         let slot = self.slab.alloc();
         let (local, remote) = (record.tuple.local, record.tuple.remote);
-        let lip = self.addrs.acquire(ip_key(local), 0);
-        let rip = self.addrs.acquire(ip_key(remote), 1);
-        let owner = self.owners.acquire(owner, 0);
+        let lip = self.addrs.acquire(ip_key(local), LOCAL);
+        let rip = self.addrs.acquire(ip_key(remote), REMOTE);
+        let owner = self.owners.acquire(owner, LOCAL);
         let length = self.length_index(record.length);
         let (lport, rport) = (local.port(), remote.port());
         let mut r = Rec {

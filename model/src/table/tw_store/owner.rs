@@ -121,10 +121,16 @@ pub(super) struct Interner<T> {
     /// Places whose count fell to zero (each queued once; one taken back since is skipped).
     free: Vec<u32>,
     /// The place acquired last in each of two lanes (a record's local and remote address; an
-    /// owner uses lane 0), tried before the index, the caller's lane first: a place always
+    /// owner uses [`LOCAL`]), tried before the index, the caller's lane first: a place always
     /// holds the value indexed to it, so a place whose value is equal is the value's place.
     recent: [u32; 2],
 }
+
+/// The lane of [`Interner::get`] and [`Interner::acquire`] for a record's local address, and
+/// for owners.
+pub(super) const LOCAL: usize = 0;
+/// The lane for a record's remote address.
+pub(super) const REMOTE: usize = 1;
 
 #[derive(Clone, Copy, Debug)]
 struct Interned<T> {
@@ -145,7 +151,7 @@ impl<T> Default for Interner<T> {
 }
 
 impl<T: Hash + Eq + Copy> Interner<T> {
-    /// `v`'s place, looked for first among the places acquired last, in `lane` (0 or 1) first.
+    /// `v`'s place, looked for first among the places acquired last, in `lane` ([`LOCAL`] or [`REMOTE`]) first.
     #[inline]
     pub(super) fn get(&self, v: &T, lane: usize) -> Option<u32> {
         // May name a place with no users: no record refers to it, so lookups through it find
@@ -233,27 +239,27 @@ mod tests {
     #[test]
     fn released_values_stay_until_their_place_is_needed() {
         let mut i: Interner<u32> = Interner::default();
-        let a = i.acquire(10, 0);
+        let a = i.acquire(10, LOCAL);
         i.release(a);
         // Taken back: the same place, no new one.
-        assert_eq!(i.get(&10, 0), Some(a));
-        assert_eq!(i.acquire(10, 0), a);
+        assert_eq!(i.get(&10, LOCAL), Some(a));
+        assert_eq!(i.acquire(10, LOCAL), a);
         assert_eq!(i.values.len(), 1);
         i.release(a);
         // A new value takes the idle place; the old value is gone.
-        let b = i.acquire(20, 0);
+        let b = i.acquire(20, LOCAL);
         assert_eq!(b, a);
-        assert_eq!(i.get(&10, 0), None);
+        assert_eq!(i.get(&10, LOCAL), None);
         assert_eq!(i.value(b), 20);
         // Released, taken back, released again: queued once.
         i.release(b);
-        assert_eq!(i.acquire(20, 0), b);
+        assert_eq!(i.acquire(20, LOCAL), b);
         i.release(b);
         assert_eq!(i.free, vec![b]);
-        let c = i.acquire(30, 0);
-        let d = i.acquire(40, 0);
+        let c = i.acquire(30, LOCAL);
+        let d = i.acquire(40, LOCAL);
         assert_eq!((c, d), (b, 1));
-        assert_eq!(i.get(&20, 0), None);
+        assert_eq!(i.get(&20, LOCAL), None);
         assert_eq!((i.value(c), i.value(d)), (30, 40));
     }
 }
