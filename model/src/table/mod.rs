@@ -261,8 +261,26 @@ impl AddressTable {
         if let Some(e) = self.entries.get(id) {
             return Some(Cow::Borrowed(e));
         }
+        self.tw_entry(id).map(Cow::Owned)
+    }
+
+    /// The entry of `id` rebuilt from the TIME-WAIT store, if it is in TIME-WAIT.
+    #[cold]
+    #[inline(never)]
+    fn tw_entry(&self, id: SocketId) -> Option<Entry> {
         let slot = self.tw.slot_of(id)?;
-        Some(Cow::Owned(self.tw.owner(slot).entry(self.tw.record(slot))))
+        Some(self.tw.owner(slot).entry(self.tw.record(slot)))
+    }
+
+    /// The error for `id`, which has no live entry: `in_tw` if it is in TIME-WAIT, EBADF if
+    /// it is not in the table.
+    #[cold]
+    #[inline(never)]
+    fn not_live(&self, id: SocketId, in_tw: Errno) -> Errno {
+        match self.tw.slot_of(id) {
+            Some(_) => in_tw,
+            None => Errno::EBADF,
+        }
     }
 
     /// Every socket in the table with its id, in id order (TIME-WAIT records included, as

@@ -12,8 +12,7 @@ impl AddressTable {
     pub fn enter_time_wait(&mut self, id: SocketId, record: TimeWaitRecord) -> Result<(), Errno> {
         let Some(e) = self.entries.get(id) else {
             // A socket already in TIME-WAIT is not connected.
-            let in_tw = self.tw.slot_of(id).is_some();
-            return Err(if in_tw { Errno::EINVAL } else { Errno::EBADF });
+            return Err(self.not_live(id, Errno::EINVAL));
         };
         let connected =
             matches!(e.state, TableState::Connected { remote } if remote == record.tuple.remote);

@@ -424,9 +424,9 @@ impl TwStore {
         let r = *slab.get(slot);
         let port_by_connect = self.owners.value(r.owner).port_by_connect;
         self.by_tuple
-            .remove(rec_tuple_hash(&r), slot, |s| rec_tuple_hash(slab.get(s)));
+            .remove(rec_tuple_hash(&r), slot, &|s| rec_tuple_hash(slab.get(s)));
         self.by_id
-            .remove(id_hash(r.id), slot, |s| id_hash(slab.get(s).id));
+            .remove(id_hash(r.id), slot, &|s| id_hash(slab.get(s).id));
         self.unlink_port(slot, &r);
         self.unlink_expiry(&r);
         self.release_length(r.meta >> LEN_SHIFT);
@@ -473,7 +473,7 @@ impl TwStore {
         } else {
             let slab = &self.slab;
             self.port_heads
-                .remove(port_hash(lport), slot, |s| port_hash(slab.get(s).lport));
+                .remove(port_hash(lport), slot, &|s| port_hash(slab.get(s).lport));
         }
     }
 
