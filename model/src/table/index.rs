@@ -286,6 +286,15 @@ impl PackV4 for (IpAddr, SocketAddr) {
     }
 }
 
+impl PackV4 for (IpAddr, u16) {
+    fn pack_v4(&self) -> Option<u128> {
+        match self {
+            (IpAddr::V4(ip), port) => Some(u128::from(u32::from(*ip)) | u128::from(*port) << 32),
+            _ => None,
+        }
+    }
+}
+
 /// A lookup-only map whose all-IPv4 keys are packed ([`PackV4`]); other keys are kept whole.
 #[derive(Debug, Clone)]
 pub(super) struct PackedMap<K, V> {

@@ -34,7 +34,7 @@ use crate::profile::{
 use crate::state::TcpState;
 use crate::time::Instant;
 use crate::time_wait::{EndReason, SegmentInfo, TimeWaitRecord, TwDecision};
-use index::{IdSet, PortCounts, TupleIndex};
+use index::{IdSet, PackedMap, PortCounts, TupleIndex};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
@@ -175,7 +175,7 @@ pub struct AddressTable {
     /// The TIME-WAIT records.
     tw: TwStore,
     /// Linux `table_perturb`: per-destination offset advanced after every automatic connect.
-    perturb: FixedMap<(IpAddr, u16), u32>,
+    perturb: PackedMap<(IpAddr, u16), u32>,
     /// The local address each connecting socket had before `connect()`, for
     /// [`AddressTable::disconnected`].
     pre_connect: IdMap<Option<SocketAddr>>,
@@ -213,7 +213,7 @@ impl AddressTable {
             by_tuple: TupleIndex::default(),
             explicit: PortCounts::default(),
             tw: TwStore::default(),
-            perturb: FixedMap::default(),
+            perturb: PackedMap::default(),
             pre_connect: IdMap::default(),
             timestamps: false,
             sticky: BTreeMap::new(),

@@ -68,11 +68,11 @@ impl SlotIndex {
 
     /// Adds `slot` under hash `h` (the caller checked that its key is absent). `rehash` gives
     /// the hash of any slot already in the index, for growing.
-    #[inline]
-    pub(super) fn insert(&mut self, h: u64, slot: u32, rehash: impl Fn(u32) -> u64) {
+    #[inline(never)]
+    pub(super) fn insert(&mut self, h: u64, slot: u32, rehash: &dyn Fn(u32) -> u64) {
         assert!(slot <= MAX_SLOT, "TIME-WAIT store full");
         if (self.len + 1) * 5 > self.buckets.len() * 4 {
-            self.resize((self.buckets.len() * 2).max(16), &rehash);
+            self.resize((self.buckets.len() * 2).max(16), rehash);
         }
         self.place(h, slot);
         self.len += 1;
@@ -149,7 +149,7 @@ mod tests {
         let weak = |s: u32| u64::from(s % 7) | u64::from(s % 3) << 57;
         let mut ix = SlotIndex::default();
         for s in 0..500u32 {
-            ix.insert(weak(s), s, weak);
+            ix.insert(weak(s), s, &weak);
         }
         for s in 0..500u32 {
             assert_eq!(ix.find(weak(s), |x| x == s), Some(s));

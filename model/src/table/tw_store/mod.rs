@@ -392,11 +392,11 @@ impl TwStore {
         *self.slab.get_mut(slot) = r;
         let slab = &self.slab;
         self.by_tuple
-            .insert(tuple_hash(lip, lport, rip, rport), slot, |s| {
+            .insert(tuple_hash(lip, lport, rip, rport), slot, &|s| {
                 rec_tuple_hash(slab.get(s))
             });
         self.by_id
-            .insert(id_hash(id.0), slot, |s| id_hash(slab.get(s).id));
+            .insert(id_hash(id.0), slot, &|s| id_hash(slab.get(s).id));
         self.link_port(slot, lport);
         self.link_expiry(slot, length as usize, expires_at);
         self.len += 1;
@@ -451,7 +451,7 @@ impl TwStore {
             }
             None => self
                 .port_heads
-                .insert(h, slot, |s| port_hash(slab.get(s).lport)),
+                .insert(h, slot, &|s| port_hash(slab.get(s).lport)),
         }
     }
 
