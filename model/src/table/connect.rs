@@ -58,7 +58,9 @@ impl AddressTable {
         e.state = TableState::Connected { remote };
         e.connected_before = true;
         self.by_tuple.insert(FourTuple::new(local, remote), id);
-        self.pre_connect.insert(id, before);
+        if let Some(before) = before {
+            self.pre_connect.insert(id, before);
+        }
         Ok(local)
     }
 
@@ -127,7 +129,7 @@ impl AddressTable {
         let keep_port = e.port_locked || !self.cfg.release_unlocked_port_on_disconnect;
         self.by_tuple.remove(&FourTuple::new(local, remote));
         self.forget_stale(id);
-        let before = self.pre_connect.remove(id).flatten();
+        let before = self.pre_connect.remove(id);
         let e = self.entries.get_mut(id).expect("checked");
         if keep_port {
             e.local = Some(before.unwrap_or(local));

@@ -176,9 +176,9 @@ pub struct AddressTable {
     tw: TwStore,
     /// Linux `table_perturb`: per-destination offset advanced after every automatic connect.
     perturb: PackedMap<(IpAddr, u16), u32>,
-    /// The local address each connecting socket had before `connect()`, for
-    /// [`AddressTable::disconnected`].
-    pre_connect: IdMap<Option<SocketAddr>>,
+    /// The local address each connecting socket was bound to before `connect()`, for
+    /// [`AddressTable::disconnected`] (none for a socket that was unbound).
+    pre_connect: IdMap<SocketAddr>,
     /// KB Q177074: the address objects of closed listeners that still serve accepted
     /// connections, by the listener's bound address, with those connections' ids.
     stale: BTreeMap<SocketAddr, BTreeSet<SocketId>>,

@@ -26,7 +26,7 @@ impl AddressTable {
         self.release_port(id, port);
         self.by_tuple.retire(&record.tuple);
         if connected_before {
-            // Only a socket that connected has a pre-connect address.
+            // Only a socket that connected may have a pre-connect address.
             self.pre_connect.discard(id);
         }
         self.forget_stale(id);
@@ -84,7 +84,7 @@ impl AddressTable {
             _ => None,
         };
         if e.connected_before {
-            // Only a socket that connected has a pre-connect address.
+            // Only a socket that connected may have a pre-connect address.
             self.pre_connect.discard(id);
         }
         self.entries.discard(id);
