@@ -30,11 +30,7 @@ impl AddressTable {
     ) -> Result<SocketAddr, Errno> {
         let (src, remote) = (unmapped(src), unmapped_endpoint(remote));
         let Some(me) = self.entries.get(id) else {
-            // A socket in TIME-WAIT is only in the store.
-            return Err(match self.tw.slot_of(id) {
-                Some(_) => Errno::EISCONN,
-                None => Errno::EBADF,
-            });
+            return Err(self.not_live(id, Errno::EISCONN));
         };
         let before = match me.state {
             TableState::Connected { .. } | TableState::TimeWait(_) => return Err(Errno::EISCONN),
@@ -42,29 +38,7 @@ impl AddressTable {
             TableState::Unbound | TableState::Bound => me.local,
         };
         let (local, placed) = match before {
-            Some(l) => {
-                let l = if is_wildcard(l.ip()) {
-                    SocketAddr::new(src, l.port())
-                } else {
-                    unmapped_endpoint(l)
-                };
-                let tuple = FourTuple::new(l, remote);
-                // Linux tcp_twsk_unique: an explicit bind + connect onto a TIME-WAIT
-                // 4-tuple recycles it when the old connection used timestamps, whatever
-                // tcp_tw_reuse says (the new ISN is SND.NXT + 65537); anything else on the
-                // 4-tuple makes it unavailable (__inet_check_established).
-                if self.by_tuple.contains_key(&tuple) {
-                    return Err(Errno::EADDRNOTAVAIL);
-                }
-                if let Some(slot) = self.tw.slot_of_tuple(&tuple) {
-                    if !(self.cfg.recycle_time_wait_on_bound_connect && self.timestamps) {
-                        return Err(Errno::EADDRNOTAVAIL);
-                    }
-                    let recycled = self.remove_time_wait(slot);
-                    self.recycled.push(recycled);
-                }
-                (l, false)
-            }
+            Some(l) => (self.connect_bound(l, src, remote)?, false),
             None => {
                 let port = self
                     .connect_port(src, remote, hint, now)
@@ -84,8 +58,42 @@ impl AddressTable {
         e.state = TableState::Connected { remote };
         e.connected_before = true;
         self.by_tuple.insert(FourTuple::new(local, remote), id);
-        self.pre_connect.insert(id, before);
+        if let Some(before) = before {
+            self.pre_connect.insert(id, before);
+        }
         Ok(local)
+    }
+
+    /// The local endpoint of `connect()` to `remote` from a socket bound to `l` (`src` stands
+    /// in for a wildcard address). Errors: EADDRNOTAVAIL if the 4-tuple is taken.
+    #[inline(never)]
+    fn connect_bound(
+        &mut self,
+        l: SocketAddr,
+        src: IpAddr,
+        remote: SocketAddr,
+    ) -> Result<SocketAddr, Errno> {
+        let l = if is_wildcard(l.ip()) {
+            SocketAddr::new(src, l.port())
+        } else {
+            unmapped_endpoint(l)
+        };
+        let tuple = FourTuple::new(l, remote);
+        // Linux tcp_twsk_unique: an explicit bind + connect onto a TIME-WAIT
+        // 4-tuple recycles it when the old connection used timestamps, whatever
+        // tcp_tw_reuse says (the new ISN is SND.NXT + 65537); anything else on the
+        // 4-tuple makes it unavailable (__inet_check_established).
+        if self.by_tuple.contains_key(&tuple) {
+            return Err(Errno::EADDRNOTAVAIL);
+        }
+        if let Some(slot) = self.tw.slot_of_tuple(&tuple) {
+            if !(self.cfg.recycle_time_wait_on_bound_connect && self.timestamps) {
+                return Err(Errno::EADDRNOTAVAIL);
+            }
+            let recycled = self.remove_time_wait(slot);
+            self.recycled.push(recycled);
+        }
+        Ok(l)
     }
 
     /// Declares whether this host's connections use TCP timestamps (default: no).
@@ -121,7 +129,7 @@ impl AddressTable {
         let keep_port = e.port_locked || !self.cfg.release_unlocked_port_on_disconnect;
         self.by_tuple.remove(&FourTuple::new(local, remote));
         self.forget_stale(id);
-        let before = self.pre_connect.remove(id).flatten();
+        let before = self.pre_connect.remove(id);
         let e = self.entries.get_mut(id).expect("checked");
         if keep_port {
             e.local = Some(before.unwrap_or(local));
@@ -151,24 +159,17 @@ impl AddressTable {
             unmapped_endpoint(tuple.local),
             unmapped_endpoint(tuple.remote),
         );
-        let parent = self.entry(listener).ok_or(Errno::EBADF)?;
+        let child = match self.entries.get(listener) {
+            Some(parent) => child_of(parent, listener, tuple),
+            None => child_of(
+                &self.tw_entry(listener).ok_or(Errno::EBADF)?,
+                listener,
+                tuple,
+            ),
+        };
         if self.tw.slot_of_tuple(&tuple).is_some() {
             return Err(Errno::EADDRNOTAVAIL);
         }
-        let child = Entry {
-            local: Some(tuple.local),
-            state: TableState::Connected {
-                remote: tuple.remote,
-            },
-            opts: parent.opts,
-            uid: parent.uid,
-            port_by_connect: false,
-            port_locked: parent.port_locked,
-            bound_addr: parent.bound_addr.or(parent.local),
-            accepted_from: Some(listener),
-            connected_before: false,
-        };
-        drop(parent);
         let id = SocketId(self.next_id);
         // A live connection on the 4-tuple: nothing is claimed.
         if !self.by_tuple.insert_new(tuple, id) {
@@ -178,5 +179,22 @@ impl AddressTable {
         self.entries.insert(id, child);
         self.hold_port(id, tuple.local.port(), false);
         Ok(id)
+    }
+}
+
+/// The entry of a connection on `tuple` accepted by `listener`, whose entry is `parent`.
+fn child_of(parent: &Entry, listener: SocketId, tuple: FourTuple) -> Entry {
+    Entry {
+        local: Some(tuple.local),
+        state: TableState::Connected {
+            remote: tuple.remote,
+        },
+        opts: parent.opts,
+        uid: parent.uid,
+        port_by_connect: false,
+        port_locked: parent.port_locked,
+        bound_addr: parent.bound_addr.or(parent.local),
+        accepted_from: Some(listener),
+        connected_before: false,
     }
 }

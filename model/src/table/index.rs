@@ -44,24 +44,38 @@ impl IdSet {
     }
 
     /// Adds `id`; returns whether it was absent.
+    #[inline]
     pub(super) fn insert(&mut self, id: SocketId) -> bool {
-        match self {
-            IdSet::Inline(n, a) => {
-                let len = usize::from(*n);
+        if let IdSet::Inline(n, a) = self {
+            let len = usize::from(*n);
+            if len < INLINE {
                 let Err(i) = a[..len].binary_search(&id) else {
                     return false;
                 };
-                if len < INLINE {
-                    a.copy_within(i..len, i + 1);
-                    a[i] = id;
-                    *n += 1;
-                } else {
-                    let mut v = Vec::with_capacity(2 * INLINE);
-                    v.extend_from_slice(&a[..i]);
-                    v.push(id);
-                    v.extend_from_slice(&a[i..]);
-                    *self = IdSet::Sorted(v);
-                }
+                a.copy_within(i..len, i + 1);
+                a[i] = id;
+                *n += 1;
+                return true;
+            }
+        }
+        self.insert_spilled(id)
+    }
+
+    /// [`IdSet::insert`] past the ids kept in place.
+    #[inline(never)]
+    fn insert_spilled(&mut self, id: SocketId) -> bool {
+        match self {
+            IdSet::Inline(n, a) => {
+                let len = usize::from(*n);
+                // Full: the ids move to a list.
+                let Err(i) = a[..len].binary_search(&id) else {
+                    return false;
+                };
+                let mut v = Vec::with_capacity(2 * INLINE);
+                v.extend_from_slice(&a[..i]);
+                v.push(id);
+                v.extend_from_slice(&a[i..len]);
+                *self = IdSet::Sorted(v);
                 true
             }
             IdSet::Sorted(v) => {
@@ -82,17 +96,25 @@ impl IdSet {
     }
 
     /// Removes `id`; returns whether it was present.
+    #[inline]
     pub(super) fn remove(&mut self, id: SocketId) -> bool {
+        let IdSet::Inline(n, a) = self else {
+            return self.remove_spilled(id);
+        };
+        let len = usize::from(*n);
+        let Ok(i) = a[..len].binary_search(&id) else {
+            return false;
+        };
+        a.copy_within(i + 1..len, i);
+        *n -= 1;
+        true
+    }
+
+    /// [`IdSet::remove`] from a list or a tree.
+    #[inline(never)]
+    fn remove_spilled(&mut self, id: SocketId) -> bool {
         match self {
-            IdSet::Inline(n, a) => {
-                let len = usize::from(*n);
-                let Ok(i) = a[..len].binary_search(&id) else {
-                    return false;
-                };
-                a.copy_within(i + 1..len, i);
-                *n -= 1;
-                true
-            }
+            IdSet::Inline(..) => unreachable!("ids kept in place are removed inline"),
             IdSet::Sorted(v) => match v.binary_search(&id) {
                 Ok(i) => {
                     v.remove(i);
@@ -259,6 +281,15 @@ impl PackV4 for (IpAddr, SocketAddr) {
                     | u128::from(u32::from(*r.ip())) << 32
                     | u128::from(r.port()) << 64,
             ),
+            _ => None,
+        }
+    }
+}
+
+impl PackV4 for (IpAddr, u16) {
+    fn pack_v4(&self) -> Option<u128> {
+        match self {
+            (IpAddr::V4(ip), port) => Some(u128::from(u32::from(*ip)) | u128::from(*port) << 32),
             _ => None,
         }
     }

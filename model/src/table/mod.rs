@@ -34,7 +34,7 @@ use crate::profile::{
 use crate::state::TcpState;
 use crate::time::Instant;
 use crate::time_wait::{EndReason, SegmentInfo, TimeWaitRecord, TwDecision};
-use index::{IdSet, PortCounts, TupleIndex};
+use index::{IdSet, PackedMap, PortCounts, TupleIndex};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
@@ -175,10 +175,10 @@ pub struct AddressTable {
     /// The TIME-WAIT records.
     tw: TwStore,
     /// Linux `table_perturb`: per-destination offset advanced after every automatic connect.
-    perturb: FixedMap<(IpAddr, u16), u32>,
-    /// The local address each connecting socket had before `connect()`, for
-    /// [`AddressTable::disconnected`].
-    pre_connect: IdMap<Option<SocketAddr>>,
+    perturb: PackedMap<(IpAddr, u16), u32>,
+    /// The local address each connecting socket was bound to before `connect()`, for
+    /// [`AddressTable::disconnected`] (none for a socket that was unbound).
+    pre_connect: IdMap<SocketAddr>,
     /// KB Q177074: the address objects of closed listeners that still serve accepted
     /// connections, by the listener's bound address, with those connections' ids.
     stale: BTreeMap<SocketAddr, BTreeSet<SocketId>>,
@@ -213,7 +213,7 @@ impl AddressTable {
             by_tuple: TupleIndex::default(),
             explicit: PortCounts::default(),
             tw: TwStore::default(),
-            perturb: FixedMap::default(),
+            perturb: PackedMap::default(),
             pre_connect: IdMap::default(),
             timestamps: false,
             sticky: BTreeMap::new(),
@@ -261,8 +261,26 @@ impl AddressTable {
         if let Some(e) = self.entries.get(id) {
             return Some(Cow::Borrowed(e));
         }
+        self.tw_entry(id).map(Cow::Owned)
+    }
+
+    /// The entry of `id` rebuilt from the TIME-WAIT store, if it is in TIME-WAIT.
+    #[cold]
+    #[inline(never)]
+    fn tw_entry(&self, id: SocketId) -> Option<Entry> {
         let slot = self.tw.slot_of(id)?;
-        Some(Cow::Owned(self.tw.owner(slot).entry(self.tw.record(slot))))
+        Some(self.tw.owner(slot).entry(self.tw.record(slot)))
+    }
+
+    /// The error for `id`, which has no live entry: `in_tw` if it is in TIME-WAIT, EBADF if
+    /// it is not in the table.
+    #[cold]
+    #[inline(never)]
+    fn not_live(&self, id: SocketId, in_tw: Errno) -> Errno {
+        match self.tw.slot_of(id) {
+            Some(_) => in_tw,
+            None => Errno::EBADF,
+        }
     }
 
     /// Every socket in the table with its id, in id order (TIME-WAIT records included, as

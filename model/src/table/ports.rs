@@ -53,6 +53,43 @@ impl AddressTable {
         self.timestamps && loopback && now.saturating_since(r.entered_at) > delay
     }
 
+    /// `tw_reusable` for the TIME-WAIT record, if any, of the 4-tuple
+    /// `(src, port) → remote`.
+    #[cold]
+    #[inline(never)]
+    fn tw_reusable_by_connect(
+        &self,
+        src: IpAddr,
+        port: u16,
+        remote: SocketAddr,
+        now: Instant,
+    ) -> bool {
+        let tuple = FourTuple::new(SocketAddr::new(src, port), remote);
+        self.tw
+            .slot_of_tuple(&tuple)
+            .is_some_and(|slot| self.tw_reusable(slot, &tuple, now))
+    }
+
+    /// Whether nothing on `port` overlaps `src` (BSD `in_pcb_lport`: a port for `connect()`).
+    #[inline(never)]
+    fn free_for_connect(&self, src: IpAddr, port: u16) -> bool {
+        self.all_on_port(port, |e| {
+            e.local
+                .is_none_or(|l| !overlaps(l.ip(), e.opts.v6only, src, false))
+        })
+    }
+
+    /// Ends the TIME-WAIT record of `(src, port) → remote`, if any, as recycled by connect.
+    #[cold]
+    #[inline(never)]
+    fn recycle_for_connect(&mut self, src: IpAddr, port: u16, remote: SocketAddr) {
+        let tuple = FourTuple::new(SocketAddr::new(src, port), remote);
+        if let Some(slot) = self.tw.slot_of_tuple(&tuple) {
+            let recycled = self.remove_time_wait(slot);
+            self.recycled.push(recycled);
+        }
+    }
+
     pub(super) fn connect_port(
         &mut self,
         src: IpAddr,
@@ -83,30 +120,7 @@ impl AddressTable {
             && self.cfg.tw_reuse_loopback_after.is_some()
             && (unmapped(src).is_loopback() || unmapped(remote.ip()).is_loopback());
         let taken = self.by_tuple.ports_to(src, remote);
-        let usable = |port: u16| {
-            if self.cfg.connect_shares_ports && self.explicit.any(port) {
-                return false;
-            }
-            if taken.contains(port) {
-                let tuple = FourTuple::new(SocketAddr::new(src, port), remote);
-                let reusable = reuse_possible
-                    && self
-                        .tw
-                        .slot_of_tuple(&tuple)
-                        .is_some_and(|slot| self.tw_reusable(slot, &tuple, now));
-                if !reusable {
-                    return false;
-                }
-            }
-            if self.cfg.connect_shares_ports {
-                // Every entry on the port got it from connect() (no explicit bind above).
-                return true;
-            }
-            self.all_on_port(port, |e| {
-                e.local
-                    .is_none_or(|l| !overlaps(l.ip(), e.opts.v6only, src, false))
-            })
-        };
+        let shares = self.cfg.connect_shares_ports;
         // Reduce the start modulo the range first (as the kernel does), so the scan below
         // never wraps around u32: a wrapped sum would skip ports and report exhaustion early.
         let (offset, step) = if self.cfg.connect_even_ports_first {
@@ -114,7 +128,6 @@ impl AddressTable {
         } else {
             (hint % n, 1)
         };
-        let passes: &[u32] = if step == 2 { &[0, 1] } else { &[0] };
         // Word skipping: a run of ports of the scanned parity that are all taken by 4-tuples
         // to this destination (or, where connecting sockets share ports, held by an explicit
         // bind) is passed over 64 ports at a time. The order of the scan and its result are
@@ -122,19 +135,18 @@ impl AddressTable {
         // 4-tuple may be reusable, and for an odd range with step 2 (its wrap changes parity).
         let skip_ok = skip_words && !reuse_possible && (step == 1 || n.is_multiple_of(2));
         let blocked_word = |w: usize| {
-            let explicit = if self.cfg.connect_shares_ports {
-                self.explicit.word(w)
-            } else {
-                0
-            };
+            let explicit = if shares { self.explicit.word(w) } else { 0 };
             taken.word(w) | explicit
         };
-        for &parity in passes {
+        for parity in 0..step {
             let mut i = 0;
             while i < n {
                 let idx = (offset + i + parity) % n;
                 let port = (u32::from(range.first) + idx) as u16;
-                if skip_ok {
+                // Linux: a port held by an explicit bind is never shared.
+                let explicit = shares && self.explicit.any(port);
+                let tuple_taken = taken.contains(port);
+                if skip_ok && (explicit || tuple_taken) {
                     let bit = u32::from(port & 63);
                     let lane = if step == 2 {
                         0x5555_5555_5555_5555u64 << (bit & 1)
@@ -150,16 +162,19 @@ impl AddressTable {
                         continue;
                     }
                 }
-                if usable(port) {
-                    // A usable port taken by a 4-tuple to this destination is a TIME-WAIT
-                    // record's (a live connection's never is).
-                    let recycle = taken.contains(port);
+                let usable = !explicit
+                    && (!tuple_taken
+                        || reuse_possible && self.tw_reusable_by_connect(src, port, remote, now))
+                    // Where connecting sockets share ports, every entry on the port got it
+                    // from connect() (no explicit bind above).
+                    && (shares || self.free_for_connect(src, port));
+                if usable {
                     self.perturb.insert(key, perturb.wrapping_add(i + 2));
-                    let tuple = FourTuple::new(SocketAddr::new(src, port), remote);
-                    if let Some(slot) = recycle.then(|| self.tw.slot_of_tuple(&tuple)).flatten() {
-                        // A TIME-WAIT old enough to reuse (tcp_twsk_unique with tcp_tw_reuse).
-                        let recycled = self.remove_time_wait(slot);
-                        self.recycled.push(recycled);
+                    if tuple_taken {
+                        // A usable port taken by a 4-tuple to this destination is a TIME-WAIT
+                        // record's (a live connection's never is): old enough to reuse
+                        // (tcp_twsk_unique with tcp_tw_reuse).
+                        self.recycle_for_connect(src, port, remote);
                     }
                     return Some(port);
                 }

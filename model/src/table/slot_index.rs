@@ -68,11 +68,11 @@ impl SlotIndex {
 
     /// Adds `slot` under hash `h` (the caller checked that its key is absent). `rehash` gives
     /// the hash of any slot already in the index, for growing.
-    #[inline]
-    pub(super) fn insert(&mut self, h: u64, slot: u32, rehash: impl Fn(u32) -> u64) {
+    #[inline(never)]
+    pub(super) fn insert(&mut self, h: u64, slot: u32, rehash: &dyn Fn(u32) -> u64) {
         assert!(slot <= MAX_SLOT, "TIME-WAIT store full");
         if (self.len + 1) * 5 > self.buckets.len() * 4 {
-            self.resize((self.buckets.len() * 2).max(16), &rehash);
+            self.resize((self.buckets.len() * 2).max(16), rehash);
         }
         self.place(h, slot);
         self.len += 1;
@@ -89,7 +89,7 @@ impl SlotIndex {
 
     #[cold]
     #[inline(never)]
-    fn resize(&mut self, buckets: usize, rehash: &impl Fn(u32) -> u64) {
+    fn resize(&mut self, buckets: usize, rehash: &dyn Fn(u32) -> u64) {
         let old = std::mem::replace(&mut self.buckets, vec![EMPTY; buckets]);
         for b in old.into_iter().filter(|&b| b != EMPTY) {
             self.place(rehash(b & SLOT_MASK), b & SLOT_MASK);
@@ -105,8 +105,9 @@ impl SlotIndex {
     }
 
     /// Removes the entry of `slot` (hash `h`), shifting later entries of its run back.
-    #[inline]
-    pub(super) fn remove(&mut self, h: u64, slot: u32, rehash: impl Fn(u32) -> u64) {
+    /// `rehash` gives the hash of any slot in the index.
+    #[inline(never)]
+    pub(super) fn remove(&mut self, h: u64, slot: u32, rehash: &dyn Fn(u32) -> u64) {
         let Some(mut i) = self.position(h, |s| s == slot) else {
             return;
         };
@@ -133,7 +134,7 @@ impl SlotIndex {
         self.buckets[i] = EMPTY;
         self.len -= 1;
         if self.len * 8 < self.buckets.len() && self.buckets.len() > 16 {
-            self.resize(self.buckets.len() / 2, &rehash);
+            self.resize(self.buckets.len() / 2, rehash);
         }
     }
 }
@@ -148,13 +149,13 @@ mod tests {
         let weak = |s: u32| u64::from(s % 7) | u64::from(s % 3) << 57;
         let mut ix = SlotIndex::default();
         for s in 0..500u32 {
-            ix.insert(weak(s), s, weak);
+            ix.insert(weak(s), s, &weak);
         }
         for s in 0..500u32 {
             assert_eq!(ix.find(weak(s), |x| x == s), Some(s));
         }
         for s in (0..500u32).filter(|s| s % 2 == 0) {
-            ix.remove(weak(s), s, weak);
+            ix.remove(weak(s), s, &weak);
         }
         for s in 0..500u32 {
             let want = (s % 2 == 1).then_some(s);
@@ -164,9 +165,9 @@ mod tests {
         assert_eq!(ix.find(weak(3), |x| x == 1003), Some(1003));
         assert_eq!(ix.find(weak(3), |x| x == 3), None);
         for s in (0..500u32).filter(|s| s % 2 == 1 && *s != 3) {
-            ix.remove(weak(s), s, weak);
+            ix.remove(weak(s), s, &weak);
         }
-        ix.remove(weak(1003), 1003, weak);
+        ix.remove(weak(1003), 1003, &weak);
         assert_eq!(ix.len, 0);
         assert!(ix.buckets.len() <= 16, "shrinks when emptied");
     }

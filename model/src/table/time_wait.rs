@@ -12,8 +12,7 @@ impl AddressTable {
     pub fn enter_time_wait(&mut self, id: SocketId, record: TimeWaitRecord) -> Result<(), Errno> {
         let Some(e) = self.entries.get(id) else {
             // A socket already in TIME-WAIT is not connected.
-            let in_tw = self.tw.slot_of(id).is_some();
-            return Err(if in_tw { Errno::EINVAL } else { Errno::EBADF });
+            return Err(self.not_live(id, Errno::EINVAL));
         };
         let connected =
             matches!(e.state, TableState::Connected { remote } if remote == record.tuple.remote);
@@ -27,7 +26,7 @@ impl AddressTable {
         self.release_port(id, port);
         self.by_tuple.retire(&record.tuple);
         if connected_before {
-            // Only a socket that connected has a pre-connect address.
+            // Only a socket that connected may have a pre-connect address.
             self.pre_connect.discard(id);
         }
         self.forget_stale(id);
@@ -85,7 +84,7 @@ impl AddressTable {
             _ => None,
         };
         if e.connected_before {
-            // Only a socket that connected has a pre-connect address.
+            // Only a socket that connected may have a pre-connect address.
             self.pre_connect.discard(id);
         }
         self.entries.discard(id);

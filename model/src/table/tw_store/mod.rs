@@ -392,11 +392,11 @@ impl TwStore {
         *self.slab.get_mut(slot) = r;
         let slab = &self.slab;
         self.by_tuple
-            .insert(tuple_hash(lip, lport, rip, rport), slot, |s| {
+            .insert(tuple_hash(lip, lport, rip, rport), slot, &|s| {
                 rec_tuple_hash(slab.get(s))
             });
         self.by_id
-            .insert(id_hash(id.0), slot, |s| id_hash(slab.get(s).id));
+            .insert(id_hash(id.0), slot, &|s| id_hash(slab.get(s).id));
         self.link_port(slot, lport);
         self.link_expiry(slot, length as usize, expires_at);
         self.len += 1;
@@ -424,9 +424,9 @@ impl TwStore {
         let r = *slab.get(slot);
         let port_by_connect = self.owners.value(r.owner).port_by_connect;
         self.by_tuple
-            .remove(rec_tuple_hash(&r), slot, |s| rec_tuple_hash(slab.get(s)));
+            .remove(rec_tuple_hash(&r), slot, &|s| rec_tuple_hash(slab.get(s)));
         self.by_id
-            .remove(id_hash(r.id), slot, |s| id_hash(slab.get(s).id));
+            .remove(id_hash(r.id), slot, &|s| id_hash(slab.get(s).id));
         self.unlink_port(slot, &r);
         self.unlink_expiry(&r);
         self.release_length(r.meta >> LEN_SHIFT);
@@ -451,7 +451,7 @@ impl TwStore {
             }
             None => self
                 .port_heads
-                .insert(h, slot, |s| port_hash(slab.get(s).lport)),
+                .insert(h, slot, &|s| port_hash(slab.get(s).lport)),
         }
     }
 
@@ -473,7 +473,7 @@ impl TwStore {
         } else {
             let slab = &self.slab;
             self.port_heads
-                .remove(port_hash(lport), slot, |s| port_hash(slab.get(s).lport));
+                .remove(port_hash(lport), slot, &|s| port_hash(slab.get(s).lport));
         }
     }
 

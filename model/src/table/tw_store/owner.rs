@@ -177,7 +177,7 @@ impl<T: Hash + Eq + Copy> Interner<T> {
     }
 
     /// One more user of `v`; returns its place, which becomes `lane`'s last.
-    #[inline]
+    #[inline(never)]
     pub(super) fn acquire(&mut self, v: T, lane: usize) -> u32 {
         let i = match self.get(&v, lane) {
             Some(i) => {
