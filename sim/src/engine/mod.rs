@@ -291,6 +291,7 @@ impl<'a> Sim<'a> {
     /// Delivers one segment and records its arrival: the pcapng block and the `delivered`
     /// record, after the delivery (it says what became of the segment) and before what the
     /// delivery caused.
+    #[inline(never)]
     fn deliver_recorded(&mut self, seg: InFlight) {
         let now = self.now;
         self.rec.capture(now, &seg.pkt.bytes);
@@ -343,25 +344,27 @@ impl<'a> Sim<'a> {
     /// Delivers everything due now and runs every host timer due now.
     fn process_due(&mut self) -> Result<(), String> {
         let now = self.now;
-        let stuck = || format!("no progress at t={now}: stopped after {SPIN_LIMIT} iterations");
         let mut passes = 0;
         loop {
             if passes == SPIN_LIMIT {
-                return Err(stuck());
+                return Err(stuck(now));
             }
             passes += 1;
             let mut delivered = false;
-            let recorded = self.rec.wants_events() || self.rec.wants_capture();
-            while let Some(seg) = self.net.pop_due(now) {
-                delivered = true;
-                let to = seg.to;
-                if recorded {
+            if self.rec.wants_events() || self.rec.wants_capture() {
+                while let Some(seg) = self.net.pop_due(now) {
+                    delivered = true;
+                    let to = seg.to;
                     self.deliver_recorded(seg);
-                } else {
-                    self.rec.capture(now, &seg.pkt.bytes);
-                    self.host_mut(to).deliver(now, seg.pkt);
+                    self.flush(to);
                 }
-                self.flush(to);
+            } else {
+                while let Some((to, pkt)) = self.net.pop_due_packet(now) {
+                    delivered = true;
+                    self.rec.capture(now, &pkt.bytes);
+                    self.host_mut(to).deliver(now, pkt);
+                    self.flush(to);
+                }
             }
             // A host neither delivered to nor polled since its last reading is not due: its
             // remembered answer is still exact.
@@ -379,7 +382,7 @@ impl<'a> Sim<'a> {
             // Deliveries alone, every host read after them: another pass would find nothing
             // to do (and counts as one).
             if delivered && passes == SPIN_LIMIT {
-                return Err(stuck());
+                return Err(stuck(now));
             }
             return Ok(());
         }
@@ -475,17 +478,14 @@ impl<'a> Sim<'a> {
                 // Answering every unacceptable segment (RFC 793 p.69) over a duplicating
                 // network multiplies an ACK war without bound; a real network's capacity
                 // would cap it, the simulation's does not.
-                return Some(format!(
-                    "segment storm at t={}: more than {MAX_IN_FLIGHT} segments in flight",
-                    self.now
-                ));
+                return Some(storm(self.now));
             }
             let t = self.next_instant(cur, wl)?;
             self.integrate_occupancy(wl, t);
             if t == self.now {
                 same_instant += 1;
                 if same_instant > SPIN_LIMIT {
-                    return Some(format!("no progress at t={}", self.now));
+                    return Some(spinning(self.now));
                 }
             } else {
                 same_instant = 0;
@@ -552,6 +552,24 @@ fn earlier(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
         (a, None) => a,
         (None, b) => b,
     }
+}
+
+/// Why a run stopped at `now` after [`SPIN_LIMIT`] passes over what was due.
+#[cold]
+fn stuck(now: Instant) -> String {
+    format!("no progress at t={now}: stopped after {SPIN_LIMIT} iterations")
+}
+
+/// Why a run stopped at `now` with more than [`MAX_IN_FLIGHT`] segments in flight.
+#[cold]
+fn storm(now: Instant) -> String {
+    format!("segment storm at t={now}: more than {MAX_IN_FLIGHT} segments in flight")
+}
+
+/// Why a run stopped after more than [`SPIN_LIMIT`] loop iterations at `now`.
+#[cold]
+fn spinning(now: Instant) -> String {
+    format!("no progress at t={now}")
 }
 
 /// The pcapng comment of a segment at its sender: its id, and what the network did to it

@@ -169,6 +169,36 @@ impl Workloads {
         }
     }
 
+    /// Moves the sleepers whose think time has ended by `now` back to the live connections,
+    /// each due at this pass.
+    #[inline(never)]
+    fn wake_sleepers(&mut self, now: Instant) {
+        while let Some(entry) = self.sleeping.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let ((_, id), c) = entry.remove_entry();
+            let slot = self.insert(c);
+            self.due.push((id, slot));
+        }
+        self.wake_sleeping = self.sleeping.first_key_value().map(|((t, _), _)| *t);
+    }
+
+    /// Makes due at this pass workload `w`'s connections still connecting whose connect
+    /// deadline has come by `now`.
+    #[inline(never)]
+    fn due_deadlines(&mut self, w: usize, now: Instant) {
+        let conns = &self.conns;
+        self.due.extend(
+            self.wls[w]
+                .deadlines
+                .iter()
+                .take_while(|(t, _, _)| *t <= now)
+                .filter(|&&(_, id, slot)| connecting(conns, id, slot))
+                .map(|&(_, id, slot)| (id, slot)),
+        );
+    }
+
     /// Adds a live connection (not thinking); returns its slot.
     fn insert(&mut self, c: Conn) -> u32 {
         let slot = match self.free.pop() {
@@ -333,6 +363,7 @@ impl Sim<'_> {
 
     /// Sets up every workload whose start has come and makes every arrival due now, in
     /// workload order.
+    #[inline(never)]
     fn run_arrivals(&mut self, wl: &mut Workloads) {
         let sc = self.sc;
         let now = self.now;
@@ -391,25 +422,15 @@ impl Sim<'_> {
         }
         // Thinkers whose time has come rejoin the live connections.
         if wl.wake_sleeping.is_some_and(|t| t <= now) {
-            while let Some(entry) = wl.sleeping.first_entry() {
-                if entry.key().0 > now {
-                    break;
-                }
-                let ((_, id), c) = entry.remove_entry();
-                let slot = wl.insert(c);
-                wl.due.push((id, slot));
-            }
-            wl.wake_sleeping = wl.sleeping.first_key_value().map(|((t, _), _)| *t);
+            wl.wake_sleepers(now);
         }
-        for w in &wl.wls {
-            if w.deadlines.front().is_some_and(|(t, _, _)| *t <= now) {
-                wl.due.extend(
-                    w.deadlines
-                        .iter()
-                        .take_while(|(t, _, _)| *t <= now)
-                        .filter(|&&(_, id, slot)| connecting(&wl.conns, id, slot))
-                        .map(|&(_, id, slot)| (id, slot)),
-                );
+        for w in 0..wl.wls.len() {
+            if wl.wls[w]
+                .deadlines
+                .front()
+                .is_some_and(|(t, _, _)| *t <= now)
+            {
+                wl.due_deadlines(w, now);
             }
         }
         let woken = &mut wl.woken;
