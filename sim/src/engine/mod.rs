@@ -74,6 +74,20 @@ struct Mark {
     woken_seen: u64,
 }
 
+impl Mark {
+    /// The next instant `host` (the host this mark is of) needs attention at `now`
+    /// ([`Host::poll_at`]), read again only after the host changed.
+    #[inline(always)]
+    fn due(&mut self, host: &mut Host, now: Instant) -> Option<Instant> {
+        if let Some(t) = self.due {
+            return t;
+        }
+        let t = host.poll_at(now);
+        self.due = Some(t);
+        t
+    }
+}
+
 impl Default for Mark {
     fn default() -> Self {
         Mark {
@@ -150,12 +164,7 @@ impl<'a> Sim<'a> {
     /// the host changed.
     #[inline]
     fn host_due(&mut self, i: usize) -> Option<Instant> {
-        if let Some(t) = self.marks[i].due {
-            return t;
-        }
-        let t = self.hosts[i].poll_at(self.now);
-        self.marks[i].due = Some(t);
-        t
+        self.marks[i].due(&mut self.hosts[i], self.now)
     }
 
     fn host_of(&self, ip: std::net::Ipv4Addr) -> Option<usize> {
@@ -500,8 +509,8 @@ impl<'a> Sim<'a> {
     fn next_instant(&mut self, cur: &Cursor, wl: &Workloads) -> Option<Instant> {
         let now = self.now;
         let mut earliest = earlier(self.net.next_delivery(), wl.next_wake());
-        for i in 0..self.hosts.len() {
-            earliest = earlier(earliest, self.host_due(i));
+        for (m, h) in self.marks.iter_mut().zip(&mut self.hosts) {
+            earliest = earlier(earliest, m.due(h, now));
         }
         match &cur.pending {
             Some(p) => earliest = earlier(earliest, Some(p.deadline)),

@@ -344,8 +344,8 @@ impl Sim<'_> {
         }
         let now = self.now;
         let dt = u128::from((to - now).micros());
-        for (i, o) in wl.occupancy.iter_mut().enumerate() {
-            let n = self.hosts[i].table.time_wait_count();
+        for (o, h) in wl.occupancy.iter_mut().zip(&self.hosts) {
+            let n = h.table.time_wait_count();
             if n == 0 {
                 if o.area_from.is_none() && o.steady_from <= to {
                     o.area_from = Some(o.area);
@@ -434,15 +434,14 @@ impl Sim<'_> {
             }
         }
         let woken = &mut wl.woken;
-        for i in 0..self.marks.len() {
+        for ((m, h), by_sock) in self.marks.iter_mut().zip(&mut self.hosts).zip(&wl.by_sock) {
             // Only a change to the host can have woken a socket.
-            let m = &mut self.marks[i];
             if m.woken_seen == m.changes {
                 continue;
             }
             m.woken_seen = m.changes;
             woken.clear();
-            self.hosts[i].take_woken(woken);
+            h.take_woken(woken);
             let mut last = None;
             for &s in woken.iter() {
                 // A socket woken twice in a row is looked up once (`due` is deduplicated).
@@ -450,7 +449,7 @@ impl Sim<'_> {
                     continue;
                 }
                 last = Some(s);
-                if let Some(&slot) = wl.by_sock[i].get(s) {
+                if let Some(&slot) = by_sock.get(s) {
                     let id = wl.conns[slot as usize].as_ref().map_or(0, |c| c.id);
                     wl.due.push((id, slot));
                 }
