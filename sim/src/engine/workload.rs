@@ -460,6 +460,8 @@ impl Sim<'_> {
             wl.due.dedup();
         }
         let mut finished = false;
+        // Whether a connection stopped connecting (its deadline went stale).
+        let mut stale = false;
         // By index: stepping changes `wl` (never `due`).
         for k in 0..wl.due.len() {
             let (id, slot) = wl.due[k];
@@ -471,7 +473,9 @@ impl Sim<'_> {
             let host = c.host;
             if was_connecting && !matches!(c.phase, Phase::Connecting { .. }) {
                 wl.wls[c.wl].connecting -= 1;
+                stale = true;
             }
+            stale |= was_connecting && !alive;
             match c.phase {
                 _ if !alive => {
                     finished = true;
@@ -486,8 +490,11 @@ impl Sim<'_> {
             }
             self.flush(host);
         }
-        for w in 0..wl.wls.len() {
-            wl.settle(w);
+        // Only a connection that stopped connecting leaves a stale deadline.
+        if stale {
+            for w in 0..wl.wls.len() {
+                wl.settle(w);
+            }
         }
         if finished {
             wl.last_activity = now;
