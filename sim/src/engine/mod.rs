@@ -188,13 +188,24 @@ impl<'a> Sim<'a> {
         }
     }
 
-    /// Sends host `i`'s packets, through `spare_tx`, whose buffer it leaves empty (its
-    /// capacity kept).
+    /// Hands host `i`'s packets to the network, in order, through `spare_tx`, whose buffer
+    /// it leaves empty (its capacity kept).
     fn send_spare(&mut self, i: usize) {
-        let mut tx = std::mem::take(&mut self.spare_tx);
-        self.hosts[i].swap_tx(&mut tx);
-        self.send_all(i, &mut tx);
-        self.spare_tx = tx;
+        self.hosts[i].swap_tx(&mut self.spare_tx);
+        self.segments += self.spare_tx.len() as u64;
+        if self.rec.wants_capture() || self.rec.wants_events() {
+            let mut tx = std::mem::take(&mut self.spare_tx);
+            self.send_all_recorded(i, &mut tx);
+            self.spare_tx = tx;
+            return;
+        }
+        // Nothing records the verdicts.
+        let now = self.now;
+        let hosts = &self.hosts;
+        for pkt in self.spare_tx.drain(..) {
+            let to = hosts.iter().position(|h| h.addr == *pkt.meta.dst.ip());
+            self.net.send_quiet(now, i, to, pkt, &mut self.verdicts);
+        }
     }
 
     /// Moves host `i`'s events into the trace, keeping the host's buffer.
@@ -207,21 +218,7 @@ impl<'a> Sim<'a> {
         self.hosts[i].events = events;
     }
 
-    /// Hands host `i`'s packets to the network, in order, recording what it did to each.
-    fn send_all(&mut self, i: usize, tx: &mut Vec<Packet>) {
-        let now = self.now;
-        self.segments += tx.len() as u64;
-        if self.rec.wants_capture() || self.rec.wants_events() {
-            return self.send_all_recorded(i, tx);
-        }
-        // Nothing records the verdicts.
-        for pkt in tx.drain(..) {
-            let to = self.host_of(*pkt.meta.dst.ip());
-            self.net.send_quiet(now, i, to, pkt, &mut self.verdicts);
-        }
-    }
-
-    /// [`Sim::send_all`] when the verdicts are recorded (the trace, the pcapng comments).
+    /// [`Sim::send_spare`] when the verdicts are recorded (the trace, the pcapng comments).
     #[inline(never)]
     fn send_all_recorded(&mut self, i: usize, tx: &mut Vec<Packet>) {
         let now = self.now;
