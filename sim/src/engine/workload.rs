@@ -499,8 +499,11 @@ impl Sim<'_> {
         if finished {
             wl.last_activity = now;
         }
-        // A step may have let a server accept at once.
-        self.accept_all(wl);
+        // A step may have let a server accept at once (without one, no host changed since
+        // the accepts above).
+        if !wl.due.is_empty() {
+            self.accept_all(wl);
+        }
     }
 
     /// Accepts every connection ready at a workload's listener, stepping each at once. A
