@@ -458,6 +458,19 @@ impl Network {
         })
     }
 
+    /// Takes the next segment due at or before `now` as its receiver's index and its packet
+    /// ([`Network::pop_due`] without the rest of its head).
+    #[inline(always)]
+    pub fn pop_due_packet(&mut self, now: Instant) -> Option<(usize, Packet)> {
+        if self.queue.peek()?.0.at > now {
+            return None;
+        }
+        let slot = self.queue.pop()?.0.slot;
+        self.free.push(slot);
+        let pkt = self.packets[slot].take()?;
+        Some((self.heads[slot].to, pkt))
+    }
+
     /// Segments in flight.
     pub fn in_flight(&self) -> usize {
         self.queue.len()

@@ -74,6 +74,20 @@ struct Mark {
     woken_seen: u64,
 }
 
+impl Mark {
+    /// The next instant `host` (the host this mark is of) needs attention at `now`
+    /// ([`Host::poll_at`]), read again only after the host changed.
+    #[inline(always)]
+    fn due(&mut self, host: &mut Host, now: Instant) -> Option<Instant> {
+        if let Some(t) = self.due {
+            return t;
+        }
+        let t = host.poll_at(now);
+        self.due = Some(t);
+        t
+    }
+}
+
 impl Default for Mark {
     fn default() -> Self {
         Mark {
@@ -150,12 +164,7 @@ impl<'a> Sim<'a> {
     /// the host changed.
     #[inline]
     fn host_due(&mut self, i: usize) -> Option<Instant> {
-        if let Some(t) = self.marks[i].due {
-            return t;
-        }
-        let t = self.hosts[i].poll_at(self.now);
-        self.marks[i].due = Some(t);
-        t
+        self.marks[i].due(&mut self.hosts[i], self.now)
     }
 
     fn host_of(&self, ip: std::net::Ipv4Addr) -> Option<usize> {
@@ -179,13 +188,24 @@ impl<'a> Sim<'a> {
         }
     }
 
-    /// Sends host `i`'s packets, through `spare_tx`, whose buffer it leaves empty (its
-    /// capacity kept).
+    /// Hands host `i`'s packets to the network, in order, through `spare_tx`, whose buffer
+    /// it leaves empty (its capacity kept).
     fn send_spare(&mut self, i: usize) {
-        let mut tx = std::mem::take(&mut self.spare_tx);
-        self.hosts[i].swap_tx(&mut tx);
-        self.send_all(i, &mut tx);
-        self.spare_tx = tx;
+        self.hosts[i].swap_tx(&mut self.spare_tx);
+        self.segments += self.spare_tx.len() as u64;
+        if self.rec.wants_capture() || self.rec.wants_events() {
+            let mut tx = std::mem::take(&mut self.spare_tx);
+            self.send_all_recorded(i, &mut tx);
+            self.spare_tx = tx;
+            return;
+        }
+        // Nothing records the verdicts.
+        let now = self.now;
+        let hosts = &self.hosts;
+        for pkt in self.spare_tx.drain(..) {
+            let to = hosts.iter().position(|h| h.addr == *pkt.meta.dst.ip());
+            self.net.send_quiet(now, i, to, pkt, &mut self.verdicts);
+        }
     }
 
     /// Moves host `i`'s events into the trace, keeping the host's buffer.
@@ -198,21 +218,7 @@ impl<'a> Sim<'a> {
         self.hosts[i].events = events;
     }
 
-    /// Hands host `i`'s packets to the network, in order, recording what it did to each.
-    fn send_all(&mut self, i: usize, tx: &mut Vec<Packet>) {
-        let now = self.now;
-        self.segments += tx.len() as u64;
-        if self.rec.wants_capture() || self.rec.wants_events() {
-            return self.send_all_recorded(i, tx);
-        }
-        // Nothing records the verdicts.
-        for pkt in tx.drain(..) {
-            let to = self.host_of(*pkt.meta.dst.ip());
-            self.net.send_quiet(now, i, to, pkt, &mut self.verdicts);
-        }
-    }
-
-    /// [`Sim::send_all`] when the verdicts are recorded (the trace, the pcapng comments).
+    /// [`Sim::send_spare`] when the verdicts are recorded (the trace, the pcapng comments).
     #[inline(never)]
     fn send_all_recorded(&mut self, i: usize, tx: &mut Vec<Packet>) {
         let now = self.now;
@@ -291,6 +297,7 @@ impl<'a> Sim<'a> {
     /// Delivers one segment and records its arrival: the pcapng block and the `delivered`
     /// record, after the delivery (it says what became of the segment) and before what the
     /// delivery caused.
+    #[inline(never)]
     fn deliver_recorded(&mut self, seg: InFlight) {
         let now = self.now;
         self.rec.capture(now, &seg.pkt.bytes);
@@ -343,25 +350,27 @@ impl<'a> Sim<'a> {
     /// Delivers everything due now and runs every host timer due now.
     fn process_due(&mut self) -> Result<(), String> {
         let now = self.now;
-        let stuck = || format!("no progress at t={now}: stopped after {SPIN_LIMIT} iterations");
         let mut passes = 0;
         loop {
             if passes == SPIN_LIMIT {
-                return Err(stuck());
+                return Err(stuck(now));
             }
             passes += 1;
             let mut delivered = false;
-            let recorded = self.rec.wants_events() || self.rec.wants_capture();
-            while let Some(seg) = self.net.pop_due(now) {
-                delivered = true;
-                let to = seg.to;
-                if recorded {
+            if self.rec.wants_events() || self.rec.wants_capture() {
+                while let Some(seg) = self.net.pop_due(now) {
+                    delivered = true;
+                    let to = seg.to;
                     self.deliver_recorded(seg);
-                } else {
-                    self.rec.capture(now, &seg.pkt.bytes);
-                    self.host_mut(to).deliver(now, seg.pkt);
+                    self.flush(to);
                 }
-                self.flush(to);
+            } else {
+                while let Some((to, pkt)) = self.net.pop_due_packet(now) {
+                    delivered = true;
+                    self.rec.capture(now, &pkt.bytes);
+                    self.host_mut(to).deliver(now, pkt);
+                    self.flush(to);
+                }
             }
             // A host neither delivered to nor polled since its last reading is not due: its
             // remembered answer is still exact.
@@ -379,7 +388,7 @@ impl<'a> Sim<'a> {
             // Deliveries alone, every host read after them: another pass would find nothing
             // to do (and counts as one).
             if delivered && passes == SPIN_LIMIT {
-                return Err(stuck());
+                return Err(stuck(now));
             }
             return Ok(());
         }
@@ -475,17 +484,14 @@ impl<'a> Sim<'a> {
                 // Answering every unacceptable segment (RFC 793 p.69) over a duplicating
                 // network multiplies an ACK war without bound; a real network's capacity
                 // would cap it, the simulation's does not.
-                return Some(format!(
-                    "segment storm at t={}: more than {MAX_IN_FLIGHT} segments in flight",
-                    self.now
-                ));
+                return Some(storm(self.now));
             }
             let t = self.next_instant(cur, wl)?;
             self.integrate_occupancy(wl, t);
             if t == self.now {
                 same_instant += 1;
                 if same_instant > SPIN_LIMIT {
-                    return Some(format!("no progress at t={}", self.now));
+                    return Some(spinning(self.now));
                 }
             } else {
                 same_instant = 0;
@@ -500,8 +506,8 @@ impl<'a> Sim<'a> {
     fn next_instant(&mut self, cur: &Cursor, wl: &Workloads) -> Option<Instant> {
         let now = self.now;
         let mut earliest = earlier(self.net.next_delivery(), wl.next_wake());
-        for i in 0..self.hosts.len() {
-            earliest = earlier(earliest, self.host_due(i));
+        for (m, h) in self.marks.iter_mut().zip(&mut self.hosts) {
+            earliest = earlier(earliest, m.due(h, now));
         }
         match &cur.pending {
             Some(p) => earliest = earlier(earliest, Some(p.deadline)),
@@ -552,6 +558,24 @@ fn earlier(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
         (a, None) => a,
         (None, b) => b,
     }
+}
+
+/// Why a run stopped at `now` after [`SPIN_LIMIT`] passes over what was due.
+#[cold]
+fn stuck(now: Instant) -> String {
+    format!("no progress at t={now}: stopped after {SPIN_LIMIT} iterations")
+}
+
+/// Why a run stopped at `now` with more than [`MAX_IN_FLIGHT`] segments in flight.
+#[cold]
+fn storm(now: Instant) -> String {
+    format!("segment storm at t={now}: more than {MAX_IN_FLIGHT} segments in flight")
+}
+
+/// Why a run stopped after more than [`SPIN_LIMIT`] loop iterations at `now`.
+#[cold]
+fn spinning(now: Instant) -> String {
+    format!("no progress at t={now}")
 }
 
 /// The pcapng comment of a segment at its sender: its id, and what the network did to it

@@ -171,6 +171,7 @@ pub(super) struct Cursor {
 impl Sim<'_> {
     /// Completes the blocked step if it can, then starts every step due now, in order, until
     /// one blocks or the next is not due yet.
+    #[inline(never)]
     pub(super) fn run_due_steps(&mut self, cur: &mut Cursor) {
         let sc = self.sc;
         loop {

@@ -169,6 +169,36 @@ impl Workloads {
         }
     }
 
+    /// Moves the sleepers whose think time has ended by `now` back to the live connections,
+    /// each due at this pass.
+    #[inline(never)]
+    fn wake_sleepers(&mut self, now: Instant) {
+        while let Some(entry) = self.sleeping.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let ((_, id), c) = entry.remove_entry();
+            let slot = self.insert(c);
+            self.due.push((id, slot));
+        }
+        self.wake_sleeping = self.sleeping.first_key_value().map(|((t, _), _)| *t);
+    }
+
+    /// Makes due at this pass workload `w`'s connections still connecting whose connect
+    /// deadline has come by `now`.
+    #[inline(never)]
+    fn due_deadlines(&mut self, w: usize, now: Instant) {
+        let conns = &self.conns;
+        self.due.extend(
+            self.wls[w]
+                .deadlines
+                .iter()
+                .take_while(|(t, _, _)| *t <= now)
+                .filter(|&&(_, id, slot)| connecting(conns, id, slot))
+                .map(|&(_, id, slot)| (id, slot)),
+        );
+    }
+
     /// Adds a live connection (not thinking); returns its slot.
     fn insert(&mut self, c: Conn) -> u32 {
         let slot = match self.free.pop() {
@@ -314,8 +344,8 @@ impl Sim<'_> {
         }
         let now = self.now;
         let dt = u128::from((to - now).micros());
-        for (i, o) in wl.occupancy.iter_mut().enumerate() {
-            let n = self.hosts[i].table.time_wait_count();
+        for (o, h) in wl.occupancy.iter_mut().zip(&self.hosts) {
+            let n = h.table.time_wait_count();
             if n == 0 {
                 if o.area_from.is_none() && o.steady_from <= to {
                     o.area_from = Some(o.area);
@@ -333,6 +363,7 @@ impl Sim<'_> {
 
     /// Sets up every workload whose start has come and makes every arrival due now, in
     /// workload order.
+    #[inline(never)]
     fn run_arrivals(&mut self, wl: &mut Workloads) {
         let sc = self.sc;
         let now = self.now;
@@ -391,37 +422,26 @@ impl Sim<'_> {
         }
         // Thinkers whose time has come rejoin the live connections.
         if wl.wake_sleeping.is_some_and(|t| t <= now) {
-            while let Some(entry) = wl.sleeping.first_entry() {
-                if entry.key().0 > now {
-                    break;
-                }
-                let ((_, id), c) = entry.remove_entry();
-                let slot = wl.insert(c);
-                wl.due.push((id, slot));
-            }
-            wl.wake_sleeping = wl.sleeping.first_key_value().map(|((t, _), _)| *t);
+            wl.wake_sleepers(now);
         }
-        for w in &wl.wls {
-            if w.deadlines.front().is_some_and(|(t, _, _)| *t <= now) {
-                wl.due.extend(
-                    w.deadlines
-                        .iter()
-                        .take_while(|(t, _, _)| *t <= now)
-                        .filter(|&&(_, id, slot)| connecting(&wl.conns, id, slot))
-                        .map(|&(_, id, slot)| (id, slot)),
-                );
+        for w in 0..wl.wls.len() {
+            if wl.wls[w]
+                .deadlines
+                .front()
+                .is_some_and(|(t, _, _)| *t <= now)
+            {
+                wl.due_deadlines(w, now);
             }
         }
         let woken = &mut wl.woken;
-        for i in 0..self.marks.len() {
+        for ((m, h), by_sock) in self.marks.iter_mut().zip(&mut self.hosts).zip(&wl.by_sock) {
             // Only a change to the host can have woken a socket.
-            let m = &mut self.marks[i];
             if m.woken_seen == m.changes {
                 continue;
             }
             m.woken_seen = m.changes;
             woken.clear();
-            self.hosts[i].take_woken(woken);
+            h.take_woken(woken);
             let mut last = None;
             for &s in woken.iter() {
                 // A socket woken twice in a row is looked up once (`due` is deduplicated).
@@ -429,7 +449,7 @@ impl Sim<'_> {
                     continue;
                 }
                 last = Some(s);
-                if let Some(&slot) = wl.by_sock[i].get(s) {
+                if let Some(&slot) = by_sock.get(s) {
                     let id = wl.conns[slot as usize].as_ref().map_or(0, |c| c.id);
                     wl.due.push((id, slot));
                 }
@@ -440,6 +460,8 @@ impl Sim<'_> {
             wl.due.dedup();
         }
         let mut finished = false;
+        // Whether a connection stopped connecting (its deadline went stale).
+        let mut stale = false;
         // By index: stepping changes `wl` (never `due`).
         for k in 0..wl.due.len() {
             let (id, slot) = wl.due[k];
@@ -451,7 +473,9 @@ impl Sim<'_> {
             let host = c.host;
             if was_connecting && !matches!(c.phase, Phase::Connecting { .. }) {
                 wl.wls[c.wl].connecting -= 1;
+                stale = true;
             }
+            stale |= was_connecting && !alive;
             match c.phase {
                 _ if !alive => {
                     finished = true;
@@ -466,14 +490,20 @@ impl Sim<'_> {
             }
             self.flush(host);
         }
-        for w in 0..wl.wls.len() {
-            wl.settle(w);
+        // Only a connection that stopped connecting leaves a stale deadline.
+        if stale {
+            for w in 0..wl.wls.len() {
+                wl.settle(w);
+            }
         }
         if finished {
             wl.last_activity = now;
         }
-        // A step may have let a server accept at once.
-        self.accept_all(wl);
+        // A step may have let a server accept at once (without one, no host changed since
+        // the accepts above).
+        if !wl.due.is_empty() {
+            self.accept_all(wl);
+        }
     }
 
     /// Accepts every connection ready at a workload's listener, stepping each at once. A
