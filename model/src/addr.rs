@@ -65,9 +65,13 @@ pub fn unmapped(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// [`unmapped`] for an endpoint.
+/// [`unmapped`] for an endpoint; an IPv6 endpoint comes back without flow label and scope id.
+#[inline]
 pub fn unmapped_endpoint(a: SocketAddr) -> SocketAddr {
-    SocketAddr::new(unmapped(a.ip()), a.port())
+    match a {
+        SocketAddr::V4(_) => a,
+        SocketAddr::V6(v6) => SocketAddr::new(unmapped(IpAddr::V6(*v6.ip())), v6.port()),
+    }
 }
 
 /// Whether `ip` is a wildcard: `0.0.0.0`, `[::]`, or the v4-mapped `[::ffff:0.0.0.0]`.
@@ -143,6 +147,15 @@ mod tests {
         assert!(is_wildcard(ip("::ffff:0.0.0.0")) && is_wildcard(ip("::")));
         assert!(is_plain_v6(ip("::1")) && !is_plain_v6(ip("::")));
         assert!(!is_plain_v6(ip("::ffff:127.0.0.2")) && !is_plain_v6(ip("127.0.0.2")));
+        let ep = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert_eq!(unmapped_endpoint(ep("10.0.0.1:80")), ep("10.0.0.1:80"));
+        assert_eq!(unmapped_endpoint(ep("[::ffff:10.0.0.1]:80")), ep("10.0.0.1:80"));
+        let scoped = SocketAddr::V6(std::net::SocketAddrV6::new(ip6("fe80::1"), 80, 7, 2));
+        assert_eq!(unmapped_endpoint(scoped), ep("[fe80::1]:80"));
+    }
+
+    fn ip6(s: &str) -> std::net::Ipv6Addr {
+        s.parse().unwrap()
     }
 }
 
