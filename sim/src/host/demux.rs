@@ -404,6 +404,7 @@ impl Host {
         let Ok(cid) = self.table.accept_child(lid, tuple) else {
             return false;
         };
+        let key = TupleMap::<Conn>::key(&tuple);
         let mut sock = self.new_tcp_socket();
         let local = v4(tuple.local);
         let ep = IpListenEndpoint {
@@ -422,14 +423,14 @@ impl Host {
             Sock {
                 name: None,
                 opts,
-                kind: Kind::Conn(tuple),
+                kind: Kind::Conn(key),
                 app: AppSocket::default(),
                 closed: false,
                 log_time_wait,
             },
         );
-        self.conns.insert(
-            tuple,
+        self.conns.insert_by_key(
+            key,
             Conn {
                 // RFC 7323 §4.3: TS.Recent starts from the SYN's TSval.
                 ts_recent: pkt
@@ -457,7 +458,7 @@ impl Host {
             ..
         }) = self.socks.get_mut(lid)
         {
-            pending.insert(TupleMap::<Conn>::key(&tuple));
+            pending.insert(key);
         }
         self.hand_to_device(pkt);
         self.poll(now);

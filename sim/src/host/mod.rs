@@ -52,7 +52,8 @@ enum Kind {
         pending: BTreeSet<u128>,
         ready: VecDeque<FourTuple>,
     },
-    Conn(FourTuple),
+    /// A connection socket: its 4-tuple as a [`TupleMap::key`].
+    Conn(u128),
 }
 
 #[derive(Debug)]

@@ -78,12 +78,13 @@ impl<V> TupleMap<V> {
         self.0.get_mut(&k)
     }
 
-    pub(super) fn contains_key(&self, t: &FourTuple) -> bool {
-        self.0.contains_key(&Self::key(t))
-    }
-
     pub(super) fn insert(&mut self, t: FourTuple, v: V) -> Option<V> {
         self.0.insert(Self::key(&t), v)
+    }
+
+    /// Inserts under key `k` ([`TupleMap::key`]).
+    pub(super) fn insert_by_key(&mut self, k: u128, v: V) -> Option<V> {
+        self.0.insert(k, v)
     }
 
     /// Removes the 4-tuple's entry (an empty map, as the reopened records' mostly is, answers
