@@ -109,7 +109,7 @@ impl Host {
                 ..
             }) = self.socks.get_mut(lid)
             {
-                if pending.remove(&TupleMap::<Conn>::key(&t)) {
+                if pending.remove(&k) {
                     ready.push_back(t);
                 }
             }
@@ -155,7 +155,7 @@ impl Host {
                     ..
                 }) = self.socks.get_mut(lid)
                 {
-                    pending.remove(&TupleMap::<Conn>::key(&t));
+                    pending.remove(&k);
                     if new == State::Listen {
                         ready.retain(|x| *x != t);
                     }
