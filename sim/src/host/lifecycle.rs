@@ -61,7 +61,9 @@ impl Host {
     }
 
     /// Connection `t` (`k`: its [`TupleMap::key`]) went from `old` to `new`: the socket, the
-    /// listen queue and the table follow; a connection that ended is removed.
+    /// listen queue and the table follow; a connection that ended is removed. Out of line:
+    /// it runs once per state change, [`Host::after_poll`] after every poll.
+    #[inline(never)]
     pub(super) fn on_state_change(
         &mut self,
         now: Instant,

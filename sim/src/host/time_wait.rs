@@ -167,7 +167,9 @@ impl Host {
     }
 
     /// Connection `t` (`k`: its [`TupleMap::key`]), if still live, is in TIME-WAIT: once its
-    /// final ACK has left, a TIME-WAIT record replaces it.
+    /// final ACK has left, a TIME-WAIT record replaces it. Out of line, as
+    /// [`Host::on_state_change`].
+    #[inline(never)]
     pub(super) fn try_takeover(&mut self, now: Instant, k: u128, t: FourTuple) {
         let Some(c) = self.conns.get_by_key(k) else {
             return;
