@@ -235,7 +235,7 @@ impl Host {
         } else if c.war.0 > 0 {
             let war = std::mem::replace(&mut c.war, (0, Instant::ZERO));
             let incarnation = c.incarnation;
-            self.ack_war_over(now, tuple(), incarnation, war);
+            self.ack_war_over(now, key, incarnation, war);
         }
         if !self.cfg.oow_ack_rate_limited
             && !answered
@@ -283,13 +283,13 @@ impl Host {
         self.send_crafted(craft(l, r, snd_nxt, Some(ack), Ctl::Ack, win));
     }
 
-    /// Records the end of the ACK war `(acks, since)` of connection `tuple` (incarnation
-    /// `incarnation`), if one was on: a segment other than an ACK of unsent data arrived, or
-    /// the connection ended.
+    /// Records the end of the ACK war `(acks, since)` of connection `key` (its 4-tuple's
+    /// [`TupleMap::key`]; incarnation `incarnation`), if one was on: a segment other than an
+    /// ACK of unsent data arrived, or the connection ended.
     pub(super) fn ack_war_over(
         &mut self,
         now: Instant,
-        tuple: FourTuple,
+        key: u128,
         incarnation: u32,
         (acks, since): (u64, Instant),
     ) {
@@ -297,7 +297,7 @@ impl Host {
             ev!(
                 self,
                 Event::Hazard(Hazard {
-                    tuple,
+                    tuple: TupleMap::<Conn>::tuple(key),
                     incarnation,
                     what: HazardKind::AckWarEnd {
                         acks,

@@ -49,29 +49,22 @@ impl Host {
             sort_by_key(&mut todo);
         }
         for &(k, old, new) in &todo {
-            let t = TupleMap::<Conn>::tuple(k);
             if new != old {
-                self.on_state_change(now, k, t, old, new);
+                self.on_state_change(now, k, old, new);
             }
             if new == State::TimeWait {
-                self.try_takeover(now, k, t);
+                self.try_takeover(now, k);
             }
         }
         self.scratch = todo;
     }
 
-    /// Connection `t` (`k`: its [`TupleMap::key`]) went from `old` to `new`: the socket, the
+    /// Connection `k` (its 4-tuple's [`TupleMap::key`]) went from `old` to `new`: the socket, the
     /// listen queue and the table follow; a connection that ended is removed. Out of line:
     /// it runs once per state change, [`Host::after_poll`] after every poll.
     #[inline(never)]
-    pub(super) fn on_state_change(
-        &mut self,
-        now: Instant,
-        k: u128,
-        t: FourTuple,
-        old: State,
-        new: State,
-    ) {
+    pub(super) fn on_state_change(&mut self, now: Instant, k: u128, old: State, new: State) {
+        let t = || TupleMap::<Conn>::tuple(k);
         let c = self
             .conns
             .get_mut_by_key(k)
@@ -90,7 +83,7 @@ impl Host {
                     .get(id)
                     .and_then(|s| s.name.clone())
                     .unwrap_or_else(|| "(embryonic)".into()),
-                tuple: t,
+                tuple: t(),
                 from: tcp_state(old),
                 to: tcp_state(new),
                 incarnation: inc,
@@ -103,7 +96,7 @@ impl Host {
                 s.app.established = true;
             }
             // A reopened 4-tuple reached ESTABLISHED: the SYN was genuine.
-            self.reopened.remove(&t);
+            self.reopened.remove_by_key(k);
         }
         if let (Some(lid), State::Established) = (listener, new) {
             if let Some(Sock {
@@ -112,7 +105,7 @@ impl Host {
             }) = self.socks.get_mut(lid)
             {
                 if pending.remove(&k) {
-                    ready.push_back(t);
+                    ready.push_back(t());
                 }
             }
         }
@@ -136,13 +129,13 @@ impl Host {
                 ev!(
                     self,
                     Event::Hazard(Hazard {
-                        tuple: t,
+                        tuple: t(),
                         incarnation: inc,
                         what: HazardKind::H3Reset,
                     })
                 );
             }
-            self.ack_war_over(now, t, inc, war);
+            self.ack_war_over(now, k, inc, war);
             if old == State::LastAck && rst_in {
                 // The peer answered our retransmitted FIN with RST: it kept no TIME-WAIT (or
                 // lost it) and never saw our FIN acknowledged (RFC 9293 §3.6.1, the hazard
@@ -159,6 +152,7 @@ impl Host {
                 {
                     pending.remove(&k);
                     if new == State::Listen {
+                        let t = t();
                         ready.retain(|x| *x != t);
                     }
                 }
@@ -170,7 +164,7 @@ impl Host {
                 }
                 None => false,
             };
-            let returned = match self.reopened.remove(&t) {
+            let returned = match self.reopened.remove_by_key(k) {
                 Some(r) if old == State::SynReceived && r.expires_at() > now => Some(r),
                 _ => None,
             };
@@ -184,7 +178,7 @@ impl Host {
                     ev!(
                         self,
                         Event::TimeWait(TimeWaitEvent::Returned {
-                            tuple: t,
+                            tuple: t(),
                             incarnation: inc,
                             entered_at: entered,
                             expires_at: expires,

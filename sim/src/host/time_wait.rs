@@ -166,11 +166,11 @@ impl Host {
         });
     }
 
-    /// Connection `t` (`k`: its [`TupleMap::key`]), if still live, is in TIME-WAIT: once its
+    /// Connection `k` (its 4-tuple's [`TupleMap::key`]), if still live, is in TIME-WAIT: once its
     /// final ACK has left, a TIME-WAIT record replaces it. Out of line, as
     /// [`Host::on_state_change`].
     #[inline(never)]
-    pub(super) fn try_takeover(&mut self, now: Instant, k: u128, t: FourTuple) {
+    pub(super) fn try_takeover(&mut self, now: Instant, k: u128) {
         let Some(c) = self.conns.get_by_key(k) else {
             return;
         };
@@ -180,6 +180,7 @@ impl Host {
         if ack != fin_end {
             return; // the final ACK has not left yet (delayed ACK): wait for the next poll
         }
+        let t = TupleMap::<Conn>::tuple(k);
         let c = self.conns.remove_by_key(k).expect("present");
         self.retire(c.handle);
         let linger = self.socks.get(c.id).and_then(|s| s.opts.linger_secs);

@@ -87,17 +87,17 @@ impl<V> TupleMap<V> {
         self.0.insert(k, v)
     }
 
-    /// Removes the 4-tuple's entry (an empty map, as the reopened records' mostly is, answers
-    /// without hashing).
+    /// Removes the 4-tuple's entry.
     pub(super) fn remove(&mut self, t: &FourTuple) -> Option<V> {
+        self.remove_by_key(Self::key(t))
+    }
+
+    /// Removes the entry under key `k` ([`TupleMap::key`]); an empty map, as the reopened
+    /// records' mostly is, answers without hashing.
+    pub(super) fn remove_by_key(&mut self, k: u128) -> Option<V> {
         if self.0.is_empty() {
             return None;
         }
-        self.0.remove(&Self::key(t))
-    }
-
-    /// Removes the entry under key `k` ([`TupleMap::key`]).
-    pub(super) fn remove_by_key(&mut self, k: u128) -> Option<V> {
         self.0.remove(&k)
     }
 
