@@ -218,8 +218,8 @@ impl Host {
         // The socket is looked up once: its fields are disjoint from the rest of the host used
         // below, until it is marked connected.
         let s = self.socks.get_mut(id).expect("held");
-        if let Kind::Conn(t) = s.kind {
-            if !self.conns.contains_key(&t) && !self.table.is_time_wait(id) {
+        if let Kind::Conn(k) = s.kind {
+            if self.conns.get_by_key(k).is_none() && !self.table.is_time_wait(id) {
                 // The previous attempt is over: a failed one may be retried
                 // (`AppSocket::reconnect`); a once-connected socket answers EISCONN below.
                 if s.app.reconnect().is_ok() {
@@ -247,10 +247,11 @@ impl Host {
                 .table
                 .connect(id, IpAddr::V4(self.addr), SocketAddr::V4(remote), hint, now)?);
         let tuple = FourTuple::new(SocketAddr::V4(local), SocketAddr::V4(remote));
+        let key = TupleMap::<Conn>::key_v4(local, remote);
         // Nothing below reads this socket's kind before the connection is in `conns` (ending
         // recycled TIME-WAIT records reads other sockets); it goes back to plain if smoltcp
         // refuses the endpoints.
-        s.kind = Kind::Conn(tuple);
+        s.kind = Kind::Conn(key);
         for (old, r) in self.table.take_recycled() {
             self.log_tw_end(now, old, r, EndReason::RecycledByConnect);
         }
@@ -270,8 +271,8 @@ impl Host {
         let incarnation = self.incarnations.next(&tuple);
         let want_iss = self.isn.next(now, tuple);
         let uid = self.new_conn_uid();
-        self.conns.insert(
-            tuple,
+        self.conns.insert_by_key(
+            key,
             Conn::new(
                 id,
                 handle,
@@ -294,7 +295,7 @@ impl Host {
                 from: TcpState::Closed,
                 to: TcpState::SynSent,
                 incarnation,
-                iss: self.conns.get(&tuple).and_then(|c| c.wire_iss),
+                iss: self.conns.get_by_key(key).and_then(|c| c.wire_iss),
                 cause: StateCause::Connect,
             })
         );
@@ -311,10 +312,10 @@ impl Host {
     /// [`Host::connect_result`] of socket `id`.
     pub fn connect_result_id(&mut self, id: SocketId) -> Option<Result<(), Errno>> {
         let s = self.socks.get(id)?;
-        let Kind::Conn(t) = s.kind else {
+        let Kind::Conn(k) = s.kind else {
             return Some(Err(Errno::ENOTCONN));
         };
-        if let Some(c) = self.conns.get(&t) {
+        if let Some(c) = self.conns.get_by_key(k) {
             return match c.state {
                 State::SynSent | State::SynReceived => None,
                 _ => Some(Ok(())),
@@ -334,11 +335,11 @@ impl Host {
 
     /// [`Host::connect_timeout`] of socket `id`.
     pub fn connect_timeout_id(&mut self, now: Instant, id: SocketId) {
-        let Some(Kind::Conn(t)) = self.socks.get(id).map(|s| &s.kind) else {
+        let Some(&Kind::Conn(k)) = self.socks.get(id).map(|s| &s.kind) else {
             return;
         };
-        let t = *t;
-        if let Some(c) = self.conns.remove(&t) {
+        let t = TupleMap::<Conn>::tuple(k);
+        if let Some(c) = self.conns.remove_by_key(k) {
             self.retire(c.handle);
             self.table.disconnected(c.id);
             ev!(
@@ -412,7 +413,10 @@ impl Host {
             None => self
                 .socks
                 .iter()
-                .find(|(_, s)| matches!(s.kind, Kind::Conn(t) if t == tuple) && s.name.is_none())
+                .find(|(_, s)| {
+                    matches!(s.kind, Kind::Conn(k) if k == TupleMap::<Conn>::key(&tuple))
+                        && s.name.is_none()
+                })
                 .map(|(i, _)| i)
                 .ok_or(Errno::ECONNRESET)?,
         };
@@ -541,8 +545,8 @@ impl Host {
     ) -> Result<(), Errno> {
         let id = self.held(proc, name)?;
         AppSocket::shutdown(self.conn_view(id))?;
-        if let Kind::Conn(t) = self.socks[&id].kind {
-            if let Some(c) = self.conns.get_mut(&t) {
+        if let Kind::Conn(k) = self.socks[&id].kind {
+            if let Some(c) = self.conns.get_mut_by_key(k) {
                 if write {
                     c.shut_wr = true;
                     self.smol_at = None;
@@ -601,9 +605,9 @@ impl Host {
             _ => String::new(),
         };
         let opts = s.opts;
-        if let Kind::Conn(t) = s.kind {
+        if let Kind::Conn(k) = s.kind {
             // The socket keeps its kind (its connection or TIME-WAIT record still names it).
-            self.close_conn(now, id, t, name, opts);
+            self.close_conn(now, id, k, name, opts);
             return;
         }
         match std::mem::replace(&mut s.kind, Kind::Plain) {
@@ -648,17 +652,11 @@ impl Host {
         }
     }
 
-    /// The last close of connection socket `id` on `t` (see [`Host::last_close`]); `name`
-    /// names it in events.
-    fn close_conn(
-        &mut self,
-        now: Instant,
-        id: SocketId,
-        t: FourTuple,
-        name: String,
-        opts: SockOptions,
-    ) {
-        let Some(c) = self.conns.get(&t) else {
+    /// The last close of connection socket `id` on the 4-tuple of [`TupleMap::key`] `k` (see
+    /// [`Host::last_close`]); `name` names it in events.
+    fn close_conn(&mut self, now: Instant, id: SocketId, k: u128, name: String, opts: SockOptions) {
+        let t = TupleMap::<Conn>::tuple(k);
+        let Some(c) = self.conns.get_by_key(k) else {
             // The connection already ended; a TIME-WAIT record outlives the socket.
             self.socks.remove(id);
             if !self.table.is_time_wait(id) {
@@ -722,9 +720,9 @@ impl Host {
         }
         match self.socks.get(id).map(|s| &s.kind) {
             Some(Kind::Listener { .. }) => TcpState::Listen,
-            Some(Kind::Conn(t)) => self
+            Some(&Kind::Conn(k)) => self
                 .conns
-                .get(t)
+                .get_by_key(k)
                 .map_or(TcpState::Closed, |c| tcp_state(c.state)),
             _ => TcpState::Closed,
         }
@@ -742,7 +740,7 @@ fn conn_view_of(
     match s.kind {
         Kind::Plain => (ConnView::Unconnected, None),
         Kind::Listener { .. } => (ConnView::Listener, None),
-        Kind::Conn(t) => match conns.get(&t) {
+        Kind::Conn(k) => match conns.get_by_key(k) {
             None if s.app.established => (ConnView::Ended { readable: false }, None),
             None => (ConnView::Unconnected, None),
             Some(c) => {

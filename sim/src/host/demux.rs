@@ -37,57 +37,40 @@ impl Host {
                 Some(_) => {}
             }
         }
-        let orphan_data = self.cfg.rst_on_close_with_unread
-            && pkt.meta.payload_len > 0
-            && self
-                .conns
-                .get_by_key(key)
-                .is_some_and(|c| self.socks.get(c.id).is_none_or(|s| s.closed));
-        if orphan_data {
-            // RFC 1122 §4.2.2.13 / Linux tcp_rcv_state_process (FIN-WAIT, RCV_SHUTDOWN): new
-            // data for a socket the application closed is answered with RST, and the
-            // connection dies (LINUX_MIB_TCPABORTONDATA).
-            let tuple = tuple();
-            ev!(
-                self,
-                Event::Close(Close::new(CloseKind::DataAfterClose, None, Some(tuple)))
-            );
-            self.abort_conn(now, tuple, ConnEnd::Aborted);
-            return arrival(None, Outcome::Aborted);
-        }
         if let Some((stale, outcome)) = self.deliver_to_conn(now, key, &mut pkt) {
             return arrival(stale, outcome);
         }
         let tuple = tuple();
-        let seg = pkt.meta;
         if let Some(id) = self.table.lookup_tuple(&tuple) {
             if self.table.is_time_wait(id) {
                 self.time_wait_segment(now, id, tuple, pkt);
                 return arrival(None, Outcome::TimeWait);
             }
         }
-        if seg.flags == TcpFlags::SYN && self.syn_to_listener(now, tuple, pkt, None) {
+        let flags = pkt.meta.flags;
+        if flags == TcpFlags::SYN && self.syn_to_listener(now, tuple, &mut pkt, None) {
             return arrival(None, Outcome::Listener);
         }
-        if seg.flags == TcpFlags::SYN | TcpFlags::FIN && self.listener_for(tuple.local).is_some() {
+        if flags == TcpFlags::SYN | TcpFlags::FIN && self.listener_for(tuple.local).is_some() {
             // SynFinRule::DiscardAtListener (Linux tcp_rcv_state_process, TCP_LISTEN).
             self.discard_syn_fin(tuple);
             return arrival(None, Outcome::Dropped);
         }
-        self.no_socket(&seg, "no connection, TIME-WAIT record or listener");
+        self.no_socket(&pkt.meta, "no connection, TIME-WAIT record or listener");
         // A segment of a connection that no longer exists here (a SYN or SYN-ACK opens a new
         // one: not stale).
-        let stale = incarnation.is_some() && !seg.has(TcpFlags::SYN);
+        let stale = incarnation.is_some() && !flags.contains(TcpFlags::SYN);
         if stale {
             self.hazards.stale_arrivals += 1;
         }
         arrival(incarnation.map(|_| stale), Outcome::NoConnection)
     }
 
-    /// A segment for the live connection under `key` (its 4-tuple's [`TupleMap::key`]): PAWS first
-    /// (RFC 7323 §5.3), then smoltcp, then the oracle. Says whether the segment was stale
-    /// (when provenance can tell) and what became of it; `None`, with `pkt` untouched, when
-    /// `key` has no live connection. The segment's bytes go to smoltcp.
+    /// A segment for the live connection under `key` (its 4-tuple's [`TupleMap::key`]): new
+    /// data for a socket the application closed aborts the connection where the profile says
+    /// so; otherwise PAWS first (RFC 7323 §5.3), then smoltcp, then the oracle. Says whether
+    /// the segment was stale (when provenance can tell) and what became of it; `None`, with
+    /// `pkt` untouched, when `key` has no live connection. The segment's bytes go to smoltcp.
     fn deliver_to_conn(
         &mut self,
         now: Instant,
@@ -97,6 +80,13 @@ impl Host {
         let timestamps = self.cfg.timestamps;
         let tuple = move || TupleMap::<Conn>::tuple(key);
         let c = self.conns.get_mut_by_key(key)?;
+        if self.cfg.rst_on_close_with_unread
+            && pkt.meta.payload_len > 0
+            && self.socks.get(c.id).is_none_or(|s| s.closed)
+        {
+            self.data_after_close(now, tuple());
+            return Some((None, Outcome::Aborted));
+        }
         // The segment as it arrived (SEG.ACK before the translation below).
         let seg = pkt.meta;
         if self.track_woken {
@@ -243,7 +233,9 @@ impl Host {
                 );
             }
         } else if c.war.0 > 0 {
-            self.end_ack_war(now, tuple());
+            let war = std::mem::replace(&mut c.war, (0, Instant::ZERO));
+            let incarnation = c.incarnation;
+            self.ack_war_over(now, key, incarnation, war);
         }
         if !self.cfg.oow_ack_rate_limited
             && !answered
@@ -256,9 +248,24 @@ impl Host {
         Some((known.then_some(stale.is_some()), outcome))
     }
 
+    /// RFC 1122 §4.2.2.13 / Linux tcp_rcv_state_process (FIN-WAIT, RCV_SHUTDOWN): new data
+    /// for a socket the application closed is answered with RST, and the connection `tuple`
+    /// dies (LINUX_MIB_TCPABORTONDATA).
+    #[cold]
+    #[inline(never)]
+    fn data_after_close(&mut self, now: Instant, tuple: FourTuple) {
+        ev!(
+            self,
+            Event::Close(Close::new(CloseKind::DataAfterClose, None, Some(tuple)))
+        );
+        self.abort_conn(now, tuple, ConnEnd::Aborted);
+    }
+
     /// Answers an unacceptable segment of connection `tuple` with <SEQ=SND.NXT><ACK=RCV.NXT>
     /// (RFC 793 p.69, RFC 7323 §5.3 R1), once per second where the profile rate-limits such
     /// replies (RFC 5961 §7).
+    #[cold]
+    #[inline(never)]
     fn answer_unacceptable(&mut self, now: Instant, tuple: FourTuple) {
         let c = self.conns.get_mut(&tuple).expect("present");
         let (Some((_, ack, win)), Some(snd_nxt)) = (c.last_tx, c.snd_max) else {
@@ -276,19 +283,21 @@ impl Host {
         self.send_crafted(craft(l, r, snd_nxt, Some(ack), Ctl::Ack, win));
     }
 
-    /// Ends an ACK war on `tuple`, if one was on (a segment other than an ACK of unsent data
-    /// arrived, or the connection ended).
-    pub(super) fn end_ack_war(&mut self, now: Instant, tuple: FourTuple) {
-        let Some(c) = self.conns.get_mut(&tuple) else {
-            return;
-        };
-        let (acks, since) = std::mem::replace(&mut c.war, (0, Instant::ZERO));
+    /// Records the end of the ACK war `(acks, since)` of connection `key` (its 4-tuple's
+    /// [`TupleMap::key`]; incarnation `incarnation`), if one was on: a segment other than an
+    /// ACK of unsent data arrived, or the connection ended.
+    pub(super) fn ack_war_over(
+        &mut self,
+        now: Instant,
+        key: u128,
+        incarnation: u32,
+        (acks, since): (u64, Instant),
+    ) {
         if acks >= ACK_WAR_MIN {
-            let incarnation = c.incarnation;
             ev!(
                 self,
                 Event::Hazard(Hazard {
-                    tuple,
+                    tuple: TupleMap::<Conn>::tuple(key),
                     incarnation,
                     what: HazardKind::AckWarEnd {
                         acks,
@@ -353,7 +362,7 @@ impl Host {
         &mut self,
         now: Instant,
         tuple: FourTuple,
-        mut pkt: Packet,
+        pkt: &mut Packet,
         forced_iss: Option<SeqNum>,
     ) -> bool {
         let lid = match self.choose_listener(tuple) {
@@ -395,6 +404,7 @@ impl Host {
         let Ok(cid) = self.table.accept_child(lid, tuple) else {
             return false;
         };
+        let key = TupleMap::<Conn>::key(&tuple);
         let mut sock = self.new_tcp_socket();
         let local = v4(tuple.local);
         let ep = IpListenEndpoint {
@@ -413,14 +423,14 @@ impl Host {
             Sock {
                 name: None,
                 opts,
-                kind: Kind::Conn(tuple),
+                kind: Kind::Conn(key),
                 app: AppSocket::default(),
                 closed: false,
                 log_time_wait,
             },
         );
-        self.conns.insert(
-            tuple,
+        self.conns.insert_by_key(
+            key,
             Conn {
                 // RFC 7323 §4.3: TS.Recent starts from the SYN's TSval.
                 ts_recent: pkt
@@ -448,9 +458,9 @@ impl Host {
             ..
         }) = self.socks.get_mut(lid)
         {
-            pending.insert(TupleMap::<Conn>::key(&tuple));
+            pending.insert(key);
         }
-        self.hand_to_device(&mut pkt);
+        self.hand_to_device(pkt);
         self.poll(now);
         true
     }

@@ -45,25 +45,35 @@ impl Host {
                 todo.push((k, c.state, new));
             }
         }
-        // The key orders as the 4-tuple does.
-        todo.sort_unstable_by_key(|a| a.0);
+        if todo.len() > 1 {
+            sort_by_key(&mut todo);
+        }
         for &(k, old, new) in &todo {
-            let t = TupleMap::<Conn>::tuple(k);
             if new != old {
-                self.on_state_change(now, t, old, new);
+                self.on_state_change(now, k, old, new);
             }
-            if new == State::TimeWait && self.conns.contains_key(&t) {
-                self.try_takeover(now, t);
+            if new == State::TimeWait {
+                self.try_takeover(now, k);
             }
         }
         self.scratch = todo;
     }
 
-    pub(super) fn on_state_change(&mut self, now: Instant, t: FourTuple, old: State, new: State) {
-        let c = self.conns.get_mut(&t).expect("caller iterates live conns");
+    /// Connection `k` (its 4-tuple's [`TupleMap::key`]) went from `old` to `new`: the socket, the
+    /// listen queue and the table follow; a connection that ended is removed. Out of line:
+    /// it runs once per state change, [`Host::after_poll`] after every poll.
+    #[inline(never)]
+    pub(super) fn on_state_change(&mut self, now: Instant, k: u128, old: State, new: State) {
+        let t = || TupleMap::<Conn>::tuple(k);
+        let c = self
+            .conns
+            .get_mut_by_key(k)
+            .expect("caller iterates live conns");
         c.state = new;
-        let (id, inc, listener, rst_in, iss) =
-            (c.id, c.incarnation, c.listener, c.rst_in, c.wire_iss);
+        let (id, inc, listener, rst_in, iss, war) =
+            (c.id, c.incarnation, c.listener, c.rst_in, c.wire_iss, c.war);
+        // RFC 1337 H3's signs in the connection itself (read where it ends, below).
+        let h3_signs = c.active_open && c.rst_from_no_connection && c.oracle.readable() == 0;
         self.wake(id);
         ev!(
             self,
@@ -73,7 +83,7 @@ impl Host {
                     .get(id)
                     .and_then(|s| s.name.clone())
                     .unwrap_or_else(|| "(embryonic)".into()),
-                tuple: t,
+                tuple: t(),
                 from: tcp_state(old),
                 to: tcp_state(new),
                 incarnation: inc,
@@ -86,7 +96,7 @@ impl Host {
                 s.app.established = true;
             }
             // A reopened 4-tuple reached ESTABLISHED: the SYN was genuine.
-            self.reopened.remove(&t);
+            self.reopened.remove_by_key(k);
         }
         if let (Some(lid), State::Established) = (listener, new) {
             if let Some(Sock {
@@ -94,8 +104,8 @@ impl Host {
                 ..
             }) = self.socks.get_mut(lid)
             {
-                if pending.remove(&TupleMap::<Conn>::key(&t)) {
-                    ready.push_back(t);
+                if pending.remove(&k) {
+                    ready.push_back(t());
                 }
             }
         }
@@ -109,11 +119,8 @@ impl Host {
                 (State::SynSent, false) => ConnEnd::Aborted,
                 _ => ConnEnd::Normal,
             };
-            let c = &self.conns[&t];
             let h3 = end == ConnEnd::Reset
-                && c.active_open
-                && c.rst_from_no_connection
-                && c.oracle.readable() == 0
+                && h3_signs
                 && self.socks.get(id).is_some_and(|s| s.app.established);
             if h3 {
                 // RFC 1337 §2.4 H3: connect() succeeded, and the peer, which holds no
@@ -122,20 +129,20 @@ impl Host {
                 ev!(
                     self,
                     Event::Hazard(Hazard {
-                        tuple: t,
+                        tuple: t(),
                         incarnation: inc,
                         what: HazardKind::H3Reset,
                     })
                 );
             }
-            self.end_ack_war(now, t);
+            self.ack_war_over(now, k, inc, war);
             if old == State::LastAck && rst_in {
                 // The peer answered our retransmitted FIN with RST: it kept no TIME-WAIT (or
                 // lost it) and never saw our FIN acknowledged (RFC 9293 §3.6.1, the hazard
                 // TIME-WAIT's final-ACK retransmission prevents).
                 self.hazards.lastack_resets += 1;
             }
-            let c = self.conns.remove(&t).expect("present");
+            let c = self.conns.remove_by_key(k).expect("present");
             self.retire(c.handle);
             if let Some(lid) = listener {
                 if let Some(Sock {
@@ -143,8 +150,9 @@ impl Host {
                     ..
                 }) = self.socks.get_mut(lid)
                 {
-                    pending.remove(&TupleMap::<Conn>::key(&t));
+                    pending.remove(&k);
                     if new == State::Listen {
+                        let t = t();
                         ready.retain(|x| *x != t);
                     }
                 }
@@ -156,7 +164,7 @@ impl Host {
                 }
                 None => false,
             };
-            let returned = match self.reopened.remove(&t) {
+            let returned = match self.reopened.remove_by_key(k) {
                 Some(r) if old == State::SynReceived && r.expires_at() > now => Some(r),
                 _ => None,
             };
@@ -170,7 +178,7 @@ impl Host {
                     ev!(
                         self,
                         Event::TimeWait(TimeWaitEvent::Returned {
-                            tuple: t,
+                            tuple: t(),
                             incarnation: inc,
                             entered_at: entered,
                             expires_at: expires,
@@ -189,4 +197,11 @@ impl Host {
             }
         }
     }
+}
+
+/// Sorts state changes by 4-tuple (the key orders as the 4-tuple does). Out of line: a poll
+/// rarely changes more than one connection.
+#[inline(never)]
+fn sort_by_key(todo: &mut [(u128, State, State)]) {
+    todo.sort_unstable_by_key(|a| a.0);
 }

@@ -52,7 +52,8 @@ enum Kind {
         pending: BTreeSet<u128>,
         ready: VecDeque<FourTuple>,
     },
-    Conn(FourTuple),
+    /// A connection socket: its 4-tuple as a [`TupleMap::key`].
+    Conn(u128),
 }
 
 #[derive(Debug)]
@@ -305,13 +306,21 @@ struct SegTests {
 }
 
 /// Records a host event only when the run keeps events: building the JSON and the text costs
-/// more than simulating the segment.
+/// more than simulating the segment. The event is built out of line (`push_event`).
 macro_rules! ev {
     ($s:expr, $event:expr $(,)?) => {
         if $s.record {
-            $s.events.push($event);
+            push_event(&mut $s.events, || $event);
         }
     };
+}
+
+/// Builds an event and keeps it in `events`: out of line and cold, apart from the code that
+/// simulates (runs that measure or sweep record nothing).
+#[cold]
+#[inline(never)]
+fn push_event(events: &mut Vec<Event>, event: impl FnOnce() -> Event) {
+    events.push(event());
 }
 
 fn sinstant(t: Instant) -> SInstant {
@@ -545,10 +554,23 @@ impl Host {
             _ if d.queued => Outcome::Queued,
             _ => Outcome::Processed,
         };
-        let Some(k) = d.corruption else {
-            return outcome;
-        };
-        let incarnation = c.incarnation;
+        if let Some(k) = d.corruption {
+            Host::count_corruption(k, c.incarnation, hazards, events, key);
+        }
+        outcome
+    }
+
+    /// Counts stale bytes `k` that became readable at the connection of `key` (incarnation
+    /// `incarnation`), and records the hazard where `events` are kept.
+    #[cold]
+    #[inline(never)]
+    fn count_corruption(
+        k: oracle::Corruption,
+        incarnation: u32,
+        hazards: &mut Hazards,
+        events: Option<&mut Vec<Event>>,
+        key: u128,
+    ) {
         hazards.corruption_events += 1;
         hazards.corrupted_bytes += k.bytes;
         if k.by_this_segment {
@@ -568,7 +590,6 @@ impl Host {
                 },
             }));
         }
-        outcome
     }
 
     /// Queues a segment the host layer crafted itself behind what smoltcp sent (parsed once,
@@ -647,6 +668,8 @@ pub use oracle::{Arrival, Hazards, Outcome, ACK_WAR_MIN};
 impl Hazards {
     /// Counts stale arrival `pkt` at live connection `c` in the acceptance funnel (SEQ → ACK
     /// → PAWS) and adds its probability of acceptance to the expectation.
+    #[cold]
+    #[inline(never)]
     fn count_stale_tests(&mut self, t: &SegTests, c: &Conn, pkt: &Packet) {
         self.stale_arrivals += 1;
         self.stale_seq_ok += u64::from(t.seq_ok);

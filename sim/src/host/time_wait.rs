@@ -4,12 +4,14 @@
 use super::*;
 
 impl Host {
+    /// Segment `pkt` for `tuple` reached TIME-WAIT record `id`: the profile's policy answers.
+    #[inline(never)]
     pub(super) fn time_wait_segment(
         &mut self,
         now: Instant,
         id: SocketId,
         tuple: FourTuple,
-        pkt: Packet,
+        mut pkt: Packet,
     ) {
         let seg = &pkt.meta;
         let listener = self.listener_for(tuple.local).is_some();
@@ -91,7 +93,7 @@ impl Host {
                 }
                 // The ISS the rule fixes (Linux: SND.NXT + 65537) applies whatever the host's
                 // ISN policy.
-                if !self.syn_to_listener(now, tuple, pkt, iss) {
+                if !self.syn_to_listener(now, tuple, &mut pkt, iss) {
                     self.no_socket(&seg, "TIME-WAIT reopened but no listener took the SYN");
                 }
             }
@@ -164,15 +166,22 @@ impl Host {
         });
     }
 
-    pub(super) fn try_takeover(&mut self, now: Instant, t: FourTuple) {
-        let c = &self.conns[&t];
+    /// Connection `k` (its 4-tuple's [`TupleMap::key`]), if still live, is in TIME-WAIT: once its
+    /// final ACK has left, a TIME-WAIT record replaces it. Out of line, as
+    /// [`Host::on_state_change`].
+    #[inline(never)]
+    pub(super) fn try_takeover(&mut self, now: Instant, k: u128) {
+        let Some(c) = self.conns.get_by_key(k) else {
+            return;
+        };
         let (Some((snd_nxt, ack, win)), Some(fin_end)) = (c.last_tx, c.peer_fin_end) else {
             return;
         };
         if ack != fin_end {
             return; // the final ACK has not left yet (delayed ACK): wait for the next poll
         }
-        let c = self.conns.remove(&t).expect("present");
+        let t = TupleMap::<Conn>::tuple(k);
+        let c = self.conns.remove_by_key(k).expect("present");
         self.retire(c.handle);
         let linger = self.socks.get(c.id).and_then(|s| s.opts.linger_secs);
         let tw_len = self.cfg.time_wait_for(self.msl, linger);

@@ -78,16 +78,27 @@ impl<V> TupleMap<V> {
         self.0.get_mut(&k)
     }
 
-    pub(super) fn contains_key(&self, t: &FourTuple) -> bool {
-        self.0.contains_key(&Self::key(t))
-    }
-
     pub(super) fn insert(&mut self, t: FourTuple, v: V) -> Option<V> {
         self.0.insert(Self::key(&t), v)
     }
 
+    /// Inserts under key `k` ([`TupleMap::key`]).
+    pub(super) fn insert_by_key(&mut self, k: u128, v: V) -> Option<V> {
+        self.0.insert(k, v)
+    }
+
+    /// Removes the 4-tuple's entry.
     pub(super) fn remove(&mut self, t: &FourTuple) -> Option<V> {
-        self.0.remove(&Self::key(t))
+        self.remove_by_key(Self::key(t))
+    }
+
+    /// Removes the entry under key `k` ([`TupleMap::key`]); an empty map, as the reopened
+    /// records' mostly is, answers without hashing.
+    pub(super) fn remove_by_key(&mut self, k: u128) -> Option<V> {
+        if self.0.is_empty() {
+            return None;
+        }
+        self.0.remove(&k)
     }
 
     pub(super) fn is_empty(&self) -> bool {
