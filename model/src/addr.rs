@@ -149,7 +149,10 @@ mod tests {
         assert!(!is_plain_v6(ip("::ffff:127.0.0.2")) && !is_plain_v6(ip("127.0.0.2")));
         let ep = |s: &str| s.parse::<SocketAddr>().unwrap();
         assert_eq!(unmapped_endpoint(ep("10.0.0.1:80")), ep("10.0.0.1:80"));
-        assert_eq!(unmapped_endpoint(ep("[::ffff:10.0.0.1]:80")), ep("10.0.0.1:80"));
+        assert_eq!(
+            unmapped_endpoint(ep("[::ffff:10.0.0.1]:80")),
+            ep("10.0.0.1:80")
+        );
         let scoped = SocketAddr::V6(std::net::SocketAddrV6::new(ip6("fe80::1"), 80, 7, 2));
         assert_eq!(unmapped_endpoint(scoped), ep("[fe80::1]:80"));
     }
