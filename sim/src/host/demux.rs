@@ -475,6 +475,7 @@ impl Host {
 /// The receiver's acceptability tests of `pkt` at connection `c` before processing
 /// (`start`: its receive-stream offset; `window`: RCV.WND; `send_queue`: bytes smoltcp
 /// holds to send).
+#[inline]
 fn seg_tests(c: &Conn, pkt: &Packet, start: u64, window: u64, send_queue: usize) -> SegTests {
     let seg = &pkt.meta;
     // (Offsets taken modulo 2³², as sequence numbers are.)
