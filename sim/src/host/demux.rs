@@ -121,9 +121,9 @@ impl Host {
             _ => None,
         };
         // Where the payload lands in the receive stream (the receiver's own arithmetic).
-        let start = c.peer.map_or(0, |(_, irs)| {
-            u64::from((seq - irs.wrapping_add(1)) as u32)
-        });
+        let start = c
+            .peer
+            .map_or(0, |(_, irs)| u64::from((seq - irs.wrapping_add(1)) as u32));
         let handle = c.handle;
         let sock = self.sockets.get::<tcp::Socket>(handle);
         let queued = sock.recv_queue();
