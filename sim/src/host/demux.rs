@@ -88,13 +88,19 @@ impl Host {
             return Some((None, Outcome::Aborted));
         }
         // The segment as it arrived (SEG.ACK before the translation below).
-        let seg = pkt.meta;
+        let SegMeta {
+            flags,
+            seq,
+            ack,
+            payload_len,
+            ..
+        } = pkt.meta;
         if self.track_woken {
             self.woken.push(c.id);
         }
         // A SYN-ACK names the peer endpoint and its ISS, once smoltcp accepts it.
-        let learn = if seg.has(TcpFlags::SYN) && c.peer.is_none() {
-            pkt.prov.map(|p| (p.conn, seg.seq))
+        let learn = if flags.contains(TcpFlags::SYN) && c.peer.is_none() {
+            pkt.prov.map(|p| (p.conn, seq))
         } else {
             None
         };
@@ -103,7 +109,7 @@ impl Host {
                 // A newer endpoint of the peer's host: the one we synchronized with was an
                 // old incarnation (an old SYN-ACK accepted, e.g. with constant ISNs). The
                 // newer one is the current peer; its ISS follows from its stream offset.
-                let irs = SeqNum(seg.seq.0.wrapping_sub(p.offset).wrapping_sub(1));
+                let irs = SeqNum(seq.0.wrapping_sub(p.offset).wrapping_sub(1));
                 c.peer = Some((p.conn, irs));
             }
         }
@@ -115,9 +121,9 @@ impl Host {
             _ => None,
         };
         // Where the payload lands in the receive stream (the receiver's own arithmetic).
-        let start = c.peer.map_or(0, |(_, irs)| {
-            u64::from((seg.seq - irs.wrapping_add(1)) as u32)
-        });
+        let start = c
+            .peer
+            .map_or(0, |(_, irs)| u64::from((seq - irs.wrapping_add(1)) as u32));
         let handle = c.handle;
         let sock = self.sockets.get::<tcp::Socket>(handle);
         let queued = sock.recv_queue();
@@ -134,21 +140,21 @@ impl Host {
             self.answer_unacceptable(now, tuple());
             return Some((known.then_some(stale.is_some()), Outcome::PawsRejected));
         }
-        if seg.has(TcpFlags::FIN) {
-            c.peer_fin_end = Some(seg.seq.wrapping_add(seg.seg_len()));
+        if flags.contains(TcpFlags::FIN) {
+            c.peer_fin_end = Some(seq.wrapping_add(pkt.meta.seg_len()));
         }
-        if seg.has(TcpFlags::RST) {
+        if flags.contains(TcpFlags::RST) {
             c.rst_in = true;
             c.rst_from_no_connection = pkt.prov.is_none();
         }
         // TS.Recent (RFC 7323 §4.3): from the peer's SYN, then from segments that cover
         // Last.ACK.sent.
-        if let (true, Some((v, _))) = (timestamps, seg.options.timestamp) {
+        if let (true, Some((v, _))) = (timestamps, pkt.meta.options.timestamp) {
             let last_ack_sent = c.last_tx.map(|t| t.1);
-            if seg.has(TcpFlags::SYN) && c.ts_recent.is_none() {
+            if flags.contains(TcpFlags::SYN) && c.ts_recent.is_none() {
                 c.ts_recent = Some(TsVal(v));
             } else if let (Some(r), Some(la)) = (c.ts_recent, last_ack_sent) {
-                if !TsVal(v).before(r) && seg.seq.le(la) {
+                if !TsVal(v).before(r) && seq.le(la) {
                     c.ts_recent = Some(TsVal(v));
                 }
             }
@@ -164,13 +170,13 @@ impl Host {
             queued,
             window,
             start,
-            len: u64::from(seg.payload_len),
+            len: u64::from(payload_len),
             stale,
             learn,
         };
         // What the receiver's tests said of an old segment it did not take.
         let untaken = |outcome: Outcome| match outcome {
-            Outcome::Processed if stale.is_some() && !seg.has(TcpFlags::RST) => {
+            Outcome::Processed if stale.is_some() && !flags.contains(TcpFlags::RST) => {
                 if !tests.seq_ok {
                     Outcome::OutsideWindow
                 } else if !tests.ack_ok {
@@ -203,8 +209,8 @@ impl Host {
             key,
             before,
         ));
-        if stale.is_none() && tests.seq_ok && tests.ack_ok && seg.has(TcpFlags::ACK) {
-            c.snd_una = Some(seg.ack);
+        if stale.is_none() && tests.seq_ok && tests.ack_ok && flags.contains(TcpFlags::ACK) {
+            c.snd_una = Some(ack);
         }
         // RFC 793 p.69: an unacceptable segment is answered with an ACK, every time, where
         // the stack does not rate-limit (smoltcp withholds all but one per second).
@@ -212,7 +218,7 @@ impl Host {
         let synchronized =
             synchronized && !matches!(c.state, State::SynSent | State::SynReceived | State::Listen);
         // RFC 1337 H2: ACKs of data never sent, in a row.
-        if tests.ack_unsent && seg.payload_len == 0 && !seg.has(TcpFlags::RST) {
+        if tests.ack_unsent && payload_len == 0 && !flags.contains(TcpFlags::RST) {
             if c.war.0 == 0 {
                 c.war.1 = now;
             }
@@ -240,7 +246,7 @@ impl Host {
         if !self.cfg.oow_ack_rate_limited
             && !answered
             && synchronized
-            && !seg.has(TcpFlags::RST)
+            && !flags.contains(TcpFlags::RST)
             && (!tests.seq_ok || tests.ack_unsent)
         {
             self.answer_unacceptable(now, tuple());
@@ -469,6 +475,7 @@ impl Host {
 /// The receiver's acceptability tests of `pkt` at connection `c` before processing
 /// (`start`: its receive-stream offset; `window`: RCV.WND; `send_queue`: bytes smoltcp
 /// holds to send).
+#[inline]
 fn seg_tests(c: &Conn, pkt: &Packet, start: u64, window: u64, send_queue: usize) -> SegTests {
     let seg = &pkt.meta;
     // (Offsets taken modulo 2³², as sequence numbers are.)

@@ -37,14 +37,17 @@ impl Host {
         // 2. state changes, in 4-tuple order; collected first (only the connections that
         // changed or wait in TIME-WAIT), sorted (the map's order is its hasher's), then
         // handled, since handling may remove connections.
-        let mut todo = std::mem::take(&mut self.scratch);
-        todo.clear();
+        self.scratch.clear();
         for (k, c) in self.conns.iter() {
             let new = self.sockets.get::<tcp::Socket>(c.handle).state();
             if new != c.state || new == State::TimeWait {
-                todo.push((k, c.state, new));
+                self.scratch.push((k, c.state, new));
             }
         }
+        if self.scratch.is_empty() {
+            return;
+        }
+        let mut todo = std::mem::take(&mut self.scratch);
         if todo.len() > 1 {
             sort_by_key(&mut todo);
         }

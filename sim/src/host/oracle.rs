@@ -227,15 +227,32 @@ impl RxOracle {
         // segment (an unacceptable ACK, for instance), so it cannot be credited later.
         let written = w0 < w1 && !(w0 == lo && newly_readable == 0);
         let hi = lo + newly_readable;
-        if written && stale.is_none() && w1 <= hi && self.pending.is_empty() {
-            // The common case, genuine bytes read at once: nothing to remember.
+        if self.pending.is_empty() && (!written || (stale.is_none() && w1 <= hi)) {
+            // The common cases, nothing written (an empty segment, say) or genuine bytes read
+            // at once: nothing to remember.
             self.readable = hi;
             return Delivery {
-                readable: w1 - w0,
+                readable: if written { w1 - w0 } else { 0 },
                 queued: false,
                 corruption: None,
             };
         }
+        self.remember(lo, hi, (w0, w1), written, stale)
+    }
+
+    /// [`RxOracle::delivered`] where ranges are remembered or were: the range `(w0, w1)` of
+    /// the segment that was `written`, the readable offsets having moved from `lo` to `hi`.
+    #[cold]
+    #[inline(never)]
+    fn remember(
+        &mut self,
+        lo: u64,
+        hi: u64,
+        (w0, w1): (u64, u64),
+        written: bool,
+        stale: Option<u32>,
+    ) -> Delivery {
+        let newly_readable = hi - lo;
         if written {
             if self.pending.len() >= Self::PENDING_MAX {
                 self.pending.remove(0);
