@@ -101,15 +101,14 @@ pub(super) struct Workloads {
     /// Connections waiting on the network, by slot (`free` lists the empty slots), stepped
     /// when something happened to them: their host woke their socket
     /// ([`Host::take_woken`]: a segment delivered, a state change), their connect deadline
-    /// came, or they were just created or woke from thinking.
+    /// came, or they woke from thinking. A connection just created is connecting
+    /// (`SYN-SENT`): it has nothing to do before one of these.
     conns: Vec<Option<Conn>>,
     free: Vec<u32>,
     /// Connections in `conns`.
     live: usize,
     /// The slot in `conns` of each socket, per host (indexed by socket id).
     by_sock: Vec<IdMap<u32>>,
-    /// Connections to step at the next pass whatever happened (just created): (id, slot).
-    fresh: Vec<(u64, u32)>,
     /// Reused buffers of a pass.
     woken: Vec<SocketId>,
     due: Vec<(u64, u32)>,
@@ -323,7 +322,6 @@ impl Sim<'_> {
             free: Vec::new(),
             live: 0,
             by_sock: self.hosts.iter().map(|_| IdMap::default()).collect(),
-            fresh: Vec::new(),
             woken: Vec::new(),
             due: Vec::new(),
             sleeping: BTreeMap::new(),
@@ -417,9 +415,6 @@ impl Sim<'_> {
         // The connections to step, in connection order: stepping any other would find it
         // blocked where it was (nothing reached its socket, its deadline is not due).
         wl.due.clear();
-        if !wl.fresh.is_empty() {
-            wl.due.append(&mut wl.fresh);
-        }
         // Thinkers whose time has come rejoin the live connections.
         if wl.wake_sleeping.is_some_and(|t| t <= now) {
             wl.wake_sleepers(now);
@@ -631,7 +626,7 @@ impl Sim<'_> {
                 let timeout = w.connect_timeout.unwrap_or(h.cfg.connect_timeout);
                 let id = wl.next_conn;
                 wl.next_conn += 1;
-                let slot = wl.insert(Conn {
+                wl.insert(Conn {
                     id,
                     wl: i,
                     n: n + 1,
@@ -644,7 +639,6 @@ impl Sim<'_> {
                         deadline: now + timeout,
                     },
                 });
-                wl.fresh.push((id, slot));
             }
             Err(e) => {
                 fail(stats, e);
