@@ -57,28 +57,34 @@ pub struct TcpOptions {
 
 impl TcpOptions {
     /// Parses an options field; a malformed option ends the parse (what was read stays).
+    #[inline(never)]
     pub fn parse(bytes: &[u8]) -> TcpOptions {
-        let mut o = TcpOptions::default();
-        // Timestamps alone, after any NOPs and before the end of the list (smoltcp's layout,
-        // and RFC 7323 Appendix A's NOP, NOP, TS): every segment after the SYN of a connection
-        // with timestamps. Read in place; anything else goes through the general parse.
-        let after_nops = &bytes[bytes.iter().take_while(|&&b| b == 1).count()..];
-        if let [8, 10, a0, a1, a2, a3, b0, b1, b2, b3, rest @ ..] = after_nops {
-            if rest.first().is_none_or(|&b| b == 0) {
-                o.timestamp = Some((
-                    u32::from_be_bytes([*a0, *a1, *a2, *a3]),
-                    u32::from_be_bytes([*b0, *b1, *b2, *b3]),
-                ));
-                return o;
+        // Timestamps alone, after none or two NOPs and before the end of the list (smoltcp's
+        // layout, and RFC 7323 Appendix A's NOP, NOP, TS): every segment after the SYN of a
+        // connection with timestamps. Read in place; anything else goes through the general
+        // parse, which reads these the same way.
+        let ([1, 1, 8, 10, ts @ ..] | [8, 10, ts @ ..]) = bytes else {
+            return Self::parse_each(bytes);
+        };
+        match ts {
+            [a0, a1, a2, a3, b0, b1, b2, b3] | [a0, a1, a2, a3, b0, b1, b2, b3, 0, ..] => {
+                TcpOptions {
+                    timestamp: Some((
+                        u32::from_be_bytes([*a0, *a1, *a2, *a3]),
+                        u32::from_be_bytes([*b0, *b1, *b2, *b3]),
+                    )),
+                    ..TcpOptions::default()
+                }
             }
+            _ => Self::parse_each(bytes),
         }
-        Self::parse_each(bytes)
     }
 
     /// The general parse of [`TcpOptions::parse`]: option by option, in place, with the
     /// rules of smoltcp's `TcpOption::parse` (a known kind with the wrong length, a length
     /// below 2 or past the end ends the parse; SACK blocks beyond the third are dropped;
     /// unknown kinds are skipped).
+    #[inline(never)]
     fn parse_each(mut bytes: &[u8]) -> TcpOptions {
         let be32 = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
         let mut o = TcpOptions::default();
@@ -98,13 +104,7 @@ impl TcpOptions {
                         (4, 2) => o.sack_permitted = true,
                         (2..=4, _) => break,
                         (5, n) if n < 10 || (n - 2) % 8 != 0 => break,
-                        (5, _) => {
-                            let mut sack = [None; 3];
-                            for (s, b) in sack.iter_mut().zip(data.chunks_exact(8)) {
-                                *s = Some((be32(&b[..4]), be32(&b[4..])));
-                            }
-                            o.sack = sack;
-                        }
+                        (5, _) => o.sack = Self::sack_blocks(data),
                         (8, 10) => o.timestamp = Some((be32(&data[..4]), be32(&data[4..]))),
                         _ => {}
                     }
@@ -114,6 +114,17 @@ impl TcpOptions {
             bytes = &bytes[len..];
         }
         o
+    }
+
+    /// The blocks of a SACK option's data (8 bytes each, a multiple of 8), the first three.
+    #[inline(never)]
+    fn sack_blocks(data: &[u8]) -> [Option<(u32, u32)>; 3] {
+        let be32 = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+        let mut sack = [None; 3];
+        for (s, b) in sack.iter_mut().zip(data.chunks_exact(8)) {
+            *s = Some((be32(&b[..4]), be32(&b[4..])));
+        }
+        sack
     }
 
     /// The general parse with smoltcp's `TcpOption`: the reference [`TcpOptions::parse_each`]
