@@ -2,7 +2,9 @@
 //! two-interface smoltcp harness ([`bare`]) and the real kernel on loopback ([`kernel`]) doing
 //! the same exchange, in the same process. A lifecycle is: handshake, a 16-byte request, a
 //! 64-byte response, close by the client first, and (simulator and bare harness, in virtual
-//! time) the client's TIME-WAIT expiry. `twsim bench --model` measures the address-table model
+//! time) the client's TIME-WAIT expiry. The simulator's endpoints and the bare harness send
+//! the same segments (flags, payloads, options: RFC 7323 timestamps on each, as Linux sends
+//! them); a test compares them. `twsim bench --model` measures the address-table model
 //! alone ([`model`]); `twsim bench --scale N` how the simulator's time grows with live
 //! TIME-WAIT records ([`scale`]). Wall time is read here only, never inside the simulation.
 
@@ -207,7 +209,7 @@ pub fn run(n: u64) {
         (lo, hi)
     };
     let mut s = String::new();
-    let _ = writeln!(s, "connection lifecycles (handshake, 16 B request, 64 B response, client close, TIME-WAIT expiry), n = {n}");
+    let _ = writeln!(s, "connection lifecycles (handshake, 16 B request, 64 B response, client close, TIME-WAIT expiry; TCP timestamps on every segment), n = {n}");
     let _ = writeln!(
         s,
         "  bare smoltcp harness and simulator: medians of {ROUNDS} paired rounds"
@@ -324,4 +326,99 @@ pub fn run_scale(n: usize) {
         large.seconds / small.seconds
     );
     print!("{s}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smoltcp::wire::{Ipv4Address, Ipv4Packet, TcpPacket};
+
+    /// One segment as the two sides of the comparison must agree on: its direction, flags,
+    /// payload length and option bytes (RFC 7323 TSval and TSecr included). The ISN and the
+    /// advertised window are the parts allowed to differ.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Shape {
+        to_server: bool,
+        flags: String,
+        payload: usize,
+        options: Vec<u8>,
+    }
+
+    fn shape(to_server: bool, ip: &[u8]) -> Shape {
+        let ip = Ipv4Packet::new_checked(ip).expect("an IPv4 packet");
+        let tcp = TcpPacket::new_checked(ip.payload()).expect("a TCP segment");
+        let flags = [
+            (tcp.syn(), 'S'),
+            (tcp.ack(), 'A'),
+            (tcp.fin(), 'F'),
+            (tcp.rst(), 'R'),
+            (tcp.psh(), 'P'),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, c)| *c)
+        .collect();
+        Shape {
+            to_server,
+            flags,
+            payload: tcp.payload().len(),
+            options: tcp.options().to_vec(),
+        }
+    }
+
+    /// The packets of a classic pcap file (LINKTYPE_RAW), in order.
+    fn pcap_packets(pcap: &[u8]) -> Vec<&[u8]> {
+        let magic = u32::from_le_bytes(pcap[0..4].try_into().unwrap());
+        assert!(
+            magic == 0xa1b2_c3d4 || magic == 0xa1b2_3c4d,
+            "a little-endian pcap file"
+        );
+        let mut out = Vec::new();
+        let mut at = 24;
+        while at < pcap.len() {
+            let len = u32::from_le_bytes(pcap[at + 8..at + 12].try_into().unwrap()) as usize;
+            out.push(&pcap[at + 16..at + 16 + len]);
+            at += 16 + len;
+        }
+        out
+    }
+
+    /// The bare harness runs the simulator's exchange: one lifecycle of each, segment for
+    /// segment, with the same flags, payloads and options (timestamps included).
+    #[test]
+    fn bare_harness_sends_the_simulators_segments() {
+        let src = lifecycle_workload(1);
+        let sc = parse("<bench>", &src).expect("parses");
+        let r = sc
+            .resolve("<bench>", &src, None, &Overrides::default())
+            .expect("valid");
+        let mut rep = simulate(
+            &r,
+            RunOptions {
+                pcap: true,
+                quiet: true,
+                ..RunOptions::default()
+            },
+        );
+        assert!(rep.ok());
+        let pcap = rep.recorder.take_pcap().expect("pcap kept in memory");
+        let server = Ipv4Address::new(10, 0, 0, 2);
+        let sim: Vec<Shape> = pcap_packets(&pcap)
+            .into_iter()
+            .map(|p| {
+                let to_server = Ipv4Packet::new_checked(p).unwrap().dst_addr() == server;
+                shape(to_server, p)
+            })
+            .collect();
+        let bare: Vec<Shape> = bare::wire_packets(1)
+            .iter()
+            .map(|(to_server, p)| shape(*to_server, p))
+            .collect();
+        assert_eq!(sim.len(), 9, "{sim:#?}");
+        assert_eq!(bare, sim);
+        assert!(
+            sim.iter().all(|s| s.options.contains(&8)),
+            "every segment carries a timestamp option: {sim:#?}"
+        );
+    }
 }
