@@ -28,6 +28,7 @@ const CHUNK: usize = 16 * 1024;
 /// The bytes workload connections send (their content is not examined).
 static PAYLOAD: [u8; CHUNK] = [b'x'; CHUNK];
 
+#[derive(Clone, Copy)]
 enum Phase {
     /// Client: waiting for the handshake, until the deadline.
     Connecting { since: Instant, deadline: Instant },
@@ -41,6 +42,7 @@ enum Phase {
     Eof,
 }
 
+#[derive(Clone, Copy)]
 struct Conn {
     /// Connection id, in order of creation (the order a pass steps connections in).
     id: u64,
@@ -221,15 +223,37 @@ impl Workloads {
     /// Removes the live connection in `slot` (finished, or going to think); its connect
     /// deadline, while it is still connecting, becomes stale (the pass that steps a
     /// connection out of connecting counts that itself).
-    fn remove(&mut self, slot: u32) -> Option<Conn> {
-        let c = self.conns[slot as usize].take()?;
+    fn remove(&mut self, slot: u32) {
+        let Some(c) = self.conns[slot as usize].take() else {
+            return;
+        };
         self.free.push(slot);
         self.live -= 1;
         self.by_sock[c.host].remove(c.sock);
         if let Phase::Connecting { .. } = c.phase {
             self.wls[c.wl].connecting -= 1;
         }
+    }
+
+    /// Removes the live connection in `slot` ([`Workloads::remove`]) and returns it.
+    #[inline(never)]
+    fn take(&mut self, slot: u32) -> Option<Conn> {
+        let c = *self.conns[slot as usize].as_ref()?;
+        self.remove(slot);
         Some(c)
+    }
+
+    /// Closes every host's steady window at `now`, the last arrival of the last workload.
+    #[cold]
+    #[inline(never)]
+    fn arrivals_over(&mut self, now: Instant) {
+        for o in &mut self.occupancy {
+            o.steady_to = Some(now);
+            o.area_to = Some(o.area);
+            if o.area_from.is_none() {
+                o.area_to = None;
+            }
+        }
     }
 
     /// The statistics, in workload order.
@@ -367,20 +391,7 @@ impl Sim<'_> {
         let now = self.now;
         for (i, w) in sc.workloads.iter().enumerate() {
             if !wl.wls[i].started && Instant::ZERO + w.start <= now {
-                wl.wls[i].started = true;
-                self.setup_server(w, &mut wl.wls[i]);
-                if let Some(l) = wl.wls[i].listener {
-                    let at = wl.listening.partition_point(|x| x.wl < i);
-                    wl.listening.insert(
-                        at,
-                        Listening {
-                            wl: i,
-                            server: w.server,
-                            sock: l,
-                            seen: u64::MAX,
-                        },
-                    );
-                }
+                self.start_workload(i, w, wl);
             }
             while wl.wls[i].next_at.is_some_and(|t| t <= now) {
                 self.arrive(i, w, wl);
@@ -389,16 +400,31 @@ impl Sim<'_> {
                 let next = arrival_time(w, &mut wl.wls[i], n);
                 wl.wls[i].next_at = next;
                 wl.last_activity = now;
-                if wl.wls.iter().all(|w| w.next_at.is_none()) {
-                    for o in &mut wl.occupancy {
-                        o.steady_to = Some(now);
-                        o.area_to = Some(o.area);
-                        if o.area_from.is_none() {
-                            o.area_to = None;
-                        }
-                    }
+                if next.is_none() && wl.wls.iter().all(|w| w.next_at.is_none()) {
+                    wl.arrivals_over(now);
                 }
             }
+        }
+    }
+
+    /// Starts workload `i` (`w`): its processes and its server's listener, which joins
+    /// `wl.listening`.
+    #[cold]
+    #[inline(never)]
+    fn start_workload(&mut self, i: usize, w: &Workload, wl: &mut Workloads) {
+        wl.wls[i].started = true;
+        self.setup_server(w, &mut wl.wls[i]);
+        if let Some(l) = wl.wls[i].listener {
+            let at = wl.listening.partition_point(|x| x.wl < i);
+            wl.listening.insert(
+                at,
+                Listening {
+                    wl: i,
+                    server: w.server,
+                    sock: l,
+                    seen: u64::MAX,
+                },
+            );
         }
     }
 
@@ -477,7 +503,7 @@ impl Sim<'_> {
                     wl.remove(slot);
                 }
                 Phase::Think(t) => {
-                    let c = wl.remove(slot).expect("stepped");
+                    let c = wl.take(slot).expect("stepped");
                     wl.sleeping.insert((t, id), c);
                     wl.wake_sleeping = super::earlier(wl.wake_sleeping, Some(t));
                 }
@@ -535,7 +561,7 @@ impl Sim<'_> {
             let n = wl.wls[i].accepted;
             let h = self.host_mut(w.server);
             let label = if h.record {
-                format!("{}.s{n}", w.name)
+                label(&w.name, 's', n)
             } else {
                 String::new()
             };
@@ -598,16 +624,11 @@ impl Sim<'_> {
         stats.attempted += 1;
         let h = self.host_mut(w.client);
         let label = if h.record {
-            format!("{}.c{n}", w.name)
+            label(&w.name, 'c', n)
         } else {
             String::new()
         };
-        let fail = |stats: &mut WorkloadStats, e: Errno| {
-            *stats.failed.entry(e.name()).or_insert(0) += 1;
-            if stats.first_failure.is_none() {
-                stats.first_failure = Some((n + 1, now, e.name()));
-            }
-        };
+        let fail = |stats: &mut WorkloadStats, e: Errno| failed(stats, n + 1, now, e);
         let p = h.pid(&w.name);
         let sock = match h.open_socket(p, label, false) {
             Ok(s) => s,
@@ -653,18 +674,12 @@ impl Sim<'_> {
         let now = self.now;
         let h = self.host_mut(c.host);
         let p = c.proc;
-        let broken = |stats: &mut WorkloadStats, what: &'static str| {
-            *stats.broken.entry(what).or_insert(0) += 1;
-        };
         loop {
             match c.phase {
                 Phase::Connecting { since, deadline } => match h.connect_result_id(c.sock) {
                     None if now >= deadline => {
                         h.connect_timeout_id(now, c.sock);
-                        *stats.failed.entry(Errno::ETIMEDOUT.name()).or_insert(0) += 1;
-                        stats
-                            .first_failure
-                            .get_or_insert((c.n, now, Errno::ETIMEDOUT.name()));
+                        failed(stats, c.n, now, Errno::ETIMEDOUT);
                         let _ = h.close_id(now, p, c.sock);
                         return false;
                     }
@@ -675,8 +690,7 @@ impl Sim<'_> {
                         c.phase = Phase::Send(w.request);
                     }
                     Some(Err(e)) => {
-                        *stats.failed.entry(e.name()).or_insert(0) += 1;
-                        stats.first_failure.get_or_insert((c.n, now, e.name()));
+                        failed(stats, c.n, now, e);
                         let _ = h.close_id(now, p, c.sock);
                         return false;
                     }
@@ -749,6 +763,33 @@ impl Sim<'_> {
             }
         }
     }
+}
+
+/// The name of a workload connection's socket in events: the workload's name, `side` (`c`
+/// for a client, `s` for a server) and the connection's number.
+#[cold]
+#[inline(never)]
+fn label(name: &str, side: char, n: u64) -> String {
+    format!("{name}.{side}{n}")
+}
+
+/// Counts a client connection that failed with `e` at `now`; the first failure keeps `n`
+/// (the attempt's 1-based index), `now` and the error.
+#[cold]
+#[inline(never)]
+fn failed(stats: &mut WorkloadStats, n: u64, now: Instant, e: Errno) {
+    *stats.failed.entry(e.name()).or_insert(0) += 1;
+    if stats.first_failure.is_none() {
+        stats.first_failure = Some((n, now, e.name()));
+    }
+}
+
+/// Counts a connection broken by `what` (an error's name, or `EOF` before the exchange
+/// ended).
+#[cold]
+#[inline(never)]
+fn broken(stats: &mut WorkloadStats, what: &'static str) {
+    *stats.broken.entry(what).or_insert(0) += 1;
 }
 
 /// What a side does once its part of the exchange is over: the first closer thinks, then
