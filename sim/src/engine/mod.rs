@@ -508,7 +508,7 @@ impl<'a> Sim<'a> {
     /// The earliest of the next delivery, every host's timer, the blocked call's deadline or
     /// the next step's time; `None` when nothing is left, or only events past the linger
     /// time after the last step and the workloads' last activity.
-    fn next_instant(&mut self, cur: &Cursor, wl: &Workloads) -> Option<Instant> {
+    fn next_instant(&mut self, cur: &Cursor, wl: &mut Workloads) -> Option<Instant> {
         let now = self.now;
         let mut earliest = earlier(self.net.next_delivery(), wl.next_wake());
         for (m, h) in self.marks.iter_mut().zip(&mut self.hosts) {

@@ -118,6 +118,9 @@ pub(super) struct Workloads {
     sleeping: BTreeMap<(Instant, u64), Conn>,
     /// The earliest wake time in `sleeping` (`None`: it is empty).
     wake_sleeping: Option<Instant>,
+    /// [`Workloads::next_wake`] as last computed, or `None` when an arrival, a connect
+    /// deadline or a sleeper changed since.
+    wake: Option<Option<Instant>>,
     next_conn: u64,
     /// Per host.
     pub(super) occupancy: Vec<Occupancy>,
@@ -142,8 +145,21 @@ impl Workloads {
             .min()
     }
 
-    /// The earliest arrival, connect deadline or end of think time.
-    pub(super) fn next_wake(&self) -> Option<Instant> {
+    /// The earliest arrival, connect deadline or end of think time, computed again only
+    /// after one of them changed ([`Workloads::wake`]).
+    #[inline]
+    pub(super) fn next_wake(&mut self) -> Option<Instant> {
+        if let Some(t) = self.wake {
+            return t;
+        }
+        let t = self.earliest_wake();
+        self.wake = Some(t);
+        t
+    }
+
+    /// [`Workloads::next_wake`], computed.
+    #[inline(never)]
+    fn earliest_wake(&self) -> Option<Instant> {
         let mut wake = self.wake_sleeping;
         for w in &self.wls {
             wake = super::earlier(wake, w.next_at);
@@ -157,6 +173,7 @@ impl Workloads {
     /// Drops workload `w`'s stale deadlines at the front, and every stale one once they
     /// outnumber the live ones (memory follows the connections still connecting).
     fn settle(&mut self, w: usize) {
+        self.wake = None;
         let (wl, conns) = (&mut self.wls[w], &self.conns);
         while let Some(&(_, id, slot)) = wl.deadlines.front() {
             if connecting(conns, id, slot) {
@@ -183,6 +200,7 @@ impl Workloads {
             self.due.push((id, slot));
         }
         self.wake_sleeping = self.sleeping.first_key_value().map(|((t, _), _)| *t);
+        self.wake = None;
     }
 
     /// Makes due at this pass workload `w`'s connections still connecting whose connect
@@ -213,6 +231,7 @@ impl Workloads {
         if let Phase::Connecting { deadline, .. } = c.phase {
             let w = &mut self.wls[c.wl];
             w.deadlines.push_back((deadline, c.id, slot));
+            self.wake = None;
             w.connecting += 1;
         }
         self.conns[slot as usize] = Some(c);
@@ -350,6 +369,7 @@ impl Sim<'_> {
             due: Vec::new(),
             sleeping: BTreeMap::new(),
             wake_sleeping: None,
+            wake: None,
             next_conn: 0,
             occupancy,
             last_activity: Instant::ZERO,
@@ -389,6 +409,7 @@ impl Sim<'_> {
     fn run_arrivals(&mut self, wl: &mut Workloads) {
         let sc = self.sc;
         let now = self.now;
+        wl.wake = None;
         for (i, w) in sc.workloads.iter().enumerate() {
             if !wl.wls[i].started && Instant::ZERO + w.start <= now {
                 self.start_workload(i, w, wl);
@@ -506,6 +527,7 @@ impl Sim<'_> {
                     let c = wl.take(slot).expect("stepped");
                     wl.sleeping.insert((t, id), c);
                     wl.wake_sleeping = super::earlier(wl.wake_sleeping, Some(t));
+                    wl.wake = None;
                 }
                 _ => {}
             }
