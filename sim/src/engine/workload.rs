@@ -203,6 +203,25 @@ impl Workloads {
         self.wake = None;
     }
 
+    /// Moves the thinkers whose time has come by `now` back to the live connections, and
+    /// makes due at this pass every connection still connecting whose connect deadline has
+    /// come.
+    #[inline(never)]
+    fn wake_due(&mut self, now: Instant) {
+        if self.wake_sleeping.is_some_and(|t| t <= now) {
+            self.wake_sleepers(now);
+        }
+        for w in 0..self.wls.len() {
+            if self.wls[w]
+                .deadlines
+                .front()
+                .is_some_and(|(t, _, _)| *t <= now)
+            {
+                self.due_deadlines(w, now);
+            }
+        }
+    }
+
     /// Makes due at this pass workload `w`'s connections still connecting whose connect
     /// deadline has come by `now`.
     #[inline(never)]
@@ -462,18 +481,10 @@ impl Sim<'_> {
         // The connections to step, in connection order: stepping any other would find it
         // blocked where it was (nothing reached its socket, its deadline is not due).
         wl.due.clear();
-        // Thinkers whose time has come rejoin the live connections.
-        if wl.wake_sleeping.is_some_and(|t| t <= now) {
-            wl.wake_sleepers(now);
-        }
-        for w in 0..wl.wls.len() {
-            if wl.wls[w]
-                .deadlines
-                .front()
-                .is_some_and(|(t, _, _)| *t <= now)
-            {
-                wl.due_deadlines(w, now);
-            }
+        // Sleepers whose think time has ended and connections whose connect deadline has come
+        // (the arrivals due now were made above).
+        if wl.next_wake().is_some_and(|t| t <= now) {
+            wl.wake_due(now);
         }
         let woken = &mut wl.woken;
         for ((m, h), by_sock) in self.marks.iter_mut().zip(&mut self.hosts).zip(&wl.by_sock) {
