@@ -52,6 +52,9 @@ struct Sim<'a> {
     /// Hosts changed since they were last flushed.
     unflushed: usize,
     spare_tx: Vec<Packet>,
+    /// Whether the recorder keeps events or the pcapng: deliveries and sends are then
+    /// recorded one by one ([`Sim::deliver_recorded`], [`Sim::send_all_recorded`]).
+    recorded: bool,
 }
 
 /// What the engine knows of a host between two of its changes (every change goes through
@@ -133,6 +136,7 @@ impl<'a> Sim<'a> {
             h.track_woken = !sc.workloads.is_empty();
         }
         let n = hosts.len();
+        let recorded = rec.wants_capture() || rec.wants_events();
         Sim {
             sc,
             now: Instant::ZERO,
@@ -144,6 +148,7 @@ impl<'a> Sim<'a> {
             marks: vec![Mark::default(); n],
             unflushed: 0,
             spare_tx: Vec::new(),
+            recorded,
         }
     }
 
@@ -193,7 +198,7 @@ impl<'a> Sim<'a> {
     fn send_spare(&mut self, i: usize) {
         self.hosts[i].swap_tx(&mut self.spare_tx);
         self.segments += self.spare_tx.len() as u64;
-        if self.rec.wants_capture() || self.rec.wants_events() {
+        if self.recorded {
             let mut tx = std::mem::take(&mut self.spare_tx);
             self.send_all_recorded(i, &mut tx);
             self.spare_tx = tx;
@@ -357,7 +362,7 @@ impl<'a> Sim<'a> {
             }
             passes += 1;
             let mut delivered = false;
-            if self.rec.wants_events() || self.rec.wants_capture() {
+            if self.recorded {
                 while let Some(seg) = self.net.pop_due(now) {
                     delivered = true;
                     let to = seg.to;
@@ -503,7 +508,7 @@ impl<'a> Sim<'a> {
     /// The earliest of the next delivery, every host's timer, the blocked call's deadline or
     /// the next step's time; `None` when nothing is left, or only events past the linger
     /// time after the last step and the workloads' last activity.
-    fn next_instant(&mut self, cur: &Cursor, wl: &Workloads) -> Option<Instant> {
+    fn next_instant(&mut self, cur: &Cursor, wl: &mut Workloads) -> Option<Instant> {
         let now = self.now;
         let mut earliest = earlier(self.net.next_delivery(), wl.next_wake());
         for (m, h) in self.marks.iter_mut().zip(&mut self.hosts) {

@@ -28,6 +28,7 @@ const CHUNK: usize = 16 * 1024;
 /// The bytes workload connections send (their content is not examined).
 static PAYLOAD: [u8; CHUNK] = [b'x'; CHUNK];
 
+#[derive(Clone, Copy)]
 enum Phase {
     /// Client: waiting for the handshake, until the deadline.
     Connecting { since: Instant, deadline: Instant },
@@ -41,6 +42,7 @@ enum Phase {
     Eof,
 }
 
+#[derive(Clone, Copy)]
 struct Conn {
     /// Connection id, in order of creation (the order a pass steps connections in).
     id: u64,
@@ -116,6 +118,9 @@ pub(super) struct Workloads {
     sleeping: BTreeMap<(Instant, u64), Conn>,
     /// The earliest wake time in `sleeping` (`None`: it is empty).
     wake_sleeping: Option<Instant>,
+    /// [`Workloads::next_wake`] as last computed, or `None` when an arrival, a connect
+    /// deadline or a sleeper changed since.
+    wake: Option<Option<Instant>>,
     next_conn: u64,
     /// Per host.
     pub(super) occupancy: Vec<Occupancy>,
@@ -140,8 +145,21 @@ impl Workloads {
             .min()
     }
 
-    /// The earliest arrival, connect deadline or end of think time.
-    pub(super) fn next_wake(&self) -> Option<Instant> {
+    /// The earliest arrival, connect deadline or end of think time, computed again only
+    /// after one of them changed ([`Workloads::wake`]).
+    #[inline]
+    pub(super) fn next_wake(&mut self) -> Option<Instant> {
+        if let Some(t) = self.wake {
+            return t;
+        }
+        let t = self.earliest_wake();
+        self.wake = Some(t);
+        t
+    }
+
+    /// [`Workloads::next_wake`], computed.
+    #[inline(never)]
+    fn earliest_wake(&self) -> Option<Instant> {
         let mut wake = self.wake_sleeping;
         for w in &self.wls {
             wake = super::earlier(wake, w.next_at);
@@ -155,6 +173,7 @@ impl Workloads {
     /// Drops workload `w`'s stale deadlines at the front, and every stale one once they
     /// outnumber the live ones (memory follows the connections still connecting).
     fn settle(&mut self, w: usize) {
+        self.wake = None;
         let (wl, conns) = (&mut self.wls[w], &self.conns);
         while let Some(&(_, id, slot)) = wl.deadlines.front() {
             if connecting(conns, id, slot) {
@@ -181,6 +200,26 @@ impl Workloads {
             self.due.push((id, slot));
         }
         self.wake_sleeping = self.sleeping.first_key_value().map(|((t, _), _)| *t);
+        self.wake = None;
+    }
+
+    /// Moves the thinkers whose time has come by `now` back to the live connections, and
+    /// makes due at this pass every connection still connecting whose connect deadline has
+    /// come.
+    #[inline(never)]
+    fn wake_due(&mut self, now: Instant) {
+        if self.wake_sleeping.is_some_and(|t| t <= now) {
+            self.wake_sleepers(now);
+        }
+        for w in 0..self.wls.len() {
+            if self.wls[w]
+                .deadlines
+                .front()
+                .is_some_and(|(t, _, _)| *t <= now)
+            {
+                self.due_deadlines(w, now);
+            }
+        }
     }
 
     /// Makes due at this pass workload `w`'s connections still connecting whose connect
@@ -211,6 +250,7 @@ impl Workloads {
         if let Phase::Connecting { deadline, .. } = c.phase {
             let w = &mut self.wls[c.wl];
             w.deadlines.push_back((deadline, c.id, slot));
+            self.wake = None;
             w.connecting += 1;
         }
         self.conns[slot as usize] = Some(c);
@@ -221,15 +261,37 @@ impl Workloads {
     /// Removes the live connection in `slot` (finished, or going to think); its connect
     /// deadline, while it is still connecting, becomes stale (the pass that steps a
     /// connection out of connecting counts that itself).
-    fn remove(&mut self, slot: u32) -> Option<Conn> {
-        let c = self.conns[slot as usize].take()?;
+    fn remove(&mut self, slot: u32) {
+        let Some(c) = self.conns[slot as usize].take() else {
+            return;
+        };
         self.free.push(slot);
         self.live -= 1;
         self.by_sock[c.host].remove(c.sock);
         if let Phase::Connecting { .. } = c.phase {
             self.wls[c.wl].connecting -= 1;
         }
+    }
+
+    /// Removes the live connection in `slot` ([`Workloads::remove`]) and returns it.
+    #[inline(never)]
+    fn take(&mut self, slot: u32) -> Option<Conn> {
+        let c = *self.conns[slot as usize].as_ref()?;
+        self.remove(slot);
         Some(c)
+    }
+
+    /// Closes every host's steady window at `now`, the last arrival of the last workload.
+    #[cold]
+    #[inline(never)]
+    fn arrivals_over(&mut self, now: Instant) {
+        for o in &mut self.occupancy {
+            o.steady_to = Some(now);
+            o.area_to = Some(o.area);
+            if o.area_from.is_none() {
+                o.area_to = None;
+            }
+        }
     }
 
     /// The statistics, in workload order.
@@ -326,6 +388,7 @@ impl Sim<'_> {
             due: Vec::new(),
             sleeping: BTreeMap::new(),
             wake_sleeping: None,
+            wake: None,
             next_conn: 0,
             occupancy,
             last_activity: Instant::ZERO,
@@ -365,22 +428,10 @@ impl Sim<'_> {
     fn run_arrivals(&mut self, wl: &mut Workloads) {
         let sc = self.sc;
         let now = self.now;
+        wl.wake = None;
         for (i, w) in sc.workloads.iter().enumerate() {
             if !wl.wls[i].started && Instant::ZERO + w.start <= now {
-                wl.wls[i].started = true;
-                self.setup_server(w, &mut wl.wls[i]);
-                if let Some(l) = wl.wls[i].listener {
-                    let at = wl.listening.partition_point(|x| x.wl < i);
-                    wl.listening.insert(
-                        at,
-                        Listening {
-                            wl: i,
-                            server: w.server,
-                            sock: l,
-                            seen: u64::MAX,
-                        },
-                    );
-                }
+                self.start_workload(i, w, wl);
             }
             while wl.wls[i].next_at.is_some_and(|t| t <= now) {
                 self.arrive(i, w, wl);
@@ -389,16 +440,31 @@ impl Sim<'_> {
                 let next = arrival_time(w, &mut wl.wls[i], n);
                 wl.wls[i].next_at = next;
                 wl.last_activity = now;
-                if wl.wls.iter().all(|w| w.next_at.is_none()) {
-                    for o in &mut wl.occupancy {
-                        o.steady_to = Some(now);
-                        o.area_to = Some(o.area);
-                        if o.area_from.is_none() {
-                            o.area_to = None;
-                        }
-                    }
+                if next.is_none() && wl.wls.iter().all(|w| w.next_at.is_none()) {
+                    wl.arrivals_over(now);
                 }
             }
+        }
+    }
+
+    /// Starts workload `i` (`w`): its processes and its server's listener, which joins
+    /// `wl.listening`.
+    #[cold]
+    #[inline(never)]
+    fn start_workload(&mut self, i: usize, w: &Workload, wl: &mut Workloads) {
+        wl.wls[i].started = true;
+        self.setup_server(w, &mut wl.wls[i]);
+        if let Some(l) = wl.wls[i].listener {
+            let at = wl.listening.partition_point(|x| x.wl < i);
+            wl.listening.insert(
+                at,
+                Listening {
+                    wl: i,
+                    server: w.server,
+                    sock: l,
+                    seen: u64::MAX,
+                },
+            );
         }
     }
 
@@ -415,18 +481,10 @@ impl Sim<'_> {
         // The connections to step, in connection order: stepping any other would find it
         // blocked where it was (nothing reached its socket, its deadline is not due).
         wl.due.clear();
-        // Thinkers whose time has come rejoin the live connections.
-        if wl.wake_sleeping.is_some_and(|t| t <= now) {
-            wl.wake_sleepers(now);
-        }
-        for w in 0..wl.wls.len() {
-            if wl.wls[w]
-                .deadlines
-                .front()
-                .is_some_and(|(t, _, _)| *t <= now)
-            {
-                wl.due_deadlines(w, now);
-            }
+        // Sleepers whose think time has ended and connections whose connect deadline has come
+        // (the arrivals due now were made above).
+        if wl.next_wake().is_some_and(|t| t <= now) {
+            wl.wake_due(now);
         }
         let woken = &mut wl.woken;
         for ((m, h), by_sock) in self.marks.iter_mut().zip(&mut self.hosts).zip(&wl.by_sock) {
@@ -477,9 +535,10 @@ impl Sim<'_> {
                     wl.remove(slot);
                 }
                 Phase::Think(t) => {
-                    let c = wl.remove(slot).expect("stepped");
+                    let c = wl.take(slot).expect("stepped");
                     wl.sleeping.insert((t, id), c);
                     wl.wake_sleeping = super::earlier(wl.wake_sleeping, Some(t));
+                    wl.wake = None;
                 }
                 _ => {}
             }
@@ -535,7 +594,7 @@ impl Sim<'_> {
             let n = wl.wls[i].accepted;
             let h = self.host_mut(w.server);
             let label = if h.record {
-                format!("{}.s{n}", w.name)
+                label(&w.name, 's', n)
             } else {
                 String::new()
             };
@@ -598,16 +657,11 @@ impl Sim<'_> {
         stats.attempted += 1;
         let h = self.host_mut(w.client);
         let label = if h.record {
-            format!("{}.c{n}", w.name)
+            label(&w.name, 'c', n)
         } else {
             String::new()
         };
-        let fail = |stats: &mut WorkloadStats, e: Errno| {
-            *stats.failed.entry(e.name()).or_insert(0) += 1;
-            if stats.first_failure.is_none() {
-                stats.first_failure = Some((n + 1, now, e.name()));
-            }
-        };
+        let fail = |stats: &mut WorkloadStats, e: Errno| failed(stats, n + 1, now, e);
         let p = h.pid(&w.name);
         let sock = match h.open_socket(p, label, false) {
             Ok(s) => s,
@@ -653,18 +707,12 @@ impl Sim<'_> {
         let now = self.now;
         let h = self.host_mut(c.host);
         let p = c.proc;
-        let broken = |stats: &mut WorkloadStats, what: &'static str| {
-            *stats.broken.entry(what).or_insert(0) += 1;
-        };
         loop {
             match c.phase {
                 Phase::Connecting { since, deadline } => match h.connect_result_id(c.sock) {
                     None if now >= deadline => {
                         h.connect_timeout_id(now, c.sock);
-                        *stats.failed.entry(Errno::ETIMEDOUT.name()).or_insert(0) += 1;
-                        stats
-                            .first_failure
-                            .get_or_insert((c.n, now, Errno::ETIMEDOUT.name()));
+                        failed(stats, c.n, now, Errno::ETIMEDOUT);
                         let _ = h.close_id(now, p, c.sock);
                         return false;
                     }
@@ -675,8 +723,7 @@ impl Sim<'_> {
                         c.phase = Phase::Send(w.request);
                     }
                     Some(Err(e)) => {
-                        *stats.failed.entry(e.name()).or_insert(0) += 1;
-                        stats.first_failure.get_or_insert((c.n, now, e.name()));
+                        failed(stats, c.n, now, e);
                         let _ = h.close_id(now, p, c.sock);
                         return false;
                     }
@@ -749,6 +796,33 @@ impl Sim<'_> {
             }
         }
     }
+}
+
+/// The name of a workload connection's socket in events: the workload's name, `side` (`c`
+/// for a client, `s` for a server) and the connection's number.
+#[cold]
+#[inline(never)]
+fn label(name: &str, side: char, n: u64) -> String {
+    format!("{name}.{side}{n}")
+}
+
+/// Counts a client connection that failed with `e` at `now`; the first failure keeps `n`
+/// (the attempt's 1-based index), `now` and the error.
+#[cold]
+#[inline(never)]
+fn failed(stats: &mut WorkloadStats, n: u64, now: Instant, e: Errno) {
+    *stats.failed.entry(e.name()).or_insert(0) += 1;
+    if stats.first_failure.is_none() {
+        stats.first_failure = Some((n, now, e.name()));
+    }
+}
+
+/// Counts a connection broken by `what` (an error's name, or `EOF` before the exchange
+/// ended).
+#[cold]
+#[inline(never)]
+fn broken(stats: &mut WorkloadStats, what: &'static str) {
+    *stats.broken.entry(what).or_insert(0) += 1;
 }
 
 /// What a side does once its part of the exchange is over: the first closer thinks, then
