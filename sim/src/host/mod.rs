@@ -447,25 +447,15 @@ impl Host {
         }
         // Timestamps are milliseconds of virtual time, wrapping modulo 2³².
         TS_CLOCK.with(|c| c.set((now.micros() / 1000) as u32));
-        // smoltcp sends at most one segment per socket per poll; poll again while it reports
-        // progress and a socket still has something to send now (its `poll_at` is now: the
-        // test smoltcp's own dispatch makes, so the polls skipped would have sent nothing).
-        // Anything left for this instant shows in poll_at, which the event loop reads.
-        let at = sinstant(now);
-        for _ in 0..64 {
-            let sent_before = self.dev.tx.len();
-            let r = self.iface.poll(at, &mut self.dev, &mut self.sockets);
-            self.smol_at = None;
-            self.after_poll(now, sent_before);
-            if r == smoltcp::iface::PollResult::None {
-                break;
-            }
-            let next = self.iface.poll_at(at, &self.sockets);
-            if next.is_none_or(|t| t > at) {
-                self.smol_at = Some(next);
-                break;
-            }
-        }
+        // One poll: smoltcp processes every segment queued and dispatches until no socket
+        // sends anything more at this instant (`Interface::poll`), and what the host layer
+        // does after it only removes sockets. Anything left for this instant shows in
+        // poll_at, which the event loop reads.
+        let sent_before = self.dev.tx.len();
+        self.iface
+            .poll(sinstant(now), &mut self.dev, &mut self.sockets);
+        self.smol_at = None;
+        self.after_poll(now, sent_before);
     }
 
     /// [`Host::poll`] if anything is due now (a socket with something to send, a timer, a
