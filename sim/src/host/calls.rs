@@ -158,7 +158,7 @@ impl Host {
         } else {
             s.kind = Kind::Listener {
                 backlog,
-                pending: BTreeSet::new(),
+                pending: KeySet::default(),
                 ready: VecDeque::new(),
             };
         }

@@ -30,7 +30,7 @@ use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::socket::tcp::{self, State};
 use smoltcp::time::Instant as SInstant;
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpListenEndpoint};
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use twsim_model::time_wait::SynInTimeWait;
 pub use twsim_model::ConnEnd;
@@ -49,11 +49,53 @@ enum Kind {
     Listener {
         backlog: u32,
         /// Half-open connections, as [`TupleMap::key`]s (ordered as their 4-tuples).
-        pending: BTreeSet<u128>,
+        pending: KeySet,
         ready: VecDeque<FourTuple>,
     },
     /// A connection socket: its 4-tuple as a [`TupleMap::key`].
     Conn(u128),
+}
+
+/// A set of [`TupleMap::key`]s in increasing order (a listener's half-open connections, a few
+/// at a time): one sorted vector, which keeps its capacity as keys come and go.
+#[derive(Debug, Default)]
+struct KeySet(Vec<u128>);
+
+impl KeySet {
+    /// Adds `k`; false if it was there.
+    fn insert(&mut self, k: u128) -> bool {
+        match self.0.binary_search(&k) {
+            Ok(_) => false,
+            Err(i) => {
+                self.0.insert(i, k);
+                true
+            }
+        }
+    }
+
+    /// Removes `k`; false if it was not there.
+    fn remove(&mut self, k: &u128) -> bool {
+        match self.0.binary_search(k) {
+            Ok(i) => {
+                self.0.remove(i);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl IntoIterator for KeySet {
+    type Item = u128;
+    type IntoIter = std::vec::IntoIter<u128>;
+    /// The keys in increasing order.
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
 }
 
 #[derive(Debug)]
