@@ -123,7 +123,7 @@ impl Host {
             }) = self.socks.get_mut(lid)
             {
                 if pending.remove(&k) {
-                    ready.push_back(t());
+                    ready.push_back(k);
                 }
             }
         }
@@ -170,8 +170,7 @@ impl Host {
                 {
                     pending.remove(&k);
                     if new == State::Listen {
-                        let t = t();
-                        ready.retain(|x| *x != t);
+                        ready.retain(|x| *x != k);
                     }
                 }
             }

@@ -50,7 +50,8 @@ enum Kind {
         backlog: u32,
         /// Half-open connections, as [`TupleMap::key`]s (ordered as their 4-tuples).
         pending: KeySet,
-        ready: VecDeque<FourTuple>,
+        /// Established connections waiting for `accept()`, as [`TupleMap::key`]s, oldest first.
+        ready: VecDeque<u128>,
     },
     /// A connection socket: its 4-tuple as a [`TupleMap::key`].
     Conn(u128),
