@@ -35,8 +35,8 @@ impl Host {
             }
         }
         // 2. state changes, in 4-tuple order; collected first (only the connections that
-        // changed or wait in TIME-WAIT), sorted (the map's order is its hasher's), then
-        // handled, since handling may remove connections.
+        // changed, their new state recorded, or wait in TIME-WAIT), sorted (the map's order is
+        // its hasher's), then handled, since handling may remove connections.
         self.scratch.clear();
         for (k, c) in self.conns.iter_mut() {
             let new = self.sockets.get::<tcp::Socket>(c.handle).state();

@@ -296,7 +296,7 @@ pub struct Host {
     /// Whether to record [`Event`]s (off for benchmarks and sweeps).
     pub record: bool,
     pool: Vec<tcp::Socket<'static>>,
-    /// Reused buffer of [`Host::after_poll`] (4-tuples as [`TupleMap::key`]s).
+    /// Reused buffer of [`Host::after_poll`]: the state changes it found.
     scratch: Vec<lifecycle::Changed>,
     /// TIME-WAIT records a SYN reopened, kept until the new connection proves genuine
     /// (RFC 1122 §4.2.2.13 policies).
