@@ -158,7 +158,7 @@ impl Host {
         } else {
             s.kind = Kind::Listener {
                 backlog,
-                pending: BTreeSet::new(),
+                pending: KeySet::default(),
                 ready: VecDeque::new(),
             };
         }
@@ -399,10 +399,11 @@ impl Host {
         else {
             return Err(Errno::EINVAL);
         };
-        let Some(tuple) = ready.pop_front() else {
+        let Some(key) = ready.pop_front() else {
             return Ok(None);
         };
-        let child = self.conns.get_mut(&tuple).map(|c| {
+        let tuple = TupleMap::<Conn>::tuple(key);
+        let child = self.conns.get_mut_by_key(key).map(|c| {
             c.listener = None;
             c.id
         });
@@ -413,10 +414,7 @@ impl Host {
             None => self
                 .socks
                 .iter()
-                .find(|(_, s)| {
-                    matches!(s.kind, Kind::Conn(k) if k == TupleMap::<Conn>::key(&tuple))
-                        && s.name.is_none()
-                })
+                .find(|(_, s)| matches!(s.kind, Kind::Conn(k) if k == key) && s.name.is_none())
                 .map(|(i, _)| i)
                 .ok_or(Errno::ECONNRESET)?,
         };
@@ -631,7 +629,7 @@ impl Host {
                 // Established connections not yet accepted are reset (Linux
                 // inet_csk_listen_stop → inet_child_forget; FreeBSD soabort → tcp_drop).
                 // Nobody can accept them any more: they are orphans, dropped once reset.
-                for t in ready {
+                for t in ready.into_iter().map(TupleMap::<Conn>::tuple) {
                     if let Some(cid) = self.conns.get(&t).map(|c| c.id) {
                         if let Some(cs) = self.socks.get_mut(cid) {
                             cs.closed = true;

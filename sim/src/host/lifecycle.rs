@@ -35,13 +35,25 @@ impl Host {
             }
         }
         // 2. state changes, in 4-tuple order; collected first (only the connections that
-        // changed or wait in TIME-WAIT), sorted (the map's order is its hasher's), then
-        // handled, since handling may remove connections.
+        // changed, their new state recorded, or wait in TIME-WAIT), sorted (the map's order is
+        // its hasher's), then handled, since handling may remove connections.
         self.scratch.clear();
-        for (k, c) in self.conns.iter() {
+        for (k, c) in self.conns.iter_mut() {
             let new = self.sockets.get::<tcp::Socket>(c.handle).state();
             if new != c.state || new == State::TimeWait {
-                self.scratch.push((k, c.state, new));
+                let old = std::mem::replace(&mut c.state, new);
+                self.scratch.push(Changed {
+                    k,
+                    old,
+                    new,
+                    id: c.id,
+                    incarnation: c.incarnation,
+                    listener: c.listener,
+                    rst_in: c.rst_in,
+                    iss: c.wire_iss,
+                    war: c.war,
+                    h3_signs: c.active_open && c.rst_from_no_connection && c.oracle.readable() == 0,
+                });
             }
         }
         if self.scratch.is_empty() {
@@ -51,32 +63,35 @@ impl Host {
         if todo.len() > 1 {
             sort_by_key(&mut todo);
         }
-        for &(k, old, new) in &todo {
-            if new != old {
-                self.on_state_change(now, k, old, new);
+        for ch in &todo {
+            if ch.new != ch.old {
+                self.on_state_change(now, ch);
             }
-            if new == State::TimeWait {
-                self.try_takeover(now, k);
+            if ch.new == State::TimeWait {
+                self.try_takeover(now, ch.k);
             }
         }
         self.scratch = todo;
     }
 
-    /// Connection `k` (its 4-tuple's [`TupleMap::key`]) went from `old` to `new`: the socket, the
+    /// A connection went from `old` to `new` (`ch`, its state already `new`): the socket, the
     /// listen queue and the table follow; a connection that ended is removed. Out of line:
     /// it runs once per state change, [`Host::after_poll`] after every poll.
     #[inline(never)]
-    pub(super) fn on_state_change(&mut self, now: Instant, k: u128, old: State, new: State) {
+    fn on_state_change(&mut self, now: Instant, ch: &Changed) {
+        let &Changed {
+            k,
+            old,
+            new,
+            id,
+            incarnation: inc,
+            listener,
+            rst_in,
+            iss,
+            war,
+            h3_signs,
+        } = ch;
         let t = || TupleMap::<Conn>::tuple(k);
-        let c = self
-            .conns
-            .get_mut_by_key(k)
-            .expect("caller iterates live conns");
-        c.state = new;
-        let (id, inc, listener, rst_in, iss, war) =
-            (c.id, c.incarnation, c.listener, c.rst_in, c.wire_iss, c.war);
-        // RFC 1337 H3's signs in the connection itself (read where it ends, below).
-        let h3_signs = c.active_open && c.rst_from_no_connection && c.oracle.readable() == 0;
         self.wake(id);
         ev!(
             self,
@@ -108,7 +123,7 @@ impl Host {
             }) = self.socks.get_mut(lid)
             {
                 if pending.remove(&k) {
-                    ready.push_back(t());
+                    ready.push_back(k);
                 }
             }
         }
@@ -155,8 +170,7 @@ impl Host {
                 {
                     pending.remove(&k);
                     if new == State::Listen {
-                        let t = t();
-                        ready.retain(|x| *x != t);
+                        ready.retain(|x| *x != k);
                     }
                 }
             }
@@ -202,9 +216,30 @@ impl Host {
     }
 }
 
+/// A connection whose state smoltcp changed (or that waits in TIME-WAIT), as the walk after a
+/// poll found it: what [`Host::on_state_change`] reads of it. Handling one change touches no
+/// other connection, so what the walk read still holds when each is handled.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Changed {
+    /// The connection's 4-tuple as a [`TupleMap::key`].
+    k: u128,
+    old: State,
+    new: State,
+    id: SocketId,
+    incarnation: u32,
+    listener: Option<SocketId>,
+    rst_in: bool,
+    /// The ISS on the wire.
+    iss: Option<SeqNum>,
+    /// The ACK war in progress, (ACKs, since).
+    war: (u64, Instant),
+    /// RFC 1337 H3's signs in the connection itself (read where it ends).
+    h3_signs: bool,
+}
+
 /// Sorts state changes by 4-tuple (the key orders as the 4-tuple does). Out of line: a poll
 /// rarely changes more than one connection.
 #[inline(never)]
-fn sort_by_key(todo: &mut [(u128, State, State)]) {
-    todo.sort_unstable_by_key(|a| a.0);
+fn sort_by_key(todo: &mut [Changed]) {
+    todo.sort_unstable_by_key(|a| a.k);
 }

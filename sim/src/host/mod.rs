@@ -30,7 +30,7 @@ use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::socket::tcp::{self, State};
 use smoltcp::time::Instant as SInstant;
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpListenEndpoint};
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use twsim_model::time_wait::SynInTimeWait;
 pub use twsim_model::ConnEnd;
@@ -49,11 +49,54 @@ enum Kind {
     Listener {
         backlog: u32,
         /// Half-open connections, as [`TupleMap::key`]s (ordered as their 4-tuples).
-        pending: BTreeSet<u128>,
-        ready: VecDeque<FourTuple>,
+        pending: KeySet,
+        /// Established connections waiting for `accept()`, as [`TupleMap::key`]s, oldest first.
+        ready: VecDeque<u128>,
     },
     /// A connection socket: its 4-tuple as a [`TupleMap::key`].
     Conn(u128),
+}
+
+/// A set of [`TupleMap::key`]s in increasing order (a listener's half-open connections, a few
+/// at a time): one sorted vector, which keeps its capacity as keys come and go.
+#[derive(Debug, Default)]
+struct KeySet(Vec<u128>);
+
+impl KeySet {
+    /// Adds `k`; false if it was there.
+    fn insert(&mut self, k: u128) -> bool {
+        match self.0.binary_search(&k) {
+            Ok(_) => false,
+            Err(i) => {
+                self.0.insert(i, k);
+                true
+            }
+        }
+    }
+
+    /// Removes `k`; false if it was not there.
+    fn remove(&mut self, k: &u128) -> bool {
+        match self.0.binary_search(k) {
+            Ok(i) => {
+                self.0.remove(i);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl IntoIterator for KeySet {
+    type Item = u128;
+    type IntoIter = std::vec::IntoIter<u128>;
+    /// The keys in increasing order.
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
 }
 
 #[derive(Debug)]
@@ -253,8 +296,8 @@ pub struct Host {
     /// Whether to record [`Event`]s (off for benchmarks and sweeps).
     pub record: bool,
     pool: Vec<tcp::Socket<'static>>,
-    /// Reused buffer of [`Host::after_poll`] (4-tuples as [`TupleMap::key`]s).
-    scratch: Vec<(u128, State, State)>,
+    /// Reused buffer of [`Host::after_poll`]: the state changes it found.
+    scratch: Vec<lifecycle::Changed>,
     /// TIME-WAIT records a SYN reopened, kept until the new connection proves genuine
     /// (RFC 1122 §4.2.2.13 policies).
     reopened: TupleMap<TimeWaitRecord>,
@@ -447,25 +490,15 @@ impl Host {
         }
         // Timestamps are milliseconds of virtual time, wrapping modulo 2³².
         TS_CLOCK.with(|c| c.set((now.micros() / 1000) as u32));
-        // smoltcp sends at most one segment per socket per poll; poll again while it reports
-        // progress and a socket still has something to send now (its `poll_at` is now: the
-        // test smoltcp's own dispatch makes, so the polls skipped would have sent nothing).
-        // Anything left for this instant shows in poll_at, which the event loop reads.
-        let at = sinstant(now);
-        for _ in 0..64 {
-            let sent_before = self.dev.tx.len();
-            let r = self.iface.poll(at, &mut self.dev, &mut self.sockets);
-            self.smol_at = None;
-            self.after_poll(now, sent_before);
-            if r == smoltcp::iface::PollResult::None {
-                break;
-            }
-            let next = self.iface.poll_at(at, &self.sockets);
-            if next.is_none_or(|t| t > at) {
-                self.smol_at = Some(next);
-                break;
-            }
-        }
+        // One poll: smoltcp processes every segment queued and dispatches until no socket
+        // sends anything more at this instant (`Interface::poll`), and what the host layer
+        // does after it only removes sockets. Anything left for this instant shows in
+        // poll_at, which the event loop reads.
+        let sent_before = self.dev.tx.len();
+        self.iface
+            .poll(sinstant(now), &mut self.dev, &mut self.sockets);
+        self.smol_at = None;
+        self.after_poll(now, sent_before);
     }
 
     /// [`Host::poll`] if anything is due now (a socket with something to send, a timer, a

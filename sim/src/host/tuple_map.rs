@@ -7,7 +7,7 @@ use twsim_model::FourTuple;
 /// A map keyed by IPv4 4-tuple, stored under [`TupleMap::key`]: one 128-bit word that hashes
 /// in one call and compares in one instruction pair (a [`FourTuple`] is two 32-byte
 /// `SocketAddr`s). The word orders as the 4-tuple does, so a walk that sorts by key sorts by
-/// 4-tuple. Looked up by hash ([`crate::FixedMap`]): walks go through [`TupleMap::iter`], whose
+/// 4-tuple. Looked up by hash ([`crate::FixedMap`]): walks go through [`TupleMap::iter_mut`], whose
 /// order is the hasher's, and callers sort what they collect.
 #[derive(Debug)]
 pub(super) struct TupleMap<V>(crate::FixedMap<u128, V>);
@@ -105,9 +105,10 @@ impl<V> TupleMap<V> {
         self.0.is_empty()
     }
 
-    /// Every entry with its key, in the hasher's order (sort before acting on the order).
-    pub(super) fn iter(&self) -> impl Iterator<Item = (u128, &V)> {
-        self.0.iter().map(|(k, v)| (*k, v))
+    /// Every entry with its key, mutably, in the hasher's order (sort before acting on the
+    /// order).
+    pub(super) fn iter_mut(&mut self) -> impl Iterator<Item = (u128, &mut V)> {
+        self.0.iter_mut().map(|(k, v)| (*k, v))
     }
 }
 
