@@ -92,12 +92,14 @@ impl<V> IdMap<V> {
             self.insert_in_new_page(id, v);
             return None;
         };
-        let old = page.slots[s].replace(v);
-        if old.is_none() {
-            page.used += 1;
-            self.len += 1;
+        let slot = &mut page.slots[s];
+        if let Some(old) = slot {
+            return Some(std::mem::replace(old, v));
         }
-        old
+        *slot = Some(v);
+        page.used += 1;
+        self.len += 1;
+        None
     }
 
     /// [`IdMap::insert`] into a page not allocated yet.

@@ -161,11 +161,7 @@ impl AddressTable {
         );
         let child = match self.entries.get(listener) {
             Some(parent) => child_of(parent, listener, tuple),
-            None => child_of(
-                &self.tw_entry(listener).ok_or(Errno::EBADF)?,
-                listener,
-                tuple,
-            ),
+            None => self.child_of_tw(listener, tuple)?,
         };
         if self.tw.slot_of_tuple(&tuple).is_some() {
             return Err(Errno::EADDRNOTAVAIL);
@@ -179,6 +175,17 @@ impl AddressTable {
         self.entries.insert(id, child);
         self.hold_port(id, tuple.local.port(), false);
         Ok(id)
+    }
+}
+
+impl AddressTable {
+    /// The child entry of [`AddressTable::accept_child`] for a `listener` in TIME-WAIT.
+    /// Errors: EBADF if `listener` is not in the table.
+    #[cold]
+    #[inline(never)]
+    fn child_of_tw(&self, listener: SocketId, tuple: FourTuple) -> Result<Entry, Errno> {
+        let parent = self.tw_entry(listener).ok_or(Errno::EBADF)?;
+        Ok(child_of(&parent, listener, tuple))
     }
 }
 

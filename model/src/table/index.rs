@@ -126,6 +126,26 @@ impl IdSet {
         }
     }
 
+    /// The one id, if the set holds exactly one.
+    #[inline]
+    pub(super) fn only(&self) -> Option<SocketId> {
+        match self {
+            IdSet::Inline(1, a) => Some(a[0]),
+            IdSet::Inline(..) => None,
+            s => s.only_spilled(),
+        }
+    }
+
+    /// [`IdSet::only`] of a list or a tree.
+    #[inline(never)]
+    fn only_spilled(&self) -> Option<SocketId> {
+        let mut ids = self.iter();
+        match (ids.next(), ids.next()) {
+            (Some(id), None) => Some(*id),
+            _ => None,
+        }
+    }
+
     pub(super) fn is_empty(&self) -> bool {
         match self {
             IdSet::Tree(t) => t.is_empty(),
@@ -133,7 +153,8 @@ impl IdSet {
         }
     }
 
-    pub(super) fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         match self {
             IdSet::Tree(t) => t.len(),
             s => s.as_slice().map_or(0, <[SocketId]>::len),
@@ -315,85 +336,131 @@ impl<K: PackV4 + Hash + Eq, V> PackedMap<K, V> {
     pub(super) fn get(&self, k: &K) -> Option<&V> {
         match k.pack_v4() {
             Some(p) => self.v4.get(&p),
-            None => self.other.get(k),
+            None => self.other_get(k),
         }
     }
 
     pub(super) fn insert(&mut self, k: K, v: V) -> Option<V> {
         match k.pack_v4() {
             Some(p) => self.v4.insert(p, v),
-            None => self.other.insert(k, v),
+            None => self.other_insert(k, v),
         }
     }
 
     /// Inserts `v` under `k` unless `k` is present; returns whether it did.
     pub(super) fn insert_new(&mut self, k: K, v: V) -> bool {
-        fn put<Q: Hash + Eq, V>(m: &mut FixedMap<Q, V>, k: Q, v: V) -> bool {
-            match m.entry(k) {
-                Slot::Vacant(e) => {
-                    e.insert(v);
-                    true
-                }
-                Slot::Occupied(_) => false,
-            }
-        }
         match k.pack_v4() {
-            Some(p) => put(&mut self.v4, p, v),
-            None => put(&mut self.other, k, v),
+            Some(p) => put_new(&mut self.v4, p, v),
+            None => self.other_insert_new(k, v),
         }
     }
 
     pub(super) fn remove(&mut self, k: &K) -> Option<V> {
         match k.pack_v4() {
             Some(p) => self.v4.remove(&p),
-            None => self.other.remove(k),
+            None => self.other_remove(k),
         }
     }
 
     /// Applies `f` to `k`'s value, if any, and removes the entry if `f` says so.
     pub(super) fn update(&mut self, k: K, f: impl FnOnce(&mut V) -> bool) {
         match k.pack_v4() {
-            Some(p) => {
-                if let Slot::Occupied(mut o) = self.v4.entry(p) {
-                    if f(o.get_mut()) {
-                        o.remove();
-                    }
-                }
-            }
-            None => {
-                if let Slot::Occupied(mut o) = self.other.entry(k) {
-                    if f(o.get_mut()) {
-                        o.remove();
-                    }
-                }
-            }
+            Some(p) => update_in(&mut self.v4, p, f),
+            None => self.other_update(k, f),
         }
     }
 
     /// Inserts `new()` under `k` if `k` is absent, else applies `f` to its value.
     pub(super) fn upsert(&mut self, k: K, new: impl FnOnce() -> V, f: impl FnOnce(&mut V)) {
-        fn put<Q: Hash + Eq, V>(
-            m: &mut FixedMap<Q, V>,
-            k: Q,
-            new: impl FnOnce() -> V,
-            f: impl FnOnce(&mut V),
-        ) {
-            match m.entry(k) {
-                Slot::Vacant(e) => {
-                    e.insert(new());
-                }
-                Slot::Occupied(mut o) => f(o.get_mut()),
-            }
-        }
         match k.pack_v4() {
-            Some(p) => put(&mut self.v4, p, new, f),
-            None => put(&mut self.other, k, new, f),
+            Some(p) => upsert_in(&mut self.v4, p, new, f),
+            None => self.other_upsert(k, new, f),
         }
+    }
+
+    /// [`PackedMap::get`] of a key that does not pack.
+    #[cold]
+    #[inline(never)]
+    fn other_get(&self, k: &K) -> Option<&V> {
+        self.other.get(k)
+    }
+
+    /// [`PackedMap::insert`] of a key that does not pack.
+    #[cold]
+    #[inline(never)]
+    fn other_insert(&mut self, k: K, v: V) -> Option<V> {
+        self.other.insert(k, v)
+    }
+
+    /// [`PackedMap::insert_new`] of a key that does not pack.
+    #[cold]
+    #[inline(never)]
+    fn other_insert_new(&mut self, k: K, v: V) -> bool {
+        put_new(&mut self.other, k, v)
+    }
+
+    /// [`PackedMap::remove`] of a key that does not pack.
+    #[cold]
+    #[inline(never)]
+    fn other_remove(&mut self, k: &K) -> Option<V> {
+        self.other.remove(k)
+    }
+
+    /// [`PackedMap::update`] of a key that does not pack.
+    #[cold]
+    #[inline(never)]
+    fn other_update(&mut self, k: K, f: impl FnOnce(&mut V) -> bool) {
+        update_in(&mut self.other, k, f);
+    }
+
+    /// [`PackedMap::upsert`] of a key that does not pack.
+    #[cold]
+    #[inline(never)]
+    fn other_upsert(&mut self, k: K, new: impl FnOnce() -> V, f: impl FnOnce(&mut V)) {
+        upsert_in(&mut self.other, k, new, f);
     }
 
     #[cfg(test)]
     fn len(&self) -> usize {
         self.v4.len() + self.other.len()
+    }
+}
+
+/// Inserts `v` under `k` unless `k` is present; returns whether it did.
+#[inline]
+fn put_new<Q: Hash + Eq, V>(m: &mut FixedMap<Q, V>, k: Q, v: V) -> bool {
+    match m.entry(k) {
+        Slot::Vacant(e) => {
+            e.insert(v);
+            true
+        }
+        Slot::Occupied(_) => false,
+    }
+}
+
+/// Applies `f` to `k`'s value in `m`, if any, and removes the entry if `f` says so.
+#[inline]
+fn update_in<Q: Hash + Eq, V>(m: &mut FixedMap<Q, V>, k: Q, f: impl FnOnce(&mut V) -> bool) {
+    if let Slot::Occupied(mut o) = m.entry(k) {
+        if f(o.get_mut()) {
+            o.remove();
+        }
+    }
+}
+
+/// Inserts `new()` under `k` in `m` if `k` is absent, else applies `f` to its value.
+#[inline]
+fn upsert_in<Q: Hash + Eq, V>(
+    m: &mut FixedMap<Q, V>,
+    k: Q,
+    new: impl FnOnce() -> V,
+    f: impl FnOnce(&mut V),
+) {
+    match m.entry(k) {
+        Slot::Vacant(e) => {
+            e.insert(new());
+        }
+        Slot::Occupied(mut o) => f(o.get_mut()),
     }
 }
 

@@ -51,20 +51,14 @@ impl AddressTable {
         remote: SocketAddr,
         rand: u32,
     ) -> ListenerVerdict {
-        let stale = self.stale.iter().any(|(addr, conns)| {
-            addr.port() == local.port()
-                && !conns.is_empty()
-                && overlaps(addr.ip(), false, local.ip(), false)
-        });
-        if stale {
+        if !self.stale.is_empty() && self.stale_refuses(local) {
             return ListenerVerdict::Refuse { rule: Q177074_RULE };
         }
         // One listener on the port, the usual case: it is the best, alone in its tier and in
         // its SO_REUSEPORT group, so every choice takes it (but the random one, which also
         // remembers its pick), and no list is built.
         if self.cfg.listener_choice != ListenerChoice::Random {
-            if let Some(set) = self.listening.get(&local.port()).filter(|s| s.len() == 1) {
-                let id = *set.iter().next().expect("one listener");
+            if let Some(id) = self.listening.get(&local.port()).and_then(IdSet::only) {
                 let e = &self.entries[&id];
                 let ok = e
                     .local
@@ -76,6 +70,30 @@ impl AddressTable {
                 };
             }
         }
+        self.choose_among_listeners(local, remote, rand)
+    }
+
+    /// Whether a request to `local` meets the address object of a closed listener that still
+    /// serves accepted connections (KB Q177074).
+    #[cold]
+    #[inline(never)]
+    fn stale_refuses(&self, local: SocketAddr) -> bool {
+        self.stale.iter().any(|(addr, conns)| {
+            addr.port() == local.port()
+                && !conns.is_empty()
+                && overlaps(addr.ip(), false, local.ip(), false)
+        })
+    }
+
+    /// [`AddressTable::choose_listener`] past its one-listener case: the listeners of `local`
+    /// by the profile's [`ListenerChoice`].
+    #[inline(never)]
+    fn choose_among_listeners(
+        &mut self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        rand: u32,
+    ) -> ListenerVerdict {
         let found = self.listeners_for(local);
         let Some(&best) = found.first() else {
             return ListenerVerdict::None;

@@ -34,7 +34,7 @@ use crate::profile::{
 use crate::state::TcpState;
 use crate::time::Instant;
 use crate::time_wait::{EndReason, SegmentInfo, TimeWaitRecord, TwDecision};
-use index::{IdSet, PackedMap, PortCounts, TupleIndex};
+use index::{IdSet, PackedMap, PortCounts, TakenPorts, TupleIndex};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};

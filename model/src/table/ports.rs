@@ -90,6 +90,30 @@ impl AddressTable {
         }
     }
 
+    /// How far the scan of [`AddressTable::connect_port`] may move on from `port` (taken,
+    /// `left` ports before the end of the range, every `step`-th one scanned): to the next
+    /// port of its parity after its word when every port of that parity from `port` to the
+    /// end of its word (or of the range) is taken by a 4-tuple to the destination (`taken`)
+    /// or, where connecting sockets share ports, held by an explicit bind.
+    #[inline(never)]
+    fn skip_taken(&self, taken: &TakenPorts<'_>, port: u16, step: u32, left: u32) -> Option<u32> {
+        let w = usize::from(port >> 6);
+        let explicit = if self.cfg.connect_shares_ports {
+            self.explicit.word(w)
+        } else {
+            0
+        };
+        let bit = u32::from(port & 63);
+        let lane = if step == 2 {
+            0x5555_5555_5555_5555u64 << (bit & 1)
+        } else {
+            u64::MAX
+        };
+        let rest = (u64::MAX << bit) & lane;
+        ((taken.word(w) | explicit) & rest == rest)
+            .then(|| (64 - bit).min(left).div_ceil(step) * step)
+    }
+
     pub(super) fn connect_port(
         &mut self,
         src: IpAddr,
@@ -134,10 +158,6 @@ impl AddressTable {
         // those of the port-by-port loop; only taken ports are skipped. Off when a taken
         // 4-tuple may be reusable, and for an odd range with step 2 (its wrap changes parity).
         let skip_ok = skip_words && !reuse_possible && (step == 1 || n.is_multiple_of(2));
-        let blocked_word = |w: usize| {
-            let explicit = if shares { self.explicit.word(w) } else { 0 };
-            taken.word(w) | explicit
-        };
         for parity in 0..step {
             let mut i = 0;
             while i < n {
@@ -147,18 +167,8 @@ impl AddressTable {
                 let explicit = shares && self.explicit.any(port);
                 let tuple_taken = taken.contains(port);
                 if skip_ok && (explicit || tuple_taken) {
-                    let bit = u32::from(port & 63);
-                    let lane = if step == 2 {
-                        0x5555_5555_5555_5555u64 << (bit & 1)
-                    } else {
-                        u64::MAX
-                    };
-                    let rest = (u64::MAX << bit) & lane;
-                    if blocked_word(usize::from(port >> 6)) & rest == rest {
-                        // Every port of this parity from `port` to the end of its word (or of
-                        // the range) is taken: go to the next one after them.
-                        let span = (64 - bit).min(n - idx);
-                        i += span.div_ceil(step) * step;
+                    if let Some(skip) = self.skip_taken(&taken, port, step, n - idx) {
+                        i += skip;
                         continue;
                     }
                 }

@@ -89,14 +89,34 @@ impl AddressTable {
         }
         self.entries.discard(id);
         self.forget_stale(id);
-        if let (true, Some(addr), true) = (listening, local, self.cfg.stale_listener_refuses) {
+        if let Some(l) = local {
+            if self.release_port(id, l.port()) && !port_by_connect {
+                self.explicit.sub(l.port());
+            }
+            if listening {
+                self.unlisten(id, l);
+            }
+        }
+        if let (Some(remote), Some(l)) = (remote, local) {
+            self.by_tuple.remove(&FourTuple::new(l, remote));
+        }
+        None
+    }
+
+    /// The listener `id`, bound to `addr` and just removed from the entries and the holders of
+    /// its port, leaves the listeners of the port; with
+    /// [`ProfileConfig::stale_listener_refuses`] its address object stays behind while
+    /// connections it accepted are still connected (KB Q177074, see [`AddressTable::remove`]).
+    #[cold]
+    #[inline(never)]
+    fn unlisten(&mut self, id: SocketId, addr: SocketAddr) {
+        if self.cfg.stale_listener_refuses {
             let live: BTreeSet<SocketId> = self
                 .by_port
                 .get(&addr.port())
                 .into_iter()
                 .flatten()
                 .filter(|c| {
-                    // `id` itself is still indexed by port here.
                     self.entries.get(**c).is_some_and(|c| {
                         c.accepted_from == Some(id)
                             && matches!(c.state, TableState::Connected { .. })
@@ -108,23 +128,12 @@ impl AddressTable {
                 self.stale.entry(addr).or_default().extend(live);
             }
         }
-        if let Some(l) = local {
-            if self.release_port(id, l.port()) && !port_by_connect {
-                self.explicit.sub(l.port());
-            }
-            if listening {
-                if let Some(set) = self.listening.get_mut(&l.port()) {
-                    set.remove(id);
-                    if set.is_empty() {
-                        self.listening.remove(&l.port());
-                    }
-                }
+        if let Some(set) = self.listening.get_mut(&addr.port()) {
+            set.remove(id);
+            if set.is_empty() {
+                self.listening.remove(&addr.port());
             }
         }
-        if let (Some(remote), Some(l)) = (remote, local) {
-            self.by_tuple.remove(&FourTuple::new(l, remote));
-        }
-        None
     }
 
     /// Removes the TIME-WAIT record in `slot` of the store, with its port and 4-tuple.
