@@ -112,11 +112,13 @@ pub struct Network {
     plain: Vec<Option<Duration>>,
     /// Segments in flight, earliest arrival first; ties in the order they were scheduled.
     queue: BinaryHeap<Reverse<Queued>>,
-    /// The segments the queue refers to, by slot: where each goes, and its packet (`None`
-    /// once delivered); `free` lists the empty slots. Kept apart so that a packet is moved
-    /// into its slot once, not built into a larger value first.
+    /// The segments the queue refers to, by slot: where each goes, and its packet (a list
+    /// of one packet, empty once delivered); `free` lists the empty slots. Kept apart so
+    /// that a packet is moved into its slot once, not built into a larger value first; a
+    /// sender's list of one packet is exchanged with an empty slot's
+    /// ([`Network::send_one_quiet`]), the packet not moved at all.
     heads: Vec<Head>,
-    packets: Vec<Option<Packet>>,
+    packets: Vec<Vec<Packet>>,
     free: Vec<usize>,
     next_seq: u64,
     next_id: u64,
@@ -231,6 +233,19 @@ impl Network {
     /// past the maximum segment lifetime.
     #[inline(always)]
     fn schedule(&mut self, h: Head, pkt: Packet, delay: Duration, fault: Option<usize>) -> Verdict {
+        self.schedule_with(h, delay, fault, |slot| slot.push(pkt))
+    }
+
+    /// [`Network::schedule`] with the packet put into its (empty) slot by `load`, which is
+    /// not called when the segment is dropped.
+    #[inline(always)]
+    fn schedule_with(
+        &mut self,
+        h: Head,
+        delay: Duration,
+        fault: Option<usize>,
+        load: impl FnOnce(&mut Vec<Packet>),
+    ) -> Verdict {
         if delay > self.max_lifetime {
             return Verdict::Dropped {
                 id: h.id,
@@ -244,15 +259,11 @@ impl Network {
         let slot = match self.free.pop() {
             Some(i) => {
                 self.heads[i] = h;
-                self.packets[i] = Some(pkt);
                 i
             }
-            None => {
-                self.heads.push(h);
-                self.packets.push(Some(pkt));
-                self.packets.len() - 1
-            }
+            None => self.new_slot(h),
         };
+        load(&mut self.packets[slot]);
         self.queue.push(Reverse(Queued {
             at,
             seq: self.next_seq,
@@ -265,6 +276,15 @@ impl Network {
             deliver_at: at,
             fault,
         }
+    }
+
+    /// A new empty slot for a segment going as `h` says.
+    #[cold]
+    #[inline(never)]
+    fn new_slot(&mut self, h: Head) -> usize {
+        self.heads.push(h);
+        self.packets.push(Vec::new());
+        self.packets.len() - 1
     }
 
     /// Hands a segment from host `from` to host `to` (None: no host has that address) at
@@ -388,6 +408,34 @@ impl Network {
         self.send(now, from, to, pkt, scratch);
     }
 
+    /// [`Network::send_quiet`] for the one packet in `one` (a list of exactly one packet),
+    /// which it leaves empty: on a plain route to a host, `one`'s list goes into the slot
+    /// as it is, and `one` gets the slot's empty list.
+    #[inline]
+    pub fn send_one_quiet(
+        &mut self,
+        now: Instant,
+        from: usize,
+        to: Option<usize>,
+        one: &mut Vec<Packet>,
+        scratch: &mut Vec<Verdict>,
+    ) {
+        if let Some(to) = to {
+            let route = self.default_route(from, to);
+            if let Some(delay) = self.plain[route] {
+                let id = self.next_id;
+                self.next_id += 1;
+                let head = Head::original(id, now, from, to, route);
+                self.schedule_with(head, delay, None, |slot| std::mem::swap(slot, one));
+                one.clear();
+                return;
+            }
+        }
+        if let Some(pkt) = one.pop() {
+            self.send(now, from, to, pkt, scratch);
+        }
+    }
+
     /// Puts one segment on its route: the route's random loss, then its delay (plus `extra`),
     /// then, with the route's duplication probability, a copy with its own delay. Draws come
     /// from the route's stream in that order.
@@ -454,21 +502,34 @@ impl Network {
             to: h.to,
             route: h.route,
             sent_at: h.sent_at,
-            pkt: self.packets[slot].take()?,
+            pkt: self.packets[slot].pop()?,
         })
     }
 
-    /// Takes the next segment due at or before `now` as its receiver's index and its packet
-    /// ([`Network::pop_due`] without the rest of its head).
+    /// The slot of the next segment due at or before `now`, taken off the queue; its
+    /// packet stays in the slot until [`Network::take`] (before anything else is sent).
     #[inline(always)]
-    pub fn pop_due_packet(&mut self, now: Instant) -> Option<(usize, Packet)> {
+    pub fn pop_due_slot(&mut self, now: Instant) -> Option<usize> {
         if self.queue.peek()?.0.at > now {
             return None;
         }
         let slot = self.queue.pop()?.0.slot;
         self.free.push(slot);
-        let pkt = self.packets[slot].take()?;
-        Some((self.heads[slot].to, pkt))
+        Some(slot)
+    }
+
+    /// The receiver's index and the packet in slot `slot` (from [`Network::pop_due_slot`]).
+    #[inline(always)]
+    pub fn in_slot(&self, slot: usize) -> (usize, &Packet) {
+        (self.heads[slot].to, &self.packets[slot][0])
+    }
+
+    /// Takes the packet out of slot `slot` (from [`Network::pop_due_slot`]).
+    #[inline(always)]
+    pub fn take(&mut self, slot: usize) -> Packet {
+        self.packets[slot]
+            .pop()
+            .expect("a slot just due holds its packet")
     }
 
     /// Segments in flight.
@@ -506,12 +567,14 @@ mod tests {
 
     /// A plain route's shortcut in [`Network::send`] decides what the general path decides:
     /// the same ids, verdicts (a drop past the maximum lifetime included) and deliveries; so
-    /// does [`Network::send_quiet`], verdicts aside.
+    /// do [`Network::send_quiet`] and [`Network::send_one_quiet`], verdicts aside, the
+    /// latter's deliveries taken through [`Network::pop_due_slot`].
     #[test]
     fn a_plain_route_schedules_as_the_general_path_does() {
         let routes = vec![route("a", 1_000, Some(0)), route("b", 2_500, None)];
         let max_lifetime = Duration::from_micros(2_000);
         let mut quiet = Network::new(1, routes.clone(), vec![], max_lifetime);
+        let mut one = Network::new(1, routes.clone(), vec![], max_lifetime);
         let mut fast = Network::new(1, routes.clone(), vec![], max_lifetime);
         let mut general = Network::new(1, routes, vec![], max_lifetime);
         assert!(fast.plain.iter().all(Option::is_some));
@@ -531,12 +594,16 @@ mod tests {
             fast.send(now, from, to, pkt(), &mut v1);
             general.send(now, from, to, pkt(), &mut v2);
             quiet.send_quiet(now, from, to, pkt(), &mut Vec::new());
+            let mut batch = vec![pkt()];
+            one.send_one_quiet(now, from, to, &mut batch, &mut Vec::new());
+            assert!(batch.is_empty());
             assert_eq!(v1, v2);
             verdicts += v1.len();
         }
         assert_eq!(verdicts, 20);
         assert_eq!(fast.in_flight(), general.in_flight());
         assert_eq!(quiet.in_flight(), general.in_flight());
+        assert_eq!(one.in_flight(), general.in_flight());
         let end = Instant::ZERO + Duration::from_micros(1_000_000);
         let key = |s: &InFlight| (s.id, s.to, s.route, s.sent_at, s.pkt.meta.seq);
         loop {
@@ -545,6 +612,12 @@ mod tests {
             assert_eq!(x.as_ref().map(key), y.as_ref().map(key));
             let z = quiet.pop_due(end);
             assert_eq!(z.as_ref().map(key), y.as_ref().map(key));
+            let w = one.pop_due_slot(end).map(|slot| {
+                let (to, seq) = (one.in_slot(slot).0, one.in_slot(slot).1.meta.seq);
+                assert_eq!(one.take(slot).meta.seq, seq);
+                (to, seq)
+            });
+            assert_eq!(w, y.as_ref().map(|s| (s.to, s.pkt.meta.seq)));
             if x.is_none() {
                 break;
             }
