@@ -10,8 +10,7 @@ use crate::rng::{stream, unit};
 use crate::scenario::{Action, Fault, Route};
 use crate::wire::{Packet, SegMeta, TcpFlags};
 use rand_chacha::ChaCha8Rng;
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddrV4;
 use twsim_model::{Duration, Instant};
 
@@ -111,7 +110,7 @@ pub struct Network {
     /// which may change any segment's path.
     plain: Vec<Option<Duration>>,
     /// Segments in flight, earliest arrival first; ties in the order they were scheduled.
-    queue: BinaryHeap<Reverse<Queued>>,
+    queue: Queue,
     /// The segments the queue refers to, by slot: where each goes, and its packet (a list
     /// of one packet, empty once delivered); `free` lists the empty slots. Kept apart so
     /// that a packet is moved into its slot once, not built into a larger value first; a
@@ -134,20 +133,71 @@ struct Queued {
     slot: usize,
 }
 
-impl PartialEq for Queued {
-    fn eq(&self, o: &Self) -> bool {
-        (self.at, self.seq) == (o.at, o.seq)
+impl Queued {
+    /// Whether `self` arrives before `o` (no two have the same order of scheduling).
+    #[inline(always)]
+    fn before(&self, o: &Queued) -> bool {
+        (self.at, self.seq) < (o.at, o.seq)
     }
 }
-impl Eq for Queued {}
-impl PartialOrd for Queued {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
+
+/// The segments in flight as a binary min-heap of [`Queued`]: each element arrives no
+/// earlier than its parent (element `(i - 1) / 2`).
+struct Queue(Vec<Queued>);
+
+impl Queue {
+    /// The earliest segment.
+    #[inline(always)]
+    fn peek(&self) -> Option<&Queued> {
+        self.0.first()
     }
-}
-impl Ord for Queued {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(o.at, o.seq))
+
+    /// Adds `q`, moving it up past every parent that arrives after it.
+    #[inline(always)]
+    fn push(&mut self, q: Queued) {
+        let h = &mut self.0;
+        let mut i = h.len();
+        h.push(q);
+        while i > 0 {
+            let parent = (i - 1) / 2;
+            if !h[i].before(&h[parent]) {
+                break;
+            }
+            h.swap(i, parent);
+            i = parent;
+        }
+    }
+
+    /// Takes the earliest segment out: the last element takes its place and moves down
+    /// past every child that arrives before it.
+    #[inline(always)]
+    fn pop(&mut self) -> Option<Queued> {
+        let h = &mut self.0;
+        let last = h.pop()?;
+        if h.is_empty() {
+            return Some(last);
+        }
+        let top = std::mem::replace(&mut h[0], last);
+        let n = h.len();
+        let mut i = 0;
+        loop {
+            let left = 2 * i + 1;
+            if left >= n {
+                break;
+            }
+            let right = left + 1;
+            let c = if right < n && h[right].before(&h[left]) {
+                right
+            } else {
+                left
+            };
+            if !h[c].before(&h[i]) {
+                break;
+            }
+            h.swap(i, c);
+            i = c;
+        }
+        Some(top)
     }
 }
 
@@ -189,7 +239,7 @@ impl Network {
             faults,
             fault_state,
             max_lifetime,
-            queue: BinaryHeap::new(),
+            queue: Queue(Vec::new()),
             heads: Vec::new(),
             packets: Vec::new(),
             free: Vec::new(),
@@ -264,11 +314,11 @@ impl Network {
             None => self.new_slot(h),
         };
         load(&mut self.packets[slot]);
-        self.queue.push(Reverse(Queued {
+        self.queue.push(Queued {
             at,
             seq: self.next_seq,
             slot,
-        }));
+        });
         Verdict::Scheduled {
             id: h.id,
             dup_of: h.dup_of,
@@ -483,16 +533,16 @@ impl Network {
 
     /// When the next segment arrives.
     pub fn next_delivery(&self) -> Option<Instant> {
-        self.queue.peek().map(|q| q.0.at)
+        self.queue.peek().map(|q| q.at)
     }
 
     /// Takes the next segment due at or before `now`.
     #[inline(always)]
     pub fn pop_due(&mut self, now: Instant) -> Option<InFlight> {
-        if self.queue.peek()?.0.at > now {
+        if self.queue.peek()?.at > now {
             return None;
         }
-        let slot = self.queue.pop()?.0.slot;
+        let slot = self.queue.pop()?.slot;
         self.free.push(slot);
         let h = self.heads[slot];
         Some(InFlight {
@@ -510,10 +560,10 @@ impl Network {
     /// packet stays in the slot until [`Network::take`] (before anything else is sent).
     #[inline(always)]
     pub fn pop_due_slot(&mut self, now: Instant) -> Option<usize> {
-        if self.queue.peek()?.0.at > now {
+        if self.queue.peek()?.at > now {
             return None;
         }
-        let slot = self.queue.pop()?.0.slot;
+        let slot = self.queue.pop()?.slot;
         self.free.push(slot);
         Some(slot)
     }
@@ -534,12 +584,12 @@ impl Network {
 
     /// Segments in flight.
     pub fn in_flight(&self) -> usize {
-        self.queue.len()
+        self.queue.0.len()
     }
 
     /// Whether no segment is in flight.
     pub fn is_empty(&self) -> bool {
-        self.queue.is_empty()
+        self.queue.0.is_empty()
     }
 
     /// Route name by index.
@@ -622,6 +672,39 @@ mod tests {
                 break;
             }
         }
+    }
+
+    /// The queue gives segments back earliest arrival first, ties in the order they were
+    /// scheduled, however pushes and pops interleave (against an ordered set).
+    #[test]
+    fn the_queue_pops_in_arrival_then_scheduling_order() {
+        let mut q = Queue(Vec::new());
+        let mut reference = BTreeSet::new();
+        let mut x: u64 = 7;
+        for seq in 0..2_000u64 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let at = Instant::ZERO + Duration::from_micros((x >> 33) % 50);
+            q.push(Queued {
+                at,
+                seq,
+                slot: seq as usize,
+            });
+            reference.insert((at, seq));
+            if x >> 62 == 0 {
+                for _ in 0..(x >> 40) % 4 {
+                    let got = q.pop().map(|e| (e.at, e.seq));
+                    assert_eq!(got, reference.pop_first());
+                }
+            }
+            assert_eq!(q.peek().map(|e| (e.at, e.seq)), reference.first().copied());
+        }
+        while let Some(e) = q.pop() {
+            assert_eq!(Some((e.at, e.seq)), reference.pop_first());
+            assert_eq!(e.slot as u64, e.seq);
+        }
+        assert!(reference.is_empty());
     }
 
     /// Fault rules or a route that draws take the general path.
