@@ -10,8 +10,7 @@ use crate::rng::{stream, unit};
 use crate::scenario::{Action, Fault, Route};
 use crate::wire::{Packet, SegMeta, TcpFlags};
 use rand_chacha::ChaCha8Rng;
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddrV4;
 use twsim_model::{Duration, Instant};
 
@@ -111,12 +110,14 @@ pub struct Network {
     /// which may change any segment's path.
     plain: Vec<Option<Duration>>,
     /// Segments in flight, earliest arrival first; ties in the order they were scheduled.
-    queue: BinaryHeap<Reverse<Queued>>,
-    /// The segments the queue refers to, by slot: where each goes, and its packet (`None`
-    /// once delivered); `free` lists the empty slots. Kept apart so that a packet is moved
-    /// into its slot once, not built into a larger value first.
+    queue: Queue,
+    /// The segments the queue refers to, by slot: where each goes, and its packet (a list
+    /// of one packet, empty once delivered); `free` lists the empty slots. Kept apart so
+    /// that a packet is moved into its slot once, not built into a larger value first; a
+    /// sender's list of one packet is exchanged with an empty slot's
+    /// ([`Network::send_one_quiet`]), the packet not moved at all.
     heads: Vec<Head>,
-    packets: Vec<Option<Packet>>,
+    packets: Vec<Vec<Packet>>,
     free: Vec<usize>,
     next_seq: u64,
     next_id: u64,
@@ -132,20 +133,71 @@ struct Queued {
     slot: usize,
 }
 
-impl PartialEq for Queued {
-    fn eq(&self, o: &Self) -> bool {
-        (self.at, self.seq) == (o.at, o.seq)
+impl Queued {
+    /// Whether `self` arrives before `o` (no two have the same order of scheduling).
+    #[inline(always)]
+    fn before(&self, o: &Queued) -> bool {
+        (self.at, self.seq) < (o.at, o.seq)
     }
 }
-impl Eq for Queued {}
-impl PartialOrd for Queued {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
+
+/// The segments in flight as a binary min-heap of [`Queued`]: each element arrives no
+/// earlier than its parent (element `(i - 1) / 2`).
+struct Queue(Vec<Queued>);
+
+impl Queue {
+    /// The earliest segment.
+    #[inline(always)]
+    fn peek(&self) -> Option<&Queued> {
+        self.0.first()
     }
-}
-impl Ord for Queued {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(o.at, o.seq))
+
+    /// Adds `q`, moving it up past every parent that arrives after it.
+    #[inline(always)]
+    fn push(&mut self, q: Queued) {
+        let h = &mut self.0;
+        let mut i = h.len();
+        h.push(q);
+        while i > 0 {
+            let parent = (i - 1) / 2;
+            if !h[i].before(&h[parent]) {
+                break;
+            }
+            h.swap(i, parent);
+            i = parent;
+        }
+    }
+
+    /// Takes the earliest segment out: the last element takes its place and moves down
+    /// past every child that arrives before it.
+    #[inline(always)]
+    fn pop(&mut self) -> Option<Queued> {
+        let h = &mut self.0;
+        let last = h.pop()?;
+        if h.is_empty() {
+            return Some(last);
+        }
+        let top = std::mem::replace(&mut h[0], last);
+        let n = h.len();
+        let mut i = 0;
+        loop {
+            let left = 2 * i + 1;
+            if left >= n {
+                break;
+            }
+            let right = left + 1;
+            let c = if right < n && h[right].before(&h[left]) {
+                right
+            } else {
+                left
+            };
+            if !h[c].before(&h[i]) {
+                break;
+            }
+            h.swap(i, c);
+            i = c;
+        }
+        Some(top)
     }
 }
 
@@ -187,7 +239,7 @@ impl Network {
             faults,
             fault_state,
             max_lifetime,
-            queue: BinaryHeap::new(),
+            queue: Queue(Vec::new()),
             heads: Vec::new(),
             packets: Vec::new(),
             free: Vec::new(),
@@ -231,6 +283,19 @@ impl Network {
     /// past the maximum segment lifetime.
     #[inline(always)]
     fn schedule(&mut self, h: Head, pkt: Packet, delay: Duration, fault: Option<usize>) -> Verdict {
+        self.schedule_with(h, delay, fault, |slot| slot.push(pkt))
+    }
+
+    /// [`Network::schedule`] with the packet put into its (empty) slot by `load`, which is
+    /// not called when the segment is dropped.
+    #[inline(always)]
+    fn schedule_with(
+        &mut self,
+        h: Head,
+        delay: Duration,
+        fault: Option<usize>,
+        load: impl FnOnce(&mut Vec<Packet>),
+    ) -> Verdict {
         if delay > self.max_lifetime {
             return Verdict::Dropped {
                 id: h.id,
@@ -244,20 +309,16 @@ impl Network {
         let slot = match self.free.pop() {
             Some(i) => {
                 self.heads[i] = h;
-                self.packets[i] = Some(pkt);
                 i
             }
-            None => {
-                self.heads.push(h);
-                self.packets.push(Some(pkt));
-                self.packets.len() - 1
-            }
+            None => self.new_slot(h),
         };
-        self.queue.push(Reverse(Queued {
+        load(&mut self.packets[slot]);
+        self.queue.push(Queued {
             at,
             seq: self.next_seq,
             slot,
-        }));
+        });
         Verdict::Scheduled {
             id: h.id,
             dup_of: h.dup_of,
@@ -265,6 +326,15 @@ impl Network {
             deliver_at: at,
             fault,
         }
+    }
+
+    /// A new empty slot for a segment going as `h` says.
+    #[cold]
+    #[inline(never)]
+    fn new_slot(&mut self, h: Head) -> usize {
+        self.heads.push(h);
+        self.packets.push(Vec::new());
+        self.packets.len() - 1
     }
 
     /// Hands a segment from host `from` to host `to` (None: no host has that address) at
@@ -388,6 +458,34 @@ impl Network {
         self.send(now, from, to, pkt, scratch);
     }
 
+    /// [`Network::send_quiet`] for the one packet in `one` (a list of exactly one packet),
+    /// which it leaves empty: on a plain route to a host, `one`'s list goes into the slot
+    /// as it is, and `one` gets the slot's empty list.
+    #[inline]
+    pub fn send_one_quiet(
+        &mut self,
+        now: Instant,
+        from: usize,
+        to: Option<usize>,
+        one: &mut Vec<Packet>,
+        scratch: &mut Vec<Verdict>,
+    ) {
+        if let Some(to) = to {
+            let route = self.default_route(from, to);
+            if let Some(delay) = self.plain[route] {
+                let id = self.next_id;
+                self.next_id += 1;
+                let head = Head::original(id, now, from, to, route);
+                self.schedule_with(head, delay, None, |slot| std::mem::swap(slot, one));
+                one.clear();
+                return;
+            }
+        }
+        if let Some(pkt) = one.pop() {
+            self.send(now, from, to, pkt, scratch);
+        }
+    }
+
     /// Puts one segment on its route: the route's random loss, then its delay (plus `extra`),
     /// then, with the route's duplication probability, a copy with its own delay. Draws come
     /// from the route's stream in that order.
@@ -435,16 +533,16 @@ impl Network {
 
     /// When the next segment arrives.
     pub fn next_delivery(&self) -> Option<Instant> {
-        self.queue.peek().map(|q| q.0.at)
+        self.queue.peek().map(|q| q.at)
     }
 
     /// Takes the next segment due at or before `now`.
     #[inline(always)]
     pub fn pop_due(&mut self, now: Instant) -> Option<InFlight> {
-        if self.queue.peek()?.0.at > now {
+        if self.queue.peek()?.at > now {
             return None;
         }
-        let slot = self.queue.pop()?.0.slot;
+        let slot = self.queue.pop()?.slot;
         self.free.push(slot);
         let h = self.heads[slot];
         Some(InFlight {
@@ -454,31 +552,44 @@ impl Network {
             to: h.to,
             route: h.route,
             sent_at: h.sent_at,
-            pkt: self.packets[slot].take()?,
+            pkt: self.packets[slot].pop()?,
         })
     }
 
-    /// Takes the next segment due at or before `now` as its receiver's index and its packet
-    /// ([`Network::pop_due`] without the rest of its head).
+    /// The slot of the next segment due at or before `now`, taken off the queue; its
+    /// packet stays in the slot until [`Network::take`] (before anything else is sent).
     #[inline(always)]
-    pub fn pop_due_packet(&mut self, now: Instant) -> Option<(usize, Packet)> {
-        if self.queue.peek()?.0.at > now {
+    pub fn pop_due_slot(&mut self, now: Instant) -> Option<usize> {
+        if self.queue.peek()?.at > now {
             return None;
         }
-        let slot = self.queue.pop()?.0.slot;
+        let slot = self.queue.pop()?.slot;
         self.free.push(slot);
-        let pkt = self.packets[slot].take()?;
-        Some((self.heads[slot].to, pkt))
+        Some(slot)
+    }
+
+    /// The receiver's index and the packet in slot `slot` (from [`Network::pop_due_slot`]).
+    #[inline(always)]
+    pub fn in_slot(&self, slot: usize) -> (usize, &Packet) {
+        (self.heads[slot].to, &self.packets[slot][0])
+    }
+
+    /// Takes the packet out of slot `slot` (from [`Network::pop_due_slot`]).
+    #[inline(always)]
+    pub fn take(&mut self, slot: usize) -> Packet {
+        self.packets[slot]
+            .pop()
+            .expect("a slot just due holds its packet")
     }
 
     /// Segments in flight.
     pub fn in_flight(&self) -> usize {
-        self.queue.len()
+        self.queue.0.len()
     }
 
     /// Whether no segment is in flight.
     pub fn is_empty(&self) -> bool {
-        self.queue.is_empty()
+        self.queue.0.is_empty()
     }
 
     /// Route name by index.
@@ -506,12 +617,14 @@ mod tests {
 
     /// A plain route's shortcut in [`Network::send`] decides what the general path decides:
     /// the same ids, verdicts (a drop past the maximum lifetime included) and deliveries; so
-    /// does [`Network::send_quiet`], verdicts aside.
+    /// do [`Network::send_quiet`] and [`Network::send_one_quiet`], verdicts aside, the
+    /// latter's deliveries taken through [`Network::pop_due_slot`].
     #[test]
     fn a_plain_route_schedules_as_the_general_path_does() {
         let routes = vec![route("a", 1_000, Some(0)), route("b", 2_500, None)];
         let max_lifetime = Duration::from_micros(2_000);
         let mut quiet = Network::new(1, routes.clone(), vec![], max_lifetime);
+        let mut one = Network::new(1, routes.clone(), vec![], max_lifetime);
         let mut fast = Network::new(1, routes.clone(), vec![], max_lifetime);
         let mut general = Network::new(1, routes, vec![], max_lifetime);
         assert!(fast.plain.iter().all(Option::is_some));
@@ -531,12 +644,16 @@ mod tests {
             fast.send(now, from, to, pkt(), &mut v1);
             general.send(now, from, to, pkt(), &mut v2);
             quiet.send_quiet(now, from, to, pkt(), &mut Vec::new());
+            let mut batch = vec![pkt()];
+            one.send_one_quiet(now, from, to, &mut batch, &mut Vec::new());
+            assert!(batch.is_empty());
             assert_eq!(v1, v2);
             verdicts += v1.len();
         }
         assert_eq!(verdicts, 20);
         assert_eq!(fast.in_flight(), general.in_flight());
         assert_eq!(quiet.in_flight(), general.in_flight());
+        assert_eq!(one.in_flight(), general.in_flight());
         let end = Instant::ZERO + Duration::from_micros(1_000_000);
         let key = |s: &InFlight| (s.id, s.to, s.route, s.sent_at, s.pkt.meta.seq);
         loop {
@@ -545,10 +662,49 @@ mod tests {
             assert_eq!(x.as_ref().map(key), y.as_ref().map(key));
             let z = quiet.pop_due(end);
             assert_eq!(z.as_ref().map(key), y.as_ref().map(key));
+            let w = one.pop_due_slot(end).map(|slot| {
+                let (to, seq) = (one.in_slot(slot).0, one.in_slot(slot).1.meta.seq);
+                assert_eq!(one.take(slot).meta.seq, seq);
+                (to, seq)
+            });
+            assert_eq!(w, y.as_ref().map(|s| (s.to, s.pkt.meta.seq)));
             if x.is_none() {
                 break;
             }
         }
+    }
+
+    /// The queue gives segments back earliest arrival first, ties in the order they were
+    /// scheduled, however pushes and pops interleave (against an ordered set).
+    #[test]
+    fn the_queue_pops_in_arrival_then_scheduling_order() {
+        let mut q = Queue(Vec::new());
+        let mut reference = BTreeSet::new();
+        let mut x: u64 = 7;
+        for seq in 0..2_000u64 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let at = Instant::ZERO + Duration::from_micros((x >> 33) % 50);
+            q.push(Queued {
+                at,
+                seq,
+                slot: seq as usize,
+            });
+            reference.insert((at, seq));
+            if x >> 62 == 0 {
+                for _ in 0..(x >> 40) % 4 {
+                    let got = q.pop().map(|e| (e.at, e.seq));
+                    assert_eq!(got, reference.pop_first());
+                }
+            }
+            assert_eq!(q.peek().map(|e| (e.at, e.seq)), reference.first().copied());
+        }
+        while let Some(e) = q.pop() {
+            assert_eq!(Some((e.at, e.seq)), reference.pop_first());
+            assert_eq!(e.slot as u64, e.seq);
+        }
+        assert!(reference.is_empty());
     }
 
     /// Fault rules or a route that draws take the general path.

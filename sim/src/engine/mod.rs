@@ -156,13 +156,19 @@ impl<'a> Sim<'a> {
     /// it ([`Sim::due`], [`Sim::changes`]).
     #[inline]
     fn host_mut(&mut self, i: usize) -> &mut Host {
+        self.touch(i);
+        &mut self.hosts[i]
+    }
+
+    /// Forgets what was known of host `i`, about to change ([`Sim::host_mut`]).
+    #[inline(always)]
+    fn touch(&mut self, i: usize) {
         let m = &mut self.marks[i];
         if m.flushed == m.changes {
             self.unflushed += 1;
         }
         m.changes += 1;
         m.due = None;
-        &mut self.hosts[i]
     }
 
     /// The next instant host `i` needs attention ([`Host::poll_at`]), read again only after
@@ -205,6 +211,19 @@ impl<'a> Sim<'a> {
             return;
         }
         // Nothing records the verdicts.
+        let now = self.now;
+        if let [pkt] = &self.spare_tx[..] {
+            let to = self.host_of(*pkt.meta.dst.ip());
+            self.net
+                .send_one_quiet(now, i, to, &mut self.spare_tx, &mut self.verdicts);
+            return;
+        }
+        self.send_each_quiet(i);
+    }
+
+    /// [`Sim::send_spare`] for any number of packets, none recorded.
+    #[inline(never)]
+    fn send_each_quiet(&mut self, i: usize) {
         let now = self.now;
         let hosts = &self.hosts;
         for pkt in self.spare_tx.drain(..) {
@@ -352,6 +371,22 @@ impl<'a> Sim<'a> {
         }
     }
 
+    /// Delivers every segment due now, none recorded; says whether there was one.
+    #[inline(never)]
+    fn deliver_due(&mut self) -> bool {
+        let now = self.now;
+        let mut n = 0u64;
+        while let Some(slot) = self.net.pop_due_slot(now) {
+            n += 1;
+            let (to, pkt) = self.net.in_slot(slot);
+            self.rec.capture(now, &pkt.bytes);
+            self.touch(to);
+            self.hosts[to].deliver(now, self.net.take(slot));
+            self.flush(to);
+        }
+        n != 0
+    }
+
     /// Delivers everything due now and runs every host timer due now.
     fn process_due(&mut self) -> Result<(), String> {
         let now = self.now;
@@ -370,12 +405,7 @@ impl<'a> Sim<'a> {
                     self.flush(to);
                 }
             } else {
-                while let Some((to, pkt)) = self.net.pop_due_packet(now) {
-                    delivered = true;
-                    self.rec.capture(now, &pkt.bytes);
-                    self.host_mut(to).deliver(now, pkt);
-                    self.flush(to);
-                }
+                delivered = self.deliver_due();
             }
             // A host neither delivered to nor polled since its last reading is not due: its
             // remembered answer is still exact.
