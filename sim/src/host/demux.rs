@@ -98,27 +98,27 @@ impl Host {
         if self.track_woken {
             self.woken.push(c.id);
         }
-        // A SYN-ACK names the peer endpoint and its ISS, once smoltcp accepts it.
-        let learn = if flags.contains(TcpFlags::SYN) && c.peer.is_none() {
-            pkt.prov.map(|p| (p.conn, seq))
-        } else {
-            None
-        };
-        if let (Some(p), Some((peer, _))) = (pkt.prov, c.peer) {
-            if p.conn.host == peer.host && p.conn.n > peer.n {
-                // A newer endpoint of the peer's host: the one we synchronized with was an
-                // old incarnation (an old SYN-ACK accepted, e.g. with constant ISNs). The
-                // newer one is the current peer; its ISS follows from its stream offset.
-                let irs = SeqNum(seq.0.wrapping_sub(p.offset).wrapping_sub(1));
-                c.peer = Some((p.conn, irs));
+        // Whether the segment is stale, what a SYN-ACK teaches (the peer endpoint and its ISS,
+        // once smoltcp accepts it), and whether provenance can tell (a SYN-ACK that names the
+        // peer is its own peer's: not stale).
+        let (stale, learn, known) = match (pkt.prov, c.peer) {
+            (Some(p), Some((peer, _))) => {
+                let stale = if p.conn == peer {
+                    None
+                } else {
+                    c.other_endpoint(&p, seq)
+                };
+                (stale, None, true)
             }
-        }
-        let stale = match (pkt.prov, c.peer) {
-            (Some(p), Some((peer, _))) if p.conn != peer => Some(p.incarnation),
-            // Before the SYN-ACK: this end's peer is created by its SYN, so an endpoint born
-            // before this connection is an earlier incarnation's (RFC 1337 Figure 4's ACK).
-            (Some(p), None) if c.active_open && p.born < c.born => Some(p.incarnation),
-            _ => None,
+            (Some(p), None) => {
+                let learn = flags.contains(TcpFlags::SYN).then_some((p.conn, seq));
+                // Before the SYN-ACK: this end's peer is created by its SYN, so an endpoint
+                // born before this connection is an earlier incarnation's (RFC 1337 Figure
+                // 4's ACK).
+                let stale = (c.active_open && p.born < c.born).then_some(p.incarnation);
+                (stale, learn, learn.is_some() || stale.is_some())
+            }
+            (None, _) => (None, None, false),
         };
         // Where the payload lands in the receive stream (the receiver's own arithmetic).
         let start = c
@@ -129,11 +129,10 @@ impl Host {
         let queued = sock.recv_queue();
         let window = sock.recv_capacity().saturating_sub(queued) as u64;
         let send_queue = sock.send_queue();
-        // A SYN-ACK that names the peer is its own peer's: not stale.
-        let known = pkt.prov.is_some() && (c.peer.is_some() || learn.is_some() || stale.is_some());
         let tests = seg_tests(c, pkt, start, window, send_queue);
         if stale.is_some() {
-            self.hazards.count_stale_tests(&tests, c, pkt);
+            self.hazards
+                .count_stale_tests(c, pkt, start, window, send_queue);
         }
         if !tests.paws_ok {
             // RFC 7323 §5.3 R1: not acceptable; acknowledge and drop.
@@ -472,11 +471,37 @@ impl Host {
     }
 }
 
+impl Conn {
+    /// A segment from endpoint `p.conn` (sequence number `seq`), not this connection's peer:
+    /// its incarnation when it is stale; `None` when it is a newer endpoint of the peer's
+    /// host, which becomes the peer (the one this end synchronized with was an old
+    /// incarnation: an old SYN-ACK accepted, e.g. with constant ISNs), its ISS following from
+    /// its stream offset.
+    #[cold]
+    #[inline(never)]
+    fn other_endpoint(&mut self, p: &Provenance, seq: SeqNum) -> Option<u32> {
+        match self.peer {
+            Some((peer, _)) if p.conn.host == peer.host && p.conn.n > peer.n => {
+                let irs = SeqNum(seq.0.wrapping_sub(p.offset).wrapping_sub(1));
+                self.peer = Some((p.conn, irs));
+                None
+            }
+            _ => Some(p.incarnation),
+        }
+    }
+}
+
 /// The receiver's acceptability tests of `pkt` at connection `c` before processing
 /// (`start`: its receive-stream offset; `window`: RCV.WND; `send_queue`: bytes smoltcp
 /// holds to send).
-#[inline]
-fn seg_tests(c: &Conn, pkt: &Packet, start: u64, window: u64, send_queue: usize) -> SegTests {
+#[inline(always)]
+pub(super) fn seg_tests(
+    c: &Conn,
+    pkt: &Packet,
+    start: u64,
+    window: u64,
+    send_queue: usize,
+) -> SegTests {
     let seg = &pkt.meta;
     // (Offsets taken modulo 2³², as sequence numbers are.)
     let w = window.min(u64::from(u32::MAX)) as u32;

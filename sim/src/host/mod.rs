@@ -700,10 +700,19 @@ pub use oracle::{Arrival, Hazards, Outcome, ACK_WAR_MIN};
 
 impl Hazards {
     /// Counts stale arrival `pkt` at live connection `c` in the acceptance funnel (SEQ → ACK
-    /// → PAWS) and adds its probability of acceptance to the expectation.
+    /// → PAWS) and adds its probability of acceptance to the expectation (`start`,
+    /// `window`, `send_queue`: as [`demux::seg_tests`] takes them).
     #[cold]
     #[inline(never)]
-    fn count_stale_tests(&mut self, t: &SegTests, c: &Conn, pkt: &Packet) {
+    fn count_stale_tests(
+        &mut self,
+        c: &Conn,
+        pkt: &Packet,
+        start: u64,
+        window: u64,
+        send_queue: usize,
+    ) {
+        let t = &demux::seg_tests(c, pkt, start, window, send_queue);
         self.stale_arrivals += 1;
         self.stale_seq_ok += u64::from(t.seq_ok);
         self.stale_ack_ok += u64::from(t.seq_ok && t.ack_ok);
