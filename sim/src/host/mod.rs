@@ -214,11 +214,14 @@ impl Conn {
     fn ack_range(&self, send_queue: usize) -> Option<(SeqNum, SeqNum)> {
         let iss = self.wire_iss?;
         let una = self.snd_una.unwrap_or(iss);
-        let (syn, fin) = match self.state {
-            State::SynSent | State::SynReceived => (1, 0),
-            State::FinWait1 | State::LastAck | State::Closing => (0, 1),
-            _ => (0, 0),
-        };
+        // Bit `state as u32` set: a SYN (SYN-SENT, SYN-RECEIVED) or a FIN (FIN-WAIT-1,
+        // CLOSING, LAST-ACK) of this end is unacknowledged.
+        const SYN_STATES: u32 = (1 << State::SynSent as u32) | (1 << State::SynReceived as u32);
+        const FIN_STATES: u32 = (1 << State::FinWait1 as u32)
+            | (1 << State::Closing as u32)
+            | (1 << State::LastAck as u32);
+        let bit = self.state as u32;
+        let (syn, fin) = ((SYN_STATES >> bit) & 1, (FIN_STATES >> bit) & 1);
         Some((
             una.wrapping_add(syn),
             una.wrapping_add(send_queue as u32 + syn + fin),
