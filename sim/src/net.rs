@@ -476,8 +476,10 @@ impl Network {
                 let id = self.next_id;
                 self.next_id += 1;
                 let head = Head::original(id, now, from, to, route);
-                self.schedule_with(head, delay, None, |slot| std::mem::swap(slot, one));
-                one.clear();
+                let load = |slot: &mut Vec<Packet>| std::mem::swap(slot, one);
+                if let Verdict::Dropped { .. } = self.schedule_with(head, delay, None, load) {
+                    one.clear();
+                }
                 return;
             }
         }
