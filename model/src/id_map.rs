@@ -147,13 +147,18 @@ impl<V> IdMap<V> {
     }
 
     /// Takes the value of `id` out of the map.
+    #[inline]
     pub fn remove(&mut self, id: SocketId) -> Option<V> {
         let (p, s) = split(id);
         let k = p.checked_sub(self.first)? as usize;
         let page = self.pages.get_mut(k)?.as_deref_mut()?;
         let v = page.slots[s].take()?;
         page.used -= 1;
-        self.emptied(k);
+        self.len -= 1;
+        // Ids grow into the last page: it stays. Any other page is freed once empty.
+        if page.used == 0 && k + 1 < self.pages.len() {
+            self.free_page(k);
+        }
         Some(v)
     }
 
@@ -172,19 +177,21 @@ impl<V> IdMap<V> {
         }
         page.slots[s] = None;
         page.used -= 1;
-        self.emptied(k);
+        self.len -= 1;
+        // Ids grow into the last page: it stays. Any other page is freed once empty.
+        if page.used == 0 && k + 1 < self.pages.len() {
+            self.free_page(k);
+        }
         true
     }
 
-    /// A value left page `k`.
-    fn emptied(&mut self, k: usize) {
-        self.len -= 1;
-        if self.pages[k].as_ref().is_some_and(|p| p.used == 0) && k + 1 < self.pages.len() {
-            // Ids grow into the last page: it stays. Any other page is freed.
-            let empty = self.pages[k].take();
-            if self.spare.is_none() {
-                self.spare = empty;
-            }
+    /// Frees page `k`, left empty (kept as the spare page if there is none).
+    #[cold]
+    #[inline(never)]
+    fn free_page(&mut self, k: usize) {
+        let empty = self.pages[k].take();
+        if self.spare.is_none() {
+            self.spare = empty;
         }
     }
 
