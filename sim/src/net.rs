@@ -446,16 +446,29 @@ impl Network {
         pkt: Packet,
         scratch: &mut Vec<Verdict>,
     ) {
-        if let Some(to) = to {
-            let route = self.default_route(from, to);
-            if let Some(delay) = self.plain[route] {
-                let id = self.next_id;
-                self.next_id += 1;
-                self.schedule(Head::original(id, now, from, to, route), pkt, delay, None);
-                return;
-            }
+        if let Some((head, delay)) = self.plain_head(now, from, to) {
+            self.schedule(head, pkt, delay, None);
+            return;
         }
         self.send(now, from, to, pkt, scratch);
+    }
+
+    /// The head and delay of a segment from `from` to host `to` whose route is plain (no
+    /// fault rules, loss, duplication or jitter), its id taken as `send` would take it;
+    /// `None` (no id taken) for any other.
+    #[inline(always)]
+    fn plain_head(
+        &mut self,
+        now: Instant,
+        from: usize,
+        to: Option<usize>,
+    ) -> Option<(Head, Duration)> {
+        let to = to?;
+        let route = self.default_route(from, to);
+        let delay = self.plain[route]?;
+        let id = self.next_id;
+        self.next_id += 1;
+        Some((Head::original(id, now, from, to, route), delay))
     }
 
     /// [`Network::send_quiet`] for the one packet in `one` (a list of exactly one packet),
@@ -470,18 +483,12 @@ impl Network {
         one: &mut Vec<Packet>,
         scratch: &mut Vec<Verdict>,
     ) {
-        if let Some(to) = to {
-            let route = self.default_route(from, to);
-            if let Some(delay) = self.plain[route] {
-                let id = self.next_id;
-                self.next_id += 1;
-                let head = Head::original(id, now, from, to, route);
-                let load = |slot: &mut Vec<Packet>| std::mem::swap(slot, one);
-                if let Verdict::Dropped { .. } = self.schedule_with(head, delay, None, load) {
-                    one.clear();
-                }
-                return;
+        if let Some((head, delay)) = self.plain_head(now, from, to) {
+            let load = |slot: &mut Vec<Packet>| std::mem::swap(slot, one);
+            if let Verdict::Dropped { .. } = self.schedule_with(head, delay, None, load) {
+                one.clear();
             }
+            return;
         }
         if let Some(pkt) = one.pop() {
             self.send(now, from, to, pkt, scratch);
