@@ -548,11 +548,7 @@ impl Network {
     /// Takes the next segment due at or before `now`.
     #[inline(always)]
     pub fn pop_due(&mut self, now: Instant) -> Option<InFlight> {
-        if self.queue.peek()?.at > now {
-            return None;
-        }
-        let slot = self.queue.pop()?.slot;
-        self.free.push(slot);
+        let slot = self.pop_due_slot(now)?;
         let h = self.heads[slot];
         Some(InFlight {
             id: h.id,
