@@ -222,7 +222,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.cmd {
         Cmd::Run { file, out } => {
-            read_scenario(&file).and_then(|(name, src)| run_sources(&[(name, src)], &out, None))
+            read_scenario(&file).and_then(|(name, src)| run_sources(vec![(name, src)], &out, None))
         }
         Cmd::Demo { list: true, .. } => {
             for d in demos::DEMOS {
@@ -241,7 +241,7 @@ fn main() -> ExitCode {
                         .iter()
                         .map(|(f, src)| (format!("<embedded {f}>"), src.to_string()))
                         .collect();
-                    run_sources(&srcs, &out, Some(DemoMode { details }))
+                    run_sources(srcs, &out, Some(DemoMode { details }))
                 }
                 None => Err(Bad(format!(
                     "unknown demo {name:?}; `twsim demo --list` shows them"
@@ -476,7 +476,7 @@ fn replay(
         let out = if kernel {
             kernel_replay(r)?
         } else {
-            replay_cmd::model(r)
+            replay_cmd::model(r, json)
         };
         all_ok &= out.ok;
         outs.push(out);

@@ -55,7 +55,7 @@ fn header(sc: &scenario::Resolved) -> String {
 /// own profile (its reference): the script also runs there, quietly, and each run is followed
 /// by how it differs, with the source of the rule, instead of failing.
 pub(crate) fn run_sources(
-    srcs: &[(String, String)],
+    srcs: Vec<(String, String)>,
     out: &Out,
     demo: Option<DemoMode>,
 ) -> Result<bool, Bad> {
@@ -78,7 +78,7 @@ pub(crate) fn run_sources(
     // Per run: the index of its reference in `references` (demos only).
     let mut reference_of: Vec<Option<usize>> = Vec::new();
     let mut references: Vec<scenario::Resolved> = Vec::new();
-    for (file, src) in srcs {
+    for (file, src) in &srcs {
         let sc = scenario::parse(file, src).map_err(|e| Bad(e.to_string()))?;
         let reference = if demo.is_some() && (ov.os.is_some() || out.variant.is_some()) {
             // The story as written: its own profile, no variant, the same seed and MSL.
@@ -135,6 +135,9 @@ pub(crate) fn run_sources(
             reference_of.push(reference);
         }
     }
+    // The runs are resolved: the scenario texts (a large script's whole file) are not needed
+    // while they run.
+    drop(srcs);
     if runs.is_empty() {
         return Err(Bad(format!(
             "no variant named {:?}",

@@ -101,7 +101,9 @@ pub fn read_input(path: &Path) -> Result<String, InputError> {
     if let Some(what) = kind(meta.file_type()) {
         return Err(InputError::NotRegular(what));
     }
-    let mut bytes = Vec::new();
+    // Sized to the file (and the one byte that tells it has not grown), so that a large
+    // script is held once rather than in a buffer grown by doubling.
+    let mut bytes = Vec::with_capacity(meta.len().min(MAX_INPUT_BYTES) as usize + 1);
     file.take(MAX_INPUT_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(InputError::Io)?;

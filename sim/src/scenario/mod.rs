@@ -42,7 +42,8 @@ pub use error::{elide, ScenarioError, SHOWN_CHARS};
 pub use format::{
     ActionObject, ActionSpec, CheckSpec, DelaySpec, DistSpec, EmpiricalSpec, ExpSpec, FaultSpec,
     FromPortSpec, HostSpec, IsnObject, IsnSpec, MatchSpec, NetworkSpec, NormalSpec, NoteSpec,
-    PoissonSpec, RateSpec, RouteSpec, Scenario, StepSpec, TimeWaitSpec, VariantSpec, WorkloadSpec,
+    PoissonSpec, RateSpec, RouteSpec, Scenario, StepSpec, Steps, TimeWaitSpec, VariantSpec,
+    WorkloadSpec,
 };
 pub use input::{read_input, InputError, MAX_INPUT_BYTES};
 pub use resolve::{is_safe_name, MAX_CONNECTIONS, MAX_NAME_CHARS, MAX_VIRTUAL_TIME};
@@ -87,42 +88,67 @@ pub fn parse(file: &str, src: &str) -> Result<Scenario, ScenarioError> {
     }
     let de = &mut serde_json::Deserializer::from_str(src);
     let res: Result<Scenario, _> = serde_path_to_error::deserialize(&mut *de);
-    let err = |path: String, inner: serde_json::Error| {
-        let msg = inner.to_string();
-        // serde_json appends " at line L column C"; keep the message without it.
-        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-        // serde_path_to_error writes `?` for a position it could not name.
-        let path = match path.as_str() {
-            "." => String::new(),
-            p => p.trim_end_matches(".?").trim_end_matches('?').to_string(),
-        };
-        // A value that is well-formed JSON but wrong for its field (a bad duration, an
-        // out-of-range number) is reported by serde after the value; point at the value.
-        let located = (inner.classify() == serde_json::error::Category::Data && !path.is_empty())
-            .then(|| {
-                if msg.starts_with("unknown field") {
-                    locate_key(src, &path)
-                } else {
-                    locate(src, &path)
-                }
-            })
-            .flatten();
-        let (line, column) = located.unwrap_or((inner.line(), inner.column()));
-        ScenarioError {
-            file: file.to_string(),
-            path,
-            line: line.max(1),
-            column: column.max(1),
-            message: msg,
-        }
-    };
     let sc = res.map_err(|e| {
         let path = e.path().to_string();
-        err(path, e.into_inner())
+        located(file, src, path, e.into_inner())
     })?;
     // Anything but white space after the document is an error.
-    de.end().map_err(|e| err(String::new(), e))?;
+    de.end().map_err(|e| located(file, src, String::new(), e))?;
+    // Each step is read now, for its errors; the scenario keeps its text (`Steps`).
+    for (i, step) in sc.steps.iter().enumerate() {
+        if let Err(e) = step {
+            let inner = e.path().to_string();
+            let path = match inner.as_str() {
+                "." => format!("steps[{i}]"),
+                p => format!("steps[{i}].{p}"),
+            };
+            let mut err = located(file, src, path, e.into_inner());
+            // Positions are found in the whole document, by path (an unknown field at its
+            // key); failing that, at the step.
+            let at = if err.message.starts_with("unknown field") {
+                locate_key(src, &err.path)
+            } else {
+                locate(src, &err.path)
+            };
+            (err.line, err.column) = at
+                .or_else(|| locate(src, &format!("steps[{i}]")))
+                .unwrap_or((1, 1));
+            return Err(err);
+        }
+    }
     Ok(sc)
+}
+
+/// The [`ScenarioError`] for serde's error `inner` at JSON `path` (serde_path_to_error's form:
+/// `.` for the root, `?` for a position it could not name) in the document `src`. A value that
+/// is well-formed JSON but wrong for its field (a bad duration, an out-of-range number) is
+/// reported by serde after the value; it is pointed at by its path (an unknown field at its
+/// key); anything else at serde's own position.
+fn located(file: &str, src: &str, path: String, inner: serde_json::Error) -> ScenarioError {
+    let msg = inner.to_string();
+    // serde_json appends " at line L column C"; keep the message without it.
+    let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+    let path = match path.as_str() {
+        "." => String::new(),
+        p => p.trim_end_matches(".?").trim_end_matches('?').to_string(),
+    };
+    let by_path = (inner.classify() == serde_json::error::Category::Data && !path.is_empty())
+        .then(|| {
+            if msg.starts_with("unknown field") {
+                locate_key(src, &path)
+            } else {
+                locate(src, &path)
+            }
+        })
+        .flatten();
+    let (line, column) = by_path.unwrap_or((inner.line(), inner.column()));
+    ScenarioError {
+        file: file.to_string(),
+        path,
+        line: line.max(1),
+        column: column.max(1),
+        message: msg,
+    }
 }
 
 #[cfg(test)]
@@ -168,6 +194,61 @@ mod tests {
         assert!(e
             .message
             .starts_with("invalid type: boolean `true`, expected an ISN policy"));
+    }
+
+    /// A step is kept as its text and read when resolved; its errors are still found by
+    /// `parse`, at the same path and position as any other field's.
+    #[test]
+    fn a_bad_step_is_refused_by_parse_where_it_is() {
+        let src = "{\"name\": \"x\", \"hosts\": [{\"name\": \"a\", \"addr\": \"10.0.0.1\"}],\n\
+                   \"steps\": [{\"host\": \"a\", \"call\": \"socket\", \"sock\": \"s\"},\n\
+                   {\"host\": \"a\", \"call\": \"bind\", \"sock\": \"s\", \"adr\": \"x\"}]}";
+        let e = parse("f.json", src).unwrap_err();
+        let line = src.lines().nth(2).unwrap();
+        assert_eq!(
+            (e.line, e.column),
+            (3, line.find("\"adr\"").unwrap() + 1),
+            "{e}"
+        );
+        assert!(e.path.starts_with("steps[1]"), "{e}");
+        assert!(e.message.starts_with("unknown field `adr`"), "{e}");
+        let e = parse("f.json", &src.replace("\"bind\"", "7")).unwrap_err();
+        assert_eq!(e.path, "steps[1].call", "{e}");
+        assert_eq!(
+            (e.line, e.column),
+            (3, line.find("\"bind\"").unwrap() + 1),
+            "{e}"
+        );
+        let e = parse(
+            "f.json",
+            &src.replace(
+                "{\"host\": \"a\", \"call\": \"bind\", \"sock\": \"s\", \"adr\": \"x\"}",
+                "[1]",
+            ),
+        )
+        .unwrap_err();
+        assert_eq!(e.path, "steps[1]", "{e}");
+        assert!(e.message.contains("expected a step object"), "{e}");
+        let good = src.replace(", \"adr\": \"x\"", ", \"addr\": \"0.0.0.0:80\"");
+        let sc = parse("f.json", &good).unwrap();
+        assert_eq!(sc.steps.len(), 2);
+        assert_eq!(
+            sc.steps.get(1).unwrap().unwrap().addr.as_deref(),
+            Some("0.0.0.0:80")
+        );
+        assert!(sc
+            .steps
+            .text(1)
+            .unwrap()
+            .starts_with("{\"host\": \"a\", \"call\": \"bind\""));
+        // A scenario deserialized by other means than `parse` has its steps read by
+        // `resolve`: a bad one is an error there, not a panic.
+        let sc: Scenario = serde_json::from_str(src).unwrap();
+        let e = sc
+            .resolve("f.json", src, None, &Overrides::default())
+            .unwrap_err();
+        assert!(e.path.starts_with("steps[1]"), "{e}");
+        assert!(e.message.starts_with("unknown field `adr`"), "{e}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! processes it names (created by earlier steps), and its expected result.
 
 use super::super::error::{Ctx, ScenarioError};
-use super::super::format::{NoteSpec, StepSpec};
+use super::super::format::{NoteSpec, StepSpec, Steps};
 use super::super::resolved::{Call, Host, Note, SockOpt, Step, WaitFor};
 use super::super::values::{expectation, flag, linger, socket_addr, state_name, At};
 use super::hosts::host_index;
@@ -11,21 +11,36 @@ use std::net::SocketAddr;
 use twsim_model::{Duration, Family};
 
 /// The steps, in file order (a scenario without workloads needs one: `Scenario::resolve`).
-pub(super) fn steps(
-    ctx: &Ctx,
-    specs: &[StepSpec],
-    hosts: &[Host],
-) -> Result<Vec<Step>, ScenarioError> {
+pub(super) fn steps(ctx: &Ctx, specs: &Steps, hosts: &[Host]) -> Result<Vec<Step>, ScenarioError> {
     let mut script = Script {
         socks: vec![BTreeSet::new(); hosts.len()],
         procs: vec![BTreeMap::from([("main".to_string(), None)]); hosts.len()],
         last_abs: Duration::ZERO,
     };
-    specs
-        .iter()
-        .enumerate()
-        .map(|(i, s)| script.step(ctx, hosts, i, s))
-        .collect()
+    let mut steps = Vec::with_capacity(specs.len());
+    for (i, s) in specs.iter().enumerate() {
+        let s = spec(ctx, i, s)?;
+        steps.push(script.step(ctx, hosts, i, &s)?);
+    }
+    Ok(steps)
+}
+
+/// Step `i` as read from its text, or the error at its path (only for a scenario not made by
+/// `scenario::parse`, which checks every step).
+pub(super) fn spec(
+    ctx: &Ctx,
+    i: usize,
+    read: Result<StepSpec, serde_path_to_error::Error<serde_json::Error>>,
+) -> Result<StepSpec, ScenarioError> {
+    read.map_err(|e| {
+        let path = match e.path().to_string().as_str() {
+            "." => format!("steps[{i}]"),
+            p => format!("steps[{i}].{p}"),
+        };
+        let msg = e.into_inner().to_string();
+        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+        ctx.err(&path, msg)
+    })
 }
 
 /// A step's validated note: each key of a per-outcome note is `"ok"` or an errno name.

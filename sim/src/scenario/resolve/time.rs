@@ -4,7 +4,7 @@
 //! script, checked here before anything runs.
 
 use super::super::error::{Ctx, ScenarioError};
-use super::super::format::StepSpec;
+use super::super::format::Steps;
 use super::super::resolved::{Call, Step, WaitFor};
 use super::super::values::At;
 use twsim_model::{Duration, Profile, DEFAULT_WAIT_TIMEOUT};
@@ -19,7 +19,7 @@ pub const MAX_VIRTUAL_TIME: Duration = Duration::from_secs(100 * 365 * 24 * 3600
 /// where this bound first passes the limit.
 pub(super) fn bounded(
     ctx: &Ctx,
-    specs: &[StepSpec],
+    specs: &Steps,
     steps: &[Step],
     linger: Duration,
 ) -> Result<(), ScenarioError> {
@@ -41,7 +41,7 @@ pub(super) fn bounded(
         )
     };
     let mut total: u64 = 0;
-    for (i, (spec, step)) in specs.iter().zip(steps).enumerate() {
+    for (i, step) in steps.iter().enumerate() {
         let at = match step.at {
             Some(At::Absolute(d) | At::Relative(d)) => d.micros(),
             None => 0,
@@ -56,6 +56,10 @@ pub(super) fn bounded(
             .saturating_add(wait)
             .saturating_add(deadline);
         if total > limit {
+            let spec = match specs.get(i) {
+                Some(read) => super::script::spec(ctx, i, read)?,
+                None => return Err(too_late(format!("steps[{i}]"), total)),
+            };
             let field = if spec.at.is_some() {
                 "at"
             } else if spec.for_.is_some() {
