@@ -21,6 +21,18 @@ use twsim_sim::scenario::{self, Overrides};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Returns the memory freed so far to the system now (`mi_collect(true)`), rather than after
+/// mimalloc's purge delay (1 s). Called once, between reading the scenarios and running them,
+/// so that a large script's text (freed once resolved) does not stay resident beside the run:
+/// 136 MB against 110 MB of peak RSS for the 141 168-step port-exhaustion script. (A shorter
+/// purge delay for the whole run costs more: `twsim bench --scale` ran about 1.8 times slower
+/// with 10 ms.)
+fn release_freed_memory() {
+    // SAFETY: mi_collect takes no pointers; it only frees the calling thread's and the
+    // process's unused pages.
+    unsafe { libmimalloc_sys::mi_collect(true) }
+}
+
 #[derive(Parser)]
 #[command(
     name = "twsim",

@@ -138,6 +138,7 @@ pub(crate) fn run_sources(
     // The runs are resolved: the scenario texts (a large script's whole file) are not needed
     // while they run.
     drop(srcs);
+    crate::release_freed_memory();
     if runs.is_empty() {
         return Err(Bad(format!(
             "no variant named {:?}",
