@@ -90,10 +90,11 @@ pub fn parse(file: &str, src: &str) -> Result<Scenario, ScenarioError> {
     let res: Result<Scenario, _> = serde_path_to_error::deserialize(&mut *de);
     let sc = res.map_err(|e| {
         let path = e.path().to_string();
-        located(file, src, path, e.into_inner())
+        serde_error(file, src, path, e.into_inner())
     })?;
     // Anything but white space after the document is an error.
-    de.end().map_err(|e| located(file, src, String::new(), e))?;
+    de.end()
+        .map_err(|e| serde_error(file, src, String::new(), e))?;
     // Each step is read now, for its errors; the scenario keeps its text (`Steps`).
     for (i, step) in sc.steps.iter().enumerate() {
         if let Err(e) = step {
@@ -102,15 +103,9 @@ pub fn parse(file: &str, src: &str) -> Result<Scenario, ScenarioError> {
                 "." => format!("steps[{i}]"),
                 p => format!("steps[{i}].{p}"),
             };
-            let mut err = located(file, src, path, e.into_inner());
-            // Positions are found in the whole document, by path (an unknown field at its
-            // key); failing that, at the step.
-            let at = if err.message.starts_with("unknown field") {
-                locate_key(src, &err.path)
-            } else {
-                locate(src, &err.path)
-            };
-            (err.line, err.column) = at
+            let mut err = serde_error(file, src, path, e.into_inner());
+            // Found in the whole document by path; failing that (never expected), at the step.
+            (err.line, err.column) = by_path(src, &err.path, &err.message)
                 .or_else(|| locate(src, &format!("steps[{i}]")))
                 .unwrap_or((1, 1));
             return Err(err);
@@ -120,11 +115,12 @@ pub fn parse(file: &str, src: &str) -> Result<Scenario, ScenarioError> {
 }
 
 /// The [`ScenarioError`] for serde's error `inner` at JSON `path` (serde_path_to_error's form:
-/// `.` for the root, `?` for a position it could not name) in the document `src`. A value that
-/// is well-formed JSON but wrong for its field (a bad duration, an out-of-range number) is
-/// reported by serde after the value; it is pointed at by its path (an unknown field at its
-/// key); anything else at serde's own position.
-fn located(file: &str, src: &str, path: String, inner: serde_json::Error) -> ScenarioError {
+/// `.` for the root, `?` for a position it could not name) in the document `src` read from
+/// `file`. A value that is well-formed JSON but wrong for its field (a bad duration, an
+/// out-of-range number) is reported by serde after the value; it is pointed at by its path
+/// (an unknown field at its key); anything else at serde's own position. The message is serde's, without the
+/// position serde_json appends to it.
+pub fn serde_error(file: &str, src: &str, path: String, inner: serde_json::Error) -> ScenarioError {
     let msg = inner.to_string();
     // serde_json appends " at line L column C"; keep the message without it.
     let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
@@ -132,22 +128,26 @@ fn located(file: &str, src: &str, path: String, inner: serde_json::Error) -> Sce
         "." => String::new(),
         p => p.trim_end_matches(".?").trim_end_matches('?').to_string(),
     };
-    let by_path = (inner.classify() == serde_json::error::Category::Data && !path.is_empty())
-        .then(|| {
-            if msg.starts_with("unknown field") {
-                locate_key(src, &path)
-            } else {
-                locate(src, &path)
-            }
-        })
+    let found = (inner.classify() == serde_json::error::Category::Data && !path.is_empty())
+        .then(|| by_path(src, &path, &msg))
         .flatten();
-    let (line, column) = by_path.unwrap_or((inner.line(), inner.column()));
+    let (line, column) = found.unwrap_or((inner.line(), inner.column()));
     ScenarioError {
         file: file.to_string(),
         path,
         line: line.max(1),
         column: column.max(1),
         message: msg,
+    }
+}
+
+/// Where serde's error `msg` about the value at JSON `path` points in `src`: an unknown field
+/// at its key, anything else at the value.
+fn by_path(src: &str, path: &str, msg: &str) -> Option<(usize, usize)> {
+    if msg.starts_with("unknown field") {
+        locate_key(src, path)
+    } else {
+        locate(src, path)
     }
 }
 

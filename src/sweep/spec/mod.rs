@@ -9,7 +9,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use twsim_sim::locate::{locate, locate_key};
+use twsim_sim::locate::locate;
 use twsim_sim::scenario::{self, Overrides, Resolved, Scenario, ScenarioError};
 
 mod curves;
@@ -251,30 +251,7 @@ pub fn load(path: &Path) -> Result<Sweep, ScenarioError> {
     let de = &mut serde_json::Deserializer::from_str(&src);
     let spec: SpecFile = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let p = e.path().to_string();
-        let inner = e.into_inner();
-        let msg = inner.to_string();
-        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-        let p = match p.as_str() {
-            "." => String::new(),
-            p => p.trim_end_matches(".?").trim_end_matches('?').to_string(),
-        };
-        let located = (inner.classify() == serde_json::error::Category::Data && !p.is_empty())
-            .then(|| {
-                if msg.starts_with("unknown field") {
-                    locate_key(&src, &p)
-                } else {
-                    locate(&src, &p)
-                }
-            })
-            .flatten();
-        let (line, column) = located.unwrap_or((inner.line(), inner.column()));
-        ScenarioError {
-            file: file.clone(),
-            path: p,
-            line: line.max(1),
-            column: column.max(1),
-            message: msg,
-        }
+        scenario::serde_error(&file, &src, p, e.into_inner())
     })?;
     let bad = |p: &str, m: String| at(&file, &src, p, m);
 
