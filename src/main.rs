@@ -494,16 +494,20 @@ fn replay(
         outs.push(out);
     }
     if json {
-        let v: Vec<serde_json::Value> = outs.iter().map(|o| o.json.clone()).collect();
-        let v = if v.len() == 1 {
-            v.into_iter().next().expect("one")
-        } else {
-            serde_json::Value::Array(v)
-        };
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&v).expect("values serialise")
-        );
+        use std::io::Write;
+        // Streamed: a script of many steps is not also held as one string.
+        let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+        match outs.as_slice() {
+            [one] => serde_json::to_writer_pretty(&mut w, &one.json),
+            all => serde_json::to_writer_pretty(
+                &mut w,
+                &all.iter().map(|o| &o.json).collect::<Vec<_>>(),
+            ),
+        }
+        .map_err(std::io::Error::from)
+        .and_then(|()| writeln!(w))
+        .and_then(|()| w.flush())
+        .map_err(|e| Bad(format!("stdout: cannot write: {e}")))?;
     } else {
         for o in &outs {
             println!("{}", o.text);
@@ -524,12 +528,12 @@ fn emit(out: &replay_cmd::Outcome, json: bool) {
 }
 
 #[cfg(target_os = "linux")]
-fn kernel_replay(r: &scenario::Resolved) -> Result<replay_cmd::Outcome, Bad> {
+fn kernel_replay(r: &scenario::Resolved) -> Result<replay_cmd::Outcome<'static>, Bad> {
     replay_cmd::kernel(r).map_err(Bad)
 }
 
 #[cfg(not(target_os = "linux"))]
-fn kernel_replay(_r: &scenario::Resolved) -> Result<replay_cmd::Outcome, Bad> {
+fn kernel_replay(_r: &scenario::Resolved) -> Result<replay_cmd::Outcome<'static>, Bad> {
     Err(Bad("--kernel needs Linux".into()))
 }
 

@@ -2,6 +2,7 @@
 //! under one profile or all of them side by side (`--all-os`), or on this machine's real
 //! kernel beside the `linux` profile's prediction (`--kernel`).
 
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use std::fmt::Write;
 use twsim_model::{Errno, ErrnoStyle, Profile};
 use twsim_sim::engine::describe;
@@ -9,13 +10,87 @@ use twsim_sim::replay::{replay_model, replay_model_with, ReplayStep};
 use twsim_sim::scenario::{Overrides, Resolved};
 
 /// What a replay printed and whether it passed.
-pub struct Outcome {
+pub struct Outcome<'a> {
     /// Text for stdout.
     pub text: String,
     /// JSON summary.
-    pub json: serde_json::Value,
+    pub json: Json<'a>,
     /// Every expectation held and (kernel mode) the kernel agreed with the model.
     pub ok: bool,
+}
+
+/// A replay's JSON summary: a value, or a model replay's steps, written out as that value
+/// would be (`{"mode", "ok", "scenario", "steps", "variant"}`, keys in order) without building
+/// it: a script of many steps is held as its `ReplayStep`s (32 bytes each) rather than as a
+/// `serde_json::Value` per step (about 600 bytes).
+pub enum Json<'a> {
+    /// Built whole.
+    Value(serde_json::Value),
+    /// A model replay of `sc`.
+    Model {
+        /// The scenario replayed.
+        sc: &'a Resolved,
+        /// Its steps' results.
+        steps: Vec<ReplayStep>,
+        /// Every expectation held.
+        ok: bool,
+    },
+}
+
+impl Serialize for Json<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Json::Value(v) => v.serialize(s),
+            Json::Model { sc, steps, ok } => {
+                let mut m = s.serialize_map(Some(5))?;
+                m.serialize_entry("mode", "model")?;
+                m.serialize_entry("ok", ok)?;
+                m.serialize_entry("scenario", &sc.name)?;
+                m.serialize_entry("steps", &StepsJson(sc, steps))?;
+                m.serialize_entry("variant", &sc.variant)?;
+                m.end()
+            }
+        }
+    }
+}
+
+/// A model replay's steps as [`step_json`] writes them, one at a time.
+struct StepsJson<'a>(&'a Resolved, &'a [ReplayStep]);
+
+impl Serialize for StepsJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let StepsJson(sc, steps) = *self;
+        s.collect_seq(steps.iter().map(|r| {
+            StepJson {
+                call: describe(&sc.steps[r.index].call),
+                detail: (!r.detail.is_empty()).then_some(r.detail.as_str()),
+                expect: sc.steps[r.index]
+                    .expect
+                    .map(|e| e.map_or("ok", |e| e.name())),
+                host: &sc.hosts[r.host].name,
+                met: met(sc, r),
+                proc: &sc.steps[r.index].proc,
+                result: match &r.result {
+                    Ok(()) => "ok",
+                    Err(e) => e.name(),
+                },
+                step: r.index,
+            }
+        }))
+    }
+}
+
+/// One step of a model replay's JSON summary: [`step_json`]'s fields, in its (sorted) order.
+#[derive(serde::Serialize)]
+struct StepJson<'a> {
+    call: String,
+    detail: Option<&'a str>,
+    expect: Option<&'static str>,
+    host: &'a str,
+    met: Option<bool>,
+    proc: &'a str,
+    result: &'static str,
+    step: usize,
 }
 
 fn shown(r: &Result<(), Errno>, style: ErrnoStyle) -> String {
@@ -58,15 +133,12 @@ fn call_text(sc: &Resolved, i: usize) -> String {
 /// Model replay of one resolved scenario: its text, or with `json` its JSON summary (the other
 /// is left empty: `String::new()` or `null`), so that a script of many steps is written out
 /// once, not also held in the form not shown.
-pub fn model(sc: &Resolved, json: bool) -> Outcome {
+pub fn model(sc: &Resolved, json: bool) -> Outcome<'_> {
     let steps = replay_model(sc);
     let mut text = String::new();
     let ok = steps.iter().all(|s| met(sc, s) != Some(false));
     if json {
-        let json = serde_json::json!({
-            "scenario": sc.name, "variant": sc.variant, "mode": "model", "ok": ok,
-            "steps": steps.iter().map(|s| step_json(sc, s)).collect::<Vec<_>>(),
-        });
+        let json = Json::Model { sc, steps, ok };
         return Outcome { text, json, ok };
     }
     let title = sc
@@ -103,14 +175,16 @@ pub fn model(sc: &Resolved, json: bool) -> Outcome {
     }
     Outcome {
         text,
-        json: serde_json::Value::Null,
+        json: Json::Value(serde_json::Value::Null),
         ok,
     }
 }
 
 /// The same script under every profile, one column each (a teaching view). Expectations are
 /// not checked: they belong to the scenario's own profile.
-pub fn all_os(resolve: &dyn Fn(&Overrides) -> Result<Resolved, String>) -> Result<Outcome, String> {
+pub fn all_os(
+    resolve: &dyn Fn(&Overrides) -> Result<Resolved, String>,
+) -> Result<Outcome<'static>, String> {
     let mut cols: Vec<(Profile, Resolved, Vec<ReplayStep>)> = Vec::new();
     for p in Profile::ALL {
         let sc = resolve(&Overrides {
@@ -176,7 +250,7 @@ pub fn all_os(resolve: &dyn Fn(&Overrides) -> Result<Resolved, String>) -> Resul
     });
     Ok(Outcome {
         text,
-        json,
+        json: Json::Value(json),
         ok: true,
     })
 }
@@ -185,7 +259,7 @@ pub fn all_os(resolve: &dyn Fn(&Overrides) -> Result<Resolved, String>) -> Resul
 /// for every host, as one kernel plays them all). Not OK on any disagreement or unmet
 /// expectation.
 #[cfg(target_os = "linux")]
-pub fn kernel(sc: &Resolved) -> Result<Outcome, String> {
+pub fn kernel(sc: &Resolved) -> Result<Outcome<'static>, String> {
     if sc.hosts.iter().any(|h| h.profile != Profile::Linux) {
         return Err(
             "--kernel compares with the linux profile: run it with --os linux or a linux scenario"
@@ -248,5 +322,38 @@ pub fn kernel(sc: &Resolved) -> Result<Outcome, String> {
         "scenario": sc.name, "variant": sc.variant, "mode": "kernel", "namespace": in_ns, "ok": ok,
         "disagreements": disagree, "unmet": unmet, "steps": rows,
     });
-    Ok(Outcome { text, json, ok })
+    Ok(Outcome {
+        text,
+        json: Json::Value(json),
+        ok,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use twsim_sim::scenario::parse;
+
+    /// The model replay's JSON, written step by step, is the value built whole from
+    /// [`step_json`]: the same keys, values and order.
+    #[test]
+    fn the_streamed_model_summary_is_the_value_built_whole() {
+        let src = include_str!("../examples/restart-time-wait-reuseaddr.json");
+        let sc = parse("f.json", src).unwrap();
+        for v in [None].into_iter().chain((0..sc.variants.len()).map(Some)) {
+            let r = sc.resolve("f.json", src, v, &Overrides::default()).unwrap();
+            let out = model(&r, true);
+            let steps = replay_model(&r);
+            assert!(steps.len() > 5);
+            let whole = serde_json::json!({
+                "scenario": r.name, "variant": r.variant, "mode": "model", "ok": out.ok,
+                "steps": steps.iter().map(|s| step_json(&r, s)).collect::<Vec<_>>(),
+            });
+            assert_eq!(
+                serde_json::to_string_pretty(&out.json).unwrap(),
+                serde_json::to_string_pretty(&whole).unwrap()
+            );
+            assert!(out.text.is_empty(), "the text is not built for --json");
+        }
+    }
 }
