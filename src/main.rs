@@ -22,11 +22,12 @@ use twsim_sim::scenario::{self, Overrides};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Returns the memory freed so far to the system now (`mi_collect(true)`), rather than after
-/// mimalloc's purge delay (1 s). Called once, between reading the scenarios and running them,
-/// so that a large script's text (freed once resolved) does not stay resident beside the run:
-/// 136 MB against 110 MB of peak RSS for the 141 168-step port-exhaustion script. (A shorter
-/// purge delay for the whole run costs more: `twsim bench --scale` ran about 1.8 times slower
-/// with 10 ms.)
+/// mimalloc's purge delay (1 s). Called once, between reading the scenarios and running (or
+/// replaying) them, so that a large script's text, freed once resolved, does not stay
+/// resident beside the run: for the 141 165-step port-exhaustion script of docs/benchmarks.md,
+/// `run --json` peaked at 133 800–136 200 KiB before this call and 129 500 KiB with it. (A
+/// shorter purge delay for the whole run, 10 ms, gave 110 000 KiB but made `twsim bench
+/// --scale` about 1.8 times slower.)
 fn release_freed_memory() {
     // SAFETY: mi_collect takes no pointers; it only frees the calling thread's and the
     // process's unused pages.
@@ -275,7 +276,7 @@ fn main() -> ExitCode {
                 map_loopback,
                 json,
             };
-            replay(&name, &src, os, variant, mode)
+            replay(&name, src, os, variant, mode)
         }),
         Cmd::Packetdrill {
             path,
@@ -416,7 +417,7 @@ struct ReplayMode {
 
 fn replay(
     file: &str,
-    src: &str,
+    text: String,
     os: Option<String>,
     variant: Option<String>,
     mode: ReplayMode,
@@ -427,6 +428,7 @@ fn replay(
         map_loopback,
         json,
     } = mode;
+    let src = text.as_str();
     let sc = scenario::parse(file, src).map_err(|e| Bad(e.to_string()))?;
     sc.refuse_workloads(file, src, "twsim replay")
         .map_err(|e| Bad(e.to_string()))?;
@@ -482,6 +484,11 @@ fn replay(
             "{file}: --kernel needs the linux profile (no linux variant; use --os linux)"
         )));
     }
+    // Resolved: the scenario and its text (a large script's whole file) are not needed while
+    // the replays run.
+    drop(sc);
+    drop(text);
+    release_freed_memory();
     let mut all_ok = true;
     let mut outs = Vec::new();
     for r in &resolved {

@@ -243,7 +243,7 @@ pub fn run(n: u64) {
     let _ = writeln!(s, "connection lifecycles (handshake, 16 B request, 64 B response, client close, TIME-WAIT expiry; TCP timestamps on every segment), n = {n}");
     let _ = writeln!(
         s,
-        "  bare smoltcp harness and simulator: medians of {ROUNDS} paired rounds"
+        "  medians of {ROUNDS} rounds, each the bare harness, the simulator and the kernel back to back"
     );
     for (name, rate, v, segs) in [
         ("bare smoltcp harness", bare_rate, &bares, segments.0),
@@ -270,9 +270,10 @@ pub fn run(n: u64) {
             let (lo, hi) = spread(&rates);
             let _ = writeln!(
                 s,
-                "  {:<22} {:>10.0} lifecycles/s  (rounds {lo:.0}..{hi:.0}, {kn} lifecycles each; std::net on 127.0.0.1, its TIME-WAITs stay in the kernel)",
+                "  {:<22} {:>10.0} lifecycles/s  (rounds {lo:.0}..{hi:.0}, {kn} lifecycle{} each; std::net on 127.0.0.1, its TIME-WAITs stay in the kernel)",
                 "kernel loopback",
                 median_of(&rates),
+                if kn == 1 { "" } else { "s" },
             );
         }
         Err(why) => {

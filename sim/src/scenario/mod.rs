@@ -86,6 +86,16 @@ pub fn parse(file: &str, src: &str) -> Result<Scenario, ScenarioError> {
             },
         });
     }
+    // Read twice: first with every step read into a `StepSpec` where it stands and dropped
+    // (`format::check_steps`), so that any error is the first in document order, with its
+    // full path and serde's own position, as if the steps were kept as `StepSpec`s; then with
+    // each step kept as its text (`Steps`), which cannot fail where the first read did not.
+    format::check_steps(|| read(file, src))?;
+    read(file, src)
+}
+
+/// The document read into a [`Scenario`], and anything after it refused.
+fn read(file: &str, src: &str) -> Result<Scenario, ScenarioError> {
     let de = &mut serde_json::Deserializer::from_str(src);
     let res: Result<Scenario, _> = serde_path_to_error::deserialize(&mut *de);
     let sc = res.map_err(|e| {
@@ -95,22 +105,6 @@ pub fn parse(file: &str, src: &str) -> Result<Scenario, ScenarioError> {
     // Anything but white space after the document is an error.
     de.end()
         .map_err(|e| serde_error(file, src, String::new(), e))?;
-    // Each step is read now, for its errors; the scenario keeps its text (`Steps`).
-    for (i, step) in sc.steps.iter().enumerate() {
-        if let Err(e) = step {
-            let inner = e.path().to_string();
-            let path = match inner.as_str() {
-                "." => format!("steps[{i}]"),
-                p => format!("steps[{i}].{p}"),
-            };
-            let mut err = serde_error(file, src, path, e.into_inner());
-            // Found in the whole document by path; failing that (never expected), at the step.
-            (err.line, err.column) = by_path(src, &err.path, &err.message)
-                .or_else(|| locate(src, &format!("steps[{i}]")))
-                .unwrap_or((1, 1));
-            return Err(err);
-        }
-    }
     Ok(sc)
 }
 
@@ -229,6 +223,13 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.path, "steps[1]", "{e}");
         assert!(e.message.contains("expected a step object"), "{e}");
+        // The first error in document order: a bad step before a bad field after the steps.
+        let e = parse("f.json", &src.replace("]}", "], \"bogus\": 1}")).unwrap_err();
+        assert!(e.message.starts_with("unknown field `adr`"), "{e}");
+        assert_eq!(e.line, 3, "{e}");
+        // A syntax error inside a step keeps the field in its path.
+        let e = parse("f.json", &src.replace("\"adr\": \"x\"", "\"adr\": x")).unwrap_err();
+        assert_eq!(e.path, "steps[1].adr", "{e}");
         let good = src.replace(", \"adr\": \"x\"", ", \"addr\": \"0.0.0.0:80\"");
         let sc = parse("f.json", &good).unwrap();
         assert_eq!(sc.steps.len(), 2);
