@@ -133,3 +133,28 @@ pub fn measure(n: u64) -> Result<KernelFigures, String> {
         Err(_) => Err("server thread panicked".to_string()),
     }
 }
+
+/// TCP sockets in TIME-WAIT on this machine now (IPv4 and IPv6), read from `/proc/net/tcp`
+/// and `/proc/net/tcp6` (state `06`, `TCP_TIME_WAIT` in the kernel's `tcp_states.h`); `None`
+/// where those files cannot be read (not Linux, no procfs).
+///
+/// The kernel baseline's rate depends on it: `connect(2)` looks for an ephemeral port through
+/// the bind hash (`__inet_hash_connect` in `net/ipv4/inet_hashtables.c`), where every
+/// TIME-WAIT left by earlier lifecycles holds its port, so a kernel that still holds the
+/// TIME-WAITs of a previous command (60 s on Linux) runs the same exchange more slowly.
+pub fn time_wait_sockets() -> Option<usize> {
+    let mut n = 0;
+    let mut read_any = false;
+    for path in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(path) else {
+            continue;
+        };
+        read_any = true;
+        n += text
+            .lines()
+            .skip(1)
+            .filter(|l| l.split_whitespace().nth(3) == Some("06"))
+            .count();
+    }
+    read_any.then_some(n)
+}
