@@ -158,3 +158,38 @@ pub fn time_wait_sockets() -> Option<usize> {
     }
     read_any.then_some(n)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A TIME-WAIT made here, on loopback, is in `/proc/net/tcp` with state `06`, and counted.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_time_wait_made_here_is_counted() {
+        let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let port = c.local_addr().unwrap().port();
+        let (mut s, _) = l.accept().unwrap();
+        drop(c); // the client's FIN first: the client's side ends in TIME-WAIT
+        let mut buf = [0u8; 1];
+        assert_eq!(s.read(&mut buf).unwrap(), 0);
+        drop(s);
+        // 127.0.0.1:port as /proc/net/tcp writes it: the address in host order, hex.
+        let local = format!("0100007F:{port:04X}");
+        let mut seen = false;
+        for _ in 0..200 {
+            let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+            seen = table.lines().any(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.get(1) == Some(&local.as_str()) && f.get(3) == Some(&"06")
+            });
+            if seen {
+                break;
+            }
+            thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(seen, "no TIME-WAIT from {local}");
+        assert!(time_wait_sockets().is_some_and(|n| n >= 1));
+    }
+}
