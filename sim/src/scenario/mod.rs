@@ -30,6 +30,7 @@ mod format;
 mod input;
 mod resolve;
 mod resolved;
+mod steps;
 #[cfg(test)]
 mod test_support;
 mod values;
@@ -42,8 +43,7 @@ pub use error::{elide, ScenarioError, SHOWN_CHARS};
 pub use format::{
     ActionObject, ActionSpec, CheckSpec, DelaySpec, DistSpec, EmpiricalSpec, ExpSpec, FaultSpec,
     FromPortSpec, HostSpec, IsnObject, IsnSpec, MatchSpec, NetworkSpec, NormalSpec, NoteSpec,
-    PoissonSpec, RateSpec, RouteSpec, Scenario, StepSpec, Steps, TimeWaitSpec, VariantSpec,
-    WorkloadSpec,
+    PoissonSpec, RateSpec, RouteSpec, Scenario, StepSpec, TimeWaitSpec, VariantSpec, WorkloadSpec,
 };
 pub use input::{read_input, InputError, MAX_INPUT_BYTES};
 pub use resolve::{is_safe_name, MAX_CONNECTIONS, MAX_NAME_CHARS, MAX_VIRTUAL_TIME};
@@ -52,6 +52,7 @@ pub use resolved::{
     SockOpt, Step, TimeWaitOverride, WaitFor,
 };
 pub use resolved::{Arrivals, Rate, Workload, WorkloadEnd};
+pub use steps::Steps;
 pub use values::{parse_duration, At, Dur, Seq};
 
 use crate::locate::{locate, locate_key, locate_nth_key};
@@ -87,10 +88,10 @@ pub fn parse(file: &str, src: &str) -> Result<Scenario, ScenarioError> {
         });
     }
     // Read twice: first with every step read into a `StepSpec` where it stands and dropped
-    // (`format::check_steps`), so that any error is the first in document order, with its
+    // (`steps::check_steps`), so that any error is the first in document order, with its
     // full path and serde's own position, as if the steps were kept as `StepSpec`s; then with
     // each step kept as its text (`Steps`), which cannot fail where the first read did not.
-    format::check_steps(|| read(file, src))?;
+    steps::check_steps(|| read(file, src))?;
     read(file, src)
 }
 

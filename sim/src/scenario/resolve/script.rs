@@ -2,8 +2,9 @@
 //! processes it names (created by earlier steps), and its expected result.
 
 use super::super::error::{Ctx, ScenarioError};
-use super::super::format::{NoteSpec, StepSpec, Steps};
+use super::super::format::{NoteSpec, StepSpec};
 use super::super::resolved::{Call, Host, Note, SockOpt, Step, WaitFor};
+use super::super::steps::Steps;
 use super::super::values::{expectation, flag, linger, socket_addr, state_name, At};
 use super::hosts::host_index;
 use std::collections::{BTreeMap, BTreeSet};

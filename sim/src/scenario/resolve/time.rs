@@ -4,8 +4,8 @@
 //! script, checked here before anything runs.
 
 use super::super::error::{Ctx, ScenarioError};
-use super::super::format::Steps;
 use super::super::resolved::{Call, Step, WaitFor};
+use super::super::steps::Steps;
 use super::super::values::At;
 use twsim_model::{Duration, Profile, DEFAULT_WAIT_TIMEOUT};
 
