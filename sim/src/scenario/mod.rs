@@ -113,8 +113,8 @@ fn read(file: &str, src: &str) -> Result<Scenario, ScenarioError> {
 /// `.` for the root, `?` for a position it could not name) in the document `src` read from
 /// `file`. A value that is well-formed JSON but wrong for its field (a bad duration, an
 /// out-of-range number) is reported by serde after the value; it is pointed at by its path
-/// (an unknown field at its key); anything else at serde's own position. The message is serde's, without the
-/// position serde_json appends to it.
+/// (an unknown field at its key); anything else at serde's own position. The message is
+/// serde's, without the position serde_json appends to it.
 pub fn serde_error(file: &str, src: &str, path: String, inner: serde_json::Error) -> ScenarioError {
     let msg = inner.to_string();
     // serde_json appends " at line L column C"; keep the message without it.

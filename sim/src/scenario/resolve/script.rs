@@ -38,9 +38,7 @@ pub(super) fn spec(
             "." => format!("steps[{i}]"),
             p => format!("steps[{i}].{p}"),
         };
-        let msg = e.into_inner().to_string();
-        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-        ctx.err(&path, msg)
+        super::super::serde_error(ctx.file, ctx.src, path, e.into_inner())
     })
 }
 
