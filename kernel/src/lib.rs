@@ -26,6 +26,8 @@ mod netns;
 #[cfg(target_os = "linux")]
 mod proc_net;
 #[cfg(target_os = "linux")]
+pub use proc_net::time_wait_sockets;
+#[cfg(target_os = "linux")]
 pub mod replay;
 #[cfg(target_os = "linux")]
 mod sys;

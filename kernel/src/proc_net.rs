@@ -78,6 +78,30 @@ pub(crate) fn parse_proc_net_tcp(text: &str) -> Vec<(SocketAddrV4, SocketAddrV4,
     rows(text, addr)
 }
 
+/// TCP sockets in TIME-WAIT in the calling thread's network namespace now, IPv4 and IPv6
+/// (the rows of `/proc/thread-self/net/tcp{,6}` in state 6, `TCP_TIME_WAIT`, which come from
+/// `get_timewait4_sock` and `get_timewait6_sock`); `None` where neither file can be read.
+///
+/// `twsim bench` prints it before its kernel baseline: `connect(2)` looks for an ephemeral
+/// port through the bind hash (`__inet_hash_connect` in `net/ipv4/inet_hashtables.c`), where
+/// every TIME-WAIT holds its port, so the same exchange runs more slowly while earlier
+/// commands' TIME-WAITs (60 s on Linux) are still there.
+pub fn time_wait_sockets() -> Option<usize> {
+    let v4 = std::fs::read_to_string("/proc/thread-self/net/tcp").ok();
+    let v6 = std::fs::read_to_string("/proc/thread-self/net/tcp6").ok();
+    if v4.is_none() && v6.is_none() {
+        return None;
+    }
+    let tw = |st: u8| st == TCP_TIME_WAIT;
+    Some(
+        v4.map_or(0, |t| {
+            parse_proc_net_tcp(&t).iter().filter(|r| tw(r.2)).count()
+        }) + v6.map_or(0, |t| {
+            parse_proc_net_tcp6(&t).iter().filter(|r| tw(r.2)).count()
+        }),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +145,33 @@ mod tests {
         assert_eq!(linux_state(10), TcpState::Listen);
         assert_eq!(linux_state(TCP_TIME_WAIT), TcpState::TimeWait);
         assert_eq!(linux_state(7), TcpState::Closed);
+    }
+
+    /// A TIME-WAIT made here on loopback (the client closes first) is a row of
+    /// `/proc/thread-self/net/tcp` in state `TCP_TIME_WAIT`, and is counted.
+    #[test]
+    fn a_time_wait_made_here_is_found_and_counted() {
+        use std::io::Read;
+        use std::net::{TcpListener, TcpStream};
+        let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("listen");
+        let c = TcpStream::connect(l.local_addr().expect("address")).expect("connect");
+        let (client, server) = match (c.local_addr(), c.peer_addr()) {
+            (Ok(SocketAddr::V4(a)), Ok(SocketAddr::V4(b))) => (a, b),
+            other => panic!("not IPv4: {other:?}"),
+        };
+        let (mut s, _) = l.accept().expect("accept");
+        drop(c); // the client's FIN first: its side ends in TIME-WAIT
+        assert_eq!(s.read(&mut [0u8; 1]).expect("end of stream"), 0);
+        drop(s);
+        let found = (0..200).any(|_| {
+            let text = std::fs::read_to_string("/proc/thread-self/net/tcp").expect("procfs");
+            let here = parse_proc_net_tcp(&text).contains(&(client, server, TCP_TIME_WAIT));
+            if !here {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            here
+        });
+        assert!(found, "no TIME-WAIT row for {client} -> {server}");
+        assert!(time_wait_sockets().is_some_and(|n| n >= 1));
     }
 }

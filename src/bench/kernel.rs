@@ -134,62 +134,12 @@ pub fn measure(n: u64) -> Result<KernelFigures, String> {
     }
 }
 
-/// TCP sockets in TIME-WAIT on this machine now (IPv4 and IPv6), read from `/proc/net/tcp`
-/// and `/proc/net/tcp6` (state `06`, `TCP_TIME_WAIT` in the kernel's `tcp_states.h`); `None`
-/// where those files cannot be read (not Linux, no procfs).
-///
-/// The kernel baseline's rate depends on it: `connect(2)` looks for an ephemeral port through
-/// the bind hash (`__inet_hash_connect` in `net/ipv4/inet_hashtables.c`), where every
-/// TIME-WAIT left by earlier lifecycles holds its port, so a kernel that still holds the
-/// TIME-WAITs of a previous command (60 s on Linux) runs the same exchange more slowly.
+/// TCP sockets in TIME-WAIT on this machine now (`twsim_kernel::time_wait_sockets`, from
+/// `/proc/net/tcp{,6}`); `None` off Linux or without procfs. The kernel baseline runs more
+/// slowly while many are left (`kernel_lifecycles` in the parent module says why).
 pub fn time_wait_sockets() -> Option<usize> {
-    let mut n = 0;
-    let mut read_any = false;
-    for path in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        let Ok(text) = std::fs::read_to_string(path) else {
-            continue;
-        };
-        read_any = true;
-        n += text
-            .lines()
-            .skip(1)
-            .filter(|l| l.split_whitespace().nth(3) == Some("06"))
-            .count();
-    }
-    read_any.then_some(n)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A TIME-WAIT made here, on loopback, is in `/proc/net/tcp` with state `06`, and counted.
     #[cfg(target_os = "linux")]
-    #[test]
-    fn a_time_wait_made_here_is_counted() {
-        let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        let port = c.local_addr().unwrap().port();
-        let (mut s, _) = l.accept().unwrap();
-        drop(c); // the client's FIN first: the client's side ends in TIME-WAIT
-        let mut buf = [0u8; 1];
-        assert_eq!(s.read(&mut buf).unwrap(), 0);
-        drop(s);
-        // 127.0.0.1:port as /proc/net/tcp writes it: the address in host order, hex.
-        let local = format!("0100007F:{port:04X}");
-        let mut seen = false;
-        for _ in 0..200 {
-            let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
-            seen = table.lines().any(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                f.get(1) == Some(&local.as_str()) && f.get(3) == Some(&"06")
-            });
-            if seen {
-                break;
-            }
-            thread::sleep(std::time::Duration::from_millis(10));
-        }
-        assert!(seen, "no TIME-WAIT from {local}");
-        assert!(time_wait_sockets().is_some_and(|n| n >= 1));
-    }
+    return twsim_kernel::time_wait_sockets();
+    #[cfg(not(target_os = "linux"))]
+    None
 }

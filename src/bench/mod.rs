@@ -171,9 +171,10 @@ pub const ROUNDS: usize = 7;
 
 /// How many lifecycles each round of the kernel baseline runs for `n` of the simulator's: a
 /// twentieth (at least one), 1 000 for the default 20 000. Each leaves a TIME-WAIT in the
-/// kernel for 60 s, and the kernel's `connect(2)` slows down as they pile up
-/// ([`kernel::time_wait_sockets`]): [`ROUNDS`] rounds of `n` would leave 140 000 and measure
-/// the last rounds against them.
+/// kernel for 60 s, and the kernel's `connect(2)` slows down as they pile up (its ephemeral
+/// port search walks the bind hash, `__inet_hash_connect`; [`kernel::time_wait_sockets`]
+/// counts them): [`ROUNDS`] rounds of `n` would leave 140 000 and measure the last rounds
+/// against them.
 pub fn kernel_lifecycles(n: u64) -> u64 {
     (n / 20).max(1)
 }
@@ -230,10 +231,7 @@ pub fn run(n: u64) {
         bares.push(bare.rate());
         sims.push(sim.rate());
     }
-    let kernel: Result<(), String> = match kernel_skipped {
-        Some(why) => Err(why),
-        None => Ok(()),
-    };
+    let kernel: Result<(), String> = kernel_skipped.map_or(Ok(()), Err);
     let script = measure_sim_script(n);
     let (bare_rate, sim_rate) = (median_of(&bares), median_of(&sims));
     let spread = |v: &[f64]| {

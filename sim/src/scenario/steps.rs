@@ -8,8 +8,7 @@ use std::fmt;
 
 /// The socket-call script as read: each step's JSON text, checked to be a [`StepSpec`] by
 /// [`parse`](super::parse) (which reads the document once with every step read in place and
-/// dropped, for its errors) and read into one again, a step at a time, where
-/// it is used
+/// dropped, for its errors) and read into one again, a step at a time, where it is used
 /// ([`Steps::get`], [`Steps::iter`]). A script of many steps is so held as its text, about
 /// its size in the file, rather than as one [`StepSpec`] of about 500 bytes per step: a
 /// 141 165-step port-exhaustion script read into `StepSpec`s took 130 MB at its peak.
@@ -61,8 +60,8 @@ fn read_step(text: &str) -> Result<StepSpec, serde_path_to_error::Error<serde_js
 }
 
 impl<'de> Deserialize<'de> for Steps {
-    /// Each step's text; while `parse` checks the steps, each step read into a [`StepSpec`] where it
-    /// stands (so that an error in it has its full path and position) and dropped.
+    /// Each step's text; while `parse` checks the steps, each step read into a [`StepSpec`]
+    /// where it stands (so that an error in it has its full path and position) and dropped.
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         if CHECKING.with(std::cell::Cell::get) {
             d.deserialize_seq(CheckEach).map(|()| Steps::default())
