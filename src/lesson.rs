@@ -93,22 +93,22 @@ pub fn differences(run: &RunReport, reference: &RunReport) -> Vec<String> {
             },
         ));
     }
-    let there = |i: usize| reference.steps.iter().find(|s| s.index == i);
+    let there = |i: usize| reference.steps.iter().find(|s| s.index() == i);
     for s in &run.steps {
-        let call = if s.call.is_empty() { "(call)" } else { &s.call };
-        match there(s.index) {
+        let call = s.call();
+        match there(s.index()) {
             Some(r) if outcome(r) != outcome(s) => out.push(format!(
                 "step {} {call}: {} at t={}, where {} gives {} at t={}",
-                s.index,
+                s.index(),
                 outcome(s),
                 s.done_at,
                 profiles(reference).join("/"),
                 outcome(r),
                 r.done_at
             )),
-            Some(r) if s.key && r.done_at != s.done_at => out.push(format!(
+            Some(r) if s.key() && r.done_at != s.done_at => out.push(format!(
                 "step {} {call}: {} at t={}, where {} completes it at t={}",
-                s.index,
+                s.index(),
                 outcome(s),
                 s.done_at,
                 profiles(reference).join("/"),
@@ -117,7 +117,7 @@ pub fn differences(run: &RunReport, reference: &RunReport) -> Vec<String> {
             Some(_) => {}
             None => out.push(format!(
                 "step {} {call}: {} at t={}; it never ran under {}",
-                s.index,
+                s.index(),
                 outcome(s),
                 s.done_at,
                 profiles(reference).join("/")
@@ -125,10 +125,10 @@ pub fn differences(run: &RunReport, reference: &RunReport) -> Vec<String> {
         }
     }
     for r in &reference.steps {
-        if !run.steps.iter().any(|s| s.index == r.index) {
+        if !run.steps.iter().any(|s| s.index() == r.index()) {
             out.push(format!(
                 "step {} never ran here; under {} it gave {} at t={}",
-                r.index,
+                r.index(),
                 profiles(reference).join("/"),
                 outcome(r),
                 r.done_at

@@ -236,16 +236,13 @@ pub(crate) fn run_sources(
             }
             if let Some(Some(j)) = reference_of.get(i) {
                 let reference = &references[*j];
-                let mut there = run(
+                let there = run(
                     reference,
                     RunOptions {
                         quiet: true,
                         ..RunOptions::default()
                     },
                 );
-                for step in there.steps.iter_mut().filter(|s| s.call.is_empty()) {
-                    step.call = twsim_sim::engine::describe(&reference.steps[step.index].call);
-                }
                 println!("{}", twsim::lesson::block(&rep, &there));
             }
             rows.push(report::CompareRow::of(&rep));

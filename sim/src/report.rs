@@ -55,11 +55,13 @@ pub fn summary_text(r: &RunReport) -> String {
                 let _ = writeln!(
                     s,
                     "   differs from {p}: step {} on {}: {}",
-                    x.index, x.host, x.call
+                    x.index(),
+                    x.host,
+                    x.call()
                 );
             }
             None => {
-                let _ = writeln!(s, "   UNMET step {} on {}: {}", x.index, x.host, x.call);
+                let _ = writeln!(s, "   UNMET step {} on {}: {}", x.index(), x.host, x.call());
             }
         }
     }
@@ -245,13 +247,13 @@ impl CompareRow {
         let key = r
             .steps
             .iter()
-            .filter(|s| s.key)
+            .filter(|s| s.key())
             .map(|s| {
                 let res = match &s.result {
                     Ok(_) => "ok",
                     Err(e) => e.name(),
                 };
-                (s.call.clone(), format!("{res} at {}", s.done_at))
+                (s.call(), format!("{res} at {}", s.done_at))
             })
             .collect();
         CompareRow {
@@ -496,7 +498,7 @@ pub struct StepSummary<'a> {
     /// Process.
     pub proc: &'a str,
     /// The call as text.
-    pub call: &'a str,
+    pub call: String,
     /// The socket the call acts on (`engine::call_socket`); `None` for fork, exit and a plain
     /// wait.
     pub sock: Option<&'a str>,
@@ -551,12 +553,12 @@ impl<'a> StepSummary<'a> {
     /// The summary of a step's result.
     pub fn of(x: &'a StepResult) -> StepSummary<'a> {
         StepSummary {
-            index: x.index,
+            index: x.index(),
             host: &x.host,
-            proc: &x.proc,
-            call: &x.call,
-            sock: x.sock.as_deref(),
-            addr: x.addr.map(|a| a.to_string()),
+            proc: x.proc(),
+            call: x.call(),
+            sock: x.sock(),
+            addr: x.addr().map(|a| a.to_string()),
             started_at_us: x.started_at.micros(),
             done_at_us: x.done_at.micros(),
             result: match &x.result {
@@ -569,7 +571,7 @@ impl<'a> StepSummary<'a> {
                 .ok()
                 .filter(|d| **d != Detail::None)
                 .map(|d| d.to_string()),
-            expect: x.expect.map(|e| e.map_or("ok", |e| e.name())),
+            expect: x.expect().map(|e| e.map_or("ok", |e| e.name())),
             met: x.met,
         }
     }

@@ -645,7 +645,9 @@ mod tests {
             connected += rep
                 .steps
                 .iter()
-                .filter(|s| s.call.starts_with("connect") && s.result.is_ok())
+                .filter(|s| {
+                    matches!(s.step.call, crate::scenario::Call::Connect(..)) && s.result.is_ok()
+                })
                 .count();
         }
         assert!(

@@ -36,7 +36,7 @@ fn run_src(src: &str) -> RunReport {
 fn result_of<'a>(r: &'a RunReport, prefix: &str) -> &'a twsim_sim::engine::StepResult {
     r.steps
         .iter()
-        .find(|s| s.call.starts_with(prefix))
+        .find(|s| s.call().starts_with(prefix))
         .unwrap_or_else(|| panic!("no step {prefix}"))
 }
 
@@ -318,7 +318,7 @@ fn win2000_one_listener_chosen_by_the_seed_takes_every_connection() {
         let ok_by = |proc: &str| {
             r.steps
                 .iter()
-                .filter(|s| s.proc == proc && matches!(s.result, Ok(Detail::Accepted(_))))
+                .filter(|s| s.proc() == proc && matches!(s.result, Ok(Detail::Accepted(_))))
                 .count()
         };
         let (a, b) = (ok_by("s1"), ok_by("s2"));
@@ -378,7 +378,7 @@ fn ipv6_steps_fail_like_an_ipv4_only_host() {
             s.result.as_ref().err(),
             m.result.as_ref().err(),
             "{}",
-            s.call
+            s.call()
         );
     }
 }
@@ -489,7 +489,7 @@ fn lost_final_ack_is_clean_with_time_wait_and_a_reset_without() {
             .steps
             .iter()
             .rev()
-            .find(|s| s.call.starts_with("recv(A"))
+            .find(|s| s.call().starts_with("recv(A"))
             .unwrap();
         assert_eq!(last_recv.result, server_recv, "{name}");
     }
@@ -749,11 +749,11 @@ fn a_process_named_first_by_a_step_starts_with_no_handles() {
     );
     let r = run_src(&scenario("linux", LAN, &steps));
     assert!(r.ok(), "{}", twsim_sim::report::text(&r));
-    let srv2: Vec<&str> = r
+    let srv2: Vec<String> = r
         .steps
         .iter()
-        .filter(|s| s.proc == "srv2")
-        .map(|s| s.call.as_str())
+        .filter(|s| s.proc() == "srv2")
+        .map(|s| s.call())
         .collect();
     assert_eq!(srv2.len(), 4, "{srv2:?}");
 }

@@ -105,7 +105,7 @@ fn constant_isn_is_what_the_wire_shows_and_data_still_flows() {
         Some(u64::from(SeqNum(4_294_967_290).wrapping_add(7).0))
     );
     assert!(matches!(
-        r.steps.iter().find(|s| s.call.starts_with("recv(A")).map(|s| &s.result),
+        r.steps.iter().find(|s| s.call().starts_with("recv(A")).map(|s| &s.result),
         Some(Ok(Detail::Data(d))) if d == b"hello"
     ));
 }

@@ -204,7 +204,7 @@ fn compare(src: &str) -> Result<(), TestCaseError> {
         let ok = |p: &str| {
             sim.steps
                 .iter()
-                .filter(|s| s.call.starts_with(p) && s.result.is_ok())
+                .filter(|s| s.call().starts_with(p) && s.result.is_ok())
                 .count()
         };
         eprintln!(
@@ -220,8 +220,8 @@ fn compare(src: &str) -> Result<(), TestCaseError> {
             m.result,
             s.result.as_ref().map(|_| ()).map_err(|e| *e),
             "step {} ({}) differs: model {:?}, simulation {:?}\n{}\n{}",
-            s.index,
-            s.call,
+            s.index(),
+            s.call(),
             m.result,
             s.result,
             src,

@@ -357,8 +357,9 @@ pub struct Resolved {
     pub routes: Vec<Route>,
     /// Faults.
     pub faults: Vec<Fault>,
-    /// Steps.
-    pub steps: Vec<Step>,
+    /// Steps, each shared with its result once run ([`crate::engine::StepResult::step`]), so
+    /// that a result does not copy what its step holds.
+    pub steps: Vec<std::sync::Arc<Step>>,
     /// Checks.
     pub checks: Vec<Check>,
     /// How long to keep running after the last step if not quiet.
@@ -494,7 +495,7 @@ impl Resolved {
             }
         };
         for step in &mut self.steps {
-            match &mut step.call {
+            match &mut std::sync::Arc::make_mut(step).call {
                 Call::Bind(_, a) | Call::Connect(_, a) | Call::Wait(WaitFor::Bindable(_, a)) => {
                     map(a)
                 }

@@ -9,10 +9,17 @@ use super::super::values::{expectation, flag, linger, socket_addr, state_name, A
 use super::hosts::host_index;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use twsim_model::{Duration, Family};
 
-/// The steps, in file order (a scenario without workloads needs one: `Scenario::resolve`).
-pub(super) fn steps(ctx: &Ctx, specs: &Steps, hosts: &[Host]) -> Result<Vec<Step>, ScenarioError> {
+/// The steps, in file order (a scenario without workloads needs one: `Scenario::resolve`),
+/// each allocated once where it is made, as [`Resolved::steps`](super::super::Resolved::steps)
+/// holds it.
+pub(super) fn steps(
+    ctx: &Ctx,
+    specs: &Steps,
+    hosts: &[Host],
+) -> Result<Vec<Arc<Step>>, ScenarioError> {
     let mut script = Script {
         socks: vec![BTreeSet::new(); hosts.len()],
         procs: vec![BTreeMap::from([("main".to_string(), None)]); hosts.len()],
@@ -21,7 +28,7 @@ pub(super) fn steps(ctx: &Ctx, specs: &Steps, hosts: &[Host]) -> Result<Vec<Step
     let mut steps = Vec::with_capacity(specs.len());
     for (i, s) in specs.iter().enumerate() {
         let s = spec(ctx, i, s)?;
-        steps.push(script.step(ctx, hosts, i, &s)?);
+        steps.push(Arc::new(script.step(ctx, hosts, i, &s)?));
     }
     Ok(steps)
 }

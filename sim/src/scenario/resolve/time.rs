@@ -7,6 +7,7 @@ use super::super::error::{Ctx, ScenarioError};
 use super::super::resolved::{Call, Step, WaitFor};
 use super::super::steps::Steps;
 use super::super::values::At;
+use std::sync::Arc;
 use twsim_model::{Duration, Profile, DEFAULT_WAIT_TIMEOUT};
 
 /// The latest virtual time a run may reach: 100 years of 365 days.
@@ -20,7 +21,7 @@ pub const MAX_VIRTUAL_TIME: Duration = Duration::from_secs(100 * 365 * 24 * 3600
 pub(super) fn bounded(
     ctx: &Ctx,
     specs: &Steps,
-    steps: &[Step],
+    steps: &[Arc<Step>],
     linger: Duration,
 ) -> Result<(), ScenarioError> {
     let default_deadline = Profile::ALL

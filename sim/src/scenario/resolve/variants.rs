@@ -8,6 +8,7 @@ use super::super::resolved::{Overrides, Step, TimeWaitOverride};
 use super::super::values::{expectation, parse_duration, profile};
 use super::isn::isn_policy;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use twsim_model::time_wait::{
     BareAckInTimeWait, DataInTimeWait, NoAckInTimeWait, RstInTimeWait, SynInTimeWait, TimerRestart,
 };
@@ -225,7 +226,7 @@ pub(super) fn expectations(
     ctx: &Ctx,
     vi: usize,
     v: &VariantSpec,
-    steps: &mut [Step],
+    steps: &mut [Arc<Step>],
 ) -> Result<(), ScenarioError> {
     for (k, e) in &v.expect {
         let p = format!("variants[{vi}].expect.{k}");
@@ -235,7 +236,8 @@ pub(super) fn expectations(
                 format!("{k:?} is not a step index (0..{})", steps.len()),
             )
         })?;
-        steps[i].expect = Some(expectation(ctx, &p, e)?);
+        // Not yet shared: make_mut changes the step in place.
+        Arc::make_mut(&mut steps[i]).expect = Some(expectation(ctx, &p, e)?);
     }
     Ok(())
 }
