@@ -199,6 +199,8 @@ pub struct Recorder {
     /// Whether to keep the timeline at all.
     pub timeline_on: bool,
     timeline_out: Option<Out>,
+    /// The streamed timeline's line being written, kept between lines.
+    line: String,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -237,7 +239,31 @@ pub fn heading(
 /// One timeline line without its newline: virtual time right-aligned in 12 columns, the host
 /// name in 8, the text.
 pub fn timeline_line(t: Instant, host: &str, text: &str) -> String {
-    format!("{:>12}  {host:<8} {text}", t.to_string())
+    let mut line = String::new();
+    push_timeline_line(&mut line, t, host, text);
+    line
+}
+
+/// Appends [`timeline_line`]'s text to `line`: the time right-aligned in 12 characters, the
+/// host left-aligned in 8, as `format!("{:>12}  {host:<8} {text}", t.to_string())` would,
+/// without a string per field.
+fn push_timeline_line(line: &mut String, t: Instant, host: &str, text: &str) {
+    use std::fmt::Write as _;
+    const SPACES: &str = "            ";
+    let start = line.len();
+    write!(line, "{t}").expect("a String takes any text");
+    let width = line.len() - start; // ASCII: digits, a point and `s`
+    if width < 12 {
+        line.insert_str(start, &SPACES[..12 - width]);
+    }
+    line.push_str("  ");
+    line.push_str(host);
+    let width = host.chars().count();
+    if width < 8 {
+        line.push_str(&SPACES[..8 - width]);
+    }
+    line.push(' ');
+    line.push_str(text);
 }
 
 impl Recorder {
@@ -267,6 +293,7 @@ impl Recorder {
             timeline: Vec::new(),
             timeline_on: true,
             timeline_out: sinks.timeline.map(Out::new),
+            line: String::new(),
         }
     }
 
@@ -303,7 +330,9 @@ impl Recorder {
             for text in event.text() {
                 match &mut self.timeline_out {
                     Some(out) => {
-                        let mut line = timeline_line(t, host, &text);
+                        let line = &mut self.line;
+                        line.clear();
+                        push_timeline_line(line, t, host, &text);
                         line.push('\n');
                         out.write_all(line.as_bytes()).expect("an Out never fails");
                     }
@@ -450,4 +479,35 @@ fn pcapng_writer(out: Out) -> NgWriter {
         w.write_pcapng_block(idb).expect("an Out never fails");
     }
     w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{push_timeline_line, timeline_line};
+    use twsim_model::Instant;
+
+    #[test]
+    fn a_timeline_line_pads_as_the_format_string_does() {
+        let times = [0, 1_250_000, 10_500, 123_456_789_012, 99_999_999_999_999];
+        let hosts = [
+            "",
+            "a",
+            "client",
+            "exactly8",
+            "longer-than-8",
+            "sérveur",
+            "日本",
+        ];
+        let mut line = String::from("kept ");
+        for us in times {
+            for host in hosts {
+                let t = Instant::from_micros(us);
+                let want = format!("{:>12}  {host:<8} {}", t.to_string(), "text");
+                assert_eq!(timeline_line(t, host, "text"), want);
+                line.truncate(5);
+                push_timeline_line(&mut line, t, host, "text");
+                assert_eq!(line, format!("kept {want}"));
+            }
+        }
+    }
 }

@@ -4,6 +4,7 @@
 use crate::wire::{SegMeta, TcpFlags};
 use serde::{Serialize, Serializer};
 use std::fmt::Display;
+use std::net::SocketAddrV4;
 use twsim_model::{Duration, FourTuple, Instant, SeqNum, TcpState};
 
 fn display<T: Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
@@ -89,10 +90,12 @@ pub struct RouteInfo {
 /// The segment fields every `segment` record carries.
 #[derive(Debug, Clone, Serialize)]
 pub struct SegFields {
-    /// Source endpoint.
-    pub src: String,
-    /// Destination endpoint.
-    pub dst: String,
+    /// Source endpoint (a string in the trace).
+    #[serde(serialize_with = "display")]
+    pub src: SocketAddrV4,
+    /// Destination endpoint (a string in the trace).
+    #[serde(serialize_with = "display")]
+    pub dst: SocketAddrV4,
     /// tcpdump flag letters.
     pub flags: String,
     /// SEG.SEQ.
@@ -111,8 +114,8 @@ impl SegFields {
     /// The fields of a parsed segment.
     pub fn of(seg: &SegMeta) -> SegFields {
         SegFields {
-            src: seg.src.to_string(),
-            dst: seg.dst.to_string(),
+            src: seg.src,
+            dst: seg.dst,
             flags: seg.flag_letters(),
             seq: seg.seq,
             ack: seg.flags.contains(TcpFlags::ACK).then_some(seg.ack),

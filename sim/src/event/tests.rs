@@ -16,8 +16,8 @@ fn samples() -> Vec<Event> {
     let b: SocketAddrV4 = "10.0.0.2:80".parse().unwrap();
     let t = FourTuple::new(a.into(), b.into());
     let seg = SegFields {
-        src: a.to_string(),
-        dst: b.to_string(),
+        src: a,
+        dst: b,
         flags: "S.".into(),
         seq: SeqNum(1),
         ack: Some(SeqNum(2)),
