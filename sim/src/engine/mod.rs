@@ -433,7 +433,7 @@ impl<'a> Sim<'a> {
         let start = self.run_record();
         self.timeline_heading();
         self.rec.emit(Instant::ZERO, None, &start);
-        let mut cur = Cursor::default();
+        let mut cur = Cursor::new(&self.hosts);
         let mut wl = self.new_workloads();
         let aborted = self.event_loop(&mut cur, &mut wl);
         if let Some(p) = &cur.pending {

@@ -192,7 +192,6 @@ pub(super) struct Pending {
 }
 
 /// Where the script stands.
-#[derive(Default)]
 pub(super) struct Cursor {
     /// Index of the next step to start.
     pub(super) next: usize,
@@ -202,8 +201,21 @@ pub(super) struct Cursor {
     pub(super) pending: Option<Pending>,
     /// Results of the completed steps.
     pub(super) results: Vec<StepResult>,
-    /// The hosts' names, shared by the results (filled at the first result).
+    /// The hosts' names, shared by the results.
     host_names: Vec<Arc<str>>,
+}
+
+impl Cursor {
+    /// At the first step, with the names of `hosts` (the run's, in order).
+    pub(super) fn new(hosts: &[crate::host::Host]) -> Cursor {
+        Cursor {
+            next: 0,
+            prev_done: Instant::ZERO,
+            pending: None,
+            results: Vec::new(),
+            host_names: hosts.iter().map(|h| Arc::from(&*h.name)).collect(),
+        }
+    }
 }
 
 impl Sim<'_> {
@@ -380,17 +392,19 @@ impl Sim<'_> {
             (None, None) => None,
             (a, b) => Some(a.unwrap_or(true) && b.unwrap_or(true)),
         };
-        if cur.host_names.is_empty() {
-            cur.host_names = self.hosts.iter().map(|h| Arc::from(&*h.name)).collect();
-        }
+        let r = StepResult {
+            step: Arc::clone(step),
+            host: Arc::clone(&cur.host_names[step.host]),
+            started_at,
+            done_at: self.now,
+            result,
+            met,
+        };
         let h = &self.hosts[step.host];
         if self.rec.wants_events() {
             let style = h.cfg.errno_style;
-            let note = step.note.as_ref().and_then(|n| {
-                n.for_outcome(result.as_ref().err().copied(), met)
-                    .map(str::to_string)
-            });
-            let shown = match &result {
+            let result = &r.result;
+            let shown = match result {
                 Ok(Detail::None) => "ok".to_string(),
                 Ok(d) => format!("ok: {d}"),
                 Err(e) => e.display_for(style),
@@ -398,9 +412,9 @@ impl Sim<'_> {
             let event = Event::Call(CallDone {
                 step: step.index,
                 proc: step.proc.clone(),
-                call: describe(&step.call),
+                call: r.call(),
                 started_at,
-                result: match &result {
+                result: match result {
                     Ok(_) => "ok",
                     Err(e) => e.name(),
                 },
@@ -411,7 +425,7 @@ impl Sim<'_> {
                 expect_shown: step
                     .expect
                     .map(|e| e.map_or("ok".to_string(), |e| e.display_for(style))),
-                note,
+                note: r.note().map(str::to_string),
                 reference: self.sc.reference.map(|p| p.name()),
             });
             self.rec.emit(self.now, Some(&h.name), &event);
@@ -422,14 +436,7 @@ impl Sim<'_> {
             // up to half the vector unused in a run of many steps.
             out.reserve_exact(self.sc.steps.len());
         }
-        out.push(StepResult {
-            step: Arc::clone(step),
-            host: Arc::clone(&cur.host_names[step.host]),
-            started_at,
-            done_at: self.now,
-            result,
-            met,
-        });
+        out.push(r);
     }
 }
 
