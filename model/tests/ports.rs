@@ -64,6 +64,51 @@ fn connects_to_one_remote_get_distinct_ports() {
     }
 }
 
+/// Linux `__inet_hash_connect` (net/ipv4/inet_hashtables.c): a destination's scan starts at
+/// its keyed offset (`secure_ipv4_port_ephemeral`) plus `table_perturb`, which then advances by
+/// `max(i, get_random_u32_below(8) * 2) + 2`. Successive connects to one destination take even
+/// ports 2 to 16 apart, as a 6.18 kernel gave 48332, 48340, 48352, 48362, 48374, 48386 to
+/// successive connects on loopback; the key places each destination elsewhere, the same key
+/// in the same place.
+#[test]
+fn linux_successive_connects_to_one_destination_take_nearby_ports() {
+    let range = 60999 - 32768 + 1;
+    let ports = |secret: u64, to: &str, n: usize| {
+        let mut t = AddressTable::new(Profile::Linux.config(), host());
+        t.set_port_secret(secret);
+        hints(n)
+            .map(|h| {
+                let s = t.socket(0);
+                t.connect(s, ip("10.0.0.1"), sa(to), h, Instant::ZERO)
+                    .unwrap()
+                    .port()
+            })
+            .collect::<Vec<u16>>()
+    };
+    let a = ports(0x5eed, "10.0.0.2:80", 200);
+    let gaps: Vec<i64> = a
+        .windows(2)
+        .map(|w| (i64::from(w[1]) - i64::from(w[0])).rem_euclid(range))
+        .collect();
+    assert!(
+        gaps.iter().all(|g| g % 2 == 0 && (2..=16).contains(g)),
+        "{gaps:?}"
+    );
+    // The random part of the advance shows: not every gap is the smallest.
+    assert!(gaps.iter().any(|g| *g > 2), "{gaps:?}");
+    assert_eq!(ports(0x5eed, "10.0.0.2:80", 1)[0], a[0]);
+    let elsewhere = [
+        ports(0x5eed, "10.0.0.3:80", 1)[0],
+        ports(0x5eed, "10.0.0.2:81", 1)[0],
+        ports(0x5eee, "10.0.0.2:80", 1)[0],
+    ];
+    assert!(
+        elsewhere.iter().all(|p| *p != a[0]),
+        "{elsewhere:?} {}",
+        a[0]
+    );
+}
+
 #[test]
 fn connects_to_different_remotes_may_share_a_port_on_linux_only() {
     for profile in Profile::ALL {

@@ -32,6 +32,13 @@ pub fn unit(rng: &mut ChaCha8Rng) -> f64 {
     (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// The key of host `name`'s ephemeral-port offsets (`AddressTable::set_port_secret`; Linux
+/// draws its `net_secret` once per boot), from its own stream so that it draws nothing from
+/// the host's: the simulation and the model replay give the host the same key.
+pub fn port_secret(seed: u64, name: &str) -> u64 {
+    rand::RngCore::next_u64(&mut stream(seed, &format!("ports/{name}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

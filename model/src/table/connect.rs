@@ -5,12 +5,17 @@ use super::*;
 
 impl AddressTable {
     /// `connect()`: picks the local endpoint and claims the 4-tuple. `src` is the source
-    /// address routing would use; `hint` seeds the port search (Linux: the secure hash of
-    /// (src, dst, dport)). The scan follows [`ProfileConfig::connect_even_ports_first`] (Linux
-    /// `__inet_hash_connect`: even ports first, then odd, from `hint + table_perturb[dst]`)
-    /// and [`ProfileConfig::connect_shares_ports`] (Linux: ports held by `bind()` are skipped,
-    /// ports taken by other connects are shared while the 4-tuple is unique); otherwise only
-    /// ports with nothing overlapping on them, scanned from `hint` (BSD `in_pcb_lport`).
+    /// address routing would use; `hint` is this call's random draw. Under
+    /// [`ProfileConfig::connect_even_ports_first`] the scan follows Linux
+    /// `__inet_hash_connect`: even ports first, then odd, from the destination's offset
+    /// (`secure_ipv4_port_ephemeral(src, dst, dport)`, keyed by
+    /// [`AddressTable::set_port_secret`]) plus `table_perturb[dst]`, which then advances past
+    /// the port found by at least `hint % 8` steps (`get_random_u32_below(8) * step`), so that
+    /// successive connects to one destination take nearby ports; with
+    /// [`ProfileConfig::connect_shares_ports`] (Linux) ports held by `bind()` are skipped and
+    /// ports taken by other connects are shared while the 4-tuple is unique. Otherwise only
+    /// ports with nothing overlapping on them, scanned from `hint` (BSD `in_pcb_lport`, a
+    /// random start per call).
     /// A v4-mapped endpoint (local or remote) is kept as IPv4, as Linux hashes such a
     /// connection in the IPv4 tables, so the 4-tuple is the same whichever family spelled it.
     /// `now` is the time of the call (µs virtual time); only the age test of
@@ -94,6 +99,16 @@ impl AddressTable {
             self.recycled.push(recycled);
         }
         Ok(l)
+    }
+
+    /// Sets the key of the per-destination ephemeral-port offset: Linux draws it once per
+    /// boot (`net_secret`, read by `secure_ipv4_port_ephemeral`), so every host (every seed)
+    /// starts each destination's ports somewhere else, while successive connects to one
+    /// destination stay close together ([`AddressTable::connect`]). Without a key (a new
+    /// table) the offset is 0: every destination's first automatic port is the first port
+    /// of the range of the scanned parity, which keeps small tables' ports predictable.
+    pub fn set_port_secret(&mut self, secret: u64) {
+        self.port_secret = Some(secret);
     }
 
     /// Declares whether this host's connections use TCP timestamps (default: no).

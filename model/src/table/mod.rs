@@ -176,6 +176,10 @@ pub struct AddressTable {
     tw: TwStore,
     /// Linux `table_perturb`: per-destination offset advanced after every automatic connect.
     perturb: PackedMap<(IpAddr, u16), u32>,
+    /// The key of the per-destination port offset (Linux `net_secret`, drawn once per boot;
+    /// [`AddressTable::set_port_secret`]); `None`: every destination's scan starts at the
+    /// first port of the range.
+    port_secret: Option<u64>,
     /// The local address each connecting socket was bound to before `connect()`, for
     /// [`AddressTable::disconnected`] (none for a socket that was unbound).
     pre_connect: IdMap<SocketAddr>,
@@ -214,6 +218,7 @@ impl AddressTable {
             explicit: PortCounts::default(),
             tw: TwStore::default(),
             perturb: PackedMap::default(),
+            port_secret: None,
             pre_connect: IdMap::default(),
             timestamps: false,
             sticky: BTreeMap::new(),

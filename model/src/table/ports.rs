@@ -90,13 +90,39 @@ impl AddressTable {
         }
     }
 
-    /// How far the scan of [`AddressTable::connect_port`] may move on from `port` (taken,
-    /// `left` ports before the end of the range, every `step`-th one scanned): to the next
-    /// port of its parity after its word when every port of that parity from `port` to the
-    /// end of its word (or of the range) is taken by a 4-tuple to the destination (`taken`)
-    /// or, where connecting sockets share ports, held by an explicit bind.
+    /// Linux `secure_ipv4_port_ephemeral(saddr, daddr, dport)`: a keyed hash of the source,
+    /// the destination and its port ([`AddressTable::set_port_secret`]; 0 without a key),
+    /// whose high 32 bits place the destination's scan in the range. The hash is the model's own (a fixed
+    /// 64-bit mixer over the key and the endpoints), not the kernel's SipHash: the key is
+    /// random there anyway, so only its shape matters, one offset per destination.
+    fn port_offset(&self, src: IpAddr, remote: SocketAddr) -> u64 {
+        let Some(secret) = self.port_secret else {
+            return 0;
+        };
+        let bits = |ip: IpAddr| match ip {
+            IpAddr::V4(a) => u128::from(u32::from(a)),
+            IpAddr::V6(a) => u128::from(a),
+        };
+        let words = [
+            bits(src) as u64,
+            (bits(src) >> 64) as u64,
+            bits(remote.ip()) as u64,
+            (bits(remote.ip()) >> 64) as u64,
+            u64::from(remote.port()),
+        ];
+        words
+            .iter()
+            .fold(secret, |h, &w| super::slot_index::mix(h ^ w))
+    }
+
+    /// How far the scan of [`AddressTable::connect_port`] moves on from `port` (taken, `left`
+    /// ports before the end of the range, every `step`-th one scanned): to the next port of
+    /// its parity in its word that is neither taken by a 4-tuple to the destination (`taken`)
+    /// nor, where connecting sockets share ports, held by an explicit bind; past the word (or
+    /// the range) when there is none. The port-by-port scan would test each port in between
+    /// and find each one taken.
     #[inline(never)]
-    fn skip_taken(&self, taken: &TakenPorts<'_>, port: u16, step: u32, left: u32) -> Option<u32> {
+    fn skip_taken(&self, taken: &TakenPorts<'_>, port: u16, step: u32, left: u32) -> u32 {
         let w = usize::from(port >> 6);
         let explicit = if self.cfg.connect_shares_ports {
             self.explicit.word(w)
@@ -110,8 +136,13 @@ impl AddressTable {
             u64::MAX
         };
         let rest = (u64::MAX << bit) & lane;
-        ((taken.word(w) | explicit) & rest == rest)
-            .then(|| (64 - bit).min(left).div_ceil(step) * step)
+        let open = !(taken.word(w) | explicit) & rest;
+        let to_next = if open == 0 {
+            64 - bit
+        } else {
+            open.trailing_zeros() - bit
+        };
+        to_next.min(left).div_ceil(step) * step
     }
 
     pub(super) fn connect_port(
@@ -148,14 +179,17 @@ impl AddressTable {
         // Reduce the start modulo the range first (as the kernel does), so the scan below
         // never wraps around u32: a wrapped sum would skip ports and report exhaustion early.
         let (offset, step) = if self.cfg.connect_even_ports_first {
-            ((hint.wrapping_add(perturb) % n) & !1, 2)
+            let base = (self.port_offset(src, remote) >> 32) as u32;
+            ((base.wrapping_add(perturb) % n) & !1, 2)
         } else {
             (hint % n, 1)
         };
-        // Word skipping: a run of ports of the scanned parity that are all taken by 4-tuples
-        // to this destination (or, where connecting sockets share ports, held by an explicit
-        // bind) is passed over 64 ports at a time. The order of the scan and its result are
-        // those of the port-by-port loop; only taken ports are skipped. Off when a taken
+        // Word skipping: from a taken port the scan moves to the next port of its parity in
+        // the same word that is not taken by a 4-tuple to this destination (nor, where
+        // connecting sockets share ports, held by an explicit bind), or past the word: a
+        // destination whose ports are scattered through the range costs a word test per 64
+        // ports, not a test per port. The order of the scan and its result are those of the
+        // port-by-port loop; only taken ports are skipped. Off when a taken
         // 4-tuple may be reusable, and for an odd range with step 2 (its wrap changes parity).
         let skip_ok = skip_words && !reuse_possible && (step == 1 || n.is_multiple_of(2));
         for parity in 0..step {
@@ -167,10 +201,8 @@ impl AddressTable {
                 let explicit = shares && self.explicit.any(port);
                 let tuple_taken = taken.contains(port);
                 if skip_ok && (explicit || tuple_taken) {
-                    if let Some(skip) = self.skip_taken(&taken, port, step, n - idx) {
-                        i += skip;
-                        continue;
-                    }
+                    i += self.skip_taken(&taken, port, step, n - idx);
+                    continue;
                 }
                 let usable = !explicit
                     && (!tuple_taken
@@ -179,7 +211,10 @@ impl AddressTable {
                     // from connect() (no explicit bind above).
                     && (shares || self.free_for_connect(src, port));
                 if usable {
-                    self.perturb.insert(key, perturb.wrapping_add(i + 2));
+                    // Linux: `i = max(i, get_random_u32_below(8) * step)`, then
+                    // `table_perturb[index] += i + step`.
+                    let advance = i.max(hint % 8 * step) + step;
+                    self.perturb.insert(key, perturb.wrapping_add(advance));
                     if tuple_taken {
                         // A usable port taken by a 4-tuple to this destination is a TIME-WAIT
                         // record's (a live connection's never is): old enough to reuse
@@ -216,6 +251,7 @@ mod tests {
                 let src: IpAddr = "10.0.0.1".parse().unwrap();
                 let remote: SocketAddr = "10.0.0.2:80".parse().unwrap();
                 let mut t = AddressTable::new(cfg, vec![src]);
+                t.set_port_secret(u64::from(last) * 0x9e37_79b9);
                 let now = Instant::ZERO;
                 let mut x = 0x9e37_79b9u32;
                 let mut next = || {

@@ -9,7 +9,7 @@
 use crate::event::{Event, HostInfo, RouteInfo, RunStart, SegFields, SegmentEvent};
 use crate::host::{Host, Outcome};
 use crate::net::{InFlight, Network, Verdict};
-use crate::rng::stream;
+use crate::rng::{port_secret, stream};
 use crate::scenario::Resolved;
 use crate::trace::{CapturePoint, Recorder};
 use crate::wire::{Packet, SegMeta};
@@ -134,6 +134,7 @@ impl<'a> Sim<'a> {
         for h in &mut hosts {
             h.record = rec.wants_events();
             h.track_woken = !sc.workloads.is_empty();
+            h.table.set_port_secret(port_secret(sc.seed, &h.name));
         }
         let n = hosts.len();
         let recorded = rec.wants_capture() || rec.wants_events();

@@ -21,7 +21,7 @@
 //! v4-mapped destinations fail as on Linux ([`family_mismatch`], [`inet6_connect_refusal`]);
 //! overlap is [`twsim_model::addr::overlaps`]; a v4-mapped connection is an IPv4 4-tuple.
 
-use crate::rng::stream;
+use crate::rng::{port_secret, stream};
 use crate::scenario::{Call, HostTiming, Resolved, SockOpt, WaitFor};
 use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
@@ -139,7 +139,10 @@ impl Model {
                     } else {
                         vec![IpAddr::V4(h.addr), loopback6]
                     };
-                    tables.push(AddressTable::new(cfg, addrs));
+                    let mut table = AddressTable::new(cfg, addrs);
+                    // As the simulation's host has it (a shared table: the first host's).
+                    table.set_port_secret(port_secret(sc.seed, &h.name));
+                    tables.push(table);
                 }
                 RHost {
                     addr: h.addr,
