@@ -12,7 +12,7 @@ use twsim_model::{Duration, Instant};
 pub struct TimeWaitSummary {
     /// Name of the host that held the record.
     pub host: String,
-    /// The 4-tuple as text, local first: `10.0.0.2:9099<->10.0.0.1:33202`.
+    /// The 4-tuple as text, local first: `10.0.0.2:9099<->10.0.0.1:56714`.
     pub tuple: String,
     /// Local port of the 4-tuple.
     pub port: u16,
