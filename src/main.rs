@@ -454,7 +454,7 @@ fn replay(
         }
         let resolve = |ov: &Overrides| sc.resolve(file, src, vidx, ov).map_err(|e| e.to_string());
         let out = replay_cmd::all_os(&resolve).map_err(Bad)?;
-        emit(&out, json);
+        emit(&out, json)?;
         return Ok(true);
     }
     let variants: Vec<Option<usize>> = match vidx {
@@ -517,21 +517,31 @@ fn replay(
         .map_err(|e| Bad(format!("stdout: cannot write: {e}")))?;
     } else {
         for o in &outs {
-            println!("{}", o.text);
+            write_stdout(&[&o.text, "\n"])?;
         }
     }
     Ok(all_ok)
 }
 
-fn emit(out: &replay_cmd::Outcome, json: bool) {
+fn emit(out: &replay_cmd::Outcome, json: bool) -> Result<(), Bad> {
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&out.json).expect("values serialise")
-        );
+        let text = serde_json::to_string_pretty(&out.json).expect("values serialise");
+        write_stdout(&[&text, "\n"])
     } else {
-        print!("{}", out.text);
+        write_stdout(&[&out.text])
     }
+}
+
+/// Writes `parts` to standard output. A reader that went away (`twsim replay FILE | head`)
+/// is an error naming stdout (exit status 2), as it is for `run`'s timeline, not a panic.
+fn write_stdout(parts: &[&str]) -> Result<(), Bad> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    parts
+        .iter()
+        .try_for_each(|p| out.write_all(p.as_bytes()))
+        .and_then(|()| out.flush())
+        .map_err(|e| Bad(format!("stdout: cannot write: {e}")))
 }
 
 #[cfg(target_os = "linux")]

@@ -277,3 +277,52 @@ fn unknown_demo_is_bad_input() {
     assert!(err.starts_with("twsim: error: "), "{err}");
     assert!(err.contains("no-such-demo"), "{err}");
 }
+
+/// A reader that stops early (`twsim replay FILE | head -1`) ends the command with an error
+/// naming stdout and exit status 2, for `run`'s streamed timeline and `replay`'s text alike,
+/// never with a panic.
+#[test]
+fn a_closed_stdout_is_an_error_not_a_panic() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    // Enough steps that the output outgrows any pipe buffer (about 200 KB).
+    let mut steps = vec![r#"{"host": "a", "call": "socket", "sock": "L"}"#.to_string()];
+    for i in 0..3000 {
+        steps.push(format!(
+            r#"{{"host": "a", "call": "setsockopt", "sock": "L", "opt": "SO_REUSEADDR", "value": {}}}"#,
+            i % 2
+        ));
+    }
+    let dir = TempDir::new("pipe");
+    let file = dir.path("many-steps.json");
+    std::fs::write(
+        &file,
+        format!(
+            r#"{{"name": "many-steps", "hosts": [{{"name": "a", "addr": "10.0.0.1"}}], "steps": [{}]}}"#,
+            steps.join(",")
+        ),
+    )
+    .unwrap();
+    for cmd in ["run", "replay"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_twsim"))
+            .arg(cmd)
+            .arg(&file)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        assert!(first.starts_with("=="), "{cmd}: {first}");
+        // The reader is gone: the rest of the output has nowhere to go.
+        let o = child.wait_with_output().unwrap();
+        assert_status(&o, 2, &format!("twsim {cmd} | head -1"));
+        assert!(
+            stderr(&o).contains("stdout: cannot write"),
+            "{cmd}: {}",
+            stderr(&o)
+        );
+    }
+}
