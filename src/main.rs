@@ -5,6 +5,7 @@
 //! 2 for bad input (command line or scenario file).
 
 use clap::{Parser, Subcommand};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use twsim::{demos, output, replay_cmd};
@@ -501,46 +502,45 @@ fn replay(
         outs.push(out);
     }
     if json {
-        use std::io::Write;
         // Streamed: a script of many steps is not also held as one string.
-        let mut w = std::io::BufWriter::new(std::io::stdout().lock());
-        match outs.as_slice() {
-            [one] => serde_json::to_writer_pretty(&mut w, &one.json),
-            all => serde_json::to_writer_pretty(
-                &mut w,
-                &all.iter().map(|o| &o.json).collect::<Vec<_>>(),
-            ),
-        }
-        .map_err(std::io::Error::from)
-        .and_then(|()| writeln!(w))
-        .and_then(|()| w.flush())
-        .map_err(|e| Bad(format!("stdout: cannot write: {e}")))?;
+        to_stdout(|w| {
+            match outs.as_slice() {
+                [one] => serde_json::to_writer_pretty(&mut *w, &one.json),
+                all => serde_json::to_writer_pretty(
+                    &mut *w,
+                    &all.iter().map(|o| &o.json).collect::<Vec<_>>(),
+                ),
+            }?;
+            writeln!(w)
+        })?;
     } else {
         for o in &outs {
-            write_stdout(&[&o.text, "\n"])?;
+            to_stdout(|w| writeln!(w, "{}", o.text))?;
         }
     }
     Ok(all_ok)
 }
 
 fn emit(out: &replay_cmd::Outcome, json: bool) -> Result<(), Bad> {
-    if json {
-        let text = serde_json::to_string_pretty(&out.json).expect("values serialise");
-        write_stdout(&[&text, "\n"])
-    } else {
-        write_stdout(&[&out.text])
-    }
+    to_stdout(|w| {
+        if json {
+            serde_json::to_writer_pretty(&mut *w, &out.json)?;
+            writeln!(w)
+        } else {
+            w.write_all(out.text.as_bytes())
+        }
+    })
 }
 
-/// Writes `parts` to standard output. A reader that went away (`twsim replay FILE | head`)
-/// is an error naming stdout (exit status 2), as it is for `run`'s timeline, not a panic.
-fn write_stdout(parts: &[&str]) -> Result<(), Bad> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    parts
-        .iter()
-        .try_for_each(|p| out.write_all(p.as_bytes()))
-        .and_then(|()| out.flush())
+/// Writes to standard output through a buffer, flushed at the end. A reader that went away
+/// (`twsim replay FILE | head`) is an error naming stdout (exit status 2), as it is for
+/// `run`'s timeline, not a panic.
+pub(crate) fn to_stdout(
+    write: impl FnOnce(&mut std::io::BufWriter<std::io::StdoutLock<'static>>) -> std::io::Result<()>,
+) -> Result<(), Bad> {
+    let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+    write(&mut w)
+        .and_then(|()| w.flush())
         .map_err(|e| Bad(format!("stdout: cannot write: {e}")))
 }
 

@@ -279,12 +279,10 @@ pub(crate) fn run_sources(
     }
     if out.json {
         let refs: Vec<&RunReport> = reports.iter().collect();
-        let mut w = std::io::BufWriter::new(std::io::stdout().lock());
-        report::write_json(&mut w, &refs)
-            .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(w))
-            .and_then(|()| w.flush())
-            .map_err(|e| Bad(format!("stdout: cannot write: {e}")))?;
+        crate::to_stdout(|w| {
+            report::write_json(&mut *w, &refs)?;
+            writeln!(w)
+        })?;
     }
     staged.commit().map_err(|e| Bad(e.to_string()))?;
     if !out.json {

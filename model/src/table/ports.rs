@@ -92,9 +92,9 @@ impl AddressTable {
 
     /// Linux `secure_ipv4_port_ephemeral(saddr, daddr, dport)`: a keyed hash of the source,
     /// the destination and its port ([`AddressTable::set_port_secret`]; 0 without a key),
-    /// whose high 32 bits place the destination's scan in the range. The hash is the model's own (a fixed
-    /// 64-bit mixer over the key and the endpoints), not the kernel's SipHash: the key is
-    /// random there anyway, so only its shape matters, one offset per destination.
+    /// whose high 32 bits place the destination's scan in the range. The hash is the model's
+    /// own (a fixed 64-bit mixer over the key and the endpoints), not the kernel's SipHash:
+    /// the key is random there anyway, so only its shape matters, one offset per destination.
     fn port_offset(&self, src: IpAddr, remote: SocketAddr) -> u64 {
         let Some(secret) = self.port_secret else {
             return 0;
@@ -213,7 +213,7 @@ impl AddressTable {
                 if usable {
                     // Linux: `i = max(i, get_random_u32_below(8) * step)`, then
                     // `table_perturb[index] += i + step`.
-                    let advance = i.max(hint % 8 * step) + step;
+                    let advance = i.max((hint % 8) * step) + step;
                     self.perturb.insert(key, perturb.wrapping_add(advance));
                     if tuple_taken {
                         // A usable port taken by a 4-tuple to this destination is a TIME-WAIT
